@@ -1,0 +1,19 @@
+//! # synack-core
+//!
+//! The sans-IO TCP engine. No I/O, no clock reads, no RNG: time arrives as `now`, and
+//! randomness (the ISN and port keys) is injected. See [`Stack`] for the driving order.
+
+pub mod buffer;
+pub mod cc;
+pub mod isn;
+pub mod ports;
+pub mod rtt;
+pub mod seq;
+pub mod state;
+pub mod time;
+pub mod timer;
+pub mod trace;
+
+pub use seq::Seq;
+pub use state::State;
+pub use time::{Duration, Instant};

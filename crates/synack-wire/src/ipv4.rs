@@ -1,0 +1,1 @@
+//! IPv4 header view (RFC 791).

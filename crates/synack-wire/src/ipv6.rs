@@ -1,0 +1,1 @@
+//! IPv6 header view (RFC 8200).

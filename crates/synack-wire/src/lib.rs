@@ -1,0 +1,34 @@
+//! # synack-wire
+//!
+//! Bytes to typed headers and back, for the protocols synack speaks: IPv4, IPv6,
+//! TCP (with every option the stack uses) and ICMPv4 / ICMPv6 errors.
+//!
+//! Two layers, in the style of smoltcp's `wire` module:
+//! - *views* (`Ipv4Packet<T>`, `TcpSegment<T>`, ...) are zero-copy typed accessors over a
+//!   byte buffer, checked once on construction so the accessors never panic;
+//! - *representations* (`IpRepr`, `TcpRepr`, `IcmpRepr`) are the parsed, validated,
+//!   high-level form: `parse` from a view, `emit` into a buffer.
+//!
+//! Parsing untrusted bytes never panics: every malformed input returns an [`Error`]
+//! naming what is wrong. Checksums are written for speed (see [`checksum`]).
+
+pub mod checksum;
+mod error;
+pub mod icmp;
+pub mod ip;
+pub mod ipv4;
+pub mod ipv6;
+pub mod packet;
+pub mod tcp;
+
+pub use error::Error;
+pub use ip::IpRepr;
+pub use packet::{emit_tcp_packet, parse_packet, Packet, TcpPacket};
+pub use tcp::{SackBlock, TcpFlags, TcpOption, TcpOptions, TcpRepr};
+
+/// IP protocol number of TCP.
+pub const PROTO_TCP: u8 = 6;
+/// IP protocol number of ICMPv4.
+pub const PROTO_ICMP: u8 = 1;
+/// IP protocol number (next header) of ICMPv6.
+pub const PROTO_ICMPV6: u8 = 58;
