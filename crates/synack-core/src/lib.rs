@@ -17,3 +17,14 @@ pub mod trace;
 pub use seq::Seq;
 pub use state::State;
 pub use time::{Duration, Instant};
+
+pub mod config;
+pub mod error;
+mod hash;
+mod stack;
+mod tcp;
+
+pub use config::{Config, Keepalive};
+pub use error::{ConnError, ConnectError, ListenError, RecvError, SendError};
+pub use stack::{ConnHandle, Event, ListenerHandle, Stack, StackStats, Transmit};
+pub use tcp::{ConnInfo, ConnStats, SocketOptions};

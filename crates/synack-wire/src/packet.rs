@@ -1,4 +1,8 @@
 //! Whole-packet parse and emit: IP + TCP (or ICMP error) in one call, the engine's entry.
+//!
+//! [`parse_packet`] classifies an incoming IP packet; [`emit_tcp_packet`] writes the IP
+//! and TCP headers in front of a payload that is already in place (so a 64 KiB segment
+//! is never copied just to prepend headers).
 
 use crate::icmp::IcmpRepr;
 use crate::{Error, IpRepr, TcpRepr};
@@ -34,9 +38,29 @@ pub enum Packet<'a> {
 }
 
 /// Parse an IP packet (v4 or v6). TCP checksums are verified when `verify_checksum`.
+///
+/// ICMP messages (protocol 1 over IPv4, 58 over IPv6) always have their checksum
+/// verified; those that are not errors about a TCP segment (echo, neighbour discovery,
+/// errors quoting UDP, ...) are returned as [`Packet::Other`], since they are
+/// legitimate packets the stack ignores. Malformed packets are an `Err`.
 pub fn parse_packet(bytes: &[u8], verify_checksum: bool) -> Result<Packet<'_>, Error> {
-    let _ = (bytes, verify_checksum);
-    todo!("synack-wire: parse_packet")
+    let (ip, payload) = IpRepr::parse(bytes)?;
+    let is_icmp = match ip.src {
+        core::net::IpAddr::V4(_) => ip.protocol == crate::PROTO_ICMP,
+        core::net::IpAddr::V6(_) => ip.protocol == crate::PROTO_ICMPV6,
+    };
+    if ip.protocol == crate::PROTO_TCP {
+        let (tcp, payload) = TcpRepr::parse(payload, ip.src, ip.dst, verify_checksum)?;
+        Ok(Packet::Tcp(TcpPacket { ip, tcp, payload }))
+    } else if is_icmp {
+        match IcmpRepr::parse(payload, ip.src, ip.dst) {
+            Ok(icmp) => Ok(Packet::Icmp { ip, icmp }),
+            Err(Error::UnsupportedIcmp { .. }) => Ok(Packet::Other { ip }),
+            Err(e) => Err(e),
+        }
+    } else {
+        Ok(Packet::Other { ip })
+    }
 }
 
 /// Emit an IP+TCP packet into `buf` whose payload is already in place at
@@ -48,6 +72,21 @@ pub fn emit_tcp_packet(
     tcp: &TcpRepr,
     payload_len: usize,
 ) -> Result<usize, Error> {
-    let _ = (buf, ip, tcp, payload_len);
-    todo!("synack-wire: emit_tcp_packet")
+    let ip_len = ip.header_len();
+    let seg_len = tcp.header_len() + payload_len;
+    let total = ip_len + seg_len;
+    if buf.len() < total {
+        return Err(Error::BufferTooSmall {
+            needed: total,
+            got: buf.len(),
+        });
+    }
+    let ip = IpRepr {
+        protocol: crate::PROTO_TCP,
+        payload_len: seg_len,
+        ..*ip
+    };
+    ip.emit(buf)?;
+    tcp.emit(&mut buf[ip_len..total], payload_len, ip.src, ip.dst)?;
+    Ok(total)
 }

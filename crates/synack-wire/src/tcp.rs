@@ -3,7 +3,9 @@
 //!
 //! [`TcpRepr`] is the parsed form the engine works with; [`TcpOption`] iterates the raw
 //! option list in order (the packetdrill runner needs the exact layout).
+//! [`TcpSegment`] is the zero-copy typed view the repr is built on.
 
+use crate::checksum;
 use crate::Error;
 use core::fmt;
 use core::net::IpAddr;
@@ -181,15 +183,112 @@ pub struct TcpOptions {
 
 impl TcpOptions {
     /// The SACK blocks present.
+    /// (A `sack_len` above [`MAX_SACK_BLOCKS`] is treated as [`MAX_SACK_BLOCKS`].)
     pub fn sack_blocks(&self) -> &[SackBlock] {
-        &self.sack[..self.sack_len as usize]
+        &self.sack[..usize::from(self.sack_len).min(MAX_SACK_BLOCKS)]
     }
+
+    /// Append a SACK block; returns false (and changes nothing) when already full.
+    pub fn push_sack(&mut self, block: SackBlock) -> bool {
+        let n = usize::from(self.sack_len);
+        if n >= MAX_SACK_BLOCKS {
+            return false;
+        }
+        self.sack[n] = block;
+        self.sack_len += 1;
+        true
+    }
+
     /// Number of option bytes this set occupies when emitted in the Linux layout
     /// (a multiple of 4, at most 40).
+    ///
+    /// MSS, window scale and SACK-permitted are emitted only when `syn` is set (RFC 9293
+    /// §3.7.1, RFC 7323 §2.2, RFC 2018 §2 allow them only on SYN segments) and present.
+    /// SACK blocks that do not fit in the 40 bytes left are dropped from the end.
     pub fn emitted_len(&self, syn: bool) -> usize {
-        let _ = syn;
-        todo!("synack-wire: TcpOptions::emitted_len")
+        let l = self.layout(syn);
+        l.fixed + l.sack_blocks_len()
     }
+
+    fn layout(&self, syn: bool) -> Layout {
+        let mss = syn && self.mss.is_some();
+        let ws = syn && self.window_scale.is_some();
+        let sack_ok = syn && self.sack_permitted;
+        let ts = self.timestamp.is_some();
+        let mut fixed = 0;
+        if mss {
+            fixed += 4;
+        }
+        if ts {
+            // SACK-permitted shares this word with TS when both are present.
+            fixed += 12;
+        }
+        if sack_ok && !ts {
+            fixed += 4;
+        }
+        if ws {
+            fixed += 4;
+        }
+        let want = self.sack_blocks().len();
+        // "nop, nop, kind, len" word + 8 bytes per block (RFC 2018 §3).
+        let room = MAX_OPTIONS_LEN.saturating_sub(fixed + 4) / 8;
+        let sack_n = if fixed + 4 + 8 > MAX_OPTIONS_LEN {
+            0
+        } else {
+            want.min(room)
+        };
+        Layout {
+            mss,
+            ws,
+            sack_ok,
+            ts,
+            fixed,
+            sack_n,
+        }
+    }
+}
+
+/// Maximum TCP option space: data offset 15 gives 60 header bytes (RFC 9293 §3.1).
+pub const MAX_OPTIONS_LEN: usize = 40;
+
+/// Which options an emit writes, in the Linux order.
+struct Layout {
+    mss: bool,
+    ws: bool,
+    sack_ok: bool,
+    ts: bool,
+    /// Bytes of everything but the SACK blocks option.
+    fixed: usize,
+    /// SACK blocks that fit.
+    sack_n: usize,
+}
+
+impl Layout {
+    fn sack_blocks_len(&self) -> usize {
+        if self.sack_n == 0 {
+            0
+        } else {
+            4 + 8 * self.sack_n
+        }
+    }
+}
+
+/// Option kinds (IANA "TCP Option Kind Numbers").
+pub mod kind {
+    /// End of option list (RFC 9293 §3.2).
+    pub const EOL: u8 = 0;
+    /// No-operation (RFC 9293 §3.2).
+    pub const NOP: u8 = 1;
+    /// Maximum segment size (RFC 9293 §3.2).
+    pub const MSS: u8 = 2;
+    /// Window scale (RFC 7323 §2.2).
+    pub const WINDOW_SCALE: u8 = 3;
+    /// SACK permitted (RFC 2018 §2).
+    pub const SACK_PERMITTED: u8 = 4;
+    /// SACK (RFC 2018 §3).
+    pub const SACK: u8 = 5;
+    /// Timestamps (RFC 7323 §3.2).
+    pub const TIMESTAMP: u8 = 8;
 }
 
 /// One raw option, as it appears in order in the header.
@@ -262,8 +361,41 @@ impl TcpRepr {
         dst: IpAddr,
         verify_checksum: bool,
     ) -> Result<(TcpRepr, &[u8]), Error> {
-        let _ = (segment, src, dst, verify_checksum);
-        todo!("synack-wire: TcpRepr::parse")
+        let seg = TcpSegment::new_checked(segment)?;
+        if verify_checksum && !seg.verify_checksum(src, dst)? {
+            return Err(Error::BadChecksum { what: "TCP" });
+        }
+        let mut options = TcpOptions::default();
+        for opt in options_iter(seg.options()) {
+            match opt? {
+                TcpOption::EndOfList | TcpOption::NoOp | TcpOption::Unknown { .. } => {}
+                TcpOption::Mss(m) => options.mss = Some(m),
+                TcpOption::WindowScale(w) => options.window_scale = Some(w),
+                TcpOption::SackPermitted => options.sack_permitted = true,
+                TcpOption::Timestamp { tsval, tsecr } => options.timestamp = Some((tsval, tsecr)),
+                TcpOption::Sack(raw) => {
+                    options.sack_len = 0;
+                    for b in raw.chunks_exact(8) {
+                        options.push_sack(SackBlock {
+                            left: u32::from_be_bytes([b[0], b[1], b[2], b[3]]),
+                            right: u32::from_be_bytes([b[4], b[5], b[6], b[7]]),
+                        });
+                    }
+                }
+            }
+        }
+        let repr = TcpRepr {
+            src_port: seg.src_port(),
+            dst_port: seg.dst_port(),
+            seq: seg.seq_number(),
+            ack: seg.ack_number(),
+            flags: seg.flags(),
+            window: seg.window(),
+            urgent: seg.urgent(),
+            options,
+        };
+        let hlen = seg.header_len();
+        Ok((repr, &segment[hlen..]))
     }
 
     /// Emit header + checksum into `buf[..header_len()]`, where the payload is already in
@@ -279,14 +411,361 @@ impl TcpRepr {
         src: IpAddr,
         dst: IpAddr,
     ) -> Result<usize, Error> {
-        let _ = (buf, payload_len, src, dst);
-        todo!("synack-wire: TcpRepr::emit")
+        if src.is_ipv4() != dst.is_ipv4() {
+            return Err(Error::BadAddress);
+        }
+        let syn = self.flags.syn();
+        let layout = self.options.layout(syn);
+        let hlen = TCP_HEADER_LEN + layout.fixed + layout.sack_blocks_len();
+        let total = hlen + payload_len;
+        if buf.len() < total {
+            return Err(Error::BufferTooSmall {
+                needed: total,
+                got: buf.len(),
+            });
+        }
+        let len32 = u32::try_from(total).map_err(|_| Error::BadLength {
+            what: "TCP segment length",
+            value: total,
+        })?;
+        let buf = &mut buf[..total];
+        {
+            let mut seg = TcpSegment::new_unchecked(&mut *buf);
+            seg.set_src_port(self.src_port);
+            seg.set_dst_port(self.dst_port);
+            seg.set_seq_number(self.seq);
+            seg.set_ack_number(self.ack);
+            seg.set_header_len_and_flags(hlen, self.flags);
+            seg.set_window(self.window);
+            seg.set_checksum(0);
+            seg.set_urgent(self.urgent);
+        }
+        self.write_options(&layout, &mut buf[TCP_HEADER_LEN..hlen]);
+        // RFC 9293 §3.1 "Checksum": over pseudo-header, header and data.
+        let c = checksum::finish(checksum::combine(
+            checksum::pseudo_header(src, dst, crate::PROTO_TCP, len32),
+            checksum::sum(buf),
+        ));
+        buf[16..18].copy_from_slice(&c.to_be_bytes());
+        Ok(total)
+    }
+
+    /// Write the options in the Linux order (net/ipv4/tcp_output.c layout): MSS;
+    /// SACK-permitted+TS sharing one word, or NOP,NOP,TS; NOP,NOP,SACK-permitted when
+    /// there is no TS; NOP,WS; NOP,NOP,SACK blocks. Every item is 4-byte aligned so the
+    /// total is a multiple of 4 (RFC 9293 §3.1 "Options": padded to a 32-bit boundary).
+    fn write_options(&self, l: &Layout, out: &mut [u8]) {
+        let o = &self.options;
+        let mut at = 0usize;
+        let mut put = |bytes: &[u8]| {
+            out[at..at + bytes.len()].copy_from_slice(bytes);
+            at += bytes.len();
+        };
+        if l.mss {
+            let m = o.mss.unwrap_or(0).to_be_bytes();
+            put(&[kind::MSS, 4, m[0], m[1]]);
+        }
+        if l.ts {
+            let (tsval, tsecr) = o.timestamp.unwrap_or((0, 0));
+            if l.sack_ok {
+                put(&[kind::SACK_PERMITTED, 2, kind::TIMESTAMP, 10]);
+            } else {
+                put(&[kind::NOP, kind::NOP, kind::TIMESTAMP, 10]);
+            }
+            put(&tsval.to_be_bytes());
+            put(&tsecr.to_be_bytes());
+        }
+        if l.sack_ok && !l.ts {
+            put(&[kind::NOP, kind::NOP, kind::SACK_PERMITTED, 2]);
+        }
+        if l.ws {
+            put(&[
+                kind::NOP,
+                kind::WINDOW_SCALE,
+                3,
+                o.window_scale.unwrap_or(0),
+            ]);
+        }
+        if l.sack_n > 0 {
+            put(&[kind::NOP, kind::NOP, kind::SACK, (2 + 8 * l.sack_n) as u8]);
+            for b in &o.sack_blocks()[..l.sack_n] {
+                put(&b.left.to_be_bytes());
+                put(&b.right.to_be_bytes());
+            }
+        }
     }
 }
 
 /// Iterate the options of a raw options area in order. Malformed options end the
 /// iteration with an `Err`.
+///
+/// Rules (RFC 9293 §3.2): EOL ends the list (it is yielded, and anything after it is
+/// ignored); NOP is one byte; every other kind has a length byte counting kind and
+/// length, which must be at least 2 and stay inside `options`. Known kinds must have
+/// their fixed length: MSS 4 (RFC 9293 §3.2), window scale 3 (RFC 7323 §2.2),
+/// SACK-permitted 2 (RFC 2018 §2), timestamps 10 (RFC 7323 §3.2), SACK 2 + 8n with
+/// n >= 1 (RFC 2018 §3). Unknown kinds are skipped by their length (RFC 9293 §3.2,
+/// RFC 1122 §4.2.2.5).
 pub fn options_iter(options: &[u8]) -> impl Iterator<Item = Result<TcpOption<'_>, Error>> + '_ {
-    let _ = options;
-    core::iter::empty()
+    OptionsIter {
+        rest: options,
+        done: false,
+    }
+}
+
+struct OptionsIter<'a> {
+    rest: &'a [u8],
+    done: bool,
+}
+
+impl<'a> OptionsIter<'a> {
+    fn next_option(&mut self) -> Result<TcpOption<'a>, Error> {
+        let rest = self.rest;
+        let k = rest[0];
+        match k {
+            kind::EOL => {
+                self.done = true;
+                return Ok(TcpOption::EndOfList);
+            }
+            kind::NOP => {
+                self.rest = &rest[1..];
+                return Ok(TcpOption::NoOp);
+            }
+            _ => {}
+        }
+        let Some(&len) = rest.get(1) else {
+            return Err(Error::BadOption { kind: k, len: 0 });
+        };
+        let n = usize::from(len);
+        if n < 2 || n > rest.len() {
+            return Err(Error::BadOption { kind: k, len });
+        }
+        let data = &rest[2..n];
+        let bad = Err(Error::BadOption { kind: k, len });
+        let opt = match k {
+            kind::MSS => {
+                if n != 4 {
+                    return bad;
+                }
+                TcpOption::Mss(u16::from_be_bytes([data[0], data[1]]))
+            }
+            kind::WINDOW_SCALE => {
+                if n != 3 {
+                    return bad;
+                }
+                TcpOption::WindowScale(data[0])
+            }
+            kind::SACK_PERMITTED => {
+                if n != 2 {
+                    return bad;
+                }
+                TcpOption::SackPermitted
+            }
+            kind::TIMESTAMP => {
+                if n != 10 {
+                    return bad;
+                }
+                TcpOption::Timestamp {
+                    tsval: u32::from_be_bytes([data[0], data[1], data[2], data[3]]),
+                    tsecr: u32::from_be_bytes([data[4], data[5], data[6], data[7]]),
+                }
+            }
+            kind::SACK => {
+                if n < 10 || (n - 2) % 8 != 0 {
+                    return bad;
+                }
+                TcpOption::Sack(data)
+            }
+            _ => TcpOption::Unknown { kind: k, data },
+        };
+        self.rest = &rest[n..];
+        Ok(opt)
+    }
+}
+
+impl<'a> Iterator for OptionsIter<'a> {
+    type Item = Result<TcpOption<'a>, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done || self.rest.is_empty() {
+            return None;
+        }
+        let r = self.next_option();
+        if r.is_err() {
+            self.done = true;
+        }
+        Some(r)
+    }
+}
+
+impl core::iter::FusedIterator for OptionsIter<'_> {}
+
+/// A typed view of a TCP segment (header + payload) in a buffer (RFC 9293 §3.1).
+#[derive(Debug, Clone)]
+pub struct TcpSegment<T: AsRef<[u8]>> {
+    buffer: T,
+}
+
+impl<T: AsRef<[u8]>> TcpSegment<T> {
+    /// Wrap a buffer without checking it. Accessors may panic on a short buffer; use
+    /// [`TcpSegment::new_checked`] for untrusted input.
+    pub const fn new_unchecked(buffer: T) -> Self {
+        TcpSegment { buffer }
+    }
+
+    /// Wrap a buffer, checking that it holds the fixed header and that the data offset
+    /// is at least 5 and inside the buffer (RFC 9293 §3.1 "Data Offset").
+    pub fn new_checked(buffer: T) -> Result<Self, Error> {
+        let b = buffer.as_ref();
+        if b.len() < TCP_HEADER_LEN {
+            return Err(Error::Truncated {
+                what: "TCP header",
+                needed: TCP_HEADER_LEN,
+                got: b.len(),
+            });
+        }
+        let doff = b[12] >> 4;
+        if doff < 5 || usize::from(doff) * 4 > b.len() {
+            return Err(Error::BadDataOffset(doff));
+        }
+        Ok(TcpSegment { buffer })
+    }
+
+    /// Consume the view, returning the buffer.
+    pub fn into_inner(self) -> T {
+        self.buffer
+    }
+
+    fn u16_at(&self, at: usize) -> u16 {
+        let b = self.buffer.as_ref();
+        u16::from_be_bytes([b[at], b[at + 1]])
+    }
+    fn u32_at(&self, at: usize) -> u32 {
+        let b = self.buffer.as_ref();
+        u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+    }
+
+    /// Source port.
+    pub fn src_port(&self) -> u16 {
+        self.u16_at(0)
+    }
+    /// Destination port.
+    pub fn dst_port(&self) -> u16 {
+        self.u16_at(2)
+    }
+    /// Sequence number.
+    pub fn seq_number(&self) -> u32 {
+        self.u32_at(4)
+    }
+    /// Acknowledgment number.
+    pub fn ack_number(&self) -> u32 {
+        self.u32_at(8)
+    }
+    /// Header length in bytes (data offset × 4).
+    pub fn header_len(&self) -> usize {
+        usize::from(self.buffer.as_ref()[12] >> 4) * 4
+    }
+    /// Control bits (CWR..FIN).
+    pub fn flags(&self) -> TcpFlags {
+        TcpFlags(self.buffer.as_ref()[13])
+    }
+    /// Window field.
+    pub fn window(&self) -> u16 {
+        self.u16_at(14)
+    }
+    /// Checksum field.
+    pub fn checksum(&self) -> u16 {
+        self.u16_at(16)
+    }
+    /// Urgent pointer.
+    pub fn urgent(&self) -> u16 {
+        self.u16_at(18)
+    }
+    /// The raw options area.
+    pub fn options(&self) -> &[u8] {
+        &self.buffer.as_ref()[TCP_HEADER_LEN..self.header_len()]
+    }
+    /// The payload (everything after the header).
+    pub fn payload(&self) -> &[u8] {
+        &self.buffer.as_ref()[self.header_len()..]
+    }
+    /// True when the checksum over the pseudo-header of `src`/`dst` and the whole
+    /// segment verifies (RFC 9293 §3.1). Mixed address families give
+    /// [`Error::BadAddress`]; a segment longer than the pseudo-header length field gives
+    /// [`Error::BadLength`].
+    pub fn verify_checksum(&self, src: IpAddr, dst: IpAddr) -> Result<bool, Error> {
+        if src.is_ipv4() != dst.is_ipv4() {
+            return Err(Error::BadAddress);
+        }
+        let b = self.buffer.as_ref();
+        let len = u32::try_from(b.len()).map_err(|_| Error::BadLength {
+            what: "TCP segment length",
+            value: b.len(),
+        })?;
+        let s = checksum::combine(
+            checksum::pseudo_header(src, dst, crate::PROTO_TCP, len),
+            checksum::sum(b),
+        );
+        Ok(checksum::finish(s) == 0)
+    }
+}
+
+impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpSegment<T> {
+    fn set_u16_at(&mut self, at: usize, v: u16) {
+        self.buffer.as_mut()[at..at + 2].copy_from_slice(&v.to_be_bytes());
+    }
+    fn set_u32_at(&mut self, at: usize, v: u32) {
+        self.buffer.as_mut()[at..at + 4].copy_from_slice(&v.to_be_bytes());
+    }
+    /// Set the source port.
+    pub fn set_src_port(&mut self, v: u16) {
+        self.set_u16_at(0, v);
+    }
+    /// Set the destination port.
+    pub fn set_dst_port(&mut self, v: u16) {
+        self.set_u16_at(2, v);
+    }
+    /// Set the sequence number.
+    pub fn set_seq_number(&mut self, v: u32) {
+        self.set_u32_at(4, v);
+    }
+    /// Set the acknowledgment number.
+    pub fn set_ack_number(&mut self, v: u32) {
+        self.set_u32_at(8, v);
+    }
+    /// Set the header length in bytes (a multiple of 4, 20..=60) and the control bits;
+    /// the reserved bits are cleared.
+    pub fn set_header_len_and_flags(&mut self, header_len: usize, flags: TcpFlags) {
+        let b = self.buffer.as_mut();
+        b[12] = ((header_len / 4) as u8) << 4;
+        b[13] = flags.0;
+    }
+    /// Set the window field.
+    pub fn set_window(&mut self, v: u16) {
+        self.set_u16_at(14, v);
+    }
+    /// Set the checksum field.
+    pub fn set_checksum(&mut self, v: u16) {
+        self.set_u16_at(16, v);
+    }
+    /// Set the urgent pointer.
+    pub fn set_urgent(&mut self, v: u16) {
+        self.set_u16_at(18, v);
+    }
+    /// Compute and store the checksum for a segment carried between `src` and `dst`
+    /// (the whole buffer is the segment).
+    pub fn fill_checksum(&mut self, src: IpAddr, dst: IpAddr) {
+        self.set_checksum(0);
+        let b = self.buffer.as_ref();
+        let s = checksum::combine(
+            checksum::pseudo_header(src, dst, crate::PROTO_TCP, b.len() as u32),
+            checksum::sum(b),
+        );
+        self.set_checksum(checksum::finish(s));
+    }
+    /// The payload, mutably.
+    pub fn payload_mut(&mut self) -> &mut [u8] {
+        let h = self.header_len();
+        &mut self.buffer.as_mut()[h..]
+    }
 }

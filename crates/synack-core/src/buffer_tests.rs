@@ -1,0 +1,271 @@
+//! Unit tests for the send and receive buffers (random-sequence model tests live in
+//! `tests/buffers_prop.rs`).
+
+use super::*;
+
+fn bytes(range: core::ops::Range<usize>) -> Vec<u8> {
+    range.map(|i| (i % 251) as u8).collect()
+}
+
+#[test]
+fn send_new_allocates_nothing() {
+    let b = SendBuffer::new(1 << 20);
+    assert_eq!(b.allocated(), 0);
+    assert_eq!(b.len(), 0);
+    assert!(b.is_empty());
+    assert_eq!(b.free(), 1 << 20);
+}
+
+#[test]
+fn send_write_read_consume_frees() {
+    let mut b = SendBuffer::new(100_000);
+    let data = bytes(0..10_000);
+    assert_eq!(b.write(&data[..100]), 100);
+    // Starts small.
+    assert_eq!(b.allocated(), INITIAL_ALLOC);
+    assert_eq!(b.write(&data[100..]), 9_900);
+    // Grown by doubling: 4096 -> 8192 -> 16384.
+    assert_eq!(b.allocated(), 16_384);
+    let mut out = vec![0; 500];
+    assert_eq!(b.read_at(1_000, &mut out), 500);
+    assert_eq!(out, &data[1_000..1_500]);
+    b.consume(9_999);
+    assert_eq!(b.len(), 1);
+    assert!(b.allocated() > 0);
+    assert_eq!(b.read_at(0, &mut out), 1);
+    assert_eq!(out[0], data[9_999]);
+    b.consume(1);
+    assert_eq!(b.allocated(), 0);
+    assert!(b.is_empty());
+}
+
+#[test]
+fn send_write_stops_at_capacity() {
+    let mut b = SendBuffer::new(10);
+    assert_eq!(b.write(&bytes(0..25)), 10);
+    assert_eq!(b.allocated(), 10);
+    assert_eq!(b.write(b"x"), 0);
+    assert_eq!(b.free(), 0);
+    b.consume(3);
+    assert_eq!(b.write(&bytes(100..120)), 3);
+    let mut out = [0; 10];
+    assert_eq!(b.read_at(0, &mut out), 10);
+    let mut want = bytes(3..10);
+    want.extend(bytes(100..103));
+    assert_eq!(&out[..], &want[..]);
+    // Reading past the end yields nothing; over-consuming is harmless.
+    assert_eq!(b.read_at(10, &mut out), 0);
+    assert_eq!(b.read_at(usize::MAX, &mut out), 0);
+    b.consume(usize::MAX);
+    assert_eq!(b.allocated(), 0);
+}
+
+#[test]
+fn send_growth_keeps_wrapped_order() {
+    let mut b = SendBuffer::new(1 << 16);
+    let data = bytes(0..20_000);
+    // Fill the first 4 KiB allocation, consume some, wrap, then force growth.
+    assert_eq!(b.write(&data[..4_000]), 4_000);
+    assert_eq!(b.allocated(), 4_096);
+    b.consume(3_000);
+    assert_eq!(b.write(&data[4_000..7_000]), 3_000); // wraps inside 4 KiB
+    assert_eq!(b.allocated(), 4_096);
+    assert_eq!(b.write(&data[7_000..20_000]), 13_000); // grows
+    let mut out = vec![0; 17_000];
+    assert_eq!(b.read_at(0, &mut out), 17_000);
+    assert_eq!(out, &data[3_000..20_000]);
+}
+
+#[test]
+fn send_set_capacity() {
+    let mut b = SendBuffer::new(100);
+    b.write(&bytes(0..50));
+    b.set_capacity(10);
+    assert_eq!(b.capacity(), 50, "never below the bytes held");
+    assert_eq!(b.allocated(), 50);
+    let mut out = [0; 50];
+    assert_eq!(b.read_at(0, &mut out), 50);
+    assert_eq!(&out[..], &bytes(0..50)[..]);
+    b.set_capacity(1000);
+    assert_eq!(b.write(&bytes(50..60)), 10);
+    assert_eq!(b.len(), 60);
+}
+
+#[test]
+fn send_zero_capacity() {
+    let mut b = SendBuffer::new(0);
+    assert_eq!(b.write(b"abc"), 0);
+    assert_eq!(b.allocated(), 0);
+    let mut d = SendBuffer::default();
+    assert_eq!(d.write(b"abc"), 0);
+}
+
+#[test]
+fn recv_in_order() {
+    let mut b = RecvBuffer::new(1000);
+    assert_eq!(b.allocated(), 0);
+    assert_eq!(b.write_at(0, b"hello"), 5);
+    assert_eq!(b.len(), 5);
+    assert_eq!(b.window(), 995);
+    assert_eq!(b.write_at(0, b" world"), 6);
+    let mut out = [0; 64];
+    assert_eq!(b.read(&mut out), 11);
+    assert_eq!(&out[..11], b"hello world");
+    assert_eq!(b.allocated(), 0);
+    assert_eq!(b.window(), 1000);
+}
+
+#[test]
+fn recv_reassembles_and_reports_sack() {
+    let mut b = RecvBuffer::new(1000);
+    assert_eq!(b.write_at(10, &bytes(10..20)), 0);
+    assert_eq!(b.write_at(30, &bytes(30..40)), 0);
+    assert!(b.has_out_of_order());
+    assert_eq!(b.len(), 0);
+    // Window is unchanged by out-of-order data.
+    assert_eq!(b.window(), 1000);
+    assert!(b.allocated() > 0);
+    // Most recent first.
+    assert_eq!(b.sack_ranges(4).collect::<Vec<_>>(), [(30, 40), (10, 20)]);
+    assert_eq!(b.sack_ranges(1).collect::<Vec<_>>(), [(30, 40)]);
+    assert_eq!(b.sack_ranges(0).count(), 0);
+    // A write touching the older range moves it to the front (RFC 2018 §4).
+    assert_eq!(b.write_at(18, &bytes(18..25)), 0);
+    assert_eq!(b.sack_ranges(4).collect::<Vec<_>>(), [(10, 25), (30, 40)]);
+    // Fill the gap 25..30 joining both ranges.
+    assert_eq!(b.write_at(25, &bytes(25..30)), 0);
+    assert_eq!(b.sack_ranges(4).collect::<Vec<_>>(), [(10, 40)]);
+    // Fill the hole at RCV.NXT: everything becomes readable.
+    assert_eq!(b.write_at(0, &bytes(0..10)), 40);
+    assert!(!b.has_out_of_order());
+    assert_eq!(b.sack_ranges(4).count(), 0);
+    let mut out = vec![0; 100];
+    assert_eq!(b.read(&mut out), 40);
+    assert_eq!(&out[..40], &bytes(0..40)[..]);
+    assert_eq!(b.allocated(), 0);
+}
+
+#[test]
+fn recv_offsets_shift_when_rcv_nxt_advances() {
+    let mut b = RecvBuffer::new(1000);
+    b.write_at(20, &bytes(20..30));
+    assert_eq!(b.write_at(0, &bytes(0..5)), 5);
+    // The out-of-order range is now 15..25 past the new RCV.NXT.
+    assert_eq!(b.sack_ranges(4).collect::<Vec<_>>(), [(15, 25)]);
+    assert_eq!(b.window(), 995);
+    let mut out = [0; 3];
+    assert_eq!(b.read(&mut out), 3);
+    // Reading does not move RCV.NXT.
+    assert_eq!(b.sack_ranges(4).collect::<Vec<_>>(), [(15, 25)]);
+    assert!(b.allocated() > 0, "out-of-order data keeps the memory");
+    assert_eq!(b.write_at(0, &bytes(5..20)), 25);
+    let mut out = vec![0; 100];
+    assert_eq!(b.read(&mut out), 27);
+    assert_eq!(&out[..27], &bytes(3..30)[..]);
+    assert_eq!(b.allocated(), 0);
+}
+
+#[test]
+fn recv_first_copy_wins() {
+    let mut b = RecvBuffer::new(100);
+    b.write_at(5, b"AAAAA");
+    // Overlapping retransmission with different bytes: held bytes are kept.
+    assert_eq!(b.write_at(0, b"bbbbbbbbbbbb"), 12);
+    let mut out = [0; 12];
+    assert_eq!(b.read(&mut out), 12);
+    assert_eq!(&out, b"bbbbbAAAAAbb");
+}
+
+#[test]
+fn recv_trims_to_window() {
+    let mut b = RecvBuffer::new(10);
+    assert_eq!(b.write_at(0, &bytes(0..15)), 10);
+    assert_eq!(b.window(), 0);
+    assert_eq!(b.write_at(0, b"x"), 0);
+    let mut out = [0; 4];
+    assert_eq!(b.read(&mut out), 4);
+    assert_eq!(b.window(), 4);
+    // Entirely outside the window.
+    assert_eq!(b.write_at(4, b"zz"), 0);
+    assert!(!b.has_out_of_order());
+    // Partly inside.
+    assert_eq!(b.write_at(2, b"abcdef"), 0);
+    assert_eq!(b.sack_ranges(4).collect::<Vec<_>>(), [(2, 4)]);
+    assert_eq!(b.write_at(0, b"01"), 4);
+    let mut out = [0; 10];
+    assert_eq!(b.read(&mut out), 10);
+    let mut want = bytes(4..10);
+    want.extend_from_slice(b"01ab");
+    assert_eq!(&out[..], &want[..]);
+    // A huge offset does not overflow.
+    assert_eq!(b.write_at(usize::MAX, b"x"), 0);
+    assert_eq!(b.write_at(0, &[]), 0);
+}
+
+#[test]
+fn recv_range_limit() {
+    let mut b = RecvBuffer::new(10_000);
+    for i in 0..MAX_OOO_RANGES {
+        assert_eq!(b.write_at(10 + 10 * i, b"ab"), 0);
+    }
+    assert_eq!(b.sack_ranges(usize::MAX).count(), MAX_OOO_RANGES);
+    // A 33rd separate range is dropped...
+    let far = 10 + 10 * MAX_OOO_RANGES;
+    assert_eq!(b.write_at(far, b"zz"), 0);
+    assert_eq!(b.sack_ranges(usize::MAX).count(), MAX_OOO_RANGES);
+    assert!(b.sack_ranges(usize::MAX).all(|(s, _)| s != far));
+    // ... but extending an existing range is fine, and becomes the most recent.
+    assert_eq!(b.write_at(12, b"cd"), 0);
+    assert_eq!(b.sack_ranges(1).next(), Some((10, 14)));
+    // So is in-order data.
+    assert_eq!(b.write_at(0, &bytes(0..10)), 14);
+    assert_eq!(b.sack_ranges(usize::MAX).count(), MAX_OOO_RANGES - 1);
+    // Now there is room for one more separate range.
+    assert_eq!(b.write_at(far, b"zz"), 0);
+    assert_eq!(b.sack_ranges(1).next(), Some((far, far + 2)));
+}
+
+#[test]
+fn recv_duplicate_refreshes_recency() {
+    let mut b = RecvBuffer::new(1000);
+    b.write_at(100, b"aaaa");
+    b.write_at(200, b"bbbb");
+    b.write_at(300, b"cccc");
+    assert_eq!(
+        b.sack_ranges(3).collect::<Vec<_>>(),
+        [(300, 304), (200, 204), (100, 104)]
+    );
+    // A duplicate segment inside the oldest range is the segment that triggers the ACK.
+    assert_eq!(b.write_at(101, b"aa"), 0);
+    assert_eq!(
+        b.sack_ranges(3).collect::<Vec<_>>(),
+        [(100, 104), (300, 304), (200, 204)]
+    );
+}
+
+#[test]
+fn recv_set_capacity_keeps_out_of_order() {
+    let mut b = RecvBuffer::new(1000);
+    b.write_at(0, &bytes(0..10));
+    // Offsets are past RCV.NXT (now 10): this is stream bytes 50..60.
+    b.write_at(40, &bytes(50..60));
+    b.set_capacity(20);
+    assert_eq!(b.capacity(), 60, "never below what is held");
+    b.set_capacity(100);
+    assert_eq!(b.write_at(0, &bytes(10..50)), 50);
+    let mut out = [0; 100];
+    assert_eq!(b.read(&mut out), 60);
+    assert_eq!(&out[..60], &bytes(0..60)[..]);
+}
+
+#[test]
+fn debug_is_small() {
+    let mut b = RecvBuffer::new(1 << 20);
+    b.write_at(500_000, &[1; 1000]);
+    let s = format!("{b:?}");
+    assert!(s.len() < 200, "{s}");
+    let mut b = SendBuffer::new(1 << 20);
+    b.write(&[1; 100_000]);
+    let s = format!("{b:?}");
+    assert!(s.len() < 200, "{s}");
+}

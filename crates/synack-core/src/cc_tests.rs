@@ -1,0 +1,344 @@
+//! Unit tests for NewReno and CUBIC window rules.
+
+use super::*;
+
+const MSS: u32 = 1000;
+
+fn ms(v: u64) -> Duration {
+    Duration::from_millis(v)
+}
+
+/// One round trip of a bulk sender: a whole cwnd is sent and acknowledged, one ACK per
+/// `per_ack` bytes, the ACKs spread evenly over the RTT. Returns the time after it.
+fn one_rtt(cc: &mut impl CongestionControl, start: Instant, rtt: Duration, per_ack: u32) -> Instant {
+    let window = cc.cwnd();
+    let acks = window.div_ceil(per_ack).max(1);
+    let mut left = window;
+    for i in 0..acks {
+        let now = start + rtt * i / acks;
+        let n = left.min(per_ack);
+        left -= n;
+        cc.on_ack(now, n, MSS, Some(rtt));
+    }
+    start + rtt
+}
+
+/// Put a controller into congestion avoidance at `cwnd` after a loss at `loss_cwnd`.
+fn after_loss<C: CongestionControl>(mut cc: C, loss_cwnd: u32) -> C {
+    // Slow start up to the loss window.
+    let mut now = Instant::ZERO;
+    while cc.cwnd() < loss_cwnd {
+        let n = (loss_cwnd - cc.cwnd()).min(MSS);
+        cc.on_ack(now, n, MSS, Some(ms(100)));
+        now += ms(1);
+    }
+    assert_eq!(cc.cwnd(), loss_cwnd);
+    cc.on_fast_retransmit(now, loss_cwnd, MSS);
+    // Full ACK with the whole reduced window still in flight.
+    cc.on_recovery_exit(loss_cwnd, MSS);
+    cc
+}
+
+#[test]
+fn initial_state() {
+    for alg in [Algorithm::NewReno, Algorithm::Cubic] {
+        let cc = Congestion::new(alg, 10 * MSS);
+        assert_eq!(cc.algorithm(), alg);
+        assert_eq!(cc.cwnd(), 10 * MSS);
+        // RFC 5681 §3.1: "arbitrarily high".
+        assert_eq!(cc.ssthresh(), u32::MAX);
+    }
+}
+
+#[test]
+fn slow_start_doubles_per_rtt() {
+    for alg in [Algorithm::NewReno, Algorithm::Cubic] {
+        // An ACK per segment, and delayed ACKs (one per two segments): both double.
+        for per_ack in [MSS, 2 * MSS] {
+            let mut cc = Congestion::new(alg, 10 * MSS);
+            let mut now = Instant::ZERO;
+            for round in 1..=5 {
+                now = one_rtt(&mut cc, now, ms(100), per_ack);
+                assert_eq!(cc.cwnd(), (10 << round) * MSS, "{alg:?} per_ack {per_ack}");
+            }
+        }
+    }
+}
+
+#[test]
+fn slow_start_byte_counting_limit() {
+    // RFC 3465 §2.2: a stretch ACK for 4 segments adds at most 2*SMSS.
+    let mut cc = NewReno::new(10 * MSS);
+    cc.on_ack(Instant::ZERO, 4 * MSS, MSS, None);
+    assert_eq!(cc.cwnd(), 12 * MSS);
+    cc.on_ack(Instant::ZERO, 300, MSS, None);
+    assert_eq!(cc.cwnd(), 12 * MSS + 300);
+    cc.on_ack(Instant::ZERO, 0, MSS, None);
+    assert_eq!(cc.cwnd(), 12 * MSS + 300);
+}
+
+#[test]
+fn slow_start_stops_at_ssthresh() {
+    let mut cc = NewReno::new(10 * MSS);
+    cc.on_rto(Instant::ZERO, 9 * MSS, MSS); // ssthresh = 4.5 MSS
+    assert_eq!(cc.ssthresh(), 4500);
+    for _ in 0..4 {
+        cc.on_ack(Instant::ZERO, MSS, MSS, None);
+    }
+    assert_eq!(cc.cwnd(), 4500, "slow start is capped at ssthresh");
+}
+
+#[test]
+fn newreno_congestion_avoidance_one_mss_per_rtt() {
+    let mut cc = after_loss(NewReno::new(10 * MSS), 40 * MSS);
+    assert_eq!(cc.ssthresh(), 20 * MSS);
+    assert_eq!(cc.cwnd(), 20 * MSS);
+    let mut now = Instant::from_secs(1);
+    for round in 1..=10 {
+        now = one_rtt(&mut cc, now, ms(100), MSS);
+        assert_eq!(cc.cwnd(), (20 + round) * MSS);
+    }
+    // Delayed ACKs do not change the per-RTT growth under byte counting.
+    for round in 1..=10 {
+        now = one_rtt(&mut cc, now, ms(100), 2 * MSS);
+        assert_eq!(cc.cwnd(), (30 + round) * MSS);
+    }
+}
+
+#[test]
+fn newreno_fast_retransmit_numbers() {
+    let mut cc = NewReno::new(20 * MSS);
+    // RFC 5681 §3.2 steps 2-3: FlightSize 20 MSS -> ssthresh 10, cwnd 13 MSS.
+    cc.on_fast_retransmit(Instant::ZERO, 20 * MSS, MSS);
+    assert_eq!(cc.ssthresh(), 10 * MSS);
+    assert_eq!(cc.cwnd(), 13 * MSS);
+    // Step 4: each further duplicate ACK inflates by 1 MSS.
+    cc.on_recovery_dup_ack(MSS);
+    cc.on_recovery_dup_ack(MSS);
+    assert_eq!(cc.cwnd(), 15 * MSS);
+    // RFC 6582 §3.2 step 5: partial ACK of 3 MSS deflates by 3, adds 1 back.
+    cc.on_partial_ack(3 * MSS, MSS);
+    assert_eq!(cc.cwnd(), 13 * MSS);
+    // Less than one MSS acknowledged: no add-back.
+    cc.on_partial_ack(400, MSS);
+    assert_eq!(cc.cwnd(), 13 * MSS - 400);
+    // Step 6 option 1: min(ssthresh, max(FlightSize, SMSS) + SMSS).
+    let mut a = cc.clone();
+    a.on_recovery_exit(4 * MSS, MSS);
+    assert_eq!(a.cwnd(), 5 * MSS);
+    let mut b = cc.clone();
+    b.on_recovery_exit(30 * MSS, MSS);
+    assert_eq!(b.cwnd(), 10 * MSS);
+    let mut c = cc;
+    c.on_recovery_exit(0, MSS);
+    assert_eq!(c.cwnd(), 2 * MSS);
+}
+
+#[test]
+fn ssthresh_floor_is_two_mss() {
+    let mut cc = NewReno::new(10 * MSS);
+    cc.on_fast_retransmit(Instant::ZERO, 3 * MSS, MSS);
+    assert_eq!(cc.ssthresh(), 2 * MSS);
+    assert_eq!(cc.cwnd(), 5 * MSS);
+    let mut cc = Cubic::new(10 * MSS);
+    cc.on_fast_retransmit(Instant::ZERO, 2 * MSS, MSS);
+    assert_eq!(cc.ssthresh(), 2 * MSS);
+}
+
+#[test]
+fn partial_ack_never_below_one_mss() {
+    let mut cc = NewReno::new(10 * MSS);
+    cc.on_fast_retransmit(Instant::ZERO, 4 * MSS, MSS);
+    cc.on_partial_ack(100 * MSS, MSS);
+    assert_eq!(cc.cwnd(), MSS);
+}
+
+#[test]
+fn rto_collapses_window_and_holds_ssthresh_on_repeat() {
+    for alg in [Algorithm::NewReno, Algorithm::Cubic] {
+        let mut cc = Congestion::new(alg, 30 * MSS);
+        cc.on_rto(Instant::ZERO, 30 * MSS, MSS);
+        assert_eq!(cc.cwnd(), MSS, "{alg:?}: loss window is 1 SMSS");
+        let first = cc.ssthresh();
+        let want = match alg {
+            Algorithm::NewReno => 15 * MSS,
+            Algorithm::Cubic => 21 * MSS,
+        };
+        assert_eq!(first, want, "{alg:?}");
+        // The retransmission times out again: ssthresh is held (RFC 5681 §3.1).
+        cc.on_rto(Instant::from_secs(1), MSS, MSS);
+        assert_eq!(cc.ssthresh(), first, "{alg:?}");
+        assert_eq!(cc.cwnd(), MSS);
+        // After new data is acknowledged, a later timeout recomputes it.
+        cc.on_ack(Instant::from_secs(2), MSS, MSS, Some(ms(100)));
+        assert_eq!(cc.cwnd(), 2 * MSS);
+        cc.on_rto(Instant::from_secs(3), 2 * MSS, MSS);
+        assert_eq!(cc.ssthresh(), 2 * MSS, "{alg:?}");
+    }
+}
+
+#[test]
+fn idle_restart_caps_cwnd() {
+    for alg in [Algorithm::NewReno, Algorithm::Cubic] {
+        let mut cc = Congestion::new(alg, 50 * MSS);
+        cc.on_idle_restart(10 * MSS);
+        assert_eq!(cc.cwnd(), 10 * MSS);
+        // Never raises it.
+        let mut cc = Congestion::new(alg, 4 * MSS);
+        cc.on_idle_restart(10 * MSS);
+        assert_eq!(cc.cwnd(), 4 * MSS);
+    }
+}
+
+#[test]
+fn cubic_multiplicative_decrease_and_fast_convergence() {
+    let mut cc = Cubic::new(100 * MSS);
+    assert_eq!(cc.w_max(), 0);
+    // RFC 9438 §4.6: ssthresh = 0.7 * FlightSize; W_max = cwnd at the loss.
+    cc.on_fast_retransmit(Instant::ZERO, 100 * MSS, MSS);
+    assert_eq!(cc.ssthresh(), 70 * MSS);
+    assert_eq!(cc.cwnd(), 73 * MSS);
+    assert_eq!(cc.w_max(), 100 * MSS);
+    cc.on_recovery_exit(70 * MSS, MSS);
+    assert_eq!(cc.cwnd(), 70 * MSS);
+    // A second loss below W_max: fast convergence (RFC 9438 §4.7) sets
+    // W_max = cwnd * (1 + 0.7) / 2.
+    cc.on_fast_retransmit(Instant::from_secs(1), 70 * MSS, MSS);
+    assert_eq!(cc.w_max(), 59_500);
+    assert_eq!(cc.ssthresh(), 49 * MSS);
+}
+
+#[test]
+fn cubic_k_matches_rfc_formula() {
+    let mut cc = after_loss(Cubic::new(10 * MSS), 100 * MSS);
+    assert_eq!(cc.cwnd(), 70 * MSS);
+    assert_eq!(cc.k(), None);
+    cc.on_ack(Instant::from_secs(10), MSS, MSS, Some(ms(100)));
+    // K = cbrt((100 - 70) / 0.4) = cbrt(75) s.
+    let k = cc.k().unwrap().as_secs_f64();
+    assert!((k - 75f64.cbrt()).abs() < 1e-6, "K = {k}");
+}
+
+/// Run a bulk CUBIC flow after a loss at `w_max` segments and return cwnd (in
+/// segments) sampled once per RTT, with the time since the epoch.
+fn cubic_trace(w_max: u32, rtt: Duration, rtts: usize) -> (Cubic, Vec<(f64, f64)>) {
+    let mut cc = after_loss(Cubic::new(10 * MSS), w_max * MSS);
+    let start = Instant::from_secs(10);
+    let mut now = start;
+    let mut trace = Vec::new();
+    for _ in 0..rtts {
+        now = one_rtt(&mut cc, now, rtt, MSS);
+        trace.push((
+            (now - start).as_secs_f64(),
+            f64::from(cc.cwnd()) / f64::from(MSS),
+        ));
+    }
+    (cc, trace)
+}
+
+#[test]
+fn cubic_reaches_w_max_near_k_concave_then_convex() {
+    let rtt = ms(100);
+    let (cc, trace) = cubic_trace(100, rtt, 80);
+    let k = cc.k().unwrap().as_secs_f64();
+    assert!((k - 75f64.cbrt()).abs() < 1e-6);
+    let at = |t: f64| {
+        trace
+            .iter()
+            .min_by(|a, b| (a.0 - t).abs().total_cmp(&(b.0 - t).abs()))
+            .unwrap()
+            .1
+    };
+    // Near K the window is back at W_max (within a few percent: cwnd aims one RTT
+    // ahead and moves in whole bytes).
+    let w_at_k = at(k);
+    assert!((w_at_k - 100.0).abs() <= 3.0, "cwnd at K = {w_at_k}");
+    // Never shrinks during congestion avoidance.
+    assert!(trace.windows(2).all(|w| w[1].1 >= w[0].1));
+    // Concave before K: growth per second shrinks as W_max approaches.
+    let g1 = at(1.0) - at(0.1);
+    let g2 = at(2.0) - at(1.1);
+    let g3 = at(3.0) - at(2.1);
+    assert!(g1 > g2 && g2 > g3, "concave: {g1} {g2} {g3}");
+    // A plateau around K.
+    let plateau = at(k + 0.5) - at(k - 0.5);
+    assert!(plateau < g3, "plateau {plateau} vs {g3}");
+    // Convex after K: growth per second rises.
+    let h1 = at(k + 1.0) - at(k);
+    let h2 = at(k + 2.0) - at(k + 1.0);
+    let h3 = at(k + 3.0) - at(k + 2.0);
+    assert!(h1 < h2 && h2 < h3, "convex: {h1} {h2} {h3}");
+    // And it follows W_cubic: at K + 3 s, W = 100 + 0.4 * 27 = 110.8 segments.
+    let w = at(k + 3.0);
+    assert!((w - 110.8).abs() < 4.0, "cwnd at K+3 = {w}");
+}
+
+#[test]
+fn cubic_growth_is_bounded_per_rtt() {
+    // RFC 9438 §4.2: the target is at most 1.5 * cwnd, so cwnd at most 1.5x per RTT.
+    let (_, trace) = cubic_trace(100, ms(100), 120);
+    for w in trace.windows(2) {
+        assert!(w[1].1 <= w[0].1 * 1.5 + 1.0, "{:?}", w);
+    }
+}
+
+#[test]
+fn cubic_reno_friendly_region_on_short_rtt() {
+    // With a 1 ms RTT the cubic curve is slow in wall-clock time, so the Reno estimate
+    // (RFC 9438 §4.3) governs: CUBIC must not be slower than NewReno.
+    let rtt = ms(1);
+    let mut cubic = after_loss(Cubic::new(10 * MSS), 20 * MSS);
+    let mut reno = after_loss(NewReno::new(10 * MSS), 20 * MSS);
+    assert_eq!(cubic.cwnd(), 14 * MSS);
+    assert_eq!(reno.cwnd(), 10 * MSS);
+    let (mut tc, mut tr) = (Instant::from_secs(10), Instant::from_secs(10));
+    for _ in 0..300 {
+        tc = one_rtt(&mut cubic, tc, rtt, MSS);
+        tr = one_rtt(&mut reno, tr, rtt, MSS);
+    }
+    let c = cubic.cwnd() / MSS;
+    let r = reno.cwnd() / MSS;
+    // W_cubic(0.3 s) is below 20 segments; the Reno estimate is ~ 300 segments.
+    assert!(c >= 250, "cubic cwnd {c} segments");
+    assert!(c + 10 >= r, "cubic {c} vs reno {r}");
+}
+
+#[test]
+fn cubic_after_timeout_uses_k_zero() {
+    let mut cc = Cubic::new(10 * MSS);
+    cc.on_rto(Instant::ZERO, 40 * MSS, MSS);
+    assert_eq!(cc.ssthresh(), 28 * MSS);
+    let mut now = Instant::from_secs(1);
+    while cc.cwnd() < cc.ssthresh() {
+        now = one_rtt(&mut cc, now, ms(100), MSS);
+    }
+    assert_eq!(cc.cwnd(), 28 * MSS);
+    cc.on_ack(now, MSS, MSS, Some(ms(100)));
+    // RFC 9438 §4.8: K = 0 and W_max = cwnd at the start of congestion avoidance.
+    assert_eq!(cc.k(), Some(Duration::ZERO));
+    assert_eq!(cc.w_max(), 28 * MSS);
+}
+
+#[test]
+fn cubic_idle_restart_resets_epoch() {
+    let (mut cc, _) = cubic_trace(100, ms(100), 5);
+    assert!(cc.k().is_some());
+    cc.on_idle_restart(10 * MSS);
+    assert_eq!(cc.cwnd(), 10 * MSS);
+    assert_eq!(cc.k(), None);
+}
+
+#[test]
+fn zero_mss_does_not_panic() {
+    for alg in [Algorithm::NewReno, Algorithm::Cubic] {
+        let mut cc = Congestion::new(alg, 0);
+        cc.on_fast_retransmit(Instant::ZERO, 0, 0);
+        cc.on_recovery_exit(0, 0);
+        cc.on_ack(Instant::from_secs(1), 10, 0, None);
+        cc.on_ack(Instant::from_secs(2), u32::MAX, 0, Some(Duration::MAX));
+        cc.on_partial_ack(u32::MAX, 0);
+        cc.on_rto(Instant::FAR_FUTURE, u32::MAX, u32::MAX);
+        cc.on_ack(Instant::FAR_FUTURE, u32::MAX, u32::MAX, Some(Duration::MAX));
+        let _ = cc.cwnd();
+    }
+}

@@ -1,0 +1,163 @@
+//! Engine configuration with documented defaults, and a Linux-like preset.
+
+use crate::cc::Algorithm;
+use crate::time::Duration;
+use core::ops::RangeInclusive;
+
+/// Keep-alive settings (RFC 1122 §4.2.3.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Keepalive {
+    /// Idle time before the first probe (default 2 h, as RFC 1122 requires).
+    pub idle: Duration,
+    /// Time between unanswered probes (default 75 s).
+    pub interval: Duration,
+    /// Unanswered probes before the connection is dropped (default 9).
+    pub count: u32,
+}
+
+impl Default for Keepalive {
+    fn default() -> Keepalive {
+        Keepalive {
+            idle: Duration::from_secs(7200),
+            interval: Duration::from_secs(75),
+            count: 9,
+        }
+    }
+}
+
+/// Stack-wide configuration. Per-connection settings ([`crate::SocketOptions`]) start
+/// from these values and can be changed per connection.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Link MTU: the MSS advertised is MTU minus IP and TCP headers (default 1500).
+    pub mtu: usize,
+    /// Send buffer size per connection in bytes (default 256 KiB).
+    pub send_buffer: usize,
+    /// Receive buffer size per connection in bytes (default 256 KiB); the window scale
+    /// is chosen so this can be advertised (RFC 7323 §2.3).
+    pub recv_buffer: usize,
+    /// Offer window scaling (RFC 7323 §2). Default on.
+    pub window_scaling: bool,
+    /// Offer timestamps (RFC 7323 §3–5: RTTM and PAWS). Default on.
+    pub timestamps: bool,
+    /// Offer SACK (RFC 2018). Default on.
+    pub sack: bool,
+    /// Initial congestion window in segments (RFC 6928: 10).
+    pub initial_window: u32,
+    /// Initial RTO (RFC 6298 §2.1: 1 s).
+    pub rto_initial: Duration,
+    /// Lower bound of the RTO (RFC 6298 §2.4 says 1 s; Linux uses 200 ms). Default 200 ms.
+    pub rto_min: Duration,
+    /// Upper bound of the RTO (RFC 6298 §2.5: at least 60 s). Default 120 s like Linux.
+    pub rto_max: Duration,
+    /// SYN retransmissions before `connect` fails with `TimedOut` (Linux tcp_syn_retries: 6).
+    pub syn_retries: u32,
+    /// SYN-ACK retransmissions before a half-open connection is dropped (Linux: 5).
+    pub synack_retries: u32,
+    /// Data / FIN retransmissions before the connection fails with `TimedOut`
+    /// (RFC 1122 §4.2.3.5 R2; Linux tcp_retries2: 15).
+    pub retries: u32,
+    /// Maximum segment lifetime; TIME-WAIT lasts 2*MSL (RFC 9293 §3.4.2). Default 30 s,
+    /// so TIME-WAIT lasts 60 s like Linux.
+    pub msl: Duration,
+    /// How long an orphaned connection may sit in FIN-WAIT-2 (Linux tcp_fin_timeout: 60 s).
+    pub fin_wait2_timeout: Duration,
+    /// Delayed ACK timeout (RFC 1122 §4.2.3.2: < 0.5 s; Linux ~40 ms). `None` = ACK at once.
+    pub delayed_ack: Option<Duration>,
+    /// Nagle's algorithm (RFC 1122 §4.2.3.4). Default on.
+    pub nagle: bool,
+    /// Keep-alive for new connections. Default off (RFC 1122 §4.2.3.6: off by default).
+    pub keepalive: Option<Keepalive>,
+    /// User timeout (RFC 5482): fail when data stays unacknowledged this long.
+    pub user_timeout: Option<Duration>,
+    /// Congestion control algorithm.
+    pub congestion: Algorithm,
+    /// Default listen backlog (accept queue) when `listen` is given 0.
+    pub backlog: usize,
+    /// Maximum connections in SYN-RECEIVED per listener.
+    pub syn_backlog: usize,
+    /// Challenge ACKs allowed per second, stack-wide (RFC 5961 §7; Linux 1000).
+    pub challenge_ack_limit: u32,
+    /// RSTs sent for segments matching no connection, per second (0 = unlimited).
+    pub rst_limit: u32,
+    /// Ephemeral port range (RFC 6056 §2.1: 49152–65535).
+    pub ephemeral_ports: RangeInclusive<u16>,
+    /// TTL / hop limit of sent packets.
+    pub ttl: u8,
+    /// Verify checksums of received packets (turn off only for offloaded devices).
+    pub verify_checksums: bool,
+    /// Keep SYN-SENT / data retransmission within a user timeout etc.: the zero-window
+    /// probe backoff cap is `rto_max`.
+    pub max_connections: usize,
+    /// Maximum data queued for one TSO super-segment (bytes). 0 = one MSS per packet.
+    pub tso_max: usize,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            mtu: 1500,
+            send_buffer: 256 * 1024,
+            recv_buffer: 256 * 1024,
+            window_scaling: true,
+            timestamps: true,
+            sack: true,
+            initial_window: 10,
+            rto_initial: Duration::from_secs(1),
+            rto_min: Duration::from_millis(200),
+            rto_max: Duration::from_secs(120),
+            syn_retries: 6,
+            synack_retries: 5,
+            retries: 15,
+            msl: Duration::from_secs(30),
+            fin_wait2_timeout: Duration::from_secs(60),
+            delayed_ack: Some(Duration::from_millis(40)),
+            nagle: true,
+            keepalive: None,
+            user_timeout: None,
+            congestion: Algorithm::NewReno,
+            backlog: 128,
+            syn_backlog: 256,
+            challenge_ack_limit: 1000,
+            rst_limit: 0,
+            ephemeral_ports: 49152..=65535,
+            ttl: 64,
+            verify_checksums: true,
+            max_connections: 1 << 22,
+            tso_max: 0,
+        }
+    }
+}
+
+impl Config {
+    /// The Linux-like preset: SYN option layout `mss,nop,nop,sackOK,nop,wscale` (no
+    /// timestamps, like packetdrill's default Linux sysctls are often set), MSS 1460 at
+    /// MTU 1500, IW10, RTO min 200 ms / initial 1 s, delayed ACK 40 ms, TIME-WAIT 60 s.
+    pub fn linux() -> Config {
+        Config {
+            timestamps: false,
+            ..Config::default()
+        }
+    }
+
+    /// TIME-WAIT duration: 2*MSL.
+    pub fn time_wait(&self) -> Duration {
+        self.msl * 2
+    }
+
+    /// The MSS we advertise for IPv4 (MTU - 40) or IPv6 (MTU - 60).
+    pub fn advertised_mss(&self, ipv6: bool) -> u16 {
+        let hdr = if ipv6 { 60 } else { 40 };
+        self.mtu.saturating_sub(hdr).clamp(64, 65535) as u16
+    }
+
+    /// The window scale shift we offer: the smallest that lets `recv_buffer` be
+    /// advertised in 16 bits (RFC 7323 §2.3), at most 14.
+    pub fn window_shift(&self) -> u8 {
+        let mut shift = 0u8;
+        while shift < 14 && (self.recv_buffer >> shift) > 65535 {
+            shift += 1;
+        }
+        shift
+    }
+}

@@ -1,0 +1,1118 @@
+//! The [`Stack`]: many connections and listeners behind one sans-IO interface. It
+//! parses packets, demultiplexes them in O(1) by 4-tuple, runs listeners (backlog,
+//! accept queue), answers segments that match nothing with RST (RFC 9293 §3.10.7.1),
+//! routes ICMP errors to the connection they quote (RFC 5927), keeps one deadline per
+//! connection in a timer heap, and turns connection output into IP packets.
+
+use crate::config::Config;
+use crate::error::{ConnError, ConnectError, ListenError, RecvError, SendError};
+use crate::hash::TupleHashBuilder;
+use crate::isn::IsnGenerator;
+use crate::ports::PortAllocator;
+use crate::seq::Seq;
+use crate::state::State;
+use crate::tcp::{wake, ConnInfo, Connection, Env, SocketOptions};
+use crate::tcp::input::Outcome;
+use crate::time::{Duration, Instant};
+use crate::timer::TimerQueue;
+use crate::trace::{Direction, SegmentTrace, TraceEvent, TraceKind};
+use core::net::{IpAddr, SocketAddr};
+use std::collections::{HashMap, VecDeque};
+use synack_wire::icmp::{IcmpKind, IcmpRepr};
+use synack_wire::{
+    emit_tcp_packet, parse_packet, IpRepr, Packet, TcpFlags, TcpOptions, TcpPacket, TcpRepr,
+    PROTO_TCP,
+};
+
+/// Names one connection. Stale handles (of a connection that was freed) are detected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnHandle {
+    idx: u32,
+    gen: u32,
+}
+
+impl ConnHandle {
+    /// A small integer unique among live connections (the slot index).
+    pub fn index(self) -> usize {
+        self.idx as usize
+    }
+}
+
+/// Names one listener.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ListenerHandle(u32);
+
+impl ListenerHandle {
+    /// A small integer unique among live listeners.
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// Something the application should know about. Drain with [`Stack::poll_event`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// A listener has a connection ready to [`Stack::accept`].
+    Incoming(ListenerHandle),
+    /// An active open completed: the connection is ESTABLISHED.
+    Connected(ConnHandle),
+    /// New data (or the peer's FIN) can be read.
+    Readable(ConnHandle),
+    /// Room opened in the send buffer.
+    Writable(ConnHandle),
+    /// The connection reached CLOSED; `error` says why if it was not a clean close.
+    Closed(ConnHandle, Option<ConnError>),
+}
+
+/// One packet written by [`Stack::poll_transmit`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transmit {
+    /// Length of the IP packet at the start of the buffer.
+    pub len: usize,
+}
+
+/// Stack-wide counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StackStats {
+    /// IP packets handed to `handle_packet`.
+    pub packets_in: u64,
+    /// Packets written by `poll_transmit`.
+    pub packets_out: u64,
+    /// Packets dropped because they did not parse (bad lengths, options, ...).
+    pub malformed: u64,
+    /// Packets dropped for a bad checksum.
+    pub bad_checksum: u64,
+    /// Packets for addresses that are not ours, or of other protocols.
+    pub not_for_us: u64,
+    /// TCP segments that matched no connection or listener.
+    pub no_connection: u64,
+    /// RSTs sent for segments that matched nothing or were unacceptable.
+    pub rsts_sent: u64,
+    /// SYNs dropped because a listener's SYN or accept queue was full.
+    pub listen_overflows: u64,
+    /// ICMP errors applied to a connection.
+    pub icmp_applied: u64,
+    /// ICMP errors ignored (no such connection, or the quoted sequence number was not
+    /// in flight: RFC 5927 §4.1).
+    pub icmp_ignored: u64,
+    /// Packets that did not fit the caller's buffer.
+    pub emit_errors: u64,
+}
+
+#[derive(Debug)]
+struct Slot {
+    gen: u32,
+    conn: Option<Box<Connection>>,
+    /// The application holds a handle to it.
+    app_owned: bool,
+    /// Present in the demux table.
+    in_table: bool,
+    /// Present in the transmit queue.
+    queued: bool,
+}
+
+#[derive(Debug)]
+struct Listener {
+    local: SocketAddr,
+    backlog: usize,
+    syn_received: usize,
+    accept_queue: VecDeque<ConnHandle>,
+}
+
+type Tuple = (SocketAddr, SocketAddr);
+
+/// The TCP engine for many connections.
+///
+/// # Driving order
+///
+/// The engine does no I/O and reads no clock. A driver (the simulator, the tokio
+/// runtime, the script runner) repeats:
+///
+/// 1. feed input: [`handle_packet`](Stack::handle_packet) for each arriving IP packet,
+///    [`handle_timeout`](Stack::handle_timeout) when the deadline from
+///    [`poll_timeout`](Stack::poll_timeout) has passed, and application calls
+///    (`connect`, `send`, `recv`, `close`, ...);
+/// 2. drain output: call [`poll_transmit`](Stack::poll_transmit) until it returns
+///    `None`, sending each packet; drain [`poll_event`](Stack::poll_event);
+/// 3. sleep until the next packet or [`poll_timeout`](Stack::poll_timeout).
+///
+/// `now` must never go backwards between calls. All time is [`Instant`], which the
+/// driver maps from its own clock (virtual or real).
+#[derive(Debug)]
+pub struct Stack {
+    cfg: Config,
+    addrs: Vec<IpAddr>,
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    table: HashMap<Tuple, u32, TupleHashBuilder>,
+    listeners: Vec<Option<Listener>>,
+    listen_map: HashMap<(Option<IpAddr>, u16), u32, TupleHashBuilder>,
+    any_listener: Option<u32>,
+    timers: TimerQueue,
+    dirty: VecDeque<u32>,
+    rsts: VecDeque<(SocketAddr, SocketAddr, TcpRepr)>,
+    events: VecDeque<Event>,
+    trace: Option<VecDeque<TraceEvent>>,
+    isn: IsnGenerator,
+    ports: PortAllocator,
+    challenge_budget: u32,
+    budget_epoch: Instant,
+    rst_budget: u32,
+    live: usize,
+    stats: StackStats,
+}
+
+impl Stack {
+    /// A stack with `cfg`, keyed by `secret` (for ISNs, ephemeral ports and the demux
+    /// hash: pass 16 random bytes; tests pass fixed ones for repeatable runs).
+    pub fn new(cfg: Config, secret: [u8; 16]) -> Stack {
+        let mut port_key = secret;
+        port_key.reverse();
+        let hash_key = u64::from_le_bytes(secret[..8].try_into().unwrap_or([0; 8]))
+            ^ u64::from_le_bytes(secret[8..].try_into().unwrap_or([0; 8])).rotate_left(17);
+        let ports = PortAllocator::new(cfg.ephemeral_ports.clone(), port_key);
+        Stack {
+            challenge_budget: cfg.challenge_ack_limit,
+            rst_budget: cfg.rst_limit,
+            cfg,
+            addrs: Vec::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            table: HashMap::with_hasher(TupleHashBuilder::new(hash_key)),
+            listeners: Vec::new(),
+            listen_map: HashMap::with_hasher(TupleHashBuilder::new(hash_key ^ 1)),
+            any_listener: None,
+            timers: TimerQueue::new(),
+            dirty: VecDeque::new(),
+            rsts: VecDeque::new(),
+            events: VecDeque::new(),
+            trace: None,
+            isn: IsnGenerator::new(secret),
+            ports,
+            budget_epoch: Instant::ZERO,
+            live: 0,
+            stats: StackStats::default(),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// Assign an address to the stack. Packets to other addresses are ignored (unless
+    /// an intercepting listener exists).
+    pub fn add_address(&mut self, addr: IpAddr) {
+        if !self.addrs.contains(&addr) {
+            self.addrs.push(addr);
+        }
+    }
+
+    /// The stack's addresses.
+    pub fn addresses(&self) -> &[IpAddr] {
+        &self.addrs
+    }
+
+    /// Switch tracing on or off. When on, every segment and state change is recorded
+    /// for [`poll_trace`](Stack::poll_trace).
+    pub fn set_trace(&mut self, on: bool) {
+        if on {
+            self.trace.get_or_insert_with(VecDeque::new);
+        } else {
+            self.trace = None;
+        }
+    }
+
+    /// The next trace event.
+    pub fn poll_trace(&mut self) -> Option<TraceEvent> {
+        self.trace.as_mut()?.pop_front()
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> StackStats {
+        self.stats
+    }
+
+    /// Number of connections the stack holds (any state except freed).
+    pub fn connection_count(&self) -> usize {
+        self.live
+    }
+
+    /// The largest packet `poll_transmit` may write: size its buffer at least this.
+    pub fn max_packet_size(&self) -> usize {
+        (60 + 60 + self.cfg.mtu.max(self.cfg.tso_max + 120)).min(65535 + 60)
+    }
+
+    // ---------------------------------------------------------------- listeners
+
+    /// Listen on `local` (an unspecified IP listens on every address of that family).
+    /// `backlog` bounds the accept queue (0 picks the configured default).
+    pub fn listen(&mut self, local: SocketAddr, backlog: usize) -> Result<ListenerHandle, ListenError> {
+        let ip = (!local.ip().is_unspecified()).then_some(local.ip());
+        if let Some(ip) = ip {
+            if !self.addrs.contains(&ip) {
+                return Err(ListenError::BadAddress);
+            }
+        }
+        if self.listen_map.contains_key(&(ip, local.port())) {
+            return Err(ListenError::AddrInUse);
+        }
+        let idx = self.new_listener(local, backlog);
+        self.listen_map.insert((ip, local.port()), idx);
+        Ok(ListenerHandle(idx))
+    }
+
+    /// Accept connections to *any* address and port that reach the stack (for VPN /
+    /// tun2socks use). [`Stack::local_addr`] of an accepted connection is the original
+    /// destination. Specific listeners take precedence.
+    pub fn listen_any(&mut self, backlog: usize) -> Result<ListenerHandle, ListenError> {
+        if self.any_listener.is_some() {
+            return Err(ListenError::AddrInUse);
+        }
+        let idx = self.new_listener("0.0.0.0:0".parse().expect("literal"), backlog);
+        self.any_listener = Some(idx);
+        Ok(ListenerHandle(idx))
+    }
+
+    fn new_listener(&mut self, local: SocketAddr, backlog: usize) -> u32 {
+        let l = Listener {
+            local,
+            backlog: if backlog == 0 { self.cfg.backlog } else { backlog },
+            syn_received: 0,
+            accept_queue: VecDeque::new(),
+        };
+        if let Some(i) = self.listeners.iter().position(Option::is_none) {
+            self.listeners[i] = Some(l);
+            i as u32
+        } else {
+            self.listeners.push(Some(l));
+            (self.listeners.len() - 1) as u32
+        }
+    }
+
+    /// Take an established connection from a listener's accept queue.
+    pub fn accept(&mut self, listener: ListenerHandle) -> Option<ConnHandle> {
+        let l = self.listeners.get_mut(listener.0 as usize)?.as_mut()?;
+        let h = l.accept_queue.pop_front()?;
+        let slot = &mut self.slots[h.idx as usize];
+        slot.app_owned = true;
+        if let Some(c) = slot.conn.as_mut() {
+            c.listener = None;
+            let state = c.state;
+            if state == State::Closed {
+                let err = c.error;
+                self.events.push_back(Event::Closed(h, err));
+            } else if c.recv.len() > 0 || c.fin_received {
+                self.events.push_back(Event::Readable(h));
+            }
+        }
+        Some(h)
+    }
+
+    /// The local address a listener listens on.
+    pub fn listener_addr(&self, listener: ListenerHandle) -> Option<SocketAddr> {
+        Some(self.listeners.get(listener.0 as usize)?.as_ref()?.local)
+    }
+
+    /// Stop listening. Connections not yet accepted are reset.
+    pub fn close_listener(&mut self, now: Instant, listener: ListenerHandle) {
+        let Some(l) = self.listeners.get_mut(listener.0 as usize).and_then(Option::take) else {
+            return;
+        };
+        self.listen_map.retain(|_, v| *v != listener.0);
+        if self.any_listener == Some(listener.0) {
+            self.any_listener = None;
+        }
+        for h in l.accept_queue {
+            self.slots[h.idx as usize].app_owned = true;
+            self.abort(now, h);
+        }
+        // Half-open connections still pointing at it.
+        let pending: Vec<u32> = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.conn.as_ref().is_some_and(|c| c.listener == Some(listener.0)))
+            .map(|(i, _)| i as u32)
+            .collect();
+        for idx in pending {
+            let h = ConnHandle {
+                idx,
+                gen: self.slots[idx as usize].gen,
+            };
+            self.slots[idx as usize].app_owned = true;
+            self.abort(now, h);
+        }
+    }
+
+    // ---------------------------------------------------------------- connections
+
+    /// Open a connection to `remote` (RFC 9293 §3.10.1). `local` picks the local address
+    /// and/or port; `None` (or an unspecified IP / port 0) lets the stack choose an
+    /// address of the right family and an ephemeral port (RFC 6056).
+    pub fn connect(
+        &mut self,
+        now: Instant,
+        remote: SocketAddr,
+        local: Option<SocketAddr>,
+    ) -> Result<ConnHandle, ConnectError> {
+        if remote.ip().is_unspecified() || remote.port() == 0 {
+            return Err(ConnectError::BadAddress);
+        }
+        if self.live >= self.cfg.max_connections {
+            return Err(ConnectError::TooManyConnections);
+        }
+        let want_ip = local.map(|l| l.ip()).filter(|ip| !ip.is_unspecified());
+        let local_ip = match want_ip {
+            Some(ip) => ip,
+            None => *self
+                .addrs
+                .iter()
+                .find(|a| a.is_ipv4() == remote.is_ipv4())
+                .ok_or(ConnectError::BadAddress)?,
+        };
+        if local_ip.is_ipv4() != remote.is_ipv4() {
+            return Err(ConnectError::BadAddress);
+        }
+        let port = match local.map(|l| l.port()).filter(|p| *p != 0) {
+            Some(p) => {
+                if self.table.contains_key(&(SocketAddr::new(local_ip, p), remote)) {
+                    return Err(ConnectError::AddrInUse);
+                }
+                p
+            }
+            None => {
+                let table = &self.table;
+                let listen_map = &self.listen_map;
+                self.ports
+                    .allocate(local_ip, remote, |p| {
+                        table.contains_key(&(SocketAddr::new(local_ip, p), remote))
+                            || listen_map.contains_key(&(None, p))
+                            || listen_map.contains_key(&(Some(local_ip), p))
+                    })
+                    .ok_or(ConnectError::NoPorts)?
+            }
+        };
+        let local = SocketAddr::new(local_ip, port);
+        let iss = self.isn.isn(now, local, remote);
+        let opts = SocketOptions::from_config(&self.cfg);
+        let conn = Connection::new(&self.cfg, opts, local, remote, iss, now);
+        let idx = self.insert(conn, true);
+        self.with_conn(idx, now, |c, env| c.active_open(env));
+        Ok(self.handle_of(idx))
+    }
+
+    /// Queue data for sending (RFC 9293 §3.10.2). Returns how many bytes were taken.
+    pub fn send(&mut self, h: ConnHandle, data: &[u8]) -> Result<usize, SendError> {
+        let idx = self.check(h).ok_or(SendError::InvalidHandle)?;
+        let c = self.slots[idx as usize].conn.as_mut().ok_or(SendError::InvalidHandle)?;
+        if c.state == State::Closed {
+            return Err(match c.error {
+                Some(e) => SendError::Closed(e),
+                None => SendError::Shutdown,
+            });
+        }
+        if c.fin_queued || !c.state.can_send() {
+            return Err(SendError::Shutdown);
+        }
+        if data.is_empty() {
+            return Ok(0);
+        }
+        let n = c.write(data);
+        if n == 0 {
+            return Err(SendError::WouldBlock);
+        }
+        self.mark_dirty(idx);
+        Ok(n)
+    }
+
+    /// Read received data (RFC 9293 §3.10.3). `Ok(0)` means the peer closed its side
+    /// and everything was read (end of stream).
+    pub fn recv(&mut self, h: ConnHandle, buf: &mut [u8]) -> Result<usize, RecvError> {
+        let idx = self.check(h).ok_or(RecvError::InvalidHandle)?;
+        let c = self.slots[idx as usize].conn.as_mut().ok_or(RecvError::InvalidHandle)?;
+        let n = c.read(buf);
+        if n > 0 {
+            if c.ack_now {
+                self.mark_dirty(idx);
+            }
+            return Ok(n);
+        }
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        if c.fin_received {
+            return Ok(0);
+        }
+        match c.state {
+            State::Closed => match c.error {
+                Some(e) => Err(RecvError::Closed(e)),
+                None => Ok(0),
+            },
+            State::SynSent | State::SynReceived => Err(RecvError::WouldBlock),
+            _ => Err(RecvError::WouldBlock),
+        }
+    }
+
+    /// Close the sending side: FIN follows the queued data (a half-close; RFC 9293
+    /// §3.10.4). Reading continues until the peer closes too.
+    pub fn shutdown(&mut self, now: Instant, h: ConnHandle) -> Result<(), SendError> {
+        let idx = self.check(h).ok_or(SendError::InvalidHandle)?;
+        self.with_conn(idx, now, |c, env| {
+            if c.fin_queued {
+                return;
+            }
+            match c.state {
+                State::SynSent => c.set_state(State::Closed, env),
+                State::SynReceived => c.fin_queued = true,
+                State::Established => {
+                    c.fin_queued = true;
+                    c.set_state(State::FinWait1, env);
+                }
+                State::CloseWait => {
+                    c.fin_queued = true;
+                    c.set_state(State::LastAck, env);
+                }
+                _ => {}
+            }
+        });
+        Ok(())
+    }
+
+    /// Close the connection and give up the handle (RFC 9293 §3.10.4). Queued data is
+    /// still delivered and the FIN handshake completes in the background. If received
+    /// data was left unread, the connection is reset instead (RFC 2525 §2.17).
+    pub fn close(&mut self, now: Instant, h: ConnHandle) {
+        let Some(idx) = self.check(h) else { return };
+        let unread = self.slots[idx as usize]
+            .conn
+            .as_ref()
+            .is_some_and(|c| c.recv.len() > 0 && c.state != State::Closed);
+        if unread {
+            self.abort(now, h);
+            return;
+        }
+        let _ = self.shutdown(now, h);
+        self.slots[idx as usize].app_owned = false;
+        if let Some(c) = self.slots[idx as usize].conn.as_mut() {
+            c.orphan = true;
+            if c.state == State::FinWait2 {
+                c.linger_at = Some(now + c.opts.fin_wait2_timeout);
+            }
+        }
+        self.after_call(idx);
+    }
+
+    /// Abort: send RST if the peer knows of the connection, free it at once
+    /// (RFC 9293 §3.10.5; SO_LINGER with 0 timeout).
+    pub fn abort(&mut self, now: Instant, h: ConnHandle) {
+        let Some(idx) = self.check(h) else { return };
+        self.slots[idx as usize].app_owned = false;
+        self.with_conn(idx, now, |c, env| {
+            if matches!(
+                c.state,
+                State::SynReceived
+                    | State::Established
+                    | State::FinWait1
+                    | State::FinWait2
+                    | State::CloseWait
+            ) {
+                c.rst_pending = true;
+            }
+            c.orphan = true;
+            c.fail(ConnError::Aborted, env);
+        });
+    }
+
+    /// A snapshot of the connection.
+    pub fn info(&self, h: ConnHandle) -> Option<ConnInfo> {
+        let idx = self.check(h)?;
+        Some(self.slots[idx as usize].conn.as_ref()?.info())
+    }
+
+    /// The connection's state.
+    pub fn state(&self, h: ConnHandle) -> Option<State> {
+        let idx = self.check(h)?;
+        Some(self.slots[idx as usize].conn.as_ref()?.state)
+    }
+
+    /// Our address of the connection (the original destination for intercepted ones).
+    pub fn local_addr(&self, h: ConnHandle) -> Option<SocketAddr> {
+        let idx = self.check(h)?;
+        Some(self.slots[idx as usize].conn.as_ref()?.local)
+    }
+
+    /// The peer's address.
+    pub fn peer_addr(&self, h: ConnHandle) -> Option<SocketAddr> {
+        let idx = self.check(h)?;
+        Some(self.slots[idx as usize].conn.as_ref()?.remote)
+    }
+
+    /// Bytes that can be read now.
+    pub fn recv_queue(&self, h: ConnHandle) -> usize {
+        self.check(h)
+            .and_then(|i| self.slots[i as usize].conn.as_ref())
+            .map_or(0, |c| c.recv.len())
+    }
+
+    /// Room in the send buffer.
+    pub fn send_capacity(&self, h: ConnHandle) -> usize {
+        self.check(h)
+            .and_then(|i| self.slots[i as usize].conn.as_ref())
+            .map_or(0, |c| c.send.free())
+    }
+
+    /// True when the peer's FIN has been received and all data before it was read.
+    pub fn is_read_closed(&self, h: ConnHandle) -> bool {
+        self.check(h)
+            .and_then(|i| self.slots[i as usize].conn.as_ref())
+            .is_none_or(|c| (c.fin_received || c.state == State::Closed) && c.recv.len() == 0)
+    }
+
+    /// The connection's socket options.
+    pub fn options(&self, h: ConnHandle) -> Option<SocketOptions> {
+        let idx = self.check(h)?;
+        Some(self.slots[idx as usize].conn.as_ref()?.opts.clone())
+    }
+
+    /// Change socket options (TCP_NODELAY, keep-alive, user timeout, ...).
+    pub fn set_options(&mut self, now: Instant, h: ConnHandle, f: impl FnOnce(&mut SocketOptions)) {
+        let Some(idx) = self.check(h) else { return };
+        self.with_conn(idx, now, |c, env| {
+            f(&mut c.opts);
+            if let Some(m) = c.opts.max_segment {
+                c.mss = c.mss.min(m.max(64));
+            }
+            c.keepalive_at = None;
+            c.arm_keepalive(env);
+        });
+    }
+
+    /// Disable or enable Nagle's algorithm.
+    pub fn set_nodelay(&mut self, now: Instant, h: ConnHandle, nodelay: bool) {
+        self.set_options(now, h, |o| o.nodelay = nodelay);
+    }
+
+    /// Resize the buffers of a connection (SO_SNDBUF / SO_RCVBUF).
+    pub fn set_buffer_sizes(&mut self, h: ConnHandle, send: Option<usize>, recv: Option<usize>) {
+        let Some(idx) = self.check(h) else { return };
+        if let Some(c) = self.slots[idx as usize].conn.as_mut() {
+            if let Some(s) = send {
+                c.send.set_capacity(s);
+            }
+            if let Some(r) = recv {
+                c.recv.set_capacity(r);
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- driving
+
+    /// Process one arriving IP packet (IPv4 or IPv6; a TSO/GRO super-segment of up to
+    /// 64 KiB is one packet). Malformed packets are counted and dropped.
+    pub fn handle_packet(&mut self, now: Instant, bytes: &[u8]) {
+        self.stats.packets_in += 1;
+        self.refill_budgets(now);
+        match parse_packet(bytes, self.cfg.verify_checksums) {
+            Ok(Packet::Tcp(p)) => self.handle_tcp(now, &p),
+            Ok(Packet::Icmp { icmp, .. }) => self.handle_icmp(now, &icmp),
+            Ok(Packet::Other { .. }) => self.stats.not_for_us += 1,
+            Err(synack_wire::Error::BadChecksum { .. }) => self.stats.bad_checksum += 1,
+            Err(_) => self.stats.malformed += 1,
+        }
+    }
+
+    /// Run the timers that are due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.refill_budgets(now);
+        while let Some(idx) = self.timers.pop_expired(now) {
+            if self.slots.get(idx).is_some_and(|s| s.conn.is_some()) {
+                self.with_conn(idx as u32, now, |c, env| c.handle_timeout(env));
+            }
+        }
+    }
+
+    /// The next time [`handle_timeout`](Stack::handle_timeout) has work to do.
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
+        self.timers.next_deadline()
+    }
+
+    /// The next application event.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// Write the next outgoing IP packet into `buf` (at least
+    /// [`max_packet_size`](Stack::max_packet_size) bytes). Call until `None`.
+    pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        while let Some((local, remote, repr)) = self.rsts.pop_front() {
+            self.trace_segment(now, local, remote, &repr, 0, Direction::Sent, None);
+            if let Some(len) = self.emit(buf, local, remote, &repr, 0) {
+                self.stats.rsts_sent += 1;
+                return Some(Transmit { len });
+            }
+        }
+        while let Some(idx) = self.dirty.pop_front() {
+            let slot = &mut self.slots[idx as usize];
+            slot.queued = false;
+            let Some(conn) = slot.conn.as_mut() else { continue };
+            let mut env = Env {
+                cfg: &self.cfg,
+                now,
+                trace: self.trace.as_mut(),
+                challenge_budget: &mut self.challenge_budget,
+            };
+            let out = conn.poll_segment(&mut env);
+            match out {
+                Some(out) => {
+                    let (local, remote) = (conn.local, conn.remote);
+                    let ip = IpRepr {
+                        src: local.ip(),
+                        dst: remote.ip(),
+                        protocol: PROTO_TCP,
+                        ttl: self.cfg.ttl,
+                        payload_len: out.repr.header_len() + out.payload_len,
+                    };
+                    let start = ip.header_len() + out.repr.header_len();
+                    let mut ok = start + out.payload_len <= buf.len();
+                    if ok && out.payload_len > 0 {
+                        let n = conn
+                            .send
+                            .read_at(out.payload_off, &mut buf[start..start + out.payload_len]);
+                        ok = n == out.payload_len;
+                    }
+                    let len = if ok {
+                        emit_tcp_packet(buf, &ip, &out.repr, out.payload_len).ok()
+                    } else {
+                        None
+                    };
+                    // More may follow from this connection: keep it queued (round robin).
+                    self.mark_dirty(idx);
+                    self.after_call(idx);
+                    match len {
+                        Some(len) => {
+                            self.stats.packets_out += 1;
+                            return Some(Transmit { len });
+                        }
+                        None => {
+                            self.stats.emit_errors += 1;
+                            continue;
+                        }
+                    }
+                }
+                None => self.after_call(idx),
+            }
+        }
+        None
+    }
+
+    // ---------------------------------------------------------------- internals
+
+    fn refill_budgets(&mut self, now: Instant) {
+        if now.saturating_duration_since(self.budget_epoch) >= Duration::from_secs(1) {
+            self.budget_epoch = now;
+            self.challenge_budget = self.cfg.challenge_ack_limit;
+            self.rst_budget = self.cfg.rst_limit;
+        }
+    }
+
+    fn is_local(&self, ip: IpAddr) -> bool {
+        self.addrs.contains(&ip)
+    }
+
+    fn handle_tcp(&mut self, now: Instant, p: &TcpPacket<'_>) {
+        let local = SocketAddr::new(p.ip.dst, p.tcp.dst_port);
+        let remote = SocketAddr::new(p.ip.src, p.tcp.src_port);
+        if let Some(&idx) = self.table.get(&(local, remote)) {
+            let (iss, irs, shift) = {
+                let c = self.slots[idx as usize].conn.as_ref().expect("table entry");
+                (c.iss.0, c.state_has_irs().then_some(c.irs.0), c.snd_wscale)
+            };
+            if self.trace.is_some() {
+                self.trace_segment(
+                    now,
+                    local,
+                    remote,
+                    &p.tcp,
+                    p.payload.len(),
+                    Direction::Received,
+                    Some((iss, irs.or((p.tcp.flags.syn()).then_some(p.tcp.seq)), shift)),
+                );
+            }
+            let outcome = self.with_conn(idx, now, |c, env| c.handle_segment(env, &p.tcp, p.payload));
+            match outcome {
+                Some(Outcome::Reset { seq }) => self.queue_rst(local, remote, seq, None),
+                Some(Outcome::Reopen) => {
+                    // RFC 6191: retire the TIME-WAIT connection, then treat the SYN as new.
+                    self.with_conn(idx, now, |c, env| c.set_state(State::Closed, env));
+                    self.handle_unmatched(now, local, remote, p);
+                }
+                _ => {}
+            }
+            return;
+        }
+        if !self.is_local(p.ip.dst) && self.any_listener.is_none() {
+            self.stats.not_for_us += 1;
+            return;
+        }
+        if self.trace.is_some() {
+            self.trace_segment(now, local, remote, &p.tcp, p.payload.len(), Direction::Received, None);
+        }
+        self.handle_unmatched(now, local, remote, p);
+    }
+
+    /// A segment for no connection: a listener's business (RFC 9293 §3.10.7.2) or
+    /// answered with RST (§3.10.7.1).
+    fn handle_unmatched(&mut self, now: Instant, local: SocketAddr, remote: SocketAddr, p: &TcpPacket<'_>) {
+        let flags = p.tcp.flags;
+        let listener = self
+            .listen_map
+            .get(&(Some(local.ip()), local.port()))
+            .or_else(|| self.listen_map.get(&(None, local.port())))
+            .copied()
+            .filter(|&l| {
+                self.listeners[l as usize]
+                    .as_ref()
+                    .is_some_and(|x| x.local.is_ipv4() == local.is_ipv4() || !x.local.ip().is_unspecified())
+            })
+            .or(self.any_listener);
+        let Some(l) = listener else {
+            self.stats.no_connection += 1;
+            self.reply_rst(local, remote, &p.tcp, p.payload.len());
+            return;
+        };
+        // RFC 9293 §3.10.7.2 LISTEN.
+        if flags.rst() {
+            return;
+        }
+        if flags.ack() {
+            self.queue_rst(local, remote, p.tcp.ack, None);
+            return;
+        }
+        if !flags.syn() {
+            return;
+        }
+        if remote.ip().is_unspecified() || remote.ip().is_multicast() || remote.port() == 0 {
+            return;
+        }
+        {
+            let lst = self.listeners[l as usize].as_ref().expect("listener");
+            if lst.syn_received >= self.cfg.syn_backlog || lst.accept_queue.len() >= lst.backlog {
+                self.stats.listen_overflows += 1;
+                return;
+            }
+        }
+        if self.live >= self.cfg.max_connections {
+            self.stats.listen_overflows += 1;
+            return;
+        }
+        let iss = self.isn.isn(now, local, remote);
+        let opts = SocketOptions::from_config(&self.cfg);
+        let mut conn = Connection::new(&self.cfg, opts, local, remote, iss, now);
+        conn.listener = Some(l);
+        let idx = self.insert(conn, false);
+        if let Some(lst) = self.listeners[l as usize].as_mut() {
+            lst.syn_received += 1;
+        }
+        let tcp = p.tcp;
+        self.with_conn(idx, now, |c, env| c.passive_open(env, &tcp));
+    }
+
+    /// RFC 9293 §3.10.7.1: the reset for a segment that matches nothing.
+    fn reply_rst(&mut self, local: SocketAddr, remote: SocketAddr, seg: &TcpRepr, payload_len: usize) {
+        if seg.flags.rst() {
+            return;
+        }
+        if seg.flags.ack() {
+            self.queue_rst(local, remote, seg.ack, None);
+        } else {
+            let seg_len = payload_len as u32 + u32::from(seg.flags.syn()) + u32::from(seg.flags.fin());
+            self.queue_rst(local, remote, 0, Some(seg.seq.wrapping_add(seg_len)));
+        }
+    }
+
+    fn queue_rst(&mut self, local: SocketAddr, remote: SocketAddr, seq: u32, ack: Option<u32>) {
+        if self.cfg.rst_limit > 0 {
+            if self.rst_budget == 0 {
+                return;
+            }
+            self.rst_budget -= 1;
+        }
+        if self.rsts.len() >= 1024 {
+            return;
+        }
+        let mut flags = TcpFlags::RST;
+        if ack.is_some() {
+            flags |= TcpFlags::ACK;
+        }
+        self.rsts.push_back((
+            local,
+            remote,
+            TcpRepr {
+                src_port: local.port(),
+                dst_port: remote.port(),
+                seq,
+                ack: ack.unwrap_or(0),
+                flags,
+                window: 0,
+                urgent: 0,
+                options: TcpOptions::default(),
+            },
+        ));
+    }
+
+    /// RFC 5927 / RFC 1122 §4.2.3.9: an ICMP error about one of our connections.
+    fn handle_icmp(&mut self, now: Instant, icmp: &IcmpRepr) {
+        let local = SocketAddr::new(icmp.quoted_src, icmp.src_port);
+        let remote = SocketAddr::new(icmp.quoted_dst, icmp.dst_port);
+        let Some(&idx) = self.table.get(&(local, remote)) else {
+            self.stats.icmp_ignored += 1;
+            return;
+        };
+        let kind = icmp.kind;
+        let seq = Seq(icmp.seq);
+        let applied = self.with_conn(idx, now, |c, env| {
+            // RFC 5927 §4.1: the quoted sequence number must be in flight.
+            let in_flight = seq >= c.snd_una && seq < c.snd_max.max(c.snd_una + 1);
+            if !in_flight {
+                return false;
+            }
+            match kind {
+                IcmpKind::PacketTooBig { mtu } => {
+                    let hdr = if c.local.is_ipv6() { 60 } else { 40 };
+                    let new_mss = (mtu as usize).saturating_sub(hdr).max(536) as u16;
+                    if new_mss < c.mss {
+                        c.mss = new_mss;
+                        // RFC 1191 §6.5: retransmit what was too big at once.
+                        c.snd_nxt = c.snd_una;
+                    }
+                }
+                IcmpKind::DestUnreachable { hard: true, .. } if c.state == State::SynSent => {
+                    c.fail(ConnError::Unreachable, env);
+                }
+                _ => c.soft_error = Some(ConnError::Unreachable),
+            }
+            true
+        });
+        if applied == Some(true) {
+            self.stats.icmp_applied += 1;
+        } else {
+            self.stats.icmp_ignored += 1;
+        }
+    }
+
+    fn insert(&mut self, conn: Connection, app_owned: bool) -> u32 {
+        let tuple = (conn.local, conn.remote);
+        let idx = match self.free.pop() {
+            Some(i) => i,
+            None => {
+                self.slots.push(Slot {
+                    gen: 0,
+                    conn: None,
+                    app_owned: false,
+                    in_table: false,
+                    queued: false,
+                });
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let slot = &mut self.slots[idx as usize];
+        slot.conn = Some(Box::new(conn));
+        slot.app_owned = app_owned;
+        slot.in_table = true;
+        self.table.insert(tuple, idx);
+        self.live += 1;
+        idx
+    }
+
+    fn handle_of(&self, idx: u32) -> ConnHandle {
+        ConnHandle {
+            idx,
+            gen: self.slots[idx as usize].gen,
+        }
+    }
+
+    fn check(&self, h: ConnHandle) -> Option<u32> {
+        let s = self.slots.get(h.idx as usize)?;
+        (s.gen == h.gen && s.conn.is_some()).then_some(h.idx)
+    }
+
+    fn mark_dirty(&mut self, idx: u32) {
+        let slot = &mut self.slots[idx as usize];
+        if !slot.queued && slot.conn.is_some() {
+            slot.queued = true;
+            self.dirty.push_back(idx);
+        }
+    }
+
+    /// Run `f` on a connection with an [`Env`], then settle the consequences.
+    fn with_conn<R>(
+        &mut self,
+        idx: u32,
+        now: Instant,
+        f: impl FnOnce(&mut Connection, &mut Env<'_>) -> R,
+    ) -> Option<R> {
+        let conn = self.slots.get_mut(idx as usize)?.conn.as_mut()?;
+        let mut env = Env {
+            cfg: &self.cfg,
+            now,
+            trace: self.trace.as_mut(),
+            challenge_budget: &mut self.challenge_budget,
+        };
+        let r = f(conn, &mut env);
+        self.mark_dirty(idx);
+        self.after_call(idx);
+        Some(r)
+    }
+
+    /// After any call into a connection: events, accept queue, timers, freeing.
+    fn after_call(&mut self, idx: u32) {
+        let h = self.handle_of(idx);
+        let slot = &mut self.slots[idx as usize];
+        let Some(conn) = slot.conn.as_mut() else { return };
+        let w = core::mem::take(&mut conn.wake);
+        let state = conn.state;
+        if w & wake::ESTABLISHED_PASSIVE != 0 {
+            if let Some(l) = conn.listener {
+                if let Some(lst) = self.listeners[l as usize].as_mut() {
+                    lst.syn_received = lst.syn_received.saturating_sub(1);
+                    lst.accept_queue.push_back(h);
+                    self.events.push_back(Event::Incoming(ListenerHandle(l)));
+                }
+            }
+        }
+        if slot.app_owned {
+            if w & wake::CONNECTED != 0 {
+                self.events.push_back(Event::Connected(h));
+            }
+            if w & wake::READABLE != 0 {
+                self.events.push_back(Event::Readable(h));
+            }
+            if w & wake::WRITABLE != 0 && state != State::Closed {
+                self.events.push_back(Event::Writable(h));
+            }
+        }
+        if state == State::Closed {
+            if conn.rst_pending {
+                conn.rst_pending = false;
+                let (local, remote) = (conn.local, conn.remote);
+                let (seq, ack) = (conn.snd_nxt.0, conn.rcv_nxt.0);
+                self.queue_rst(local, remote, seq, Some(ack));
+            }
+            let slot = &mut self.slots[idx as usize];
+            let conn = slot.conn.as_ref().expect("conn");
+            let tuple = (conn.local, conn.remote);
+            let error = conn.error;
+            let listener = conn.listener;
+            let in_accept_queue = listener.is_some_and(|l| {
+                self.listeners[l as usize]
+                    .as_ref()
+                    .is_some_and(|lst| lst.accept_queue.contains(&h))
+            });
+            if slot.in_table {
+                slot.in_table = false;
+                self.table.remove(&tuple);
+            }
+            self.timers.cancel(idx as usize);
+            if slot.app_owned {
+                if w & wake::CLOSED != 0 {
+                    self.events.push_back(Event::Closed(h, error));
+                }
+            } else if !in_accept_queue {
+                if let Some(l) = listener {
+                    if let Some(lst) = self.listeners[l as usize].as_mut() {
+                        lst.syn_received = lst.syn_received.saturating_sub(1);
+                    }
+                }
+                self.free_slot(idx);
+            }
+            return;
+        }
+        match conn.next_deadline() {
+            Some(t) => {
+                if self.timers.deadline(idx as usize) != Some(t) {
+                    self.timers.schedule(idx as usize, t);
+                }
+            }
+            None => self.timers.cancel(idx as usize),
+        }
+    }
+
+    fn free_slot(&mut self, idx: u32) {
+        let slot = &mut self.slots[idx as usize];
+        if slot.conn.take().is_some() {
+            self.live -= 1;
+        }
+        slot.gen = slot.gen.wrapping_add(1);
+        slot.app_owned = false;
+        slot.queued = false;
+        self.free.push(idx);
+    }
+
+    fn emit(
+        &mut self,
+        buf: &mut [u8],
+        local: SocketAddr,
+        remote: SocketAddr,
+        repr: &TcpRepr,
+        payload_len: usize,
+    ) -> Option<usize> {
+        let ip = IpRepr {
+            src: local.ip(),
+            dst: remote.ip(),
+            protocol: PROTO_TCP,
+            ttl: self.cfg.ttl,
+            payload_len: repr.header_len() + payload_len,
+        };
+        match emit_tcp_packet(buf, &ip, repr, payload_len) {
+            Ok(n) => {
+                self.stats.packets_out += 1;
+                Some(n)
+            }
+            Err(_) => {
+                self.stats.emit_errors += 1;
+                None
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn trace_segment(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        repr: &TcpRepr,
+        len: usize,
+        dir: Direction,
+        isns: Option<(u32, Option<u32>, u8)>,
+    ) {
+        let Some(trace) = self.trace.as_mut() else { return };
+        let (iss, irs, shift) = match isns {
+            Some((i, r, s)) => (Some(i), r, s),
+            None => (None, None, 0),
+        };
+        let shift = if repr.flags.syn() { 0 } else { shift };
+        trace.push_back(TraceEvent {
+            time: now,
+            local,
+            remote,
+            kind: TraceKind::Segment(SegmentTrace {
+                dir,
+                flags: repr.flags,
+                seq: repr.seq,
+                ack: repr.ack,
+                window: repr.window,
+                window_bytes: u32::from(repr.window) << shift,
+                len: len as u32,
+                options: repr.options,
+                iss,
+                irs,
+                retransmission: false,
+                retransmit_count: 0,
+                rto_micros: 0,
+                preview: Vec::new(),
+            }),
+        });
+    }
+}

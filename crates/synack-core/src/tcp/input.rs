@@ -1,0 +1,528 @@
+//! Segment arrival (RFC 9293 §3.10.7.3 SYN-SENT and §3.10.7.4 other states), with
+//! RFC 5961 protections, RFC 7323 PAWS and timestamps, RFC 5681 / RFC 6582 duplicate
+//! ACK handling and RFC 6191 TIME-WAIT reuse.
+
+use super::{wake, Connection, Env};
+use crate::cc::CongestionControl;
+use crate::error::ConnError;
+use crate::seq::Seq;
+use crate::state::State;
+use crate::time::Duration;
+use crate::trace::{TraceEvent, TraceKind};
+use synack_wire::TcpRepr;
+
+/// What the stack must do after a segment was processed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// Nothing beyond what the connection queued itself.
+    Done,
+    /// Answer with this bare RST (built by the stack): `<SEQ=seq><CTL=RST>`.
+    Reset {
+        /// Sequence number of the RST.
+        seq: u32,
+    },
+    /// A new SYN may reuse this TIME-WAIT 4-tuple (RFC 6191): close this connection and
+    /// hand the SYN to a listener.
+    Reopen,
+}
+
+/// RFC 7323 §5.5: a TS.Recent older than 24 days is invalid for PAWS.
+const PAWS_IDLE: Duration = Duration::from_secs(24 * 24 * 3600);
+
+impl Connection {
+    /// Process one segment addressed to this connection.
+    pub(crate) fn handle_segment(
+        &mut self,
+        env: &mut Env<'_>,
+        seg: &TcpRepr,
+        payload: &[u8],
+    ) -> Outcome {
+        match self.state {
+            State::Closed | State::Listen => return Outcome::Done,
+            State::SynSent => return self.handle_syn_sent(env, seg, payload),
+            _ => {}
+        }
+        let flags = seg.flags;
+        let seg_seq = Seq(seg.seq);
+        let seg_len = payload.len() as u32 + u32::from(flags.syn()) + u32::from(flags.fin());
+
+        // RFC 6191 §3 / RFC 9293 §3.10.7.4: a new SYN for a 4-tuple in TIME-WAIT.
+        if self.state == State::TimeWait && flags.syn() && !flags.ack() && !flags.rst() {
+            if self.time_wait_accepts_syn(seg) {
+                return Outcome::Reopen;
+            }
+            // Otherwise treated like any SYN in a synchronized state (challenge ACK).
+        }
+
+        // A retransmitted SYN in SYN-RECEIVED: send the SYN-ACK again.
+        if self.state == State::SynReceived
+            && flags.syn()
+            && !flags.ack()
+            && !flags.rst()
+            && seg_seq == self.irs
+        {
+            self.snd_nxt = self.iss;
+            return Outcome::Done;
+        }
+
+        // RFC 7323 §5.3 R1: PAWS.
+        if self.ts_ok && !flags.rst() {
+            if let Some((tsval, _)) = seg.options.timestamp {
+                let older = (tsval.wrapping_sub(self.ts_recent) as i32) < 0;
+                if older && env.now.saturating_duration_since(self.ts_recent_at) < PAWS_IDLE {
+                    self.drop_segment(env, "PAWS: old timestamp");
+                    self.ack_now = true;
+                    return Outcome::Done;
+                }
+            }
+        }
+
+        // First: is the sequence number acceptable (RFC 9293 §3.10.7.4, four cases)?
+        let wnd = self.rcv_adv.diff(self.rcv_nxt).max(0) as u32;
+        let wnd = wnd.max(self.rcv_wnd());
+        let acceptable = if seg_len == 0 {
+            if wnd == 0 {
+                seg_seq == self.rcv_nxt
+            } else {
+                seg_seq.in_window(self.rcv_nxt, wnd)
+            }
+        } else if wnd == 0 {
+            false
+        } else {
+            seg_seq.in_window(self.rcv_nxt, wnd)
+                || (seg_seq + (seg_len - 1)).in_window(self.rcv_nxt, wnd)
+        };
+        if !acceptable {
+            // RFC 9293 §3.10.7.4 TIME-WAIT: a retransmitted FIN is acknowledged again and
+            // restarts the 2 MSL timer.
+            if self.state == State::TimeWait && flags.fin() && seg_seq + seg_len == self.rcv_nxt {
+                self.linger_at = Some(env.now + env.cfg.time_wait());
+            }
+            self.drop_segment(env, "sequence number outside the receive window");
+            if !flags.rst() {
+                self.ack_now = true;
+            }
+            return Outcome::Done;
+        }
+        self.stats.segs_received += 1;
+        self.last_recv_at = env.now;
+        self.keepalive_probes = 0;
+
+        // RFC 7323 §4.3: remember TS.Recent from a segment that covers Last.ACK.sent.
+        if self.ts_ok {
+            if let Some((tsval, _)) = seg.options.timestamp {
+                if seg_seq <= self.last_ack_sent
+                    && (tsval.wrapping_sub(self.ts_recent) as i32) >= 0
+                {
+                    self.ts_recent = tsval;
+                    self.ts_recent_at = env.now;
+                }
+            }
+        }
+
+        // Second: RST (RFC 5961 §3.2).
+        if flags.rst() {
+            if seg_seq != self.rcv_nxt {
+                self.challenge_ack(env);
+                return Outcome::Done;
+            }
+            match self.state {
+                State::SynReceived if self.listener.is_some() => {
+                    // Passive open: the half-open connection just goes away.
+                    self.set_state(State::Closed, env);
+                }
+                State::SynReceived
+                | State::Established
+                | State::FinWait1
+                | State::FinWait2
+                | State::CloseWait => self.fail(ConnError::Reset, env),
+                _ => self.set_state(State::Closed, env),
+            }
+            return Outcome::Done;
+        }
+
+        // Fourth: SYN in a synchronized state (RFC 5961 §4.2: challenge ACK).
+        if flags.syn() {
+            if self.state == State::SynReceived && self.listener.is_some() {
+                self.set_state(State::Closed, env);
+                return Outcome::Done;
+            }
+            self.challenge_ack(env);
+            return Outcome::Done;
+        }
+
+        // Fifth: ACK.
+        if !flags.ack() {
+            self.drop_segment(env, "no ACK bit");
+            return Outcome::Done;
+        }
+        let seg_ack = Seq(seg.ack);
+        if self.state == State::SynReceived {
+            if self.snd_una < seg_ack && seg_ack <= self.snd_max {
+                self.snd_una = seg_ack;
+                if self.snd_nxt < self.snd_una {
+                    self.snd_nxt = self.snd_una;
+                }
+                self.snd_wnd = u32::from(seg.window) << self.snd_wscale;
+                self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
+                self.snd_wl1 = seg_seq;
+                self.snd_wl2 = seg_ack;
+                self.sample_rtt_on_ack(env, seg, seg_ack);
+                self.retries = 0;
+                self.rtt.reset_backoff();
+                self.rto_at = None;
+                self.rtx_count = 0;
+                self.set_state(State::Established, env);
+                self.wake |= wake::ESTABLISHED_PASSIVE | wake::WRITABLE;
+                if self.fin_queued {
+                    self.set_state(State::FinWait1, env);
+                }
+            } else {
+                self.drop_segment(env, "ACK does not acknowledge our SYN-ACK");
+                return Outcome::Reset { seq: seg.ack };
+            }
+        } else {
+            // RFC 5961 §5.2: acceptable ACKs lie in [SND.UNA - MAX.SND.WND, SND.NXT].
+            if seg_ack > self.snd_max {
+                self.drop_segment(env, "ACK for data never sent");
+                self.ack_now = true;
+                return Outcome::Done;
+            }
+            if seg_ack < self.snd_una - self.max_snd_wnd.max(1) {
+                self.drop_segment(env, "ACK too old (RFC 5961)");
+                self.challenge_ack(env);
+                return Outcome::Done;
+            }
+            let old_wnd = self.snd_wnd;
+            if seg_ack > self.snd_una {
+                self.handle_new_ack(env, seg, seg_ack);
+            } else if seg_ack == self.snd_una
+                && payload.is_empty()
+                && !flags.fin()
+                && (u32::from(seg.window) << self.snd_wscale) == old_wnd
+                && self.snd_max != self.snd_una
+            {
+                self.handle_dup_ack(env);
+            }
+        }
+        // Window update (RFC 9293 §3.10.7.4 fifth, ESTABLISHED).
+        if self.snd_wl1 < seg_seq || (self.snd_wl1 == seg_seq && self.snd_wl2 <= seg_ack) {
+            self.snd_wnd = u32::from(seg.window) << self.snd_wscale;
+            self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
+            self.snd_wl1 = seg_seq;
+            self.snd_wl2 = seg_ack;
+            if self.snd_wnd > 0 {
+                self.persist_at = None;
+                self.persist_backoff = 0;
+            }
+        }
+        let fin_acked = self.fin_acked();
+        match self.state {
+            State::FinWait1 if fin_acked => {
+                self.set_state(State::FinWait2, env);
+                if self.orphan {
+                    self.linger_at = Some(env.now + self.opts.fin_wait2_timeout);
+                }
+            }
+            State::Closing if fin_acked => {
+                self.set_state(State::TimeWait, env);
+                return Outcome::Done;
+            }
+            State::LastAck if fin_acked => {
+                self.set_state(State::Closed, env);
+                return Outcome::Done;
+            }
+            _ => {}
+        }
+
+        // Seventh: segment text.
+        if !payload.is_empty() {
+            match self.state {
+                State::Established | State::FinWait1 | State::FinWait2 => {
+                    if self.orphan && self.fin_queued {
+                        // Data for an application that closed: RFC 9293 §3.10.4 lets
+                        // the connection be reset (as Linux does, RFC 2525 §2.17).
+                        self.rst_pending = true;
+                        self.fail(ConnError::Aborted, env);
+                        return Outcome::Done;
+                    }
+                    self.accept_data(env, seg_seq, payload);
+                }
+                _ => {
+                    // After a FIN no more data can arrive; ignore it.
+                }
+            }
+        }
+
+        // Eighth: FIN.
+        if flags.fin() {
+            let fin_seq = seg_seq + payload.len() as u32;
+            if fin_seq > self.rcv_nxt && self.state.can_receive() {
+                self.fin_pending = Some(fin_seq);
+            } else if fin_seq == self.rcv_nxt || self.fin_received {
+                self.accept_fin(env);
+            }
+        }
+        if let Some(f) = self.fin_pending {
+            if f == self.rcv_nxt {
+                self.accept_fin(env);
+            }
+        }
+        Outcome::Done
+    }
+
+    /// RFC 9293 §3.10.7.3: a segment arriving in SYN-SENT.
+    fn handle_syn_sent(&mut self, env: &mut Env<'_>, seg: &TcpRepr, payload: &[u8]) -> Outcome {
+        let flags = seg.flags;
+        let seg_ack = Seq(seg.ack);
+        let ack_ok = flags.ack() && seg_ack > self.iss && seg_ack <= self.snd_max;
+        // First: check the ACK.
+        if flags.ack() && !ack_ok {
+            self.drop_segment(env, "ACK does not acknowledge our SYN");
+            if flags.rst() {
+                return Outcome::Done;
+            }
+            return Outcome::Reset { seq: seg.ack };
+        }
+        // Second: RST. RFC 5961 §3.2: acceptable only with an ACK of our SYN.
+        if flags.rst() {
+            if ack_ok {
+                self.fail(ConnError::Refused, env);
+            } else {
+                self.drop_segment(env, "RST without ACK in SYN-SENT");
+            }
+            return Outcome::Done;
+        }
+        // Fourth: SYN.
+        if !flags.syn() {
+            self.drop_segment(env, "neither SYN nor RST in SYN-SENT");
+            return Outcome::Done;
+        }
+        self.stats.segs_received += 1;
+        self.last_recv_at = env.now;
+        self.irs = Seq(seg.seq);
+        self.rcv_nxt = self.irs + 1;
+        self.negotiate_syn_options(env.cfg, seg, false);
+        if let Some((tsval, _)) = seg.options.timestamp {
+            self.ts_recent = tsval;
+            self.ts_recent_at = env.now;
+        }
+        // RFC 7323 §2.2: the window of a SYN or SYN-ACK is not scaled.
+        self.snd_wnd = u32::from(seg.window);
+        self.max_snd_wnd = self.snd_wnd;
+        self.snd_wl1 = self.irs;
+        if ack_ok {
+            self.snd_una = seg_ack;
+            if self.snd_nxt < self.snd_una {
+                self.snd_nxt = self.snd_una;
+            }
+            self.snd_wl2 = seg_ack;
+            self.sample_rtt_on_ack(env, seg, seg_ack);
+            self.retries = 0;
+            self.rtx_count = 0;
+            self.rtt.reset_backoff();
+            self.rto_at = None;
+            self.set_state(State::Established, env);
+            self.ack_now = true;
+            self.wake |= wake::CONNECTED | wake::WRITABLE;
+            if !payload.is_empty() {
+                self.accept_data(env, self.rcv_nxt, payload);
+            }
+            if self.fin_queued {
+                self.set_state(State::FinWait1, env);
+            }
+            if flags.fin() && payload.len() as u32 + self.irs.0 + 1 == self.rcv_nxt.0 {
+                self.accept_fin(env);
+            }
+        } else {
+            // Simultaneous open (RFC 9293 §3.10.7.3 fourth, Figure 7): SYN-RECEIVED,
+            // and send <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>.
+            self.set_state(State::SynReceived, env);
+            self.snd_nxt = self.iss;
+        }
+        Outcome::Done
+    }
+
+    /// New data acknowledged: SND.UNA advances (RFC 9293 §3.10.7.4 fifth).
+    fn handle_new_ack(&mut self, env: &mut Env<'_>, seg: &TcpRepr, seg_ack: Seq) {
+        let acked = seg_ack.since(self.snd_una);
+        // Remove acknowledged data from the send buffer (SYN and FIN are not in it).
+        if seg_ack > self.buf_seq {
+            let n = (seg_ack.since(self.buf_seq) as usize).min(self.send.len());
+            self.send.consume(n);
+            self.buf_seq += n as u32;
+            self.stats.bytes_acked += n as u64;
+        }
+        self.snd_una = seg_ack;
+        if self.snd_nxt < self.snd_una {
+            self.snd_nxt = self.snd_una;
+        }
+        self.sample_rtt_on_ack(env, seg, seg_ack);
+        let mss = u32::from(self.mss);
+        if self.in_recovery {
+            if seg_ack >= self.recover {
+                // RFC 6582 §3.2 step 6: full acknowledgment ends fast recovery.
+                self.in_recovery = false;
+                self.cc.on_recovery_exit(self.flight_size(), mss);
+            } else {
+                // RFC 6582 §3.2 step 5: partial ACK: retransmit the next hole.
+                self.cc.on_partial_ack(acked, mss);
+                self.rtx_one = true;
+            }
+        } else {
+            self.cc.on_ack(env.now, acked, mss, self.rtt.srtt());
+        }
+        self.dupacks = 0;
+        // RFC 6298 §5.2 / §5.3: stop the timer when all is acknowledged, else restart.
+        self.retries = 0;
+        self.rtx_count = 0;
+        self.rtt.reset_backoff();
+        if self.snd_una == self.snd_max {
+            self.rto_at = None;
+            self.stalled_since = None;
+        } else {
+            self.rto_at = Some(env.now + self.rtt.rto());
+            self.stalled_since = Some(env.now);
+        }
+        if self.want_writable && self.send.free() > 0 {
+            self.want_writable = false;
+            self.wake |= wake::WRITABLE;
+        }
+    }
+
+    /// A duplicate ACK (RFC 5681 §2): count it; the third starts fast retransmit and
+    /// NewReno fast recovery (RFC 5681 §3.2, RFC 6582 §3.2).
+    fn handle_dup_ack(&mut self, env: &mut Env<'_>) {
+        self.stats.dup_acks += 1;
+        self.dupacks += 1;
+        let mss = u32::from(self.mss);
+        if self.in_recovery {
+            self.cc.on_recovery_dup_ack(mss);
+        } else if self.dupacks == 3 {
+            // RFC 6582 §3.2 step 2: only if the ACK covers more than "recover".
+            if self.snd_una > self.recover || self.recover == self.iss {
+                self.in_recovery = true;
+                self.recover = self.snd_max;
+                self.cc.on_fast_retransmit(env.now, self.flight_size(), mss);
+                self.rtx_one = true;
+                self.stats.fast_retransmits += 1;
+                self.rtt_probe = None;
+            }
+        }
+    }
+
+    /// Take an RTT sample from an ACK that advanced SND.UNA: from the timestamp echo
+    /// (RFC 7323 §4.1) or from the one timed segment (RFC 6298 §3, Karn's rule).
+    fn sample_rtt_on_ack(&mut self, env: &mut Env<'_>, seg: &TcpRepr, seg_ack: Seq) {
+        if self.ts_ok {
+            if let Some((_, tsecr)) = seg.options.timestamp {
+                if tsecr != 0 {
+                    let ms = self.ts_now(env.now).wrapping_sub(tsecr);
+                    if (ms as i32) >= 0 {
+                        self.rtt.sample(Duration::from_millis(u64::from(ms)));
+                    }
+                }
+                return;
+            }
+        }
+        if let Some((seq, at)) = self.rtt_probe {
+            if seg_ack > seq {
+                self.rtt.sample(env.now.saturating_duration_since(at));
+                self.rtt_probe = None;
+            }
+        }
+    }
+
+    /// Store in-window data and decide how to acknowledge it (RFC 9293 §3.10.7.4
+    /// seventh; RFC 5681 §4.2 delayed ACKs, RFC 2018 immediate ACK on out-of-order).
+    fn accept_data(&mut self, env: &mut Env<'_>, seg_seq: Seq, payload: &[u8]) {
+        let mut data = payload;
+        let mut offset = seg_seq.diff(self.rcv_nxt);
+        if offset < 0 {
+            let skip = (-offset) as usize;
+            if skip >= data.len() {
+                self.ack_now = true;
+                return;
+            }
+            data = &data[skip..];
+            offset = 0;
+        }
+        let had_gap = self.recv.has_out_of_order();
+        let n = self.recv.write_at(offset as usize, data);
+        if n > 0 {
+            self.rcv_nxt += n as u32;
+            self.stats.bytes_received += n as u64;
+            self.wake |= wake::READABLE;
+        }
+        if offset > 0 || had_gap || n == 0 {
+            // Out of order, filling a hole, or a duplicate: ACK at once.
+            self.ack_now = true;
+            return;
+        }
+        self.unacked_segs += 1;
+        match self.opts.delayed_ack {
+            Some(d) if self.unacked_segs < 2 => {
+                if self.delack_at.is_none() {
+                    self.delack_at = Some(env.now + d);
+                }
+            }
+            _ => self.ack_now = true,
+        }
+    }
+
+    /// The peer's FIN, in order (RFC 9293 §3.10.7.4 eighth).
+    fn accept_fin(&mut self, env: &mut Env<'_>) {
+        self.fin_pending = None;
+        if !self.fin_received {
+            self.rcv_nxt += 1;
+            self.fin_received = true;
+            self.wake |= wake::READABLE;
+        }
+        self.ack_now = true;
+        match self.state {
+            State::SynReceived | State::Established => self.set_state(State::CloseWait, env),
+            State::FinWait1 => {
+                if self.fin_acked() {
+                    self.set_state(State::TimeWait, env);
+                } else {
+                    self.set_state(State::Closing, env);
+                }
+            }
+            State::FinWait2 => self.set_state(State::TimeWait, env),
+            State::TimeWait => self.linger_at = Some(env.now + env.cfg.time_wait()),
+            _ => {}
+        }
+    }
+
+    /// RFC 6191 §2: a SYN may reopen a TIME-WAIT connection when its timestamp is newer
+    /// than TS.Recent, or (without timestamps) its sequence number is above RCV.NXT.
+    fn time_wait_accepts_syn(&self, seg: &TcpRepr) -> bool {
+        match (self.ts_ok, seg.options.timestamp) {
+            (true, Some((tsval, _))) => (tsval.wrapping_sub(self.ts_recent) as i32) > 0,
+            (true, None) => false,
+            (false, _) => Seq(seg.seq) > self.rcv_nxt,
+        }
+    }
+
+    /// Queue a rate-limited challenge ACK (RFC 5961 §3.2, §4.2, §7).
+    fn challenge_ack(&mut self, env: &mut Env<'_>) {
+        if *env.challenge_budget > 0 {
+            *env.challenge_budget -= 1;
+            self.ack_now = true;
+            self.stats.challenge_acks += 1;
+        }
+    }
+
+    /// Count and trace a dropped segment.
+    fn drop_segment(&mut self, env: &mut Env<'_>, reason: &'static str) {
+        self.stats.dropped += 1;
+        if let Some(trace) = env.trace.as_deref_mut() {
+            trace.push_back(TraceEvent {
+                time: env.now,
+                local: self.local,
+                remote: self.remote,
+                kind: TraceKind::Dropped { reason },
+            });
+        }
+    }
+}

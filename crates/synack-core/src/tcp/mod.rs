@@ -1,0 +1,530 @@
+//! One TCP connection's state machine (RFC 9293 §3.3.2, §3.10): sequence variables,
+//! buffers, timers, RTT, congestion control. The [`crate::Stack`] owns connections and
+//! drives them; this module never sees IP headers, only TCP segments.
+//!
+//! Split by concern: `input` processes arriving segments (§3.10.7), `output` decides
+//! the next segment to send (§3.8.6, §3.10.1–3.10.6), `timers` handles deadlines
+//! (RFC 6298, RFC 1122 §4.2.3.6, RFC 5482, RFC 9293 §3.4.2).
+
+pub(crate) mod input;
+mod output;
+mod timers;
+
+use crate::buffer::{RecvBuffer, SendBuffer};
+use crate::cc::{Congestion, CongestionControl};
+use crate::config::{Config, Keepalive};
+use crate::error::ConnError;
+use crate::rtt::RttEstimator;
+use crate::seq::Seq;
+use crate::state::State;
+use crate::time::{Duration, Instant};
+use crate::trace::{TraceEvent, TraceKind};
+use core::net::SocketAddr;
+use std::collections::VecDeque;
+use synack_wire::TcpRepr;
+
+
+/// Per-connection settings that a socket option can change (they start from
+/// [`Config`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SocketOptions {
+    /// Disable Nagle's algorithm (TCP_NODELAY).
+    pub nodelay: bool,
+    /// Keep-alive (SO_KEEPALIVE with TCP_KEEPIDLE / KEEPINTVL / KEEPCNT).
+    pub keepalive: Option<Keepalive>,
+    /// User timeout (TCP_USER_TIMEOUT, RFC 5482).
+    pub user_timeout: Option<Duration>,
+    /// FIN-WAIT-2 timeout for an orphaned connection (TCP_LINGER2).
+    pub fin_wait2_timeout: Duration,
+    /// SYN retransmissions before `TimedOut` (TCP_SYNCNT).
+    pub syn_retries: u32,
+    /// Clamp on the MSS we send and advertise (TCP_MAXSEG).
+    pub max_segment: Option<u16>,
+    /// Delayed ACK timeout; `None` acknowledges every segment at once (TCP_QUICKACK).
+    pub delayed_ack: Option<Duration>,
+}
+
+impl SocketOptions {
+    /// The options a new connection gets from `cfg`.
+    pub fn from_config(cfg: &Config) -> SocketOptions {
+        SocketOptions {
+            nodelay: !cfg.nagle,
+            keepalive: cfg.keepalive,
+            user_timeout: cfg.user_timeout,
+            fin_wait2_timeout: cfg.fin_wait2_timeout,
+            syn_retries: cfg.syn_retries,
+            max_segment: None,
+            delayed_ack: cfg.delayed_ack,
+        }
+    }
+}
+
+/// Counters of one connection.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConnStats {
+    /// Segments sent (including retransmissions and pure ACKs).
+    pub segs_sent: u64,
+    /// Segments received and accepted for processing.
+    pub segs_received: u64,
+    /// Segments retransmitted.
+    pub segs_retransmitted: u64,
+    /// Payload bytes sent for the first time.
+    pub bytes_sent: u64,
+    /// Payload bytes retransmitted.
+    pub bytes_retransmitted: u64,
+    /// Payload bytes received in order.
+    pub bytes_received: u64,
+    /// Payload bytes acknowledged by the peer.
+    pub bytes_acked: u64,
+    /// Fast retransmits (3 duplicate ACKs).
+    pub fast_retransmits: u64,
+    /// Retransmission timeouts.
+    pub timeouts: u64,
+    /// Duplicate ACKs received.
+    pub dup_acks: u64,
+    /// Challenge ACKs sent (RFC 5961).
+    pub challenge_acks: u64,
+    /// Segments dropped as unacceptable (out of window, PAWS, bad ACK).
+    pub dropped: u64,
+}
+
+/// A snapshot of a connection's state, for applications and tools.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnInfo {
+    /// Current state.
+    pub state: State,
+    /// Local address.
+    pub local: SocketAddr,
+    /// Remote address.
+    pub remote: SocketAddr,
+    /// Smoothed RTT (RFC 6298), once measured.
+    pub srtt: Option<Duration>,
+    /// RTT variation, once measured.
+    pub rttvar: Option<Duration>,
+    /// Current retransmission timeout.
+    pub rto: Duration,
+    /// Congestion window in bytes.
+    pub cwnd: u32,
+    /// Slow-start threshold in bytes.
+    pub ssthresh: u32,
+    /// Send window offered by the peer, in bytes.
+    pub snd_wnd: u32,
+    /// Receive window we offer, in bytes.
+    pub rcv_wnd: u32,
+    /// Effective send MSS.
+    pub mss: u16,
+    /// Our ISN.
+    pub iss: u32,
+    /// The peer's ISN (0 before it is known).
+    pub irs: u32,
+    /// Bytes written and not yet acknowledged.
+    pub send_queue: usize,
+    /// Bytes received and not yet read.
+    pub recv_queue: usize,
+    /// Heap bytes held by the buffers now.
+    pub buffer_bytes: usize,
+    /// Why the connection died, if it did.
+    pub error: Option<ConnError>,
+    /// Counters.
+    pub stats: ConnStats,
+}
+
+/// Readiness changes the stack turns into events.
+pub(crate) mod wake {
+    pub(crate) const READABLE: u8 = 1;
+    pub(crate) const WRITABLE: u8 = 2;
+    pub(crate) const CONNECTED: u8 = 4;
+    pub(crate) const CLOSED: u8 = 8;
+    pub(crate) const ESTABLISHED_PASSIVE: u8 = 16;
+}
+
+/// What the stack lends a connection for one call.
+pub(crate) struct Env<'a> {
+    pub(crate) cfg: &'a Config,
+    pub(crate) now: Instant,
+    pub(crate) trace: Option<&'a mut VecDeque<TraceEvent>>,
+    /// Challenge ACK budget (RFC 5961 §7), shared stack-wide.
+    pub(crate) challenge_budget: &'a mut u32,
+}
+
+/// One TCP connection (a TCB, RFC 9293 §3.3.1).
+#[derive(Debug)]
+pub(crate) struct Connection {
+    pub(crate) state: State,
+    pub(crate) local: SocketAddr,
+    pub(crate) remote: SocketAddr,
+    // Send sequence variables (RFC 9293 §3.3.1).
+    pub(crate) iss: Seq,
+    pub(crate) snd_una: Seq,
+    pub(crate) snd_nxt: Seq,
+    /// Highest sequence number sent plus one (for go-back-N after an RTO).
+    pub(crate) snd_max: Seq,
+    pub(crate) snd_wnd: u32,
+    pub(crate) snd_wl1: Seq,
+    pub(crate) snd_wl2: Seq,
+    /// Largest window the peer has offered (RFC 9293 §3.8.6.2.1, RFC 5961 §5.2).
+    pub(crate) max_snd_wnd: u32,
+    /// Shift applied to the peer's window field (RFC 7323 §2.3).
+    pub(crate) snd_wscale: u8,
+    /// Sequence number of the send buffer's first byte.
+    pub(crate) buf_seq: Seq,
+    // Receive sequence variables.
+    pub(crate) irs: Seq,
+    pub(crate) rcv_nxt: Seq,
+    /// Right edge of the window we last advertised (never moved left: RFC 9293 §3.8.6).
+    pub(crate) rcv_adv: Seq,
+    /// Shift we apply to our window field.
+    pub(crate) rcv_wscale: u8,
+    /// Sequence number of a FIN that arrived ahead of missing data.
+    pub(crate) fin_pending: Option<Seq>,
+    // Negotiated options.
+    pub(crate) mss: u16,
+    pub(crate) peer_mss: u16,
+    pub(crate) sack_ok: bool,
+    pub(crate) ts_ok: bool,
+    pub(crate) ws_ok: bool,
+    pub(crate) ts_recent: u32,
+    pub(crate) ts_recent_at: Instant,
+    pub(crate) ts_offset: u32,
+    pub(crate) last_ack_sent: Seq,
+    // Buffers (allocated on demand).
+    pub(crate) send: SendBuffer,
+    pub(crate) recv: RecvBuffer,
+    /// The application closed the sending side: FIN follows the data.
+    pub(crate) fin_queued: bool,
+    /// The application closed the connection and no longer holds the handle.
+    pub(crate) orphan: bool,
+    /// The peer's FIN has been received (in order).
+    pub(crate) fin_received: bool,
+    // RTT, RTO and congestion.
+    pub(crate) rtt: RttEstimator,
+    pub(crate) cc: Congestion,
+    /// A timed segment for RTT measurement without timestamps (Karn): (seq, sent at).
+    pub(crate) rtt_probe: Option<(Seq, Instant)>,
+    pub(crate) dupacks: u32,
+    pub(crate) in_recovery: bool,
+    /// RFC 6582 "recover".
+    pub(crate) recover: Seq,
+    /// Retransmit one segment at SND.UNA now (fast retransmit / partial ACK).
+    pub(crate) rtx_one: bool,
+    // Timers.
+    pub(crate) rto_at: Option<Instant>,
+    pub(crate) delack_at: Option<Instant>,
+    pub(crate) persist_at: Option<Instant>,
+    pub(crate) keepalive_at: Option<Instant>,
+    /// TIME-WAIT, FIN-WAIT-2 or SYN-RECEIVED lifetime deadline.
+    pub(crate) linger_at: Option<Instant>,
+    /// Consecutive RTO expirations without progress.
+    pub(crate) retries: u32,
+    pub(crate) persist_backoff: u32,
+    pub(crate) keepalive_probes: u32,
+    /// When the oldest unacknowledged data was first sent without progress since
+    /// (for the user timeout).
+    pub(crate) stalled_since: Option<Instant>,
+    pub(crate) last_recv_at: Instant,
+    pub(crate) last_send_at: Instant,
+    // Pending output.
+    pub(crate) ack_now: bool,
+    pub(crate) unacked_segs: u32,
+    pub(crate) probe_pending: bool,
+    pub(crate) keepalive_pending: bool,
+    pub(crate) rst_pending: bool,
+    /// Send queued data once regardless of Nagle / SWS (override timeout fired).
+    pub(crate) force_send: bool,
+    /// Retransmission counter for the trace (which retransmission this is).
+    pub(crate) rtx_count: u32,
+    pub(crate) error: Option<ConnError>,
+    /// A soft error (ICMP) remembered for reporting (RFC 1122 §4.2.3.9).
+    pub(crate) soft_error: Option<ConnError>,
+    pub(crate) opts: SocketOptions,
+    pub(crate) wake: u8,
+    /// The application saw a full send buffer and waits for room.
+    pub(crate) want_writable: bool,
+    pub(crate) stats: ConnStats,
+    /// Listener slot for a passive open not yet accepted.
+    pub(crate) listener: Option<u32>,
+}
+
+impl Connection {
+    /// A connection in CLOSED with the given ends and ISS; `active_open` or
+    /// `passive_open` moves it on.
+    pub(crate) fn new(
+        cfg: &Config,
+        opts: SocketOptions,
+        local: SocketAddr,
+        remote: SocketAddr,
+        iss: Seq,
+        now: Instant,
+    ) -> Connection {
+        let ipv6 = local.is_ipv6();
+        let mut mss = cfg.advertised_mss(ipv6);
+        if let Some(m) = opts.max_segment {
+            mss = mss.min(m);
+        }
+        let initial_cwnd = cfg.initial_window.max(1) * u32::from(mss);
+        Connection {
+            state: State::Closed,
+            local,
+            remote,
+            iss,
+            snd_una: iss,
+            snd_nxt: iss,
+            snd_max: iss,
+            snd_wnd: 0,
+            snd_wl1: Seq(0),
+            snd_wl2: iss,
+            max_snd_wnd: 0,
+            snd_wscale: 0,
+            buf_seq: iss + 1,
+            irs: Seq(0),
+            rcv_nxt: Seq(0),
+            rcv_adv: Seq(0),
+            rcv_wscale: 0,
+            fin_pending: None,
+            mss,
+            // RFC 9293 §3.7.1: default send MSS 536 (IPv4) / 1220 (IPv6) without the option.
+            peer_mss: if ipv6 { 1220 } else { 536 },
+            sack_ok: false,
+            ts_ok: false,
+            ws_ok: false,
+            ts_recent: 0,
+            ts_recent_at: now,
+            ts_offset: iss.0.rotate_left(13),
+            last_ack_sent: Seq(0),
+            send: SendBuffer::new(cfg.send_buffer),
+            recv: RecvBuffer::new(cfg.recv_buffer),
+            fin_queued: false,
+            orphan: false,
+            fin_received: false,
+            rtt: RttEstimator::new(cfg.rto_initial, cfg.rto_min, cfg.rto_max),
+            cc: Congestion::new(cfg.congestion, initial_cwnd),
+            rtt_probe: None,
+            dupacks: 0,
+            in_recovery: false,
+            recover: iss,
+            rtx_one: false,
+            rto_at: None,
+            delack_at: None,
+            persist_at: None,
+            keepalive_at: None,
+            linger_at: None,
+            retries: 0,
+            persist_backoff: 0,
+            keepalive_probes: 0,
+            stalled_since: None,
+            last_recv_at: now,
+            last_send_at: now,
+            ack_now: false,
+            unacked_segs: 0,
+            probe_pending: false,
+            keepalive_pending: false,
+            rst_pending: false,
+            force_send: false,
+            rtx_count: 0,
+            error: None,
+            soft_error: None,
+            opts,
+            wake: 0,
+            want_writable: false,
+            stats: ConnStats::default(),
+            listener: None,
+        }
+    }
+
+    /// RFC 9293 §3.10.1 OPEN (active): send SYN, enter SYN-SENT.
+    pub(crate) fn active_open(&mut self, env: &mut Env<'_>) {
+        self.rcv_wscale = if env.cfg.window_scaling {
+            env.cfg.window_shift()
+        } else {
+            0
+        };
+        self.set_state(State::SynSent, env);
+    }
+
+    /// RFC 9293 §3.10.7.2: a SYN arrived at a listener; record the peer's ISN and
+    /// options and enter SYN-RECEIVED (the SYN-ACK goes out on the next poll).
+    pub(crate) fn passive_open(&mut self, env: &mut Env<'_>, seg: &TcpRepr) {
+        self.set_state(State::Listen, env);
+        self.irs = Seq(seg.seq);
+        self.rcv_nxt = self.irs + 1;
+        self.snd_wl1 = self.irs;
+        self.negotiate_syn_options(env.cfg, seg, true);
+        // RFC 7323 §2.2: the window in a SYN is never scaled.
+        self.snd_wnd = u32::from(seg.window);
+        self.max_snd_wnd = self.snd_wnd;
+        if let Some((tsval, _)) = seg.options.timestamp {
+            self.ts_recent = tsval;
+            self.ts_recent_at = env.now;
+        }
+        self.last_recv_at = env.now;
+        self.set_state(State::SynReceived, env);
+    }
+
+    /// Apply the options of a received SYN or SYN-ACK. `we_offer`: for a passive
+    /// open, whether we offer the same options (we answer only what was offered).
+    pub(crate) fn negotiate_syn_options(&mut self, cfg: &Config, seg: &TcpRepr, passive: bool) {
+        let o = &seg.options;
+        if let Some(m) = o.mss {
+            self.peer_mss = m.max(64);
+        }
+        // RFC 9293 §3.7.1: the send MSS is the smaller of ours and the peer's.
+        self.mss = self.mss.min(self.peer_mss);
+        // RFC 7323 §2.2: scaling is in effect only when both sides sent the option.
+        match o.window_scale {
+            Some(shift) if cfg.window_scaling => {
+                self.ws_ok = true;
+                // RFC 7323 §2.3: a shift above 14 is treated as 14.
+                self.snd_wscale = shift.min(14);
+                if passive {
+                    self.rcv_wscale = cfg.window_shift();
+                }
+            }
+            _ => {
+                self.ws_ok = false;
+                self.snd_wscale = 0;
+                self.rcv_wscale = 0;
+            }
+        }
+        self.sack_ok = cfg.sack && o.sack_permitted;
+        // RFC 7323 §3.2: timestamps only when both SYNs carry the option.
+        self.ts_ok = cfg.timestamps && o.timestamp.is_some();
+    }
+
+    /// Change state, recording the change in the trace.
+    pub(crate) fn set_state(&mut self, new: State, env: &mut Env<'_>) {
+        let old = self.state;
+        if old == new {
+            return;
+        }
+        self.state = new;
+        if let Some(trace) = env.trace.as_deref_mut() {
+            trace.push_back(TraceEvent {
+                time: env.now,
+                local: self.local,
+                remote: self.remote,
+                kind: TraceKind::StateChange { old, new },
+            });
+        }
+        if new == State::TimeWait {
+            // RFC 9293 §3.4.2: wait 2*MSL; nothing else is pending.
+            self.linger_at = Some(env.now + env.cfg.time_wait());
+            self.rto_at = None;
+            self.persist_at = None;
+            self.keepalive_at = None;
+        }
+        if new == State::Closed {
+            self.wake |= wake::CLOSED | wake::READABLE | wake::WRITABLE;
+            self.rto_at = None;
+            self.delack_at = None;
+            self.persist_at = None;
+            self.keepalive_at = None;
+            self.linger_at = None;
+        }
+    }
+
+    /// Enter CLOSED because of `err` (RFC 9293 §3.10.7.4 "connection reset", timeouts).
+    pub(crate) fn fail(&mut self, err: ConnError, env: &mut Env<'_>) {
+        if self.error.is_none() {
+            self.error = Some(err);
+        }
+        self.set_state(State::Closed, env);
+    }
+
+    /// The earliest of this connection's deadlines.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        [
+            self.rto_at,
+            self.delack_at,
+            self.persist_at,
+            self.keepalive_at,
+            self.linger_at,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Sequence number of our FIN, once queued.
+    pub(crate) fn fin_seq(&self) -> Option<Seq> {
+        self.fin_queued
+            .then(|| self.buf_seq + self.send.len() as u32)
+    }
+
+    /// True when our FIN has been sent and acknowledged.
+    pub(crate) fn fin_acked(&self) -> bool {
+        match self.fin_seq() {
+            Some(f) => self.snd_una > f,
+            None => false,
+        }
+    }
+
+    /// Bytes in flight: sent and not yet acknowledged.
+    pub(crate) fn flight_size(&self) -> u32 {
+        self.snd_max.since(self.snd_una)
+    }
+
+    /// The receive window we can offer now, in bytes.
+    pub(crate) fn rcv_wnd(&self) -> u32 {
+        let max = if self.ws_ok {
+            65535u32 << self.rcv_wscale
+        } else {
+            65535
+        };
+        (self.recv.window() as u32).min(max)
+    }
+
+    /// Application write (RFC 9293 §3.10.2 SEND).
+    pub(crate) fn write(&mut self, data: &[u8]) -> usize {
+        let n = self.send.write(data);
+        if n < data.len() {
+            self.want_writable = true;
+        }
+        n
+    }
+
+    /// Application read (RFC 9293 §3.10.3 RECEIVE). Returns bytes copied, and whether
+    /// the window opened enough that the peer should hear of it (RFC 9293 §3.8.6.2.2).
+    pub(crate) fn read(&mut self, out: &mut [u8]) -> usize {
+        let n = self.recv.read(out);
+        if n > 0 && self.state.can_receive() {
+            // Receiver SWS avoidance: announce once the window can grow by
+            // min(buffer/2, MSS) beyond what was advertised.
+            let new_edge = self.rcv_nxt + self.rcv_wnd();
+            let grow = new_edge.diff(self.rcv_adv);
+            let threshold = (self.recv.capacity() as u32 / 2).min(u32::from(self.mss));
+            if grow >= threshold as i32 {
+                self.ack_now = true;
+            }
+        }
+        n
+    }
+
+    /// A snapshot for `Stack::info`.
+    pub(crate) fn info(&self) -> ConnInfo {
+        ConnInfo {
+            state: self.state,
+            local: self.local,
+            remote: self.remote,
+            srtt: self.rtt.srtt(),
+            rttvar: self.rtt.rttvar(),
+            rto: self.rtt.rto(),
+            cwnd: self.cc.cwnd(),
+            ssthresh: self.cc.ssthresh(),
+            snd_wnd: self.snd_wnd,
+            rcv_wnd: self.rcv_wnd(),
+            mss: self.mss,
+            iss: self.iss.0,
+            irs: self.irs.0,
+            send_queue: self.send.len(),
+            recv_queue: self.recv.len(),
+            buffer_bytes: self.send.allocated() + self.recv.allocated(),
+            error: self.error,
+            stats: self.stats,
+        }
+    }
+
+    /// Our timestamp clock (RFC 7323 §5.4: 1 ms ticks), offset per connection.
+    pub(crate) fn ts_now(&self, now: Instant) -> u32 {
+        (now.total_millis() as u32).wrapping_add(self.ts_offset)
+    }
+}

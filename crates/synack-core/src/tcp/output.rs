@@ -1,0 +1,367 @@
+//! Choosing the next segment to send: SYN / SYN-ACK, data within the send and
+//! congestion windows with Nagle and sender-side SWS avoidance (RFC 9293 §3.8.6.2.1,
+//! RFC 1122 §4.2.3.4), FIN, retransmissions, zero-window and keep-alive probes, and
+//! ACKs with the receive window (receiver-side SWS avoidance, §3.8.6.2.2), timestamps
+//! and SACK blocks.
+
+use super::Connection;
+use super::Env;
+use crate::cc::CongestionControl;
+use crate::seq::Seq;
+use crate::state::State;
+use crate::trace::{Direction, SegmentTrace, TraceEvent, TraceKind};
+use synack_wire::tcp::MAX_SACK_BLOCKS;
+use synack_wire::{SackBlock, TcpFlags, TcpOptions, TcpRepr};
+
+/// A segment the connection wants sent: header, and which bytes of the send buffer
+/// form its payload (the stack copies them straight into the packet).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Outgoing {
+    pub(crate) repr: TcpRepr,
+    /// Offset of the payload in the send buffer.
+    pub(crate) payload_off: usize,
+    /// Payload length.
+    pub(crate) payload_len: usize,
+}
+
+impl Connection {
+    /// The next segment to send, if any. Call until `None`.
+    pub(crate) fn poll_segment(&mut self, env: &mut Env<'_>) -> Option<Outgoing> {
+        if self.rst_pending {
+            self.rst_pending = false;
+            let repr = TcpRepr {
+                src_port: self.local.port(),
+                dst_port: self.remote.port(),
+                seq: self.snd_nxt.0,
+                ack: self.rcv_nxt.0,
+                flags: TcpFlags::RST | TcpFlags::ACK,
+                window: 0,
+                urgent: 0,
+                options: TcpOptions::default(),
+            };
+            return Some(self.finish(env, repr, 0, 0, false));
+        }
+        match self.state {
+            State::Closed | State::Listen => return None,
+            State::SynSent | State::SynReceived => {
+                if self.snd_nxt == self.iss {
+                    return Some(self.syn_segment(env));
+                }
+                if self.state == State::SynReceived && self.ack_now {
+                    return Some(self.ack_segment(env, self.snd_nxt));
+                }
+                return None;
+            }
+            _ => {}
+        }
+        if let Some(out) = self.data_segment(env) {
+            return Some(out);
+        }
+        if self.probe_pending {
+            // Zero-window probe: like Linux, a segment with SEG.SEQ = SND.UNA - 1 that the
+            // peer must answer with an ACK carrying its window (RFC 9293 §3.8.6.1).
+            self.probe_pending = false;
+            return Some(self.ack_segment(env, self.snd_una - 1));
+        }
+        if self.keepalive_pending {
+            // RFC 1122 §4.2.3.6: a keep-alive is SEG.SEQ = SND.NXT - 1 with no data.
+            self.keepalive_pending = false;
+            return Some(self.ack_segment(env, self.snd_una - 1));
+        }
+        if self.ack_now {
+            return Some(self.ack_segment(env, self.snd_nxt));
+        }
+        None
+    }
+
+    /// SYN (SYN-SENT) or SYN-ACK (SYN-RECEIVED), first sending or retransmission.
+    fn syn_segment(&mut self, env: &mut Env<'_>) -> Outgoing {
+        let cfg = env.cfg;
+        let passive = self.state == State::SynReceived;
+        let mut options = TcpOptions::default();
+        let mut mss = cfg.advertised_mss(self.local.is_ipv6());
+        if let Some(m) = self.opts.max_segment {
+            mss = mss.min(m);
+        }
+        options.mss = Some(mss);
+        let offer_ws = if passive { self.ws_ok } else { cfg.window_scaling };
+        if offer_ws {
+            options.window_scale = Some(self.rcv_wscale);
+        }
+        options.sack_permitted = if passive { self.sack_ok } else { cfg.sack };
+        let offer_ts = if passive { self.ts_ok } else { cfg.timestamps };
+        if offer_ts {
+            let ecr = if passive { self.ts_recent } else { 0 };
+            options.timestamp = Some((self.ts_now(env.now), ecr));
+        }
+        let mut flags = TcpFlags::SYN;
+        if passive {
+            flags |= TcpFlags::ACK;
+        }
+        // RFC 7323 §2.2: the window of a SYN is never scaled.
+        let window = self.rcv_wnd().min(65535) as u16;
+        self.rcv_adv = self.rcv_nxt + u32::from(window);
+        let repr = TcpRepr {
+            src_port: self.local.port(),
+            dst_port: self.remote.port(),
+            seq: self.iss.0,
+            ack: if passive { self.rcv_nxt.0 } else { 0 },
+            flags,
+            window,
+            urgent: 0,
+            options,
+        };
+        let retransmission = self.snd_max != self.iss;
+        self.snd_nxt = self.iss + 1;
+        if retransmission {
+            self.rtt_probe = None;
+        } else {
+            self.snd_max = self.iss + 1;
+            if !offer_ts {
+                self.rtt_probe = Some((self.iss, env.now));
+            }
+        }
+        if self.rto_at.is_none() {
+            self.rto_at = Some(env.now + self.rtt.rto());
+        }
+        if passive {
+            self.after_ack_sent();
+        }
+        self.finish(env, repr, 0, 0, retransmission)
+    }
+
+    /// New data, a retransmission, and/or our FIN, if the windows and Nagle allow.
+    fn data_segment(&mut self, env: &mut Env<'_>) -> Option<Outgoing> {
+        if !matches!(
+            self.state,
+            State::Established | State::CloseWait | State::FinWait1 | State::Closing | State::LastAck
+        ) {
+            return None;
+        }
+        let mss = usize::from(self.mss);
+        let max_seg = if env.cfg.tso_max > mss {
+            env.cfg.tso_max
+        } else {
+            mss
+        };
+        let fin_seq = self.fin_seq();
+        if self.rtx_one {
+            // Fast retransmit / NewReno partial ACK: resend one segment at SND.UNA
+            // (RFC 5681 §3.2 step 3, RFC 6582 §3.2 step 5), ignoring cwnd.
+            self.rtx_one = false;
+            if self.snd_una < self.snd_max {
+                let off = self.snd_una.since(self.buf_seq) as usize;
+                let len = self.send.len().saturating_sub(off).min(mss);
+                let fin = fin_seq.is_some_and(|f| self.snd_una + len as u32 == f);
+                if len > 0 || fin {
+                    return Some(self.emit_data(env, self.snd_una, off, len, fin, true));
+                }
+            }
+        }
+        let off = self.snd_nxt.since(self.buf_seq) as usize;
+        let avail = self.send.len().saturating_sub(off);
+        let flight = self.snd_nxt.since(self.snd_una);
+        let wnd = self.snd_wnd.min(self.cc.cwnd());
+        let usable = wnd.saturating_sub(flight) as usize;
+        let len = avail.min(max_seg).min(usable);
+        let fin = fin_seq.is_some_and(|f| self.snd_nxt + len as u32 == f && len == avail);
+        let retransmission = self.snd_nxt < self.snd_max;
+        if len == 0 && !fin {
+            // RFC 9293 §3.8.6.1: with data waiting and a zero window, probe.
+            if avail > 0 && self.snd_wnd == 0 && flight == 0 && self.persist_at.is_none() {
+                self.persist_at = Some(env.now + self.rtt.rto());
+            }
+            return None;
+        }
+        if len > 0 && !retransmission && !self.force_send {
+            // Sender SWS avoidance (RFC 9293 §3.8.6.2.1) with Nagle (RFC 1122 §4.2.3.4).
+            let full = len >= mss;
+            let all_queued = len == avail;
+            let nagle_ok = self.opts.nodelay || flight == 0 || self.fin_queued;
+            let half_window = self.max_snd_wnd > 0 && len as u32 >= self.max_snd_wnd / 2;
+            if !(full || (all_queued && nagle_ok) || half_window) {
+                if flight == 0 && self.persist_at.is_none() {
+                    // The override timeout: send anyway if nothing changes.
+                    self.persist_at = Some(env.now + self.rtt.rto());
+                }
+                return None;
+            }
+        }
+        Some(self.emit_data(env, self.snd_nxt, off, len, fin, retransmission))
+    }
+
+    /// Emit a data/FIN segment starting at `seq` and advance SND.NXT past it when it
+    /// was sent from SND.NXT.
+    fn emit_data(
+        &mut self,
+        env: &mut Env<'_>,
+        seq: Seq,
+        off: usize,
+        len: usize,
+        fin: bool,
+        retransmission: bool,
+    ) -> Outgoing {
+        let mut flags = TcpFlags::ACK;
+        if fin {
+            flags |= TcpFlags::FIN;
+        }
+        // PSH on the last segment of what the application wrote (RFC 9293 §3.9.1.2).
+        if len > 0 && off + len == self.send.len() {
+            flags |= TcpFlags::PSH;
+        }
+        let repr = self.header(env, seq, flags);
+        let end = seq + len as u32 + u32::from(fin);
+        if seq == self.snd_nxt {
+            self.snd_nxt = end;
+        }
+        if end > self.snd_max {
+            if !retransmission && self.rtt_probe.is_none() && !self.ts_ok && len > 0 {
+                self.rtt_probe = Some((seq, env.now));
+            }
+            self.snd_max = end;
+        }
+        if retransmission {
+            // Karn: no RTT sample from a retransmitted range.
+            self.rtt_probe = None;
+            self.stats.segs_retransmitted += 1;
+            self.stats.bytes_retransmitted += len as u64;
+        } else {
+            self.stats.bytes_sent += len as u64;
+        }
+        if self.rto_at.is_none() {
+            self.rto_at = Some(env.now + self.rtt.rto());
+        }
+        if self.stalled_since.is_none() {
+            self.stalled_since = Some(env.now);
+        }
+        self.persist_at = None;
+        self.force_send = false;
+        self.finish(env, repr, off, len, retransmission)
+    }
+
+    /// A segment with no data: ACK, window update, or probe.
+    fn ack_segment(&mut self, env: &mut Env<'_>, seq: Seq) -> Outgoing {
+        let repr = self.header(env, seq, TcpFlags::ACK);
+        self.finish(env, repr, 0, 0, false)
+    }
+
+    /// The header of a synchronized-state segment: ACK, window, timestamps, SACK.
+    fn header(&mut self, env: &mut Env<'_>, seq: Seq, flags: TcpFlags) -> TcpRepr {
+        let mut options = TcpOptions::default();
+        if self.ts_ok {
+            options.timestamp = Some((self.ts_now(env.now), self.ts_recent));
+        }
+        if self.sack_ok && self.recv.has_out_of_order() {
+            let max = if self.ts_ok { 3 } else { MAX_SACK_BLOCKS };
+            let mut n = 0;
+            for (start, end) in self.recv.sack_ranges(max) {
+                options.sack[n] = SackBlock {
+                    left: (self.rcv_nxt + start as u32).0,
+                    right: (self.rcv_nxt + end as u32).0,
+                };
+                n += 1;
+                if n == max {
+                    break;
+                }
+            }
+            options.sack_len = n as u8;
+        }
+        let window = self.window_field();
+        self.after_ack_sent();
+        TcpRepr {
+            src_port: self.local.port(),
+            dst_port: self.remote.port(),
+            seq: seq.0,
+            ack: self.rcv_nxt.0,
+            flags,
+            window,
+            urgent: 0,
+            options,
+        }
+    }
+
+    /// The window field to send, never moving the right edge left (RFC 9293 §3.8.6),
+    /// and growing it only in steps of min(buffer/2, MSS) (receiver SWS avoidance,
+    /// RFC 9293 §3.8.6.2.2).
+    fn window_field(&mut self) -> u16 {
+        let wnd = self.rcv_wnd();
+        let mut edge = self.rcv_nxt + wnd;
+        let adv_left = self.rcv_adv.diff(self.rcv_nxt).max(0) as u32;
+        if edge < self.rcv_adv {
+            edge = self.rcv_adv;
+        } else {
+            let grow = edge.since(self.rcv_adv);
+            let step = (self.recv.capacity() as u32 / 2).min(u32::from(self.mss));
+            if grow < step && adv_left > 0 {
+                edge = self.rcv_adv;
+            }
+        }
+        let shift = if self.ws_ok { self.rcv_wscale } else { 0 };
+        let field = (edge.since(self.rcv_nxt) >> shift).min(65535);
+        self.rcv_adv = self.rcv_adv.max(self.rcv_nxt + (field << shift));
+        field as u16
+    }
+
+    /// Bookkeeping after any segment carrying an ACK went out.
+    fn after_ack_sent(&mut self) {
+        self.ack_now = false;
+        self.unacked_segs = 0;
+        self.delack_at = None;
+        self.last_ack_sent = self.rcv_nxt;
+    }
+
+    /// Common end of every emission: counters, timestamps, trace.
+    fn finish(
+        &mut self,
+        env: &mut Env<'_>,
+        repr: TcpRepr,
+        payload_off: usize,
+        payload_len: usize,
+        retransmission: bool,
+    ) -> Outgoing {
+        self.stats.segs_sent += 1;
+        self.last_send_at = env.now;
+        if let Some(trace) = env.trace.as_deref_mut() {
+            let mut preview = vec![0u8; payload_len.min(32)];
+            let n = self.send.read_at(payload_off, &mut preview);
+            preview.truncate(n);
+            let shift = if repr.flags.syn() || !self.ws_ok {
+                0
+            } else {
+                self.rcv_wscale
+            };
+            trace.push_back(TraceEvent {
+                time: env.now,
+                local: self.local,
+                remote: self.remote,
+                kind: TraceKind::Segment(SegmentTrace {
+                    dir: Direction::Sent,
+                    flags: repr.flags,
+                    seq: repr.seq,
+                    ack: repr.ack,
+                    window: repr.window,
+                    window_bytes: u32::from(repr.window) << shift,
+                    len: payload_len as u32,
+                    options: repr.options,
+                    iss: Some(self.iss.0),
+                    irs: self.state_has_irs().then_some(self.irs.0),
+                    retransmission,
+                    retransmit_count: if retransmission { self.rtx_count.max(1) } else { 0 },
+                    rto_micros: self.rtt.rto().as_micros() as u64,
+                    preview,
+                }),
+            });
+        }
+        Outgoing {
+            repr,
+            payload_off,
+            payload_len,
+        }
+    }
+
+    /// True once the peer's ISN is known.
+    pub(crate) fn state_has_irs(&self) -> bool {
+        !matches!(self.state, State::SynSent | State::Closed | State::Listen)
+            || self.rcv_nxt != Seq(0)
+    }
+}

@@ -1,0 +1,169 @@
+//! Deadlines: retransmission timeout with backoff and retry limits (RFC 6298 §5,
+//! RFC 1122 §4.2.3.5), user timeout (RFC 5482), delayed ACK (RFC 1122 §4.2.3.2), the
+//! persist timer (RFC 9293 §3.8.6.1), keep-alive (RFC 1122 §4.2.3.6), TIME-WAIT (2*MSL,
+//! RFC 9293 §3.4.2) and the FIN-WAIT-2 timeout.
+
+use super::{Connection, Env};
+use crate::cc::CongestionControl;
+use crate::error::ConnError;
+use crate::state::State;
+
+impl Connection {
+    /// Act on every deadline that is due at `env.now`.
+    pub(crate) fn handle_timeout(&mut self, env: &mut Env<'_>) {
+        let now = env.now;
+        if self.linger_at.is_some_and(|t| t <= now) {
+            self.linger_at = None;
+            match self.state {
+                // RFC 9293 §3.10.8: when the time-wait timeout expires, delete the TCB.
+                State::TimeWait | State::FinWait2 => {
+                    self.set_state(State::Closed, env);
+                    return;
+                }
+                _ => {}
+            }
+        }
+        if self.rto_at.is_some_and(|t| t <= now) {
+            self.rto_at = None;
+            self.on_rto(env);
+            if self.state == State::Closed {
+                return;
+            }
+        }
+        if self.delack_at.is_some_and(|t| t <= now) {
+            self.delack_at = None;
+            self.ack_now = true;
+        }
+        if self.persist_at.is_some_and(|t| t <= now) {
+            self.persist_at = None;
+            self.on_persist(env);
+        }
+        if self.keepalive_at.is_some_and(|t| t <= now) {
+            self.keepalive_at = None;
+            self.on_keepalive(env);
+        }
+        self.arm_keepalive(env);
+    }
+
+    /// The retransmission timer fired (RFC 6298 §5.4–5.6).
+    fn on_rto(&mut self, env: &mut Env<'_>) {
+        let now = env.now;
+        match self.state {
+            State::SynSent | State::SynReceived => {
+                self.retries += 1;
+                let limit = if self.state == State::SynSent {
+                    self.opts.syn_retries
+                } else {
+                    env.cfg.synack_retries
+                };
+                if self.retries > limit || self.user_timeout_expired(env) {
+                    self.fail(ConnError::TimedOut, env);
+                    return;
+                }
+                self.stats.timeouts += 1;
+                self.rtx_count = self.retries;
+                self.rtt.backoff();
+                self.snd_nxt = self.iss;
+                self.rto_at = Some(now + self.rtt.rto());
+            }
+            State::Closed | State::Listen | State::TimeWait => {}
+            _ => {
+                if self.snd_una == self.snd_max {
+                    return;
+                }
+                self.retries += 1;
+                if self.retries > env.cfg.retries || self.user_timeout_expired(env) {
+                    self.fail(ConnError::TimedOut, env);
+                    return;
+                }
+                self.stats.timeouts += 1;
+                self.rtx_count = self.retries;
+                let mss = u32::from(self.mss);
+                // RFC 5681 §3.1 eq. 4 and RFC 6582 §4: leave recovery, go back to SND.UNA.
+                self.cc.on_rto(now, self.flight_size(), mss);
+                self.in_recovery = false;
+                self.dupacks = 0;
+                self.recover = self.snd_max;
+                self.snd_nxt = self.snd_una;
+                self.rtt_probe = None;
+                self.rtt.backoff();
+                self.rto_at = Some(now + self.rtt.rto());
+            }
+        }
+    }
+
+    /// RFC 5482: the user timeout bounds how long sent data may stay unacknowledged.
+    fn user_timeout_expired(&self, env: &Env<'_>) -> bool {
+        match (self.opts.user_timeout, self.stalled_since) {
+            (Some(ut), Some(since)) => env.now.saturating_duration_since(since) >= ut,
+            _ => false,
+        }
+    }
+
+    /// The persist timer fired: probe the zero window (RFC 9293 §3.8.6.1) with
+    /// exponential backoff, or, for the SWS override, send what is queued.
+    fn on_persist(&mut self, env: &mut Env<'_>) {
+        if !self.state.is_synchronized() {
+            return;
+        }
+        if self.snd_wnd == 0 {
+            if self.user_timeout_expired(env) {
+                self.fail(ConnError::TimedOut, env);
+                return;
+            }
+            if self.stalled_since.is_none() {
+                self.stalled_since = Some(env.now);
+            }
+            self.probe_pending = true;
+            self.persist_backoff = (self.persist_backoff + 1).min(16);
+            let rto = self.rtt.rto();
+            let wait = rto
+                .checked_mul(1 << self.persist_backoff.min(10))
+                .unwrap_or(env.cfg.rto_max)
+                .min(env.cfg.rto_max);
+            self.persist_at = Some(env.now + wait);
+        } else {
+            // SWS override timeout (RFC 9293 §3.8.6.2.1): send a small segment anyway.
+            self.force_send = true;
+        }
+    }
+
+    /// Keep-alive timer (RFC 1122 §4.2.3.6).
+    fn on_keepalive(&mut self, env: &mut Env<'_>) {
+        let Some(ka) = self.opts.keepalive else {
+            return;
+        };
+        if !matches!(self.state, State::Established | State::CloseWait) {
+            return;
+        }
+        let idle = env.now.saturating_duration_since(self.last_recv_at);
+        let due = if self.keepalive_probes == 0 {
+            ka.idle
+        } else {
+            ka.interval
+        };
+        if idle < due && self.keepalive_probes == 0 {
+            return; // arm_keepalive reschedules
+        }
+        if self.keepalive_probes >= ka.count {
+            self.fail(ConnError::TimedOut, env);
+            return;
+        }
+        self.keepalive_probes += 1;
+        self.keepalive_pending = true;
+        self.keepalive_at = Some(env.now + ka.interval);
+    }
+
+    /// Make sure the keep-alive deadline is set when keep-alive is on. The deadline is
+    /// re-armed lazily: a busy connection is not rescheduled on every segment.
+    pub(crate) fn arm_keepalive(&mut self, _env: &mut Env<'_>) {
+        match self.opts.keepalive {
+            Some(ka) if matches!(self.state, State::Established | State::CloseWait) => {
+                if self.keepalive_at.is_none() {
+                    self.keepalive_at = Some(self.last_recv_at + ka.idle);
+                }
+            }
+            _ => self.keepalive_at = None,
+        }
+    }
+}

@@ -1,0 +1,510 @@
+//! The timeline model every renderer draws from: two endpoints, both sides' trace
+//! events merged into one time-ordered list, losses inferred by matching each sent
+//! segment with its arrival at the peer, and textbook relative numbering (the left
+//! side's ISN is `A`, the right side's is `B`).
+
+use crate::format::{fmt_duration_micros, fmt_preview, fmt_syn_options};
+use core::net::SocketAddr;
+use std::collections::HashMap;
+use synack_core::trace::{Direction, SegmentTrace, TraceEvent, TraceKind};
+use synack_core::{Instant, State};
+
+/// Which of the two columns of the picture an event belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Side {
+    /// The left column (usually the client, the side that sent the first SYN).
+    Left,
+    /// The right column (usually the server).
+    Right,
+}
+
+impl Side {
+    /// The other side.
+    pub const fn other(self) -> Side {
+        match self {
+            Side::Left => Side::Right,
+            Side::Right => Side::Left,
+        }
+    }
+
+    /// `"left"` or `"right"`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Side::Left => "left",
+            Side::Right => "right",
+        }
+    }
+
+    /// The letter naming this side's initial sequence number: `A` (left) or `B` (right).
+    pub const fn isn_letter(self) -> char {
+        match self {
+            Side::Left => 'A',
+            Side::Right => 'B',
+        }
+    }
+}
+
+/// One end of the connection as the picture names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// Column heading, e.g. `"client"`.
+    pub label: String,
+    /// The endpoint's address.
+    pub addr: SocketAddr,
+    /// The state the endpoint is in before the first event (CLOSED, LISTEN).
+    pub initial_state: State,
+}
+
+impl Endpoint {
+    /// A new endpoint.
+    pub fn new(label: impl Into<String>, addr: SocketAddr, initial_state: State) -> Endpoint {
+        Endpoint {
+            label: label.into(),
+            addr,
+            initial_state,
+        }
+    }
+}
+
+/// One event of the merged timeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Whose trace the event comes from.
+    pub side: Side,
+    /// The event itself.
+    pub event: TraceEvent,
+    /// For a sent segment: no matching arrival was found at the peer although the
+    /// peer's trace goes on past the send time.
+    pub lost: bool,
+    /// For a sent segment, the index (in [`Timeline::entries`]) of its arrival at the
+    /// peer; for a received segment, the index of its transmission. `None` when unknown.
+    pub peer: Option<usize>,
+}
+
+impl Entry {
+    /// The segment, when this entry is one.
+    pub fn segment(&self) -> Option<&SegmentTrace> {
+        match &self.event.kind {
+            TraceKind::Segment(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The segment, when this entry is a segment this side sent.
+    pub fn sent_segment(&self) -> Option<&SegmentTrace> {
+        self.segment().filter(|s| s.dir == Direction::Sent)
+    }
+
+    /// The segment, when this entry is a segment this side received.
+    pub fn received_segment(&self) -> Option<&SegmentTrace> {
+        self.segment().filter(|s| s.dir == Direction::Received)
+    }
+
+    /// When it happened.
+    pub fn time(&self) -> Instant {
+        self.event.time
+    }
+
+    /// The side that transmitted the segment (`side` for a sent one, the other side for
+    /// a received one); `None` for other events.
+    pub fn sender(&self) -> Option<Side> {
+        self.segment().map(|s| match s.dir {
+            Direction::Sent => self.side,
+            Direction::Received => self.side.other(),
+        })
+    }
+}
+
+/// A free-text annotation drawn in one side's column, e.g. `(2*MSL elapsed)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Note {
+    /// When.
+    pub time: Instant,
+    /// Which column.
+    pub side: Side,
+    /// The text.
+    pub text: String,
+}
+
+/// A connection's life as two columns of events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Timeline {
+    /// The left endpoint (client).
+    pub left: Endpoint,
+    /// The right endpoint (server).
+    pub right: Endpoint,
+    /// Events of both sides in time order (ties: causal order, then left first).
+    pub entries: Vec<Entry>,
+    /// Annotations, in time order.
+    pub notes: Vec<Note>,
+    /// Time zero of the picture (default: the first event's time).
+    pub origin: Instant,
+    /// The left side's initial sequence number (`A`), when known.
+    pub isn_left: Option<u32>,
+    /// The right side's initial sequence number (`B`), when known.
+    pub isn_right: Option<u32>,
+}
+
+fn is_received(e: &TraceEvent) -> bool {
+    matches!(&e.kind, TraceKind::Segment(s) if s.dir == Direction::Received)
+}
+
+/// Key identifying a segment on both sides of the wire.
+type SegKey = (Option<(SocketAddr, SocketAddr)>, u32, u32, u8, u32);
+
+fn seg_key(seg: &SegmentTrace, addrs: Option<(SocketAddr, SocketAddr)>) -> SegKey {
+    let ack = if seg.flags.ack() { seg.ack } else { 0 };
+    (addrs, seg.seq, ack, seg.flags.0, seg.len)
+}
+
+impl Timeline {
+    /// An empty timeline between two endpoints.
+    pub fn new(left: Endpoint, right: Endpoint) -> Timeline {
+        Timeline {
+            left,
+            right,
+            entries: Vec::new(),
+            notes: Vec::new(),
+            origin: Instant::ZERO,
+            isn_left: None,
+            isn_right: None,
+        }
+    }
+
+    /// Merge both sides' traces into one timeline. Each list is first sorted by time
+    /// (stably, so events at the same instant keep their recorded order); the merge
+    /// then takes the earlier event, and at equal times prefers an event that is not a
+    /// segment arrival (so a zero-latency send is drawn before its receipt), then the
+    /// left side. Losses, ISNs and the origin are inferred (see [`Timeline::infer`]).
+    /// An empty list for one side means that side was not traced: nothing is marked
+    /// lost toward it.
+    pub fn from_traces(
+        left: Endpoint,
+        mut left_events: Vec<TraceEvent>,
+        right: Endpoint,
+        mut right_events: Vec<TraceEvent>,
+    ) -> Timeline {
+        left_events.sort_by_key(|e| e.time);
+        right_events.sort_by_key(|e| e.time);
+        let mut tl = Timeline::new(left, right);
+        let mut li = left_events.into_iter().peekable();
+        let mut ri = right_events.into_iter().peekable();
+        loop {
+            let take_left = match (li.peek(), ri.peek()) {
+                (None, None) => break,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (Some(l), Some(r)) => {
+                    if l.time != r.time {
+                        l.time < r.time
+                    } else {
+                        !(is_received(l) && !is_received(r))
+                    }
+                }
+            };
+            let (side, ev) = if take_left {
+                (Side::Left, li.next())
+            } else {
+                (Side::Right, ri.next())
+            };
+            if let Some(event) = ev {
+                tl.entries.push(Entry {
+                    side,
+                    event,
+                    lost: false,
+                    peer: None,
+                });
+            }
+        }
+        tl.infer();
+        tl
+    }
+
+    /// Add a note (kept in time order, after notes at the same time).
+    pub fn add_note(&mut self, time: Instant, side: Side, text: impl Into<String>) {
+        let pos = self.notes.partition_point(|n| n.time <= time);
+        self.notes.insert(
+            pos,
+            Note {
+                time,
+                side,
+                text: text.into(),
+            },
+        );
+    }
+
+    /// Recompute everything derived from the entries: the origin (first event), the
+    /// ISNs (unless already set), and the send/arrival matching and losses. A segment
+    /// sent by one side matches a segment received by the other with the same seq,
+    /// ack, flags and length (and the same connection 4-tuple when the addresses of
+    /// the two traces agree); among several candidates the latest one sent at or
+    /// before the arrival is taken (the original when a retransmission is lost, the
+    /// retransmission when the original is — the ambiguity Karn's algorithm avoids,
+    /// RFC 6298 §3). A sent segment left unmatched is lost when the peer's trace
+    /// continues past its send time.
+    pub fn infer(&mut self) {
+        if let Some(first) = self.entries.first() {
+            self.origin = first.time();
+        }
+        if self.isn_left.is_none() {
+            self.isn_left = self.infer_isn(Side::Left);
+        }
+        if self.isn_right.is_none() {
+            self.isn_right = self.infer_isn(Side::Right);
+        }
+        for e in &mut self.entries {
+            e.lost = false;
+            e.peer = None;
+        }
+        self.match_direction(Side::Left);
+        self.match_direction(Side::Right);
+    }
+
+    fn infer_isn(&self, side: Side) -> Option<u32> {
+        // Explicit: our ISS on our own events, or the peer's IRS on its events.
+        for e in &self.entries {
+            if let Some(s) = e.segment() {
+                if e.side == side {
+                    if let Some(iss) = s.iss {
+                        return Some(iss);
+                    }
+                } else if let Some(irs) = s.irs {
+                    return Some(irs);
+                }
+            }
+        }
+        // Learned: the seq of the first SYN this side transmitted (RFC 9293 §3.4).
+        self.entries
+            .iter()
+            .find(|e| e.sender() == Some(side) && e.segment().is_some_and(|s| s.flags.syn()))
+            .and_then(|e| e.segment().map(|s| s.seq))
+    }
+
+    fn match_direction(&mut self, from: Side) {
+        let to = from.other();
+        let Some(peer_last) = self
+            .entries
+            .iter()
+            .filter(|e| e.side == to)
+            .map(|e| e.time())
+            .max()
+        else {
+            return; // the receiving side was not traced
+        };
+        // Do the addresses of the two traces agree (no NAT in between)?
+        let mut sent_pairs = std::collections::HashSet::new();
+        for e in self.entries.iter().filter(|e| e.side == from) {
+            sent_pairs.insert((e.event.local, e.event.remote));
+        }
+        let addrs_agree = self
+            .entries
+            .iter()
+            .filter(|e| e.side == to)
+            .any(|e| sent_pairs.contains(&(e.event.remote, e.event.local)));
+
+        let mut pending: HashMap<SegKey, Vec<usize>> = HashMap::new();
+        for i in 0..self.entries.len() {
+            let e = &self.entries[i];
+            let Some(seg) = e.segment() else { continue };
+            if e.side == from && seg.dir == Direction::Sent {
+                let addrs = addrs_agree.then_some((e.event.local, e.event.remote));
+                pending.entry(seg_key(seg, addrs)).or_default().push(i);
+            } else if e.side == to && seg.dir == Direction::Received {
+                let addrs = addrs_agree.then_some((e.event.remote, e.event.local));
+                let key = seg_key(seg, addrs);
+                let t = e.time();
+                if let Some(cands) = pending.get_mut(&key) {
+                    let n = cands.partition_point(|&j| self.entries[j].time() <= t);
+                    if n > 0 {
+                        let j = cands.remove(n - 1);
+                        self.entries[i].peer = Some(j);
+                        self.entries[j].peer = Some(i);
+                    }
+                }
+            }
+        }
+        for idx in pending.into_values().flatten() {
+            if self.entries[idx].time() <= peer_last {
+                self.entries[idx].lost = true;
+            }
+        }
+    }
+
+    /// The endpoint on `side`.
+    pub fn endpoint(&self, side: Side) -> &Endpoint {
+        match side {
+            Side::Left => &self.left,
+            Side::Right => &self.right,
+        }
+    }
+
+    /// The initial sequence number of `side`, when known.
+    pub fn isn(&self, side: Side) -> Option<u32> {
+        match side {
+            Side::Left => self.isn_left,
+            Side::Right => self.isn_right,
+        }
+    }
+
+    /// A sequence number in `side`'s sequence space, relative to its ISN: `A`, `A+1`,
+    /// `B+1461`, `A-1`; the absolute number when the ISN is unknown.
+    pub fn rel(&self, side: Side, value: u32) -> String {
+        match self.isn(side) {
+            Some(isn) => {
+                let d = value.wrapping_sub(isn);
+                let letter = side.isn_letter();
+                if d == 0 {
+                    letter.to_string()
+                } else if d < 0x8000_0000 {
+                    format!("{letter}+{d}")
+                } else {
+                    format!("{letter}-{}", d.wrapping_neg())
+                }
+            }
+            None => value.to_string(),
+        }
+    }
+
+    /// `value - ISN(side)` as a plain number (sequence arithmetic, RFC 9293 §3.4), or
+    /// the value itself when the ISN is unknown.
+    pub fn rel_offset(&self, side: Side, value: u32) -> u32 {
+        value.wrapping_sub(self.isn(side).unwrap_or(0))
+    }
+
+    /// Microseconds from the origin to `t`.
+    pub fn offset_micros(&self, t: Instant) -> u64 {
+        t.total_micros().saturating_sub(self.origin.total_micros())
+    }
+
+    /// When the segment sent at entry `idx` reached the peer, if known.
+    pub fn arrival_time(&self, idx: usize) -> Option<Instant> {
+        let e = self.entries.get(idx)?;
+        e.sent_segment()?;
+        e.peer.map(|p| self.entries[p].time())
+    }
+
+    /// The median observed one-way delay of matched segments (`None` if none matched).
+    pub fn median_delay_micros(&self) -> Option<u64> {
+        let mut d: Vec<u64> = self
+            .entries
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| {
+                let at = self.arrival_time(i)?;
+                Some(at.total_micros().saturating_sub(e.time().total_micros()))
+            })
+            .collect();
+        if d.is_empty() {
+            return None;
+        }
+        d.sort_unstable();
+        Some(d[d.len() / 2])
+    }
+
+    /// The segments each side transmitted, as (entry index, sender, segment): its own
+    /// sent segments, plus received segments whose transmission was not traced.
+    pub fn transmissions(&self) -> impl Iterator<Item = (usize, Side, &SegmentTrace)> + '_ {
+        self.entries.iter().enumerate().filter_map(|(i, e)| {
+            let s = e.segment()?;
+            match s.dir {
+                Direction::Sent => Some((i, e.side, s)),
+                Direction::Received if e.peer.is_none() => Some((i, e.side.other(), s)),
+                Direction::Received => None,
+            }
+        })
+    }
+
+    /// The textbook description of a segment transmitted by `sender`, as parts to be
+    /// joined: flags, `seq=A+1` (with the absolute number in parentheses on SYNs or
+    /// when `absolute`), `ack=B+1`, `win 512`, `len 5`, the payload preview (when
+    /// `preview_bytes > 0`), options (`<mss 1460,wscale 7,sackOK,TS>` on SYNs, SACK
+    /// blocks otherwise) and the retransmission label.
+    pub fn segment_parts(
+        &self,
+        sender: Side,
+        seg: &SegmentTrace,
+        absolute: bool,
+        preview_bytes: usize,
+    ) -> Vec<String> {
+        let mut parts = vec![seg.flags.name()];
+        let rel = self.rel(sender, seg.seq);
+        if (seg.flags.syn() || absolute) && self.isn(sender).is_some() {
+            parts.push(format!("seq={rel} ({})", seg.seq));
+        } else {
+            parts.push(format!("seq={rel}"));
+        }
+        if seg.flags.ack() {
+            let rel = self.rel(sender.other(), seg.ack);
+            if absolute && self.isn(sender.other()).is_some() {
+                parts.push(format!("ack={rel} ({})", seg.ack));
+            } else {
+                parts.push(format!("ack={rel}"));
+            }
+        }
+        if seg.window_bytes > u32::from(seg.window) {
+            parts.push(format!("win {} ({} B)", seg.window, seg.window_bytes));
+        } else {
+            parts.push(format!("win {}", seg.window));
+        }
+        if seg.len > 0 {
+            parts.push(format!("len {}", seg.len));
+            if preview_bytes > 0 && !seg.preview.is_empty() {
+                parts.push(fmt_preview(&seg.preview, preview_bytes, u64::from(seg.len)));
+            }
+        }
+        if seg.flags.syn() {
+            if let Some(o) = fmt_syn_options(&seg.options) {
+                parts.push(o);
+            }
+        } else if seg.options.sack_len > 0 {
+            let blocks: Vec<String> = seg
+                .options
+                .sack_blocks()
+                .iter()
+                .map(|b| {
+                    format!(
+                        "{}..{}",
+                        self.rel(sender.other(), b.left),
+                        self.rel(sender.other(), b.right)
+                    )
+                })
+                .collect();
+            parts.push(format!("<sack {}>", blocks.join(",")));
+        }
+        if let Some(r) = retransmission_label(seg) {
+            parts.push(r);
+        }
+        parts
+    }
+}
+
+/// `(retransmission N, RTO x)` for a retransmitted segment (`(retransmission N)` when
+/// the RTO is not known), `None` for an original transmission.
+pub fn retransmission_label(seg: &SegmentTrace) -> Option<String> {
+    if !seg.retransmission && seg.retransmit_count == 0 {
+        return None;
+    }
+    let n = seg.retransmit_count.max(1);
+    Some(if seg.rto_micros > 0 {
+        format!(
+            "(retransmission {n}, RTO {})",
+            fmt_duration_micros(seg.rto_micros)
+        )
+    } else {
+        format!("(retransmission {n})")
+    })
+}
+
+/// True for a segment that carries data or is a pure ACK (no SYN, FIN or RST): the
+/// kind of segment a long data phase is made of.
+pub(crate) fn is_plain(seg: &SegmentTrace) -> bool {
+    !seg.flags.syn() && !seg.flags.fin() && !seg.flags.rst()
+}
+
+/// True when the state change belongs in the picture as a change (old != new).
+pub(crate) fn state_change(e: &Entry) -> Option<(State, State)> {
+    match e.event.kind {
+        TraceKind::StateChange { old, new } => Some((old, new)),
+        _ => None,
+    }
+}
