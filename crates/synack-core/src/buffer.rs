@@ -325,7 +325,10 @@ impl RecvBuffer {
         let stamp = self.next_stamp;
         self.next_stamp += 1;
         let merged = OooRange {
-            start: self.ranges.get(first).map_or(offset, |r| r.start.min(offset)),
+            start: self
+                .ranges
+                .get(first)
+                .map_or(offset, |r| r.start.min(offset)),
             end: if last > first {
                 self.ranges[last - 1].end.max(end)
             } else {

@@ -10,7 +10,12 @@ fn ms(v: u64) -> Duration {
 
 /// One round trip of a bulk sender: a whole cwnd is sent and acknowledged, one ACK per
 /// `per_ack` bytes, the ACKs spread evenly over the RTT. Returns the time after it.
-fn one_rtt(cc: &mut impl CongestionControl, start: Instant, rtt: Duration, per_ack: u32) -> Instant {
+fn one_rtt(
+    cc: &mut impl CongestionControl,
+    start: Instant,
+    rtt: Duration,
+    per_ack: u32,
+) -> Instant {
     let window = cc.cwnd();
     let acks = window.div_ceil(per_ack).max(1);
     let mut left = window;
@@ -238,10 +243,13 @@ fn cubic_trace(w_max: u32, rtt: Duration, rtts: usize) -> (Cubic, Vec<(f64, f64)
 
 #[test]
 fn cubic_reaches_w_max_near_k_concave_then_convex() {
+    // A large window (1000 segments at 100 ms) so that the cubic function, not the
+    // Reno-friendly estimate, governs around K.
     let rtt = ms(100);
-    let (cc, trace) = cubic_trace(100, rtt, 80);
+    let (cc, trace) = cubic_trace(1000, rtt, 140);
     let k = cc.k().unwrap().as_secs_f64();
-    assert!((k - 75f64.cbrt()).abs() < 1e-6);
+    // K = cbrt((1000 - 700) / 0.4) = cbrt(750) s.
+    assert!((k - 750f64.cbrt()).abs() < 1e-6);
     let at = |t: f64| {
         trace
             .iter()
@@ -249,28 +257,42 @@ fn cubic_reaches_w_max_near_k_concave_then_convex() {
             .unwrap()
             .1
     };
-    // Near K the window is back at W_max (within a few percent: cwnd aims one RTT
-    // ahead and moves in whole bytes).
+    // Near K the window is back at W_max.
     let w_at_k = at(k);
-    assert!((w_at_k - 100.0).abs() <= 3.0, "cwnd at K = {w_at_k}");
+    assert!((w_at_k - 1000.0).abs() <= 3.0, "cwnd at K = {w_at_k}");
     // Never shrinks during congestion avoidance.
     assert!(trace.windows(2).all(|w| w[1].1 >= w[0].1));
     // Concave before K: growth per second shrinks as W_max approaches.
-    let g1 = at(1.0) - at(0.1);
-    let g2 = at(2.0) - at(1.1);
-    let g3 = at(3.0) - at(2.1);
+    let g1 = at(2.0) - at(1.0);
+    let g2 = at(4.0) - at(3.0);
+    let g3 = at(6.0) - at(5.0);
     assert!(g1 > g2 && g2 > g3, "concave: {g1} {g2} {g3}");
     // A plateau around K.
     let plateau = at(k + 0.5) - at(k - 0.5);
-    assert!(plateau < g3, "plateau {plateau} vs {g3}");
+    assert!(plateau < 2.0 && plateau < g3, "plateau {plateau} vs {g3}");
     // Convex after K: growth per second rises.
     let h1 = at(k + 1.0) - at(k);
     let h2 = at(k + 2.0) - at(k + 1.0);
     let h3 = at(k + 3.0) - at(k + 2.0);
     assert!(h1 < h2 && h2 < h3, "convex: {h1} {h2} {h3}");
-    // And it follows W_cubic: at K + 3 s, W = 100 + 0.4 * 27 = 110.8 segments.
+    // And it follows W_cubic: W(K + 3 s) = 1000 + 0.4 * 27 = 1010.8 segments (cwnd
+    // aims one RTT ahead: W(K + 3.1 s) = 1011.9).
     let w = at(k + 3.0);
-    assert!((w - 110.8).abs() < 4.0, "cwnd at K+3 = {w}");
+    assert!((w - 1011.0).abs() < 3.0, "cwnd at K+3 = {w}");
+    let w = at(k + 4.0);
+    assert!((w - 1025.6).abs() < 4.0, "cwnd at K+4 = {w}");
+}
+
+#[test]
+fn cubic_reno_friendly_region_at_small_windows() {
+    // W_max = 100 segments at 100 ms: K = 4.2 s, but by K + 3 s the Reno estimate
+    // (70 + ~0.53 per RTT up to 100, then 1 per RTT) is ~115 segments, above
+    // W_cubic = 110.8: cwnd follows W_est (RFC 9438 §4.3).
+    let (cc, trace) = cubic_trace(100, ms(100), 72);
+    let k = cc.k().unwrap().as_secs_f64();
+    let (t, w) = *trace.last().unwrap();
+    assert!((t - (k + 3.0)).abs() < 0.1);
+    assert!(w > 113.0 && w < 117.0, "cwnd {w}");
 }
 
 #[test]
@@ -310,9 +332,11 @@ fn cubic_after_timeout_uses_k_zero() {
     assert_eq!(cc.ssthresh(), 28 * MSS);
     let mut now = Instant::from_secs(1);
     while cc.cwnd() < cc.ssthresh() {
-        now = one_rtt(&mut cc, now, ms(100), MSS);
+        cc.on_ack(now, MSS, MSS, Some(ms(100)));
+        now += ms(10);
     }
     assert_eq!(cc.cwnd(), 28 * MSS);
+    assert_eq!(cc.k(), None, "still slow start");
     cc.on_ack(now, MSS, MSS, Some(ms(100)));
     // RFC 9438 §4.8: K = 0 and W_max = cwnd at the start of congestion avoidance.
     assert_eq!(cc.k(), Some(Duration::ZERO));

@@ -133,7 +133,10 @@ mod tests {
         }
         assert_eq!(used.len(), 10);
         // Exhausted.
-        assert_eq!(p.allocate(local(), remote(1, 80), |c| used.contains(&c)), None);
+        assert_eq!(
+            p.allocate(local(), remote(1, 80), |c| used.contains(&c)),
+            None
+        );
     }
 
     #[test]

@@ -11,8 +11,8 @@ use crate::isn::IsnGenerator;
 use crate::ports::PortAllocator;
 use crate::seq::Seq;
 use crate::state::State;
-use crate::tcp::{wake, ConnInfo, Connection, Env, SocketOptions};
 use crate::tcp::input::Outcome;
+use crate::tcp::{wake, ConnInfo, Connection, Env, SocketOptions};
 use crate::time::{Duration, Instant};
 use crate::timer::TimerQueue;
 use crate::trace::{Direction, SegmentTrace, TraceEvent, TraceKind};
@@ -247,7 +247,11 @@ impl Stack {
 
     /// Listen on `local` (an unspecified IP listens on every address of that family).
     /// `backlog` bounds the accept queue (0 picks the configured default).
-    pub fn listen(&mut self, local: SocketAddr, backlog: usize) -> Result<ListenerHandle, ListenError> {
+    pub fn listen(
+        &mut self,
+        local: SocketAddr,
+        backlog: usize,
+    ) -> Result<ListenerHandle, ListenError> {
         let ip = (!local.ip().is_unspecified()).then_some(local.ip());
         if let Some(ip) = ip {
             if !self.addrs.contains(&ip) {
@@ -277,7 +281,11 @@ impl Stack {
     fn new_listener(&mut self, local: SocketAddr, backlog: usize) -> u32 {
         let l = Listener {
             local,
-            backlog: if backlog == 0 { self.cfg.backlog } else { backlog },
+            backlog: if backlog == 0 {
+                self.cfg.backlog
+            } else {
+                backlog
+            },
             syn_received: 0,
             accept_queue: VecDeque::new(),
         };
@@ -302,7 +310,7 @@ impl Stack {
             if state == State::Closed {
                 let err = c.error;
                 self.events.push_back(Event::Closed(h, err));
-            } else if c.recv.len() > 0 || c.fin_received {
+            } else if !c.recv.is_empty() || c.fin_received {
                 self.events.push_back(Event::Readable(h));
             }
         }
@@ -316,7 +324,11 @@ impl Stack {
 
     /// Stop listening. Connections not yet accepted are reset.
     pub fn close_listener(&mut self, now: Instant, listener: ListenerHandle) {
-        let Some(l) = self.listeners.get_mut(listener.0 as usize).and_then(Option::take) else {
+        let Some(l) = self
+            .listeners
+            .get_mut(listener.0 as usize)
+            .and_then(Option::take)
+        else {
             return;
         };
         self.listen_map.retain(|_, v| *v != listener.0);
@@ -332,7 +344,11 @@ impl Stack {
             .slots
             .iter()
             .enumerate()
-            .filter(|(_, s)| s.conn.as_ref().is_some_and(|c| c.listener == Some(listener.0)))
+            .filter(|(_, s)| {
+                s.conn
+                    .as_ref()
+                    .is_some_and(|c| c.listener == Some(listener.0))
+            })
             .map(|(i, _)| i as u32)
             .collect();
         for idx in pending {
@@ -376,7 +392,10 @@ impl Stack {
         }
         let port = match local.map(|l| l.port()).filter(|p| *p != 0) {
             Some(p) => {
-                if self.table.contains_key(&(SocketAddr::new(local_ip, p), remote)) {
+                if self
+                    .table
+                    .contains_key(&(SocketAddr::new(local_ip, p), remote))
+                {
                     return Err(ConnectError::AddrInUse);
                 }
                 p
@@ -405,7 +424,10 @@ impl Stack {
     /// Queue data for sending (RFC 9293 §3.10.2). Returns how many bytes were taken.
     pub fn send(&mut self, h: ConnHandle, data: &[u8]) -> Result<usize, SendError> {
         let idx = self.check(h).ok_or(SendError::InvalidHandle)?;
-        let c = self.slots[idx as usize].conn.as_mut().ok_or(SendError::InvalidHandle)?;
+        let c = self.slots[idx as usize]
+            .conn
+            .as_mut()
+            .ok_or(SendError::InvalidHandle)?;
         if c.state == State::Closed {
             return Err(match c.error {
                 Some(e) => SendError::Closed(e),
@@ -430,7 +452,10 @@ impl Stack {
     /// and everything was read (end of stream).
     pub fn recv(&mut self, h: ConnHandle, buf: &mut [u8]) -> Result<usize, RecvError> {
         let idx = self.check(h).ok_or(RecvError::InvalidHandle)?;
-        let c = self.slots[idx as usize].conn.as_mut().ok_or(RecvError::InvalidHandle)?;
+        let c = self.slots[idx as usize]
+            .conn
+            .as_mut()
+            .ok_or(RecvError::InvalidHandle)?;
         let n = c.read(buf);
         if n > 0 {
             if c.ack_now {
@@ -487,7 +512,7 @@ impl Stack {
         let unread = self.slots[idx as usize]
             .conn
             .as_ref()
-            .is_some_and(|c| c.recv.len() > 0 && c.state != State::Closed);
+            .is_some_and(|c| !c.recv.is_empty() && c.state != State::Closed);
         if unread {
             self.abort(now, h);
             return;
@@ -566,7 +591,7 @@ impl Stack {
     pub fn is_read_closed(&self, h: ConnHandle) -> bool {
         self.check(h)
             .and_then(|i| self.slots[i as usize].conn.as_ref())
-            .is_none_or(|c| (c.fin_received || c.state == State::Closed) && c.recv.len() == 0)
+            .is_none_or(|c| (c.fin_received || c.state == State::Closed) && c.recv.is_empty())
     }
 
     /// The connection's socket options.
@@ -655,7 +680,9 @@ impl Stack {
         while let Some(idx) = self.dirty.pop_front() {
             let slot = &mut self.slots[idx as usize];
             slot.queued = false;
-            let Some(conn) = slot.conn.as_mut() else { continue };
+            let Some(conn) = slot.conn.as_mut() else {
+                continue;
+            };
             let mut env = Env {
                 cfg: &self.cfg,
                 now,
@@ -739,7 +766,8 @@ impl Stack {
                     Some((iss, irs.or((p.tcp.flags.syn()).then_some(p.tcp.seq)), shift)),
                 );
             }
-            let outcome = self.with_conn(idx, now, |c, env| c.handle_segment(env, &p.tcp, p.payload));
+            let outcome =
+                self.with_conn(idx, now, |c, env| c.handle_segment(env, &p.tcp, p.payload));
             match outcome {
                 Some(Outcome::Reset { seq }) => self.queue_rst(local, remote, seq, None),
                 Some(Outcome::Reopen) => {
@@ -756,14 +784,28 @@ impl Stack {
             return;
         }
         if self.trace.is_some() {
-            self.trace_segment(now, local, remote, &p.tcp, p.payload.len(), Direction::Received, None);
+            self.trace_segment(
+                now,
+                local,
+                remote,
+                &p.tcp,
+                p.payload.len(),
+                Direction::Received,
+                None,
+            );
         }
         self.handle_unmatched(now, local, remote, p);
     }
 
     /// A segment for no connection: a listener's business (RFC 9293 §3.10.7.2) or
     /// answered with RST (§3.10.7.1).
-    fn handle_unmatched(&mut self, now: Instant, local: SocketAddr, remote: SocketAddr, p: &TcpPacket<'_>) {
+    fn handle_unmatched(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        p: &TcpPacket<'_>,
+    ) {
         let flags = p.tcp.flags;
         let listener = self
             .listen_map
@@ -771,9 +813,9 @@ impl Stack {
             .or_else(|| self.listen_map.get(&(None, local.port())))
             .copied()
             .filter(|&l| {
-                self.listeners[l as usize]
-                    .as_ref()
-                    .is_some_and(|x| x.local.is_ipv4() == local.is_ipv4() || !x.local.ip().is_unspecified())
+                self.listeners[l as usize].as_ref().is_some_and(|x| {
+                    x.local.is_ipv4() == local.is_ipv4() || !x.local.ip().is_unspecified()
+                })
             })
             .or(self.any_listener);
         let Some(l) = listener else {
@@ -819,14 +861,21 @@ impl Stack {
     }
 
     /// RFC 9293 §3.10.7.1: the reset for a segment that matches nothing.
-    fn reply_rst(&mut self, local: SocketAddr, remote: SocketAddr, seg: &TcpRepr, payload_len: usize) {
+    fn reply_rst(
+        &mut self,
+        local: SocketAddr,
+        remote: SocketAddr,
+        seg: &TcpRepr,
+        payload_len: usize,
+    ) {
         if seg.flags.rst() {
             return;
         }
         if seg.flags.ack() {
             self.queue_rst(local, remote, seg.ack, None);
         } else {
-            let seg_len = payload_len as u32 + u32::from(seg.flags.syn()) + u32::from(seg.flags.fin());
+            let seg_len =
+                payload_len as u32 + u32::from(seg.flags.syn()) + u32::from(seg.flags.fin());
             self.queue_rst(local, remote, 0, Some(seg.seq.wrapping_add(seg_len)));
         }
     }
@@ -969,7 +1018,9 @@ impl Stack {
     fn after_call(&mut self, idx: u32) {
         let h = self.handle_of(idx);
         let slot = &mut self.slots[idx as usize];
-        let Some(conn) = slot.conn.as_mut() else { return };
+        let Some(conn) = slot.conn.as_mut() else {
+            return;
+        };
         let w = core::mem::take(&mut conn.wake);
         let state = conn.state;
         if w & wake::ESTABLISHED_PASSIVE != 0 {
@@ -1087,7 +1138,9 @@ impl Stack {
         dir: Direction,
         isns: Option<(u32, Option<u32>, u8)>,
     ) {
-        let Some(trace) = self.trace.as_mut() else { return };
+        let Some(trace) = self.trace.as_mut() else {
+            return;
+        };
         let (iss, irs, shift) = match isns {
             Some((i, r, s)) => (Some(i), r, s),
             None => (None, None, 0),

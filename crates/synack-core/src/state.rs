@@ -69,7 +69,10 @@ impl State {
 
     /// States in which the connection is synchronized (RFC 9293 §3.5.2 group 3).
     pub const fn is_synchronized(self) -> bool {
-        !matches!(self, State::Closed | State::Listen | State::SynSent | State::SynReceived)
+        !matches!(
+            self,
+            State::Closed | State::Listen | State::SynSent | State::SynReceived
+        )
     }
 
     /// States in which the peer may still send us data.

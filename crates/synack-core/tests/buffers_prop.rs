@@ -150,7 +150,7 @@ impl RecvModel {
     /// Expected SACK ranges as offsets past RCV.NXT, most recently written first.
     fn sack(&self) -> Vec<(usize, usize)> {
         let mut r = self.ranges();
-        r.sort_by(|x, y| y.2.cmp(&x.2));
+        r.sort_by_key(|x| core::cmp::Reverse(x.2));
         r.iter()
             .map(|&(s, e, _)| (s - self.rcv_nxt, e - self.rcv_nxt))
             .collect()
@@ -196,7 +196,10 @@ fn check_recv(
             RecvOp::Read(n) => {
                 let mut out = vec![0xEE; n];
                 let got = buf.read(&mut out);
-                let want: Vec<u8> = model.readable.drain(..n.min(model.readable.len())).collect();
+                let want: Vec<u8> = model
+                    .readable
+                    .drain(..n.min(model.readable.len()))
+                    .collect();
                 prop_assert_eq!(got, want.len());
                 prop_assert_eq!(&out[..got], &want[..]);
             }

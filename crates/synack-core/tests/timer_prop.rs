@@ -58,7 +58,10 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
         prop_assert_eq!(q.len(), model.len());
         prop_assert_eq!(q.is_empty(), model.is_empty());
         for k in 0..8 {
-            prop_assert_eq!(q.deadline(k), model.get(&k).map(|&t| Instant::from_millis(t)));
+            prop_assert_eq!(
+                q.deadline(k),
+                model.get(&k).map(|&t| Instant::from_millis(t))
+            );
         }
         // Lazy deletion stays bounded: at most 2 * live + 64 entries.
         prop_assert!(q.heap_entries() <= 2 * q.len() + 64);

@@ -908,8 +908,11 @@ impl fmt::Display for EventKind {
 impl fmt::Display for Event {
     /// Prints the event as one script line (without its line number).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A blocking call's `...END` follows the start time directly.
+        let blocking = matches!(&self.kind, EventKind::Syscall(s) if s.end_us.is_some());
         match self.time {
             EventTime::Untimed => write!(f, "{}", self.kind),
+            time if blocking => write!(f, "{time}{}", self.kind),
             time => write!(f, "{time} {}", self.kind),
         }
     }

@@ -122,9 +122,9 @@ impl<'a> Lexer<'a> {
 
     /// Length of the run of word bytes starting at `from`.
     fn word_len_from(&self, from: usize) -> usize {
-        self.bytes
-            .get(from..)
-            .map_or(0, |rest| rest.iter().take_while(|&&b| is_word_byte(b)).count())
+        self.bytes.get(from..).map_or(0, |rest| {
+            rest.iter().take_while(|&&b| is_word_byte(b)).count()
+        })
     }
 
     fn digits_len_from(&self, from: usize) -> usize {
@@ -243,7 +243,10 @@ impl<'a> Lexer<'a> {
         let word = &self.src[start..start + run];
         let all_digits = !word.is_empty() && word.bytes().all(|b| b.is_ascii_digit());
         let fraction_follows = self.bytes.get(start + run) == Some(&b'.')
-            && self.bytes.get(start + run + 1).is_some_and(u8::is_ascii_digit);
+            && self
+                .bytes
+                .get(start + run + 1)
+                .is_some_and(u8::is_ascii_digit);
         if (all_digits || run == 0) && fraction_follows {
             let frac = self.digits_len_from(start + run + 1);
             self.advance(start + run + 1 + frac - self.pos);

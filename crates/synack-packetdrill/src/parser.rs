@@ -115,6 +115,14 @@ impl<'a> Parser<'a> {
         tok.text(self.src)
     }
 
+    /// True when the next token starts on the line of the last consumed one.
+    fn next_on_same_line(&self) -> bool {
+        match self.pos.checked_sub(1).and_then(|i| self.tokens.get(i)) {
+            Some(prev) => prev.line == self.peek().line,
+            None => true,
+        }
+    }
+
     fn peek_punct(&self, c: char) -> bool {
         self.peek().is_punct(c)
     }
@@ -164,7 +172,10 @@ impl<'a> Parser<'a> {
     /// "expected X, found Y" at the next token.
     fn expected(&self, what: &str) -> ParseError {
         let tok = self.peek();
-        self.error_at(tok, format!("expected {what}, found {}", self.describe(tok)))
+        self.error_at(
+            tok,
+            format!("expected {what}, found {}", self.describe(tok)),
+        )
     }
 
     fn expect_punct(&mut self, c: char, context: &str) -> Result<Token, ParseError> {
@@ -195,7 +206,9 @@ impl<'a> Parser<'a> {
         let text = self.text(&tok);
         let value = match tok.kind {
             Tok::Int if text.starts_with('-') => {
-                return Err(self.error_at(&tok, format!("{what} must not be negative, found `{text}`")));
+                return Err(
+                    self.error_at(&tok, format!("{what} must not be negative, found `{text}`"))
+                );
             }
             Tok::Int => text.parse::<u64>().ok(),
             Tok::HexInt => u64::from_str_radix(text.get(2..).unwrap_or(""), 16).ok(),
@@ -367,9 +380,9 @@ impl<'a> Parser<'a> {
             let start_us = self.time("a relative time after `+`")?;
             if self.eat_punct('~') {
                 if !self.eat_punct('+') {
-                    return Err(self.expected(
-                        "`+` after `~` in a relative time range (like `+0.1~+0.2`)",
-                    ));
+                    return Err(
+                        self.expected("`+` after `~` in a relative time range (like `+0.1~+0.2`)")
+                    );
                 }
                 let end_us = self.time("the end of the time range")?;
                 EventTime::RelativeRange { start_us, end_us }
@@ -557,7 +570,9 @@ impl<'a> Parser<'a> {
             };
             if let Some(tos) = tos {
                 if tos == TosSpec::Ect01 && direction != Direction::Outbound {
-                    return Err(self.error_at(&tok, "[ect01] can only be used with outbound packets"));
+                    return Err(
+                        self.error_at(&tok, "[ect01] can only be used with outbound packets")
+                    );
                 }
                 if info.tos.replace(tos).is_some() {
                     return Err(self.error_at(&tok, "ECN/TOS given twice"));
@@ -719,9 +734,8 @@ impl<'a> Parser<'a> {
                 }
                 Ok(spec)
             }
-            _ => Err(self.expected(
-                "TCP flags (like `S`, `S.`, `P.`, `F.`, `R` or `.`), `icmp` or `udp`",
-            )),
+            _ => Err(self
+                .expected("TCP flags (like `S`, `S.`, `P.`, `F.`, `R` or `.`), `icmp` or `udp`")),
         }
     }
 
@@ -856,7 +870,10 @@ impl<'a> Parser<'a> {
         if bytes.len() > max_bytes {
             return Err(self.error_at(
                 &tok,
-                format!("{what} of {} bytes is longer than {max_bytes} bytes", bytes.len()),
+                format!(
+                    "{what} of {} bytes is longer than {max_bytes} bytes",
+                    bytes.len()
+                ),
             ));
         }
         self.bump();
@@ -868,12 +885,12 @@ impl<'a> Parser<'a> {
             return Err(self.expected("an ICMP type (like `unreachable`)"));
         }
         let icmp_type = self.bump_text().to_string();
-        let code = if self.peek().kind == Tok::Word && !self.peek_word("mtu") && !self.peek_word("id")
-        {
-            Some(self.bump_text().to_string())
-        } else {
-            None
-        };
+        let code =
+            if self.peek().kind == Tok::Word && !self.peek_word("mtu") && !self.peek_word("id") {
+                Some(self.bump_text().to_string())
+            } else {
+                None
+            };
         let mtu = if self.eat_word("mtu") {
             Some(self.u32_value("ICMP MTU")?)
         } else {
@@ -944,12 +961,15 @@ impl<'a> Parser<'a> {
         };
         self.expect_punct('=', &format!("and the expected result after `{name}(...)`"))?;
         let result = self.expr(0)?;
-        let errno = if self.peek().kind == Tok::Word {
+        // The errno and note must stay on the result's line, so that a
+        // following line missing its time is reported there instead of
+        // being read as an errno.
+        let errno = if self.peek().kind == Tok::Word && self.next_on_same_line() {
             Some(self.bump_text().to_string())
         } else {
             None
         };
-        let note = if self.peek_punct('(') {
+        let note = if self.peek_punct('(') && self.next_on_same_line() {
             Some(self.note()?)
         } else {
             None

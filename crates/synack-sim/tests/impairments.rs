@@ -212,8 +212,13 @@ fn paced_sender_below_bandwidth_sees_no_queue_drops() {
     let cfg = LinkConfig::with_latency(ms(10))
         .bandwidth(1_000_000)
         .queue_bytes(1250);
-    let (net, s, k, l) = one_way(1, 50, ms(20), cfg.clone());
+    let mut net = Network::new(1);
+    let s = net.add_host(Sender::new(A, B, 50).every(ms(20)).size(1250), [addr(A)]);
+    let k = net.add_host(Sink::default(), [addr(B)]);
+    let l = net.add_link(s, k, cfg);
+    assert!(net.run_until_idle(Instant::from_secs(5)).is_idle());
     assert_eq!(net.link_stats(l, s).dropped_queue, 0);
+    assert_eq!(net.host::<Sink>(k).unwrap().received.len(), 50);
     let sink = net.host::<Sink>(k).unwrap();
     assert!(sink
         .received

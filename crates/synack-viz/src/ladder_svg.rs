@@ -4,4 +4,6 @@ use crate::timeline::Timeline;
 #[derive(Debug, Clone, Default)]
 pub struct LadderSvgOptions {}
 /// Draw.
-pub fn render_svg_ladder(_tl: &Timeline, _o: &LadderSvgOptions) -> String { String::new() }
+pub fn render_svg_ladder(_tl: &Timeline, _o: &LadderSvgOptions) -> String {
+    String::new()
+}

@@ -183,8 +183,8 @@ fn read_packets(bytes: &[u8]) -> Result<Vec<Pkt>, PcapError> {
                 .to_string(),
         ));
     }
-    let (mut rest, parser) = pcap_file::pcap::PcapParser::new(bytes)
-        .map_err(|e| PcapError::NotPcap(e.to_string()))?;
+    let (mut rest, parser) =
+        pcap_file::pcap::PcapParser::new(bytes).map_err(|e| PcapError::NotPcap(e.to_string()))?;
     let header = parser.header();
     let link = u32::from(header.datalink);
     if !matches!(
@@ -289,7 +289,13 @@ fn connection_timeline(pkts: &[Pkt], opts: &PcapOptions) -> Timeline {
         Some(p) => (p.src, p.dst),
         None => (pkts[0].src, pkts[0].dst),
     };
-    let side_of = |a: SocketAddr| if a == left_addr { Side::Left } else { Side::Right };
+    let side_of = |a: SocketAddr| {
+        if a == left_addr {
+            Side::Left
+        } else {
+            Side::Right
+        }
+    };
     let ix = |s: Side| usize::from(s == Side::Right);
 
     // Initial states: a capture without a SYN starts mid-connection; the right side

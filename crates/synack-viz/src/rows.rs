@@ -138,7 +138,9 @@ pub(crate) fn build_rows(tl: &Timeline, summarize_over: usize) -> Vec<Row> {
                 let s = ix(e.side);
                 match &e.event.kind {
                     TraceKind::StateChange { .. } => {
-                        let Some((old, new)) = state_change(e) else { continue };
+                        let Some((old, new)) = state_change(e) else {
+                            continue;
+                        };
                         let merge = pending.as_ref().is_some_and(|p| {
                             p.time == t
                                 && p.state[s].is_none()

@@ -4,4 +4,6 @@ use crate::timeline::Timeline;
 #[derive(Debug, Clone, Default)]
 pub struct SeqGraphOptions {}
 /// Draw.
-pub fn render_seq_graph(_tl: &Timeline, _o: &SeqGraphOptions) -> String { String::new() }
+pub fn render_seq_graph(_tl: &Timeline, _o: &SeqGraphOptions) -> String {
+    String::new()
+}

@@ -92,7 +92,10 @@ impl Svg {
         if pts.len() < 2 {
             return;
         }
-        let p: Vec<String> = pts.iter().map(|(x, y)| format!("{},{}", n(*x), n(*y))).collect();
+        let p: Vec<String> = pts
+            .iter()
+            .map(|(x, y)| format!("{},{}", n(*x), n(*y)))
+            .collect();
         let _ = writeln!(
             self.out,
             "<polyline class=\"{class}\" points=\"{}\"/>",

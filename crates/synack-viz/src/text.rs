@@ -49,9 +49,18 @@ const LOST_L: &str = "✗──";
 /// What goes in the middle of a row, before padding.
 enum Middle {
     Empty,
-    LeftToRight { label: String, lost: bool },
-    RightToLeft { label: String, lost: bool },
-    Notes { left: Option<String>, right: Option<String> },
+    LeftToRight {
+        label: String,
+        lost: bool,
+    },
+    RightToLeft {
+        label: String,
+        lost: bool,
+    },
+    Notes {
+        left: Option<String>,
+        right: Option<String>,
+    },
     Text(String),
 }
 
@@ -95,9 +104,7 @@ fn middle_of(tl: &Timeline, row: &Row, opts: &TextOptions) -> Middle {
 fn middle_need(m: &Middle) -> usize {
     match m {
         Middle::Empty => 0,
-        Middle::LeftToRight { label, .. } | Middle::RightToLeft { label, .. } => {
-            width(label) + 7
-        }
+        Middle::LeftToRight { label, .. } | Middle::RightToLeft { label, .. } => width(label) + 7,
         Middle::Notes { left, right } => {
             left.as_deref().map_or(0, width) + right.as_deref().map_or(0, width) + 4
         }

@@ -45,7 +45,12 @@ impl Tracker {
 
     /// The endpoint sent a segment; returns the state change it implies (recorded before
     /// the segment: the state the endpoint was in when it sent it).
-    pub(crate) fn on_send(&mut self, flags: TcpFlags, seq: u32, len: u32) -> Option<(State, State)> {
+    pub(crate) fn on_send(
+        &mut self,
+        flags: TcpFlags,
+        seq: u32,
+        len: u32,
+    ) -> Option<(State, State)> {
         if flags.rst() {
             return self.set(State::Closed); // RFC 9293 §3.10.7: a reset ends it.
         }
@@ -142,40 +147,85 @@ mod tests {
     fn handshake_and_active_close() {
         let mut c = Tracker::new(State::Closed);
         let mut s = Tracker::new(State::Listen);
-        assert_eq!(c.on_send(SYN, 100, 0), Some((State::Closed, State::SynSent)));
-        assert_eq!(s.on_receive(SYN, 0), Some((State::Listen, State::SynReceived)));
+        assert_eq!(
+            c.on_send(SYN, 100, 0),
+            Some((State::Closed, State::SynSent))
+        );
+        assert_eq!(
+            s.on_receive(SYN, 0),
+            Some((State::Listen, State::SynReceived))
+        );
         assert_eq!(s.on_send(SYN | ACK, 500, 0), None);
-        assert_eq!(c.on_receive(SYN | ACK, 101), Some((State::SynSent, State::Established)));
-        assert_eq!(s.on_receive(ACK, 501), Some((State::SynReceived, State::Established)));
-        assert_eq!(c.on_send(FIN | ACK, 101, 0), Some((State::Established, State::FinWait1)));
-        assert_eq!(s.on_receive(FIN | ACK, 501), Some((State::Established, State::CloseWait)));
-        assert_eq!(c.on_receive(ACK, 102), Some((State::FinWait1, State::FinWait2)));
-        assert_eq!(s.on_send(FIN | ACK, 501, 0), Some((State::CloseWait, State::LastAck)));
-        assert_eq!(c.on_receive(FIN | ACK, 102), Some((State::FinWait2, State::TimeWait)));
-        assert_eq!(s.on_receive(ACK, 502), Some((State::LastAck, State::Closed)));
+        assert_eq!(
+            c.on_receive(SYN | ACK, 101),
+            Some((State::SynSent, State::Established))
+        );
+        assert_eq!(
+            s.on_receive(ACK, 501),
+            Some((State::SynReceived, State::Established))
+        );
+        assert_eq!(
+            c.on_send(FIN | ACK, 101, 0),
+            Some((State::Established, State::FinWait1))
+        );
+        assert_eq!(
+            s.on_receive(FIN | ACK, 501),
+            Some((State::Established, State::CloseWait))
+        );
+        assert_eq!(
+            c.on_receive(ACK, 102),
+            Some((State::FinWait1, State::FinWait2))
+        );
+        assert_eq!(
+            s.on_send(FIN | ACK, 501, 0),
+            Some((State::CloseWait, State::LastAck))
+        );
+        assert_eq!(
+            c.on_receive(FIN | ACK, 102),
+            Some((State::FinWait2, State::TimeWait))
+        );
+        assert_eq!(
+            s.on_receive(ACK, 502),
+            Some((State::LastAck, State::Closed))
+        );
     }
 
     #[test]
     fn simultaneous_close_goes_through_closing() {
         let mut a = Tracker::new(State::Established);
         a.iss = Some(0);
-        assert_eq!(a.on_send(FIN | ACK, 10, 0), Some((State::Established, State::FinWait1)));
+        assert_eq!(
+            a.on_send(FIN | ACK, 10, 0),
+            Some((State::Established, State::FinWait1))
+        );
         // Peer's FIN does not ack ours yet.
-        assert_eq!(a.on_receive(FIN | ACK, 10), Some((State::FinWait1, State::Closing)));
-        assert_eq!(a.on_receive(ACK, 11), Some((State::Closing, State::TimeWait)));
+        assert_eq!(
+            a.on_receive(FIN | ACK, 10),
+            Some((State::FinWait1, State::Closing))
+        );
+        assert_eq!(
+            a.on_receive(ACK, 11),
+            Some((State::Closing, State::TimeWait))
+        );
     }
 
     #[test]
     fn fin_acking_our_fin_goes_straight_to_time_wait() {
         let mut a = Tracker::new(State::Established);
         a.on_send(FIN | ACK, 10, 0);
-        assert_eq!(a.on_receive(FIN | ACK, 11), Some((State::FinWait1, State::TimeWait)));
+        assert_eq!(
+            a.on_receive(FIN | ACK, 11),
+            Some((State::FinWait1, State::TimeWait))
+        );
     }
 
     #[test]
     fn reset_in_passive_syn_received_returns_to_listen() {
         let mut s = Tracker::new(State::Listen);
         s.on_receive(SYN, 0);
-        assert_eq!(s.on_receive(TcpFlags::RST, 0), Some((State::SynReceived, State::Listen)));
+        assert_eq!(
+            s.on_receive(TcpFlags::RST, 0),
+            Some((State::SynReceived, State::Listen))
+        );
     }
 }

@@ -22,9 +22,12 @@ pub mod packet;
 pub mod tcp;
 
 pub use error::Error;
+pub use icmp::{IcmpKind, IcmpRepr};
 pub use ip::IpRepr;
+pub use ipv4::Ipv4Packet;
+pub use ipv6::Ipv6Packet;
 pub use packet::{emit_tcp_packet, parse_packet, Packet, TcpPacket};
-pub use tcp::{SackBlock, TcpFlags, TcpOption, TcpOptions, TcpRepr};
+pub use tcp::{SackBlock, TcpFlags, TcpOption, TcpOptions, TcpRepr, TcpSegment};
 
 /// IP protocol number of TCP.
 pub const PROTO_TCP: u8 = 6;

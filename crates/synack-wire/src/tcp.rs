@@ -169,7 +169,8 @@ pub const MAX_SACK_BLOCKS: usize = 4;
 pub struct TcpOptions {
     /// Maximum segment size (kind 2), SYN only.
     pub mss: Option<u16>,
-    /// Window scale shift count (kind 3), SYN only.
+    /// Window scale shift count (kind 3), SYN only, as received: RFC 7323 §2.3 says a
+    /// value above 14 is used as 14, which is the engine's job (the wire keeps it raw).
     pub window_scale: Option<u8>,
     /// SACK permitted (kind 4), SYN only.
     pub sack_permitted: bool,
@@ -403,6 +404,9 @@ impl TcpRepr {
     /// like Linux: SYN: `mss, sackOK, TS, nop, wscale` (with TS) or
     /// `mss, nop, nop, sackOK, nop, wscale` (without), skipping absent ones the way Linux
     /// does; other segments: `nop, nop, TS` then `nop, nop, sack ...`.
+    /// MSS, window scale and SACK-permitted are written only on SYN segments (see
+    /// [`TcpOptions::emitted_len`]); SACK blocks beyond the 40-byte option space are
+    /// dropped from the end (RFC 2018 §3: at most 3 blocks alongside timestamps).
     /// Returns header_len + payload_len.
     pub fn emit(
         &self,

@@ -47,11 +47,14 @@ impl Connection {
         let seg_len = payload.len() as u32 + u32::from(flags.syn()) + u32::from(flags.fin());
 
         // RFC 6191 §3 / RFC 9293 §3.10.7.4: a new SYN for a 4-tuple in TIME-WAIT.
-        if self.state == State::TimeWait && flags.syn() && !flags.ack() && !flags.rst() {
-            if self.time_wait_accepts_syn(seg) {
-                return Outcome::Reopen;
-            }
-            // Otherwise treated like any SYN in a synchronized state (challenge ACK).
+        // Otherwise such a SYN is treated like any SYN in a synchronized state.
+        if self.state == State::TimeWait
+            && flags.syn()
+            && !flags.ack()
+            && !flags.rst()
+            && self.time_wait_accepts_syn(seg)
+        {
+            return Outcome::Reopen;
         }
 
         // A retransmitted SYN in SYN-RECEIVED: send the SYN-ACK again.
@@ -111,8 +114,7 @@ impl Connection {
         // RFC 7323 §4.3: remember TS.Recent from a segment that covers Last.ACK.sent.
         if self.ts_ok {
             if let Some((tsval, _)) = seg.options.timestamp {
-                if seg_seq <= self.last_ack_sent
-                    && (tsval.wrapping_sub(self.ts_recent) as i32) >= 0
+                if seg_seq <= self.last_ack_sent && (tsval.wrapping_sub(self.ts_recent) as i32) >= 0
                 {
                     self.ts_recent = tsval;
                     self.ts_recent_at = env.now;

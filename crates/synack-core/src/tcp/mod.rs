@@ -23,7 +23,6 @@ use core::net::SocketAddr;
 use std::collections::VecDeque;
 use synack_wire::TcpRepr;
 
-
 /// Per-connection settings that a socket option can change (they start from
 /// [`Config`]).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -84,7 +84,11 @@ impl Connection {
             mss = mss.min(m);
         }
         options.mss = Some(mss);
-        let offer_ws = if passive { self.ws_ok } else { cfg.window_scaling };
+        let offer_ws = if passive {
+            self.ws_ok
+        } else {
+            cfg.window_scaling
+        };
         if offer_ws {
             options.window_scale = Some(self.rcv_wscale);
         }
@@ -134,7 +138,11 @@ impl Connection {
     fn data_segment(&mut self, env: &mut Env<'_>) -> Option<Outgoing> {
         if !matches!(
             self.state,
-            State::Established | State::CloseWait | State::FinWait1 | State::Closing | State::LastAck
+            State::Established
+                | State::CloseWait
+                | State::FinWait1
+                | State::Closing
+                | State::LastAck
         ) {
             return None;
         }
@@ -346,7 +354,11 @@ impl Connection {
                     iss: Some(self.iss.0),
                     irs: self.state_has_irs().then_some(self.irs.0),
                     retransmission,
-                    retransmit_count: if retransmission { self.rtx_count.max(1) } else { 0 },
+                    retransmit_count: if retransmission {
+                        self.rtx_count.max(1)
+                    } else {
+                        0
+                    },
                     rto_micros: self.rtt.rto().as_micros() as u64,
                     preview,
                 }),

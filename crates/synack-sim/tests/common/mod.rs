@@ -22,7 +22,7 @@ fn ip_header_len(packet: &[u8]) -> usize {
 }
 
 /// Ones'-complement sum of `data` (RFC 1071), folded to 16 bits.
-pub fn checksum(data: &[u8]) -> u16 {
+pub(crate) fn checksum(data: &[u8]) -> u16 {
     let mut sum: u32 = 0;
     for chunk in data.chunks(2) {
         let word = u16::from_be_bytes([chunk[0], *chunk.get(1).unwrap_or(&0)]);
@@ -35,7 +35,7 @@ pub fn checksum(data: &[u8]) -> u16 {
 }
 
 /// A packet of `size` bytes in total (at least header + 6) carrying `seq`.
-pub fn build_packet(src: IpAddr, dst: IpAddr, seq: u32, size: usize) -> Vec<u8> {
+pub(crate) fn build_packet(src: IpAddr, dst: IpAddr, seq: u32, size: usize) -> Vec<u8> {
     let hlen = if src.is_ipv4() { 20 } else { 40 };
     let size = size.max(hlen + 6);
     let mut p = vec![0u8; size];
@@ -71,7 +71,7 @@ pub fn build_packet(src: IpAddr, dst: IpAddr, seq: u32, size: usize) -> Vec<u8> 
 }
 
 /// The sequence number of `packet` if its payload checksum verifies.
-pub fn verify(packet: &[u8]) -> Option<u32> {
+pub(crate) fn verify(packet: &[u8]) -> Option<u32> {
     let payload = packet.get(ip_header_len(packet)..)?;
     if payload.len() < 6 || checksum(payload) != 0 {
         return None;
@@ -80,28 +80,28 @@ pub fn verify(packet: &[u8]) -> Option<u32> {
 }
 
 /// The sequence number field, checksum or not.
-pub fn seq_of(packet: &[u8]) -> u32 {
+pub(crate) fn seq_of(packet: &[u8]) -> u32 {
     let h = ip_header_len(packet);
     u32::from_be_bytes(packet[h..h + 4].try_into().unwrap())
 }
 
 /// Sends `total` numbered packets to `dst`, one every `interval` from `start`, and
 /// records the replies it gets.
-pub struct Sender {
-    pub src: IpAddr,
-    pub dst: IpAddr,
-    pub total: u32,
-    pub size: usize,
-    pub interval: Duration,
+pub(crate) struct Sender {
+    pub(crate) src: IpAddr,
+    pub(crate) dst: IpAddr,
+    pub(crate) total: u32,
+    pub(crate) size: usize,
+    pub(crate) interval: Duration,
     next: u32,
     next_at: Instant,
-    pub sent_at: Vec<Instant>,
+    pub(crate) sent_at: Vec<Instant>,
     /// (arrival time, seq if valid).
-    pub replies: Vec<(Instant, Option<u32>)>,
+    pub(crate) replies: Vec<(Instant, Option<u32>)>,
 }
 
 impl Sender {
-    pub fn new(src: &str, dst: &str, total: u32) -> Self {
+    pub(crate) fn new(src: &str, dst: &str, total: u32) -> Self {
         Sender {
             src: src.parse().unwrap(),
             dst: dst.parse().unwrap(),
@@ -115,23 +115,23 @@ impl Sender {
         }
     }
 
-    pub fn size(mut self, size: usize) -> Self {
+    pub(crate) fn size(mut self, size: usize) -> Self {
         self.size = size;
         self
     }
 
-    pub fn every(mut self, interval: Duration) -> Self {
+    pub(crate) fn every(mut self, interval: Duration) -> Self {
         self.interval = interval;
         self
     }
 
-    pub fn starting_at(mut self, start: Instant) -> Self {
+    pub(crate) fn starting_at(mut self, start: Instant) -> Self {
         self.next_at = start;
         self
     }
 
     /// Queue `n` more packets from now on.
-    pub fn send_more(&mut self, n: u32, now: Instant) {
+    pub(crate) fn send_more(&mut self, n: u32, now: Instant) {
         if self.next == self.total {
             self.next_at = now;
         }
@@ -165,10 +165,10 @@ impl Host for Sender {
 
 /// Sends every packet back with source and destination swapped.
 #[derive(Default)]
-pub struct Echo {
+pub(crate) struct Echo {
     queue: VecDeque<Vec<u8>>,
     /// (arrival time, seq if valid).
-    pub received: Vec<(Instant, Option<u32>)>,
+    pub(crate) received: Vec<(Instant, Option<u32>)>,
 }
 
 impl Host for Echo {
@@ -201,13 +201,13 @@ impl Host for Echo {
 
 /// Records what it receives.
 #[derive(Default)]
-pub struct Sink {
+pub(crate) struct Sink {
     /// (arrival time, seq if valid, bytes).
-    pub received: Vec<(Instant, Option<u32>, Vec<u8>)>,
+    pub(crate) received: Vec<(Instant, Option<u32>, Vec<u8>)>,
 }
 
 impl Sink {
-    pub fn valid_seqs(&self) -> Vec<u32> {
+    pub(crate) fn valid_seqs(&self) -> Vec<u32> {
         self.received.iter().filter_map(|r| r.1).collect()
     }
 }
@@ -228,9 +228,9 @@ impl Host for Sink {
     }
 }
 
-pub fn addr(s: &str) -> IpAddr {
+pub(crate) fn addr(s: &str) -> IpAddr {
     s.parse().unwrap()
 }
 
-pub const A: &str = "10.0.0.1";
-pub const B: &str = "10.0.0.2";
+pub(crate) const A: &str = "10.0.0.1";
+pub(crate) const B: &str = "10.0.0.2";

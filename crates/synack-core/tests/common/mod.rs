@@ -1,0 +1,258 @@
+//! Test helpers: a `Pair` of stacks joined by a perfect link with a fixed one-way
+//! latency, and a `Peer` that injects hand-made segments into one stack and returns
+//! exactly what it sends back (for "inject segment, expect these segments" tests).
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::collections::VecDeque;
+use std::net::{IpAddr, SocketAddr};
+use synack_core::{Config, Duration, Instant, Stack};
+use synack_wire::{parse_packet, IpRepr, Packet, TcpFlags, TcpOptions, TcpRepr, PROTO_TCP};
+
+pub const CLIENT_IP: &str = "10.0.0.1";
+pub const SERVER_IP: &str = "10.0.0.2";
+
+pub fn addr(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+pub fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+/// Build an IP packet carrying `tcp` + `payload` from `src` to `dst`.
+pub fn packet(src: SocketAddr, dst: SocketAddr, mut tcp: TcpRepr, payload: &[u8]) -> Vec<u8> {
+    tcp.src_port = src.port();
+    tcp.dst_port = dst.port();
+    let iprepr = IpRepr {
+        src: src.ip(),
+        dst: dst.ip(),
+        protocol: PROTO_TCP,
+        ttl: 64,
+        payload_len: tcp.header_len() + payload.len(),
+    };
+    let hl = iprepr.header_len() + tcp.header_len();
+    let mut buf = vec![0u8; hl + payload.len()];
+    buf[hl..].copy_from_slice(payload);
+    let n = synack_wire::emit_tcp_packet(&mut buf, &iprepr, &tcp, payload.len()).unwrap();
+    buf.truncate(n);
+    buf
+}
+
+/// A segment as a test sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seg {
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    pub tcp: TcpRepr,
+    pub payload: Vec<u8>,
+}
+
+impl Seg {
+    pub fn flags(&self) -> TcpFlags {
+        self.tcp.flags
+    }
+    pub fn seq(&self) -> u32 {
+        self.tcp.seq
+    }
+    pub fn ack(&self) -> u32 {
+        self.tcp.ack
+    }
+    pub fn is(&self, flags: TcpFlags) -> bool {
+        self.tcp.flags == flags
+    }
+}
+
+pub fn parse_seg(bytes: &[u8]) -> Seg {
+    match parse_packet(bytes, true).expect("stack emitted a valid packet") {
+        Packet::Tcp(p) => Seg {
+            src: SocketAddr::new(p.ip.src, p.tcp.src_port),
+            dst: SocketAddr::new(p.ip.dst, p.tcp.dst_port),
+            tcp: p.tcp,
+            payload: p.payload.to_vec(),
+        },
+        other => panic!("expected TCP, got {other:?}"),
+    }
+}
+
+/// Drain everything `stack` wants to send now.
+pub fn drain(stack: &mut Stack, now: Instant) -> Vec<Seg> {
+    let mut buf = vec![0u8; 70000];
+    let mut out = Vec::new();
+    while let Some(t) = stack.poll_transmit(now, &mut buf) {
+        out.push(parse_seg(&buf[..t.len]));
+    }
+    out
+}
+
+pub fn tcp(flags: TcpFlags, seq: u32, ack: u32, window: u16) -> TcpRepr {
+    TcpRepr {
+        src_port: 0,
+        dst_port: 0,
+        seq,
+        ack,
+        flags,
+        window,
+        urgent: 0,
+        options: TcpOptions::default(),
+    }
+}
+
+pub fn syn_opts(mss: u16) -> TcpOptions {
+    TcpOptions {
+        mss: Some(mss),
+        ..TcpOptions::default()
+    }
+}
+
+/// A stack under test plus a scripted peer at a fixed address.
+pub struct Lone {
+    pub stack: Stack,
+    pub now: Instant,
+    pub me: IpAddr,
+    pub peer: SocketAddr,
+}
+
+impl Lone {
+    pub fn new(cfg: Config) -> Lone {
+        let mut stack = Stack::new(cfg, [7; 16]);
+        stack.add_address(ip(SERVER_IP));
+        Lone {
+            stack,
+            now: Instant::from_secs(1),
+            me: ip(SERVER_IP),
+            peer: addr("10.0.0.1:40000"),
+        }
+    }
+
+    /// Inject a segment from the peer to `dst` and return what the stack sends at once.
+    pub fn inject(&mut self, dst: SocketAddr, tcp: TcpRepr, payload: &[u8]) -> Vec<Seg> {
+        let p = packet(self.peer, dst, tcp, payload);
+        self.stack.handle_packet(self.now, &p);
+        drain(&mut self.stack, self.now)
+    }
+
+    /// Advance time, run due timers, and return what the stack sends.
+    pub fn advance(&mut self, d: Duration) -> Vec<Seg> {
+        self.now += d;
+        self.stack.handle_timeout(self.now);
+        drain(&mut self.stack, self.now)
+    }
+
+    /// Advance to the stack's next deadline (if any) and return what it sends.
+    pub fn next_timer(&mut self) -> Option<(Duration, Vec<Seg>)> {
+        let t = self.stack.poll_timeout()?;
+        let d = t.saturating_duration_since(self.now);
+        self.now = self.now.max(t);
+        self.stack.handle_timeout(self.now);
+        Some((d, drain(&mut self.stack, self.now)))
+    }
+
+    pub fn out(&mut self) -> Vec<Seg> {
+        drain(&mut self.stack, self.now)
+    }
+}
+
+/// Two stacks joined by a lossless link with one-way `latency`.
+pub struct Pair {
+    pub client: Stack,
+    pub server: Stack,
+    pub now: Instant,
+    pub latency: Duration,
+    /// (deliver_at, to_server, bytes)
+    in_flight: VecDeque<(Instant, bool, Vec<u8>)>,
+    pub log: Vec<(Instant, bool, Seg)>,
+}
+
+impl Pair {
+    pub fn new(client_cfg: Config, server_cfg: Config, latency: Duration) -> Pair {
+        let mut client = Stack::new(client_cfg, [1; 16]);
+        client.add_address(ip(CLIENT_IP));
+        let mut server = Stack::new(server_cfg, [2; 16]);
+        server.add_address(ip(SERVER_IP));
+        Pair {
+            client,
+            server,
+            now: Instant::ZERO,
+            latency,
+            in_flight: VecDeque::new(),
+            log: Vec::new(),
+        }
+    }
+
+    fn flush(&mut self) {
+        let mut buf = vec![0u8; 70000];
+        for to_server in [true, false] {
+            let st = if to_server {
+                &mut self.client
+            } else {
+                &mut self.server
+            };
+            while let Some(t) = st.poll_transmit(self.now, &mut buf) {
+                let bytes = buf[..t.len].to_vec();
+                self.log.push((self.now, to_server, parse_seg(&bytes)));
+                self.in_flight
+                    .push_back((self.now + self.latency, to_server, bytes));
+            }
+        }
+    }
+
+    /// Run one step: deliver due packets, fire due timers. Returns false when nothing
+    /// is left to do before `until`.
+    pub fn step(&mut self, until: Instant) -> bool {
+        self.flush();
+        let next_pkt = self.in_flight.iter().map(|p| p.0).min();
+        let next_timer = [self.client.poll_timeout(), self.server.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min();
+        let next = match (next_pkt, next_timer) {
+            (Some(a), Some(b)) => a.min(b),
+            (Some(a), None) => a,
+            (None, Some(b)) => b,
+            (None, None) => return false,
+        };
+        if next > until {
+            return false;
+        }
+        self.now = self.now.max(next);
+        let now = self.now;
+        let mut i = 0;
+        while i < self.in_flight.len() {
+            if self.in_flight[i].0 <= now {
+                let (_, to_server, bytes) = self.in_flight.remove(i).unwrap();
+                if to_server {
+                    self.server.handle_packet(now, &bytes);
+                } else {
+                    self.client.handle_packet(now, &bytes);
+                }
+            } else {
+                i += 1;
+            }
+        }
+        self.client.handle_timeout(now);
+        self.server.handle_timeout(now);
+        self.flush();
+        true
+    }
+
+    /// Run until nothing happens before `now + d`.
+    pub fn run_for(&mut self, d: Duration) {
+        let until = self.now + d;
+        while self.step(until) {}
+        self.now = self.now.max(until);
+    }
+
+    /// Run until `cond` holds (checked after each step) or `d` elapses.
+    pub fn run_until(&mut self, d: Duration, mut cond: impl FnMut(&mut Pair) -> bool) -> bool {
+        let until = self.now + d;
+        loop {
+            if cond(self) {
+                return true;
+            }
+            if !self.step(until) {
+                return cond(self);
+            }
+        }
+    }
+}
