@@ -839,7 +839,12 @@ impl Stack {
         }
         {
             let lst = self.listeners[l as usize].as_ref().expect("listener");
-            if lst.syn_received >= self.cfg.syn_backlog || lst.accept_queue.len() >= lst.backlog {
+            // The backlog bounds half-open and completed-but-unaccepted connections
+            // together, so the accept queue can never outgrow it when the half-open
+            // ones complete (RFC 9293 §3.10.7.2 leaves the resource policy to us; like
+            // Linux, a SYN that does not fit is dropped and the peer retransmits).
+            let pending = lst.syn_received + lst.accept_queue.len();
+            if lst.syn_received >= self.cfg.syn_backlog || pending >= lst.backlog {
                 self.stats.listen_overflows += 1;
                 return;
             }

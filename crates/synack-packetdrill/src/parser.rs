@@ -756,7 +756,7 @@ impl<'a> Parser<'a> {
                 format!("TCP option list too long: {total} bytes, at most {MAX_TCP_OPTION_BYTES} (RFC 9293 §3.1)"),
             ));
         }
-        if total % 4 != 0 {
+        if total & 3 != 0 {
             return Err(self.error_at(
                 open,
                 format!(
@@ -852,7 +852,7 @@ impl<'a> Parser<'a> {
             return Ok(None);
         }
         let text = self.text(&tok);
-        if text.len() % 2 != 0 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if text.len() & 1 != 0 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(self.error_at(
                 &tok,
                 format!("{what} `{text}` is not a hex string with an even number of digits"),

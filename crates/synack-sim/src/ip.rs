@@ -87,6 +87,16 @@ mod tests {
         assert_eq!(header_len(&p), Some(40));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn never_panics_and_stays_in_bounds(bytes in proptest::collection::vec(0u8..=255, 0..80)) {
+            let _ = (version(&bytes), dst_addr(&bytes), src_addr(&bytes));
+            if let Some(h) = header_len(&bytes) {
+                proptest::prop_assert!(h >= 20 && h <= bytes.len());
+            }
+        }
+    }
+
     #[test]
     fn short_or_foreign_packets_are_none() {
         assert_eq!(dst_addr(&[]), None);

@@ -26,3 +26,9 @@ pub use network::{CaptureId, HostId, LinkId, Network, NetworkStats, RunOutcome};
 pub use pcap::{read_pcap, write_pcap, CapturePoint, CapturedPacket, PcapSink};
 pub use rng::SimRng;
 pub use trace::{Fate, LinkEvent, LinkEventKind, Observer, PacketId, PacketLog, PacketRecord};
+pub mod demo;
+pub mod stack_host;
+pub mod transfer;
+
+pub use stack_host::{App, NoApp, StackHost};
+pub use transfer::{ClosePolicy, Role, Transfer};

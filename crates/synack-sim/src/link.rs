@@ -13,7 +13,8 @@
 //!    current state's probability; then independent loss;
 //! 5. duplication (one extra copy, which skips the queue);
 //! 6. per copy: corruption (one bit flipped past the IP header), latency, jitter
-//!    (uniform extra delay in `[0, jitter]`), reordering (extra `reorder_delay`).
+//!    (uniform extra delay in `[0, jitter]`, held behind the previous copy if
+//!    `in_order`), reordering (extra `reorder_delay`).
 
 use std::collections::VecDeque;
 
@@ -126,6 +127,10 @@ pub struct LinkConfig {
     pub mtu: Option<usize>,
     /// Outage windows.
     pub partitions: Vec<Partition>,
+    /// Keep jitter from reordering: a copy never arrives before the copy scheduled
+    /// just before it on this direction (explicit [`reorder`](Self::reorder) still
+    /// reorders). Off by default.
+    pub in_order: bool,
 }
 
 impl Default for LinkConfig {
@@ -143,6 +148,7 @@ impl Default for LinkConfig {
             queue_bytes: DEFAULT_QUEUE_BYTES,
             mtu: None,
             partitions: Vec::new(),
+            in_order: false,
         }
     }
 }
@@ -220,6 +226,12 @@ impl LinkConfig {
             start: at,
             end: heal_at,
         });
+        self
+    }
+
+    /// Keeps jitter from reordering packets (see [`in_order`](Self::in_order)).
+    pub fn in_order(mut self, in_order: bool) -> Self {
+        self.in_order = in_order;
         self
     }
 
@@ -336,6 +348,8 @@ pub(crate) struct Direction {
     /// Packets in the queue: (time serialization completes, length).
     queue: VecDeque<(Instant, usize)>,
     queued_bytes: usize,
+    /// Latest arrival scheduled without the reordering delay (for `in_order`).
+    last_arrival: Instant,
 }
 
 /// Time to put `len` bytes on a wire of `bps` bits per second, rounded up to whole µs.
@@ -359,6 +373,7 @@ impl Direction {
             ge_bad: false,
             queue: VecDeque::new(),
             queued_bytes: 0,
+            last_arrival: Instant::ZERO,
         }
     }
 
@@ -466,6 +481,10 @@ impl Direction {
         let mut at = departure + self.config.latency;
         if !self.config.jitter.is_zero() {
             at += Duration::from_micros(self.rng.up_to(micros(self.config.jitter)));
+        }
+        if self.config.in_order {
+            at = at.max(self.last_arrival);
+            self.last_arrival = at;
         }
         let reordered = self.rng.chance(self.config.reorder);
         if reordered {
@@ -609,6 +628,23 @@ mod tests {
             distinct.insert(at);
         }
         assert!(distinct.len() > 100);
+    }
+
+    #[test]
+    fn in_order_keeps_jitter_from_reordering() {
+        let cfg = LinkConfig::default().jitter(Duration::from_millis(5));
+        let mut free = dir(cfg.clone());
+        let mut fifo = dir(cfg.in_order(true));
+        let send = |d: &mut Direction| -> Vec<Instant> {
+            (0..500)
+                .map(|i| arrival(d.transmit(Instant::from_micros(i * 100), 10, None)).at)
+                .collect()
+        };
+        let a = send(&mut free);
+        let b = send(&mut fifo);
+        assert!(a.windows(2).any(|w| w[1] < w[0]));
+        assert!(b.windows(2).all(|w| w[1] >= w[0]));
+        assert!(b.iter().zip(&a).all(|(x, y)| x >= y));
     }
 
     #[test]

@@ -24,6 +24,10 @@ use crate::trace::{Fate, LinkEvent, LinkEventKind, Observer, PacketId, PacketLog
 /// Size of the buffer handed to [`Host::poll_transmit`].
 pub const TRANSMIT_BUF_LEN: usize = 65_536 + 1024;
 
+/// How many timeouts a host may handle in a row at the same instant before a deadline
+/// that is still not in the future is pushed 1 µs ahead (see [`Network::step`]).
+pub const MAX_FIRES_PER_INSTANT: u32 = 64;
+
 /// Random streams at or above this value are reserved for [`Network::derive_rng`]; link
 /// directions use streams below it.
 const USER_STREAM_BASE: u64 = 1 << 63;
@@ -107,6 +111,9 @@ struct HostSlot {
     timer_generation: u64,
     /// Touched from outside since it was last polled.
     dirty: bool,
+    /// Timeouts handled in a row at the current instant (livelock guard).
+    fires_at_now: u32,
+    last_fire: Instant,
 }
 
 struct Link {
@@ -236,6 +243,8 @@ impl Network {
             timer: None,
             timer_generation: 0,
             dirty: true,
+            fires_at_now: 0,
+            last_fire: Instant::ZERO,
         });
         for addr in addrs {
             self.add_address(id, addr);
@@ -260,6 +269,21 @@ impl Network {
     /// Number of hosts.
     pub fn host_count(&self) -> usize {
         self.hosts.len()
+    }
+
+    /// Every host id, in creation order.
+    pub fn host_ids(&self) -> impl Iterator<Item = HostId> {
+        (0..self.hosts.len()).map(HostId)
+    }
+
+    /// Number of links.
+    pub fn link_count(&self) -> usize {
+        self.links.len()
+    }
+
+    /// Every link id, in creation order.
+    pub fn link_ids(&self) -> impl Iterator<Item = LinkId> {
+        (0..self.links.len()).map(LinkId)
     }
 
     /// The addresses of `host`, in the order they were added.
@@ -527,6 +551,13 @@ impl Network {
 
     /// Polls the touched hosts, then processes the next event, advancing the clock to
     /// it. Returns false when there was nothing to do.
+    ///
+    /// After any input to a host (a packet, a timeout, or a touch through
+    /// [`host_mut`](Self::host_mut)) the network drains [`Host::poll_transmit`] until
+    /// `None`, then schedules [`Host::poll_timeout`]'s deadline (a past deadline fires at
+    /// the current time). A host that keeps returning a deadline at or before now after
+    /// [`MAX_FIRES_PER_INSTANT`] timeouts at one instant has it pushed 1 µs ahead, so a
+    /// buggy host cannot stop the clock.
     pub fn step(&mut self) -> bool {
         let polled = self.poll_dirty_hosts();
         self.discard_stale_timers();
@@ -541,6 +572,12 @@ impl Network {
                 let now = self.now;
                 let slot = &mut self.hosts[host.0];
                 slot.timer = None;
+                if slot.last_fire == now {
+                    slot.fires_at_now += 1;
+                } else {
+                    slot.last_fire = now;
+                    slot.fires_at_now = 1;
+                }
                 slot.host.handle_timeout(now);
                 self.after_input(host, true);
             }
@@ -610,9 +647,10 @@ impl Network {
     }
 
     /// The driving order after any input to `host`: drain its transmissions, then
-    /// reschedule its timer. `after_timeout` guards against a host that keeps asking
-    /// for a deadline it has just been given: such a deadline is pushed 1 µs into the
-    /// future so virtual time keeps moving.
+    /// reschedule its timer. `after_timeout` guards against a host that keeps asking for
+    /// a deadline it has just been given: after [`MAX_FIRES_PER_INSTANT`] timeouts in a
+    /// row at one instant, a deadline at or before now is pushed 1 µs into the future so
+    /// virtual time keeps moving.
     fn after_input(&mut self, host: HostId, after_timeout: bool) {
         let now = self.now;
         let mut buf = std::mem::take(&mut self.buf);
@@ -628,7 +666,7 @@ impl Network {
 
         let slot = &mut self.hosts[host.0];
         let mut deadline = slot.host.poll_timeout();
-        if after_timeout {
+        if after_timeout && slot.fires_at_now >= MAX_FIRES_PER_INSTANT {
             deadline = deadline.map(|t| t.max(now + Duration::from_micros(1)));
         }
         if deadline != slot.timer {

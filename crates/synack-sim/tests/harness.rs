@@ -216,6 +216,38 @@ fn timers_fire_at_their_deadlines_and_stale_ones_are_ignored() {
     assert_eq!(net.stats().events, 3);
 }
 
+/// A host that always claims a timer is due right now.
+#[derive(Default)]
+struct AlwaysDue {
+    now: Instant,
+    fired: u32,
+}
+impl Host for AlwaysDue {
+    fn handle_packet(&mut self, _: Instant, _: &[u8]) {}
+    fn handle_timeout(&mut self, now: Instant) {
+        self.now = now;
+        self.fired += 1;
+    }
+    fn poll_transmit(&mut self, _: Instant, _: &mut [u8]) -> Option<usize> {
+        None
+    }
+    fn poll_timeout(&mut self) -> Option<Instant> {
+        Some(self.now)
+    }
+}
+
+#[test]
+fn a_host_stuck_on_a_past_deadline_cannot_stop_the_clock() {
+    let mut net = Network::new(1);
+    let h = net.add_host(AlwaysDue::default(), [addr(A)]);
+    net.run_until(Instant::from_micros(10));
+    assert_eq!(net.now(), Instant::from_micros(10));
+    let fired = net.host::<AlwaysDue>(h).unwrap().fired;
+    // The per-instant allowance at each of t = 0, 1, ..., 10 µs.
+    let max = synack_sim::network::MAX_FIRES_PER_INSTANT;
+    assert_eq!(fired, max * 11);
+}
+
 #[test]
 fn same_instant_events_run_in_scheduling_order() {
     // Zero latency: both packets arrive at t=0, in the order they were sent.

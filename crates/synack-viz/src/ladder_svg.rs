@@ -1,9 +1,410 @@
-//! stub
-use crate::timeline::Timeline;
-/// Options.
-#[derive(Debug, Clone, Default)]
-pub struct LadderSvgOptions {}
-/// Draw.
-pub fn render_svg_ladder(_tl: &Timeline, _o: &LadderSvgOptions) -> String {
-    String::new()
+//! The SVG ladder: two vertical timelines, one slanted arrow per segment from its send
+//! time on the sender's line to its arrival on the receiver's line (lost ones end in an
+//! X halfway), labels along the arrows, state boxes at each change, a time axis, and
+//! long idle gaps (such as TIME-WAIT's 2*MSL) compressed behind a visible break.
+
+use crate::format::fmt_time;
+use crate::rows::{build_rows, entry_order, summary_text, Row};
+use crate::summary::Summary;
+use crate::svg::{esc, n, Svg};
+use crate::text::micros;
+use crate::timeline::{Side, Timeline};
+use core::fmt::Write as _;
+use core::time::Duration;
+use synack_core::State;
+
+/// How [`render_svg_ladder`] draws.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LadderSvgOptions {
+    /// One-way latency (used for the summary's RTT count and to place arrivals that
+    /// were not traced).
+    pub latency: Option<Duration>,
+    /// Collapse runs of more than this many data segments into a shaded band.
+    /// Default 40.
+    pub summarize_data_over: usize,
+    /// Gaps drawn longer than this many pixels are cut with a break marker. Default 260.
+    pub max_gap_px: u32,
+    /// Draw the summary lines at the bottom. Default true.
+    pub summary: bool,
+}
+
+impl Default for LadderSvgOptions {
+    fn default() -> LadderSvgOptions {
+        LadderSvgOptions {
+            latency: None,
+            summarize_data_over: 40,
+            max_gap_px: 260,
+            summary: true,
+        }
+    }
+}
+
+const STYLE: &str = "\
+text{font-family:system-ui,-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;font-size:12px;fill:#1f2933}\
+.mono{font-family:ui-monospace,'SFMono-Regular',Menlo,Consolas,'DejaVu Sans Mono',monospace;font-size:10.5px}\
+.head{font-weight:600;font-size:14px}.addr{fill:#52606d;font-size:11px}\
+.tick{fill:#7b8794;font-size:10.5px}.axis{stroke:#cbd2d9;stroke-width:1}\
+.timeline{stroke:#9aa5b1;stroke-width:2}\
+.seg{stroke:#2f6fb0;stroke-width:1.4}.retx{stroke:#d9822b;stroke-width:1.6}\
+.lost{stroke:#c62828;stroke-width:1.4;stroke-dasharray:5 3}.xmark{stroke:#c62828;stroke-width:2.2}\
+.lbl{fill:#243b53}.lbl-retx{fill:#a35a12}.lbl-lost{fill:#b71c1c}\
+.st{fill:#e3ecf7;stroke:#8fb3de;stroke-width:1}.st-est{fill:#e3f4e8;stroke:#7cc08f;stroke-width:1}\
+.st-close{fill:#fff3e0;stroke:#f0b46a;stroke-width:1}.st-closed{fill:#eceff1;stroke:#a7b1ba;stroke-width:1}\
+.sttext{font-size:10.5px;font-weight:600;fill:#243b53}\
+.note{font-style:italic;fill:#616e7c;font-size:11px}\
+.brk{fill:#ffffff}.brkline{fill:none;stroke:#9aa5b1;stroke-width:1.2}.brktext{fill:#616e7c;font-size:11px;font-style:italic}\
+.band{fill:#f0f4f8;stroke:#cbd2d9;stroke-dasharray:4 3}.bandtext{fill:#334e68;font-size:11.5px}\
+.sum{fill:#52606d;font-size:11.5px}";
+
+const CHAR_W: f64 = 6.4; // monospace 10.5px advance, generous
+const TOP: f64 = 96.0;
+const ROW_MIN: f64 = 24.0;
+const TIE: f64 = 20.0;
+const BREAK_H: f64 = 56.0;
+const BAND_H: f64 = 40.0;
+
+fn state_class(s: State) -> &'static str {
+    match s {
+        State::Established => "st-est",
+        State::Closed => "st-closed",
+        State::FinWait1
+        | State::FinWait2
+        | State::CloseWait
+        | State::Closing
+        | State::LastAck
+        | State::TimeWait => "st-close",
+        _ => "st",
+    }
+}
+
+/// One vertical position anchor: a row, or the arrival of a drawn segment.
+struct Anchor {
+    t: u64,
+    /// Causal order among anchors at the same time.
+    order: usize,
+    row: Option<usize>,
+    arrival: Option<usize>,
+}
+
+/// The vertical layout: a y for every row and every arrow end, with compressed gaps.
+struct YMap {
+    /// Breaks: (y start, y end, gap in µs).
+    breaks: Vec<(f64, f64, u64)>,
+    row_y: Vec<f64>,
+    arrival_y: Vec<f64>,
+}
+
+/// Vertical layout. `arrivals` are (time, causal order) of the drawn segments' ends.
+fn layout(rows: &[Row], arrivals: &[(u64, usize)], tl: &Timeline, max_gap_px: f64) -> YMap {
+    let mut anchors: Vec<Anchor> = arrivals
+        .iter()
+        .enumerate()
+        .map(|(k, &(t, order))| Anchor {
+            t,
+            order,
+            row: None,
+            arrival: Some(k),
+        })
+        .collect();
+    anchors.extend(rows.iter().enumerate().map(|(i, r)| Anchor {
+        t: tl.offset_micros(r.time),
+        order: r.order,
+        row: Some(i),
+        arrival: None,
+    }));
+    anchors.sort_by_key(|a| (a.t, a.order, a.row.is_some()));
+    // Scale: the median positive gap between row times gets 44 px.
+    let mut gaps: Vec<u64> = rows
+        .windows(2)
+        .map(|w| w[1].time.total_micros().saturating_sub(w[0].time.total_micros()))
+        .filter(|&g| g > 0)
+        .collect();
+    gaps.sort_unstable();
+    let median = gaps.get(gaps.len() / 2).copied().unwrap_or(10_000).max(1);
+    let scale = 44.0 / median as f64;
+
+    let mut m = YMap {
+        breaks: Vec::new(),
+        row_y: vec![TOP; rows.len()],
+        arrival_y: vec![TOP; arrivals.len()],
+    };
+    let mut y = TOP;
+    let mut prev: Option<&Anchor> = None;
+    let mut prev_band = false;
+    for a in &anchors {
+        if let Some(p) = prev {
+            let gap = a.t - p.t;
+            let extra = if prev_band { BAND_H } else { 0.0 };
+            if gap == 0 {
+                // A state change caused by an arrival sits at the arrow's tip; anything
+                // else at the same instant gets its own line.
+                if !(p.arrival.is_some() && a.row.is_some()) {
+                    y += TIE + extra;
+                }
+            } else {
+                let px = gap as f64 * scale;
+                if px > max_gap_px {
+                    let y0 = y + extra;
+                    y = y0 + BREAK_H;
+                    m.breaks.push((y0, y, gap));
+                } else {
+                    y += px.max(if a.row.is_some() { ROW_MIN } else { 4.0 }) + extra;
+                }
+            }
+        }
+        if let Some(r) = a.row {
+            m.row_y[r] = y;
+            prev_band = rows[r].summary.is_some();
+        } else {
+            prev_band = false;
+        }
+        if let Some(k) = a.arrival {
+            m.arrival_y[k] = y;
+        }
+        prev = Some(a);
+    }
+    m
+}
+
+/// Draw the ladder as a self-contained SVG 1.1 document.
+pub fn render_svg_ladder(tl: &Timeline, opts: &LadderSvgOptions) -> String {
+    let rows = build_rows(tl, opts.summarize_data_over);
+    let delay = opts
+        .latency
+        .map(micros)
+        .or_else(|| tl.median_delay_micros())
+        .unwrap_or(0);
+
+    // Where each drawn segment ends: (arrival time in µs, causal order), per row.
+    let mut arrivals = Vec::new();
+    let mut ends = vec![None; rows.len()];
+    for (ri, r) in rows.iter().enumerate() {
+        let Some((i, _)) = r.segment else { continue };
+        let e = &tl.entries[i];
+        let sent = tl.offset_micros(e.time());
+        let end = if e.sent_segment().is_some() {
+            match (tl.arrival_time(i), e.peer) {
+                (Some(at), Some(p)) => (tl.offset_micros(at), entry_order(p)),
+                _ if e.lost => (sent + delay / 2, usize::MAX),
+                _ => (sent + delay, usize::MAX),
+            }
+        } else {
+            (sent, r.order) // a receipt whose transmission was not traced: drawn flat
+        };
+        ends[ri] = Some(arrivals.len());
+        arrivals.push(end);
+    }
+    let ymap = layout(&rows, &arrivals, tl, f64::from(opts.max_gap_px.max(40)));
+
+    // Horizontal geometry.
+    let mut longest = 0usize;
+    for r in &rows {
+        if let Some((i, sender)) = r.segment {
+            if let Some(seg) = tl.entries[i].segment() {
+                let l = tl.segment_parts(sender, seg, false, 0).join(" ").chars().count();
+                longest = longest.max(l);
+            }
+        }
+    }
+    let lane = (longest as f64 * CHAR_W + 90.0).clamp(420.0, 900.0);
+    let lx = 230.0;
+    let rx = lx + lane;
+    let width = rx + 170.0;
+    let last_y = ymap.row_y.last().copied().unwrap_or(TOP);
+    let summary_lines = if opts.summary {
+        Summary::from_timeline(tl, opts.latency).lines(tl)
+    } else {
+        Vec::new()
+    };
+    let bottom = last_y + 50.0;
+    let height = bottom + 24.0 + 18.0 * summary_lines.len() as f64;
+
+    let title = format!(
+        "{} {} ↔ {} {}",
+        tl.left.label, tl.left.addr, tl.right.label, tl.right.addr
+    );
+    let mut svg = Svg::new(width, height, &title, STYLE);
+    svg.raw("<defs><marker id=\"ah\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"8\" markerHeight=\"8\" orient=\"auto\"><path d=\"M0,1 L10,5 L0,9 z\" fill=\"#2f6fb0\"/></marker><marker id=\"ahr\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"8\" markerHeight=\"8\" orient=\"auto\"><path d=\"M0,1 L10,5 L0,9 z\" fill=\"#d9822b\"/></marker></defs>");
+
+    // Headers.
+    for (side, x) in [(Side::Left, lx), (Side::Right, rx)] {
+        let ep = tl.endpoint(side);
+        svg.text(x, 26.0, "head", "middle", &ep.label);
+        svg.text(x, 42.0, "addr", "middle", &ep.addr.to_string());
+    }
+    // Time axis and timelines.
+    svg.line(70.0, TOP - 30.0, 70.0, bottom - 20.0, "axis");
+    svg.text(62.0, TOP - 36.0, "tick", "end", "time");
+    svg.raw("<g class=\"timelines\">");
+    svg.line(lx, 52.0, lx, bottom, "timeline");
+    svg.line(rx, 52.0, rx, bottom, "timeline");
+    svg.raw("</g>");
+    state_box(&mut svg, lx, TOP - 34.0, Side::Left, tl.left.initial_state);
+    state_box(&mut svg, rx, TOP - 34.0, Side::Right, tl.right.initial_state);
+
+    // Time ticks: one per distinct row time, skipping labels that would collide.
+    let fine = rows
+        .windows(2)
+        .any(|w| w[1].time > w[0].time && (w[1].time - w[0].time) < Duration::from_micros(100));
+    let mut last_tick = f64::NEG_INFINITY;
+    let mut last_t = None;
+    for (ri, r) in rows.iter().enumerate() {
+        let y = ymap.row_y[ri];
+        let t = tl.offset_micros(r.time);
+        if last_t == Some(t) || y - last_tick < 14.0 {
+            continue;
+        }
+        svg.line(66.0, y, 74.0, y, "axis");
+        svg.text(62.0, y + 3.5, "tick", "end", &fmt_time(t, fine));
+        last_tick = y;
+        last_t = Some(t);
+    }
+
+    // Bands for collapsed data phases.
+    for (ri, r) in rows.iter().enumerate() {
+        if let Some(s) = &r.summary {
+            let y = ymap.row_y[ri];
+            svg.rect(lx + 12.0, y - 4.0, lane - 24.0, BAND_H - 8.0, "band");
+            svg.text((lx + rx) / 2.0, y + BAND_H / 2.0 - 0.5, "bandtext", "middle", &summary_text(s));
+        }
+    }
+
+    // Arrows.
+    svg.raw("<g class=\"arrows\">");
+    for (ri, r) in rows.iter().enumerate() {
+        let (Some((i, sender)), Some(end)) = (r.segment, ends[ri]) else { continue };
+        let e = &tl.entries[i];
+        let Some(seg) = e.segment() else { continue };
+        let (x1, x2) = match sender {
+            Side::Left => (lx, rx),
+            Side::Right => (rx, lx),
+        };
+        let y1 = ymap.row_y[ri];
+        let y2 = ymap.arrival_y[end].max(y1);
+        let retx = seg.retransmission || seg.retransmit_count > 0;
+        let (xe, ye) = if e.lost {
+            ((x1 + x2) / 2.0, y1 + (y2 - y1).max(16.0) / 2.0)
+        } else {
+            (x2, y2)
+        };
+        let (cls, lcls, marker) = if e.lost {
+            ("lost", "lbl-lost", "")
+        } else if retx {
+            ("retx", "lbl-retx", " marker-end=\"url(#ahr)\"")
+        } else {
+            ("seg", "lbl", " marker-end=\"url(#ah)\"")
+        };
+        let _ = write!(
+            svg.out,
+            "<g class=\"segment\"><line class=\"{cls}\" x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\"{marker}/>",
+            n(x1),
+            n(y1),
+            n(xe),
+            n(ye)
+        );
+        if e.lost {
+            let d = 6.0;
+            let _ = write!(
+                svg.out,
+                "<path class=\"xmark\" d=\"M{},{} L{},{} M{},{} L{},{}\"/>",
+                n(xe - d),
+                n(ye - d),
+                n(xe + d),
+                n(ye + d),
+                n(xe - d),
+                n(ye + d),
+                n(xe + d),
+                n(ye - d)
+            );
+        }
+        let mut label = tl.segment_parts(sender, seg, false, 0).join(" ");
+        if e.lost {
+            label.push_str(" (lost)");
+        }
+        // Along the arrow (a lost one: along the path it would have taken), reading
+        // left to right, just above it.
+        let (fx, fy) = if e.lost { (x2, y1 + 2.0 * (ye - y1)) } else { (xe, ye) };
+        let (ax, ay, bx, by) = if x1 < fx { (x1, y1, fx, fy) } else { (fx, fy, x1, y1) };
+        let angle = (by - ay).atan2(bx - ax).to_degrees();
+        let (mx, my) = ((ax + bx) / 2.0, (ay + by) / 2.0);
+        let rad = angle.to_radians();
+        let (tx, ty) = (mx + 4.0 * rad.sin(), my - 4.0 * rad.cos());
+        let _ = writeln!(
+            svg.out,
+            "<text class=\"mono {lcls}\" x=\"{}\" y=\"{}\" text-anchor=\"middle\" transform=\"rotate({} {} {})\">{}</text></g>",
+            n(tx),
+            n(ty),
+            n(angle),
+            n(tx),
+            n(ty),
+            esc(&label)
+        );
+    }
+    svg.raw("</g>");
+
+    // State boxes and notes.
+    for (ri, r) in rows.iter().enumerate() {
+        let y = ymap.row_y[ri];
+        for (side, x) in [(Side::Left, lx), (Side::Right, rx)] {
+            if let Some(s) = r.state_of(side) {
+                state_box(&mut svg, x, y, side, s);
+            }
+            if let Some(note) = r.note_of(side) {
+                let (nx, anchor) = match side {
+                    Side::Left => (x + 10.0, "start"),
+                    Side::Right => (x - 10.0, "end"),
+                };
+                svg.text(nx, y + 4.0, "note", anchor, note);
+            }
+        }
+    }
+
+    // Breaks over everything else.
+    for &(y0, y1, gap) in &ymap.breaks {
+        svg.rect(0.0, y0 + 15.0, width, y1 - y0 - 30.0, "brk");
+        for yy in [y0 + 15.0, y1 - 15.0] {
+            let mut pts = Vec::new();
+            let mut x = 0.0;
+            let mut up = true;
+            while x <= width {
+                pts.push((x, if up { yy - 3.0 } else { yy + 3.0 }));
+                up = !up;
+                x += 8.0;
+            }
+            svg.polyline(&pts, "brkline");
+        }
+        svg.text(
+            (lx + rx) / 2.0,
+            (y0 + y1) / 2.0 + 4.0,
+            "brktext",
+            "middle",
+            &format!("{} later", crate::format::fmt_duration_micros(gap)),
+        );
+    }
+
+    for (k, l) in summary_lines.iter().enumerate() {
+        svg.text(20.0, bottom + 24.0 + 18.0 * k as f64, "sum", "start", l);
+    }
+    svg.finish()
+}
+
+/// A rounded box with the state name, outside the timeline (left of the left line,
+/// right of the right line), centred on `y`.
+fn state_box(svg: &mut Svg, x: f64, y: f64, side: Side, s: State) {
+    let w = s.name().chars().count() as f64 * 6.9 + 14.0;
+    let bx = match side {
+        Side::Left => x - 8.0 - w,
+        Side::Right => x + 8.0,
+    };
+    let _ = writeln!(
+        svg.out,
+        "<g class=\"state\"><rect class=\"{}\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"18\" rx=\"4\" ry=\"4\"/><text class=\"sttext\" x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text></g>",
+        state_class(s),
+        n(bx),
+        n(y - 9.0),
+        n(w),
+        n(bx + w / 2.0),
+        n(y + 3.8),
+        s.name()
+    );
 }

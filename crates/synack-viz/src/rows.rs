@@ -39,6 +39,14 @@ pub(crate) struct Row {
     pub(crate) segment: Option<(usize, Side)>,
     /// A collapsed data phase.
     pub(crate) summary: Option<RunSummary>,
+    /// Causal position: `2 * i + 1` for a row starting with entry `i`, `2 * k` for a
+    /// note row placed after `k` entries (see [`entry_order`]).
+    pub(crate) order: usize,
+}
+
+/// The causal position of entry `i`, comparable with [`Row::order`].
+pub(crate) fn entry_order(i: usize) -> usize {
+    2 * i + 1
 }
 
 fn ix(side: Side) -> usize {
@@ -49,13 +57,14 @@ fn ix(side: Side) -> usize {
 }
 
 impl Row {
-    fn new(time: Instant) -> Row {
+    fn new(time: Instant, order: usize) -> Row {
         Row {
             time,
             state: [None, None],
             note: [None, None],
             segment: None,
             summary: None,
+            order,
         }
     }
 
@@ -110,6 +119,7 @@ pub(crate) fn build_rows(tl: &Timeline, summarize_over: usize) -> Vec<Row> {
     ];
     let mut rows: Vec<Row> = Vec::new();
     let mut pending: Option<Row> = None;
+    let mut entries_seen = 0;
     let flush = |pending: &mut Option<Row>, rows: &mut Vec<Row>| {
         if let Some(r) = pending.take() {
             rows.push(r);
@@ -128,11 +138,12 @@ pub(crate) fn build_rows(tl: &Timeline, summarize_over: usize) -> Vec<Row> {
                     }
                 }
                 flush(&mut pending, &mut rows);
-                let mut r = Row::new(note.time);
+                let mut r = Row::new(note.time, 2 * entries_seen);
                 r.note[s] = Some(note.text.clone());
                 pending = Some(r);
             }
             Item::Entry(i) => {
+                entries_seen = i + 1;
                 let e = &tl.entries[i];
                 let t = e.time();
                 let s = ix(e.side);
@@ -149,7 +160,7 @@ pub(crate) fn build_rows(tl: &Timeline, summarize_over: usize) -> Vec<Row> {
                         });
                         if !merge {
                             flush(&mut pending, &mut rows);
-                            pending = Some(Row::new(t));
+                            pending = Some(Row::new(t, entry_order(i)));
                         }
                         if let Some(p) = pending.as_mut() {
                             p.state[s] = Some(new);
@@ -165,7 +176,7 @@ pub(crate) fn build_rows(tl: &Timeline, summarize_over: usize) -> Vec<Row> {
                     }
                     TraceKind::Dropped { reason } => {
                         flush(&mut pending, &mut rows);
-                        let mut r = Row::new(t);
+                        let mut r = Row::new(t, entry_order(i));
                         r.note[s] = Some(format!("(dropped: {reason})"));
                         pending = Some(r);
                     }
@@ -186,10 +197,12 @@ pub(crate) fn build_rows(tl: &Timeline, summarize_over: usize) -> Vec<Row> {
                             .is_some_and(|p| p.time == t && p.segment.is_none() && !p.has_notes());
                         if !merge {
                             flush(&mut pending, &mut rows);
-                            pending = Some(Row::new(t));
+                            pending = Some(Row::new(t, entry_order(i)));
                         }
                         if let Some(p) = pending.as_mut() {
                             p.segment = Some((i, sender));
+                            // The row is drawn where the segment leaves.
+                            p.order = entry_order(i);
                         }
                         flush(&mut pending, &mut rows);
                     }
@@ -246,7 +259,7 @@ fn collapse_runs(tl: &Timeline, rows: Vec<Row>, summarize_over: usize) -> Vec<Ro
                     sum.lost += 1;
                 }
             }
-            let mut row = Row::new(sum.start);
+            let mut row = Row::new(sum.start, run[0].order);
             row.summary = Some(sum);
             out.push(row);
             run.clear();

@@ -1,9 +1,259 @@
-//! stub
-use crate::timeline::Timeline;
-/// Options.
-#[derive(Debug, Clone, Default)]
-pub struct SeqGraphOptions {}
-/// Draw.
-pub fn render_seq_graph(_tl: &Timeline, _o: &SeqGraphOptions) -> String {
-    String::new()
+//! The time-sequence graph (as tcptrace and Wireshark draw it) for one direction of
+//! data: each data segment as a vertical bar from seq to seq+len at its send time
+//! (retransmissions in red), the cumulative ACK coming back as a step line, the
+//! receive-window edge (ACK + window, RFC 9293 §3.8.6) as another, and SACK blocks.
+
+use crate::format::{fmt_bytes, fmt_count, fmt_time};
+use crate::svg::{n, Svg};
+use crate::timeline::{Side, Timeline};
+use core::fmt::Write as _;
+
+/// How [`render_seq_graph`] draws.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeqGraphOptions {
+    /// Whose data to plot; `None`: the side that sent more payload bytes.
+    pub sender: Option<Side>,
+    /// Picture width in pixels. Default 960.
+    pub width: u32,
+    /// Picture height in pixels. Default 560.
+    pub height: u32,
+}
+
+impl Default for SeqGraphOptions {
+    fn default() -> SeqGraphOptions {
+        SeqGraphOptions {
+            sender: None,
+            width: 960,
+            height: 560,
+        }
+    }
+}
+
+const STYLE: &str = "\
+text{font-family:system-ui,-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;font-size:11px;fill:#3e4c59}\
+.title{font-size:14px;font-weight:600;fill:#1f2933}.axtitle{font-size:11.5px;fill:#52606d}\
+.frame{fill:#ffffff;stroke:#9aa5b1;stroke-width:1}.grid{stroke:#e4e7eb;stroke-width:1}\
+.data,.sw-data{stroke:#2f6fb0;stroke-width:2.2;stroke-linecap:round}\
+.retx,.sw-retx{stroke:#d62728;stroke-width:2.6;stroke-linecap:round}\
+.ackline,.sw-ackline{fill:none;stroke:#2e7d32;stroke-width:1.5}\
+.wnd,.sw-wnd{fill:none;stroke:#ef6c00;stroke-width:1.3;stroke-dasharray:6 3}\
+.sack,.sw-sack{stroke:#8e24aa;stroke-width:3;stroke-opacity:0.6}\
+.legend{fill:#ffffff;fill-opacity:0.92;stroke:#cbd2d9}";
+
+/// Tick positions: about `want` round numbers (1, 2, 5 × 10^k) covering [lo, hi].
+fn ticks(lo: f64, hi: f64, want: usize) -> Vec<f64> {
+    let span = (hi - lo).max(1e-9);
+    let raw = span / want.max(1) as f64;
+    let mag = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * mag)
+        .find(|s| span / s <= want as f64 + 0.5)
+        .unwrap_or(10.0 * mag);
+    let mut out = Vec::new();
+    let mut v = (lo / step).ceil() * step;
+    while v <= hi + step * 1e-9 && out.len() < 100 {
+        out.push(v);
+        v += step;
+    }
+    out
+}
+
+fn seq_label(v: f64) -> String {
+    if v < 10_000.0 {
+        fmt_count(v.round() as u64)
+    } else {
+        fmt_bytes(v.round() as u64)
+    }
+}
+
+/// Draw the time-sequence graph as a self-contained SVG 1.1 document.
+pub fn render_seq_graph(tl: &Timeline, opts: &SeqGraphOptions) -> String {
+    // Pick the direction.
+    let mut bytes = [0u64; 2];
+    for (_, s, seg) in tl.transmissions() {
+        bytes[usize::from(s == Side::Right)] += u64::from(seg.len);
+    }
+    let sender = opts.sender.unwrap_or(if bytes[1] > bytes[0] {
+        Side::Right
+    } else {
+        Side::Left
+    });
+    let receiver = sender.other();
+
+    // Data segments: (time µs, rel seq, len, retransmission).
+    let mut data = Vec::new();
+    // ACK points as the sender sees them: (time µs, rel ack, rel window edge, sacks).
+    let mut acks: Vec<(u64, f64, f64, Vec<(f64, f64)>)> = Vec::new();
+    for (i, s, seg) in tl.transmissions() {
+        let e = &tl.entries[i];
+        if s == sender && seg.len > 0 {
+            let rel = tl.rel_offset(sender, seg.seq);
+            data.push((
+                tl.offset_micros(e.time()),
+                f64::from(rel),
+                f64::from(seg.len),
+                seg.retransmission || seg.retransmit_count > 0,
+            ));
+        } else if s == receiver && seg.flags.ack() && !e.lost {
+            let t = tl.arrival_time(i).unwrap_or(e.time());
+            let ack = f64::from(tl.rel_offset(sender, seg.ack));
+            let wnd = if seg.window_bytes > 0 || seg.window == 0 {
+                seg.window_bytes
+            } else {
+                u32::from(seg.window)
+            };
+            let sacks = seg
+                .options
+                .sack_blocks()
+                .iter()
+                .map(|b| {
+                    (
+                        f64::from(tl.rel_offset(sender, b.left)),
+                        f64::from(tl.rel_offset(sender, b.right)),
+                    )
+                })
+                .collect();
+            acks.push((tl.offset_micros(t), ack, ack + f64::from(wnd), sacks));
+        }
+    }
+    acks.sort_by_key(|a| a.0);
+
+    let (w, h) = (f64::from(opts.width.max(300)), f64::from(opts.height.max(200)));
+    let (ml, mr, mt, mb) = (86.0, 24.0, 56.0, 52.0);
+    let (pw, ph) = (w - ml - mr, h - mt - mb);
+
+    let t_min = data
+        .iter()
+        .map(|d| d.0)
+        .chain(acks.iter().map(|a| a.0))
+        .min()
+        .unwrap_or(0);
+    let t_max = data
+        .iter()
+        .map(|d| d.0)
+        .chain(acks.iter().map(|a| a.0))
+        .max()
+        .unwrap_or(1)
+        .max(t_min + 1);
+    let pad_t = ((t_max - t_min) as f64 * 0.03).max(1.0);
+    let (x0, x1) = ((t_min as f64 - pad_t).max(0.0), t_max as f64 + pad_t);
+    let data_top = data.iter().map(|d| d.1 + d.2).fold(0.0f64, f64::max);
+    let ack_top = acks.iter().map(|a| a.1).fold(0.0f64, f64::max);
+    let wnd_top = acks.iter().map(|a| a.2).fold(0.0f64, f64::max);
+    let base = data_top.max(ack_top).max(1.0);
+    let y1 = (base.max(wnd_top.min(base * 2.0)) * 1.05).max(10.0);
+    let y0 = 0.0;
+    let fx = |t: f64| ml + (t - x0) / (x1 - x0) * pw;
+    let fy = |v: f64| mt + ph - (v - y0) / (y1 - y0) * ph;
+
+    let total: u64 = data.iter().filter(|d| !d.3).map(|d| d.2 as u64).sum();
+    let retx = data.iter().filter(|d| d.3).count();
+    let title = format!(
+        "{} → {}: {} in {} data segments, {} retransmitted",
+        tl.endpoint(sender).label,
+        tl.endpoint(receiver).label,
+        fmt_bytes(total),
+        fmt_count(data.len() as u64),
+        fmt_count(retx as u64)
+    );
+    let mut svg = Svg::new(w, h, &title, STYLE);
+    svg.text(ml, 24.0, "title", "start", &title);
+    svg.rect(ml, mt, pw, ph, "frame");
+    let fine = (x1 - x0) < 2000.0;
+    for t in ticks(x0, x1, 8) {
+        let x = fx(t);
+        svg.line(x, mt, x, mt + ph, "grid");
+        svg.text(x, mt + ph + 16.0, "tick", "middle", &fmt_time(t.round() as u64, fine));
+    }
+    for v in ticks(y0, y1, 7) {
+        let y = fy(v);
+        svg.line(ml, y, ml + pw, y, "grid");
+        svg.text(ml - 6.0, y + 3.5, "tick", "end", &seq_label(v));
+    }
+    svg.text(ml + pw / 2.0, h - 12.0, "axtitle", "middle", "time");
+    let _ = writeln!(
+        svg.out,
+        "<text class=\"axtitle\" x=\"16\" y=\"{}\" text-anchor=\"middle\" transform=\"rotate(-90 16 {})\">relative sequence number (bytes after {})</text>",
+        n(mt + ph / 2.0),
+        n(mt + ph / 2.0),
+        sender.isn_letter()
+    );
+    let _ = writeln!(
+        svg.out,
+        "<defs><clipPath id=\"plot\"><rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\"/></clipPath></defs><g clip-path=\"url(#plot)\">",
+        n(ml),
+        n(mt),
+        n(pw),
+        n(ph)
+    );
+    // Window edge and ACK step lines.
+    let step = |f: &dyn Fn(&(u64, f64, f64, Vec<(f64, f64)>)) -> f64| {
+        let mut pts = Vec::new();
+        let mut cur: Option<f64> = None;
+        for a in &acks {
+            let v = f(a);
+            let v = cur.map_or(v, |c| c.max(v));
+            let x = fx(a.0 as f64);
+            if let Some(c) = cur {
+                pts.push((x, fy(c)));
+            }
+            pts.push((x, fy(v)));
+            cur = Some(v);
+        }
+        if let Some(c) = cur {
+            pts.push((fx(x1), fy(c)));
+        }
+        pts
+    };
+    svg.polyline(&step(&|a| a.2), "wnd");
+    svg.polyline(&step(&|a| a.1), "ackline");
+    for a in &acks {
+        for &(l, r) in &a.3 {
+            let x = fx(a.0 as f64);
+            svg.line(x, fy(l), x, fy(r), "sack");
+        }
+    }
+    for &(t, s, len, r) in &data {
+        let x = fx(t as f64);
+        let (ya, yb) = (fy(s), fy(s + len));
+        let (ya, yb) = if ya - yb < 2.0 {
+            let m = (ya + yb) / 2.0;
+            (m + 1.0, m - 1.0)
+        } else {
+            (ya, yb)
+        };
+        svg.line(x, ya, x, yb, if r { "retx" } else { "data" });
+    }
+    svg.raw("</g>");
+    // Legend.
+    let items = [
+        ("data", "data"),
+        ("retx", "retransmission"),
+        ("ackline", "ACK"),
+        ("wnd", "window edge"),
+        ("sack", "SACK"),
+    ];
+    // Bottom right: below the data, where a time-sequence graph is usually empty.
+    let lh = 16.0 * items.len() as f64 + 10.0;
+    let (lx, ly) = (ml + pw - 148.0, mt + ph - lh - 12.0);
+    svg.rect(lx, ly, 136.0, lh, "legend");
+    for (k, (cls, name)) in items.iter().enumerate() {
+        let y = ly + 14.0 + 16.0 * k as f64;
+        svg.line(lx + 10.0, y - 3.5, lx + 34.0, y - 3.5, &format!("sw-{cls}"));
+        svg.text(lx + 42.0, y, "tick", "start", name);
+    }
+    svg.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ticks;
+
+    #[test]
+    fn ticks_are_round() {
+        assert_eq!(ticks(0.0, 100.0, 5), vec![0.0, 20.0, 40.0, 60.0, 80.0, 100.0]);
+        let t = ticks(3.0, 7.5, 5);
+        assert_eq!(t, vec![3.0, 4.0, 5.0, 6.0, 7.0]);
+    }
 }

@@ -117,10 +117,11 @@ fn middle_str(m: &Middle, mw: usize) -> (String, Option<&'static str>) {
         Middle::Empty => (" ".repeat(mw), None),
         Middle::LeftToRight { label, lost } => {
             let arrow = if *lost { LOST_R } else { ARROW_R };
-            (
-                format!("{}{arrow}  ", pad_right(label, mw - 5)),
-                lost.then_some("(lost)"),
-            )
+            if *lost {
+                (format!("{}{arrow} ", pad_right(label, mw - 5)), Some("(lost)"))
+            } else {
+                (format!("{}{arrow}  ", pad_right(label, mw - 5)), None)
+            }
         }
         Middle::RightToLeft { label, lost } => {
             let arrow = if *lost { LOST_L } else { ARROW_L };

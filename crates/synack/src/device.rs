@@ -142,7 +142,7 @@ mod tests {
         let mut b = PacketBatch::new(3);
         assert!(b.push(b"one"));
         assert!(b.push(b"second"));
-        assert_eq!(b.push_with(100, |buf| Ok(0)).ok(), Some(0));
+        assert_eq!(b.push_with(100, |_buf| Ok(0)).ok(), Some(0));
         assert_eq!(b.len(), 2);
         assert!(b.push(b"3"));
         assert!(b.is_full());

@@ -1,1 +1,70 @@
-//! placeholder
+//! # synack
+//!
+//! The tokio runtime of the synack TCP/IP stack: the sans-IO engine
+//! ([`synack_core::Stack`]) driven by one task over a packet [`Device`], with sockets
+//! shaped like `tokio::net`:
+//!
+//! - [`NetStack`] (built with [`NetStack::builder`]) owns the engine and the driver;
+//! - [`TcpListener::bind`] / [`TcpListener::accept`], [`TcpStream::connect`], with
+//!   `AsyncRead` / `AsyncWrite`, `split` / `into_split`, `set_nodelay`, `set_linger`,
+//!   [`TcpStream::info`];
+//! - [`TcpListener::intercept`] accepts connections to any destination (VPN /
+//!   tun2socks); each stream's `local_addr()` is the original destination;
+//! - devices: [`MemoryDevice::pair`] (two stacks back to back, for tests) and, on
+//!   Linux, [`TunDevice`];
+//! - a pcap capture of the device ([`NetStackBuilder::capture`]) and a live trace hook
+//!   ([`NetStackBuilder::on_trace`]).
+//!
+//! ```
+//! use synack::{MemoryDevice, NetStack, TcpListener, TcpStream};
+//! use tokio::io::{AsyncReadExt, AsyncWriteExt};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> std::io::Result<()> {
+//! let (dev_a, dev_b) = MemoryDevice::pair();
+//! let a = NetStack::new(dev_a, &["10.0.0.1".parse().unwrap()])?;
+//! let b = NetStack::new(dev_b, &["10.0.0.2".parse().unwrap()])?;
+//! let listener = TcpListener::bind(&b, "10.0.0.2:7").await?;
+//! let server = tokio::spawn(async move {
+//!     let (mut s, _) = listener.accept().await?;
+//!     let mut buf = [0u8; 5];
+//!     s.read_exact(&mut buf).await?;
+//!     s.write_all(&buf).await?;
+//!     std::io::Result::Ok(())
+//! });
+//! let mut c = TcpStream::connect(&a, "10.0.0.2:7").await?;
+//! c.write_all(b"hello").await?;
+//! let mut back = [0u8; 5];
+//! c.read_exact(&mut back).await?;
+//! assert_eq!(&back, b"hello");
+//! server.await.unwrap()?;
+//! # Ok(())
+//! # }
+//! ```
+
+mod addr;
+mod capture;
+mod cidr;
+mod device;
+mod driver;
+mod error;
+mod listener;
+mod memory;
+mod runtime;
+mod stream;
+#[cfg(target_os = "linux")]
+mod tun;
+
+pub use addr::ToSocketAddr;
+pub use cidr::IpCidr;
+pub use device::{Device, PacketBatch};
+pub use listener::TcpListener;
+pub use memory::{MemoryDevice, DEFAULT_QUEUE_PACKETS};
+pub use runtime::{NetStack, NetStackBuilder};
+pub use stream::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, ReuniteError, TcpStream, WriteHalf};
+#[cfg(target_os = "linux")]
+pub use tun::{interface_exists, TunConfig, TunDevice};
+
+pub use synack_core::trace;
+pub use synack_core::trace::TraceEvent;
+pub use synack_core::{Config, ConnError, ConnInfo, SocketOptions, StackStats, State};

@@ -100,6 +100,8 @@ impl Connection {
             // restarts the 2 MSL timer.
             if self.state == State::TimeWait && flags.fin() && seg_seq + seg_len == self.rcv_nxt {
                 self.linger_at = Some(env.now + env.cfg.time_wait());
+                self.ack_now = true;
+                return Outcome::Done;
             }
             self.drop_segment(env, "sequence number outside the receive window");
             if !flags.rst() {
@@ -327,6 +329,7 @@ impl Connection {
             self.set_state(State::Established, env);
             self.ack_now = true;
             self.wake |= wake::CONNECTED | wake::WRITABLE;
+            self.handshake_ack = true;
             if !payload.is_empty() {
                 self.accept_data(env, self.rcv_nxt, payload);
             }

@@ -230,6 +230,9 @@ pub(crate) struct Connection {
     pub(crate) rst_pending: bool,
     /// Send queued data once regardless of Nagle / SWS (override timeout fired).
     pub(crate) force_send: bool,
+    /// The handshake's final ACK is owed (SYN-SENT -> ESTABLISHED): send it on its own
+    /// before any data, as Linux does and textbooks draw it.
+    pub(crate) handshake_ack: bool,
     /// Retransmission counter for the trace (which retransmission this is).
     pub(crate) rtx_count: u32,
     pub(crate) error: Option<ConnError>,
@@ -319,6 +322,7 @@ impl Connection {
             keepalive_pending: false,
             rst_pending: false,
             force_send: false,
+            handshake_ack: false,
             rtx_count: 0,
             error: None,
             soft_error: None,
@@ -343,7 +347,8 @@ impl Connection {
     /// RFC 9293 §3.10.7.2: a SYN arrived at a listener; record the peer's ISN and
     /// options and enter SYN-RECEIVED (the SYN-ACK goes out on the next poll).
     pub(crate) fn passive_open(&mut self, env: &mut Env<'_>, seg: &TcpRepr) {
-        self.set_state(State::Listen, env);
+        // The listener was in LISTEN; this TCB starts as its copy (RFC 9293 §3.10.7.2).
+        self.state = State::Listen;
         self.irs = Seq(seg.seq);
         self.rcv_nxt = self.irs + 1;
         self.snd_wl1 = self.irs;

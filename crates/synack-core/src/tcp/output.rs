@@ -54,6 +54,14 @@ impl Connection {
             }
             _ => {}
         }
+        if self.handshake_ack {
+            // RFC 9293 §3.10.7.3: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> completes the
+            // handshake; data follows in its own segments.
+            self.handshake_ack = false;
+            if self.ack_now {
+                return Some(self.ack_segment(env, self.snd_nxt));
+            }
+        }
         if let Some(out) = self.data_segment(env) {
             return Some(out);
         }

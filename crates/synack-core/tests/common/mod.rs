@@ -6,8 +6,72 @@
 
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
-use synack_core::{Config, Duration, Instant, Stack};
+use synack_core::{Config, ConnHandle, Duration, Event, Instant, ListenerHandle, Stack};
 use synack_wire::{parse_packet, IpRepr, Packet, TcpFlags, TcpOptions, TcpRepr, PROTO_TCP};
+
+pub const SYN: TcpFlags = TcpFlags::SYN;
+pub const ACK: TcpFlags = TcpFlags::ACK;
+pub const FIN: TcpFlags = TcpFlags::FIN;
+pub const RST: TcpFlags = TcpFlags::RST;
+pub const PSH: TcpFlags = TcpFlags::PSH;
+
+pub fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+pub fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+/// The default configuration with ACKs sent at once (no delayed ACK), which keeps
+/// "inject, expect" tests exact. Tests of delayed ACKs use `Config::default()`.
+pub fn quick_cfg() -> Config {
+    Config {
+        delayed_ack: None,
+        ..Config::default()
+    }
+}
+
+/// Assert that `segs` is exactly one segment with these flags, seq and ack; return it.
+#[track_caller]
+pub fn one(segs: &[Seg], flags: TcpFlags, seq: u32, ack: u32) -> Seg {
+    assert_eq!(segs.len(), 1, "expected exactly one segment, got {segs:#?}");
+    let s = &segs[0];
+    assert_eq!(
+        (s.flags(), s.seq(), s.ack()),
+        (flags, seq, ack),
+        "flags/seq/ack of {s:#?}"
+    );
+    s.clone()
+}
+
+/// Assert that nothing was sent.
+#[track_caller]
+pub fn none(segs: &[Seg]) {
+    assert!(segs.is_empty(), "expected no segment, got {segs:#?}");
+}
+
+/// All pending application events.
+pub fn events(stack: &mut Stack) -> Vec<Event> {
+    std::iter::from_fn(|| stack.poll_event()).collect()
+}
+
+/// An established connection as the scripted peer sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Est {
+    /// The stack's handle.
+    pub h: ConnHandle,
+    /// The stack's end of the connection.
+    pub local: SocketAddr,
+    /// The peer's next sequence number (the stack's RCV.NXT).
+    pub p_nxt: u32,
+    /// The stack's next sequence number (what the peer acknowledges).
+    pub s_nxt: u32,
+    /// The peer's ISN.
+    pub irs: u32,
+    /// The stack's ISN.
+    pub iss: u32,
+}
 
 pub const CLIENT_IP: &str = "10.0.0.1";
 pub const SERVER_IP: &str = "10.0.0.2";
@@ -151,6 +215,91 @@ impl Lone {
     pub fn out(&mut self) -> Vec<Seg> {
         drain(&mut self.stack, self.now)
     }
+
+    /// The stack's address with `port`.
+    pub fn local(&self, port: u16) -> SocketAddr {
+        SocketAddr::new(self.me, port)
+    }
+
+    /// Listen on port 80.
+    pub fn listen80(&mut self) -> ListenerHandle {
+        let l = self.local(80);
+        self.stack.listen(l, 0).unwrap()
+    }
+
+    /// Passive open on port 80: the peer sends SYN with ISN `a` and `opts`, the stack
+    /// answers SYN-ACK (checked: ack A+1), the peer ACKs; the connection is accepted.
+    pub fn passive(&mut self, a: u32, opts: TcpOptions) -> Est {
+        let l = self.listen80();
+        self.passive_on(l, a, opts)
+    }
+
+    /// Like [`Lone::passive`] on an existing listener of port 80.
+    pub fn passive_on(&mut self, l: ListenerHandle, a: u32, opts: TcpOptions) -> Est {
+        let local = self.local(80);
+        let mut syn = tcp(SYN, a, 0, 65535);
+        syn.options = opts;
+        let out = self.inject(local, syn, &[]);
+        assert_eq!(out.len(), 1, "{out:#?}");
+        let sa = &out[0];
+        assert_eq!(sa.flags(), SYN | ACK);
+        assert_eq!(sa.ack(), a.wrapping_add(1));
+        let b = sa.seq();
+        let mut ack = tcp(ACK, a.wrapping_add(1), b.wrapping_add(1), 65535);
+        ack.options.timestamp = opts.timestamp.map(|(v, _)| {
+            (
+                v.wrapping_add(1),
+                sa.tcp.options.timestamp.map_or(0, |t| t.0),
+            )
+        });
+        none(&self.inject(local, ack, &[]));
+        let h = self.stack.accept(l).expect("accepted");
+        Est {
+            h,
+            local,
+            p_nxt: a.wrapping_add(1),
+            s_nxt: b.wrapping_add(1),
+            irs: a,
+            iss: b,
+        }
+    }
+
+    /// Active open to the peer: the stack sends SYN, the peer answers SYN-ACK with ISN
+    /// `b` and `opts`; the stack's final ACK is checked (seq A+1, ack B+1).
+    pub fn active(&mut self, b: u32, opts: TcpOptions) -> Est {
+        let h = self.stack.connect(self.now, self.peer, None).unwrap();
+        let out = self.out();
+        assert_eq!(out.len(), 1, "{out:#?}");
+        let syn = &out[0];
+        assert_eq!(syn.flags(), SYN);
+        let a = syn.seq();
+        let local = syn.src;
+        let mut sa = tcp(SYN | ACK, b, a.wrapping_add(1), 65535);
+        sa.options = opts;
+        if let (Some((v, _)), Some((ours, _))) = (opts.timestamp, syn.tcp.options.timestamp) {
+            sa.options.timestamp = Some((v, ours));
+        }
+        let out = self.inject(local, sa, &[]);
+        one(&out, ACK, a.wrapping_add(1), b.wrapping_add(1));
+        assert!(events(&mut self.stack).contains(&Event::Connected(h)));
+        Est {
+            h,
+            local,
+            p_nxt: b.wrapping_add(1),
+            s_nxt: a.wrapping_add(1),
+            irs: b,
+            iss: a,
+        }
+    }
+
+    /// Inject a segment of an established connection: seq = peer's next, ack = the
+    /// stack's next, window 65535. Advances `e.p_nxt` past payload, SYN and FIN.
+    pub fn send(&mut self, e: &mut Est, flags: TcpFlags, payload: &[u8]) -> Vec<Seg> {
+        let t = tcp(flags, e.p_nxt, e.s_nxt, 65535);
+        let len = payload.len() as u32 + u32::from(flags.syn()) + u32::from(flags.fin());
+        e.p_nxt = e.p_nxt.wrapping_add(len);
+        self.inject(e.local, t, payload)
+    }
 }
 
 /// Two stacks joined by a lossless link with one-way `latency`.
@@ -254,5 +403,19 @@ impl Pair {
                 return cond(self);
             }
         }
+    }
+}
+
+impl Lone {
+    /// Complete a passive handshake on listener `l` from the current peer with ISN `a`
+    /// but leave the connection in the accept queue. Returns (stack ISN, peer ISN).
+    pub fn passive_on_no_accept(&mut self, l: ListenerHandle, a: u32) -> (u32, u32) {
+        let _ = l;
+        let local = self.local(80);
+        let out = self.inject(local, tcp(SYN, a, 0, 65535), &[]);
+        assert_eq!(out.len(), 1, "{out:#?}");
+        let b = out[0].seq();
+        none(&self.inject(local, tcp(ACK, a.wrapping_add(1), b.wrapping_add(1), 65535), &[]));
+        (b, a)
     }
 }

@@ -150,7 +150,16 @@ impl Scenario {
             window: s.window,
             window_bytes: s.window_bytes,
             len,
-            options: s.options,
+            options: {
+                // SACK blocks are written relative to the data sender's ISN.
+                let mut o = s.options;
+                let base = self.isn[ix(from.other())];
+                for b in o.sack.iter_mut().take(o.sack_len as usize) {
+                    b.left = base.wrapping_add(b.left);
+                    b.right = base.wrapping_add(b.right);
+                }
+                o
+            },
             iss: Some(self.isn[ix(me)]),
             irs: Some(self.isn[ix(me.other())]),
             retransmission: s.retransmit_count > 0 && dir == Direction::Sent,
@@ -386,7 +395,7 @@ pub(crate) fn bulk(n: u32, lose: Option<u32>) -> Timeline {
                 Some((lseq, _)) => *lseq,
                 None => seq + mss,
             };
-            let mut a = seg(ACK, 1, acked).win(1000, 128_000);
+            let mut a = seg(ACK, 1, acked).win(234, 29_952);
             if let Some((lseq, _)) = &pending_retx {
                 a = a.opts(sack(&[(lseq + mss, seq + mss)]));
             }
@@ -398,7 +407,7 @@ pub(crate) fn bulk(n: u32, lose: Option<u32>) -> Timeline {
     if let Some((seq, d)) = pending_retx {
         let arr = s.send(L, t + 200 * MS, d.clone().retx(1, 200_000));
         s.recv(R, arr, d);
-        let a = seg(ACK, 1, 1 + n * mss).win(1000, 128_000);
+        let a = seg(ACK, 1, 1 + n * mss).win(234, 29_952);
         let back = s.send(R, arr, a.clone());
         s.recv(L, back, a);
         let _ = seq;

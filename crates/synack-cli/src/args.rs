@@ -1,0 +1,209 @@
+//! Command-line flags of every subcommand (clap derive).
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// synack: a userspace TCP/IP stack. Watch a connection's whole life as a ladder
+/// diagram, or use the stack for real over a TUN device.
+#[derive(Debug, Parser)]
+#[command(name = "synack", version, about, long_about = None)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Run one connection between a client and a server on a simulated network, in
+    /// virtual time, and draw its life as a ladder diagram.
+    Demo(DemoArgs),
+    /// Draw the ladder (and SVGs) of the TCP connections in a pcap capture.
+    Trace(TraceArgs),
+}
+
+/// Output format of a ladder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Format {
+    /// Terminal ladder diagram.
+    Text,
+    /// Every event as JSON.
+    Json,
+    /// A Mermaid sequence diagram.
+    Mermaid,
+}
+
+/// Who closes first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum CloseArg {
+    /// The client closes first (it ends in TIME-WAIT).
+    Client,
+    /// The server closes first.
+    Server,
+    /// Both at once: simultaneous close through CLOSING.
+    Both,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DemoArgs {
+    /// Bytes of data each way (accepts suffixes: 64K, 10M).
+    #[arg(long, default_value = "5", value_parser = parse_size)]
+    pub(crate) bytes: usize,
+    /// Random loss on each direction of the link, as a fraction (0.05) or percent (5%).
+    #[arg(long, default_value = "0", value_parser = parse_prob)]
+    pub(crate) loss: f64,
+    /// One-way latency in milliseconds.
+    #[arg(long, default_value = "10", value_parser = parse_latency)]
+    pub(crate) latency: f64,
+    /// Simulation seed (the same seed replays the same run).
+    #[arg(long, default_value_t = 1)]
+    pub(crate) seed: u64,
+    /// Who closes first.
+    #[arg(long, value_enum, default_value_t = CloseArg::Client)]
+    pub(crate) close: CloseArg,
+    /// Both sides connect to each other at the same time.
+    #[arg(long)]
+    pub(crate) simultaneous_open: bool,
+    /// TIME-WAIT length (2*MSL), e.g. 60s, 500ms, 2m.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub(crate) time_wait: Duration,
+    /// Maximum segment size (sets the link MTU to MSS + 40).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(64..=65495))]
+    pub(crate) mss: Option<u16>,
+    /// Write every packet to this pcap file (Wireshark / tshark read it).
+    #[arg(long)]
+    pub(crate) pcap: Option<PathBuf>,
+    /// Draw the ladder as an SVG image into this file.
+    #[arg(long)]
+    pub(crate) svg: Option<PathBuf>,
+    /// Draw a time-sequence graph (SVG) into this file.
+    #[arg(long)]
+    pub(crate) seq_graph: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub(crate) format: Format,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TraceArgs {
+    /// A pcap file (raw IP, Ethernet, Linux cooked, or loopback link types).
+    pub(crate) file: PathBuf,
+    /// Draw only this connection (index as listed); default: all.
+    #[arg(long)]
+    pub(crate) conn: Option<usize>,
+    /// Draw the ladder of the (first selected) connection as SVG into this file.
+    #[arg(long)]
+    pub(crate) svg: Option<PathBuf>,
+    /// Draw a time-sequence graph (SVG) of the (first selected) connection.
+    #[arg(long)]
+    pub(crate) seq_graph: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub(crate) format: Format,
+}
+
+/// "64K", "10M", "1G", "1500".
+pub(crate) fn parse_size(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    let (num, mul) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let m = match c.to_ascii_uppercase() {
+                'K' => 1usize << 10,
+                'M' => 1 << 20,
+                'G' => 1 << 30,
+                _ => return Err(format!("unknown size suffix in '{s}' (use K, M or G)")),
+            };
+            (&t[..i], m)
+        }
+        _ => (t, 1),
+    };
+    let n: usize = num
+        .parse()
+        .map_err(|_| format!("'{s}' is not a size (e.g. 5, 64K, 10M)"))?;
+    n.checked_mul(mul).ok_or_else(|| format!("'{s}' is too large"))
+}
+
+/// "0.05" or "5%", in [0, 1).
+pub(crate) fn parse_prob(s: &str) -> Result<f64, String> {
+    let t = s.trim();
+    let v = if let Some(p) = t.strip_suffix('%') {
+        p.trim().parse::<f64>().map(|x| x / 100.0)
+    } else {
+        t.parse::<f64>()
+    }
+    .map_err(|_| format!("'{s}' is not a probability (e.g. 0.05 or 5%)"))?;
+    if !(0.0..1.0).contains(&v) {
+        return Err(format!("loss must be at least 0 and below 1 (100%), got '{s}'"));
+    }
+    Ok(v)
+}
+
+/// Milliseconds, non-negative and finite.
+pub(crate) fn parse_latency(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .trim_end_matches("ms")
+        .parse()
+        .map_err(|_| format!("'{s}' is not a latency in milliseconds"))?;
+    if !v.is_finite() || !(0.0..=3_600_000.0).contains(&v) {
+        return Err(format!("latency must be between 0 and 3600000 ms, got '{s}'"));
+    }
+    Ok(v)
+}
+
+/// "60s", "500ms", "2m", "1.5s", "250us", or a bare number of seconds.
+pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let v: f64 = num
+        .parse()
+        .map_err(|_| format!("'{s}' is not a duration (e.g. 60s, 500ms, 2m)"))?;
+    let secs = match unit.trim() {
+        "" | "s" => v,
+        "ms" => v / 1e3,
+        "us" | "µs" => v / 1e6,
+        "m" | "min" => v * 60.0,
+        "h" => v * 3600.0,
+        u => return Err(format!("unknown unit '{u}' in '{s}' (use us, ms, s, m or h)")),
+    };
+    if !secs.is_finite() || !(0.0..=86_400.0 * 365.0).contains(&secs) {
+        return Err(format!("duration out of range: '{s}'"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("5"), Ok(5));
+        assert_eq!(parse_size("64K"), Ok(65536));
+        assert_eq!(parse_size("10m"), Ok(10 << 20));
+        assert!(parse_size("x").is_err());
+        assert!(parse_size("5Q").is_err());
+    }
+
+    #[test]
+    fn probabilities() {
+        assert_eq!(parse_prob("0.05"), Ok(0.05));
+        assert_eq!(parse_prob("5%"), Ok(0.05));
+        assert!(parse_prob("1").is_err());
+        assert!(parse_prob("-0.1").is_err());
+        assert!(parse_prob("abc").is_err());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("60s"), Ok(Duration::from_secs(60)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
+        assert!(parse_duration("3 parsecs").is_err());
+        assert!(parse_duration("").is_err());
+    }
+}

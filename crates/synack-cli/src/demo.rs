@@ -1,0 +1,174 @@
+//! `synack demo`: run the simulated scenario and draw it.
+
+use crate::args::{CloseArg, DemoArgs, Format};
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::{Duration, Instant as WallInstant};
+use synack_sim::demo::{run_demo, CloseMode, DemoConfig, DemoReport};
+use synack_viz::{
+    render_json, render_mermaid, render_seq_graph, render_svg_ladder, render_text, Endpoint,
+    LadderSvgOptions, MermaidOptions, SeqGraphOptions, Side, TextOptions, Timeline,
+};
+
+pub(crate) fn run(a: DemoArgs) -> Result<ExitCode, String> {
+    let latency = Duration::from_secs_f64(a.latency / 1000.0);
+    let cfg = DemoConfig {
+        bytes: a.bytes,
+        loss: a.loss,
+        latency,
+        seed: a.seed,
+        close: match a.close {
+            CloseArg::Client => CloseMode::Client,
+            CloseArg::Server => CloseMode::Server,
+            CloseArg::Both => CloseMode::Both,
+        },
+        simultaneous_open: a.simultaneous_open,
+        msl: a.time_wait / 2,
+        mss: a.mss,
+        capture: a.pcap.is_some(),
+        ..DemoConfig::default()
+    };
+    let started = WallInstant::now();
+    let mut last_print = started;
+    let mut printed_progress = false;
+    let report = run_demo(&cfg, &mut |p| {
+        let now = WallInstant::now();
+        if now.duration_since(started) > Duration::from_secs(1)
+            && now.duration_since(last_print) > Duration::from_millis(250)
+        {
+            last_print = now;
+            printed_progress = true;
+            let pct = |n: usize| {
+                if p.total == 0 {
+                    100.0
+                } else {
+                    n as f64 * 100.0 / p.total as f64
+                }
+            };
+            eprint!(
+                "\r  running: virtual {:.3} s, client->server {:.1}%, server->client {:.1}%   ",
+                p.now.total_micros() as f64 / 1e6,
+                pct(p.to_server),
+                pct(p.to_client)
+            );
+        }
+    });
+    if printed_progress {
+        eprintln!();
+    }
+    let tl = timeline(&report);
+    let out = match a.format {
+        Format::Text => {
+            let opts = TextOptions {
+                latency: Some(latency),
+                msl: Some(cfg.msl),
+                ..TextOptions::default()
+            };
+            let mut s = render_text(&tl, &opts);
+            s.push_str(&verdict_lines(&report));
+            s
+        }
+        Format::Json => render_json(&tl),
+        Format::Mermaid => render_mermaid(&tl, &MermaidOptions::default()),
+    };
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(out.as_bytes());
+    if !out.ends_with('\n') {
+        let _ = stdout.write_all(b"\n");
+    }
+    if let Some(path) = &a.svg {
+        let opts = LadderSvgOptions {
+            latency: Some(latency),
+            ..LadderSvgOptions::default()
+        };
+        write_file(path, render_svg_ladder(&tl, &opts).as_bytes())?;
+    }
+    if let Some(path) = &a.seq_graph {
+        write_file(path, render_seq_graph(&tl, &SeqGraphOptions::default()).as_bytes())?;
+    }
+    if let Some(path) = &a.pcap {
+        let mut bytes = Vec::new();
+        synack_sim::write_pcap(&mut bytes, &report.packets)
+            .map_err(|e| format!("cannot write pcap: {e}"))?;
+        write_file(path, &bytes)?;
+    }
+    Ok(if report.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn write_file(path: &std::path::Path, bytes: &[u8]) -> Result<(), String> {
+    std::fs::write(path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+fn timeline(r: &DemoReport) -> Timeline {
+    let right_initial = if r.config.simultaneous_open {
+        synack_core::State::Closed
+    } else {
+        synack_core::State::Listen
+    };
+    Timeline::from_traces(
+        Endpoint::new("client", r.client.addr, synack_core::State::Closed),
+        r.client.trace.clone(),
+        Endpoint::new("server", r.server.addr, right_initial),
+        r.server.trace.clone(),
+    )
+}
+
+/// The demo's own verdict: byte counts with the SHA-256 check, RTT, and whether both
+/// sides closed.
+fn verdict_lines(r: &DemoReport) -> String {
+    let mut s = String::new();
+    let n = r.config.bytes;
+    let c2s_ok = r.server.received == n && r.server.received_sha256 == r.client.sent_sha256;
+    let s2c_ok = r.client.received == n && r.client.received_sha256 == r.server.sent_sha256;
+    s.push_str(&format!(
+        "data: client->server {} of {} B, SHA-256 {} · server->client {} of {} B, SHA-256 {}\n",
+        r.server.received,
+        n,
+        if c2s_ok { "ok" } else { "MISMATCH" },
+        r.client.received,
+        n,
+        if s2c_ok { "ok" } else { "MISMATCH" },
+    ));
+    if let Some(info) = &r.client.info {
+        let ms = |d: Option<Duration>| d.map_or("-".to_string(), |d| format!("{:.1} ms", d.as_secs_f64() * 1e3));
+        s.push_str(&format!(
+            "client: srtt {} · rttvar {} · rto {:.0} ms · cwnd {} B · {} segments sent, {} retransmitted\n",
+            ms(info.srtt),
+            ms(info.rttvar),
+            info.rto.as_secs_f64() * 1e3,
+            info.cwnd,
+            info.stats.segs_sent,
+            info.stats.segs_retransmitted,
+        ));
+    }
+    if let Some(info) = &r.server.info {
+        s.push_str(&format!(
+            "server: {} segments sent, {} retransmitted\n",
+            info.stats.segs_sent, info.stats.segs_retransmitted,
+        ));
+    }
+    if r.link_drops > 0 {
+        s.push_str(&format!("link: {} packets lost in the network\n", r.link_drops));
+    }
+    for (name, side) in [("client", &r.client), ("server", &r.server)] {
+        if let Some(e) = &side.error {
+            s.push_str(&format!("{name}: ERROR: {e}\n"));
+        }
+    }
+    if !r.completed {
+        s.push_str(&format!(
+            "NOT COMPLETE: connections still open at {:.3} s (client holds {}, server holds {})\n",
+            r.end.total_micros() as f64 / 1e6,
+            r.client.leftover_connections,
+            r.server.leftover_connections
+        ));
+    } else {
+        let _ = Side::Left;
+        s.push_str("both sides reached CLOSED and hold no connection state\n");
+    }
+    s
+}

@@ -1,0 +1,108 @@
+//! [`StackHost`]: a `synack-core` [`Stack`] with an application on top, as a simulator
+//! [`Host`]. The application is any [`App`]: after every input the host lets it act
+//! (accept, read, write, close), then the simulator drains the stack's output.
+
+use crate::Host;
+use synack_core::time::Instant;
+use synack_core::trace::TraceEvent;
+use synack_core::Stack;
+
+/// Application logic running on a simulated host.
+pub trait App: 'static {
+    /// Act on the stack: called after every packet and timer, and once at the start.
+    fn poll(&mut self, stack: &mut Stack, now: Instant);
+    /// An application deadline (e.g. a scheduled close), if any.
+    fn poll_timeout(&self) -> Option<Instant> {
+        None
+    }
+    /// True when the application has finished its work.
+    fn is_done(&self) -> bool {
+        true
+    }
+}
+
+/// An application that does nothing (a bare stack).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoApp;
+
+impl App for NoApp {
+    fn poll(&mut self, _stack: &mut Stack, _now: Instant) {}
+}
+
+/// A synack stack plus its application, driven by the simulator.
+#[derive(Debug)]
+pub struct StackHost<A: App> {
+    /// The engine.
+    pub stack: Stack,
+    /// The application.
+    pub app: A,
+    /// Trace events collected so far (when the stack's trace is on).
+    pub trace: Vec<TraceEvent>,
+    started: bool,
+}
+
+impl<A: App> StackHost<A> {
+    /// Wrap `stack` and `app`.
+    pub fn new(stack: Stack, app: A) -> StackHost<A> {
+        StackHost {
+            stack,
+            app,
+            trace: Vec::new(),
+            started: false,
+        }
+    }
+
+    fn run_app(&mut self, now: Instant) {
+        self.started = true;
+        self.app.poll(&mut self.stack, now);
+        while let Some(ev) = self.stack.poll_trace() {
+            self.trace.push(ev);
+        }
+    }
+}
+
+impl<A: App> Host for StackHost<A> {
+    fn handle_packet(&mut self, now: Instant, packet: &[u8]) {
+        self.stack.handle_packet(now, packet);
+        self.run_app(now);
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        self.stack.handle_timeout(now);
+        self.run_app(now);
+    }
+
+    fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
+        if !self.started {
+            self.run_app(now);
+        }
+        let t = self.stack.poll_transmit(now, buf);
+        while let Some(ev) = self.stack.poll_trace() {
+            self.trace.push(ev);
+        }
+        if t.is_none() {
+            // Sending may have freed room the application was waiting for.
+            self.run_app(now);
+            let t2 = self.stack.poll_transmit(now, buf);
+            while let Some(ev) = self.stack.poll_trace() {
+                self.trace.push(ev);
+            }
+            return t2.map(|t| t.len);
+        }
+        t.map(|t| t.len)
+    }
+
+    fn poll_timeout(&mut self) -> Option<Instant> {
+        if !self.started {
+            return Some(Instant::ZERO);
+        }
+        match (self.stack.poll_timeout(), self.app.poll_timeout()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn is_idle(&self) -> bool {
+        self.app.is_done() && self.stack.connection_count() == 0
+    }
+}

@@ -1,0 +1,165 @@
+//! The driver task: the one place that moves packets between the device and the
+//! engine. Each turn follows the engine's driving order (see `synack_core::Stack`):
+//!
+//! 1. feed the batch of packets read from the device to `handle_packet`, and call
+//!    `handle_timeout` when the engine's deadline has passed;
+//! 2. drain `poll_transmit` into a batch and write it to the device; drain
+//!    `poll_event` and wake the tasks waiting on those connections and listeners;
+//! 3. sleep until the device has packets, the deadline comes, or an application call
+//!    nudges the driver.
+//!
+//! Wakers and the trace callback run with the engine unlocked.
+
+use crate::device::{Device, PacketBatch};
+use crate::runtime::{Inner, Shared, TraceFn};
+use std::io;
+use std::sync::Arc;
+use std::task::Waker;
+use std::time::Duration;
+use synack_core::trace::TraceEvent;
+use synack_core::Event;
+
+/// Longest time captured packets stay in the capture buffer while traffic flows.
+const CAPTURE_FLUSH: Duration = Duration::from_millis(200);
+
+/// Run the stack until every user handle is gone or the device fails.
+pub(crate) async fn run<D: Device>(
+    shared: Arc<Shared>,
+    mut device: D,
+    mut trace: Option<TraceFn>,
+    batch: usize,
+) {
+    let mut rx = PacketBatch::new(batch);
+    let mut tx = PacketBatch::new(batch);
+    let mut wakers: Vec<Waker> = Vec::new();
+    let mut traces: Vec<TraceEvent> = Vec::new();
+    let mut capture_dirty_since: Option<tokio::time::Instant> = None;
+    loop {
+        if shared.record(&rx) {
+            capture_dirty_since.get_or_insert_with(tokio::time::Instant::now);
+        }
+        let (deadline, more, stop) = {
+            let mut guard = shared.lock();
+            let inner = &mut *guard;
+            let now = shared.now();
+            for p in rx.iter() {
+                inner.engine.handle_packet(now, p);
+            }
+            if inner.engine.poll_timeout().is_some_and(|t| t <= now) {
+                inner.engine.handle_timeout(now);
+            }
+            let max = inner.engine.max_packet_size();
+            while !tx.is_full() {
+                let engine = &mut inner.engine;
+                let n = tx
+                    .push_with(max, |buf| Ok(engine.poll_transmit(now, buf).map_or(0, |t| t.len)))
+                    .unwrap_or(0);
+                if n == 0 {
+                    break;
+                }
+            }
+            dispatch_events(inner, &mut wakers);
+            if trace.is_some() {
+                while let Some(ev) = inner.engine.poll_trace() {
+                    traces.push(ev);
+                }
+            }
+            let stop = shared.handle_count() == 0;
+            (inner.engine.poll_timeout(), tx.is_full(), stop)
+        };
+        rx.clear();
+        for w in wakers.drain(..) {
+            w.wake();
+        }
+        if let Some(f) = trace.as_mut() {
+            for ev in traces.drain(..) {
+                f(ev);
+            }
+        }
+        if !tx.is_empty() {
+            if shared.record(&tx) {
+                capture_dirty_since.get_or_insert_with(tokio::time::Instant::now);
+            }
+            let sent = device.send(&tx).await;
+            tx.clear();
+            if let Err(e) = sent {
+                fail(&shared, e);
+                return;
+            }
+        }
+        if stop {
+            let _ = shared.flush_capture();
+            return;
+        }
+        if more {
+            // The engine has more to send: go again, but let other tasks run first.
+            tokio::task::yield_now().await;
+            continue;
+        }
+        let timer_at = deadline.map(|t| shared.tokio_instant(t));
+        let flush_at = capture_dirty_since.map(|t| t + CAPTURE_FLUSH);
+        let far = tokio::time::Instant::now() + Duration::from_secs(3600);
+        tokio::select! {
+            _ = shared.driver_wake.notified() => {}
+            r = device.recv(&mut rx) => {
+                if let Err(e) = r {
+                    if e.kind() != io::ErrorKind::Interrupted && e.kind() != io::ErrorKind::WouldBlock {
+                        fail(&shared, e);
+                        return;
+                    }
+                }
+            }
+            _ = tokio::time::sleep_until(timer_at.unwrap_or(far)), if timer_at.is_some() => {}
+            _ = tokio::time::sleep_until(flush_at.unwrap_or(far)), if flush_at.is_some() => {
+                if let Err(e) = shared.flush_capture() {
+                    tracing::warn!("pcap capture flush failed: {e}");
+                }
+                capture_dirty_since = None;
+            }
+        }
+    }
+}
+
+/// Turn engine events into wake-ups of the tasks waiting for them.
+fn dispatch_events(inner: &mut Inner, wakers: &mut Vec<Waker>) {
+    while let Some(ev) = inner.engine.poll_event() {
+        match ev {
+            Event::Incoming(l) => {
+                if let Some(list) = inner.listeners.get_mut(&l) {
+                    wakers.append(list);
+                }
+            }
+            Event::Connected(h) | Event::Writable(h) => {
+                if let Some(c) = inner.conns.get_mut(&h) {
+                    wakers.extend(c.write.take());
+                }
+            }
+            Event::Readable(h) => {
+                if let Some(c) = inner.conns.get_mut(&h) {
+                    wakers.extend(c.read.take());
+                }
+            }
+            Event::Closed(h, _) => {
+                if let Some(c) = inner.conns.get_mut(&h) {
+                    wakers.extend(c.read.take());
+                    wakers.extend(c.write.take());
+                }
+            }
+        }
+    }
+}
+
+/// The device failed: remember why and wake everyone so they see the error.
+fn fail(shared: &Shared, e: io::Error) {
+    tracing::error!("synack driver stopped: device error: {e}");
+    let mut wakers = Vec::new();
+    {
+        let mut inner = shared.lock();
+        inner.failure = Some((e.kind(), format!("synack device failed: {e}")));
+        inner.take_all_wakers(&mut wakers);
+    }
+    let _ = shared.flush_capture();
+    for w in wakers {
+        w.wake();
+    }
+}

@@ -1,0 +1,152 @@
+//! [`TcpListener`]: passive opens on a [`NetStack`] (RFC 9293 §3.10.1 LISTEN), like
+//! `tokio::net::TcpListener`, plus the intercepting listener for VPN / tun2socks use
+//! that accepts connections to any address and port reaching the device.
+
+use crate::addr::ToSocketAddr;
+use crate::error::listen_error;
+use crate::runtime::{NetStack, StackRef};
+use crate::stream::{StreamInner, TcpStream};
+use std::fmt;
+use std::future::poll_fn;
+use std::io;
+use std::net::SocketAddr;
+use std::task::{Context, Poll};
+use synack_core::{ListenError, ListenerHandle};
+
+/// First port of the range an unspecified port (0) is chosen from (RFC 6056 §2.1).
+const EPHEMERAL_FIRST: u16 = 49152;
+
+/// A TCP listener on a [`NetStack`].
+pub struct TcpListener {
+    stack: StackRef,
+    h: ListenerHandle,
+    local: SocketAddr,
+    intercept: bool,
+}
+
+impl fmt::Debug for TcpListener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TcpListener")
+            .field("local", &self.local)
+            .field("intercept", &self.intercept)
+            .finish()
+    }
+}
+
+impl TcpListener {
+    /// Listen on `addr`: one of the stack's addresses, or the unspecified address of a
+    /// family (`0.0.0.0` / `::`) for all of them. Port 0 picks a free port from the
+    /// ephemeral range. Fails with `AddrInUse` if something listens there already and
+    /// `AddrNotAvailable` if the address is not the stack's.
+    pub async fn bind(stack: &NetStack, addr: impl ToSocketAddr) -> io::Result<TcpListener> {
+        TcpListener::bind_with_backlog(stack, addr, 0)
+    }
+
+    /// Like [`bind`](TcpListener::bind) with an accept-queue bound (0 = the
+    /// configured default).
+    pub fn bind_with_backlog(stack: &NetStack, addr: impl ToSocketAddr, backlog: usize) -> io::Result<TcpListener> {
+        let addr = addr.to_socket_addr()?;
+        let mut inner = stack.stack.lock();
+        inner.check_running()?;
+        let (h, local) = if addr.port() != 0 {
+            (inner.engine.listen(addr, backlog).map_err(listen_error)?, addr)
+        } else {
+            // Try the ephemeral range from a random point until a port is free.
+            let span = u32::from(u16::MAX - EPHEMERAL_FIRST) + 1;
+            let start = rand::random::<u32>() % span;
+            let mut found = None;
+            for i in 0..span {
+                let port = EPHEMERAL_FIRST + ((start + i) % span) as u16;
+                let a = SocketAddr::new(addr.ip(), port);
+                match inner.engine.listen(a, backlog) {
+                    Ok(h) => {
+                        found = Some((h, a));
+                        break;
+                    }
+                    Err(ListenError::AddrInUse) => continue,
+                    Err(e) => return Err(listen_error(e)),
+                }
+            }
+            found.ok_or_else(|| listen_error(ListenError::AddrInUse))?
+        };
+        inner.listeners.insert(h, Vec::new());
+        drop(inner);
+        Ok(TcpListener {
+            stack: stack.stack.clone(),
+            h,
+            local,
+            intercept: false,
+        })
+    }
+
+    /// An intercepting listener: accepts connections to *any* destination address
+    /// and port that arrive on the device (for VPN / tun2socks use). Each accepted
+    /// stream's [`local_addr`](TcpStream::local_addr) is the original destination.
+    /// Specific listeners take precedence; one intercepting listener per stack
+    /// (`AddrInUse` otherwise).
+    pub async fn intercept(stack: &NetStack) -> io::Result<TcpListener> {
+        let mut inner = stack.stack.lock();
+        inner.check_running()?;
+        let h = inner.engine.listen_any(0).map_err(listen_error)?;
+        let local = inner
+            .engine
+            .listener_addr(h)
+            .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
+        inner.listeners.insert(h, Vec::new());
+        drop(inner);
+        Ok(TcpListener {
+            stack: stack.stack.clone(),
+            h,
+            local,
+            intercept: true,
+        })
+    }
+
+    /// Wait for a connection that completed the handshake; returns it and the peer's
+    /// address.
+    pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
+        poll_fn(|cx| self.poll_accept(cx)).await
+    }
+
+    /// Poll form of [`accept`](TcpListener::accept).
+    pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
+        let mut inner = self.stack.lock();
+        while let Some(h) = inner.engine.accept(self.h) {
+            let Some(peer) = inner.engine.peer_addr(h) else {
+                continue;
+            };
+            inner.conns.insert(h, Default::default());
+            drop(inner);
+            let stream = TcpStream::from_inner(StreamInner::new(self.stack.clone(), h));
+            return Poll::Ready(Ok((stream, peer)));
+        }
+        if let Err(e) = inner.check_running() {
+            return Poll::Ready(Err(e));
+        }
+        inner.wait_accept(self.h, cx.waker());
+        Poll::Pending
+    }
+
+    /// The address listened on (`0.0.0.0:0` for an intercepting listener).
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        Ok(self.local)
+    }
+
+    /// True for a listener made by [`intercept`](TcpListener::intercept).
+    pub fn is_intercept(&self) -> bool {
+        self.intercept
+    }
+}
+
+impl Drop for TcpListener {
+    fn drop(&mut self) {
+        {
+            let mut inner = self.stack.lock();
+            let now = self.stack.now();
+            // Connections not yet accepted are reset (RFC 9293 §3.10.4 CLOSE in LISTEN).
+            inner.engine.close_listener(now, self.h);
+            inner.listeners.remove(&self.h);
+        }
+        self.stack.kick();
+    }
+}
