@@ -1052,7 +1052,7 @@ impl Stack {
             if conn.rst_pending {
                 conn.rst_pending = false;
                 let (local, remote) = (conn.local, conn.remote);
-                let (seq, ack) = (conn.snd_nxt.0, conn.rcv_nxt.0);
+                let (seq, ack) = (conn.snd_max.0, conn.rcv_nxt.0);
                 self.queue_rst(local, remote, seq, Some(ack));
             }
             let slot = &mut self.slots[idx as usize];

@@ -4,7 +4,7 @@
 //! (crate `synack-viz`).
 
 use crate::stack_host::StackHost;
-use crate::transfer::{sha256_hex, text_pattern, ClosePolicy, Role, Transfer};
+use crate::transfer::{pattern, sha256_hex, text_pattern, ClosePolicy, Role, Transfer};
 use crate::{CaptureId, CapturePoint, CapturedPacket, LinkConfig, Network};
 use core::net::SocketAddr;
 use synack_core::time::{Duration, Instant};
@@ -45,6 +45,10 @@ pub struct DemoConfig {
     pub capture: bool,
     /// Give up after this much virtual time.
     pub deadline: Duration,
+    /// A full link description; when set it replaces `latency` and `loss`.
+    pub link: Option<LinkConfig>,
+    /// Random bytes instead of readable text as data.
+    pub random_data: bool,
 }
 
 impl Default for DemoConfig {
@@ -60,6 +64,8 @@ impl Default for DemoConfig {
             mss: None,
             capture: false,
             deadline: Duration::from_secs(3600),
+            link: None,
+            random_data: false,
         }
     }
 }
@@ -154,8 +160,14 @@ pub fn run_demo(cfg: &DemoConfig, progress: &mut dyn FnMut(Progress)) -> DemoRep
         }
         k
     };
-    let client_data = text_pattern("client", cfg.bytes);
-    let server_data = text_pattern("server", cfg.bytes);
+    let (client_data, server_data) = if cfg.random_data {
+        (
+            pattern(cfg.seed.wrapping_mul(3).wrapping_add(1), cfg.bytes),
+            pattern(cfg.seed.wrapping_mul(5).wrapping_add(2), cfg.bytes),
+        )
+    } else {
+        (text_pattern("client", cfg.bytes), text_pattern("server", cfg.bytes))
+    };
     let (client_close, server_close) = match cfg.close {
         CloseMode::Client => (ClosePolicy::WhenDone, ClosePolicy::OnEof),
         CloseMode::Server => (ClosePolicy::OnEof, ClosePolicy::WhenDone),
@@ -197,11 +209,11 @@ pub fn run_demo(cfg: &DemoConfig, progress: &mut dyn FnMut(Progress)) -> DemoRep
         StackHost::new(sstack, Transfer::new(server_role, server_data, cfg.bytes, server_close)),
         [server_addr.ip()],
     );
-    let link = net.add_link(
-        c,
-        s,
-        LinkConfig::with_latency(cfg.latency).loss(cfg.loss),
-    );
+    let link_cfg = cfg
+        .link
+        .clone()
+        .unwrap_or_else(|| LinkConfig::with_latency(cfg.latency).loss(cfg.loss));
+    let link = net.add_link(c, s, link_cfg);
     let capture: Option<CaptureId> = cfg.capture.then(|| net.capture(Some(link), CapturePoint::Sent));
     let deadline = Instant::ZERO + cfg.deadline;
     let mut steps = 0u64;

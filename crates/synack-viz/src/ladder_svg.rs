@@ -116,7 +116,11 @@ fn layout(rows: &[Row], arrivals: &[(u64, usize)], tl: &Timeline, max_gap_px: f6
     // Scale: the median positive gap between row times gets 44 px.
     let mut gaps: Vec<u64> = rows
         .windows(2)
-        .map(|w| w[1].time.total_micros().saturating_sub(w[0].time.total_micros()))
+        .map(|w| {
+            w[1].time
+                .total_micros()
+                .saturating_sub(w[0].time.total_micros())
+        })
         .filter(|&g| g > 0)
         .collect();
     gaps.sort_unstable();
@@ -201,7 +205,11 @@ pub fn render_svg_ladder(tl: &Timeline, opts: &LadderSvgOptions) -> String {
     for r in &rows {
         if let Some((i, sender)) = r.segment {
             if let Some(seg) = tl.entries[i].segment() {
-                let l = tl.segment_parts(sender, seg, false, 0).join(" ").chars().count();
+                let l = tl
+                    .segment_parts(sender, seg, false, 0)
+                    .join(" ")
+                    .chars()
+                    .count();
                 longest = longest.max(l);
             }
         }
@@ -240,7 +248,13 @@ pub fn render_svg_ladder(tl: &Timeline, opts: &LadderSvgOptions) -> String {
     svg.line(rx, 52.0, rx, bottom, "timeline");
     svg.raw("</g>");
     state_box(&mut svg, lx, TOP - 34.0, Side::Left, tl.left.initial_state);
-    state_box(&mut svg, rx, TOP - 34.0, Side::Right, tl.right.initial_state);
+    state_box(
+        &mut svg,
+        rx,
+        TOP - 34.0,
+        Side::Right,
+        tl.right.initial_state,
+    );
 
     // Time ticks: one per distinct row time, skipping labels that would collide.
     let fine = rows
@@ -265,14 +279,22 @@ pub fn render_svg_ladder(tl: &Timeline, opts: &LadderSvgOptions) -> String {
         if let Some(s) = &r.summary {
             let y = ymap.row_y[ri];
             svg.rect(lx + 12.0, y - 4.0, lane - 24.0, BAND_H - 8.0, "band");
-            svg.text((lx + rx) / 2.0, y + BAND_H / 2.0 - 0.5, "bandtext", "middle", &summary_text(s));
+            svg.text(
+                (lx + rx) / 2.0,
+                y + BAND_H / 2.0 - 0.5,
+                "bandtext",
+                "middle",
+                &summary_text(s),
+            );
         }
     }
 
     // Arrows.
     svg.raw("<g class=\"arrows\">");
     for (ri, r) in rows.iter().enumerate() {
-        let (Some((i, sender)), Some(end)) = (r.segment, ends[ri]) else { continue };
+        let (Some((i, sender)), Some(end)) = (r.segment, ends[ri]) else {
+            continue;
+        };
         let e = &tl.entries[i];
         let Some(seg) = e.segment() else { continue };
         let (x1, x2) = match sender {
@@ -323,8 +345,16 @@ pub fn render_svg_ladder(tl: &Timeline, opts: &LadderSvgOptions) -> String {
         }
         // Along the arrow (a lost one: along the path it would have taken), reading
         // left to right, just above it.
-        let (fx, fy) = if e.lost { (x2, y1 + 2.0 * (ye - y1)) } else { (xe, ye) };
-        let (ax, ay, bx, by) = if x1 < fx { (x1, y1, fx, fy) } else { (fx, fy, x1, y1) };
+        let (fx, fy) = if e.lost {
+            (x2, y1 + 2.0 * (ye - y1))
+        } else {
+            (xe, ye)
+        };
+        let (ax, ay, bx, by) = if x1 < fx {
+            (x1, y1, fx, fy)
+        } else {
+            (fx, fy, x1, y1)
+        };
         let angle = (by - ay).atan2(bx - ax).to_degrees();
         let (mx, my) = ((ax + bx) / 2.0, (ay + by) / 2.0);
         let rad = angle.to_radians();

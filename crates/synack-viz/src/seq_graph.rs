@@ -34,10 +34,10 @@ text{font-family:system-ui,-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;f
 .title{font-size:14px;font-weight:600;fill:#1f2933}.axtitle{font-size:11.5px;fill:#52606d}\
 .frame{fill:#ffffff;stroke:#9aa5b1;stroke-width:1}.grid{stroke:#e4e7eb;stroke-width:1}\
 .data,.sw-data{stroke:#2f6fb0;stroke-width:2.2;stroke-linecap:round}\
-.retx,.sw-retx{stroke:#d62728;stroke-width:2.6;stroke-linecap:round}\
+.retx,.sw-retx{stroke:#d62728;stroke-width:3.4;stroke-linecap:round}\
 .ackline,.sw-ackline{fill:none;stroke:#2e7d32;stroke-width:1.5}\
 .wnd,.sw-wnd{fill:none;stroke:#ef6c00;stroke-width:1.3;stroke-dasharray:6 3}\
-.sack,.sw-sack{stroke:#8e24aa;stroke-width:3;stroke-opacity:0.6}\
+.sack,.sw-sack{stroke:#8e24aa;stroke-width:2;stroke-opacity:0.55}\
 .legend{fill:#ffffff;fill-opacity:0.92;stroke:#cbd2d9}";
 
 /// Tick positions: about `want` round numbers (1, 2, 5 × 10^k) covering [lo, hi].
@@ -188,12 +188,17 @@ pub fn render_seq_graph(tl: &Timeline, opts: &SeqGraphOptions) -> String {
         n(ph)
     );
     // Window edge and ACK step lines.
-    let step = |f: &dyn Fn(&(u64, f64, f64, Vec<(f64, f64)>)) -> f64| {
+    // The cumulative ACK never goes back (RFC 9293 §3.10.7.4: old ACKs are ignored);
+    // the window edge is drawn as advertised, so a shrinking window shows.
+    let step = |f: &dyn Fn(&(u64, f64, f64, Vec<(f64, f64)>)) -> f64, monotone: bool| {
         let mut pts = Vec::new();
         let mut cur: Option<f64> = None;
         for a in &acks {
             let v = f(a);
-            let v = cur.map_or(v, |c| c.max(v));
+            let v = match cur {
+                Some(c) if monotone => c.max(v),
+                _ => v,
+            };
             let x = fx(a.0 as f64);
             if let Some(c) = cur {
                 pts.push((x, fy(c)));
@@ -206,8 +211,8 @@ pub fn render_seq_graph(tl: &Timeline, opts: &SeqGraphOptions) -> String {
         }
         pts
     };
-    svg.polyline(&step(&|a| a.2), "wnd");
-    svg.polyline(&step(&|a| a.1), "ackline");
+    svg.polyline(&step(&|a| a.2, false), "wnd");
+    svg.polyline(&step(&|a| a.1, true), "ackline");
     for a in &acks {
         for &(l, r) in &a.3 {
             let x = fx(a.0 as f64);

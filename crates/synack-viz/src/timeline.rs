@@ -149,12 +149,27 @@ fn is_received(e: &TraceEvent) -> bool {
     matches!(&e.kind, TraceKind::Segment(s) if s.dir == Direction::Received)
 }
 
-/// Key identifying a segment on both sides of the wire.
-type SegKey = (Option<(SocketAddr, SocketAddr)>, u32, u32, u8, u32);
+/// Key identifying a segment on both sides of the wire: 4-tuple (when the traces'
+/// addresses agree), seq, ack, flags, length and timestamp option.
+type SegKey = (
+    Option<(SocketAddr, SocketAddr)>,
+    u32,
+    u32,
+    u8,
+    u32,
+    Option<(u32, u32)>,
+);
 
 fn seg_key(seg: &SegmentTrace, addrs: Option<(SocketAddr, SocketAddr)>) -> SegKey {
     let ack = if seg.flags.ack() { seg.ack } else { 0 };
-    (addrs, seg.seq, ack, seg.flags.0, seg.len)
+    (
+        addrs,
+        seg.seq,
+        ack,
+        seg.flags.0,
+        seg.len,
+        seg.options.timestamp,
+    )
 }
 
 impl Timeline {
@@ -237,11 +252,13 @@ impl Timeline {
     /// ISNs (unless already set), and the send/arrival matching and losses. A segment
     /// sent by one side matches a segment received by the other with the same seq,
     /// ack, flags and length (and the same connection 4-tuple when the addresses of
-    /// the two traces agree); among several candidates the latest one sent at or
-    /// before the arrival is taken (the original when a retransmission is lost, the
-    /// retransmission when the original is — the ambiguity Karn's algorithm avoids,
-    /// RFC 6298 §3). A sent segment left unmatched is lost when the peer's trace
-    /// continues past its send time.
+    /// the two traces agree) and timestamp option; among several candidates (a
+    /// retransmission and its original, duplicate ACKs) the one sent at or before the
+    /// arrival whose send time best fits the typical one-way delay is taken — the
+    /// delay being learned from unambiguous segments; without timestamps the
+    /// original-or-retransmission question cannot always be settled, the ambiguity
+    /// Karn's algorithm avoids (RFC 6298 §3). A sent segment left unmatched is lost
+    /// when the peer's trace continues past its send time.
     pub fn infer(&mut self) {
         if let Some(first) = self.entries.first() {
             self.origin = first.time();
@@ -302,25 +319,53 @@ impl Timeline {
             .filter(|e| e.side == to)
             .any(|e| sent_pairs.contains(&(e.event.remote, e.event.local)));
 
-        let mut pending: HashMap<SegKey, Vec<usize>> = HashMap::new();
-        for i in 0..self.entries.len() {
-            let e = &self.entries[i];
+        let mut sent: HashMap<SegKey, Vec<usize>> = HashMap::new();
+        let mut recv: Vec<(usize, SegKey)> = Vec::new();
+        for (i, e) in self.entries.iter().enumerate() {
             let Some(seg) = e.segment() else { continue };
             if e.side == from && seg.dir == Direction::Sent {
                 let addrs = addrs_agree.then_some((e.event.local, e.event.remote));
-                pending.entry(seg_key(seg, addrs)).or_default().push(i);
+                sent.entry(seg_key(seg, addrs)).or_default().push(i);
             } else if e.side == to && seg.dir == Direction::Received {
                 let addrs = addrs_agree.then_some((e.event.remote, e.event.local));
-                let key = seg_key(seg, addrs);
-                let t = e.time();
-                if let Some(cands) = pending.get_mut(&key) {
-                    let n = cands.partition_point(|&j| self.entries[j].time() <= t);
-                    if n > 0 {
-                        let j = cands.remove(n - 1);
-                        self.entries[i].peer = Some(j);
-                        self.entries[j].peer = Some(i);
-                    }
+                recv.push((i, seg_key(seg, addrs)));
+            }
+        }
+        // The one-way delay, from segments that can only match one way.
+        let mut recv_count: HashMap<&SegKey, usize> = HashMap::new();
+        for (_, k) in &recv {
+            *recv_count.entry(k).or_default() += 1;
+        }
+        let mut delays: Vec<u64> = recv
+            .iter()
+            .filter(|(_, k)| recv_count.get(k) == Some(&1))
+            .filter_map(|(i, k)| match sent.get(k).map(Vec::as_slice) {
+                Some([j]) => {
+                    let (ts, tr) = (self.entries[*j].time(), self.entries[*i].time());
+                    (ts <= tr).then(|| tr.total_micros() - ts.total_micros())
                 }
+                _ => None,
+            })
+            .collect();
+        delays.sort_unstable();
+        let delay = delays.get(delays.len() / 2).copied().unwrap_or(0);
+        // Each arrival takes the unmatched transmission sent at or before it whose send
+        // time is closest to (arrival - typical delay).
+        let mut pending = sent;
+        for (i, key) in recv {
+            let t = self.entries[i].time().total_micros();
+            let Some(cands) = pending.get_mut(&key) else { continue };
+            let target = t.saturating_sub(delay);
+            let best = cands
+                .iter()
+                .enumerate()
+                .filter(|(_, &j)| self.entries[j].time().total_micros() <= t)
+                .min_by_key(|(_, &j)| self.entries[j].time().total_micros().abs_diff(target))
+                .map(|(pos, _)| pos);
+            if let Some(pos) = best {
+                let j = cands.remove(pos);
+                self.entries[i].peer = Some(j);
+                self.entries[j].peer = Some(i);
             }
         }
         for idx in pending.into_values().flatten() {

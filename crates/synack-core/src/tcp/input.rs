@@ -135,8 +135,10 @@ impl Connection {
                     // Passive open: the half-open connection just goes away.
                     self.set_state(State::Closed, env);
                 }
-                State::SynReceived
-                | State::Established
+                // RFC 9293 §3.10.7.4 second, SYN-RECEIVED: "If this connection was
+                // initiated with an active OPEN ..., then the connection was refused".
+                State::SynReceived => self.fail(ConnError::Refused, env),
+                State::Established
                 | State::FinWait1
                 | State::FinWait2
                 | State::CloseWait => self.fail(ConnError::Reset, env),
@@ -177,7 +179,14 @@ impl Connection {
                 self.rto_at = None;
                 self.rtx_count = 0;
                 self.set_state(State::Established, env);
-                self.wake |= wake::ESTABLISHED_PASSIVE | wake::WRITABLE;
+                // A passive open goes to the listener's accept queue; a simultaneous
+                // open (RFC 9293 §3.10.7.3, Figure 8) completes the application's connect.
+                self.wake |= wake::WRITABLE;
+                self.wake |= if self.listener.is_some() {
+                    wake::ESTABLISHED_PASSIVE
+                } else {
+                    wake::CONNECTED
+                };
                 if self.fin_queued {
                     self.set_state(State::FinWait1, env);
                 }
@@ -306,6 +315,9 @@ impl Connection {
         self.last_recv_at = env.now;
         self.irs = Seq(seg.seq);
         self.rcv_nxt = self.irs + 1;
+        // Our SYN's window was not anchored to the peer's sequence space (there was no
+        // RCV.NXT yet): nothing has been advertised beyond RCV.NXT so far.
+        self.rcv_adv = self.rcv_nxt;
         self.negotiate_syn_options(env.cfg, seg, false);
         if let Some((tsval, _)) = seg.options.timestamp {
             self.ts_recent = tsval;
@@ -427,6 +439,9 @@ impl Connection {
                         self.rtt.sample(Duration::from_millis(u64::from(ms)));
                     }
                 }
+                // RFC 7323 §4.1: timestamps time every segment; the timed-segment
+                // probe is not needed (and must not give a stale sample later).
+                self.rtt_probe = None;
                 return;
             }
         }

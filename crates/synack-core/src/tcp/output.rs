@@ -32,7 +32,7 @@ impl Connection {
             let repr = TcpRepr {
                 src_port: self.local.port(),
                 dst_port: self.remote.port(),
-                seq: self.snd_nxt.0,
+                seq: self.snd_max.0,
                 ack: self.rcv_nxt.0,
                 flags: TcpFlags::RST | TcpFlags::ACK,
                 window: 0,
@@ -77,7 +77,11 @@ impl Connection {
             return Some(self.ack_segment(env, self.snd_una - 1));
         }
         if self.ack_now {
-            return Some(self.ack_segment(env, self.snd_nxt));
+            // After an RTO, SND.NXT is rewound to SND.UNA (go-back-N) while the peer may
+            // already hold data up to SND.MAX; an ACK carrying the old SND.NXT would be
+            // unacceptable there (RFC 9293 §3.10.7.4 first check) and its ACK field
+            // ignored. SND.MAX is never below the peer's RCV.NXT.
+            return Some(self.ack_segment(env, self.snd_max));
         }
         None
     }
@@ -123,15 +127,16 @@ impl Connection {
             urgent: 0,
             options,
         };
-        let retransmission = self.snd_max != self.iss;
+        // A SYN sent again after an RTO (not the first SYN-ACK of a simultaneous open).
+        let retransmission = self.snd_max != self.iss && self.retries > 0;
         self.snd_nxt = self.iss + 1;
         if retransmission {
             self.rtt_probe = None;
         } else {
             self.snd_max = self.iss + 1;
-            if !offer_ts {
-                self.rtt_probe = Some((self.iss, env.now));
-            }
+            // Time the SYN even when we offer timestamps: the peer may decline them,
+            // and then this is the only RTT sample of the handshake (RFC 6298 §2).
+            self.rtt_probe = Some((self.iss, env.now));
         }
         if self.rto_at.is_none() {
             self.rto_at = Some(env.now + self.rtt.rto());

@@ -35,12 +35,13 @@ pub fn quick_cfg() -> Config {
 /// Assert that `segs` is exactly one segment with these flags, seq and ack; return it.
 #[track_caller]
 pub fn one(segs: &[Seg], flags: TcpFlags, seq: u32, ack: u32) -> Seg {
-    assert_eq!(segs.len(), 1, "expected exactly one segment, got {segs:#?}");
+    assert_eq!(segs.len(), 1, "expected exactly one segment, got {:?}", brief(segs));
     let s = &segs[0];
     assert_eq!(
         (s.flags(), s.seq(), s.ack()),
         (flags, seq, ack),
-        "flags/seq/ack of {s:#?}"
+        "flags/seq/ack of {:?}",
+        brief(segs)
     );
     s.clone()
 }
@@ -48,7 +49,33 @@ pub fn one(segs: &[Seg], flags: TcpFlags, seq: u32, ack: u32) -> Seg {
 /// Assert that nothing was sent.
 #[track_caller]
 pub fn none(segs: &[Seg]) {
-    assert!(segs.is_empty(), "expected no segment, got {segs:#?}");
+    assert!(segs.is_empty(), "expected no segment, got {:?}", brief(segs));
+}
+
+/// One line per segment: flags, seq, ack, window, length, options of note.
+pub fn brief(segs: &[Seg]) -> Vec<String> {
+    segs.iter()
+        .map(|s| {
+            format!(
+                "{} seq={} ack={} win={} len={} sack={:?} ts={:?}",
+                s.flags().name(),
+                s.seq(),
+                s.ack(),
+                s.tcp.window,
+                s.payload.len(),
+                s.tcp.options.sack_blocks(),
+                s.tcp.options.timestamp
+            )
+        })
+        .collect()
+}
+
+/// The error of the `Closed` event for `h` among `ev`, if there is one.
+pub fn closed_with(ev: &[Event], h: ConnHandle) -> Option<Option<synack_core::ConnError>> {
+    ev.iter().find_map(|e| match e {
+        Event::Closed(x, err) if *x == h => Some(*err),
+        _ => None,
+    })
 }
 
 /// All pending application events.
