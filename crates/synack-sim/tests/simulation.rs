@@ -3,7 +3,7 @@
 //! both sides end CLOSED after their timers, and that no connection state is left.
 //! A failure prints the seed and the impairment that reproduce it.
 //!
-//! `SYNACK_SIM_SEEDS=N` runs N seeds per impairment instead of the default.
+//! `SYNACK_SIM_SEEDS=N` runs N seeds per impairment instead of the default 200.
 
 use synack_core::time::{Duration, Instant};
 use synack_sim::demo::{run_demo, CloseMode, DemoConfig, DemoReport};
@@ -13,7 +13,7 @@ fn seeds() -> u64 {
     std::env::var("SYNACK_SIM_SEEDS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(25)
+        .unwrap_or(200)
 }
 
 fn ms(n: u64) -> Duration {

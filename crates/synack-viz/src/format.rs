@@ -55,14 +55,13 @@ pub(crate) fn fmt_bytes(n: u64) -> String {
 /// An integer with thousands separators: `1,234,567`.
 pub(crate) fn fmt_count(n: u64) -> String {
     let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    let groups: Vec<&str> = digits
+        .as_bytes()
+        .rchunks(3)
+        .rev()
+        .map(|c| core::str::from_utf8(c).unwrap_or(""))
+        .collect();
+    groups.join(",")
 }
 
 /// A quoted preview of payload bytes: printable ASCII as is, `\n`, `\r`, `\t`, `\"`,

@@ -132,17 +132,35 @@ fn layout(rows: &[Row], arrivals: &[(u64, usize)], tl: &Timeline, max_gap_px: f6
         row_y: vec![TOP; rows.len()],
         arrival_y: vec![TOP; arrivals.len()],
     };
+    // Collapsed data phases: (start, end, row). Arrivals inside one end in its band.
+    let bands: Vec<(u64, u64, usize)> = rows
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| {
+            r.summary
+                .as_ref()
+                .map(|sm| (tl.offset_micros(sm.start), tl.offset_micros(sm.end), i))
+        })
+        .collect();
+    let mut in_band: Vec<(usize, usize)> = Vec::new(); // (arrival, band row)
     let mut y = TOP;
-    let mut prev: Option<&Anchor> = None;
+    // Previous anchor: its time (a band's end time), and whether it was an arrival.
+    let mut prev: Option<(u64, bool)> = None;
     let mut prev_band = false;
     for a in &anchors {
-        if let Some(p) = prev {
-            let gap = a.t - p.t;
+        if let Some(k) = a.arrival {
+            if let Some(&(_, _, r)) = bands.iter().find(|b| b.0 <= a.t && a.t <= b.1) {
+                in_band.push((k, r));
+                continue;
+            }
+        }
+        if let Some((pt, p_arrival)) = prev {
+            let gap = a.t.saturating_sub(pt);
             let extra = if prev_band { BAND_H } else { 0.0 };
             if gap == 0 {
                 // A state change caused by an arrival sits at the arrow's tip; anything
                 // else at the same instant gets its own line.
-                if !(p.arrival.is_some() && a.row.is_some()) {
+                if !(p_arrival && a.row.is_some()) {
                     y += TIE + extra;
                 }
             } else {
@@ -156,16 +174,23 @@ fn layout(rows: &[Row], arrivals: &[(u64, usize)], tl: &Timeline, max_gap_px: f6
                 }
             }
         }
+        let mut t_end = a.t;
         if let Some(r) = a.row {
             m.row_y[r] = y;
             prev_band = rows[r].summary.is_some();
+            if let Some(&(_, end, _)) = bands.iter().find(|b| b.2 == r) {
+                t_end = end;
+            }
         } else {
             prev_band = false;
         }
         if let Some(k) = a.arrival {
             m.arrival_y[k] = y;
         }
-        prev = Some(a);
+        prev = Some((t_end, a.arrival.is_some()));
+    }
+    for (k, r) in in_band {
+        m.arrival_y[k] = m.row_y[r] - 3.0;
     }
     m
 }

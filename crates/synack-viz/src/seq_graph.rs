@@ -40,6 +40,10 @@ text{font-family:system-ui,-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;f
 .sack,.sw-sack{stroke:#8e24aa;stroke-width:2;stroke-opacity:0.55}\
 .legend{fill:#ffffff;fill-opacity:0.92;stroke:#cbd2d9}";
 
+/// An ACK as the data sender sees it: (time µs, relative ack, relative window edge,
+/// SACK blocks).
+type AckPoint = (u64, f64, f64, Vec<(f64, f64)>);
+
 /// Tick positions: about `want` round numbers (1, 2, 5 × 10^k) covering [lo, hi].
 fn ticks(lo: f64, hi: f64, want: usize) -> Vec<f64> {
     let span = (hi - lo).max(1e-9);
@@ -84,7 +88,7 @@ pub fn render_seq_graph(tl: &Timeline, opts: &SeqGraphOptions) -> String {
     // Data segments: (time µs, rel seq, len, retransmission).
     let mut data = Vec::new();
     // ACK points as the sender sees them: (time µs, rel ack, rel window edge, sacks).
-    let mut acks: Vec<(u64, f64, f64, Vec<(f64, f64)>)> = Vec::new();
+    let mut acks: Vec<AckPoint> = Vec::new();
     for (i, s, seg) in tl.transmissions() {
         let e = &tl.entries[i];
         if s == sender && seg.len > 0 {
@@ -119,7 +123,10 @@ pub fn render_seq_graph(tl: &Timeline, opts: &SeqGraphOptions) -> String {
     }
     acks.sort_by_key(|a| a.0);
 
-    let (w, h) = (f64::from(opts.width.max(300)), f64::from(opts.height.max(200)));
+    let (w, h) = (
+        f64::from(opts.width.max(300)),
+        f64::from(opts.height.max(200)),
+    );
     let (ml, mr, mt, mb) = (86.0, 24.0, 56.0, 52.0);
     let (pw, ph) = (w - ml - mr, h - mt - mb);
 
@@ -164,7 +171,13 @@ pub fn render_seq_graph(tl: &Timeline, opts: &SeqGraphOptions) -> String {
     for t in ticks(x0, x1, 8) {
         let x = fx(t);
         svg.line(x, mt, x, mt + ph, "grid");
-        svg.text(x, mt + ph + 16.0, "tick", "middle", &fmt_time(t.round() as u64, fine));
+        svg.text(
+            x,
+            mt + ph + 16.0,
+            "tick",
+            "middle",
+            &fmt_time(t.round() as u64, fine),
+        );
     }
     for v in ticks(y0, y1, 7) {
         let y = fy(v);
@@ -190,7 +203,7 @@ pub fn render_seq_graph(tl: &Timeline, opts: &SeqGraphOptions) -> String {
     // Window edge and ACK step lines.
     // The cumulative ACK never goes back (RFC 9293 §3.10.7.4: old ACKs are ignored);
     // the window edge is drawn as advertised, so a shrinking window shows.
-    let step = |f: &dyn Fn(&(u64, f64, f64, Vec<(f64, f64)>)) -> f64, monotone: bool| {
+    let step = |f: &dyn Fn(&AckPoint) -> f64, monotone: bool| {
         let mut pts = Vec::new();
         let mut cur: Option<f64> = None;
         for a in &acks {
@@ -257,7 +270,10 @@ mod tests {
 
     #[test]
     fn ticks_are_round() {
-        assert_eq!(ticks(0.0, 100.0, 5), vec![0.0, 20.0, 40.0, 60.0, 80.0, 100.0]);
+        assert_eq!(
+            ticks(0.0, 100.0, 5),
+            vec![0.0, 20.0, 40.0, 60.0, 80.0, 100.0]
+        );
         let t = ticks(3.0, 7.5, 5);
         assert_eq!(t, vec![3.0, 4.0, 5.0, 6.0, 7.0]);
     }

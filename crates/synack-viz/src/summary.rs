@@ -30,7 +30,8 @@ pub struct Summary {
     /// Payload bytes sent right to left (first transmissions only).
     pub bytes_right_to_left: u64,
     /// Time the left side spent in TIME-WAIT (until the end of the timeline when it
-    /// never left it); `None` when it never entered it.
+    /// never left it, as in a capture: [`Summary::lines`] then says so); `None` when
+    /// it never entered it.
     pub time_wait_left: Option<Duration>,
     /// Time the right side spent in TIME-WAIT.
     pub time_wait_right: Option<Duration>,
@@ -115,10 +116,18 @@ impl Summary {
         ));
         let mut lines = vec![first.join(" · ")];
         let mut tw = Vec::new();
-        for (d, who) in [(self.time_wait_left, l), (self.time_wait_right, r)] {
+        for (d, who, side) in [
+            (self.time_wait_left, l, Side::Left),
+            (self.time_wait_right, r, Side::Right),
+        ] {
             if let Some(d) = d {
+                let open = if ends_in_time_wait(tl, side) {
+                    " (still in TIME-WAIT at the end)"
+                } else {
+                    ""
+                };
                 tw.push(format!(
-                    "TIME-WAIT {} on the {who}",
+                    "TIME-WAIT {} on the {who}{open}",
                     fmt_duration_micros(micros(d))
                 ));
             }
@@ -132,6 +141,15 @@ impl Summary {
 
 fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+fn ends_in_time_wait(tl: &Timeline, side: Side) -> bool {
+    tl.entries
+        .iter()
+        .rev()
+        .filter(|e| e.side == side)
+        .find_map(state_change)
+        .is_some_and(|(_, new)| new == State::TimeWait)
 }
 
 fn time_wait(tl: &Timeline, side: Side) -> Option<Duration> {

@@ -118,7 +118,10 @@ fn middle_str(m: &Middle, mw: usize) -> (String, Option<&'static str>) {
         Middle::LeftToRight { label, lost } => {
             let arrow = if *lost { LOST_R } else { ARROW_R };
             if *lost {
-                (format!("{}{arrow} ", pad_right(label, mw - 5)), Some("(lost)"))
+                (
+                    format!("{}{arrow} ", pad_right(label, mw - 5)),
+                    Some("(lost)"),
+                )
             } else {
                 (format!("{}{arrow}  ", pad_right(label, mw - 5)), None)
             }

@@ -213,7 +213,7 @@ impl Timeline {
                     if l.time != r.time {
                         l.time < r.time
                     } else {
-                        !(is_received(l) && !is_received(r))
+                        !is_received(l) || is_received(r)
                     }
                 }
             };
@@ -354,7 +354,9 @@ impl Timeline {
         let mut pending = sent;
         for (i, key) in recv {
             let t = self.entries[i].time().total_micros();
-            let Some(cands) = pending.get_mut(&key) else { continue };
+            let Some(cands) = pending.get_mut(&key) else {
+                continue;
+            };
             let target = t.saturating_sub(delay);
             let best = cands
                 .iter()

@@ -64,13 +64,28 @@ fn mermaid_sequence_diagram() {
     assert!(lines.contains(&"    participant client as client 10.0.0.1:49152"));
     assert!(lines.contains(&"    Note over client: SYN-SENT"));
     assert!(lines.contains(&"    Note over server: LISTEN"));
-    let lost: Vec<_> = lines.iter().filter(|l| l.contains("client-xserver: SYN seq=A")).collect();
+    let lost: Vec<_> = lines
+        .iter()
+        .filter(|l| l.contains("client-xserver: SYN seq=A"))
+        .collect();
     assert_eq!(lost.len(), 1, "{m}");
     assert!(lost[0].ends_with("(lost)"));
     // `<` and `>` of the option list are escaped for Mermaid.
     assert!(lost[0].contains("#60;mss 1460"), "{m}");
-    assert_eq!(lines.iter().filter(|l| l.contains("client->>server: ")).count(), 2);
-    assert_eq!(lines.iter().filter(|l| l.contains("server->>client: SYN-ACK seq=B")).count(), 1);
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l.contains("client->>server: "))
+            .count(),
+        2
+    );
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l.contains("server->>client: SYN-ACK seq=B"))
+            .count(),
+        1
+    );
 }
 
 #[test]

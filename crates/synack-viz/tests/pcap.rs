@@ -134,7 +134,9 @@ fn frame(link: DataLink, ip: Vec<u8>) -> Vec<u8> {
     match link {
         DataLink::RAW => ip,
         DataLink::ETHERNET => {
-            let mut f = vec![0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1, 0x81, 0x00, 0, 7, 0x08, 0x00];
+            let mut f = vec![
+                0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1, 0x81, 0x00, 0, 7, 0x08, 0x00,
+            ];
             f.extend_from_slice(&ip);
             f
         }
@@ -170,7 +172,8 @@ fn capture(link: DataLink, conns: &[(u16, Vec<P>)]) -> Vec<u8> {
     all.sort_by_key(|(t, _)| *t);
     for (t, bytes) in all {
         let ts = Duration::from_micros(1_700_000_000_000_000 + t);
-        w.write_packet(&PcapPacket::new(ts, bytes.len() as u32, &bytes)).unwrap();
+        w.write_packet(&PcapPacket::new(ts, bytes.len() as u32, &bytes))
+            .unwrap();
     }
     w.into_writer()
 }
@@ -211,7 +214,11 @@ fn check_conversation(tl: &Timeline) {
         .collect();
     assert_eq!(retx, vec![(Side::Left, 1001, 1)]);
     // Window scaling applied after the handshake (RFC 7323 §2.3).
-    let ack = tl.transmissions().find(|(_, _, s)| s.flags.0 == ACK).unwrap().2;
+    let ack = tl
+        .transmissions()
+        .find(|(_, _, s)| s.flags.0 == ACK)
+        .unwrap()
+        .2;
     assert_eq!(ack.window_bytes, 502 << 7);
 }
 
@@ -223,15 +230,29 @@ fn raw_ip_capture_round_trip() {
     assert_eq!(conns[0].packets, 12);
     check_conversation(&conns[0].timeline);
     let text = render_text(&conns[0].timeline, &TextOptions::default());
+    if let Some(dir) = std::env::var_os("VIZ_DUMP_DIR") {
+        let dir = std::path::Path::new(&dir);
+        std::fs::write(dir.join("pcap_ladder.txt"), &text).unwrap();
+        let svg = synack_viz::render_svg_ladder(&conns[0].timeline, &Default::default());
+        std::fs::write(dir.join("pcap_ladder.svg"), svg).unwrap();
+    }
     assert!(text.contains("SYN  seq=A (1000)"), "{text}");
     assert!(text.contains("SYN-ACK  seq=B (5000)  ack=A+1"), "{text}");
     assert!(text.contains("\"hello\""), "{text}");
     assert!(text.contains("(retransmission 1)"), "{text}");
+    assert!(
+        text.contains("TIME-WAIT 10 ms on the client (still in TIME-WAIT at the end)"),
+        "{text}"
+    );
 }
 
 #[test]
 fn link_layers_round_trip() {
-    for link in [DataLink::ETHERNET, DataLink::LINUX_SLL, DataLink::LINUX_SLL2] {
+    for link in [
+        DataLink::ETHERNET,
+        DataLink::LINUX_SLL,
+        DataLink::LINUX_SLL2,
+    ] {
         let bytes = capture(link, &[(40000, conversation())]);
         let conns = timeline_from_pcap(&bytes, &PcapOptions::default())
             .unwrap_or_else(|e| panic!("{link:?}: {e}"));
@@ -288,7 +309,10 @@ fn malformed_captures_are_errors_not_panics() {
         Err(PcapError::NotPcap(_))
     ));
     let ng = [0x0a, 0x0d, 0x0d, 0x0a, 0, 0, 0, 0];
-    assert!(matches!(timeline_from_pcap(&ng, &opts), Err(PcapError::NotPcap(_))));
+    assert!(matches!(
+        timeline_from_pcap(&ng, &opts),
+        Err(PcapError::NotPcap(_))
+    ));
     // Unsupported link type (IEEE 802.11 = 105).
     let header = PcapHeader {
         datalink: DataLink::IEEE802_11,
@@ -305,7 +329,8 @@ fn malformed_captures_are_errors_not_panics() {
         ..PcapHeader::default()
     };
     let mut w = PcapWriter::with_header(Vec::new(), header).unwrap();
-    w.write_packet(&PcapPacket::new(Duration::ZERO, 3, &[0x45, 0, 0])).unwrap();
+    w.write_packet(&PcapPacket::new(Duration::ZERO, 3, &[0x45, 0, 0]))
+        .unwrap();
     assert_eq!(
         timeline_from_pcap(&w.into_writer(), &opts),
         Err(PcapError::NoTcpConnection)
@@ -350,5 +375,7 @@ fn errors_display_on_one_line() {
     )
     .unwrap_err();
     assert!(matches!(e, PcapError::Unreadable { .. }));
-    assert!(e.to_string().starts_with("cannot read no-such-dir/no-such-file.pcap"));
+    assert!(e
+        .to_string()
+        .starts_with("cannot read no-such-dir/no-such-file.pcap"));
 }

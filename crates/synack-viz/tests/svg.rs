@@ -68,10 +68,14 @@ fn ladder_of_a_whole_connection() {
         assert!(t.iter().any(|x| x == want), "missing text {want:?}");
     }
     assert!(t.iter().any(|x| x.starts_with("SYN seq=A (2843261943)")));
-    assert!(t.iter().any(|x| x.starts_with("SYN-ACK seq=B (1150032007) ack=A+1")));
+    assert!(t
+        .iter()
+        .any(|x| x.starts_with("SYN-ACK seq=B (1150032007) ack=A+1")));
     // The 60 s of TIME-WAIT are cut by a break marker, so the picture stays short.
     assert_eq!(count(&doc, "rect", "brk"), 1);
-    assert!(t.iter().any(|x| x == "60 s later" || x.ends_with("s later")));
+    assert!(t
+        .iter()
+        .any(|x| x == "60 s later" || x.ends_with("s later")));
     let h: f64 = root.attribute("height").unwrap().parse().unwrap();
     assert!(h < 1200.0, "height {h}");
 }
@@ -108,7 +112,9 @@ fn lost_segment_ends_in_an_x_halfway() {
         .collect::<Vec<_>>();
     let x2: f64 = lost.attribute("x2").unwrap().parse().unwrap();
     assert!((x2 - (tl[0] + tl[1]) / 2.0).abs() < 1.0, "X halfway");
-    assert!(texts(&doc).iter().any(|t| t.contains("(retransmission 1, RTO 1 s)")));
+    assert!(texts(&doc)
+        .iter()
+        .any(|t| t.contains("(retransmission 1, RTO 1 s)")));
 }
 
 #[test]

@@ -79,7 +79,10 @@ mod tests {
     fn literals_parse_and_names_are_refused() {
         let want: SocketAddr = "10.1.2.3:80".parse().expect("literal");
         assert_eq!("10.1.2.3:80".to_socket_addr().ok(), Some(want));
-        assert_eq!((Ipv4Addr::new(10, 1, 2, 3), 80).to_socket_addr().ok(), Some(want));
+        assert_eq!(
+            (Ipv4Addr::new(10, 1, 2, 3), 80).to_socket_addr().ok(),
+            Some(want)
+        );
         assert_eq!(
             "[fd00::1]:443".to_socket_addr().map(|a| a.port()).ok(),
             Some(443)

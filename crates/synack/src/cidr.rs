@@ -55,7 +55,11 @@ impl IpCidr {
                 }
                 let net = u32::from(a) & mask32(self.prefix);
                 let first = net + 1;
-                IpAddr::V4(Ipv4Addr::from(if first == u32::from(a) { first + 1 } else { first }))
+                IpAddr::V4(Ipv4Addr::from(if first == u32::from(a) {
+                    first + 1
+                } else {
+                    first
+                }))
             }
             IpAddr::V6(a) => {
                 if self.prefix > 126 {
@@ -63,10 +67,17 @@ impl IpCidr {
                 }
                 let net = u128::from(a) & mask128(self.prefix);
                 let first = net + 1;
-                IpAddr::V6(Ipv6Addr::from(if first == u128::from(a) { first + 1 } else { first }))
+                IpAddr::V6(Ipv6Addr::from(if first == u128::from(a) {
+                    first + 1
+                } else {
+                    first
+                }))
             }
         };
-        Ok(IpCidr { addr, prefix: self.prefix })
+        Ok(IpCidr {
+            addr,
+            prefix: self.prefix,
+        })
     }
 }
 
@@ -104,7 +115,12 @@ impl FromStr for IpCidr {
 
     /// `ADDR/PREFIX`, or a bare address (a /32 or /128).
     fn from_str(s: &str) -> io::Result<IpCidr> {
-        let bad = || io::Error::new(io::ErrorKind::InvalidInput, format!("{s:?} is not ADDR/PREFIX"));
+        let bad = || {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{s:?} is not ADDR/PREFIX"),
+            )
+        };
         let (a, p) = match s.split_once('/') {
             Some((a, p)) => (a, Some(p)),
             None => (s, None),

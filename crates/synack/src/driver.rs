@@ -52,7 +52,9 @@ pub(crate) async fn run<D: Device>(
             while !tx.is_full() {
                 let engine = &mut inner.engine;
                 let n = tx
-                    .push_with(max, |buf| Ok(engine.poll_transmit(now, buf).map_or(0, |t| t.len)))
+                    .push_with(max, |buf| {
+                        Ok(engine.poll_transmit(now, buf).map_or(0, |t| t.len))
+                    })
                     .unwrap_or(0);
                 if n == 0 {
                     break;

@@ -78,13 +78,34 @@ mod tests {
 
     #[test]
     fn kinds_match_the_documented_table() {
-        assert_eq!(conn_error(ConnError::Refused).kind(), io::ErrorKind::ConnectionRefused);
-        assert_eq!(conn_error(ConnError::Reset).kind(), io::ErrorKind::ConnectionReset);
-        assert_eq!(conn_error(ConnError::TimedOut).kind(), io::ErrorKind::TimedOut);
-        assert_eq!(send_error(SendError::Shutdown).kind(), io::ErrorKind::BrokenPipe);
-        assert_eq!(listen_error(ListenError::AddrInUse).kind(), io::ErrorKind::AddrInUse);
-        assert_eq!(recv_error(RecvError::InvalidHandle).kind(), io::ErrorKind::NotConnected);
+        assert_eq!(
+            conn_error(ConnError::Refused).kind(),
+            io::ErrorKind::ConnectionRefused
+        );
+        assert_eq!(
+            conn_error(ConnError::Reset).kind(),
+            io::ErrorKind::ConnectionReset
+        );
+        assert_eq!(
+            conn_error(ConnError::TimedOut).kind(),
+            io::ErrorKind::TimedOut
+        );
+        assert_eq!(
+            send_error(SendError::Shutdown).kind(),
+            io::ErrorKind::BrokenPipe
+        );
+        assert_eq!(
+            listen_error(ListenError::AddrInUse).kind(),
+            io::ErrorKind::AddrInUse
+        );
+        assert_eq!(
+            recv_error(RecvError::InvalidHandle).kind(),
+            io::ErrorKind::NotConnected
+        );
         #[cfg(unix)]
-        assert_eq!(conn_error(ConnError::Unreachable).raw_os_error(), Some(libc::EHOSTUNREACH));
+        assert_eq!(
+            conn_error(ConnError::Unreachable).raw_os_error(),
+            Some(libc::EHOSTUNREACH)
+        );
     }
 }

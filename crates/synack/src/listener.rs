@@ -44,12 +44,19 @@ impl TcpListener {
 
     /// Like [`bind`](TcpListener::bind) with an accept-queue bound (0 = the
     /// configured default).
-    pub fn bind_with_backlog(stack: &NetStack, addr: impl ToSocketAddr, backlog: usize) -> io::Result<TcpListener> {
+    pub fn bind_with_backlog(
+        stack: &NetStack,
+        addr: impl ToSocketAddr,
+        backlog: usize,
+    ) -> io::Result<TcpListener> {
         let addr = addr.to_socket_addr()?;
         let mut inner = stack.stack.lock();
         inner.check_running()?;
         let (h, local) = if addr.port() != 0 {
-            (inner.engine.listen(addr, backlog).map_err(listen_error)?, addr)
+            (
+                inner.engine.listen(addr, backlog).map_err(listen_error)?,
+                addr,
+            )
         } else {
             // Try the ephemeral range from a random point until a port is free.
             let span = u32::from(u16::MAX - EPHEMERAL_FIRST) + 1;

@@ -81,7 +81,11 @@ impl MemoryDevice {
     }
 
     fn take_ready(&self, batch: &mut PacketBatch) -> bool {
-        let mut q = self.rx.packets.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut q = self
+            .rx
+            .packets
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let mut got = false;
         while !batch.is_full() {
             let Some(p) = q.pop_front() else { break };
@@ -112,7 +116,11 @@ impl Device for MemoryDevice {
             return Ok(());
         }
         {
-            let mut q = self.tx.packets.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut q = self
+                .tx
+                .packets
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
             for p in batch.iter() {
                 if q.len() >= self.tx.capacity {
                     self.tx.dropped.fetch_add(1, Ordering::Relaxed);

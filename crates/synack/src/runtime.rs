@@ -109,7 +109,10 @@ impl Shared {
 
     /// The tokio instant of engine time `t` (capped a year ahead).
     pub(crate) fn tokio_instant(&self, t: Instant) -> tokio::time::Instant {
-        let cap = self.now().total_micros().saturating_add(365 * 24 * 3600 * 1_000_000);
+        let cap = self
+            .now()
+            .total_micros()
+            .saturating_add(365 * 24 * 3600 * 1_000_000);
         let us = t.total_micros().min(cap);
         self.start + std::time::Duration::from_micros(us)
     }

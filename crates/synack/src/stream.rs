@@ -118,11 +118,19 @@ impl StreamInner {
     }
 
     fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.stack.lock().engine.local_addr(self.h).ok_or_else(not_connected)
+        self.stack
+            .lock()
+            .engine
+            .local_addr(self.h)
+            .ok_or_else(not_connected)
     }
 
     fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.stack.lock().engine.peer_addr(self.h).ok_or_else(not_connected)
+        self.stack
+            .lock()
+            .engine
+            .peer_addr(self.h)
+            .ok_or_else(not_connected)
     }
 }
 
@@ -184,12 +192,19 @@ impl TcpStream {
         TcpStream::open(stack, remote, Some(local)).await
     }
 
-    async fn open(stack: &NetStack, remote: SocketAddr, local: Option<SocketAddr>) -> io::Result<TcpStream> {
+    async fn open(
+        stack: &NetStack,
+        remote: SocketAddr,
+        local: Option<SocketAddr>,
+    ) -> io::Result<TcpStream> {
         let h = {
             let mut inner = stack.stack.lock();
             inner.check_running()?;
             let now = stack.stack.now();
-            let h = inner.engine.connect(now, remote, local).map_err(connect_error)?;
+            let h = inner
+                .engine
+                .connect(now, remote, local)
+                .map_err(connect_error)?;
             inner.conns.insert(h, Default::default());
             h
         };
@@ -248,12 +263,22 @@ impl TcpStream {
 
     /// A snapshot of the connection: state, RTT, RTO, congestion window, counters.
     pub fn info(&self) -> io::Result<ConnInfo> {
-        self.inner.stack.lock().engine.info(self.inner.h).ok_or_else(not_connected)
+        self.inner
+            .stack
+            .lock()
+            .engine
+            .info(self.inner.h)
+            .ok_or_else(not_connected)
     }
 
     /// The connection's socket options.
     pub fn options(&self) -> io::Result<SocketOptions> {
-        self.inner.stack.lock().engine.options(self.inner.h).ok_or_else(not_connected)
+        self.inner
+            .stack
+            .lock()
+            .engine
+            .options(self.inner.h)
+            .ok_or_else(not_connected)
     }
 
     /// Change socket options (keep-alive, user timeout, MSS clamp, delayed ACK, ...).
@@ -277,7 +302,10 @@ impl TcpStream {
 
     /// Split into a read half and a write half borrowing the stream.
     pub fn split(&mut self) -> (ReadHalf<'_>, WriteHalf<'_>) {
-        (ReadHalf { inner: &self.inner }, WriteHalf { inner: &self.inner })
+        (
+            ReadHalf { inner: &self.inner },
+            WriteHalf { inner: &self.inner },
+        )
     }
 
     /// Split into owned halves that can move to different tasks. Dropping the write
@@ -296,13 +324,21 @@ impl TcpStream {
 }
 
 impl AsyncRead for TcpStream {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         self.inner.poll_read(cx, buf)
     }
 }
 
 impl AsyncWrite for TcpStream {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         self.inner.poll_write(cx, buf)
     }
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -340,7 +376,9 @@ pub struct OwnedWriteHalf {
 
 impl fmt::Debug for StreamInner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("StreamInner").field("handle", &self.h).finish()
+        f.debug_struct("StreamInner")
+            .field("handle", &self.h)
+            .finish()
     }
 }
 
@@ -412,7 +450,11 @@ impl Drop for OwnedWriteHalf {
 macro_rules! read_half {
     ($t:ty) => {
         impl AsyncRead for $t {
-            fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+            fn poll_read(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &mut ReadBuf<'_>,
+            ) -> Poll<io::Result<()>> {
                 self.inner.poll_read(cx, buf)
             }
         }
@@ -422,7 +464,11 @@ macro_rules! read_half {
 macro_rules! write_half {
     ($t:ty) => {
         impl AsyncWrite for $t {
-            fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+            fn poll_write(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &[u8],
+            ) -> Poll<io::Result<usize>> {
                 self.inner.poll_write(cx, buf)
             }
             fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -62,7 +62,11 @@ impl TunConfig {
         self.addrs
             .iter()
             .map(|own| {
-                match self.kernel_addrs.iter().find(|k| k.is_ipv4() == own.addr.is_ipv4()) {
+                match self
+                    .kernel_addrs
+                    .iter()
+                    .find(|k| k.is_ipv4() == own.addr.is_ipv4())
+                {
                     Some(k) => IpCidr::new(*k, own.prefix),
                     None => own.peer_host(),
                 }
@@ -113,7 +117,10 @@ impl TunDevice {
         if cfg.name.is_empty() || cfg.name.len() > 15 || cfg.name.contains('/') {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                format!("{:?} is not a valid interface name (1 to 15 bytes)", cfg.name),
+                format!(
+                    "{:?} is not a valid interface name (1 to 15 bytes)",
+                    cfg.name
+                ),
             ));
         }
         if cfg.addrs.iter().filter(|a| a.addr.is_ipv4()).count() > 1 {
@@ -144,7 +151,9 @@ impl TunDevice {
                 };
             }
         }
-        let dev = builder.build_async().map_err(|e| explain(e, &cfg.name, exists))?;
+        let dev = builder
+            .build_async()
+            .map_err(|e| explain(e, &cfg.name, exists))?;
         let mtu = usize::from(dev.mtu().unwrap_or(cfg.mtu));
         Ok(TunDevice {
             dev,

@@ -73,7 +73,9 @@ async fn echo_ipv4() {
     let listener = TcpListener::bind(&b, (ip(B4), 7)).await.expect("bind");
     assert_eq!(listener.local_addr().expect("addr"), sa("10.0.0.2:7"));
     let server = tokio::spawn(echo_server(listener));
-    let mut c = within("connect", TcpStream::connect(&a, "10.0.0.2:7")).await.expect("connect");
+    let mut c = within("connect", TcpStream::connect(&a, "10.0.0.2:7"))
+        .await
+        .expect("connect");
     assert_eq!(c.peer_addr().expect("peer"), sa("10.0.0.2:7"));
     assert_eq!(c.local_addr().expect("local").ip(), ip(A4));
     let msg = pattern(1, 10_000);
@@ -83,12 +85,20 @@ async fn echo_ipv4() {
     assert_eq!(back, msg);
     c.shutdown().await.expect("shutdown");
     let mut rest = Vec::new();
-    within("eof", c.read_to_end(&mut rest)).await.expect("read to end");
+    within("eof", c.read_to_end(&mut rest))
+        .await
+        .expect("read to end");
     assert!(rest.is_empty());
-    within("server", server).await.expect("join").expect("server");
+    within("server", server)
+        .await
+        .expect("join")
+        .expect("server");
     let info = c.info().expect("info");
     assert!(info.stats.bytes_sent >= msg.len() as u64, "{info:?}");
-    assert!(info.srtt.is_some(), "an RTT sample after a round trip: {info:?}");
+    assert!(
+        info.srtt.is_some(),
+        "an RTT sample after a round trip: {info:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -96,14 +106,19 @@ async fn echo_ipv6() {
     let (a, b) = pair();
     let listener = TcpListener::bind(&b, "[fd00::2]:8080").await.expect("bind");
     let server = tokio::spawn(echo_server(listener));
-    let mut c = within("connect", TcpStream::connect(&a, "[fd00::2]:8080")).await.expect("connect");
+    let mut c = within("connect", TcpStream::connect(&a, "[fd00::2]:8080"))
+        .await
+        .expect("connect");
     assert_eq!(c.local_addr().expect("local").ip(), ip("fd00::1"));
     c.write_all(b"over IPv6").await.expect("write");
     let mut back = [0u8; 9];
     within("echo", c.read_exact(&mut back)).await.expect("read");
     assert_eq!(&back, b"over IPv6");
     drop(c);
-    within("server", server).await.expect("join").expect("server");
+    within("server", server)
+        .await
+        .expect("join")
+        .expect("server");
 }
 
 /// 16 MiB each way at the same time over split halves; SHA-256 of what each side
@@ -138,8 +153,7 @@ async fn sixteen_mib_both_ways_sha256() {
         }
         let w = writer.await.map_err(io::Error::other)??;
         assert_eq!(total, LEN, "bytes received");
-        let st = r.reunite(w).map_err(io::Error::other)?;
-        eprintln!("DEBUG {:?}", st.info());
+        drop(r.reunite(w).map_err(io::Error::other)?);
         Ok((sent.into(), hash.finalize().into()))
     }
 
@@ -147,9 +161,16 @@ async fn sixteen_mib_both_ways_sha256() {
         let (s, _) = listener.accept().await?;
         pump(s, 0xb0b).await
     });
-    let c = within("connect", TcpStream::connect(&a, "10.0.0.2:5001")).await.expect("connect");
-    let (c_sent, c_got) = within("client pump", pump(c, 0xa11ce)).await.expect("client");
-    let (s_sent, s_got) = within("server", server).await.expect("join").expect("server");
+    let c = within("connect", TcpStream::connect(&a, "10.0.0.2:5001"))
+        .await
+        .expect("connect");
+    let (c_sent, c_got) = within("client pump", pump(c, 0xa11ce))
+        .await
+        .expect("client");
+    let (s_sent, s_got) = within("server", server)
+        .await
+        .expect("join")
+        .expect("server");
     assert_eq!(c_got, s_sent, "server->client stream corrupted");
     assert_eq!(s_got, c_sent, "client->server stream corrupted");
     assert_ne!(c_sent, s_sent);
@@ -164,43 +185,75 @@ async fn half_close_then_keep_reading() {
         let (mut s, _) = listener.accept().await?;
         let mut got = Vec::new();
         s.read_to_end(&mut got).await?; // ends at the client's FIN
-        // The client half-closed; it must still receive this.
-        s.write_all(format!("got {} bytes", got.len()).as_bytes()).await?;
+                                        // The client half-closed; it must still receive this.
+        s.write_all(format!("got {} bytes", got.len()).as_bytes())
+            .await?;
         s.write_all(&got).await?;
         s.shutdown().await?;
         io::Result::Ok(got)
     });
-    let mut c = within("connect", TcpStream::connect(&a, (ip(B4), 9000))).await.expect("connect");
+    let mut c = within("connect", TcpStream::connect(&a, (ip(B4), 9000)))
+        .await
+        .expect("connect");
     c.write_all(b"request body").await.expect("write");
     c.shutdown().await.expect("shutdown");
-    let err = c.write_all(b"more").await.expect_err("write after shutdown");
+    let err = c
+        .write_all(b"more")
+        .await
+        .expect_err("write after shutdown");
     assert_eq!(err.kind(), io::ErrorKind::BrokenPipe);
     let mut reply = Vec::new();
-    within("reply", c.read_to_end(&mut reply)).await.expect("read after half-close");
+    within("reply", c.read_to_end(&mut reply))
+        .await
+        .expect("read after half-close");
     assert_eq!(reply, b"got 12 bytesrequest body");
-    let got = within("server", server).await.expect("join").expect("server");
+    let got = within("server", server)
+        .await
+        .expect("join")
+        .expect("server");
     assert_eq!(got, b"request body");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connect_to_closed_port_is_refused() {
     let (a, _b) = pair();
-    let err = within("connect", TcpStream::connect(&a, "10.0.0.2:1")).await.expect_err("nobody listens");
+    let err = within("connect", TcpStream::connect(&a, "10.0.0.2:1"))
+        .await
+        .expect_err("nobody listens");
     assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused, "{err}");
+}
+
+/// SYNs into a link nobody answers: after the configured retransmissions `connect`
+/// fails with TimedOut. Runs in paused tokio time, so the backoff takes no real time.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn connect_without_answer_times_out() {
+    let (da, _silent) = MemoryDevice::pair();
+    let cfg = synack::Config {
+        syn_retries: 2,
+        ..synack::Config::default()
+    };
+    let a = NetStack::builder().config(cfg).address(ip(A4)).build(da).expect("a");
+    let err = TcpStream::connect(&a, (ip(B4), 80)).await.expect_err("nobody answers");
+    assert_eq!(err.kind(), io::ErrorKind::TimedOut, "{err}");
+    assert!(a.stats().packets_out >= 3, "the SYN and its 2 retransmissions went out");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn abort_resets_the_peer() {
     let (a, b) = pair();
     let listener = TcpListener::bind(&b, (ip(B4), 9001)).await.expect("bind");
-    let c = within("connect", TcpStream::connect(&a, (ip(B4), 9001))).await.expect("connect");
+    let c = within("connect", TcpStream::connect(&a, (ip(B4), 9001)))
+        .await
+        .expect("connect");
     let (mut s, peer) = within("accept", listener.accept()).await.expect("accept");
     assert_eq!(peer, c.local_addr().expect("local"));
     c.set_linger(Some(Duration::ZERO)).expect("linger");
     assert_eq!(c.linger().expect("linger"), Some(Duration::ZERO));
     drop(c);
     let mut buf = [0u8; 16];
-    let err = within("read", s.read(&mut buf)).await.expect_err("peer aborted");
+    let err = within("read", s.read(&mut buf))
+        .await
+        .expect_err("peer aborted");
     assert_eq!(err.kind(), io::ErrorKind::ConnectionReset, "{err}");
     assert_eq!(s.info().expect("info").state, State::Closed);
 }
@@ -209,12 +262,16 @@ async fn abort_resets_the_peer() {
 async fn drop_closes_gracefully() {
     let (a, b) = pair();
     let listener = TcpListener::bind(&b, (ip(B4), 9002)).await.expect("bind");
-    let mut c = within("connect", TcpStream::connect(&a, (ip(B4), 9002))).await.expect("connect");
+    let mut c = within("connect", TcpStream::connect(&a, (ip(B4), 9002)))
+        .await
+        .expect("connect");
     let (mut s, _) = within("accept", listener.accept()).await.expect("accept");
     c.write_all(b"last words").await.expect("write");
     drop(c);
     let mut got = Vec::new();
-    within("read to EOF", s.read_to_end(&mut got)).await.expect("graceful EOF, not a reset");
+    within("read to EOF", s.read_to_end(&mut got))
+        .await
+        .expect("graceful EOF, not a reset");
     assert_eq!(got, b"last words");
     // Our side can still answer into CLOSE-WAIT, then close.
     assert_eq!(s.info().expect("info").state, State::CloseWait);
@@ -271,7 +328,10 @@ async fn hundred_concurrent_connections() {
     ports.sort_unstable();
     ports.dedup();
     assert_eq!(ports.len(), 100, "distinct ephemeral ports");
-    within("server", server).await.expect("join").expect("server");
+    within("server", server)
+        .await
+        .expect("join")
+        .expect("server");
 }
 
 /// The intercepting listener accepts a connection to an address that is not the
@@ -281,7 +341,11 @@ async fn intercept_reports_original_destination() {
     let (a, b) = pair();
     let listener = TcpListener::intercept(&b).await.expect("intercept");
     assert!(listener.is_intercept());
-    let targets = [sa("203.0.113.7:443"), sa("198.51.100.20:8080"), sa("[2001:db8::5]:25")];
+    let targets = [
+        sa("203.0.113.7:443"),
+        sa("198.51.100.20:8080"),
+        sa("[2001:db8::5]:25"),
+    ];
     let server = tokio::spawn(async move {
         let mut seen = Vec::new();
         for _ in 0..targets.len() {
@@ -294,14 +358,24 @@ async fn intercept_reports_original_destination() {
         io::Result::Ok(seen)
     });
     for t in targets {
-        let mut c = within("connect", TcpStream::connect(&a, t)).await.expect("connect through intercept");
+        let mut c = within("connect", TcpStream::connect(&a, t))
+            .await
+            .expect("connect through intercept");
         assert_eq!(c.peer_addr().expect("peer"), t);
         let mut said = String::new();
-        within("read", c.read_to_string(&mut said)).await.expect("read");
+        within("read", c.read_to_string(&mut said))
+            .await
+            .expect("read");
         assert_eq!(said, t.to_string());
     }
-    let seen = within("server", server).await.expect("join").expect("server");
-    assert_eq!(seen.iter().map(|s| s.0).collect::<Vec<_>>(), targets.to_vec());
+    let seen = within("server", server)
+        .await
+        .expect("join")
+        .expect("server");
+    assert_eq!(
+        seen.iter().map(|s| s.0).collect::<Vec<_>>(),
+        targets.to_vec()
+    );
     assert!(seen.iter().all(|(d, p)| d.is_ipv4() == p.is_ipv4()));
     // The first listener went away with the server task: the slot is free again,
     // and one intercepting listener per stack is the rule.
@@ -314,15 +388,23 @@ async fn intercept_reports_original_destination() {
 async fn bind_errors_and_ephemeral_port() {
     let (_a, b) = pair();
     let l = TcpListener::bind(&b, (ip(B4), 80)).await.expect("bind");
-    let err = TcpListener::bind(&b, (ip(B4), 80)).await.expect_err("twice");
+    let err = TcpListener::bind(&b, (ip(B4), 80))
+        .await
+        .expect_err("twice");
     assert_eq!(err.kind(), io::ErrorKind::AddrInUse);
-    let err = TcpListener::bind(&b, "192.0.2.1:80").await.expect_err("not ours");
+    let err = TcpListener::bind(&b, "192.0.2.1:80")
+        .await
+        .expect_err("not ours");
     assert_eq!(err.kind(), io::ErrorKind::AddrNotAvailable);
     let any = TcpListener::bind(&b, (ip(B4), 0)).await.expect("port 0");
     assert!(any.local_addr().expect("addr").port() >= 49152);
     drop(l);
-    TcpListener::bind(&b, (ip(B4), 80)).await.expect("free again after drop");
-    let err = TcpStream::connect(&b, "example.com:80").await.expect_err("no resolver");
+    TcpListener::bind(&b, (ip(B4), 80))
+        .await
+        .expect("free again after drop");
+    let err = TcpStream::connect(&b, "example.com:80")
+        .await
+        .expect_err("no resolver");
     assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
 }
 
@@ -353,7 +435,9 @@ async fn capture_and_trace_hooks() {
         .expect("a");
     let b = NetStack::new(db, &[ip(B4)]).expect("b");
     let listener = TcpListener::bind(&b, (ip(B4), 22)).await.expect("bind");
-    let mut c = within("connect", TcpStream::connect(&a, (ip(B4), 22))).await.expect("connect");
+    let mut c = within("connect", TcpStream::connect(&a, (ip(B4), 22)))
+        .await
+        .expect("connect");
     let (mut s, _) = within("accept", listener.accept()).await.expect("accept");
     c.write_all(b"ping").await.expect("write");
     let mut buf = [0u8; 4];
@@ -361,7 +445,10 @@ async fn capture_and_trace_hooks() {
     a.flush_capture().expect("flush");
 
     let bytes = sink.0.lock().expect("sink").clone();
-    assert!(bytes.len() > 24 + 3 * (16 + 40), "header and at least the handshake");
+    assert!(
+        bytes.len() > 24 + 3 * (16 + 40),
+        "header and at least the handshake"
+    );
     let magic = u32::from_ne_bytes(bytes[..4].try_into().expect("4 bytes"));
     assert_eq!(magic, 0xa1b2_c3d4, "native-endian microsecond pcap");
     let linktype = u32::from_ne_bytes(bytes[20..24].try_into().expect("4 bytes"));
@@ -374,8 +461,17 @@ async fn capture_and_trace_hooks() {
     let evs = events.lock().expect("events").clone();
     use synack::trace::TraceKind;
     assert!(
-        evs.iter().any(|e| matches!(e.kind, TraceKind::StateChange { new: State::Established, .. })),
+        evs.iter().any(|e| matches!(
+            e.kind,
+            TraceKind::StateChange {
+                new: State::Established,
+                ..
+            }
+        )),
         "trace saw ESTABLISHED"
     );
-    assert!(evs.iter().any(|e| matches!(e.kind, TraceKind::Segment(_))), "trace saw segments");
+    assert!(
+        evs.iter().any(|e| matches!(e.kind, TraceKind::Segment(_))),
+        "trace saw segments"
+    );
 }

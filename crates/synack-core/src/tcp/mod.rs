@@ -409,6 +409,11 @@ impl Connection {
                 kind: TraceKind::StateChange { old, new },
             });
         }
+        if new == State::Established {
+            // RFC 1122 §4.2.3.6: keep-alive (when configured) starts timing the idle
+            // period once the connection is open.
+            self.arm_keepalive(env);
+        }
         if new == State::TimeWait {
             // RFC 9293 §3.4.2: wait 2*MSL; nothing else is pending.
             self.linger_at = Some(env.now + env.cfg.time_wait());

@@ -446,3 +446,32 @@ impl Lone {
         (b, a)
     }
 }
+
+impl Lone {
+    /// Passive open where the peer's final ACK arrives `rtt` after the SYN-ACK: without
+    /// timestamps this gives the stack exactly one RTT sample of `rtt` (RFC 6298 §2.2:
+    /// SRTT = R, RTTVAR = R/2, RTO = max(rto_min, 3R)).
+    pub fn passive_rtt(&mut self, a: u32, rtt: Duration) -> Est {
+        let l = self.listen80();
+        let local = self.local(80);
+        let out = self.inject(local, tcp(SYN, a, 0, 65535), &[]);
+        let b = out[0].seq();
+        self.advance(rtt);
+        none(&self.inject(local, tcp(ACK, a.wrapping_add(1), b.wrapping_add(1), 65535), &[]));
+        let h = self.stack.accept(l).expect("accepted");
+        events(&mut self.stack);
+        Est {
+            h,
+            local,
+            p_nxt: a.wrapping_add(1),
+            s_nxt: b.wrapping_add(1),
+            irs: a,
+            iss: b,
+        }
+    }
+
+    /// The peer acknowledges everything up to `e.s_nxt` with window `wnd`.
+    pub fn ack(&mut self, e: &Est, wnd: u16) -> Vec<Seg> {
+        self.inject(e.local, tcp(ACK, e.p_nxt, e.s_nxt, wnd), &[])
+    }
+}

@@ -1,0 +1,834 @@
+//! The script runner: executes a parsed packetdrill script against one
+//! `synack_core::Stack` in virtual time, with packetdrill's semantics.
+//!
+//! - The engine is the local host `192.168.0.1` and the script plays the remote
+//!   `192.0.2.1` (packetdrill's defaults); `bind` and `connect` use port 8080
+//!   (`--bind_port` / `--connect_port`). A connection the script opens towards a
+//!   listener comes from an ephemeral remote port the runner picks.
+//! - Time is virtual: the runner jumps from event to event, firing the engine's
+//!   timers on the way, so a script of minutes runs in microseconds. Relative times
+//!   (`+0.1`) count from the end of the previous event, except that an inbound packet
+//!   following an inbound packet counts from that packet's scripted time (packetdrill
+//!   `run.c`).
+//! - Outbound packets are checked in order: the next packet the engine sends must
+//!   match the next `>` line, within a tolerance of
+//!   `max(tolerance_usecs, 12.5 % of the gap from the previous event)` (packetdrill
+//!   `verify_time`, defaults `--tolerance_usecs=4000`, `--tolerance_percent=12.5`).
+//!   A packet the script does not expect fails the script.
+//! - Shell commands and `%{ }%` code blocks cannot run here: they are reported as
+//!   skipped lines.
+//!
+//! Syscalls live in `syscall`, packet building and matching in `packet`, Linux
+//! constants in `consts`.
+
+mod consts;
+mod packet;
+mod syscall;
+
+use crate::ast::{
+    Direction, Event, EventKind, EventTime, PacketBody, PacketEvent, Script, TcpSegmentSpec,
+};
+use packet::{build_tcp, compare, encode_options, inbound_tos, parse_outbound, InboundTcp};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::fmt;
+use std::io::Write;
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+use synack_core::{Config, Instant, Stack};
+use syscall::{Fd, Pending};
+
+/// How to run scripts.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunOptions {
+    /// Timing tolerance in microseconds. `None` uses the script's
+    /// `--tolerance_usecs` or packetdrill's default of 4000 µs; `Some` overrides
+    /// both (command-line options win over script options, as in packetdrill).
+    pub tolerance_usecs: Option<u64>,
+}
+
+/// Why a script failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// 1-based line of the event that failed (0 when no line applies).
+    pub line: usize,
+    /// What went wrong.
+    pub message: String,
+    /// The packet or call the script expected, in script notation.
+    pub expected: Option<String>,
+    /// What the engine did instead, in the same notation.
+    pub actual: Option<String>,
+}
+
+/// The outcome of one script.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Every event happened as scripted.
+    Pass,
+    /// An event did not.
+    Fail(Failure),
+    /// The script could not be judged (it uses only, or needs, things the runner
+    /// cannot do); the reason says what.
+    Skip(String),
+}
+
+/// The result of running one script.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScriptResult {
+    /// The script's path as given.
+    pub path: String,
+    /// Pass, fail or skip.
+    pub verdict: Verdict,
+    /// Lines that were not run, such as `line 3: skipped shell command`.
+    pub skipped_lines: Vec<String>,
+}
+
+impl fmt::Display for ScriptResult {
+    /// One line: `PASS path`, `FAIL path:line: message; expected: ...; actual: ...`
+    /// or `SKIP path: reason`, with skipped lines in parentheses.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.verdict {
+            Verdict::Pass => write!(f, "PASS {}", self.path)?,
+            Verdict::Skip(reason) => write!(f, "SKIP {}: {reason}", self.path)?,
+            Verdict::Fail(fail) => {
+                write!(f, "FAIL {}:{}: {}", self.path, fail.line, fail.message)?;
+                if let Some(e) = &fail.expected {
+                    write!(f, "; expected: {e}")?;
+                }
+                if let Some(a) = &fail.actual {
+                    write!(f, "; actual: {a}")?;
+                }
+            }
+        }
+        if !self.skipped_lines.is_empty() && !matches!(self.verdict, Verdict::Skip(_)) {
+            write!(f, " ({})", self.skipped_lines.join("; "))?;
+        }
+        Ok(())
+    }
+}
+
+/// Counts over a set of scripts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Scripts that passed.
+    pub passed: usize,
+    /// Scripts that failed.
+    pub failed: usize,
+    /// Scripts that were skipped.
+    pub skipped: usize,
+    /// Every result, in the order run.
+    pub results: Vec<ScriptResult>,
+}
+
+impl Summary {
+    /// Add one result to the counts.
+    pub fn add(&mut self, r: ScriptResult) {
+        match r.verdict {
+            Verdict::Pass => self.passed += 1,
+            Verdict::Fail(_) => self.failed += 1,
+            Verdict::Skip(_) => self.skipped += 1,
+        }
+        self.results.push(r);
+    }
+
+    /// The closing line: `N passed, N failed, N skipped`.
+    pub fn closing_line(&self) -> String {
+        format!(
+            "{} passed, {} failed, {} skipped",
+            self.passed, self.failed, self.skipped
+        )
+    }
+
+    /// True when no script failed (the CLI exits non-zero otherwise).
+    pub fn success(&self) -> bool {
+        self.failed == 0
+    }
+}
+
+/// Run every script in `paths`, writing one line per script and then the closing
+/// line to `out`. Returns the counts; the caller decides the exit status.
+pub fn run_files<P: AsRef<Path>>(paths: &[P], opts: &RunOptions, out: &mut dyn Write) -> Summary {
+    let mut summary = Summary::default();
+    for p in paths {
+        let r = run_script_file(p.as_ref(), opts);
+        let _ = writeln!(out, "{r}");
+        summary.add(r);
+    }
+    let _ = writeln!(out, "{}", summary.closing_line());
+    summary
+}
+
+/// Read and run one script file.
+pub fn run_script_file(path: &Path, opts: &RunOptions) -> ScriptResult {
+    let label = path.display().to_string();
+    match std::fs::read_to_string(path) {
+        Ok(text) => run_script_text(&label, &text, opts),
+        Err(e) => ScriptResult {
+            path: label,
+            verdict: Verdict::Fail(Failure {
+                line: 0,
+                message: format!("cannot read script: {e}"),
+                expected: None,
+                actual: None,
+            }),
+            skipped_lines: Vec::new(),
+        },
+    }
+}
+
+/// Parse and run a script given as text; `path` only labels the result.
+pub fn run_script_text(path: &str, text: &str, opts: &RunOptions) -> ScriptResult {
+    match crate::parse_script(text) {
+        Ok(script) => run_script(path, &script, opts),
+        Err(e) => ScriptResult {
+            path: path.to_string(),
+            verdict: Verdict::Fail(Failure {
+                line: e.line,
+                message: format!("parse error: {e}"),
+                expected: None,
+                actual: None,
+            }),
+            skipped_lines: Vec::new(),
+        },
+    }
+}
+
+/// Run a parsed script.
+pub fn run_script(path: &str, script: &Script, opts: &RunOptions) -> ScriptResult {
+    let mut skipped_lines = Vec::new();
+    let verdict = match Run::new(script, opts) {
+        Err(stop) => stop.into_verdict(),
+        Ok(mut run) => {
+            let v = run.run(script).err().map(Stop::into_verdict);
+            skipped_lines = std::mem::take(&mut run.skipped_lines);
+            v.unwrap_or(Verdict::Pass)
+        }
+    };
+    ScriptResult {
+        path: path.to_string(),
+        verdict,
+        skipped_lines,
+    }
+}
+
+/// Why a run stopped early.
+#[derive(Debug)]
+enum Stop {
+    Fail(Failure),
+    Skip(String),
+}
+
+impl Stop {
+    fn into_verdict(self) -> Verdict {
+        match self {
+            Stop::Fail(f) => Verdict::Fail(f),
+            Stop::Skip(s) => Verdict::Skip(s),
+        }
+    }
+}
+
+fn fail(line: usize, message: impl Into<String>) -> Stop {
+    Stop::Fail(Failure {
+        line,
+        message: message.into(),
+        expected: None,
+        actual: None,
+    })
+}
+
+fn fail_with(line: usize, message: impl Into<String>, expected: String, actual: String) -> Stop {
+    Stop::Fail(Failure {
+        line,
+        message: message.into(),
+        expected: Some(expected),
+        actual: Some(actual),
+    })
+}
+
+/// Seconds with microsecond precision, as packetdrill prints times.
+fn secs(us: u64) -> String {
+    format!("{}.{:06}", us / 1_000_000, us % 1_000_000)
+}
+
+/// A packet the engine sent and the script has not matched yet.
+#[derive(Debug)]
+struct Captured {
+    time: u64,
+    bytes: Vec<u8>,
+}
+
+/// What the runner knows of one connection (by local and remote port).
+#[derive(Debug, Default)]
+struct Flow {
+    /// Live ISN minus scripted ISN of the engine's side, once learned.
+    local_offset: Option<u32>,
+    /// Scripted TSval -> live TSval of the engine's packets (packetdrill maps
+    /// inbound TS ecr through this).
+    ts_map: Vec<(u32, u32)>,
+    /// The engine's latest TSval on this connection.
+    last_ts_val: Option<u32>,
+}
+
+/// The "socket under test": where a packet line without ports goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sut {
+    None,
+    /// A listener on this port: an inbound SYN opens a new connection to it.
+    Listening(u16),
+    /// A `connect` is under way; its SYN will name the connection.
+    Connecting,
+    /// This connection (local port, remote port).
+    Flow(u16, u16),
+}
+
+/// One script execution.
+struct Run {
+    stack: Stack,
+    /// Virtual time, microseconds since the script's time 0.
+    now: u64,
+    tol_usecs: u64,
+    tol_percent: f64,
+    local_ip: IpAddr,
+    remote_ip: IpAddr,
+    bind_port: u16,
+    connect_port: u16,
+    fds: BTreeMap<i64, Fd>,
+    flows: HashMap<(u16, u16), Flow>,
+    sut: Sut,
+    next_ephemeral: u16,
+    queue: VecDeque<Captured>,
+    pending: Option<Pending>,
+    /// Every connection handle the script ever held (for address-in-use checks).
+    all_conns: Vec<synack_core::ConnHandle>,
+    /// `Incoming` events not yet consumed by `accept`, per listener index.
+    incoming: HashMap<usize, usize>,
+    skipped_lines: Vec<String>,
+    buf: Vec<u8>,
+}
+
+/// Script options the runner honours; others are accepted and ignored.
+fn option_u64(script: &Script, name: &str) -> Option<Result<u64, String>> {
+    script
+        .options
+        .iter()
+        .rev()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| {
+            v.parse::<u64>()
+                .map_err(|_| format!("bad --{name} value `{v}`"))
+        })
+}
+
+impl Run {
+    fn new(script: &Script, opts: &RunOptions) -> Result<Run, Stop> {
+        let mut tol_usecs = 4000;
+        let mut tol_percent = 12.5;
+        let mut bind_port = 8080;
+        let mut connect_port = 8080;
+        let mut ipv6 = false;
+        let mut local_ip: Option<IpAddr> = None;
+        let mut remote_ip: Option<IpAddr> = None;
+        if let Some(v) = option_u64(script, "tolerance_usecs") {
+            tol_usecs = v.map_err(|e| fail(0, e))?;
+        }
+        if let Some((_, v)) = script
+            .options
+            .iter()
+            .rev()
+            .find(|(n, _)| n == "tolerance_percent")
+        {
+            tol_percent = v
+                .parse()
+                .map_err(|_| fail(0, format!("bad --tolerance_percent value `{v}`")))?;
+        }
+        if let Some(v) = option_u64(script, "bind_port") {
+            bind_port = v.map_err(|e| fail(0, e))? as u16;
+        }
+        if let Some(v) = option_u64(script, "connect_port") {
+            connect_port = v.map_err(|e| fail(0, e))? as u16;
+        }
+        for (name, value) in &script.options {
+            match name.as_str() {
+                "ip_version" => match value.as_str() {
+                    "ipv4" | "ipv4-mapped-ipv6" => ipv6 = false,
+                    "ipv6" => ipv6 = true,
+                    other => return Err(fail(0, format!("bad --ip_version `{other}`"))),
+                },
+                "local_ip" => {
+                    local_ip = Some(value.parse().map_err(|_| fail(0, "bad --local_ip"))?)
+                }
+                "remote_ip" => {
+                    let v = value.split('/').next().unwrap_or(value);
+                    remote_ip = Some(v.parse().map_err(|_| fail(0, "bad --remote_ip"))?)
+                }
+                "wire_client" | "wire_server" | "so_filename" => {
+                    return Err(Stop::Skip(format!("option --{name} is not supported")))
+                }
+                _ => {}
+            }
+        }
+        if let Some(t) = opts.tolerance_usecs {
+            tol_usecs = t;
+        }
+        let local_ip = local_ip.unwrap_or(if ipv6 {
+            "fd3d:fa7b:d17d::1".parse().expect("literal")
+        } else {
+            "192.168.0.1".parse().expect("literal")
+        });
+        let remote_ip = remote_ip.unwrap_or(if ipv6 {
+            "2001:db8::1".parse().expect("literal")
+        } else {
+            "192.0.2.1".parse().expect("literal")
+        });
+        if local_ip.is_ipv4() != remote_ip.is_ipv4() {
+            return Err(fail(0, "--local_ip and --remote_ip differ in family"));
+        }
+        let mut stack = Stack::new(Config::linux(), *b"packetdrill-run!");
+        stack.add_address(local_ip);
+        let buf = vec![0u8; stack.max_packet_size()];
+        Ok(Run {
+            stack,
+            now: 0,
+            tol_usecs,
+            tol_percent,
+            local_ip,
+            remote_ip,
+            bind_port,
+            connect_port,
+            fds: BTreeMap::new(),
+            flows: HashMap::new(),
+            sut: Sut::None,
+            next_ephemeral: 48_000,
+            queue: VecDeque::new(),
+            pending: None,
+            all_conns: Vec::new(),
+            incoming: HashMap::new(),
+            skipped_lines: Vec::new(),
+            buf,
+        })
+    }
+
+    fn instant(&self) -> Instant {
+        Instant::from_micros(self.now)
+    }
+
+    /// The tolerance for an event `gap` microseconds after the previous one.
+    fn tolerance(&self, gap: u64) -> u64 {
+        let dynamic = (self.tol_percent / 100.0 * gap as f64) as u64;
+        self.tol_usecs.max(dynamic)
+    }
+
+    fn run(&mut self, script: &Script) -> Result<(), Stop> {
+        let runnable = script
+            .events
+            .iter()
+            .filter(|e| matches!(e.kind, EventKind::Packet(_) | EventKind::Syscall(_)))
+            .count();
+        for e in &script.events {
+            match &e.kind {
+                EventKind::Command(_) => self
+                    .skipped_lines
+                    .push(format!("line {}: skipped shell command", e.line)),
+                EventKind::Code(_) => self
+                    .skipped_lines
+                    .push(format!("line {}: skipped python code block", e.line)),
+                _ => {}
+            }
+        }
+        if runnable == 0 {
+            return Err(Stop::Skip(if self.skipped_lines.is_empty() {
+                "no events".to_string()
+            } else {
+                format!("nothing to run ({})", self.skipped_lines.join("; "))
+            }));
+        }
+        // Script time of the previous event, and whether it was an inbound packet.
+        let mut last_time = 0u64;
+        let mut last_inbound = false;
+        for e in &script.events {
+            let inbound = matches!(&e.kind, EventKind::Packet(p) if p.direction == Direction::Inbound);
+            let base = if inbound && last_inbound {
+                last_time
+            } else {
+                self.now
+            };
+            let (start, end, any) = match e.time {
+                EventTime::Absolute(t) => (t, t, false),
+                EventTime::Relative(d) => (base + d, base + d, false),
+                EventTime::Any => (self.now, u64::MAX, true),
+                EventTime::AbsoluteRange { start_us, end_us } => (start_us, end_us, false),
+                EventTime::RelativeRange { start_us, end_us } => {
+                    (base + start_us, base + end_us, false)
+                }
+                EventTime::Untimed => continue,
+            };
+            let tol = self.tolerance(start.saturating_sub(last_time));
+            match &e.kind {
+                EventKind::Command(_) | EventKind::Code(_) => continue,
+                EventKind::Packet(p) => match (&p.body, p.direction) {
+                    (PacketBody::Tcp(t), Direction::Inbound) => {
+                        self.advance_to(start)?;
+                        self.check_unexpected(e.line, start)?;
+                        self.inject(e, p, t)?;
+                    }
+                    (PacketBody::Tcp(t), Direction::Outbound) => {
+                        self.expect_outbound(e, p, t, start, end, any, tol)?;
+                    }
+                    (PacketBody::Udp { .. }, _) => {
+                        return Err(Stop::Skip(format!("line {}: UDP is not supported", e.line)))
+                    }
+                    (PacketBody::Icmp(_), Direction::Outbound) => {
+                        return Err(Stop::Skip(format!(
+                            "line {}: outbound ICMP is not supported",
+                            e.line
+                        )))
+                    }
+                    (PacketBody::Icmp(icmp), Direction::Inbound) => {
+                        self.advance_to(start)?;
+                        self.check_unexpected(e.line, start)?;
+                        self.inject_icmp(e, p, icmp)?;
+                    }
+                },
+                EventKind::Syscall(s) => {
+                    self.finish_pending(Some(e.line))?;
+                    self.advance_to(start)?;
+                    self.check_unexpected(e.line, start)?;
+                    let end_time = s.end_us.map(|end| match e.time {
+                        EventTime::Relative(_) | EventTime::RelativeRange { .. } => base + end,
+                        _ => end,
+                    });
+                    self.start_syscall(e, s, end_time, tol)?;
+                }
+            }
+            last_time = start;
+            last_inbound = inbound;
+        }
+        self.finish_pending(None)?;
+        if let Some(c) = self.queue.pop_front() {
+            let line = script.events.last().map_or(0, |e| e.line);
+            return Err(fail_with(
+                line,
+                "unexpected outbound packet after the last event",
+                "no more packets".to_string(),
+                format!("{} at {} s", self.describe(&c.bytes), secs(c.time)),
+            ));
+        }
+        Ok(())
+    }
+
+    // ------------------------------------------------------------ time
+
+    /// Send everything the engine has to send now into the capture queue.
+    fn drain(&mut self) {
+        let now = self.instant();
+        while let Some(tx) = self.stack.poll_transmit(now, &mut self.buf) {
+            self.queue.push_back(Captured {
+                time: self.now,
+                bytes: self.buf[..tx.len].to_vec(),
+            });
+        }
+        while let Some(ev) = self.stack.poll_event() {
+            if let synack_core::Event::Incoming(l) = ev {
+                *self.incoming.entry(l.index()).or_default() += 1;
+            }
+        }
+    }
+
+    /// Run one due timer (the earliest, if not after `limit`). Returns false when
+    /// nothing is due by then.
+    fn step_timer(&mut self, limit: u64) -> Result<bool, Stop> {
+        match self.stack.poll_timeout() {
+            Some(d) if d.total_micros() <= limit => {
+                self.now = self.now.max(d.total_micros());
+                self.stack.handle_timeout(self.instant());
+                self.drain();
+                self.retry_pending()?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// Move virtual time to `t`, firing every timer due on the way.
+    fn advance_to(&mut self, t: u64) -> Result<(), Stop> {
+        let mut guard = 0u32;
+        while self.step_timer(t)? {
+            guard += 1;
+            if guard > 1_000_000 {
+                return Err(fail(0, "engine timers do not make progress"));
+            }
+        }
+        self.now = self.now.max(t);
+        Ok(())
+    }
+
+    /// A packet the engine sent well before an event that is not a `>` line is one
+    /// the script did not expect.
+    fn check_unexpected(&mut self, line: usize, t: u64) -> Result<(), Stop> {
+        if let Some(c) = self.queue.front() {
+            if c.time + self.tol_usecs < t {
+                return Err(fail_with(
+                    line,
+                    format!(
+                        "unexpected outbound packet at {} s, before this event at {} s",
+                        secs(c.time),
+                        secs(t)
+                    ),
+                    "no packet".to_string(),
+                    self.describe(&c.bytes),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    // ------------------------------------------------------------ packets
+
+    /// The engine's packet in script notation.
+    fn describe(&self, bytes: &[u8]) -> String {
+        match parse_outbound(bytes) {
+            Ok(o) => {
+                let off = self
+                    .flows
+                    .get(&(o.src.port(), o.dst.port()))
+                    .and_then(|f| f.local_offset)
+                    .unwrap_or(0);
+                o.to_script(off).to_string()
+            }
+            Err(e) => format!("unparsable packet ({e})"),
+        }
+    }
+
+    fn new_remote_port(&mut self) -> u16 {
+        let p = self.next_ephemeral;
+        self.next_ephemeral = self.next_ephemeral.wrapping_add(1).max(1024);
+        p
+    }
+
+    /// The connection (local port, remote port) an inbound line goes to.
+    fn inbound_flow(&mut self, p: &PacketEvent) -> (u16, u16) {
+        if let Some(ep) = &p.endpoints {
+            let key = (ep.dst_port, ep.src_port);
+            self.flows.entry(key).or_default();
+            self.sut = Sut::Flow(key.0, key.1);
+            return key;
+        }
+        let key = match self.sut {
+            Sut::Flow(l, r) => (l, r),
+            Sut::Listening(port) => (port, self.new_remote_port()),
+            Sut::None | Sut::Connecting => (self.bind_port, self.new_remote_port()),
+        };
+        self.flows.entry(key).or_default();
+        self.sut = Sut::Flow(key.0, key.1);
+        key
+    }
+
+    fn inject(&mut self, e: &Event, p: &PacketEvent, t: &TcpSegmentSpec) -> Result<(), Stop> {
+        if !p.encapsulation.is_empty() {
+            return Err(Stop::Skip(format!(
+                "line {}: IP encapsulation is not supported",
+                e.line
+            )));
+        }
+        let key = self.inbound_flow(p);
+        let flow = self.flows.get(&key);
+        let offset = flow.and_then(|f| f.local_offset).unwrap_or(0);
+        let ts_map: Vec<(u32, u32)> = flow.map(|f| f.ts_map.clone()).unwrap_or_default();
+        let last_ts = flow.and_then(|f| f.last_ts_val);
+        // packetdrill maps the script's TS ecr to the live TSval the engine sent for
+        // that scripted TSval; lacking one, the engine's latest TSval is echoed.
+        let map_ecr = |ecr: u32| {
+            ts_map
+                .iter()
+                .rev()
+                .find(|(s, _)| *s == ecr)
+                .map(|(_, l)| *l)
+                .or(if ecr == 0 { None } else { last_ts })
+                .unwrap_or(ecr)
+        };
+        let opts = encode_options(t.options.as_deref().unwrap_or(&[]), offset, map_ecr);
+        let bytes = build_tcp(&InboundTcp {
+            src: SocketAddr::new(self.remote_ip, key.1),
+            dst: SocketAddr::new(self.local_ip, key.0),
+            seq: t.seq_start,
+            ack: t.ack.map_or(0, |a| a.wrapping_add(offset)),
+            flags: &t.flags,
+            window: t.window.unwrap_or(0),
+            urgent: t.urgent.unwrap_or(0),
+            options: &opts,
+            payload_len: usize::from(t.payload_len),
+            tos: inbound_tos(p.ip.tos),
+            ttl: p.ip.ttl.unwrap_or(64),
+        })
+        .map_err(|m| fail(e.line, m))?;
+        self.stack.handle_packet(self.instant(), &bytes);
+        self.drain();
+        self.retry_pending()
+    }
+
+    fn inject_icmp(
+        &mut self,
+        e: &Event,
+        p: &PacketEvent,
+        icmp: &crate::ast::IcmpSpec,
+    ) -> Result<(), Stop> {
+        use synack_wire::IcmpKind;
+        let v6 = self.local_ip.is_ipv6();
+        let kind = match (icmp.icmp_type.as_str(), icmp.code.as_deref()) {
+            ("unreachable", Some("frag_needed")) | ("packet_too_big", _) => {
+                IcmpKind::PacketTooBig {
+                    mtu: icmp.mtu.unwrap_or(1280),
+                }
+            }
+            ("unreachable" | "destination_unreachable", code) => {
+                let (c, hard) = match code {
+                    Some("net_unreachable") => (0, false),
+                    Some("host_unreachable") => (1, false),
+                    Some("protocol_unreachable") => (2, true),
+                    Some("port_unreachable") => (if v6 { 4 } else { 3 }, true),
+                    _ => (1, false),
+                };
+                IcmpKind::DestUnreachable { code: c, hard }
+            }
+            ("time_exceeded", _) => IcmpKind::TimeExceeded,
+            (other, _) => {
+                return Err(Stop::Skip(format!(
+                    "line {}: ICMP type `{other}` is not supported",
+                    e.line
+                )))
+            }
+        };
+        let key = self.inbound_flow(p);
+        let offset = self
+            .flows
+            .get(&key)
+            .and_then(|f| f.local_offset)
+            .unwrap_or(0);
+        let seq = match icmp.echoed {
+            Some(crate::ast::IcmpEchoed::Tcp { seq_start, .. }) => seq_start,
+            _ => 0,
+        };
+        // The quoted packet: our segment to the remote (RFC 792: IP header + 8 bytes).
+        let flags = crate::ast::TcpFlags::from_spec(".").expect("literal");
+        let quoted = build_tcp(&InboundTcp {
+            src: SocketAddr::new(self.local_ip, key.0),
+            dst: SocketAddr::new(self.remote_ip, key.1),
+            seq: seq.wrapping_add(offset),
+            ack: 0,
+            flags: &flags,
+            window: 0,
+            urgent: 0,
+            options: &[],
+            payload_len: 0,
+            tos: 0,
+            ttl: 64,
+        })
+        .map_err(|m| fail(e.line, m))?;
+        let mut out = vec![0u8; 1500];
+        let n = synack_wire::IcmpRepr::emit_packet(
+            kind,
+            self.remote_ip,
+            self.local_ip,
+            &quoted,
+            &mut out,
+        )
+        .map_err(|err| fail(e.line, format!("cannot build ICMP packet: {err}")))?;
+        self.stack.handle_packet(self.instant(), &out[..n]);
+        self.drain();
+        self.retry_pending()
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn expect_outbound(
+        &mut self,
+        e: &Event,
+        p: &PacketEvent,
+        t: &TcpSegmentSpec,
+        start: u64,
+        end: u64,
+        any: bool,
+        tol: u64,
+    ) -> Result<(), Stop> {
+        let deadline = if any {
+            u64::MAX
+        } else {
+            end.saturating_add(tol)
+        };
+        while self.queue.is_empty() {
+            if !self.step_timer(deadline)? {
+                break;
+            }
+        }
+        let Some(c) = self.queue.pop_front() else {
+            // Nothing by the deadline: look further ahead to say what came instead.
+            let mut steps = 0;
+            while self.queue.is_empty() && steps < 10_000 && self.step_timer(u64::MAX)? {
+                steps += 1;
+            }
+            let actual = match self.queue.front() {
+                Some(c) => format!("{} at {} s", self.describe(&c.bytes), secs(c.time)),
+                None => "no packet at all".to_string(),
+            };
+            return Err(fail_with(
+                e.line,
+                format!(
+                    "expected outbound packet at {} s (tolerance {} s) was not sent",
+                    secs(start),
+                    secs(tol)
+                ),
+                p.to_string(),
+                actual,
+            ));
+        };
+        self.now = self.now.max(c.time);
+        let o = parse_outbound(&c.bytes).map_err(|m| fail(e.line, m))?;
+        let key = (o.src.port(), o.dst.port());
+        let flow = self.flows.entry(key).or_default();
+        if flow.local_offset.is_none() && o.syn() {
+            flow.local_offset = Some(o.seq.wrapping_sub(t.seq_start));
+        }
+        let offset = flow.local_offset.unwrap_or(0);
+        if let (Some(live), Some(script)) = (o.ts_val(), script_ts_val(t)) {
+            flow.ts_map.push((script, live));
+        }
+        if let Some(live) = o.ts_val() {
+            flow.last_ts_val = Some(live);
+        }
+        if o.syn() && !matches!(self.sut, Sut::Flow(..)) || self.sut == Sut::Connecting {
+            self.sut = Sut::Flow(key.0, key.1);
+        }
+        let mut mapped = o.clone();
+        mapped.seq = o.seq.wrapping_sub(offset);
+        let shown = format!("{} at {} s", o.to_script(offset), secs(c.time));
+        if let Err(m) = compare(p, t, &mapped) {
+            return Err(fail_with(e.line, m, p.to_string(), shown));
+        }
+        if !any && (c.time + tol < start || c.time > end.saturating_add(tol)) {
+            let when = if start == end {
+                format!("at {} s", secs(start))
+            } else {
+                format!("in {}~{} s", secs(start), secs(end))
+            };
+            return Err(fail_with(
+                e.line,
+                format!(
+                    "timing error: expected outbound packet {when} but it was sent at {} s; tolerance {} s",
+                    secs(c.time),
+                    secs(tol)
+                ),
+                p.to_string(),
+                shown,
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn script_ts_val(t: &TcpSegmentSpec) -> Option<u32> {
+    t.options.as_ref()?.iter().find_map(|o| match o {
+        crate::ast::OptionSpec::Timestamp { val, .. } => Some(*val),
+        _ => None,
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,281 @@
+//! TUN smoke tests against the real Linux kernel: a kernel `std::net::TcpStream`
+//! talks to a synack listener through a TUN device, and synack connects to a kernel
+//! listener. They need root (or CAP_NET_ADMIN) and /dev/net/tun, and skip with a
+//! printed reason otherwise. Each uses a unique interface name and a unique
+//! 10.213.N.0/24 subnet (all traffic stays on this machine, between the kernel and the
+//! TUN device), and deletes the interface on every exit path (a `Drop` guard).
+#![cfg(target_os = "linux")]
+
+use std::io::{Read, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::process::Command;
+use std::time::Duration;
+use synack::{interface_exists, IpCidr, NetStack, TcpListener, TcpStream, TunConfig, TunDevice};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Why these tests cannot run here, if they cannot.
+fn skip_reason() -> Option<String> {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let euid = unsafe { libc::geteuid() };
+    if euid != 0 {
+        return Some(format!(
+            "not root (euid {euid}): TUN tests need root or CAP_NET_ADMIN"
+        ));
+    }
+    if !std::path::Path::new("/dev/net/tun").exists() {
+        return Some("/dev/net/tun is missing".into());
+    }
+    if Command::new("ip").arg("-V").output().is_err() {
+        return Some("the `ip` command (iproute2) is missing".into());
+    }
+    None
+}
+
+/// Deletes the interface when dropped, whatever happened.
+struct LinkGuard(String);
+
+impl Drop for LinkGuard {
+    fn drop(&mut self) {
+        if interface_exists(&self.0) {
+            let _ = Command::new("ip").args(["link", "del", &self.0]).output();
+        }
+    }
+}
+
+fn ip(args: &[&str]) {
+    let out = Command::new("ip").args(args).output().expect("run ip");
+    assert!(
+        out.status.success(),
+        "ip {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A free interface name and a /24 nobody routes yet, unique per process and test.
+fn unique(tag: u32) -> (String, u8) {
+    let routes = Command::new("ip")
+        .args(["-4", "route", "show"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    let pid = std::process::id();
+    for k in 0..250u32 {
+        let n = ((pid + tag * 97 + k) % 250) as u8;
+        let name = format!("skt{}x{n}", pid % 100_000);
+        if !routes.contains(&format!("10.213.{n}.")) && !interface_exists(&name) {
+            return (name, n);
+        }
+    }
+    panic!("no free 10.213.N.0/24 subnet");
+}
+
+/// Kernel client -> synack listener, and synack client -> kernel listener, over a TUN
+/// device that synack creates (kernel side gets the first host address).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn created_tun_echo_both_directions() {
+    if let Some(why) = skip_reason() {
+        println!("skipping TUN smoke test: {why}");
+        return;
+    }
+    let (name, n) = unique(1);
+    let _guard = LinkGuard(name.clone());
+    let own: IpCidr = format!("10.213.{n}.2/24").parse().expect("cidr");
+    let dev = TunDevice::open(&TunConfig::new(name.clone(), &[own])).expect("create TUN");
+    assert!(dev.created());
+    let kernel_ip = IpAddr::V4(Ipv4Addr::new(10, 213, n, 1));
+    assert_eq!(
+        dev.kernel_addrs()
+            .iter()
+            .map(|c| c.addr)
+            .collect::<Vec<_>>(),
+        vec![kernel_ip]
+    );
+    let stack = NetStack::new(dev, &[own.addr]).expect("stack");
+
+    // Kernel -> synack.
+    let listener = TcpListener::bind(&stack, SocketAddr::new(own.addr, 7777))
+        .await
+        .expect("bind");
+    let server = tokio::spawn(async move {
+        let (mut s, peer) = listener.accept().await?;
+        let mut buf = vec![0u8; 4096];
+        loop {
+            let k = s.read(&mut buf).await?;
+            if k == 0 {
+                s.shutdown().await?;
+                return std::io::Result::Ok(peer);
+            }
+            s.write_all(&buf[..k]).await?;
+        }
+    });
+    let target = SocketAddr::new(own.addr, 7777);
+    let client = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
+        let mut k = std::net::TcpStream::connect_timeout(&target, Duration::from_secs(10))?;
+        k.set_read_timeout(Some(Duration::from_secs(30)))?;
+        let msg: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        k.write_all(&msg)?;
+        k.shutdown(std::net::Shutdown::Write)?;
+        let mut back = Vec::new();
+        k.read_to_end(&mut back)?;
+        Ok(back)
+    });
+    let back = client.await.expect("join").expect("kernel client");
+    let want: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    assert_eq!(back, want, "echo through the TUN device");
+    let peer = server.await.expect("join").expect("synack server");
+    assert_eq!(
+        peer.ip(),
+        kernel_ip,
+        "the kernel connected from its TUN address"
+    );
+
+    // synack -> kernel.
+    let kl = std::net::TcpListener::bind(SocketAddr::new(kernel_ip, 0)).expect("kernel listener");
+    let kaddr = kl.local_addr().expect("addr");
+    let kserver = std::thread::spawn(move || -> std::io::Result<Vec<u8>> {
+        let (mut s, _) = kl.accept()?;
+        s.set_read_timeout(Some(Duration::from_secs(30)))?;
+        let mut got = Vec::new();
+        s.read_to_end(&mut got)?;
+        s.write_all(b"kernel says hi")?;
+        Ok(got)
+    });
+    let mut c = tokio::time::timeout(Duration::from_secs(30), TcpStream::connect(&stack, kaddr))
+        .await
+        .expect("connect in time")
+        .expect("synack connects to the kernel");
+    c.write_all(b"synack says hi").await.expect("write");
+    c.shutdown().await.expect("shutdown");
+    let mut reply = Vec::new();
+    tokio::time::timeout(Duration::from_secs(30), c.read_to_end(&mut reply))
+        .await
+        .expect("reply in time")
+        .expect("read");
+    assert_eq!(reply, b"kernel says hi");
+    assert_eq!(
+        kserver.join().expect("join").expect("kernel server"),
+        b"synack says hi"
+    );
+}
+
+/// An existing device (made with `ip tuntap add`, kernel side configured by hand) is
+/// attached and left as configured.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attached_tun_kernel_client() {
+    if let Some(why) = skip_reason() {
+        println!("skipping TUN smoke test: {why}");
+        return;
+    }
+    let (name, n) = unique(2);
+    let _guard = LinkGuard(name.clone());
+    ip(&["tuntap", "add", "dev", &name, "mode", "tun"]);
+    ip(&["addr", "add", &format!("10.213.{n}.1/24"), "dev", &name]);
+    ip(&["link", "set", &name, "mtu", "1400", "up"]);
+    let own: IpCidr = format!("10.213.{n}.2/24").parse().expect("cidr");
+    let dev = TunDevice::open(&TunConfig::new(name.clone(), &[own])).expect("attach TUN");
+    assert!(!dev.created());
+    assert!(dev.kernel_addrs().is_empty());
+    let stack = NetStack::new(dev, &[own.addr]).expect("stack");
+    assert_eq!(
+        stack.config().mtu,
+        1400,
+        "the stack follows the device's MTU"
+    );
+
+    let listener = TcpListener::bind(&stack, "0.0.0.0:7000")
+        .await
+        .expect("bind");
+    let server = tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await?;
+        s.write_all(b"hello from synack").await?;
+        s.shutdown().await?;
+        let mut rest = Vec::new();
+        s.read_to_end(&mut rest).await?;
+        std::io::Result::Ok(rest)
+    });
+    let target = SocketAddr::new(own.addr, 7000);
+    let got = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
+        let mut k = std::net::TcpStream::connect_timeout(&target, Duration::from_secs(10))?;
+        k.set_read_timeout(Some(Duration::from_secs(30)))?;
+        let mut got = Vec::new();
+        k.read_to_end(&mut got)?;
+        k.write_all(b"bye")?;
+        Ok(got)
+    })
+    .await
+    .expect("join")
+    .expect("kernel client");
+    assert_eq!(got, b"hello from synack");
+    let rest = server.await.expect("join").expect("server");
+    assert_eq!(rest, b"bye");
+    assert!(
+        interface_exists(&name),
+        "an attached device is left in place"
+    );
+}
+
+/// Without permission, opening a TUN device fails with PermissionDenied and a message
+/// that names what is missing. As root, the test re-runs itself as `nobody` (via
+/// setpriv) to see that error; as a non-root user it checks directly.
+#[test]
+fn without_permission_the_error_says_what_is_missing() {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let euid = unsafe { libc::geteuid() };
+    if !std::path::Path::new("/dev/net/tun").exists() {
+        println!("skipping: /dev/net/tun is missing");
+        return;
+    }
+    if euid != 0 {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let _enter = rt.enter();
+        let cfg = TunConfig::new(
+            format!("sknp{}", std::process::id() % 100_000),
+            &["10.213.254.2/24".parse().expect("cidr")],
+        );
+        let err = TunDevice::open(&cfg).expect_err("must not be allowed");
+        assert_eq!(err.kind(), std::io::ErrorKind::PermissionDenied, "{err}");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("root") && msg.contains("CAP_NET_ADMIN"),
+            "{msg}"
+        );
+        println!("unprivileged open fails as expected: {msg}");
+        return;
+    }
+    if Command::new("setpriv").arg("--version").output().is_err() {
+        println!("skipping: running as root and setpriv is missing to drop privileges");
+        return;
+    }
+    let exe = std::env::current_exe().expect("test binary");
+    let out = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+        ])
+        .arg(&exe)
+        .args([
+            "--exact",
+            "without_permission_the_error_says_what_is_missing",
+            "--nocapture",
+        ])
+        .output()
+        .expect("run setpriv");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() && text.contains("Permission denied") && !text.contains("test result")
+    {
+        println!("skipping: the test binary cannot run as nobody here: {text}");
+        return;
+    }
+    assert!(out.status.success(), "unprivileged run failed:\n{text}");
+    assert!(
+        text.contains("1 passed"),
+        "the unprivileged run ran the check:\n{text}"
+    );
+}
