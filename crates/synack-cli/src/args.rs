@@ -20,6 +20,83 @@ pub(crate) enum Command {
     Demo(DemoArgs),
     /// Draw the ladder (and SVGs) of the TCP connections in a pcap capture.
     Trace(TraceArgs),
+    /// Serve TCP on a TUN device: echo, discard, or files over HTTP.
+    Serve(ServeArgs),
+    /// Connect to HOST:PORT over a TUN device and copy stdin / stdout (like nc), or fetch
+    /// a path over HTTP.
+    Connect(ConnectArgs),
+    /// Accept every TCP connection arriving on a TUN device, whatever its destination,
+    /// echo its bytes and log the original destination (tun2socks style).
+    Intercept(InterceptArgs),
+}
+
+/// The TUN device and synack's address on it.
+#[derive(Debug, Args)]
+pub(crate) struct TunArgs {
+    /// TUN device name. If it exists it is attached as configured; otherwise synack
+    /// creates it and gives the kernel the first host address of each prefix.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) tun: String,
+    /// synack's own address with prefix, e.g. 10.0.0.2/24 (repeat for IPv6: fd42::2/64).
+    #[arg(long = "addr", value_name = "CIDR", required = true)]
+    pub(crate) addrs: Vec<synack::IpCidr>,
+    /// The kernel's address on a device synack creates (default: first host of the prefix).
+    #[arg(long = "host-addr", value_name = "IP")]
+    pub(crate) host_addrs: Vec<std::net::IpAddr>,
+    /// MTU of a device synack creates.
+    #[arg(long, default_value_t = 1500, value_parser = clap::value_parser!(u16).range(576..))]
+    pub(crate) mtu: u16,
+    /// Capture every packet crossing the device into this pcap file.
+    #[arg(long)]
+    pub(crate) pcap: Option<PathBuf>,
+    /// Print every segment and state change as it happens (to stderr).
+    #[arg(long)]
+    pub(crate) trace: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("mode").required(true).args(["echo", "discard", "http"])))]
+pub(crate) struct ServeArgs {
+    #[command(flatten)]
+    pub(crate) tun: TunArgs,
+    /// Port to listen on.
+    #[arg(long)]
+    pub(crate) port: u16,
+    /// Echo every byte back.
+    #[arg(long)]
+    pub(crate) echo: bool,
+    /// Read and drop every byte.
+    #[arg(long)]
+    pub(crate) discard: bool,
+    /// Serve the files under DIR over HTTP/1.1 (GET, HEAD).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) http: Option<PathBuf>,
+    /// Exit after serving this many connections (default: run until interrupted).
+    #[arg(long)]
+    pub(crate) count: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ConnectArgs {
+    #[command(flatten)]
+    pub(crate) tun: TunArgs,
+    /// Where to connect: 10.0.0.1:8080 or [fd42::1]:8080.
+    pub(crate) target: std::net::SocketAddr,
+    /// Fetch this path with HTTP/1.1 GET and write the body to stdout.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) http_get: Option<String>,
+    /// Upload this file instead of stdin.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) send_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct InterceptArgs {
+    #[command(flatten)]
+    pub(crate) tun: TunArgs,
+    /// Exit after this many connections (default: run until interrupted).
+    #[arg(long)]
+    pub(crate) count: Option<u64>,
 }
 
 /// Output format of a ladder.
@@ -120,7 +197,8 @@ pub(crate) fn parse_size(s: &str) -> Result<usize, String> {
     let n: usize = num
         .parse()
         .map_err(|_| format!("'{s}' is not a size (e.g. 5, 64K, 10M)"))?;
-    n.checked_mul(mul).ok_or_else(|| format!("'{s}' is too large"))
+    n.checked_mul(mul)
+        .ok_or_else(|| format!("'{s}' is too large"))
 }
 
 /// "0.05" or "5%", in [0, 1).
@@ -133,7 +211,9 @@ pub(crate) fn parse_prob(s: &str) -> Result<f64, String> {
     }
     .map_err(|_| format!("'{s}' is not a probability (e.g. 0.05 or 5%)"))?;
     if !(0.0..1.0).contains(&v) {
-        return Err(format!("loss must be at least 0 and below 1 (100%), got '{s}'"));
+        return Err(format!(
+            "loss must be at least 0 and below 1 (100%), got '{s}'"
+        ));
     }
     Ok(v)
 }
@@ -146,7 +226,9 @@ pub(crate) fn parse_latency(s: &str) -> Result<f64, String> {
         .parse()
         .map_err(|_| format!("'{s}' is not a latency in milliseconds"))?;
     if !v.is_finite() || !(0.0..=3_600_000.0).contains(&v) {
-        return Err(format!("latency must be between 0 and 3600000 ms, got '{s}'"));
+        return Err(format!(
+            "latency must be between 0 and 3600000 ms, got '{s}'"
+        ));
     }
     Ok(v)
 }
@@ -167,7 +249,11 @@ pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
         "us" | "µs" => v / 1e6,
         "m" | "min" => v * 60.0,
         "h" => v * 3600.0,
-        u => return Err(format!("unknown unit '{u}' in '{s}' (use us, ms, s, m or h)")),
+        u => {
+            return Err(format!(
+                "unknown unit '{u}' in '{s}' (use us, ms, s, m or h)"
+            ))
+        }
     };
     if !secs.is_finite() || !(0.0..=86_400.0 * 365.0).contains(&secs) {
         return Err(format!("duration out of range: '{s}'"));

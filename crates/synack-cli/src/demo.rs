@@ -84,7 +84,10 @@ pub(crate) fn run(a: DemoArgs) -> Result<ExitCode, String> {
         write_file(path, render_svg_ladder(&tl, &opts).as_bytes())?;
     }
     if let Some(path) = &a.seq_graph {
-        write_file(path, render_seq_graph(&tl, &SeqGraphOptions::default()).as_bytes())?;
+        write_file(
+            path,
+            render_seq_graph(&tl, &SeqGraphOptions::default()).as_bytes(),
+        )?;
     }
     if let Some(path) = &a.pcap {
         let mut bytes = Vec::new();
@@ -134,7 +137,11 @@ fn verdict_lines(r: &DemoReport) -> String {
         if s2c_ok { "ok" } else { "MISMATCH" },
     ));
     if let Some(info) = &r.client.info {
-        let ms = |d: Option<Duration>| d.map_or("-".to_string(), |d| format!("{:.1} ms", d.as_secs_f64() * 1e3));
+        let ms = |d: Option<Duration>| {
+            d.map_or("-".to_string(), |d| {
+                format!("{:.1} ms", d.as_secs_f64() * 1e3)
+            })
+        };
         s.push_str(&format!(
             "client: srtt {} · rttvar {} · rto {:.0} ms · cwnd {} B · {} segments sent, {} retransmitted\n",
             ms(info.srtt),
@@ -152,7 +159,10 @@ fn verdict_lines(r: &DemoReport) -> String {
         ));
     }
     if r.link_drops > 0 {
-        s.push_str(&format!("link: {} packets lost in the network\n", r.link_drops));
+        s.push_str(&format!(
+            "link: {} packets lost in the network\n",
+            r.link_drops
+        ));
     }
     for (name, side) in [("client", &r.client), ("server", &r.server)] {
         if let Some(e) = &side.error {

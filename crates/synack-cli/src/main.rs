@@ -6,6 +6,7 @@
 
 mod args;
 mod demo;
+mod net;
 mod trace;
 
 use clap::Parser;
@@ -37,6 +38,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         args::Command::Demo(a) => demo::run(a),
         args::Command::Trace(a) => trace::run(a),
+        args::Command::Serve(a) => net::serve(a),
+        args::Command::Connect(a) => net::connect(a),
+        args::Command::Intercept(a) => net::intercept(a),
     };
     match result {
         Ok(code) => code,

@@ -66,6 +66,16 @@ pub struct Config {
     pub delayed_ack: Option<Duration>,
     /// Nagle's algorithm (RFC 1122 §4.2.3.4). Default on.
     pub nagle: bool,
+    /// Minshall's variant of Nagle (what Linux does, `tcp_minshall_check`): a
+    /// sub-MSS segment may go out while data is in flight as long as no earlier
+    /// sub-MSS segment is unacknowledged. Default off (classic RFC 1122 §4.2.3.4
+    /// Nagle); on in [`Config::linux`].
+    pub nagle_minshall: bool,
+    /// Quick ACKs at the start of a connection (Linux `tcp_incr_quickack`): the
+    /// first this-many in-order data segments are acknowledged at once instead of
+    /// being delayed (RFC 1122 §4.2.3.2 allows acknowledging sooner). Default 0;
+    /// 16 (Linux `TCP_MAX_QUICKACKS`) in [`Config::linux`].
+    pub quickacks: u32,
     /// Keep-alive for new connections. Default off (RFC 1122 §4.2.3.6: off by default).
     pub keepalive: Option<Keepalive>,
     /// User timeout (RFC 5482): fail when data stays unacknowledged this long.
@@ -113,6 +123,8 @@ impl Default for Config {
             fin_wait2_timeout: Duration::from_secs(60),
             delayed_ack: Some(Duration::from_millis(40)),
             nagle: true,
+            nagle_minshall: false,
+            quickacks: 0,
             keepalive: None,
             user_timeout: None,
             congestion: Algorithm::NewReno,
@@ -133,9 +145,21 @@ impl Config {
     /// The Linux-like preset: SYN option layout `mss,nop,nop,sackOK,nop,wscale` (no
     /// timestamps, like packetdrill's default Linux sysctls are often set), MSS 1460 at
     /// MTU 1500, IW10, RTO min 200 ms / initial 1 s, delayed ACK 40 ms, TIME-WAIT 60 s.
+    ///
+    /// The receive buffer is 15,685,120 bytes, the `tcp_rmem` maximum packetdrill's
+    /// Linux test setup uses: Linux derives the window scale from it
+    /// (`ilog2(space) - 15`), so SYNs and SYN-ACKs offer `wscale 8` as in scripts
+    /// written against Linux (RFC 7323 §2.3). Buffers are allocated on demand, so the
+    /// size costs memory only when data is actually queued.
+    ///
+    /// Like Linux it also acknowledges the first 16 data segments at once (quick
+    /// ACK mode) and uses Minshall's Nagle variant.
     pub fn linux() -> Config {
         Config {
             timestamps: false,
+            recv_buffer: 15_685_120,
+            nagle_minshall: true,
+            quickacks: 16,
             ..Config::default()
         }
     }

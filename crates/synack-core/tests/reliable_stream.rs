@@ -50,7 +50,10 @@ fn peer_sequence_numbers_wrap_around_2_pow_32() {
 fn lone_with_isn(local_port: u16, target: u32) -> Lone {
     let mut probe = Lone::new(cfg());
     let local = probe.local(local_port);
-    let h = probe.stack.connect(probe.now, probe.peer, Some(local)).unwrap();
+    let h = probe
+        .stack
+        .connect(probe.now, probe.peer, Some(local))
+        .unwrap();
     let iss0 = probe.stack.info(h).unwrap().iss;
     let ticks0 = (probe.now.total_micros() / 4) as u32;
     let f = iss0.wrapping_sub(ticks0);
@@ -128,8 +131,24 @@ fn three_dup_acks_trigger_fast_retransmit_and_partial_acks_retransmit_the_next_h
     let info = t.stack.info(e.h).unwrap();
     assert_eq!(info.send_queue, 0);
     assert!(info.cwnd <= info.ssthresh + mss, "{info:?}");
-    assert_eq!(info.ssthresh, 5 * mss, "half the flight (RFC 5681 eq. 4)");
+    // Nine segments were in flight at the third duplicate ACK.
+    assert_eq!(
+        info.ssthresh,
+        9 * mss / 2,
+        "half the flight (RFC 5681 eq. 4)"
+    );
     assert_eq!(info.stats.segs_retransmitted, 2);
+}
+
+#[test]
+fn initial_window_counts_negotiated_segments() {
+    let mut t = Lone::new(cfg());
+    // No MSS option: SMSS is 536 and IW10 is ten such segments (RFC 6928 §2).
+    let e = t.passive(1, TcpOptions::default());
+    t.stack.send(e.h, &[1u8; 20_000]).unwrap();
+    let out = t.out();
+    assert_eq!(out.len(), 10, "{:?}", brief(&out));
+    assert!(out.iter().all(|s| s.payload.len() == 536));
 }
 
 #[test]
@@ -153,7 +172,7 @@ fn window_scaling_is_used_only_when_both_syns_carry_it() {
         window_scale: Some(2),
         ..TcpOptions::default()
     };
-    t.listen80();
+    let l = t.listen80();
     let mut syn = tcp(SYN, 1, 0, 65535);
     syn.options = opts;
     let sa = t.inject(t.local(80), syn, &[]).remove(0);
@@ -162,12 +181,12 @@ fn window_scaling_is_used_only_when_both_syns_carry_it() {
     assert_eq!(sa.tcp.window, 65535, "a SYN's window is never scaled");
     let b = sa.seq();
     t.inject(t.local(80), tcp(ACK, 2, b + 1, 1000), &[]);
-    let h = t.stack.accept(synack_core::ListenerHandle::clone(&t.stack_listener())).unwrap();
+    let h = t.stack.accept(l).unwrap();
     assert_eq!(t.stack.info(h).unwrap().snd_wnd, 4000);
     let out = t.inject(t.local(80), tcp(ACK, 2, b + 1, 1000), b"x");
     assert_eq!(
-        u32::from(out[0].tcp.window) << our_shift,
-        t.stack.info(h).unwrap().rcv_wnd
+        u32::from(out[0].tcp.window),
+        t.stack.info(h).unwrap().rcv_wnd >> our_shift
     );
 
     // Only the peer's SYN lacks it: no scaling either way.
@@ -177,7 +196,9 @@ fn window_scaling_is_used_only_when_both_syns_carry_it() {
     assert_eq!(t.stack.info(e.h).unwrap().snd_wnd, 1000);
     let mut e2 = e;
     let out = t.send(&mut e2, ACK, b"x");
-    assert_eq!(out[0].tcp.window, 65535);
+    // Unscaled bytes: 65535 less the byte just received (the right edge stays put for
+    // one byte: receiver SWS avoidance, RFC 9293 §3.8.6.2.2).
+    assert_eq!(out[0].tcp.window, 65534);
 
     // Scaling disabled in our config: not offered, not used.
     let mut t = Lone::new(Config {
@@ -191,8 +212,167 @@ fn window_scaling_is_used_only_when_both_syns_carry_it() {
     assert_eq!(sa.tcp.options.window_scale, None);
 }
 
-impl LoneExt for Lone {
-    fn stack_listener(&self) -> synack_core::ListenerHandle {
-        self.first_listener.expect("listen80 was called")
+fn ts(v: u32, ecr: u32) -> TcpOptions {
+    TcpOptions {
+        timestamp: Some((v, ecr)),
+        ..TcpOptions::default()
     }
+}
+
+/// Passive open with timestamps; the final ACK comes `rtt` after the SYN-ACK.
+/// Returns the connection and the stack's TSval in the SYN-ACK.
+fn ts_conn(t: &mut Lone, rtt: synack_core::Duration) -> (Est, u32) {
+    let l = t.listen80();
+    let mut syn = tcp(SYN, 1, 0, 65535);
+    syn.options = TcpOptions {
+        mss: Some(1460),
+        timestamp: Some((1000, 0)),
+        ..TcpOptions::default()
+    };
+    let sa = t.inject(t.local(80), syn, &[]).remove(0);
+    let (their, ecr) = sa.tcp.options.timestamp.expect("timestamps negotiated");
+    assert_eq!(ecr, 1000);
+    t.advance(rtt);
+    let mut ack = tcp(ACK, 2, sa.seq() + 1, 65535);
+    ack.options = ts(1001, their);
+    none(&t.inject(t.local(80), ack, &[]));
+    let h = t.stack.accept(l).unwrap();
+    let e = Est {
+        h,
+        local: t.local(80),
+        p_nxt: 2,
+        s_nxt: sa.seq() + 1,
+        irs: 1,
+        iss: sa.seq(),
+    };
+    (e, their)
+}
+
+#[test]
+fn timestamps_measure_rtt_on_every_ack() {
+    let mut t = Lone::new(Config {
+        timestamps: true,
+        ..cfg()
+    });
+    let (mut e, _) = ts_conn(&mut t, ms(300));
+    assert_eq!(t.stack.info(e.h).unwrap().srtt, Some(ms(300)));
+    t.stack.send(e.h, b"data").unwrap();
+    let s = one(&t.out(), ACK | PSH, e.s_nxt, e.p_nxt);
+    let (val, ecr) = s.tcp.options.timestamp.expect("TS on every segment");
+    assert_eq!(ecr, 1001, "TSecr echoes TS.Recent");
+    t.advance(ms(100));
+    e.s_nxt += 4;
+    let mut a = tcp(ACK, e.p_nxt, e.s_nxt, 65535);
+    a.options = ts(1002, val);
+    none(&t.inject(e.local, a, &[]));
+    // RFC 6298 §2.3 with R' = 100 ms: SRTT = 7/8 * 300 + 1/8 * 100.
+    assert_eq!(t.stack.info(e.h).unwrap().srtt, Some(ms(275)));
+}
+
+#[test]
+fn paws_drops_a_segment_with_an_old_timestamp_and_acks_it() {
+    let mut t = Lone::new(Config {
+        timestamps: true,
+        ..cfg()
+    });
+    let (e, their) = ts_conn(&mut t, ms(10));
+    let mut old = tcp(ACK, e.p_nxt, e.s_nxt, 65535);
+    old.options = ts(900, their);
+    let out = t.inject(e.local, old, b"stale");
+    let a = one(&out, ACK, e.s_nxt, e.p_nxt);
+    assert_eq!(a.tcp.options.timestamp.unwrap().1, 1001);
+    assert_eq!(t.stack.recv_queue(e.h), 0);
+    assert_eq!(t.stack.info(e.h).unwrap().stats.dropped, 1);
+    let mut fresh = tcp(ACK, e.p_nxt, e.s_nxt, 65535);
+    fresh.options = ts(1100, their);
+    let out = t.inject(e.local, fresh, b"fresh");
+    let a = one(&out, ACK, e.s_nxt, e.p_nxt + 5);
+    assert_eq!(
+        a.tcp.options.timestamp.unwrap().1,
+        1100,
+        "TS.Recent updated"
+    );
+    assert_eq!(t.stack.recv_queue(e.h), 5);
+    // An RST is not subject to PAWS (RFC 7323 §5.3 R1).
+    let mut rst = tcp(RST, e.p_nxt + 5, 0, 0);
+    rst.options = ts(1, 0);
+    t.inject(e.local, rst, &[]);
+    assert_eq!(t.stack.state(e.h), Some(State::Closed));
+}
+
+#[test]
+fn mss_is_the_minimum_of_both_and_536_without_the_option() {
+    for (peer, want) in [(Some(1000u16), 1000u16), (Some(9000), 1460), (None, 536)] {
+        let mut t = Lone::new(cfg());
+        let opts = TcpOptions {
+            mss: peer,
+            ..TcpOptions::default()
+        };
+        let e = t.passive(1, opts);
+        assert_eq!(t.stack.info(e.h).unwrap().mss, want);
+        t.stack.send(e.h, &[1u8; 5000]).unwrap();
+        let out = t.out();
+        assert!(out.iter().all(|s| s.payload.len() <= usize::from(want)));
+        assert_eq!(out[0].payload.len(), usize::from(want));
+    }
+    // Our advertised MSS follows the MTU.
+    let mut t = Lone::new(Config { mtu: 1000, ..cfg() });
+    t.listen80();
+    let sa = t.inject(t.local(80), tcp(SYN, 1, 0, 65535), &[]);
+    assert_eq!(sa[0].tcp.options.mss, Some(960));
+}
+
+#[test]
+fn out_of_order_data_is_reassembled_and_sack_blocks_report_the_most_recent_first() {
+    let mut t = Lone::new(cfg());
+    let opts = TcpOptions {
+        mss: Some(1460),
+        sack_permitted: true,
+        ..TcpOptions::default()
+    };
+    let e = t.passive(1, opts);
+    let p = e.p_nxt;
+    let seg = |t: &mut Lone, off: u32, fill: u8| {
+        t.inject(e.local, tcp(ACK, p + off, e.s_nxt, 65535), &[fill; 100])
+    };
+    let blocks = |s: &Seg| -> Vec<(u32, u32)> {
+        s.tcp
+            .options
+            .sack_blocks()
+            .iter()
+            .map(|b: &SackBlock| (b.left - p, b.right - p))
+            .collect()
+    };
+    let a = one(&seg(&mut t, 100, 2), ACK, e.s_nxt, p);
+    assert_eq!(blocks(&a), vec![(100, 200)]);
+    let a = one(&seg(&mut t, 300, 4), ACK, e.s_nxt, p);
+    assert_eq!(blocks(&a), vec![(300, 400), (100, 200)]);
+    let a = one(&seg(&mut t, 500, 6), ACK, e.s_nxt, p);
+    assert_eq!(blocks(&a), vec![(500, 600), (300, 400), (100, 200)]);
+    // Filling between two blocks merges them; the merged block is the most recent.
+    let a = one(&seg(&mut t, 200, 3), ACK, e.s_nxt, p);
+    assert_eq!(blocks(&a), vec![(100, 400), (500, 600)]);
+    assert_eq!(
+        t.stack.recv_queue(e.h),
+        0,
+        "nothing readable before the hole"
+    );
+    let a = one(&seg(&mut t, 0, 1), ACK, e.s_nxt, p + 400);
+    assert_eq!(blocks(&a), vec![(500, 600)]);
+    let a = one(&seg(&mut t, 400, 5), ACK, e.s_nxt, p + 600);
+    assert!(blocks(&a).is_empty());
+    let mut want = Vec::new();
+    for f in 1..=6u8 {
+        want.extend_from_slice(&[f; 100]);
+    }
+    assert_eq!(read_all(&mut t, &e), want);
+}
+
+#[test]
+fn no_sack_blocks_unless_negotiated() {
+    let mut t = Lone::new(cfg());
+    let e = t.passive(1, syn_opts(1460));
+    let out = t.inject(e.local, tcp(ACK, e.p_nxt + 100, e.s_nxt, 65535), &[1; 10]);
+    let a = one(&out, ACK, e.s_nxt, e.p_nxt);
+    assert_eq!(a.tcp.options.sack_len, 0);
 }

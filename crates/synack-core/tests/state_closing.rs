@@ -61,7 +61,11 @@ fn simultaneous_close_goes_through_closing() {
     one(&out, ACK, e.s_nxt, e.p_nxt);
     assert_eq!(t.stack.state(e.h), Some(State::Closing));
     // CLOSING: a retransmitted FIN is acknowledged again.
-    let out = t.inject(e.local, tcp(ACK | FIN, e.p_nxt - 1, e.s_nxt - 1, 65535), &[]);
+    let out = t.inject(
+        e.local,
+        tcp(ACK | FIN, e.p_nxt - 1, e.s_nxt - 1, 65535),
+        &[],
+    );
     one(&out, ACK, e.s_nxt, e.p_nxt);
     assert_eq!(t.stack.state(e.h), Some(State::Closing));
     none(&t.send(&mut e, ACK, &[]));

@@ -53,7 +53,11 @@ fn old_duplicate_data_is_acked_and_not_delivered_twice() {
 #[test]
 fn zero_length_segment_outside_the_window_gets_ack() {
     let (mut t, e) = est();
-    let out = t.inject(e.local, tcp(ACK, e.p_nxt.wrapping_sub(1), e.s_nxt, 65535), &[]);
+    let out = t.inject(
+        e.local,
+        tcp(ACK, e.p_nxt.wrapping_sub(1), e.s_nxt, 65535),
+        &[],
+    );
     one(&out, ACK, e.s_nxt, e.p_nxt);
     // In the window, a pure ACK is not answered.
     none(&t.inject(e.local, tcp(ACK, e.p_nxt, e.s_nxt, 65535), &[]));
@@ -106,7 +110,11 @@ fn in_window_inexact_rst_gets_challenge_ack() {
 fn out_of_window_rst_is_dropped_silently() {
     let (mut t, e) = est();
     none(&t.inject(e.local, tcp(RST, e.p_nxt.wrapping_sub(1), 0, 0), &[]));
-    none(&t.inject(e.local, tcp(RST | ACK, e.p_nxt.wrapping_add(1 << 30), e.s_nxt, 0), &[]));
+    none(&t.inject(
+        e.local,
+        tcp(RST | ACK, e.p_nxt.wrapping_add(1 << 30), e.s_nxt, 0),
+        &[],
+    ));
     assert_eq!(t.stack.state(e.h), Some(State::Established));
 }
 

@@ -90,10 +90,7 @@ fn rst_fin_and_bare_data_to_listener_are_dropped_silently() {
 fn listen_errors() {
     let mut t = Lone::new(quick_cfg());
     t.listen80();
-    assert_eq!(
-        t.stack.listen(t.local(80), 0),
-        Err(ListenError::AddrInUse)
-    );
+    assert_eq!(t.stack.listen(t.local(80), 0), Err(ListenError::AddrInUse));
     assert_eq!(
         t.stack.listen(addr("10.9.9.9:80"), 0),
         Err(ListenError::BadAddress)

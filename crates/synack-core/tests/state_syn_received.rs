@@ -87,7 +87,10 @@ fn exact_rst_removes_the_half_open_connection() {
     half_open(&mut t);
     none(&t.inject(t.local(80), tcp(RST, 1001, 0, 0), &[]));
     assert_eq!(t.stack.connection_count(), 0);
-    assert!(t.stack.poll_event().is_none(), "nothing reached the application");
+    assert!(
+        t.stack.poll_event().is_none(),
+        "nothing reached the application"
+    );
 }
 
 #[test]

@@ -242,7 +242,10 @@ fn data_written_in_syn_sent_goes_out_after_the_handshake() {
     let out = t.inject(syn.src, tcp(SYN | ACK, 50, a + 1, 65535), &[]);
     // The handshake's final ACK goes alone (as Linux sends it), then the data.
     assert_eq!(out.len(), 2, "{:?}", brief(&out));
-    assert_eq!((out[0].flags(), out[0].seq(), out[0].ack()), (ACK, a + 1, 51));
+    assert_eq!(
+        (out[0].flags(), out[0].seq(), out[0].ack()),
+        (ACK, a + 1, 51)
+    );
     assert!(out[0].payload.is_empty());
     // The window is the full buffer, not shrunk by the peer's ISN.
     assert_eq!(out[0].tcp.window, 65535);

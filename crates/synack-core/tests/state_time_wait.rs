@@ -78,7 +78,12 @@ fn four_tuple_cannot_be_reused_by_connect_during_time_wait() {
     t.inject(local, tcp(SYN | ACK, 100, a + 1, 65535), &[]);
     t.stack.close(t.now, h);
     one(&t.out(), FIN | ACK, a + 1, 101);
-    one(&t.inject(local, tcp(ACK | FIN, 101, a + 2, 65535), &[]), ACK, a + 2, 102);
+    one(
+        &t.inject(local, tcp(ACK | FIN, 101, a + 2, 65535), &[]),
+        ACK,
+        a + 2,
+        102,
+    );
     assert_eq!(t.stack.connection_count(), 1);
     assert_eq!(
         t.stack.connect(t.now, t.peer, Some(local)),
@@ -100,7 +105,11 @@ fn new_syn_with_higher_sequence_number_reopens_without_timestamps() {
     assert_eq!(out.len(), 1, "{:?}", brief(&out));
     assert_eq!(out[0].flags(), SYN | ACK);
     assert_eq!(out[0].ack(), e.p_nxt + 100_001);
-    assert_eq!(t.stack.state(e.h), Some(State::Closed), "old incarnation retired");
+    assert_eq!(
+        t.stack.state(e.h),
+        Some(State::Closed),
+        "old incarnation retired"
+    );
 }
 
 #[test]

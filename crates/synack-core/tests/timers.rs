@@ -71,7 +71,11 @@ fn data_is_retransmitted_on_rto_with_backoff_and_karn_takes_no_sample() {
     let info = t.stack.info(e.h).unwrap();
     assert_eq!(info.srtt, Some(ms(100)));
     assert_eq!(info.send_queue, 0);
-    assert_eq!(t.stack.poll_timeout(), None, "nothing outstanding, no timer");
+    assert_eq!(
+        t.stack.poll_timeout(),
+        None,
+        "nothing outstanding, no timer"
+    );
 }
 
 #[test]

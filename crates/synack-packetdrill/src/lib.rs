@@ -25,11 +25,18 @@
 //! Modules:
 //! - [`ast`]: the syntax tree types and their `Display` impls;
 //! - [`parser`]: the grammar, semantic checks and [`ParseError`];
+//! - [`runner`]: runs a script against `synack-core` in virtual time
+//!   ([`run_files`] is what `synack packetdrill` calls);
 //! - `lexer` (private): tokens with positions.
 
 pub mod ast;
 mod lexer;
 pub mod parser;
+pub mod runner;
 
 pub use ast::*;
 pub use parser::{parse_script, ParseError};
+pub use runner::{
+    run_files, run_script, run_script_file, run_script_text, Failure, RunOptions, ScriptResult,
+    Summary, Verdict,
+};

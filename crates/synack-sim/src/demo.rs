@@ -166,7 +166,10 @@ pub fn run_demo(cfg: &DemoConfig, progress: &mut dyn FnMut(Progress)) -> DemoRep
             pattern(cfg.seed.wrapping_mul(5).wrapping_add(2), cfg.bytes),
         )
     } else {
-        (text_pattern("client", cfg.bytes), text_pattern("server", cfg.bytes))
+        (
+            text_pattern("client", cfg.bytes),
+            text_pattern("server", cfg.bytes),
+        )
     };
     let (client_close, server_close) = match cfg.close {
         CloseMode::Client => (ClosePolicy::WhenDone, ClosePolicy::OnEof),
@@ -202,11 +205,17 @@ pub fn run_demo(cfg: &DemoConfig, progress: &mut dyn FnMut(Progress)) -> DemoRep
     let client_sha = sha256_hex(&client_data);
     let server_sha = sha256_hex(&server_data);
     let c = net.add_host(
-        StackHost::new(cstack, Transfer::new(client_role, client_data, cfg.bytes, client_close)),
+        StackHost::new(
+            cstack,
+            Transfer::new(client_role, client_data, cfg.bytes, client_close),
+        ),
         [client_addr.ip()],
     );
     let s = net.add_host(
-        StackHost::new(sstack, Transfer::new(server_role, server_data, cfg.bytes, server_close)),
+        StackHost::new(
+            sstack,
+            Transfer::new(server_role, server_data, cfg.bytes, server_close),
+        ),
         [server_addr.ip()],
     );
     let link_cfg = cfg
@@ -214,7 +223,9 @@ pub fn run_demo(cfg: &DemoConfig, progress: &mut dyn FnMut(Progress)) -> DemoRep
         .clone()
         .unwrap_or_else(|| LinkConfig::with_latency(cfg.latency).loss(cfg.loss));
     let link = net.add_link(c, s, link_cfg);
-    let capture: Option<CaptureId> = cfg.capture.then(|| net.capture(Some(link), CapturePoint::Sent));
+    let capture: Option<CaptureId> = cfg
+        .capture
+        .then(|| net.capture(Some(link), CapturePoint::Sent));
     let deadline = Instant::ZERO + cfg.deadline;
     let mut steps = 0u64;
     let mut close_set = false;
@@ -241,8 +252,12 @@ pub fn run_demo(cfg: &DemoConfig, progress: &mut dyn FnMut(Progress)) -> DemoRep
         }
         if steps % 4096 == 0 {
             let now = net.now();
-            let to_server = net.host_mut::<StackHost<Transfer>>(s).map_or(0, |h| h.app.received());
-            let to_client = net.host_mut::<StackHost<Transfer>>(c).map_or(0, |h| h.app.received());
+            let to_server = net
+                .host_mut::<StackHost<Transfer>>(s)
+                .map_or(0, |h| h.app.received());
+            let to_client = net
+                .host_mut::<StackHost<Transfer>>(c)
+                .map_or(0, |h| h.app.received());
             progress(Progress {
                 now,
                 to_server,

@@ -3,10 +3,10 @@
 //! hashing it (SHA-256), and close according to a [`ClosePolicy`].
 
 use crate::stack_host::App;
+use core::net::SocketAddr;
 use sha2::{Digest, Sha256};
 use synack_core::time::Instant;
 use synack_core::{ConnError, ConnHandle, ConnInfo, Event, ListenerHandle, Stack, State};
-use core::net::SocketAddr;
 
 /// When a side closes its sending direction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

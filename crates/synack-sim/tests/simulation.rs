@@ -30,10 +30,15 @@ fn profiles() -> Vec<(&'static str, LinkConfig, usize)> {
         ("loss 30%", base.clone().loss(0.30), 20_000),
         (
             "bursty loss (Gilbert-Elliott 2%/30%)",
-            base.clone().burst_loss(GilbertElliott::new(0.02, 0.30, 0.0, 0.6)),
+            base.clone()
+                .burst_loss(GilbertElliott::new(0.02, 0.30, 0.0, 0.6)),
             100_000,
         ),
-        ("reordering 10% +15ms, jitter 3ms", base.clone().reorder(0.10, ms(15)).jitter(ms(3)), 100_000),
+        (
+            "reordering 10% +15ms, jitter 3ms",
+            base.clone().reorder(0.10, ms(15)).jitter(ms(3)),
+            100_000,
+        ),
         ("duplication 5%", base.clone().duplicate(0.05), 100_000),
         ("corruption 1%", base.clone().corrupt(0.01), 100_000),
         (
@@ -73,7 +78,9 @@ fn check(name: &str, seed: u64, r: &DemoReport) -> Result<(), String> {
 #[test]
 fn transfers_survive_impairments() {
     let only = std::env::var("SYNACK_SIM_ONLY").ok();
-    let one_seed: Option<u64> = std::env::var("SYNACK_SIM_SEED").ok().and_then(|s| s.parse().ok());
+    let one_seed: Option<u64> = std::env::var("SYNACK_SIM_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok());
     let mut failures = Vec::new();
     let mut runs = 0;
     for (name, link, bytes) in profiles() {
@@ -110,7 +117,12 @@ fn transfers_survive_impairments() {
     }
     eprintln!("{runs} simulated transfers, {} failed", failures.len());
     assert!(runs >= 1);
-    assert!(failures.is_empty(), "{} of {runs} runs failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {runs} runs failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -128,7 +140,10 @@ fn same_seed_same_run() {
     assert_eq!(a.server.trace, b.server.trace);
     assert_eq!(a.end, b.end);
     let c = run_demo(&DemoConfig { seed: 43, ..cfg }, &mut |_| {});
-    assert_ne!(a.client.trace, c.client.trace, "a different seed gives a different run");
+    assert_ne!(
+        a.client.trace, c.client.trace,
+        "a different seed gives a different run"
+    );
 }
 
 #[test]

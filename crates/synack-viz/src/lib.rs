@@ -24,6 +24,7 @@
 mod format;
 pub mod json;
 pub mod ladder_svg;
+pub mod live;
 pub mod mermaid;
 pub mod pcap;
 mod rows;
@@ -36,6 +37,7 @@ mod tracker;
 
 pub use json::{render_json, to_json_value};
 pub use ladder_svg::{render_svg_ladder, LadderSvgOptions};
+pub use live::format_event;
 pub use mermaid::{render_mermaid, MermaidOptions};
 pub use pcap::{
     timeline_from_pcap, timeline_from_pcap_file, ConnectionTimeline, PcapError, PcapOptions,

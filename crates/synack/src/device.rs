@@ -63,13 +63,14 @@ impl PacketBatch {
         self.ends.clear();
     }
 
-    /// Append a copy of `packet`. Returns false (and stores nothing) when full.
+    /// Append a copy of `packet`. Returns false (and stores nothing) when full or
+    /// when `packet` is empty.
     pub fn push(&mut self, packet: &[u8]) -> bool {
         self.push_with(packet.len(), |buf| {
             buf.copy_from_slice(packet);
             Ok(packet.len())
         })
-        .is_ok_and(|n| n > 0 || packet.is_empty())
+        .is_ok_and(|n| n > 0)
     }
 
     /// Append a packet written in place: `fill` gets a buffer of `max_len` bytes and

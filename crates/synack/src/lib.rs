@@ -43,6 +43,7 @@
 //! ```
 
 mod addr;
+pub mod apps;
 mod capture;
 mod cidr;
 mod device;

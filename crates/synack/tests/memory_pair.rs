@@ -78,6 +78,9 @@ async fn echo_ipv4() {
         .expect("connect");
     assert_eq!(c.peer_addr().expect("peer"), sa("10.0.0.2:7"));
     assert_eq!(c.local_addr().expect("local").ip(), ip(A4));
+    assert!(!c.nodelay().expect("nodelay"), "Nagle is on by default");
+    c.set_nodelay(true).expect("set_nodelay");
+    assert!(c.nodelay().expect("nodelay"));
     let msg = pattern(1, 10_000);
     c.write_all(&msg).await.expect("write");
     let mut back = vec![0u8; msg.len()];
@@ -232,10 +235,19 @@ async fn connect_without_answer_times_out() {
         syn_retries: 2,
         ..synack::Config::default()
     };
-    let a = NetStack::builder().config(cfg).address(ip(A4)).build(da).expect("a");
-    let err = TcpStream::connect(&a, (ip(B4), 80)).await.expect_err("nobody answers");
+    let a = NetStack::builder()
+        .config(cfg)
+        .address(ip(A4))
+        .build(da)
+        .expect("a");
+    let err = TcpStream::connect(&a, (ip(B4), 80))
+        .await
+        .expect_err("nobody answers");
     assert_eq!(err.kind(), io::ErrorKind::TimedOut, "{err}");
-    assert!(a.stats().packets_out >= 3, "the SYN and its 2 retransmissions went out");
+    assert!(
+        a.stats().packets_out >= 3,
+        "the SYN and its 2 retransmissions went out"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -474,4 +486,33 @@ async fn capture_and_trace_hooks() {
         evs.iter().any(|e| matches!(e.kind, TraceKind::Segment(_))),
         "trace saw segments"
     );
+}
+
+/// A device that fails: the driver stops, and sockets report the error instead of
+/// waiting forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn device_failure_reaches_the_sockets() {
+    struct Broken;
+    impl synack::Device for Broken {
+        async fn recv(&mut self, _batch: &mut synack::PacketBatch) -> io::Result<()> {
+            tokio::task::yield_now().await;
+            Err(io::Error::new(io::ErrorKind::BrokenPipe, "link gone"))
+        }
+        async fn send(&mut self, _batch: &synack::PacketBatch) -> io::Result<()> {
+            Ok(())
+        }
+        fn mtu(&self) -> usize {
+            1500
+        }
+    }
+    let s = NetStack::new(Broken, &[ip(A4)]).expect("stack");
+    let r = within("accept", async {
+        let l = TcpListener::bind(&s, (ip(A4), 80)).await?;
+        l.accept().await.map(|_| ())
+    })
+    .await;
+    let err = r.expect_err("the device failed");
+    assert_eq!(err.kind(), io::ErrorKind::BrokenPipe, "{err}");
+    let e = s.error().expect("the stack reports why it stopped");
+    assert!(e.to_string().contains("link gone"), "{e}");
 }

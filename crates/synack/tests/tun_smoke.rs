@@ -209,6 +209,30 @@ async fn attached_tun_kernel_client() {
     assert_eq!(got, b"hello from synack");
     let rest = server.await.expect("join").expect("server");
     assert_eq!(rest, b"bye");
+
+    // tun2socks shape: the kernel connects to another address of the TUN's prefix
+    // (not synack's own); the intercepting listener takes it and reports the
+    // original destination.
+    let catch_all = TcpListener::intercept(&stack).await.expect("intercept");
+    let dst = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 213, n, 77)), 443);
+    let kernel = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
+        let mut k = std::net::TcpStream::connect_timeout(&dst, Duration::from_secs(10))?;
+        k.set_read_timeout(Some(Duration::from_secs(30)))?;
+        let mut got = Vec::new();
+        k.read_to_end(&mut got)?;
+        Ok(got)
+    });
+    let (mut s, _) = tokio::time::timeout(Duration::from_secs(30), catch_all.accept())
+        .await
+        .expect("accept in time")
+        .expect("accept");
+    assert_eq!(s.local_addr().expect("local"), dst, "original destination");
+    s.write_all(s.local_addr().expect("local").to_string().as_bytes())
+        .await
+        .expect("write");
+    s.shutdown().await.expect("shutdown");
+    let said = kernel.await.expect("join").expect("kernel client");
+    assert_eq!(said, dst.to_string().as_bytes());
     assert!(
         interface_exists(&name),
         "an attached device is left in place"
@@ -278,4 +302,70 @@ fn without_permission_the_error_says_what_is_missing() {
         text.contains("1 passed"),
         "the unprivileged run ran the check:\n{text}"
     );
+}
+
+/// IPv6 through a created device: the kernel's end gets the first host of the /64.
+/// (A private fd53:7e57:N::/64 prefix, so no route of the machine is shadowed.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn created_tun_ipv6_kernel_client() {
+    if let Some(why) = skip_reason() {
+        println!("skipping TUN smoke test: {why}");
+        return;
+    }
+    if std::fs::read_to_string("/proc/sys/net/ipv6/conf/all/disable_ipv6")
+        .map_or(true, |v| v.trim() != "0")
+    {
+        println!("skipping: IPv6 is disabled in this kernel");
+        return;
+    }
+    let (name, n) = unique(3);
+    let _guard = LinkGuard(name.clone());
+    let own: IpCidr = format!("fd53:7e57:{n}::2/64").parse().expect("cidr");
+    let dev = TunDevice::open(&TunConfig::new(name.clone(), &[own])).expect("create TUN");
+    let kernel_ip: IpAddr = format!("fd53:7e57:{n}::1").parse().expect("ip");
+    assert_eq!(
+        dev.kernel_addrs()
+            .iter()
+            .map(|c| c.addr)
+            .collect::<Vec<_>>(),
+        vec![kernel_ip]
+    );
+    // Wait (bounded) for duplicate address detection to finish on the kernel's end.
+    for _ in 0..100 {
+        let out = Command::new("ip")
+            .args(["-6", "addr", "show", "dev", &name])
+            .output()
+            .expect("ip");
+        let text = String::from_utf8_lossy(&out.stdout);
+        if text.contains(&kernel_ip.to_string()) && !text.contains("tentative") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let stack = NetStack::new(dev, &[own.addr]).expect("stack");
+    let listener = TcpListener::bind(&stack, "[::]:7001").await.expect("bind");
+    let server = tokio::spawn(async move {
+        let (mut s, peer) = listener.accept().await?;
+        let mut got = Vec::new();
+        s.read_to_end(&mut got).await?;
+        s.write_all(&got).await?;
+        s.shutdown().await?;
+        std::io::Result::Ok(peer)
+    });
+    let target = SocketAddr::new(own.addr, 7001);
+    let back = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
+        let mut k = std::net::TcpStream::connect_timeout(&target, Duration::from_secs(10))?;
+        k.set_read_timeout(Some(Duration::from_secs(30)))?;
+        k.write_all(b"six")?;
+        k.shutdown(std::net::Shutdown::Write)?;
+        let mut back = Vec::new();
+        k.read_to_end(&mut back)?;
+        Ok(back)
+    })
+    .await
+    .expect("join")
+    .expect("kernel client over IPv6");
+    assert_eq!(back, b"six");
+    let peer = server.await.expect("join").expect("server");
+    assert_eq!(peer.ip(), kernel_ip);
 }

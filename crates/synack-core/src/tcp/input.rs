@@ -138,10 +138,9 @@ impl Connection {
                 // RFC 9293 §3.10.7.4 second, SYN-RECEIVED: "If this connection was
                 // initiated with an active OPEN ..., then the connection was refused".
                 State::SynReceived => self.fail(ConnError::Refused, env),
-                State::Established
-                | State::FinWait1
-                | State::FinWait2
-                | State::CloseWait => self.fail(ConnError::Reset, env),
+                State::Established | State::FinWait1 | State::FinWait2 | State::CloseWait => {
+                    self.fail(ConnError::Reset, env)
+                }
                 _ => self.set_state(State::Closed, env),
             }
             return Outcome::Done;
@@ -476,6 +475,13 @@ impl Connection {
         }
         if offset > 0 || had_gap || n == 0 {
             // Out of order, filling a hole, or a duplicate: ACK at once.
+            self.ack_now = true;
+            return;
+        }
+        if self.quickacks > 0 {
+            // Quick-ACK mode (Linux tcp_in_quickack_mode; RFC 1122 §4.2.3.2 lets a
+            // receiver acknowledge sooner than the delayed-ACK timeout).
+            self.quickacks -= 1;
             self.ack_now = true;
             return;
         }

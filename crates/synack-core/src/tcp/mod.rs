@@ -201,6 +201,10 @@ pub(crate) struct Connection {
     /// A timed segment for RTT measurement without timestamps (Karn): (seq, sent at).
     pub(crate) rtt_probe: Option<(Seq, Instant)>,
     pub(crate) dupacks: u32,
+    /// End of the last sub-MSS segment sent (Minshall's Nagle, Linux `snd_sml`).
+    pub(crate) snd_sml: Seq,
+    /// Quick ACKs left (Linux quick-ACK mode at connection start).
+    pub(crate) quickacks: u32,
     pub(crate) in_recovery: bool,
     /// RFC 6582 "recover".
     pub(crate) recover: Seq,
@@ -302,6 +306,8 @@ impl Connection {
             cc: Congestion::new(cfg.congestion, initial_cwnd),
             rtt_probe: None,
             dupacks: 0,
+            snd_sml: iss,
+            quickacks: cfg.quickacks,
             in_recovery: false,
             recover: iss,
             rtx_one: false,
@@ -373,6 +379,12 @@ impl Connection {
         }
         // RFC 9293 §3.7.1: the send MSS is the smaller of ours and the peer's.
         self.mss = self.mss.min(self.peer_mss);
+        // RFC 5681 §3.1 / RFC 6928 §2: the initial window counts segments of the
+        // negotiated SMSS, not of the MSS we offered (nothing has been sent yet).
+        self.cc = Congestion::new(
+            cfg.congestion,
+            cfg.initial_window.max(1) * u32::from(self.mss),
+        );
         // RFC 7323 §2.2: scaling is in effect only when both sides sent the option.
         match o.window_scale {
             Some(shift) if cfg.window_scaling => {

@@ -198,7 +198,13 @@ impl Connection {
             // Sender SWS avoidance (RFC 9293 §3.8.6.2.1) with Nagle (RFC 1122 §4.2.3.4).
             let full = len >= mss;
             let all_queued = len == avail;
-            let nagle_ok = self.opts.nodelay || flight == 0 || self.fin_queued;
+            // Minshall's variant (Linux tcp_nagle_check): only one sub-MSS segment
+            // may be unacknowledged at a time.
+            let small_outstanding = self.snd_sml > self.snd_una && self.snd_sml <= self.snd_nxt;
+            let nagle_ok = self.opts.nodelay
+                || flight == 0
+                || self.fin_queued
+                || (env.cfg.nagle_minshall && !small_outstanding);
             let half_window = self.max_snd_wnd > 0 && len as u32 >= self.max_snd_wnd / 2;
             if !(full || (all_queued && nagle_ok) || half_window) {
                 if flight == 0 && self.persist_at.is_none() {
@@ -232,6 +238,9 @@ impl Connection {
         }
         let repr = self.header(env, seq, flags);
         let end = seq + len as u32 + u32::from(fin);
+        if len > 0 && len < usize::from(self.mss) && end > self.snd_sml {
+            self.snd_sml = end;
+        }
         if seq == self.snd_nxt {
             self.snd_nxt = end;
         }

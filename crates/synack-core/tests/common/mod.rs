@@ -35,7 +35,12 @@ pub fn quick_cfg() -> Config {
 /// Assert that `segs` is exactly one segment with these flags, seq and ack; return it.
 #[track_caller]
 pub fn one(segs: &[Seg], flags: TcpFlags, seq: u32, ack: u32) -> Seg {
-    assert_eq!(segs.len(), 1, "expected exactly one segment, got {:?}", brief(segs));
+    assert_eq!(
+        segs.len(),
+        1,
+        "expected exactly one segment, got {:?}",
+        brief(segs)
+    );
     let s = &segs[0];
     assert_eq!(
         (s.flags(), s.seq(), s.ack()),
@@ -49,7 +54,11 @@ pub fn one(segs: &[Seg], flags: TcpFlags, seq: u32, ack: u32) -> Seg {
 /// Assert that nothing was sent.
 #[track_caller]
 pub fn none(segs: &[Seg]) {
-    assert!(segs.is_empty(), "expected no segment, got {:?}", brief(segs));
+    assert!(
+        segs.is_empty(),
+        "expected no segment, got {:?}",
+        brief(segs)
+    );
 }
 
 /// One line per segment: flags, seq, ack, window, length, options of note.
@@ -442,7 +451,11 @@ impl Lone {
         let out = self.inject(local, tcp(SYN, a, 0, 65535), &[]);
         assert_eq!(out.len(), 1, "{out:#?}");
         let b = out[0].seq();
-        none(&self.inject(local, tcp(ACK, a.wrapping_add(1), b.wrapping_add(1), 65535), &[]));
+        none(&self.inject(
+            local,
+            tcp(ACK, a.wrapping_add(1), b.wrapping_add(1), 65535),
+            &[],
+        ));
         (b, a)
     }
 }
@@ -454,10 +467,16 @@ impl Lone {
     pub fn passive_rtt(&mut self, a: u32, rtt: Duration) -> Est {
         let l = self.listen80();
         let local = self.local(80);
-        let out = self.inject(local, tcp(SYN, a, 0, 65535), &[]);
+        let mut syn = tcp(SYN, a, 0, 65535);
+        syn.options = syn_opts(1460);
+        let out = self.inject(local, syn, &[]);
         let b = out[0].seq();
         self.advance(rtt);
-        none(&self.inject(local, tcp(ACK, a.wrapping_add(1), b.wrapping_add(1), 65535), &[]));
+        none(&self.inject(
+            local,
+            tcp(ACK, a.wrapping_add(1), b.wrapping_add(1), 65535),
+            &[],
+        ));
         let h = self.stack.accept(l).expect("accepted");
         events(&mut self.stack);
         Est {

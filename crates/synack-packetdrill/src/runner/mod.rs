@@ -266,6 +266,9 @@ struct Flow {
     ts_map: Vec<(u32, u32)>,
     /// The engine's latest TSval on this connection.
     last_ts_val: Option<u32>,
+    /// The script injected a SYN since the engine's ISN was learned: the engine's
+    /// next SYN may open a new incarnation (TIME-WAIT reuse) with a new ISN.
+    new_isn_possible: bool,
 }
 
 /// The "socket under test": where a packet line without ports goes.
@@ -445,7 +448,8 @@ impl Run {
         let mut last_time = 0u64;
         let mut last_inbound = false;
         for e in &script.events {
-            let inbound = matches!(&e.kind, EventKind::Packet(p) if p.direction == Direction::Inbound);
+            let inbound =
+                matches!(&e.kind, EventKind::Packet(p) if p.direction == Direction::Inbound);
             let base = if inbound && last_inbound {
                 last_time
             } else {
@@ -533,14 +537,22 @@ impl Run {
         }
     }
 
-    /// Run one due timer (the earliest, if not after `limit`). Returns false when
-    /// nothing is due by then.
+    /// Run the earliest due engine timer, or the pending call's own timeout, if it
+    /// is not after `limit`. Returns false when nothing is due by then.
     fn step_timer(&mut self, limit: u64) -> Result<bool, Stop> {
-        match self.stack.poll_timeout() {
-            Some(d) if d.total_micros() <= limit => {
-                self.now = self.now.max(d.total_micros());
-                self.stack.handle_timeout(self.instant());
-                self.drain();
+        let engine = self.stack.poll_timeout().map(Instant::total_micros);
+        let wake = self.pending.as_ref().and_then(|p| p.wake_at);
+        let next = match (engine, wake) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        match next {
+            Some(t) if t <= limit => {
+                self.now = self.now.max(t);
+                if engine.is_some_and(|d| d <= self.now) {
+                    self.stack.handle_timeout(self.instant());
+                    self.drain();
+                }
                 self.retry_pending()?;
                 Ok(true)
             }
@@ -630,6 +642,11 @@ impl Run {
             )));
         }
         let key = self.inbound_flow(p);
+        if t.flags.syn && !t.flags.ack {
+            if let Some(f) = self.flows.get_mut(&key) {
+                f.new_isn_possible = f.local_offset.is_some();
+            }
+        }
         let flow = self.flows.get(&key);
         let offset = flow.and_then(|f| f.local_offset).unwrap_or(0);
         let ts_map: Vec<(u32, u32)> = flow.map(|f| f.ts_map.clone()).unwrap_or_default();
@@ -783,8 +800,9 @@ impl Run {
         let o = parse_outbound(&c.bytes).map_err(|m| fail(e.line, m))?;
         let key = (o.src.port(), o.dst.port());
         let flow = self.flows.entry(key).or_default();
-        if flow.local_offset.is_none() && o.syn() {
+        if o.syn() && (flow.local_offset.is_none() || flow.new_isn_possible) {
             flow.local_offset = Some(o.seq.wrapping_sub(t.seq_start));
+            flow.new_isn_possible = false;
         }
         let offset = flow.local_offset.unwrap_or(0);
         if let (Some(live), Some(script)) = (o.ts_val(), script_ts_val(t)) {
@@ -793,7 +811,7 @@ impl Run {
         if let Some(live) = o.ts_val() {
             flow.last_ts_val = Some(live);
         }
-        if o.syn() && !matches!(self.sut, Sut::Flow(..)) || self.sut == Sut::Connecting {
+        if o.syn() && self.sut == Sut::Connecting {
             self.sut = Sut::Flow(key.0, key.1);
         }
         let mut mapped = o.clone();

@@ -149,7 +149,9 @@ pub(crate) fn parse_outbound(bytes: &[u8]) -> Result<Outbound, String> {
         window: seg.window(),
         urgent: seg.urgent(),
         options,
-        payload_len: raw.len().min(ip.payload_len.saturating_sub(seg.header_len())),
+        payload_len: raw
+            .len()
+            .min(ip.payload_len.saturating_sub(seg.header_len())),
         tos,
         ttl,
     })

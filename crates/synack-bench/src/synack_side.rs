@@ -1,0 +1,510 @@
+//! The synack side of every scenario: two [`Stack`]s joined by a [`Link`], driven in
+//! virtual time exactly as a runtime would (feed packets, run due timers, drain
+//! `poll_transmit`), with the applications' reads and writes between rounds.
+
+use crate::link::{Link, Pkt};
+use crate::pattern::{Pattern, StreamCheck};
+use crate::{Churn, Measured, TICK_MICROS};
+use core::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Instant as WallClock;
+use synack_core::{Config, ConnHandle, Duration, Event, Instant, RecvError, Stack, State};
+
+/// Side A's first address; A may have more (`10.0.0.k`).
+const A_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+/// Side B's address.
+const B_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 1);
+/// Port of B's bulk listener.
+const BULK_PORT: u16 = 80;
+/// First port of B's idle-connection listeners.
+const IDLE_PORT: u16 = 7000;
+/// Idle connections per listener port (A uses local ports 1024.. for them).
+const IDLE_PER_PORT: usize = 50_000;
+/// Virtual time after which a scenario is declared stuck.
+const MAX_VIRTUAL_SECS: u64 = 24 * 3600;
+
+/// Two stacks, A and B, over one link, in virtual time.
+pub(crate) struct Pair {
+    pub(crate) a: Stack,
+    pub(crate) b: Stack,
+    link: Link,
+    pub(crate) now: Instant,
+    buf_len: usize,
+}
+
+impl Pair {
+    /// A pair with `cfg` on both sides; A gets `a_addrs` addresses.
+    pub(crate) fn new(cfg: Config, a_addrs: u8) -> Pair {
+        let mut a = Stack::new(cfg.clone(), *b"synack-bench-a!!");
+        let mut b = Stack::new(cfg, *b"synack-bench-b!!");
+        for k in 0..a_addrs.max(1) {
+            a.add_address(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1 + k)));
+        }
+        b.add_address(IpAddr::V4(B_IP));
+        let buf_len = a.max_packet_size().max(b.max_packet_size());
+        assert!(buf_len <= crate::link::MAX_PACKET, "packet pool too small");
+        Pair {
+            a,
+            b,
+            link: Link::default(),
+            now: Instant::ZERO,
+            buf_len,
+        }
+    }
+
+    /// One round: deliver every queued packet, run due timers, drain both stacks'
+    /// output onto the link, discard readiness events (the applications poll).
+    /// Returns the number of packets moved.
+    pub(crate) fn round(&mut self) -> usize {
+        let now = self.now;
+        let mut moved = 0;
+        for (stack, rx) in [
+            (&mut self.a, &mut self.link.to_a),
+            (&mut self.b, &mut self.link.to_b),
+        ] {
+            while let Some(p) = rx.pop_front() {
+                stack.handle_packet(now, p.bytes());
+                self.link.pool.give(p.buf);
+                self.link.pool.count_received();
+                moved += 1;
+            }
+            if stack.poll_timeout().is_some_and(|t| t <= now) {
+                stack.handle_timeout(now);
+            }
+        }
+        for (stack, tx) in [
+            (&mut self.a, &mut self.link.to_b),
+            (&mut self.b, &mut self.link.to_a),
+        ] {
+            loop {
+                let mut buf = self.link.pool.take();
+                match stack.poll_transmit(now, &mut buf[..self.buf_len]) {
+                    Some(t) => {
+                        tx.push_back(Pkt { buf, len: t.len });
+                        self.link.pool.count_sent();
+                        moved += 1;
+                    }
+                    None => {
+                        self.link.pool.give(buf);
+                        break;
+                    }
+                }
+            }
+        }
+        moved
+    }
+
+    /// Move virtual time on: one tick after progress, else to the next deadline.
+    /// Errors when nothing can ever happen again or time ran away.
+    pub(crate) fn advance(&mut self, progressed: bool) -> Result<(), String> {
+        if progressed || self.link.in_flight() > 0 {
+            self.now = self.now + Duration::from_micros(TICK_MICROS);
+        } else {
+            let next = [self.a.poll_timeout(), self.b.poll_timeout()]
+                .into_iter()
+                .flatten()
+                .min()
+                .ok_or("synack: stalled with no timer pending")?;
+            self.now = next.max(self.now + Duration::from_micros(TICK_MICROS));
+        }
+        if self.now > Instant::from_secs(MAX_VIRTUAL_SECS) {
+            return Err("synack: no progress within a virtual day".into());
+        }
+        Ok(())
+    }
+
+    /// Drop pending events of both stacks; returns `Incoming` events seen on B.
+    fn drain_events(&mut self) -> usize {
+        while self.a.poll_event().is_some() {}
+        let mut incoming = 0;
+        while let Some(e) = self.b.poll_event() {
+            if matches!(e, Event::Incoming(_)) {
+                incoming += 1;
+            }
+        }
+        incoming
+    }
+
+    /// Run rounds until `done` holds (checked after each round).
+    fn run_until(&mut self, mut done: impl FnMut(&mut Pair) -> bool) -> Result<(), String> {
+        loop {
+            let moved = self.round();
+            if done(self) {
+                return Ok(());
+            }
+            self.advance(moved > 0)?;
+        }
+    }
+}
+
+/// Open `n` idle established connections from A to B. Returns both ends' handles.
+pub(crate) fn open_idle(
+    pair: &mut Pair,
+    n: usize,
+) -> Result<Vec<(ConnHandle, ConnHandle)>, String> {
+    let mut listeners = Vec::new();
+    for k in 0..n.div_ceil(IDLE_PER_PORT) {
+        let addr = SocketAddr::new(IpAddr::V4(B_IP), IDLE_PORT + k as u16);
+        listeners.push(
+            pair.b
+                .listen(addr, 4096)
+                .map_err(|e| format!("listen: {e:?}"))?,
+        );
+    }
+    let mut out = Vec::with_capacity(n);
+    let batch = 200;
+    let mut i = 0;
+    while i < n {
+        let end = (i + batch).min(n);
+        let mut clients = Vec::with_capacity(end - i);
+        for j in i..end {
+            let remote = SocketAddr::new(IpAddr::V4(B_IP), IDLE_PORT + (j / IDLE_PER_PORT) as u16);
+            let local = SocketAddr::new(IpAddr::V4(A_IP), 1024 + (j % IDLE_PER_PORT) as u16);
+            let now = pair.now;
+            clients.push(
+                pair.a
+                    .connect(now, remote, Some(local))
+                    .map_err(|e| format!("connect: {e:?}"))?,
+            );
+        }
+        let mut servers = Vec::with_capacity(clients.len());
+        pair.run_until(|p| {
+            p.drain_events();
+            for l in &listeners {
+                while let Some(h) = p.b.accept(*l) {
+                    servers.push(h);
+                }
+            }
+            servers.len() == clients.len()
+                && clients
+                    .iter()
+                    .all(|h| p.a.state(*h) == Some(State::Established))
+        })?;
+        // Let the last ACKs land.
+        pair.run_until(|p| p.link.in_flight() == 0)?;
+        out.extend(clients.into_iter().zip(servers));
+        i = end;
+    }
+    Ok(out)
+}
+
+/// The bulk-transfer configuration: the stack defaults, MTU `mtu`, buffers `buffer`,
+/// no TSO, and timestamps off like smoltcp's default (the engine does not yet subtract
+/// option bytes from the MSS, so with timestamps its packets would exceed the MTU by
+/// 12 bytes; at MTU 65535 that overflows the IPv4 length field).
+pub(crate) fn bulk_config(mtu: usize, buffer: usize) -> Config {
+    Config {
+        mtu,
+        send_buffer: buffer,
+        recv_buffer: buffer,
+        tso_max: 0,
+        timestamps: false,
+        ..Config::default()
+    }
+}
+
+/// Transfer `total` bytes from A to B over one connection at MTU `mtu`, with `idle`
+/// idle established connections in both stacks. Only the transfer is timed.
+pub(crate) fn bulk(
+    mtu: usize,
+    buffer: usize,
+    total: u64,
+    reps: usize,
+    idle: usize,
+    pattern: &Pattern,
+) -> Result<Vec<Measured>, String> {
+    let mut pair = Pair::new(bulk_config(mtu, buffer), 1);
+    let idle_conns = open_idle(&mut pair, idle)?;
+    let l = pair
+        .b
+        .listen(SocketAddr::new(IpAddr::V4(B_IP), BULK_PORT), 0)
+        .map_err(|e| format!("listen: {e:?}"))?;
+    let now = pair.now;
+    let tx = pair
+        .a
+        .connect(
+            now,
+            SocketAddr::new(IpAddr::V4(B_IP), BULK_PORT),
+            Some(SocketAddr::new(IpAddr::V4(A_IP), 60000)),
+        )
+        .map_err(|e| format!("connect: {e:?}"))?;
+    let mut rx = None;
+    pair.run_until(|p| {
+        p.drain_events();
+        if rx.is_none() {
+            rx = p.b.accept(l);
+        }
+        rx.is_some() && p.a.state(tx) == Some(State::Established)
+    })?;
+    let rx = rx.ok_or("no accepted connection")?;
+    let mut check = StreamCheck::default();
+    let mut scratch = vec![0u8; buffer.max(65536)];
+    let mut out = Vec::with_capacity(reps);
+    for rep in 0..reps as u64 {
+        let target = total * (rep + 1);
+        let start = WallClock::now();
+        let packets_before = pair.link.pool.sent();
+        loop {
+            // Sender application: fill the send buffer.
+            let mut progressed = false;
+            while check.sent < target {
+                let w = pattern.window(
+                    check.sent,
+                    (target - check.sent).min(usize::MAX as u64) as usize,
+                );
+                match pair.a.send(tx, w) {
+                    Ok(n) => {
+                        check.sent += n as u64;
+                        progressed = true;
+                    }
+                    Err(_) => break,
+                }
+            }
+            let moved = pair.round();
+            while pair.a.poll_event().is_some() {}
+            while pair.b.poll_event().is_some() {}
+            // Receiver application: read everything available and verify it.
+            loop {
+                match pair.b.recv(rx, &mut scratch) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        check.verify(pattern, &scratch[..n]);
+                        progressed = true;
+                    }
+                    Err(RecvError::WouldBlock) => break,
+                    Err(e) => return Err(format!("synack recv: {e:?}")),
+                }
+            }
+            if check.received >= target {
+                break;
+            }
+            pair.advance(progressed || moved > 0).map_err(|e| {
+                if std::env::var_os("SYNACK_BENCH_DEBUG").is_some() {
+                    format!(
+                        "{e}; sender {:?}; receiver {:?}",
+                        pair.a.info(tx),
+                        pair.b.info(rx)
+                    )
+                } else {
+                    e
+                }
+            })?;
+        }
+        out.push(Measured {
+            elapsed: start.elapsed(),
+            bytes: total,
+            packets: pair.link.pool.sent() - packets_before,
+        });
+    }
+    if check.corrupt || check.received != total * reps as u64 {
+        return Err(format!(
+            "synack: stream corrupted ({} of {} bytes)",
+            check.received,
+            total * reps as u64
+        ));
+    }
+    for (c, s) in &idle_conns {
+        for (stack, h) in [(&pair.a, c), (&pair.b, s)] {
+            if stack.state(*h) != Some(State::Established) {
+                return Err("synack: an idle connection left ESTABLISHED".into());
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Buffer bytes held by the given idle connections (both ends), from `info()`.
+pub(crate) fn idle_buffer_bytes(pair: &Pair, conns: &[(ConnHandle, ConnHandle)]) -> usize {
+    conns
+        .iter()
+        .map(|(c, s)| {
+            pair.a.info(*c).map_or(0, |i| i.buffer_bytes)
+                + pair.b.info(*s).map_or(0, |i| i.buffer_bytes)
+        })
+        .sum()
+}
+
+/// Churn configuration: a long MSL so every closed connection stays in TIME-WAIT.
+fn churn_config(buffer: usize) -> Config {
+    Config {
+        send_buffer: buffer,
+        recv_buffer: buffer,
+        timestamps: false,
+        msl: Duration::from_secs(3600),
+        ..Config::default()
+    }
+}
+
+/// Churn: `count` times connect, 100-byte request, 100-byte response, close (client
+/// first, so the client holds TIME-WAIT), one connection at a time. Before timing,
+/// `time_wait` connections are opened and closed to sit in TIME-WAIT.
+pub(crate) fn churn(
+    count: usize,
+    reps: usize,
+    time_wait: usize,
+    buffer: usize,
+    pattern: &Pattern,
+) -> Result<Vec<Churn>, String> {
+    let mut pair = Pair::new(churn_config(buffer), 8);
+    let mut listeners = Vec::new();
+    for k in 0..16u16 {
+        listeners.push(
+            pair.b
+                .listen(SocketAddr::new(IpAddr::V4(B_IP), BULK_PORT + k), 4096)
+                .map_err(|e| format!("listen: {e:?}"))?,
+        );
+    }
+    // Fill TIME-WAIT: batches of connections opened and closed without data.
+    let mut seq = 0usize;
+    while seq < time_wait {
+        let k = (time_wait - seq).min(200);
+        churn_batch(&mut pair, &listeners, seq, k, 0, pattern)?;
+        seq += k;
+    }
+    let mut out = Vec::with_capacity(reps);
+    for _ in 0..reps {
+        let tw_before = pair.a.connection_count();
+        let start = WallClock::now();
+        for _ in 0..count {
+            churn_batch(&mut pair, &listeners, seq, 1, 100, pattern)?;
+            seq += 1;
+        }
+        out.push(Churn {
+            elapsed: start.elapsed(),
+            connections: count,
+            time_wait_before: tw_before,
+            time_wait_after: pair.a.connection_count(),
+        });
+    }
+    Ok(out)
+}
+
+/// Run `k` connections (numbered from `first`) through their whole life at once:
+/// connect, request and response of `size` bytes each (none when 0), client close,
+/// server close on end of stream. Returns when both sides are done and the link is idle.
+fn churn_batch(
+    pair: &mut Pair,
+    listeners: &[synack_core::ListenerHandle],
+    first: usize,
+    k: usize,
+    size: usize,
+    pattern: &Pattern,
+) -> Result<(), String> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Cl {
+        Connecting,
+        Waiting,
+        Done,
+    }
+    #[derive(Clone, Copy, PartialEq)]
+    enum Sv {
+        Reading(usize),
+        Draining,
+        Done,
+    }
+    let msg = pattern.window(0, size);
+    let mut clients = Vec::with_capacity(k);
+    for i in first..first + k {
+        let ip = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1 + (i % 8) as u8));
+        let port = BULK_PORT + ((i / 8) % 16) as u16;
+        let now = pair.now;
+        let h = pair
+            .a
+            .connect(
+                now,
+                SocketAddr::new(IpAddr::V4(B_IP), port),
+                Some(SocketAddr::new(ip, 0)),
+            )
+            .map_err(|e| format!("connect: {e:?}"))?;
+        clients.push((h, Cl::Connecting, 0usize));
+    }
+    let mut servers: Vec<(ConnHandle, Sv)> = Vec::with_capacity(k);
+    let mut buf = [0u8; 512];
+    let mut failure = None;
+    pair.run_until(|p| {
+        p.drain_events();
+        let now = p.now;
+        for l in listeners {
+            while let Some(h) = p.b.accept(*l) {
+                servers.push((h, Sv::Reading(0)));
+            }
+        }
+        for (h, st, got) in clients.iter_mut() {
+            if *st == Cl::Connecting && p.a.state(*h) == Some(State::Established) {
+                if size > 0 && p.a.send(*h, msg) != Ok(size) {
+                    failure = Some("synack: request did not fit");
+                }
+                *st = Cl::Waiting;
+            }
+            if *st == Cl::Waiting {
+                if let Ok(n) = p.a.recv(*h, &mut buf) {
+                    if buf[..n] != msg[*got..*got + n] {
+                        failure = Some("synack: response corrupted");
+                    }
+                    *got += n;
+                }
+                if *got == size {
+                    p.a.close(now, *h);
+                    *st = Cl::Done;
+                }
+            }
+        }
+        for (h, st) in servers.iter_mut() {
+            if let Sv::Reading(got) = st {
+                if let Ok(n) = p.b.recv(*h, &mut buf) {
+                    if buf[..n] != msg[*got..*got + n] {
+                        failure = Some("synack: request corrupted");
+                    }
+                    *got += n;
+                }
+                if *got == size {
+                    if size > 0 && p.b.send(*h, msg) != Ok(size) {
+                        failure = Some("synack: response did not fit");
+                    }
+                    *st = Sv::Draining;
+                }
+            }
+            if *st == Sv::Draining && p.b.recv(*h, &mut buf) == Ok(0) {
+                p.b.close(now, *h);
+                *st = Sv::Done;
+            }
+        }
+        failure.is_some()
+            || (servers.len() == k
+                && clients.iter().all(|c| c.1 == Cl::Done)
+                && servers.iter().all(|s| s.1 == Sv::Done)
+                && p.link.in_flight() == 0
+                && p.b.connection_count() == 0)
+    })?;
+    match failure {
+        Some(f) => Err(f.into()),
+        None => Ok(()),
+    }
+}
+
+/// Memory of `n` idle established connections (both ends live in this process).
+pub(crate) struct IdleMemory {
+    /// Heap bytes per connection end once all are open.
+    pub(crate) per_end: usize,
+    /// Peak heap bytes while opening them (above the starting point).
+    pub(crate) peak: usize,
+    /// Sum of `info().buffer_bytes` over every end.
+    pub(crate) buffer_bytes: usize,
+}
+
+/// Open `n` idle connections and measure the heap through the counting allocator
+/// (the link's packet pool and the list of handles are not counted).
+pub(crate) fn idle_memory(n: usize, buffer: usize) -> Result<IdleMemory, String> {
+    let mut pair = Pair::new(bulk_config(1500, buffer), 1);
+    let start = crate::alloc::heap().live - pair.link.pool.heap_bytes();
+    crate::alloc::reset_peak();
+    let conns = open_idle(&mut pair, n)?;
+    let h = crate::alloc::heap();
+    let harness = conns.capacity() * core::mem::size_of::<(ConnHandle, ConnHandle)>()
+        + pair.link.pool.heap_bytes();
+    let live = (h.live - harness).saturating_sub(start);
+    Ok(IdleMemory {
+        per_end: live / (2 * n).max(1),
+        peak: (h.peak - harness).saturating_sub(start),
+        buffer_bytes: idle_buffer_bytes(&pair, &conns),
+    })
+}

@@ -1,0 +1,199 @@
+//! `synack serve`, `connect`, `intercept`: the runtime over a TUN device.
+
+use crate::args::{ConnectArgs, InterceptArgs, ServeArgs, TunArgs};
+use std::process::ExitCode;
+use synack::{NetStack, TcpListener, TcpStream, TunConfig, TunDevice};
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
+}
+
+/// Open the device and start a stack on it, with capture and trace if asked.
+fn open_stack(t: &TunArgs) -> Result<NetStack, String> {
+    let mut cfg = TunConfig::new(t.tun.clone(), &t.addrs);
+    cfg.kernel_addrs = t.host_addrs.clone();
+    cfg.mtu = t.mtu;
+    let dev = TunDevice::open(&cfg).map_err(|e| format!("{}: {e}", t.tun))?;
+    if dev.created() {
+        let kernel: Vec<String> = dev
+            .kernel_addrs()
+            .iter()
+            .map(|c| format!("{}/{}", c.addr, c.prefix))
+            .collect();
+        eprintln!(
+            "synack: created {} (kernel side {})",
+            dev.name(),
+            kernel.join(", ")
+        );
+    }
+    let mut b = NetStack::builder();
+    for a in &t.addrs {
+        b = b.address(a.addr);
+    }
+    if let Some(p) = &t.pcap {
+        let f =
+            std::fs::File::create(p).map_err(|e| format!("cannot create {}: {e}", p.display()))?;
+        b = b.capture(std::io::BufWriter::new(f));
+    }
+    if t.trace {
+        b = b.on_trace(|ev| eprintln!("{}", synack_viz::format_event(&ev)));
+    }
+    b.build(dev)
+        .map_err(|e| format!("cannot start the stack: {e}"))
+}
+
+/// Wait for Ctrl-C, then flush the capture.
+async fn until_interrupted(stack: &NetStack) {
+    let _ = tokio::signal::ctrl_c().await;
+    let _ = stack.flush_capture();
+}
+
+pub(crate) fn serve(a: ServeArgs) -> Result<ExitCode, String> {
+    let rt = runtime()?;
+    rt.block_on(async move {
+        let stack = open_stack(&a.tun)?;
+        let mut listeners = Vec::new();
+        for c in &a.tun.addrs {
+            let addr = std::net::SocketAddr::new(c.addr, a.port);
+            let l = TcpListener::bind(&stack, addr)
+                .await
+                .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+            eprintln!("synack: listening on {addr}");
+            listeners.push(l);
+        }
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        for l in listeners {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                loop {
+                    match l.accept().await {
+                        Ok(s) => {
+                            if tx.send(s).is_err() {
+                                break;
+                            }
+                        }
+                        Err(e) => {
+                            eprintln!("synack: accept failed: {e}");
+                            break;
+                        }
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let mut served = 0u64;
+        let mut tasks = tokio::task::JoinSet::new();
+        let interrupted = until_interrupted(&stack);
+        tokio::pin!(interrupted);
+        loop {
+            tokio::select! {
+                _ = &mut interrupted => break,
+                next = rx.recv() => {
+                    let Some((stream, peer)) = next else { break };
+                    served += 1;
+                    let http = a.http.clone();
+                    let (echo, discard) = (a.echo, a.discard);
+                    tasks.spawn(async move {
+                        let r = if echo {
+                            synack::apps::echo(stream).await.map(|n| format!("echoed {n} bytes"))
+                        } else if discard {
+                            synack::apps::discard(stream).await.map(|n| format!("discarded {n} bytes"))
+                        } else if let Some(dir) = http {
+                            synack::apps::http_serve(stream, &dir).await.map(|n| format!("{n} HTTP requests"))
+                        } else {
+                            Ok(String::new())
+                        };
+                        match r {
+                            Ok(msg) => eprintln!("synack: {peer}: {msg}"),
+                            Err(e) => eprintln!("synack: {peer}: {e}"),
+                        }
+                    });
+                    if a.count.is_some_and(|c| served >= c) {
+                        while tasks.join_next().await.is_some() {}
+                        break;
+                    }
+                }
+            }
+        }
+        // Let the last FINs go out before the driver stops.
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let _ = stack.flush_capture();
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+pub(crate) fn connect(a: ConnectArgs) -> Result<ExitCode, String> {
+    let rt = runtime()?;
+    rt.block_on(async move {
+        let stack = open_stack(&a.tun)?;
+        let stream = TcpStream::connect(&stack, a.target)
+            .await
+            .map_err(|e| format!("cannot connect to {}: {e}", a.target))?;
+        let result = if let Some(path) = &a.http_get {
+            let host = a.target.to_string();
+            let mut out = tokio::io::stdout();
+            synack::apps::http_get(stream, &host, path, &mut out)
+                .await
+                .map(|_| ())
+        } else if let Some(file) = &a.send_file {
+            let f = tokio::fs::File::open(file)
+                .await
+                .map_err(|e| format!("cannot open {}: {e}", file.display()))?;
+            synack::apps::copy_bidirectional(stream, f, tokio::io::stdout())
+                .await
+                .map(|_| ())
+        } else {
+            synack::apps::copy_bidirectional(stream, tokio::io::stdin(), tokio::io::stdout())
+                .await
+                .map(|_| ())
+        };
+        // Let the last ACK / FIN go out before the driver stops.
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let _ = stack.flush_capture();
+        result.map_err(|e| format!("{}: {e}", a.target))?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+pub(crate) fn intercept(a: InterceptArgs) -> Result<ExitCode, String> {
+    let rt = runtime()?;
+    rt.block_on(async move {
+        let stack = open_stack(&a.tun)?;
+        let l = TcpListener::intercept(&stack)
+            .await
+            .map_err(|e| format!("cannot intercept: {e}"))?;
+        eprintln!("synack: intercepting every TCP connection on {}", a.tun.tun);
+        let mut served = 0u64;
+        let mut tasks = tokio::task::JoinSet::new();
+        let interrupted = until_interrupted(&stack);
+        tokio::pin!(interrupted);
+        loop {
+            tokio::select! {
+                _ = &mut interrupted => break,
+                r = l.accept() => {
+                    let (stream, peer) = r.map_err(|e| format!("accept failed: {e}"))?;
+                    let dst = stream.local_addr().map(|d| d.to_string()).unwrap_or_else(|_| "?".into());
+                    // The original destination, on stdout, one line per connection.
+                    println!("{peer} -> {dst}");
+                    served += 1;
+                    tasks.spawn(async move {
+                        if let Err(e) = synack::apps::echo(stream).await {
+                            eprintln!("synack: {peer} -> {dst}: {e}");
+                        }
+                    });
+                    if a.count.is_some_and(|c| served >= c) {
+                        while tasks.join_next().await.is_some() {}
+                        break;
+                    }
+                }
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let _ = stack.flush_capture();
+        Ok(ExitCode::SUCCESS)
+    })
+}

@@ -1,0 +1,313 @@
+//! Stack-level behaviour: ISNs (RFC 6528), ephemeral ports (RFC 6056), many
+//! connections, ICMP errors routed to the connection they quote only when the quoted
+//! sequence number is in flight (RFC 5927 §4.1; RFC 1122 §4.2.3.9 hard errors,
+//! RFC 1191 / RFC 8201 packet too big), IPv6, idle memory and `info()`.
+
+mod common;
+use common::*;
+use std::net::SocketAddr;
+use synack_core::{Config, ConnError, ConnectError, Event, Instant, Stack, State};
+use synack_wire::{IcmpKind, IcmpRepr};
+
+#[test]
+fn isns_differ_per_four_tuple_and_grow_with_time() {
+    let mut t = Lone::new(quick_cfg());
+    let mut isns = Vec::new();
+    for port in 6000..6010u16 {
+        let h = t.stack.connect(t.now, t.peer, Some(t.local(port))).unwrap();
+        isns.push(t.stack.info(h).unwrap().iss);
+    }
+    let mut uniq = isns.clone();
+    uniq.sort_unstable();
+    uniq.dedup();
+    assert_eq!(uniq.len(), isns.len(), "{isns:?}");
+    // Same 4-tuple later: larger by the 4 us clock (RFC 6528 §3), 250,000 per second.
+    let mut t2 = Lone::new(quick_cfg());
+    t2.now = t.now + secs(2);
+    let h = t2
+        .stack
+        .connect(t2.now, t2.peer, Some(t2.local(6000)))
+        .unwrap();
+    let later = t2.stack.info(h).unwrap().iss;
+    assert_eq!(later.wrapping_sub(isns[0]), 500_000);
+    // A different key gives unrelated ISNs.
+    let mut other = Stack::new(quick_cfg(), [9; 16]);
+    other.add_address(ip(SERVER_IP));
+    let h = other.connect(t.now, t.peer, Some(t.local(6000))).unwrap();
+    assert_ne!(other.info(h).unwrap().iss, isns[0]);
+}
+
+#[test]
+fn ephemeral_ports_come_from_the_configured_range_until_exhausted() {
+    let mut t = Lone::new(Config {
+        ephemeral_ports: 50000..=50009,
+        ..quick_cfg()
+    });
+    let mut ports = Vec::new();
+    for _ in 0..10 {
+        let h = t.stack.connect(t.now, t.peer, None).unwrap();
+        ports.push(t.stack.local_addr(h).unwrap().port());
+    }
+    ports.sort_unstable();
+    assert_eq!(ports, (50000..=50009).collect::<Vec<_>>());
+    assert_eq!(
+        t.stack.connect(t.now, t.peer, None),
+        Err(ConnectError::NoPorts)
+    );
+    // Another destination may reuse the same ports (the 4-tuple differs).
+    let h = t
+        .stack
+        .connect(t.now, addr("10.0.0.1:40001"), None)
+        .unwrap();
+    assert!((50000..=50009).contains(&t.stack.local_addr(h).unwrap().port()));
+}
+
+#[test]
+fn connect_rejects_bad_addresses() {
+    let mut t = Lone::new(quick_cfg());
+    assert_eq!(
+        t.stack.connect(t.now, addr("0.0.0.0:80"), None),
+        Err(ConnectError::BadAddress)
+    );
+    assert_eq!(
+        t.stack.connect(t.now, addr("10.0.0.1:0"), None),
+        Err(ConnectError::BadAddress)
+    );
+    assert_eq!(
+        t.stack.connect(t.now, addr("[fd00::1]:80"), None),
+        Err(ConnectError::BadAddress),
+        "no IPv6 address on this stack"
+    );
+    let mut t = Lone::new(Config {
+        max_connections: 1,
+        ..quick_cfg()
+    });
+    t.stack.connect(t.now, t.peer, None).unwrap();
+    assert_eq!(
+        t.stack.connect(t.now, addr("10.0.0.1:1"), None),
+        Err(ConnectError::TooManyConnections)
+    );
+}
+
+#[test]
+fn many_connections_each_get_their_own_data() {
+    let mut t = Lone::new(quick_cfg());
+    let l = t.listen80();
+    let mut conns = Vec::new();
+    for i in 0..300u16 {
+        t.peer = SocketAddr::new(ip(CLIENT_IP), 20000 + i);
+        let mut e = t.passive_on(l, u32::from(i) * 1000, syn_opts(1460));
+        let msg = format!("conn {i}");
+        one(&t.send(&mut e, ACK, msg.as_bytes()), ACK, e.s_nxt, e.p_nxt);
+        conns.push((e, msg));
+    }
+    assert_eq!(t.stack.connection_count(), 300);
+    for (e, msg) in &conns {
+        let mut buf = [0u8; 32];
+        let n = t.stack.recv(e.h, &mut buf).unwrap();
+        assert_eq!(&buf[..n], msg.as_bytes());
+    }
+    assert_eq!(
+        t.stack.poll_timeout(),
+        None,
+        "idle connections arm no timer"
+    );
+}
+
+fn icmp_about(t: &mut Lone, kind: IcmpKind, quoted: &Seg) {
+    let orig = packet(quoted.src, quoted.dst, quoted.tcp, &quoted.payload);
+    let mut buf = vec![0u8; 2000];
+    let n =
+        IcmpRepr::emit_packet(kind, ip("10.0.0.254"), quoted.src.ip(), &orig, &mut buf).unwrap();
+    t.stack.handle_packet(t.now, &buf[..n]);
+}
+
+#[test]
+fn hard_unreachable_fails_syn_sent_only_when_the_quoted_seq_is_in_flight() {
+    let mut t = Lone::new(quick_cfg());
+    let h = t.stack.connect(t.now, t.peer, None).unwrap();
+    let syn = t.out().remove(0);
+    let port_unreach = IcmpKind::DestUnreachable {
+        code: 3,
+        hard: true,
+    };
+    // A forged error quoting a sequence number we never sent is ignored (RFC 5927 §4.1).
+    let mut forged = syn.clone();
+    forged.tcp.seq = syn.seq().wrapping_add(100_000);
+    icmp_about(&mut t, port_unreach, &forged);
+    assert_eq!(t.stack.state(h), Some(State::SynSent));
+    assert_eq!(t.stack.stats().icmp_ignored, 1);
+    icmp_about(&mut t, port_unreach, &syn);
+    assert_eq!(t.stack.state(h), Some(State::Closed));
+    assert_eq!(t.stack.stats().icmp_applied, 1);
+    assert_eq!(
+        closed_with(&events(&mut t.stack), h),
+        Some(Some(ConnError::Unreachable))
+    );
+}
+
+#[test]
+fn soft_unreachable_does_not_abort_a_connect() {
+    let mut t = Lone::new(quick_cfg());
+    let h = t.stack.connect(t.now, t.peer, None).unwrap();
+    let syn = t.out().remove(0);
+    icmp_about(
+        &mut t,
+        IcmpKind::DestUnreachable {
+            code: 1,
+            hard: false,
+        },
+        &syn,
+    );
+    assert_eq!(t.stack.state(h), Some(State::SynSent));
+    // An error about a connection we do not have is ignored.
+    let mut other = syn.clone();
+    other.src = t.local(1);
+    icmp_about(
+        &mut t,
+        IcmpKind::DestUnreachable {
+            code: 3,
+            hard: true,
+        },
+        &other,
+    );
+    assert_eq!(t.stack.stats().icmp_ignored, 1);
+}
+
+#[test]
+fn packet_too_big_lowers_the_mss_and_retransmits_smaller_segments() {
+    let mut t = Lone::new(Config {
+        timestamps: false,
+        ..quick_cfg()
+    });
+    let e = t.passive(1, syn_opts(1460));
+    t.stack.send(e.h, &[3u8; 2920]).unwrap();
+    let out = t.out();
+    assert_eq!(out.len(), 2);
+    assert_eq!(out[0].payload.len(), 1460);
+    // Quoting data already acknowledged: ignored.
+    let mut stale = out[0].clone();
+    stale.tcp.seq = e.s_nxt.wrapping_sub(10);
+    icmp_about(&mut t, IcmpKind::PacketTooBig { mtu: 1000 }, &stale);
+    assert_eq!(t.stack.info(e.h).unwrap().mss, 1460);
+    icmp_about(&mut t, IcmpKind::PacketTooBig { mtu: 1000 }, &out[0]);
+    assert_eq!(t.stack.info(e.h).unwrap().mss, 960);
+    let again = t.out();
+    assert!(!again.is_empty());
+    assert_eq!(again[0].seq(), e.s_nxt);
+    assert!(
+        again.iter().all(|s| s.payload.len() <= 960),
+        "{:?}",
+        brief(&again)
+    );
+    let total: usize = again.iter().map(|s| s.payload.len()).sum();
+    assert!(total >= 960);
+}
+
+#[test]
+fn ipv6_handshake_and_data() {
+    let mut stack = Stack::new(quick_cfg(), [7; 16]);
+    stack.add_address(ip("fd00::2"));
+    let mut t = Lone {
+        stack,
+        now: Instant::from_secs(1),
+        me: ip("fd00::2"),
+        peer: addr("[fd00::1]:40000"),
+    };
+    let mut e = t.passive(77, syn_opts(1440));
+    assert_eq!(t.stack.info(e.h).unwrap().mss, 1440);
+    let out = t.send(&mut e, ACK | PSH, b"over v6");
+    let a = one(&out, ACK, e.s_nxt, e.p_nxt);
+    assert!(a.dst.is_ipv6());
+    t.stack.send(e.h, b"reply").unwrap();
+    let s = one(&t.out(), ACK | PSH, e.s_nxt, e.p_nxt);
+    assert_eq!(s.payload, b"reply");
+    // Active open over IPv6 too; the SYN advertises MTU - 60.
+    let h = t.stack.connect(t.now, addr("[fd00::1]:443"), None).unwrap();
+    let syn = t.out().remove(0);
+    assert_eq!(syn.tcp.options.mss, Some(1440));
+    assert_eq!(t.stack.local_addr(h).unwrap().ip(), ip("fd00::2"));
+    // Without the MSS option, IPv6 assumes 1220 (RFC 9293 §3.7.1).
+    t.peer = addr("[fd00::1]:40001");
+    let e = t.passive_on_v6_default(77);
+    assert_eq!(t.stack.info(e).unwrap().mss, 1220);
+}
+
+trait V6 {
+    fn passive_on_v6_default(&mut self, a: u32) -> synack_core::ConnHandle;
+}
+
+impl V6 for Lone {
+    fn passive_on_v6_default(&mut self, a: u32) -> synack_core::ConnHandle {
+        let local = self.local(80);
+        let out = self.inject(local, tcp(SYN, a, 0, 65535), &[]);
+        let b = out[0].seq();
+        self.inject(local, tcp(ACK, a + 1, b + 1, 65535), &[]);
+        let ev = events(&mut self.stack);
+        let Some(Event::Incoming(l)) = ev.first().copied() else {
+            panic!("{ev:?}")
+        };
+        self.stack.accept(l).unwrap()
+    }
+}
+
+#[test]
+fn idle_established_connection_holds_no_buffer_memory() {
+    let mut t = Lone::new(quick_cfg());
+    let mut e = t.passive(1, syn_opts(1460));
+    assert_eq!(t.stack.info(e.h).unwrap().buffer_bytes, 0);
+    t.send(&mut e, ACK, &[1; 3000]);
+    t.stack.set_nodelay(t.now, e.h, true);
+    t.stack.send(e.h, &[2; 3000]).unwrap();
+    let sent: usize = t.out().iter().map(|s| s.payload.len()).sum();
+    assert_eq!(sent, 3000);
+    assert!(t.stack.info(e.h).unwrap().buffer_bytes > 0);
+    let mut buf = [0u8; 4096];
+    assert_eq!(t.stack.recv(e.h, &mut buf), Ok(3000));
+    e.s_nxt += 3000;
+    t.ack(&e, 65535);
+    assert_eq!(t.stack.info(e.h).unwrap().buffer_bytes, 0);
+}
+
+#[test]
+fn info_reports_sensible_fields() {
+    let mut t = Lone::new(quick_cfg());
+    let mut e = t.passive_rtt(1234, ms(50));
+    t.send(&mut e, ACK, b"abc");
+    t.stack.send(e.h, b"xy").unwrap();
+    t.out();
+    let i = t.stack.info(e.h).unwrap();
+    assert_eq!(i.state, State::Established);
+    assert_eq!(i.local, e.local);
+    assert_eq!(i.remote, t.peer);
+    assert_eq!((i.iss, i.irs), (e.iss, 1234));
+    assert_eq!(i.srtt, Some(ms(50)));
+    assert_eq!(i.rto, ms(200), "3 x 50 ms, raised to rto_min");
+    assert_eq!(i.mss, 1460);
+    assert_eq!(i.cwnd, 10 * 1460);
+    assert_eq!(i.snd_wnd, 65535);
+    assert_eq!(i.send_queue, 2);
+    assert_eq!(i.recv_queue, 3);
+    assert_eq!(i.error, None);
+    assert_eq!(i.stats.bytes_received, 3);
+    assert_eq!(i.stats.bytes_sent, 2);
+    assert!(i.stats.segs_sent >= 2 && i.stats.segs_received >= 2);
+}
+
+#[test]
+fn bad_checksum_and_malformed_packets_are_counted() {
+    let mut t = Lone::new(quick_cfg());
+    t.listen80();
+    let mut p = packet(t.peer, t.local(80), tcp(SYN, 1, 0, 65535), &[]);
+    let last = p.len() - 1;
+    p[last] ^= 0xff;
+    t.stack.handle_packet(t.now, &p);
+    t.stack.handle_packet(t.now, &[0x45, 0, 0]);
+    t.stack.handle_packet(t.now, &[]);
+    none(&t.out());
+    let s = t.stack.stats();
+    assert_eq!(s.bad_checksum, 1);
+    assert_eq!(s.malformed, 2);
+    assert_eq!(s.packets_in, 3);
+    assert_eq!(t.stack.connection_count(), 0);
+}

@@ -1,0 +1,1 @@
+//! Unit tests of the runner: failure messages, timing tolerance, unexpected packets.
