@@ -138,7 +138,6 @@ pub const PEER: &str = "smoltcp 0.14";
 pub(crate) struct Measured {
     pub(crate) elapsed: WallDuration,
     pub(crate) bytes: u64,
-    pub(crate) packets: u64,
 }
 
 impl Measured {
@@ -256,11 +255,12 @@ pub fn run(opts: &BenchOptions) -> Report {
             n,
             &pattern,
         ));
+        let peer_bytes = (plan.bulk_bytes / (n as u64 / 250).max(1)).max(1 << 20);
         let p = if n <= plan.smoltcp_idle_cap {
             figure(gbps(smol_side::bulk(
                 1500,
                 BUFFER,
-                plan.bulk_bytes,
+                peer_bytes,
                 reps,
                 n,
                 16 * 1024,
@@ -276,11 +276,14 @@ pub fn run(opts: &BenchOptions) -> Report {
             (Some(x), Some(b)) if b > 0.0 => format!("{:.0}%", 100.0 * x / b),
             _ => "-".into(),
         };
-        let note = format!(
+        let mut note = format!(
             "MTU 1500; vs no idle: synack {}, {PEER} {}",
             pct(s.as_ref().ok().copied(), base_1500.0),
             pct(p.value(), base_1500.1)
         );
+        if p.value().is_some() && peer_bytes < plan.bulk_bytes {
+            note += &format!("; {PEER} moved {} MiB per rep", peer_bytes >> 20);
+        }
         push(
             &mut rows,
             Row::new(
@@ -448,4 +451,35 @@ fn memory_rows(plan: &Plan, rows: &mut Vec<Row>, opts: &BenchOptions) {
             ),
         ),
     );
+}
+
+/// Which stack a single measurement runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// synack.
+    Synack,
+    /// smoltcp.
+    Smoltcp,
+}
+
+/// One bulk transfer of `bytes` at `mtu` with `idle` idle connections on one stack,
+/// verified; returns Gbit/s (for profiling and tests).
+pub fn bulk_once(side: Side, mtu: usize, bytes: u64, idle: usize) -> Result<f64, String> {
+    let pattern = Pattern::new(0x5ca1_ab1e);
+    let r = match side {
+        Side::Synack => synack_side::bulk(mtu, BUFFER, bytes, 1, idle, &pattern),
+        Side::Smoltcp => smol_side::bulk(mtu, BUFFER, bytes, 1, idle, 16 * 1024, &pattern),
+    }?;
+    Ok(r[0].gbps())
+}
+
+/// `count` churn connections on one stack (synack with `time_wait` connections in
+/// TIME-WAIT first; smoltcp ignores it), verified; returns connections per second.
+pub fn churn_once(side: Side, count: usize, time_wait: usize) -> Result<f64, String> {
+    let pattern = Pattern::new(0x5ca1_ab1e);
+    let r = match side {
+        Side::Synack => synack_side::churn(count, 1, time_wait, BUFFER, &pattern),
+        Side::Smoltcp => smol_side::churn(count, 1, BUFFER, &pattern),
+    }?;
+    Ok(r[0].per_sec())
 }

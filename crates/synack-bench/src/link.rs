@@ -56,11 +56,6 @@ impl Pool {
         self.received.set(self.received.get() + 1);
     }
 
-    /// Packets put on the link so far.
-    pub(crate) fn sent(&self) -> u64 {
-        self.sent.get()
-    }
-
     /// Packets put on or taken off the link so far.
     pub(crate) fn moved(&self) -> u64 {
         self.sent.get() + self.received.get()

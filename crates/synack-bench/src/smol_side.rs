@@ -287,7 +287,6 @@ pub(crate) fn bulk(
     for rep in 0..reps as u64 {
         let target = total * (rep + 1);
         let start = WallClock::now();
-        let packets_before = pair.link.pool.sent();
         loop {
             let mut progressed = false;
             while check.sent < target {
@@ -322,7 +321,6 @@ pub(crate) fn bulk(
         out.push(Measured {
             elapsed: start.elapsed(),
             bytes: total,
-            packets: pair.link.pool.sent() - packets_before,
         });
     }
     if check.corrupt || check.received != total * reps as u64 {

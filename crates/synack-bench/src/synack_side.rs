@@ -112,16 +112,17 @@ impl Pair {
         Ok(())
     }
 
-    /// Drop pending events of both stacks; returns `Incoming` events seen on B.
-    fn drain_events(&mut self) -> usize {
+    /// Drop pending events of both stacks, accepting on B every connection announced
+    /// by an `Incoming` event into `accepted`.
+    fn accept_all(&mut self, accepted: &mut Vec<ConnHandle>) {
         while self.a.poll_event().is_some() {}
-        let mut incoming = 0;
         while let Some(e) = self.b.poll_event() {
-            if matches!(e, Event::Incoming(_)) {
-                incoming += 1;
+            if let Event::Incoming(l) = e {
+                while let Some(h) = self.b.accept(l) {
+                    accepted.push(h);
+                }
             }
         }
-        incoming
     }
 
     /// Run rounds until `done` holds (checked after each round).
@@ -168,12 +169,7 @@ pub(crate) fn open_idle(
         }
         let mut servers = Vec::with_capacity(clients.len());
         pair.run_until(|p| {
-            p.drain_events();
-            for l in &listeners {
-                while let Some(h) = p.b.accept(*l) {
-                    servers.push(h);
-                }
-            }
+            p.accept_all(&mut servers);
             servers.len() == clients.len()
                 && clients
                     .iter()
@@ -227,22 +223,21 @@ pub(crate) fn bulk(
             Some(SocketAddr::new(IpAddr::V4(A_IP), 60000)),
         )
         .map_err(|e| format!("connect: {e:?}"))?;
-    let mut rx = None;
+    let mut accepted = Vec::new();
     pair.run_until(|p| {
-        p.drain_events();
-        if rx.is_none() {
-            rx = p.b.accept(l);
-        }
-        rx.is_some() && p.a.state(tx) == Some(State::Established)
+        p.accept_all(&mut accepted);
+        !accepted.is_empty() && p.a.state(tx) == Some(State::Established)
     })?;
-    let rx = rx.ok_or("no accepted connection")?;
+    let rx = *accepted.first().ok_or("no accepted connection")?;
+    if pair.b.listener_addr(l).is_none() {
+        return Err("bulk listener vanished".into());
+    }
     let mut check = StreamCheck::default();
     let mut scratch = vec![0u8; buffer.max(65536)];
     let mut out = Vec::with_capacity(reps);
     for rep in 0..reps as u64 {
         let target = total * (rep + 1);
         let start = WallClock::now();
-        let packets_before = pair.link.pool.sent();
         loop {
             // Sender application: fill the send buffer.
             let mut progressed = false;
@@ -292,7 +287,6 @@ pub(crate) fn bulk(
         out.push(Measured {
             elapsed: start.elapsed(),
             bytes: total,
-            packets: pair.link.pool.sent() - packets_before,
         });
     }
     if check.corrupt || check.received != total * reps as u64 {
@@ -345,19 +339,16 @@ pub(crate) fn churn(
     pattern: &Pattern,
 ) -> Result<Vec<Churn>, String> {
     let mut pair = Pair::new(churn_config(buffer), 8);
-    let mut listeners = Vec::new();
     for k in 0..16u16 {
-        listeners.push(
-            pair.b
-                .listen(SocketAddr::new(IpAddr::V4(B_IP), BULK_PORT + k), 4096)
-                .map_err(|e| format!("listen: {e:?}"))?,
-        );
+        pair.b
+            .listen(SocketAddr::new(IpAddr::V4(B_IP), BULK_PORT + k), 4096)
+            .map_err(|e| format!("listen: {e:?}"))?;
     }
     // Fill TIME-WAIT: batches of connections opened and closed without data.
     let mut seq = 0usize;
     while seq < time_wait {
         let k = (time_wait - seq).min(200);
-        churn_batch(&mut pair, &listeners, seq, k, 0, pattern)?;
+        churn_batch(&mut pair, seq, k, 0, pattern)?;
         seq += k;
     }
     let mut out = Vec::with_capacity(reps);
@@ -365,7 +356,7 @@ pub(crate) fn churn(
         let tw_before = pair.a.connection_count();
         let start = WallClock::now();
         for _ in 0..count {
-            churn_batch(&mut pair, &listeners, seq, 1, 100, pattern)?;
+            churn_batch(&mut pair, seq, 1, 100, pattern)?;
             seq += 1;
         }
         out.push(Churn {
@@ -383,7 +374,6 @@ pub(crate) fn churn(
 /// server close on end of stream. Returns when both sides are done and the link is idle.
 fn churn_batch(
     pair: &mut Pair,
-    listeners: &[synack_core::ListenerHandle],
     first: usize,
     k: usize,
     size: usize,
@@ -418,16 +408,13 @@ fn churn_batch(
         clients.push((h, Cl::Connecting, 0usize));
     }
     let mut servers: Vec<(ConnHandle, Sv)> = Vec::with_capacity(k);
+    let mut accepted = Vec::with_capacity(k);
     let mut buf = [0u8; 512];
     let mut failure = None;
     pair.run_until(|p| {
-        p.drain_events();
+        p.accept_all(&mut accepted);
+        servers.extend(accepted.drain(..).map(|h| (h, Sv::Reading(0))));
         let now = p.now;
-        for l in listeners {
-            while let Some(h) = p.b.accept(*l) {
-                servers.push((h, Sv::Reading(0)));
-            }
-        }
         for (h, st, got) in clients.iter_mut() {
             if *st == Cl::Connecting && p.a.state(*h) == Some(State::Established) {
                 if size > 0 && p.a.send(*h, msg) != Ok(size) {

@@ -52,6 +52,13 @@ pub(crate) struct TunArgs {
     /// Print every segment and state change as it happens (to stderr).
     #[arg(long)]
     pub(crate) trace: bool,
+    /// Drop this fraction (0.05) or percent (5%) of the packets crossing synack's side
+    /// of the device, in both directions, to test recovery against a real peer.
+    #[arg(long = "drop", value_name = "P", default_value = "0", value_parser = parse_prob)]
+    pub(crate) drop: f64,
+    /// Seed of the `--drop` choices (the same seed drops the same packet positions).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub(crate) drop_seed: u64,
 }
 
 #[derive(Debug, Args)]

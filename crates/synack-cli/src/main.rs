@@ -25,11 +25,17 @@ fn main() -> ExitCode {
                     return ExitCode::SUCCESS;
                 }
                 _ => {
-                    // One line: the first line of clap's message, without its prefix.
+                    // One line: clap's message up to its usage block, lines joined.
                     let text = e.to_string();
-                    let first = text.lines().next().unwrap_or("invalid arguments");
-                    let first = first.strip_prefix("error: ").unwrap_or(first);
-                    eprintln!("synack: {first} (see --help)");
+                    let msg = text
+                        .split("\n\nUsage:")
+                        .next()
+                        .unwrap_or("invalid arguments");
+                    let msg = msg.split("\n\n  tip:").next().unwrap_or(msg);
+                    let msg = msg.split_whitespace().collect::<Vec<_>>().join(" ");
+                    let msg = msg.replace(" For more information, try '--help'.", "");
+                    let msg = msg.strip_prefix("error: ").unwrap_or(&msg);
+                    eprintln!("synack: {msg} (see --help)");
                     return ExitCode::from(2);
                 }
             }

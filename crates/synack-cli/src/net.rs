@@ -2,7 +2,7 @@
 
 use crate::args::{ConnectArgs, InterceptArgs, ServeArgs, TunArgs};
 use std::process::ExitCode;
-use synack::{NetStack, TcpListener, TcpStream, TunConfig, TunDevice};
+use synack::{LossyDevice, NetStack, TcpListener, TcpStream, TunConfig, TunDevice};
 
 fn runtime() -> Result<tokio::runtime::Runtime, String> {
     tokio::runtime::Builder::new_multi_thread()
@@ -42,8 +42,12 @@ fn open_stack(t: &TunArgs) -> Result<NetStack, String> {
     if t.trace {
         b = b.on_trace(|ev| eprintln!("{}", synack_viz::format_event(&ev)));
     }
-    b.build(dev)
-        .map_err(|e| format!("cannot start the stack: {e}"))
+    let built = if t.drop > 0.0 {
+        b.build(LossyDevice::new(dev, t.drop, t.drop_seed))
+    } else {
+        b.build(dev)
+    };
+    built.map_err(|e| format!("cannot start the stack: {e}"))
 }
 
 /// Wait for Ctrl-C, then flush the capture.

@@ -78,6 +78,10 @@ pub struct Config {
     pub quickacks: u32,
     /// Keep-alive for new connections. Default off (RFC 1122 §4.2.3.6: off by default).
     pub keepalive: Option<Keepalive>,
+    /// Send an RST when keep-alive gives up on a silent peer (Linux
+    /// `tcp_keepalive_timer` does; RFC 1122 §4.2.3.6 leaves it open). Default off;
+    /// on in [`Config::linux`].
+    pub keepalive_rst: bool,
     /// User timeout (RFC 5482): fail when data stays unacknowledged this long.
     pub user_timeout: Option<Duration>,
     /// Congestion control algorithm.
@@ -126,6 +130,7 @@ impl Default for Config {
             nagle_minshall: false,
             quickacks: 0,
             keepalive: None,
+            keepalive_rst: false,
             user_timeout: None,
             congestion: Algorithm::NewReno,
             backlog: 128,
@@ -153,13 +158,15 @@ impl Config {
     /// size costs memory only when data is actually queued.
     ///
     /// Like Linux it also acknowledges the first 16 data segments at once (quick
-    /// ACK mode) and uses Minshall's Nagle variant.
+    /// ACK mode), uses Minshall's Nagle variant and resets a connection that
+    /// keep-alive gives up on.
     pub fn linux() -> Config {
         Config {
             timestamps: false,
             recv_buffer: 15_685_120,
             nagle_minshall: true,
             quickacks: 16,
+            keepalive_rst: true,
             ..Config::default()
         }
     }

@@ -68,6 +68,18 @@ impl Connection {
             return Outcome::Done;
         }
 
+        // Simultaneous open (RFC 9293 §3.5 Figure 7, line 6): the peer's SYN-ACK reaches
+        // us in SYN-RECEIVED. Its SYN is a duplicate of the one we have, so strict
+        // sequence checking would drop it; like the figure (and Linux), take its ACK
+        // and become ESTABLISHED.
+        let simultaneous_synack = self.state == State::SynReceived
+            && self.listener.is_none()
+            && flags.syn()
+            && flags.ack()
+            && !flags.rst()
+            && seg_seq == self.irs
+            && Seq(seg.ack) == self.snd_max;
+
         // RFC 7323 §5.3 R1: PAWS.
         if self.ts_ok && !flags.rst() {
             if let Some((tsval, _)) = seg.options.timestamp {
@@ -95,7 +107,7 @@ impl Connection {
             seg_seq.in_window(self.rcv_nxt, wnd)
                 || (seg_seq + (seg_len - 1)).in_window(self.rcv_nxt, wnd)
         };
-        if !acceptable {
+        if !acceptable && !simultaneous_synack {
             // RFC 9293 §3.10.7.4 TIME-WAIT: a retransmitted FIN is acknowledged again and
             // restarts the 2 MSL timer.
             if self.state == State::TimeWait && flags.fin() && seg_seq + seg_len == self.rcv_nxt {
@@ -147,7 +159,7 @@ impl Connection {
         }
 
         // Fourth: SYN in a synchronized state (RFC 5961 §4.2: challenge ACK).
-        if flags.syn() {
+        if flags.syn() && !simultaneous_synack {
             if self.state == State::SynReceived && self.listener.is_some() {
                 self.set_state(State::Closed, env);
                 return Outcome::Done;
@@ -168,7 +180,9 @@ impl Connection {
                 if self.snd_nxt < self.snd_una {
                     self.snd_nxt = self.snd_una;
                 }
-                self.snd_wnd = u32::from(seg.window) << self.snd_wscale;
+                // RFC 7323 §2.2: the window of a SYN-ACK is not scaled.
+                let shift = if flags.syn() { 0 } else { self.snd_wscale };
+                self.snd_wnd = u32::from(seg.window) << shift;
                 self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
                 self.snd_wl1 = seg_seq;
                 self.snd_wl2 = seg_ack;
@@ -217,6 +231,10 @@ impl Connection {
                 self.handle_dup_ack(env);
             }
         }
+        if simultaneous_synack {
+            // Only the ACK of the duplicate SYN-ACK is new; nothing else to process.
+            return Outcome::Done;
+        }
         // Window update (RFC 9293 §3.10.7.4 fifth, ESTABLISHED).
         if self.snd_wl1 < seg_seq || (self.snd_wl1 == seg_seq && self.snd_wl2 <= seg_ack) {
             self.snd_wnd = u32::from(seg.window) << self.snd_wscale;
@@ -252,11 +270,12 @@ impl Connection {
             match self.state {
                 State::Established | State::FinWait1 | State::FinWait2 => {
                     if self.orphan && self.fin_queued {
-                        // Data for an application that closed: RFC 9293 §3.10.4 lets
-                        // the connection be reset (as Linux does, RFC 2525 §2.17).
-                        self.rst_pending = true;
+                        // Data for an application that closed: RFC 1122 §4.2.2.13 says
+                        // send a reset to show data was lost (RFC 2525 §2.17). Like
+                        // Linux, answer the segment itself, <SEQ=SEG.ACK><CTL=RST>
+                        // (RFC 9293 §3.10.7.1 form), which the peer finds exact.
                         self.fail(ConnError::Aborted, env);
-                        return Outcome::Done;
+                        return Outcome::Reset { seq: seg.ack };
                     }
                     self.accept_data(env, seg_seq, payload);
                 }

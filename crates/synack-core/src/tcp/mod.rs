@@ -239,6 +239,8 @@ pub(crate) struct Connection {
     pub(crate) handshake_ack: bool,
     /// Retransmission counter for the trace (which retransmission this is).
     pub(crate) rtx_count: u32,
+    /// The RTO (ms) that last expired, for the trace of the retransmission it caused.
+    pub(crate) rto_fired_ms: u32,
     pub(crate) error: Option<ConnError>,
     /// A soft error (ICMP) remembered for reporting (RFC 1122 §4.2.3.9).
     pub(crate) soft_error: Option<ConnError>,
@@ -330,6 +332,7 @@ impl Connection {
             force_send: false,
             handshake_ack: false,
             rtx_count: 0,
+            rto_fired_ms: 0,
             error: None,
             soft_error: None,
             opts,
@@ -513,7 +516,16 @@ impl Connection {
             let new_edge = self.rcv_nxt + self.rcv_wnd();
             let grow = new_edge.diff(self.rcv_adv);
             let threshold = (self.recv.capacity() as u32 / 2).min(u32::from(self.mss));
-            if grow >= threshold as i32 {
+            // Only when the advertised window has shrunk to half of what we could
+            // offer is an update urgent (as Linux tcp_cleanup_rbuf); otherwise the
+            // next ACK carries the new window.
+            let advertised = self.rcv_adv.diff(self.rcv_nxt).max(0) as u64;
+            let full = (self.recv.capacity() as u64).min(if self.ws_ok {
+                65535u64 << self.rcv_wscale
+            } else {
+                65535
+            });
+            if grow >= threshold as i32 && advertised * 2 <= full {
                 self.ack_now = true;
             }
         }

@@ -132,6 +132,7 @@ impl Connection {
         self.snd_nxt = self.iss + 1;
         if retransmission {
             self.rtt_probe = None;
+            self.stats.segs_retransmitted += 1;
         } else {
             self.snd_max = self.iss + 1;
             // Time the SYN even when we offer timestamps: the peer may decline them,
@@ -381,7 +382,12 @@ impl Connection {
                     } else {
                         0
                     },
-                    rto_micros: self.rtt.rto().as_micros() as u64,
+                    // For a retransmission, the timeout that expired; else the current RTO.
+                    rto_micros: if retransmission && self.rto_fired_ms > 0 {
+                        u64::from(self.rto_fired_ms) * 1000
+                    } else {
+                        self.rtt.rto().as_micros() as u64
+                    },
                     preview,
                 }),
             });

@@ -62,9 +62,10 @@ impl Connection {
                 }
                 self.stats.timeouts += 1;
                 self.rtx_count = self.retries;
+                self.rto_fired_ms = self.rtt.rto().as_millis().min(u128::from(u32::MAX)) as u32;
                 self.rtt.backoff();
                 self.snd_nxt = self.iss;
-                self.rto_at = Some(now + self.rtt.rto());
+                self.rto_at = Some(self.clamp_to_user_timeout(now + self.rtt.rto()));
             }
             State::Closed | State::Listen | State::TimeWait => {}
             _ => {
@@ -86,9 +87,19 @@ impl Connection {
                 self.recover = self.snd_max;
                 self.snd_nxt = self.snd_una;
                 self.rtt_probe = None;
+                self.rto_fired_ms = self.rtt.rto().as_millis().min(u128::from(u32::MAX)) as u32;
                 self.rtt.backoff();
-                self.rto_at = Some(now + self.rtt.rto());
+                self.rto_at = Some(self.clamp_to_user_timeout(now + self.rtt.rto()));
             }
+        }
+    }
+
+    /// RFC 5482: the connection must fail when the user timeout ends, not at the
+    /// next backed-off RTO after it (Linux tcp_clamp_rto_to_user_timeout).
+    fn clamp_to_user_timeout(&self, at: crate::time::Instant) -> crate::time::Instant {
+        match (self.opts.user_timeout, self.stalled_since) {
+            (Some(ut), Some(since)) => at.min(since + ut),
+            _ => at,
         }
     }
 
@@ -146,6 +157,9 @@ impl Connection {
             return; // arm_keepalive reschedules
         }
         if self.keepalive_probes >= ka.count {
+            // The peer is gone: tell it, in case it is only silent (Linux
+            // tcp_keepalive_timer sends an RST; RFC 1122 §4.2.3.6 leaves it open).
+            self.rst_pending = env.cfg.keepalive_rst;
             self.fail(ConnError::TimedOut, env);
             return;
         }

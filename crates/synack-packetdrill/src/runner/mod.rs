@@ -599,11 +599,12 @@ impl Run {
     fn describe(&self, bytes: &[u8]) -> String {
         match parse_outbound(bytes) {
             Ok(o) => {
+                // An ISN not learned yet: show a SYN relative to itself.
                 let off = self
                     .flows
                     .get(&(o.src.port(), o.dst.port()))
                     .and_then(|f| f.local_offset)
-                    .unwrap_or(0);
+                    .unwrap_or(if o.syn() { o.seq } else { 0 });
                 o.to_script(off).to_string()
             }
             Err(e) => format!("unparsable packet ({e})"),
@@ -781,20 +782,26 @@ impl Run {
             while self.queue.is_empty() && steps < 10_000 && self.step_timer(u64::MAX)? {
                 steps += 1;
             }
-            let actual = match self.queue.front() {
-                Some(c) => format!("{} at {} s", self.describe(&c.bytes), secs(c.time)),
-                None => "no packet at all".to_string(),
-            };
-            return Err(fail_with(
-                e.line,
-                format!(
-                    "expected outbound packet at {} s (tolerance {} s) was not sent",
-                    secs(start),
-                    secs(tol)
+            let (message, actual) = match self.queue.front() {
+                Some(c) => (
+                    format!(
+                        "timing error: expected outbound packet at {} s (tolerance {} s) but the next packet was sent at {} s",
+                        secs(start),
+                        secs(tol),
+                        secs(c.time)
+                    ),
+                    format!("{} at {} s", self.describe(&c.bytes), secs(c.time)),
                 ),
-                p.to_string(),
-                actual,
-            ));
+                None => (
+                    format!(
+                        "expected outbound packet at {} s (tolerance {} s) was not sent",
+                        secs(start),
+                        secs(tol)
+                    ),
+                    "no packet at all".to_string(),
+                ),
+            };
+            return Err(fail_with(e.line, message, p.to_string(), actual));
         };
         self.now = self.now.max(c.time);
         let o = parse_outbound(&c.bytes).map_err(|m| fail(e.line, m))?;

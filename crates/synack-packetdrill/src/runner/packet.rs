@@ -177,8 +177,11 @@ fn spec_flags_bits(f: &SpecFlags) -> u16 {
     }
     if let Some(ace) = f.ace {
         // The ACE counter spans AE, CWR, ECE (AccECN).
-        v |= u16::from(ace & 4 != 0) * AE | u16::from(ace & 2 != 0) * CWR;
-        v |= u16::from(ace & 1 != 0) * ECE;
+        for (mask, bit) in [(4, AE), (2, CWR), (1, ECE)] {
+            if ace & mask != 0 {
+                v |= bit;
+            }
+        }
     }
     v
 }

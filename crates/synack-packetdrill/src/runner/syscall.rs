@@ -386,13 +386,13 @@ impl Run {
             "bind" => self.bind(fdn()?, s)?,
             "listen" => self.listen(fdn()?, int_arg(line, s, 1)?),
             "accept" | "accept4" => {
-                return Ok(self.wait_or(
+                return self.wait_or(
                     line,
                     Op::Accept {
                         fd: fdn()?,
                         new_fd: s.result.as_int(),
                     },
-                )?)
+                )
             }
             "connect" => return self.connect(line, fdn()?, s),
             "read" | "recv" | "recvfrom" => {

@@ -1,1 +1,265 @@
-//! Unit tests of the runner: failure messages, timing tolerance, unexpected packets.
+//! Unit tests of the runner: failure messages (file:line, expected vs actual),
+//! the timing tolerance rule, unexpected-packet detection, skipped lines, the
+//! summary format.
+
+use super::*;
+
+const LISTEN: &str = "\
+0     socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0    bind(3, ..., ...) = 0
++0    listen(3, 1) = 0
++0    < S 0:0(0) win 65535 <mss 1460,sackOK,nop,nop,nop,wscale 7>
+";
+
+fn run(text: &str) -> ScriptResult {
+    run_script_text("t.pkt", text, &RunOptions::default())
+}
+
+fn failure(r: &ScriptResult) -> &Failure {
+    match &r.verdict {
+        Verdict::Fail(f) => f,
+        other => panic!("expected a failure, got {other:?}"),
+    }
+}
+
+#[test]
+fn passing_handshake() {
+    let r = run(&format!(
+        "{LISTEN}+0 > S. 0:0(0) ack 1 <mss 1460,nop,nop,sackOK,nop,wscale 8>\n\
+         +.1 < . 1:1(0) ack 1 win 512\n+0 accept(3, ..., ...) = 4\n"
+    ));
+    assert_eq!(r.verdict, Verdict::Pass, "{r}");
+    assert_eq!(r.to_string(), "PASS t.pkt");
+}
+
+#[test]
+fn wrong_packet_names_line_expected_and_actual() {
+    // Line 5 expects ack 2; the engine acknowledges 1.
+    let r = run(&format!("{LISTEN}+0 > S. 0:0(0) ack 2 <...>\n"));
+    let f = failure(&r);
+    assert_eq!(f.line, 5);
+    assert!(f.message.contains("tcp_ack_seq"), "{}", f.message);
+    assert_eq!(f.expected.as_deref(), Some("> S. 0:0(0) ack 2 <...>"));
+    let actual = f.actual.as_deref().unwrap();
+    assert!(
+        actual.starts_with("> S. 0:0(0) ack 1 win 65535 <mss 1460"),
+        "{actual}"
+    );
+    let line = r.to_string();
+    assert!(line.starts_with("FAIL t.pkt:5: "), "{line}");
+    assert!(line.contains("expected: > S. 0:0(0) ack 2"), "{line}");
+}
+
+#[test]
+fn wrong_options_fail_but_ellipsis_accepts_any() {
+    let r = run(&format!("{LISTEN}+0 > S. 0:0(0) ack 1 <mss 1460>\n"));
+    assert!(failure(&r).message.contains("bad outbound TCP options"));
+    let r = run(&format!("{LISTEN}+0 > S. 0:0(0) ack 1 <...>\n"));
+    assert_eq!(r.verdict, Verdict::Pass, "{r}");
+}
+
+#[test]
+fn window_checked_only_when_written() {
+    let r = run(&format!("{LISTEN}+0 > S. 0:0(0) ack 1 win 1 <...>\n"));
+    assert!(failure(&r).message.contains("tcp_window"));
+    let r = run(&format!("{LISTEN}+0 > S. 0:0(0) ack 1 win 65535 <...>\n"));
+    assert_eq!(r.verdict, Verdict::Pass, "{r}");
+}
+
+/// The SYN-ACK retransmission goes out at 1 s (initial RTO).
+fn synack_rtx_at(t: &str, opts: &RunOptions) -> ScriptResult {
+    let text = format!("{LISTEN}+0 > S. 0:0(0) ack 1 <...>\n{t} > S. 0:0(0) ack 1 <...>\n");
+    run_script_text("t.pkt", &text, opts)
+}
+
+#[test]
+fn timing_tolerance_is_max_of_usecs_and_percent_of_gap() {
+    let d = RunOptions::default();
+    // Exact.
+    assert_eq!(synack_rtx_at("1", &d).verdict, Verdict::Pass);
+    // 12.5 % of a 1.1 s gap is 137.5 ms: 1.1 s is accepted for a packet at 1 s.
+    assert_eq!(synack_rtx_at("1.1", &d).verdict, Verdict::Pass);
+    // 12.5 % of 1.2 s is 150 ms < 200 ms: too far.
+    let r = synack_rtx_at("1.2", &d);
+    let f = failure(&r);
+    assert!(f.message.contains("timing error"), "{}", f.message);
+    assert!(f.message.contains("tolerance 0.150000 s"), "{}", f.message);
+    // Early: expected at 0.8 s (tolerance 100 ms), sent at 1 s.
+    let r = synack_rtx_at("0.8", &d);
+    let f = failure(&r);
+    assert!(f.message.contains("timing error"), "{}", f.message);
+    assert!(f.actual.as_deref().unwrap().contains("at 1.000000 s"));
+}
+
+#[test]
+fn tolerance_usecs_option_is_honoured() {
+    // A 1 s packet expected in a script whose events are 10 s apart: 12.5 % would
+    // allow anything; with tolerance_percent=0 only tolerance_usecs counts.
+    let text = |t: &str| {
+        format!(
+            "--tolerance_percent=0\n{LISTEN}+0 > S. 0:0(0) ack 1 <...>\n{t} > S. 0:0(0) ack 1 <...>\n"
+        )
+    };
+    let tight = RunOptions {
+        tolerance_usecs: Some(1000),
+    };
+    let loose = RunOptions {
+        tolerance_usecs: Some(20_000),
+    };
+    let r = run_script_text("t.pkt", &text("1.010"), &tight);
+    assert!(matches!(r.verdict, Verdict::Fail(_)), "{r}");
+    let r = run_script_text("t.pkt", &text("1.010"), &loose);
+    assert_eq!(r.verdict, Verdict::Pass, "{r}");
+    // The script's own option is used when the caller gives none.
+    let r = run_script_text(
+        "t.pkt",
+        &format!("--tolerance_usecs=20000\n{}", text("1.010")),
+        &RunOptions::default(),
+    );
+    assert_eq!(r.verdict, Verdict::Pass, "{r}");
+}
+
+#[test]
+fn unexpected_packet_fails() {
+    // The SYN-ACK is never listed: the next event finds it waiting.
+    let r = run(&format!("{LISTEN}+.1 < . 1:1(0) ack 1 win 512\n"));
+    let f = failure(&r);
+    assert_eq!(f.line, 5);
+    assert!(
+        f.message.contains("unexpected outbound packet"),
+        "{}",
+        f.message
+    );
+    assert!(f
+        .actual
+        .as_deref()
+        .unwrap()
+        .starts_with("> S. 0:0(0) ack 1"));
+    // Also at the end of the script.
+    let r = run(LISTEN);
+    assert!(failure(&r).message.contains("after the last event"));
+}
+
+#[test]
+fn missing_packet_reports_what_came_instead() {
+    // Nothing is sent at 0.5 s; the next packet is the retransmission at 1 s.
+    let r = run(&format!(
+        "{LISTEN}+0 > S. 0:0(0) ack 1 <...>\n0.5 > S. 0:0(0) ack 1 <...>\n"
+    ));
+    let f = failure(&r);
+    assert!(f.message.contains("timing error"), "{}", f.message);
+    assert!(
+        f.actual.as_deref().unwrap().contains("at 1.000000 s"),
+        "{f:?}"
+    );
+    // A connection reset by the script sends nothing more at all.
+    let r = run(&format!(
+        "{LISTEN}+0 > S. 0:0(0) ack 1 <...>\n+0 < R 1:1(0) win 0\n+0 > . 1:1(0) ack 1\n"
+    ));
+    let f = failure(&r);
+    assert!(f.message.contains("was not sent"), "{}", f.message);
+    assert_eq!(f.actual.as_deref(), Some("no packet at all"));
+}
+
+#[test]
+fn syscall_mismatch_shows_call_and_result() {
+    let r = run("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 read(3, ..., 10) = 0\n");
+    let f = failure(&r);
+    assert_eq!(f.line, 2);
+    assert_eq!(f.expected.as_deref(), Some("read(3, ..., 10) = 0"));
+    assert_eq!(f.actual.as_deref(), Some("returned -1 ENOTCONN"));
+}
+
+#[test]
+fn errno_must_match() {
+    let r = run("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 read(3, ..., 10) = -1 EAGAIN\n");
+    assert!(matches!(r.verdict, Verdict::Fail(_)));
+    let r = run("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 read(3, ..., 10) = -1 ENOTCONN\n");
+    assert_eq!(r.verdict, Verdict::Pass, "{r}");
+}
+
+#[test]
+fn blocking_call_end_time_is_checked() {
+    let base = "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n";
+    let tail =
+        "+0 > S 0:0(0) <...>\n+.1 < S. 0:0(0) ack 1 win 65535 <mss 1460>\n+0 > . 1:1(0) ack 1\n";
+    let ok = format!("{base}+0...0.1 connect(3, ..., ...) = 0\n{tail}");
+    assert_eq!(run(&ok).verdict, Verdict::Pass, "{}", run(&ok));
+    let late = format!("{base}+0...0.3 connect(3, ..., ...) = 0\n{tail}");
+    assert!(failure(&run(&late)).message.contains("timing error"));
+    // Without `...` a call that blocks is an error.
+    let blocked = format!("{base}+0 connect(3, ..., ...) = 0\n{tail}");
+    assert!(failure(&run(&blocked)).message.contains("blocked"));
+}
+
+#[test]
+fn shell_commands_and_code_are_reported_as_skipped() {
+    let r = run(
+        "`sysctl -q net.ipv4.tcp_timestamps=0`\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 %{ print(1) }%\n",
+    );
+    assert_eq!(r.verdict, Verdict::Pass);
+    assert_eq!(
+        r.skipped_lines,
+        vec![
+            "line 1: skipped shell command".to_string(),
+            "line 3: skipped python code block".to_string()
+        ]
+    );
+    assert!(r
+        .to_string()
+        .contains("(line 1: skipped shell command; line 3"));
+    let r = run("`true`\n0 %{ x = 1 }%\n");
+    assert!(matches!(&r.verdict, Verdict::Skip(s) if s.contains("line 1: skipped shell command")));
+    assert!(r.to_string().starts_with("SKIP t.pkt: "));
+}
+
+#[test]
+fn unsupported_things_skip() {
+    let r = run("0 socket(..., SOCK_DGRAM, IPPROTO_UDP) = 3\n");
+    assert!(matches!(r.verdict, Verdict::Skip(_)), "{r}");
+    let r = run("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 sendmsg(3, ..., 0) = 0\n");
+    assert!(
+        matches!(&r.verdict, Verdict::Skip(s) if s.contains("sendmsg")),
+        "{r}"
+    );
+}
+
+#[test]
+fn parse_errors_fail_with_their_line() {
+    let r = run("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 < S 0:0(0\n");
+    let f = failure(&r);
+    assert!(f.line >= 2, "{f:?}");
+    assert!(f.message.starts_with("parse error"));
+}
+
+#[test]
+fn summary_closing_line_and_run_files() {
+    let dir = std::env::temp_dir().join(format!("synack-pd-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pass = dir.join("a.pkt");
+    let fail_ = dir.join("b.pkt");
+    let skip = dir.join("c.pkt");
+    std::fs::write(&pass, "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n").unwrap();
+    std::fs::write(
+        &fail_,
+        "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 4\n+0 close(3) = 0\n",
+    )
+    .unwrap();
+    std::fs::write(&skip, "`true`\n").unwrap();
+    let mut out = Vec::new();
+    let s = run_files(&[&pass, &fail_, &skip], &RunOptions::default(), &mut out);
+    let text = String::from_utf8(out).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    assert!(lines[0].starts_with("PASS "));
+    assert!(
+        lines[1].starts_with("FAIL ") && lines[1].contains("b.pkt:2:"),
+        "{}",
+        lines[1]
+    );
+    assert!(lines[2].starts_with("SKIP "));
+    assert_eq!(lines[3], "1 passed, 1 failed, 1 skipped");
+    assert_eq!((s.passed, s.failed, s.skipped), (1, 1, 1));
+    assert!(!s.success());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
