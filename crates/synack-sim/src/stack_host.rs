@@ -39,6 +39,8 @@ pub struct StackHost<A: App> {
     /// Trace events collected so far (when the stack's trace is on).
     pub trace: Vec<TraceEvent>,
     started: bool,
+    /// Input arrived since the application last ran.
+    app_pending: bool,
 }
 
 impl<A: App> StackHost<A> {
@@ -49,12 +51,17 @@ impl<A: App> StackHost<A> {
             app,
             trace: Vec::new(),
             started: false,
+            app_pending: true,
         }
     }
 
     fn run_app(&mut self, now: Instant) {
         self.started = true;
         self.app.poll(&mut self.stack, now);
+        self.collect_trace();
+    }
+
+    fn collect_trace(&mut self) {
         while let Some(ev) = self.stack.poll_trace() {
             self.trace.push(ev);
         }
@@ -64,32 +71,32 @@ impl<A: App> StackHost<A> {
 impl<A: App> Host for StackHost<A> {
     fn handle_packet(&mut self, now: Instant, packet: &[u8]) {
         self.stack.handle_packet(now, packet);
-        self.run_app(now);
+        self.app_pending = true;
+        self.collect_trace();
     }
 
     fn handle_timeout(&mut self, now: Instant) {
         self.stack.handle_timeout(now);
-        self.run_app(now);
+        self.app_pending = true;
+        self.collect_trace();
     }
 
+    /// The stack's own answers go out first (as a kernel's ACK of a FIN leaves before
+    /// the application wakes up); when it has nothing more, the application runs once
+    /// and whatever it caused follows.
     fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
-        if !self.started {
-            self.run_app(now);
-        }
-        let t = self.stack.poll_transmit(now, buf);
-        while let Some(ev) = self.stack.poll_trace() {
-            self.trace.push(ev);
-        }
-        if t.is_none() {
-            // Sending may have freed room the application was waiting for.
-            self.run_app(now);
-            let t2 = self.stack.poll_transmit(now, buf);
-            while let Some(ev) = self.stack.poll_trace() {
-                self.trace.push(ev);
+        loop {
+            let t = self.stack.poll_transmit(now, buf);
+            self.collect_trace();
+            if let Some(t) = t {
+                return Some(t.len);
             }
-            return t2.map(|t| t.len);
+            if !self.app_pending {
+                return None;
+            }
+            self.app_pending = false;
+            self.run_app(now);
         }
-        t.map(|t| t.len)
     }
 
     fn poll_timeout(&mut self) -> Option<Instant> {

@@ -280,7 +280,10 @@ impl Connection {
                     self.accept_data(env, seg_seq, payload);
                 }
                 _ => {
-                    // After a FIN no more data can arrive; ignore it.
+                    // After a FIN no more data can arrive: ignore the text (RFC 9293
+                    // §3.10.7.4 seventh step) but answer with an ACK of RCV.NXT, as
+                    // Linux does (TIME-WAIT: TCP_TW_ACK), so a confused peer resyncs.
+                    self.ack_now = true;
                 }
             }
         }
