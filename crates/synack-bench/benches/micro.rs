@@ -49,10 +49,14 @@ fn bench_tcp_header(c: &mut Criterion) {
     let n = repr.emit(&mut seg, 1448, PEER, US).expect("emit");
     let mut g = c.benchmark_group("tcp header");
     g.bench_function("parse (no checksum)", |b| {
-        b.iter(|| TcpRepr::parse(black_box(&seg[..n]), PEER, US, false).map(|(r, p)| (r.seq, p.len())))
+        b.iter(|| {
+            TcpRepr::parse(black_box(&seg[..n]), PEER, US, false).map(|(r, p)| (r.seq, p.len()))
+        })
     });
     g.bench_function("parse + verify 1448 B checksum", |b| {
-        b.iter(|| TcpRepr::parse(black_box(&seg[..n]), PEER, US, true).map(|(r, p)| (r.seq, p.len())))
+        b.iter(|| {
+            TcpRepr::parse(black_box(&seg[..n]), PEER, US, true).map(|(r, p)| (r.seq, p.len()))
+        })
     });
     let mut out = vec![0u8; 64];
     g.bench_function("emit header (no payload)", |b| {
@@ -76,7 +80,13 @@ fn established() -> (Stack, synack_core::ConnHandle, u32, u32) {
     let now = Instant::from_millis(1);
     let mut pkt = vec![0u8; 2048];
     let send = |s: &mut Stack, pkt: &mut Vec<u8>, repr: &TcpRepr, len: usize| {
-        let ip = IpRepr { src: PEER, dst: US, protocol: PROTO_TCP, ttl: 64, payload_len: 0 };
+        let ip = IpRepr {
+            src: PEER,
+            dst: US,
+            protocol: PROTO_TCP,
+            ttl: 64,
+            payload_len: 0,
+        };
         let n = emit_tcp_packet(pkt, &ip, repr, len).expect("emit");
         s.handle_packet(now, &pkt[..n]);
     };
@@ -86,7 +96,11 @@ fn established() -> (Stack, synack_core::ConnHandle, u32, u32) {
         seq: 5000,
         flags: TcpFlags::SYN,
         window: 65535,
-        options: TcpOptions { mss: Some(1460), window_scale: Some(7), ..TcpOptions::default() },
+        options: TcpOptions {
+            mss: Some(1460),
+            window_scale: Some(7),
+            ..TcpOptions::default()
+        },
         ..TcpRepr::default()
     };
     send(&mut s, &mut pkt, &syn, 0);
@@ -121,9 +135,18 @@ fn bench_segment(c: &mut Criterion) {
         b.iter_batched_ref(
             || {
                 // The next in-order segment (built outside the timed part).
-                let repr = TcpRepr { options: TcpOptions::default(), ..data_repr(seq.get(), ack) };
+                let repr = TcpRepr {
+                    options: TcpOptions::default(),
+                    ..data_repr(seq.get(), ack)
+                };
                 seq.set(seq.get().wrapping_add(1448));
-                let ip = IpRepr { src: PEER, dst: US, protocol: PROTO_TCP, ttl: 64, payload_len: 0 };
+                let ip = IpRepr {
+                    src: PEER,
+                    dst: US,
+                    protocol: PROTO_TCP,
+                    ttl: 64,
+                    payload_len: 0,
+                };
                 let mut pkt = vec![0u8; 1500];
                 let n = emit_tcp_packet(&mut pkt, &ip, &repr, 1448).expect("emit");
                 pkt.truncate(n);
@@ -138,7 +161,11 @@ fn bench_segment(c: &mut Criterion) {
                 }
                 while stack.poll_event().is_some() {}
                 let got = stack.recv(h, &mut read).unwrap_or(0);
-                assert_eq!((acks, got), (1, 1448), "one ACK per segment, data delivered");
+                assert_eq!(
+                    (acks, got),
+                    (1, 1448),
+                    "one ACK per segment, data delivered"
+                );
             },
             BatchSize::SmallInput,
         )

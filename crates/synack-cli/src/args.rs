@@ -28,6 +28,18 @@ pub(crate) enum Command {
     /// Accept every TCP connection arriving on a TUN device, whatever its destination,
     /// echo its bytes and log the original destination (tun2socks style).
     Intercept(InterceptArgs),
+    /// Run packetdrill scripts against the engine, in virtual time.
+    Packetdrill(PacketdrillArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PacketdrillArgs {
+    /// Timing tolerance in microseconds (overrides the scripts' --tolerance_usecs).
+    #[arg(long = "tolerance_usecs", alias = "tolerance-usecs", value_name = "N")]
+    pub(crate) tolerance_usecs: Option<u64>,
+    /// Script files (.pkt) or directories of them.
+    #[arg(required = true, value_name = "FILE")]
+    pub(crate) files: Vec<PathBuf>,
 }
 
 /// The TUN device and synack's address on it.

@@ -7,6 +7,7 @@
 mod args;
 mod demo;
 mod net;
+mod packetdrill;
 mod trace;
 
 use clap::Parser;
@@ -47,6 +48,7 @@ fn main() -> ExitCode {
         args::Command::Serve(a) => net::serve(a),
         args::Command::Connect(a) => net::connect(a),
         args::Command::Intercept(a) => net::intercept(a),
+        args::Command::Packetdrill(a) => packetdrill::run(a),
     };
     match result {
         Ok(code) => code,
