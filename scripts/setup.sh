@@ -13,6 +13,7 @@ command -v nft >/dev/null 2>&1 || need+=(nftables)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v wget >/dev/null 2>&1 || need+=(wget)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
+command -v tcpdump >/dev/null 2>&1 || need+=(tcpdump)
 # Deduplicate.
 mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u | sed '/^$/d')
 

@@ -142,8 +142,8 @@ fn socket(buffer: usize) -> Socket<'static> {
 impl Pair {
     pub(crate) fn new(mtu: usize) -> Pair {
         let mut link = Link::default();
-        let a = host(A_IP, mtu, &mut link, 0x5eed_a);
-        let b = host(B_IP, mtu, &mut link, 0x5eed_b);
+        let a = host(A_IP, mtu, &mut link, 0x5eed_000a);
+        let b = host(B_IP, mtu, &mut link, 0x5eed_000b);
         Pair {
             a,
             b,

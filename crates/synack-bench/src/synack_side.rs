@@ -97,7 +97,7 @@ impl Pair {
     /// Errors when nothing can ever happen again or time ran away.
     pub(crate) fn advance(&mut self, progressed: bool) -> Result<(), String> {
         if progressed || self.link.in_flight() > 0 {
-            self.now = self.now + Duration::from_micros(TICK_MICROS);
+            self.now += Duration::from_micros(TICK_MICROS);
         } else {
             let next = [self.a.poll_timeout(), self.b.poll_timeout()]
                 .into_iter()
