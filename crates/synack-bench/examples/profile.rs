@@ -1,4 +1,5 @@
-//! One scenario on one stack, for profilers: `profile bulk|churn synack|smoltcp [MTU] [MiB|count]`.
+//! One scenario on one stack, for profilers:
+//! `profile bulk synack|smoltcp [MTU] [MiB]` or `profile churn synack|smoltcp [TIME-WAIT] [count]`.
 
 use synack_bench::Side;
 
@@ -11,7 +12,11 @@ fn main() {
     };
     let n: u64 = a.get(3).and_then(|x| x.parse().ok()).unwrap_or(64);
     let r = if a.first().map(String::as_str) == Some("churn") {
-        synack_bench::churn_once(side, n as usize, a.get(2).and_then(|x| x.parse().ok()).unwrap_or(0))
+        synack_bench::churn_once(
+            side,
+            n as usize,
+            a.get(2).and_then(|x| x.parse().ok()).unwrap_or(0),
+        )
     } else {
         let mtu = a.get(2).and_then(|x| x.parse().ok()).unwrap_or(1500);
         synack_bench::bulk_once(side, mtu, n << 20, 0)

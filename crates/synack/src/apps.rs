@@ -69,8 +69,10 @@ fn percent_decode(s: &str) -> Option<String> {
 /// connections (until the client asks to close or closes), 404 / 405 / 400 answers.
 /// Returns the number of requests answered.
 pub async fn http_serve(stream: TcpStream, root: &Path) -> io::Result<u64> {
-    let (r, mut w) = stream.into_split();
+    let (r, w) = stream.into_split();
     let mut r = BufReader::new(r);
+    // Headers and small bodies leave in one segment instead of waiting on Nagle.
+    let mut w = tokio::io::BufWriter::with_capacity(64 * 1024, w);
     let mut served = 0u64;
     loop {
         let mut line = String::new();
