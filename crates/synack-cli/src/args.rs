@@ -99,7 +99,7 @@ pub(crate) struct ServeArgs {
 pub(crate) struct ConnectArgs {
     #[command(flatten)]
     pub(crate) tun: TunArgs,
-    /// Where to connect: 10.0.0.1:8080 or [fd42::1]:8080.
+    /// Where to connect: `10.0.0.1:8080` or `[fd42::1]:8080`.
     pub(crate) target: std::net::SocketAddr,
     /// Fetch this path with HTTP/1.1 GET and write the body to stdout.
     #[arg(long, value_name = "PATH")]

@@ -21,6 +21,10 @@ pub const MAX_OOO_RANGES: usize = 32;
 struct Ring {
     storage: Box<[u8]>,
     head: usize,
+    /// Size of the storage when it was last freed: a ring that fills again after
+    /// draining (a bulk transfer, one round trip at a time) reallocates at that size at
+    /// once instead of growing from 4 KiB by doubling and copying.
+    hint: u32,
 }
 
 impl Ring {
@@ -45,7 +49,12 @@ impl Ring {
         if needed <= self.size() {
             return;
         }
-        let mut new_size = self.size().max(INITIAL_ALLOC.min(limit)).max(1);
+        let start = if self.size() == 0 {
+            INITIAL_ALLOC.max(self.hint as usize)
+        } else {
+            self.size()
+        };
+        let mut new_size = start.min(limit.max(1)).max(INITIAL_ALLOC.min(limit)).max(1);
         while new_size < needed {
             new_size = new_size.saturating_mul(2);
         }
@@ -65,6 +74,7 @@ impl Ring {
 
     /// Drop the storage.
     fn free(&mut self) {
+        self.hint = self.size().min(u32::MAX as usize) as u32;
         self.storage = Box::default();
         self.head = 0;
     }

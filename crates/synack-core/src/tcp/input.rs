@@ -222,12 +222,20 @@ impl Connection {
             let old_wnd = self.snd_wnd;
             if seg_ack > self.snd_una {
                 self.handle_new_ack(env, seg, seg_ack);
+                if self.sack_high < self.snd_una {
+                    self.sack_high = self.snd_una;
+                }
             } else if seg_ack == self.snd_una
                 && payload.is_empty()
                 && !flags.fin()
-                && (u32::from(seg.window) << self.snd_wscale) == old_wnd
                 && self.snd_max != self.snd_una
+                && ((u32::from(seg.window) << self.snd_wscale) == old_wnd
+                    || self.sacks_new_data(seg))
             {
+                // RFC 6675 §2: with SACK, an ACK reporting new out-of-order data is a
+                // duplicate ACK even when its window changed (Linux receivers grow the
+                // window with every read, so the RFC 5681 §2 rule alone rarely counts
+                // three of them and loss recovery falls back to the RTO).
                 self.handle_dup_ack(env);
             }
         }
@@ -426,6 +434,28 @@ impl Connection {
             self.want_writable = false;
             self.wake |= wake::WRITABLE;
         }
+    }
+
+    /// True if `seg` carries a SACK block (RFC 2018 §3) reporting data above both
+    /// SND.UNA and the highest edge SACKed so far; records that edge. A D-SACK block
+    /// (RFC 2883, below SND.UNA) is not new data.
+    fn sacks_new_data(&mut self, seg: &TcpRepr) -> bool {
+        if !self.sack_ok {
+            return false;
+        }
+        let mut new = false;
+        for b in seg.options.sack_blocks() {
+            let (left, right) = (Seq(b.left), Seq(b.right));
+            if left >= self.snd_una
+                && right > left
+                && right <= self.snd_max
+                && right > self.sack_high
+            {
+                self.sack_high = right;
+                new = true;
+            }
+        }
+        new
     }
 
     /// A duplicate ACK (RFC 5681 §2): count it; the third starts fast retransmit and

@@ -201,6 +201,8 @@ pub(crate) struct Connection {
     /// A timed segment for RTT measurement without timestamps (Karn): (seq, sent at).
     pub(crate) rtt_probe: Option<(Seq, Instant)>,
     pub(crate) dupacks: u32,
+    /// Highest right edge of a SACK block the peer reported (RFC 6675 §2 DupAck).
+    pub(crate) sack_high: Seq,
     /// End of the last sub-MSS segment sent (Minshall's Nagle, Linux `snd_sml`).
     pub(crate) snd_sml: Seq,
     /// Quick ACKs left (Linux quick-ACK mode at connection start).
@@ -308,6 +310,7 @@ impl Connection {
             cc: Congestion::new(cfg.congestion, initial_cwnd),
             rtt_probe: None,
             dupacks: 0,
+            sack_high: iss,
             snd_sml: iss,
             quickacks: cfg.quickacks,
             in_recovery: false,

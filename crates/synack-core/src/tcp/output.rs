@@ -160,7 +160,11 @@ impl Connection {
         ) {
             return None;
         }
-        let mss = usize::from(self.mss);
+        // RFC 9293 §3.7.1: the MSS counts data only after the options of the segment;
+        // with timestamps (and SACK blocks) the payload shrinks so the packet still fits.
+        let mss = usize::from(self.mss)
+            .saturating_sub(self.data_options_len())
+            .max(1);
         let max_seg = if env.cfg.tso_max > mss {
             env.cfg.tso_max
         } else {
@@ -183,7 +187,15 @@ impl Connection {
         let off = self.snd_nxt.since(self.buf_seq) as usize;
         let avail = self.send.len().saturating_sub(off);
         let flight = self.snd_nxt.since(self.snd_una);
-        let wnd = self.snd_wnd.min(self.cc.cwnd());
+        // RFC 3042 §2 (limited transmit): each of the first two duplicate ACKs lets
+        // one new segment go beyond cwnd, so a small window still collects the three
+        // duplicate ACKs that fast retransmit needs.
+        let limited = if !self.in_recovery && self.snd_nxt == self.snd_max {
+            self.dupacks.min(2) * u32::from(self.mss)
+        } else {
+            0
+        };
+        let wnd = self.snd_wnd.min(self.cc.cwnd().saturating_add(limited));
         let usable = wnd.saturating_sub(flight) as usize;
         let len = avail.min(max_seg).min(usable);
         let fin = fin_seq.is_some_and(|f| self.snd_nxt + len as u32 == f && len == avail);
@@ -268,6 +280,23 @@ impl Connection {
         self.persist_at = None;
         self.force_send = false;
         self.finish(env, repr, off, len, retransmission)
+    }
+
+    /// Bytes of TCP options a data segment carries now (timestamps, SACK blocks), as
+    /// `header` will emit them.
+    fn data_options_len(&self) -> usize {
+        let mut n = 0;
+        if self.ts_ok {
+            n += 12;
+        }
+        if self.sack_ok && self.recv.has_out_of_order() {
+            let max = if self.ts_ok { 3 } else { MAX_SACK_BLOCKS };
+            let blocks = self.recv.sack_ranges(max).take(max).count();
+            if blocks > 0 {
+                n += 4 + 8 * blocks;
+            }
+        }
+        n
     }
 
     /// A segment with no data: ACK, window update, or probe.
