@@ -30,6 +30,22 @@ pub(crate) enum Command {
     Intercept(InterceptArgs),
     /// Run packetdrill scripts against the engine, in virtual time.
     Packetdrill(PacketdrillArgs),
+    /// Benchmark synack against smoltcp in the same run: bulk throughput, idle
+    /// connections, churn, memory. Prints a table with ratios.
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BenchArgs {
+    /// A run of under a minute (smaller transfers, one repetition).
+    #[arg(long)]
+    pub(crate) quick: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Repetitions per figure (the median is reported); default 1 quick, 5 full.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) reps: usize,
 }
 
 #[derive(Debug, Args)]
@@ -68,6 +84,10 @@ pub(crate) struct TunArgs {
     /// of the device, in both directions, to test recovery against a real peer.
     #[arg(long = "drop", value_name = "P", default_value = "0", value_parser = parse_prob)]
     pub(crate) drop: f64,
+    /// Lower bound of the retransmission timeout (default 200ms, as Linux). A lower
+    /// bound shortens the stalls after a lost tail segment on a very short path.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub(crate) rto_min: Option<Duration>,
     /// Seed of the `--drop` choices (the same seed drops the same packet positions).
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub(crate) drop_seed: u64,

@@ -5,12 +5,17 @@
 //! runtime, `synack-packetdrill`, `synack-bench`).
 
 mod args;
+mod bench;
 mod demo;
 mod net;
 mod packetdrill;
 mod trace;
 
 use clap::Parser;
+
+/// Counts heap use, so `synack bench` can report bytes per connection.
+#[global_allocator]
+static ALLOC: synack_bench::CountingAlloc = synack_bench::CountingAlloc::new();
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -49,6 +54,7 @@ fn main() -> ExitCode {
         args::Command::Connect(a) => net::connect(a),
         args::Command::Intercept(a) => net::intercept(a),
         args::Command::Packetdrill(a) => packetdrill::run(a),
+        args::Command::Bench(a) => bench::run(a),
     };
     match result {
         Ok(code) => code,

@@ -31,6 +31,14 @@ fn open_stack(t: &TunArgs) -> Result<NetStack, String> {
         );
     }
     let mut b = NetStack::builder();
+    if let Some(min) = t.rto_min {
+        let base = synack::Config::default();
+        b = b.config(synack::Config {
+            rto_min: min,
+            rto_initial: base.rto_initial.max(min),
+            ..base
+        });
+    }
     for a in &t.addrs {
         b = b.address(a.addr);
     }
