@@ -6,4 +6,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-cargo test --workspace --release "$@"
+cargo test --workspace --release --no-fail-fast "$@"

@@ -91,6 +91,10 @@ pub(crate) struct TunArgs {
     /// Seed of the `--drop` choices (the same seed drops the same packet positions).
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub(crate) drop_seed: u64,
+    /// Use TUN offloads (vnet_hdr): exchange TCP super-segments of up to 64 KiB with
+    /// the kernel (TSO/GRO, checksum offload). Not with --drop.
+    #[arg(long)]
+    pub(crate) offload: bool,
 }
 
 #[derive(Debug, Args)]

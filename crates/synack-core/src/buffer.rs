@@ -15,11 +15,19 @@ const INITIAL_ALLOC: usize = 4096;
 pub const MAX_OOO_RANGES: usize = 32;
 
 /// A byte ring over heap storage that may be empty (unallocated). Logical position `i`
-/// lives at index `(head + i) % storage.len()`. It does not track a length itself: the
+/// lives at physical index `(head + i) % size`. It does not track a length itself: the
 /// owners know which logical positions hold meaningful bytes.
+///
+/// The storage is a `Vec` whose capacity is reserved at `size` but whose length only
+/// covers the physical prefix written so far: fresh storage is never zero-filled (a
+/// 256 KiB receive ring reallocated after each drain would otherwise cost a full
+/// `memset` per round trip). Physical indices at or past the length were never written,
+/// so nothing meaningful lives there.
 #[derive(Default)]
 struct Ring {
-    storage: Box<[u8]>,
+    storage: Vec<u8>,
+    /// Physical size of the ring (`storage.len() <= size <= storage.capacity()`).
+    size: usize,
     head: usize,
     /// Size of the storage when it was last freed: a ring that fills again after
     /// draining (a bulk transfer, one round trip at a time) reallocates at that size at
@@ -29,54 +37,89 @@ struct Ring {
 
 impl Ring {
     fn size(&self) -> usize {
-        self.storage.len()
+        self.size
     }
 
     /// Physical index of logical position `pos` (`pos < size`).
     fn index(&self, pos: usize) -> usize {
         let i = self.head + pos;
-        if i >= self.size() {
-            i - self.size()
+        if i >= self.size {
+            i - self.size
         } else {
             i
         }
     }
 
     /// Make room for logical positions `0..needed` (`needed <= limit`), doubling from
-    /// `min(limit, INITIAL_ALLOC)`, never beyond `limit`. Positions `0..size` keep their
+    /// `min(limit, INITIAL_ALLOC)`, never beyond `limit`. Positions `0..used` keep their
     /// bytes (the ring is linearised into the new storage).
-    fn reserve(&mut self, needed: usize, limit: usize) {
-        if needed <= self.size() {
+    fn reserve(&mut self, needed: usize, used: usize, limit: usize) {
+        if needed <= self.size {
             return;
         }
-        let start = if self.size() == 0 {
+        let start = if self.size == 0 {
             INITIAL_ALLOC.max(self.hint as usize)
         } else {
-            self.size()
+            self.size
         };
         let mut new_size = start.min(limit.max(1)).max(INITIAL_ALLOC.min(limit)).max(1);
         while new_size < needed {
             new_size = new_size.saturating_mul(2);
         }
         let new_size = new_size.min(limit).max(needed);
-        self.resize_to(new_size);
+        self.resize_to(new_size, used);
     }
 
     /// Reallocate to exactly `new_size` bytes, keeping logical positions
-    /// `0..min(size, new_size)`, with head = 0.
-    fn resize_to(&mut self, new_size: usize) {
-        let mut new = vec![0u8; new_size].into_boxed_slice();
-        let keep = self.size().min(new_size);
-        self.copy_out(0, &mut new[..keep]);
+    /// `0..min(used, size, new_size)`, with head = 0.
+    fn resize_to(&mut self, new_size: usize, used: usize) {
+        let keep = used.min(self.size).min(new_size);
+        let mut new = Vec::with_capacity(new_size);
+        if keep > 0 {
+            let start = self.head;
+            let first = keep.min(self.size - start);
+            self.extend_physical(&mut new, start, start + first);
+            self.extend_physical(&mut new, 0, keep - first);
+        }
         self.storage = new;
+        self.size = new_size;
         self.head = 0;
+    }
+
+    /// Append physical bytes `a..b` to `out`; never-written bytes read as zero.
+    fn extend_physical(&self, out: &mut Vec<u8>, a: usize, b: usize) {
+        let init = self.storage.len();
+        if a < init {
+            out.extend_from_slice(&self.storage[a..b.min(init)]);
+        }
+        if b > init {
+            out.resize(out.len() + (b - a.max(init)), 0);
+        }
     }
 
     /// Drop the storage.
     fn free(&mut self) {
-        self.hint = self.size().min(u32::MAX as usize) as u32;
-        self.storage = Box::default();
+        self.hint = self.size.min(u32::MAX as usize) as u32;
+        self.storage = Vec::new();
+        self.size = 0;
         self.head = 0;
+    }
+
+    /// Write `data` at physical index `at` (`at + data.len() <= size`), extending the
+    /// written prefix as needed (a gap before `at` is zero-filled).
+    fn write_physical(&mut self, at: usize, data: &[u8]) {
+        let init = self.storage.len();
+        let end = at + data.len();
+        if end <= init {
+            self.storage[at..end].copy_from_slice(data);
+        } else if at <= init {
+            let (old, new) = data.split_at(init - at);
+            self.storage[at..init].copy_from_slice(old);
+            self.storage.extend_from_slice(new);
+        } else {
+            self.storage.resize(at, 0);
+            self.storage.extend_from_slice(data);
+        }
     }
 
     /// Copy `data` to logical positions `pos..pos + data.len()` (must fit in `size`).
@@ -84,21 +127,24 @@ impl Ring {
         if data.is_empty() {
             return;
         }
-        debug_assert!(pos + data.len() <= self.size());
+        debug_assert!(pos + data.len() <= self.size);
         let start = self.index(pos);
-        let first = data.len().min(self.size() - start);
-        self.storage[start..start + first].copy_from_slice(&data[..first]);
-        self.storage[..data.len() - first].copy_from_slice(&data[first..]);
+        let first = data.len().min(self.size - start);
+        self.write_physical(start, &data[..first]);
+        if first < data.len() {
+            self.write_physical(0, &data[first..]);
+        }
     }
 
-    /// Copy logical positions `pos..pos + out.len()` (must fit in `size`) into `out`.
+    /// Copy logical positions `pos..pos + out.len()` (must fit in `size` and have been
+    /// written) into `out`.
     fn copy_out(&self, pos: usize, out: &mut [u8]) {
         if out.is_empty() {
             return;
         }
-        debug_assert!(pos + out.len() <= self.size());
+        debug_assert!(pos + out.len() <= self.size);
         let start = self.index(pos);
-        let first = out.len().min(self.size() - start);
+        let first = out.len().min(self.size - start);
         let n = out.len();
         out[..first].copy_from_slice(&self.storage[start..start + first]);
         out[first..].copy_from_slice(&self.storage[..n - first]);
@@ -106,8 +152,8 @@ impl Ring {
 
     /// Move the front forward by `n` positions (`n <= size`).
     fn advance(&mut self, n: usize) {
-        if self.size() > 0 {
-            self.head = self.index(n % self.size());
+        if self.size > 0 {
+            self.head = self.index(n % self.size);
         }
     }
 }
@@ -153,7 +199,7 @@ impl SendBuffer {
             if self.len == 0 {
                 self.ring.free();
             } else {
-                self.ring.resize_to(self.capacity);
+                self.ring.resize_to(self.capacity, self.len);
             }
         }
     }
@@ -179,7 +225,7 @@ impl SendBuffer {
         if n == 0 {
             return 0;
         }
-        self.ring.reserve(self.len + n, self.capacity);
+        self.ring.reserve(self.len + n, self.len, self.capacity);
         self.ring.copy_in(self.len, &data[..n]);
         self.len += n;
         n
@@ -275,7 +321,8 @@ impl RecvBuffer {
             if self.len == 0 && self.ranges.is_empty() {
                 self.ring.free();
             } else {
-                self.ring.resize_to(self.capacity);
+                self.ring
+                    .resize_to(self.capacity, self.len + self.ooo_end());
             }
         }
     }
@@ -309,6 +356,15 @@ impl RecvBuffer {
         let end = offset + data.len().min(window - offset);
         let data = &data[..end - offset];
 
+        if offset == 0 && self.ranges.is_empty() {
+            // In order with nothing out of order held (the common case): append.
+            self.ring.reserve(self.len + end, self.len, self.capacity);
+            self.ring.copy_in(self.len, data);
+            self.next_stamp += 1;
+            self.len += end;
+            return end;
+        }
+
         // Ranges overlapping or adjacent to [offset, end): indices first..last.
         let first = self.ranges.partition_point(|r| r.end < offset);
         let last = first + self.ranges[first..].partition_point(|r| r.start <= end);
@@ -318,7 +374,8 @@ impl RecvBuffer {
         }
 
         // Copy only the gaps between held ranges (held bytes are kept as they are).
-        self.ring.reserve(self.len + end, self.capacity);
+        let used = self.len + self.ooo_end();
+        self.ring.reserve(self.len + end, used, self.capacity);
         let mut pos = offset;
         for r in &self.ranges[first..last] {
             if r.start > pos {

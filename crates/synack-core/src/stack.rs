@@ -69,6 +69,12 @@ pub enum Event {
 pub struct Transmit {
     /// Length of the IP packet at the start of the buffer.
     pub len: usize,
+    /// Set when the packet is a TCP super-segment (only with [`Config::tso_max`]): its
+    /// payload is larger than one segment of the connection, and a device with TCP
+    /// segmentation offload must cut it into segments carrying this many payload
+    /// bytes each (the connection's MSS less the options of this segment; the last
+    /// segment may be shorter). `None` for a packet that goes out as it is.
+    pub segment_size: Option<u16>,
 }
 
 /// Stack-wide counters.
@@ -97,6 +103,16 @@ pub struct StackStats {
     pub icmp_ignored: u64,
     /// Packets that did not fit the caller's buffer.
     pub emit_errors: u64,
+    /// Packets handed in that were larger than [`Config::mtu`]: GRO/TSO
+    /// super-segments from an offloading device.
+    pub super_packets_in: u64,
+    /// TCP super-segments written by `poll_transmit` (those with a
+    /// [`Transmit::segment_size`]).
+    pub super_packets_out: u64,
+    /// Length of the largest packet handed in.
+    pub largest_packet_in: u64,
+    /// Length of the largest packet written.
+    pub largest_packet_out: u64,
 }
 
 #[derive(Debug)]
@@ -636,9 +652,29 @@ impl Stack {
     /// Process one arriving IP packet (IPv4 or IPv6; a TSO/GRO super-segment of up to
     /// 64 KiB is one packet). Malformed packets are counted and dropped.
     pub fn handle_packet(&mut self, now: Instant, bytes: &[u8]) {
+        self.handle_packet_inner(now, bytes, self.cfg.verify_checksums);
+    }
+
+    /// [`handle_packet`](Stack::handle_packet) without verifying the TCP/ICMP
+    /// checksum of this one packet, whatever [`Config::verify_checksums`] says.
+    ///
+    /// Only for offloading devices whose kernel vouches for the data: a Linux TUN
+    /// device with `IFF_VNET_HDR` hands over packets marked `NEEDS_CSUM` (locally
+    /// generated, carrying only the pseudo-header sum, like a GSO super-segment) or
+    /// `DATA_VALID` (already verified by the kernel). Lengths and headers are still
+    /// checked.
+    pub fn handle_packet_unchecked(&mut self, now: Instant, bytes: &[u8]) {
+        self.handle_packet_inner(now, bytes, false);
+    }
+
+    fn handle_packet_inner(&mut self, now: Instant, bytes: &[u8], verify: bool) {
         self.stats.packets_in += 1;
+        if bytes.len() > self.cfg.mtu {
+            self.stats.super_packets_in += 1;
+        }
+        self.stats.largest_packet_in = self.stats.largest_packet_in.max(bytes.len() as u64);
         self.refill_budgets(now);
-        match parse_packet(bytes, self.cfg.verify_checksums) {
+        match parse_packet(bytes, verify) {
             Ok(Packet::Tcp(p)) => self.handle_tcp(now, &p),
             Ok(Packet::Icmp { icmp, .. }) => self.handle_icmp(now, &icmp),
             Ok(Packet::Other { .. }) => self.stats.not_for_us += 1,
@@ -674,7 +710,10 @@ impl Stack {
             self.trace_segment(now, local, remote, &repr, 0, Direction::Sent, None);
             if let Some(len) = self.emit(buf, local, remote, &repr, 0) {
                 self.stats.rsts_sent += 1;
-                return Some(Transmit { len });
+                return Some(Transmit {
+                    len,
+                    segment_size: None,
+                });
             }
         }
         while let Some(idx) = self.dirty.pop_front() {
@@ -713,13 +752,28 @@ impl Stack {
                     } else {
                         None
                     };
+                    // A TSO super-segment (Config::tso_max): each segment the device
+                    // cuts carries the MSS less this segment's options (RFC 9293
+                    // §3.7.1: the MSS counts data only).
+                    let opts_len = out.repr.header_len().saturating_sub(20);
+                    let seg = usize::from(conn.mss).saturating_sub(opts_len).max(1);
+                    let tso = self.cfg.tso_max > seg;
+                    let segment_size =
+                        (tso && out.payload_len > seg).then(|| seg.min(65535) as u16);
                     // More may follow from this connection: keep it queued (round robin).
-                    self.mark_dirty(idx);
+                    if conn.wants_poll() {
+                        self.mark_dirty(idx);
+                    }
                     self.after_call(idx);
                     match len {
                         Some(len) => {
                             self.stats.packets_out += 1;
-                            return Some(Transmit { len });
+                            self.stats.largest_packet_out =
+                                self.stats.largest_packet_out.max(len as u64);
+                            if segment_size.is_some() {
+                                self.stats.super_packets_out += 1;
+                            }
+                            return Some(Transmit { len, segment_size });
                         }
                         None => {
                             self.stats.emit_errors += 1;
@@ -1014,7 +1068,9 @@ impl Stack {
             challenge_budget: &mut self.challenge_budget,
         };
         let r = f(conn, &mut env);
-        self.mark_dirty(idx);
+        if conn.wants_poll() {
+            self.mark_dirty(idx);
+        }
         self.after_call(idx);
         Some(r)
     }
@@ -1123,6 +1179,7 @@ impl Stack {
         match emit_tcp_packet(buf, &ip, repr, payload_len) {
             Ok(n) => {
                 self.stats.packets_out += 1;
+                self.stats.largest_packet_out = self.stats.largest_packet_out.max(n as u64);
                 Some(n)
             }
             Err(_) => {

@@ -1,31 +1,61 @@
-//! The stack's timer structure: one deadline per connection slot, a binary heap with
-//! lazy deletion. Rescheduling is O(log n); finding the next deadline is O(1); an idle
-//! connection with no deadline costs nothing. Stale heap entries are skipped on pop, and
-//! the heap is rebuilt when stale entries outnumber live ones.
+//! The stack's timer structure: one deadline per connection slot. Near deadlines live
+//! in a binary heap with lazy deletion; far ones (beyond the bucket the heap currently
+//! covers) wait, unsorted, in coarse time buckets and move into the heap only when the
+//! heap has nothing earlier. So 100,000 connections in TIME-WAIT (deadlines minutes or
+//! hours out) cost one `Vec` push each and never deepen the heap that the busy
+//! connections' delayed-ACK and retransmission timers churn through.
+//!
+//! Rescheduling is O(log n) in the near deadlines; finding the next deadline is O(1)
+//! amortized; an idle connection with no deadline costs nothing. Stale entries are
+//! skipped on pop, and each part is rebuilt when its stale entries outnumber its live
+//! ones.
 
 use crate::time::Instant;
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BTreeMap, BinaryHeap};
+
+/// A far bucket spans `2^BUCKET_SHIFT` µs (about 16.8 s).
+const BUCKET_SHIFT: u32 = 24;
+
+/// The bucket of a deadline.
+fn bucket(at: Instant) -> u64 {
+    at.total_micros() >> BUCKET_SHIFT
+}
 
 /// Deadlines keyed by slot index.
 #[derive(Debug, Default)]
 pub struct TimerQueue {
     /// The live deadline of each slot (the source of truth), grown on demand.
     deadlines: Vec<Option<Instant>>,
-    /// Min-heap of `(deadline, key)`; an entry is stale when it no longer equals the
-    /// slot's live deadline. Every live deadline has at least one entry.
+    /// Min-heap of `(deadline, key)` for deadlines in buckets `<= cursor`; an entry is
+    /// stale when it no longer equals the slot's live deadline. Every live deadline in
+    /// those buckets has at least one entry here.
     heap: BinaryHeap<Reverse<(Instant, usize)>>,
+    /// Deadlines in buckets `> cursor`, by bucket, unsorted (stale entries allowed).
+    /// Every live deadline in those buckets has at least one entry here.
+    far: BTreeMap<u64, Vec<(Instant, usize)>>,
+    /// Entries held in `far`, live or stale.
+    far_entries: usize,
+    /// Highest bucket whose deadlines go to the heap.
+    cursor: u64,
     /// Number of `Some` in `deadlines`.
     live: usize,
+    /// Live deadlines in buckets `<= cursor` (those that belong in the heap).
+    near_live: usize,
 }
 
 impl TimerQueue {
-    /// Extra stale entries tolerated before a rebuild, so small queues never rebuild.
-    const SLACK: usize = 64;
+    /// Extra stale entries tolerated in each part before a rebuild, so small queues
+    /// never rebuild (both parts together stay within `2 * len() + 64`).
+    const SLACK: usize = 32;
 
     /// An empty queue.
     pub fn new() -> TimerQueue {
         TimerQueue::default()
+    }
+
+    fn is_near(&self, at: Instant) -> bool {
+        bucket(at) <= self.cursor
     }
 
     /// Set slot `key`'s deadline to `at`, replacing any earlier one.
@@ -34,48 +64,83 @@ impl TimerQueue {
             self.deadlines.resize(key + 1, None);
         }
         match self.deadlines[key] {
-            // Already in the heap with exactly this deadline.
+            // Already queued with exactly this deadline.
             Some(old) if old == at => return,
-            Some(_) => {}
+            Some(old) => {
+                if self.is_near(old) {
+                    self.near_live -= 1;
+                }
+            }
             None => self.live += 1,
         }
         self.deadlines[key] = Some(at);
-        self.heap.push(Reverse((at, key)));
+        if self.is_near(at) {
+            self.near_live += 1;
+            self.heap.push(Reverse((at, key)));
+        } else {
+            self.far.entry(bucket(at)).or_default().push((at, key));
+            self.far_entries += 1;
+        }
         self.maybe_rebuild();
     }
 
-    /// Rebuild once stale entries outnumber live ones (plus some slack), so the heap
-    /// never holds more than `2 * len() + SLACK` entries.
+    /// Rebuild a part once its stale entries outnumber its live ones (plus some
+    /// slack), so the queue never holds more than `2 * len() + 2 * SLACK` entries.
     fn maybe_rebuild(&mut self) {
-        if self.heap.len() > 2 * self.live + Self::SLACK {
-            self.rebuild();
+        if self.heap.len() > 2 * self.near_live + Self::SLACK {
+            self.rebuild_heap();
+        }
+        if self.far_entries > 2 * (self.live - self.near_live) + Self::SLACK {
+            self.rebuild_far();
         }
     }
 
-    /// Keep only entries that match a live deadline, one per slot.
-    fn rebuild(&mut self) {
+    /// Keep only heap entries that match a live deadline, one per slot.
+    fn rebuild_heap(&mut self) {
         let mut entries = core::mem::take(&mut self.heap).into_vec();
         let deadlines = &self.deadlines;
         entries.retain(|Reverse((at, key))| deadlines[*key] == Some(*at));
         // A cancelled-then-rescheduled slot can have two identical entries.
         entries.sort_unstable();
         entries.dedup();
-        debug_assert_eq!(entries.len(), self.live);
+        debug_assert_eq!(entries.len(), self.near_live);
         self.heap = BinaryHeap::from(entries);
+    }
+
+    /// Keep only far entries that match a live deadline, one per slot.
+    fn rebuild_far(&mut self) {
+        let deadlines = &self.deadlines;
+        let mut total = 0;
+        self.far.retain(|_, v| {
+            v.retain(|(at, key)| deadlines[*key] == Some(*at));
+            v.sort_unstable();
+            v.dedup();
+            total += v.len();
+            !v.is_empty()
+        });
+        self.far_entries = total;
+        debug_assert_eq!(total, self.live - self.near_live);
     }
 
     /// Remove slot `key`'s deadline.
     pub fn cancel(&mut self, key: usize) {
-        if let Some(slot) = self.deadlines.get_mut(key) {
-            if slot.take().is_some() {
-                self.live -= 1;
-                if self.live == 0 {
-                    // Nothing live: every entry is stale. Drop them all at once.
-                    self.heap.clear();
-                } else {
-                    self.maybe_rebuild();
-                }
-            }
+        let Some(slot) = self.deadlines.get_mut(key) else {
+            return;
+        };
+        let Some(old) = slot.take() else {
+            return;
+        };
+        self.live -= 1;
+        if self.is_near(old) {
+            self.near_live -= 1;
+        }
+        if self.live == 0 {
+            // Nothing live: every entry is stale. Drop them all at once.
+            self.heap.clear();
+            self.far.clear();
+            self.far_entries = 0;
+        } else {
+            self.maybe_rebuild();
         }
     }
 
@@ -88,15 +153,38 @@ impl TimerQueue {
         self.deadlines.get(key).copied().flatten() == Some(at)
     }
 
+    /// Move the earliest far bucket into the heap. Returns false when there is none.
+    fn migrate(&mut self) -> bool {
+        let Some((b, mut entries)) = self.far.pop_first() else {
+            return false;
+        };
+        self.far_entries -= entries.len();
+        self.cursor = b;
+        let deadlines = &self.deadlines;
+        entries.retain(|(at, key)| deadlines[*key] == Some(*at));
+        entries.sort_unstable();
+        entries.dedup();
+        // These live deadlines now belong to the heap.
+        self.near_live += entries.len();
+        self.heap.extend(entries.into_iter().map(Reverse));
+        true
+    }
+
     /// The earliest live deadline.
     pub fn next_deadline(&mut self) -> Option<Instant> {
-        while let Some(&Reverse((at, key))) = self.heap.peek() {
-            if self.is_live(at, key) {
-                return Some(at);
+        loop {
+            while let Some(&Reverse((at, key))) = self.heap.peek() {
+                if self.is_live(at, key) {
+                    return Some(at);
+                }
+                self.heap.pop();
             }
-            self.heap.pop();
+            // Every far deadline is later than every near one: only an empty heap
+            // needs the next bucket.
+            if !self.migrate() {
+                return None;
+            }
         }
-        None
     }
 
     /// Remove and return a slot whose deadline is `<= now`, earliest first.
@@ -120,9 +208,9 @@ impl TimerQueue {
         self.len() == 0
     }
 
-    /// Heap entries held, live or stale (for memory accounting and tests).
+    /// Entries held, live or stale, near and far (for memory accounting and tests).
     pub fn heap_entries(&self) -> usize {
-        self.heap.len()
+        self.heap.len() + self.far_entries
     }
 }
 
@@ -197,7 +285,7 @@ mod tests {
         q.schedule(1, t(1_000_000));
         for i in 0..10_000u64 {
             q.schedule(0, t(i + 1));
-            assert!(q.heap_entries() <= 2 * q.len() + TimerQueue::SLACK);
+            assert!(q.heap_entries() <= 2 * q.len() + 2 * TimerQueue::SLACK);
         }
         assert_eq!(q.pop_expired(t(10_000)), Some(0));
         assert_eq!(q.pop_expired(t(10_000)), None);
@@ -215,5 +303,39 @@ mod tests {
         }
         assert_eq!(q.heap_entries(), 0);
         assert_eq!(q.next_deadline(), None);
+    }
+
+    #[test]
+    fn far_deadlines_wait_in_buckets_and_come_back_in_order() {
+        let mut q = TimerQueue::new();
+        let hour = 3_600_000;
+        // Far deadlines spread over many buckets, and near ones churning meanwhile.
+        for k in 0..200u64 {
+            q.schedule(k as usize, t(hour + (k * 7_919) % 1_000_000));
+        }
+        for i in 0..1_000u64 {
+            q.schedule(500, t(i + 1));
+            assert!(q.heap_entries() <= 2 * q.len() + 64);
+        }
+        assert_eq!(q.next_deadline(), Some(t(1_000)));
+        assert_eq!(q.pop_expired(t(1_000)), Some(500));
+        // A far deadline moved nearer, another cancelled.
+        q.schedule(3, t(5_000));
+        q.cancel(4);
+        assert_eq!(q.pop_expired(t(5_000)), Some(3));
+        let mut last = t(0);
+        let mut n = 0;
+        while let Some(k) = q.pop_expired(Instant::FAR_FUTURE) {
+            let want = t(hour + (k as u64 * 7_919) % 1_000_000);
+            assert!(want >= last, "out of order");
+            last = want;
+            n += 1;
+        }
+        assert_eq!(n, 198);
+        assert!(q.is_empty());
+        // A deadline earlier than the migrated buckets still comes out first.
+        q.schedule(1, t(hour * 3));
+        q.schedule(2, t(10));
+        assert_eq!(q.next_deadline(), Some(t(10)));
     }
 }

@@ -16,10 +16,15 @@ enum Op {
 }
 
 fn op(keys: usize) -> impl Strategy<Value = Op> {
+    op_until(keys, 1_000)
+}
+
+/// Deadlines and pop times in `0..max_ms` milliseconds.
+fn op_until(keys: usize, max_ms: u64) -> impl Strategy<Value = Op> {
     prop_oneof![
-        6 => (0..keys, 0u64..1_000).prop_map(|(k, t)| Op::Schedule(k, t)),
+        6 => (0..keys, 0u64..max_ms).prop_map(|(k, t)| Op::Schedule(k, t)),
         2 => (0..keys).prop_map(Op::Cancel),
-        2 => (0u64..1_000).prop_map(Op::Pop),
+        2 => (0u64..max_ms).prop_map(Op::Pop),
         1 => Just(Op::Next),
     ]
 }
@@ -81,6 +86,13 @@ proptest! {
     /// Many keys.
     #[test]
     fn timer_queue_matches_model_many_keys(ops in prop::collection::vec(op(200), 1..400)) {
+        run(ops)?;
+    }
+
+    /// Deadlines up to a day out: most land in far buckets (the TIME-WAIT case) and
+    /// come back into the heap as pops reach them.
+    #[test]
+    fn timer_queue_matches_model_far_deadlines(ops in prop::collection::vec(op_until(50, 86_400_000), 1..400)) {
         run(ops)?;
     }
 }

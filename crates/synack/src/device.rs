@@ -1,6 +1,11 @@
 //! The [`Device`] trait: where IP packets enter and leave a [`NetStack`](crate::NetStack),
 //! and [`PacketBatch`], the reusable buffer that carries several packets per call so a
 //! device can read or write many packets per wakeup.
+//!
+//! Besides its bytes, each packet of a batch carries two offload marks: on the way
+//! out, the segment size of a TCP super-segment the device is to cut (TSO, see
+//! [`Device::tso_max`]); on the way in, whether the device vouches for the checksums
+//! (a kernel that generated or verified them), so the engine skips that check.
 
 use std::future::Future;
 use std::io;
@@ -17,7 +22,18 @@ pub struct PacketBatch {
     used: usize,
     /// End offset of each packet in `data`.
     ends: Vec<usize>,
+    /// Offload marks of each packet, parallel to `ends`.
+    marks: Vec<Marks>,
     max_packets: usize,
+}
+
+/// Offload marks of one packet.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Marks {
+    /// TSO segment payload size; 0 = send as is.
+    segment_size: u16,
+    /// The device vouches for the checksums.
+    checksum_trusted: bool,
 }
 
 impl PacketBatch {
@@ -28,6 +44,7 @@ impl PacketBatch {
             data: Vec::new(),
             used: 0,
             ends: Vec::with_capacity(max_packets),
+            marks: Vec::with_capacity(max_packets),
             max_packets,
         }
     }
@@ -61,6 +78,7 @@ impl PacketBatch {
     pub fn clear(&mut self) {
         self.used = 0;
         self.ends.clear();
+        self.marks.clear();
     }
 
     /// Append a copy of `packet`. Returns false (and stores nothing) when full or
@@ -94,8 +112,57 @@ impl PacketBatch {
         if n > 0 {
             self.used += n;
             self.ends.push(self.used);
+            self.marks.push(Marks::default());
         }
         Ok(n)
+    }
+
+    /// Mark the newest packet as a TCP super-segment that the device must cut into
+    /// segments of `size` payload bytes (TSO), or (`None`) as one to send as is.
+    /// Does nothing on an empty batch.
+    pub fn set_last_segment_size(&mut self, size: Option<u16>) {
+        if let Some(m) = self.marks.last_mut() {
+            m.segment_size = size.unwrap_or(0);
+        }
+    }
+
+    /// Mark the newest packet as one whose checksums the device vouches for (an
+    /// offloading kernel generated or verified them): the engine does not verify
+    /// them. Does nothing on an empty batch.
+    pub fn set_last_checksum_trusted(&mut self, trusted: bool) {
+        if let Some(m) = self.marks.last_mut() {
+            m.checksum_trusted = trusted;
+        }
+    }
+
+    /// Append a copy of the `i`-th packet of `src` with its offload marks (for
+    /// wrappers that filter a batch into another). Returns false (and stores
+    /// nothing) when full or when `src` has no such packet.
+    pub fn push_copy_of(&mut self, src: &PacketBatch, i: usize) -> bool {
+        let (Some(p), Some(m)) = (src.get(i), src.marks.get(i)) else {
+            return false;
+        };
+        if !self.push(p) {
+            return false;
+        }
+        if let Some(last) = self.marks.last_mut() {
+            *last = *m;
+        }
+        true
+    }
+
+    /// The TSO segment size of the `i`-th packet (see
+    /// [`set_last_segment_size`](PacketBatch::set_last_segment_size)).
+    pub fn segment_size(&self, i: usize) -> Option<u16> {
+        self.marks
+            .get(i)
+            .and_then(|m| (m.segment_size > 0).then_some(m.segment_size))
+    }
+
+    /// True if the device vouches for the checksums of the `i`-th packet (see
+    /// [`set_last_checksum_trusted`](PacketBatch::set_last_checksum_trusted)).
+    pub fn checksum_trusted(&self, i: usize) -> bool {
+        self.marks.get(i).is_some_and(|m| m.checksum_trusted)
     }
 
     /// The `i`-th packet.
@@ -132,6 +199,14 @@ pub trait Device: Send + 'static {
 
     /// The largest IP packet the device carries (its MTU).
     fn mtu(&self) -> usize;
+
+    /// TCP segmentation offload: the largest TCP payload of a super-segment the
+    /// device accepts and cuts into MTU-sized segments itself (a packet marked with
+    /// [`PacketBatch::set_last_segment_size`]). 0 (the default) when it has none; the
+    /// stack then sends no packet larger than [`mtu`](Device::mtu).
+    fn tso_max(&self) -> usize {
+        0
+    }
 }
 
 #[cfg(test)]
@@ -155,5 +230,36 @@ mod tests {
         assert!(b.push(b"again"));
         assert_eq!(b.get(0), Some(&b"again"[..]));
         assert_eq!(b.get(1), None);
+    }
+
+    #[test]
+    fn offload_marks_follow_their_packet_and_reset_on_clear() {
+        let mut b = PacketBatch::new(4);
+        b.set_last_segment_size(Some(9));
+        assert_eq!(b.segment_size(0), None, "no packet to mark yet");
+        assert!(b.push(b"plain"));
+        assert!(b.push(b"super"));
+        b.set_last_segment_size(Some(1448));
+        assert!(b.push(b"vouched"));
+        b.set_last_checksum_trusted(true);
+        assert_eq!(b.segment_size(0), None);
+        assert_eq!(b.segment_size(1), Some(1448));
+        assert_eq!(b.segment_size(2), None);
+        assert!(!b.checksum_trusted(0) && !b.checksum_trusted(1) && b.checksum_trusted(2));
+        assert_eq!(b.segment_size(3), None);
+        assert!(!b.checksum_trusted(3));
+        let mut copy = PacketBatch::new(2);
+        assert!(copy.push_copy_of(&b, 1));
+        assert!(copy.push_copy_of(&b, 2));
+        assert!(!copy.push_copy_of(&b, 0), "full");
+        assert_eq!(copy.get(0), Some(&b"super"[..]));
+        assert_eq!(copy.segment_size(0), Some(1448));
+        assert!(copy.checksum_trusted(1) && !copy.checksum_trusted(0));
+        let mut other = PacketBatch::new(2);
+        assert!(!other.push_copy_of(&b, 7), "no such packet");
+        b.clear();
+        assert!(b.push(b"next"));
+        assert_eq!(b.segment_size(0), None);
+        assert!(!b.checksum_trusted(0));
     }
 }

@@ -8,7 +8,10 @@
 //! 3. sleep until the device has packets, the deadline comes, or an application call
 //!    nudges the driver.
 //!
-//! Wakers and the trace callback run with the engine unlocked.
+//! Wakers and the trace callback run with the engine unlocked. Offload marks travel
+//! with the packets: a received packet whose checksums the device vouches for goes
+//! to `handle_packet_unchecked`, and the segment size of an outgoing TSO
+//! super-segment is set on its place in the batch.
 
 use crate::device::{Device, PacketBatch};
 use crate::runtime::{Inner, Shared, TraceFn};
@@ -42,8 +45,13 @@ pub(crate) async fn run<D: Device>(
             let mut guard = shared.lock();
             let inner = &mut *guard;
             let now = shared.now();
-            for p in rx.iter() {
-                inner.engine.handle_packet(now, p);
+            for (i, p) in rx.iter().enumerate() {
+                if rx.checksum_trusted(i) {
+                    // An offloading device vouches for this packet's checksums.
+                    inner.engine.handle_packet_unchecked(now, p);
+                } else {
+                    inner.engine.handle_packet(now, p);
+                }
             }
             if inner.engine.poll_timeout().is_some_and(|t| t <= now) {
                 inner.engine.handle_timeout(now);
@@ -51,14 +59,20 @@ pub(crate) async fn run<D: Device>(
             let max = inner.engine.max_packet_size();
             while !tx.is_full() {
                 let engine = &mut inner.engine;
+                let mut segment_size = None;
                 let n = tx
                     .push_with(max, |buf| {
-                        Ok(engine.poll_transmit(now, buf).map_or(0, |t| t.len))
+                        Ok(engine.poll_transmit(now, buf).map_or(0, |t| {
+                            segment_size = t.segment_size;
+                            t.len
+                        }))
                     })
                     .unwrap_or(0);
                 if n == 0 {
                     break;
                 }
+                // A TSO super-segment: the device cuts it (Device::tso_max).
+                tx.set_last_segment_size(segment_size);
             }
             dispatch_events(inner, &mut wakers);
             if trace.is_some() {

@@ -223,6 +223,9 @@ impl NetStackBuilder {
     }
 
     /// The engine configuration (its `mtu` is lowered to the device's MTU if larger).
+    /// On a device with TCP segmentation offload ([`Device::tso_max`]) a `tso_max`
+    /// of 0 is raised to the device's, and a larger one lowered to it, so the engine
+    /// sends super-segments the device cuts.
     pub fn config(mut self, config: Config) -> NetStackBuilder {
         self.config = config;
         self
@@ -281,6 +284,13 @@ impl NetStackBuilder {
         })?;
         let mut config = self.config;
         config.mtu = config.mtu.min(device.mtu()).max(68);
+        let tso = device.tso_max();
+        if tso > 0 {
+            config.tso_max = match config.tso_max {
+                0 => tso,
+                own => own.min(tso),
+            };
+        }
         let secret = self.secret.unwrap_or_else(rand::random);
         let mut engine = Stack::new(config, secret);
         for a in &self.addresses {

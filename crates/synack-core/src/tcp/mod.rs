@@ -459,16 +459,22 @@ impl Connection {
 
     /// The earliest of this connection's deadlines.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        [
-            self.rto_at,
+        // Written out rather than as an iterator chain: this runs after every call
+        // into a connection.
+        let mut best = self.rto_at;
+        for t in [
             self.delack_at,
             self.persist_at,
             self.keepalive_at,
             self.linger_at,
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        ] {
+            if let Some(t) = t {
+                if best.is_none_or(|b| t < b) {
+                    best = Some(t);
+                }
+            }
+        }
+        best
     }
 
     /// Sequence number of our FIN, once queued.

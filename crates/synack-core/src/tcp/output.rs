@@ -25,6 +25,32 @@ pub(crate) struct Outgoing {
 }
 
 impl Connection {
+    /// False only when [`poll_segment`](Connection::poll_segment) would return `None`
+    /// without changing anything, so the stack need not queue the connection for
+    /// output. A cheap over-approximation of its conditions, checked after every call.
+    pub(crate) fn wants_poll(&self) -> bool {
+        if self.rst_pending
+            || self.ack_now
+            || self.handshake_ack
+            || self.rtx_one
+            || self.probe_pending
+            || self.keepalive_pending
+            || self.force_send
+        {
+            return true;
+        }
+        match self.state {
+            State::Closed | State::Listen => false,
+            State::SynSent | State::SynReceived => self.snd_nxt == self.iss,
+            _ => {
+                // Data at or beyond SND.NXT (new or to resend), or a FIN not yet sent:
+                // the only cases in which `data_segment` sends or arms a timer.
+                let off = self.snd_nxt.since(self.buf_seq) as usize;
+                self.send.len() > off || self.fin_seq() == Some(self.snd_nxt)
+            }
+        }
+    }
+
     /// The next segment to send, if any. Call until `None`.
     pub(crate) fn poll_segment(&mut self, env: &mut Env<'_>) -> Option<Outgoing> {
         if self.rst_pending {
