@@ -18,9 +18,6 @@ fn open_stack(t: &TunArgs) -> Result<NetStack, String> {
     cfg.kernel_addrs = t.host_addrs.clone();
     cfg.mtu = t.mtu;
     cfg.offload = t.offload;
-    if t.offload && t.drop > 0.0 {
-        return Err("--offload cannot be combined with --drop".into());
-    }
     let dev = TunDevice::open(&cfg).map_err(|e| format!("{}: {e}", t.tun))?;
     if dev.created() {
         let kernel: Vec<String> = dev

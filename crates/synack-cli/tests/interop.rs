@@ -121,7 +121,7 @@ fn curl_download(ns: &mut Netns, synack_drop: Option<&str>, timeout: std::time::
     let www_s = www.to_str().expect("utf-8 path").to_string();
     let mut extra = vec!["--http", &www_s, "--count", "1"];
     if let Some(p) = synack_drop {
-        extra.extend(["--drop", p, "--drop-seed", "11", "--rto-min", "10ms"]);
+        extra.extend(["--drop", p, "--drop-seed", "11"]);
     }
     let server = start_server(ns, "synack-serve", false, 8080, &extra);
     let out = ns.path("downloaded.bin");
@@ -235,7 +235,7 @@ fn synack_http_get(ns: &mut Netns, synack_drop: Option<&str>, timeout: std::time
     let target = format!("{}:8000", ns.kernel_v4());
     let mut extra = vec!["--http-get", "/blob.bin"];
     if let Some(p) = synack_drop {
-        extra.extend(["--drop", p, "--drop-seed", "12", "--rto-min", "10ms"]);
+        extra.extend(["--drop", p, "--drop-seed", "12"]);
     }
     let c = spawn_connect(ns, "synack-connect", &target, &extra);
     ns.wait_ok(c, timeout);

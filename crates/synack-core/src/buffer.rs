@@ -2,14 +2,16 @@
 //! write) and free their memory when drained, so an idle connection holds none.
 //! The receive buffer also reassembles out-of-order data and reports SACK blocks.
 //!
-//! Storage starts at `min(capacity, 4 KiB)` and doubles (keeping ring order) up to the
+//! Storage starts at `min(capacity, 1 KiB)` and doubles (keeping ring order) up to the
 //! capacity as more bytes are held. Every copy in or out is at most two
 //! `copy_from_slice` calls (the ring may wrap once).
 
 use core::fmt;
 
-/// First allocation size (or the capacity, if smaller).
-const INITIAL_ALLOC: usize = 4096;
+/// First allocation size (or the capacity, if smaller). Small enough for the
+/// allocator's fast per-thread cache, so a short request/response costs little; a
+/// bulk transfer grows past it once and then reuses the size it reached (`hint`).
+const INITIAL_ALLOC: usize = 1024;
 
 /// Most out-of-order ranges a [`RecvBuffer`] keeps.
 pub const MAX_OOO_RANGES: usize = 32;
@@ -31,7 +33,7 @@ struct Ring {
     head: usize,
     /// Size of the storage when it was last freed: a ring that fills again after
     /// draining (a bulk transfer, one round trip at a time) reallocates at that size at
-    /// once instead of growing from 4 KiB by doubling and copying.
+    /// once instead of growing from 1 KiB by doubling and copying.
     hint: u32,
 }
 

@@ -24,7 +24,7 @@ fn send_write_read_consume_frees() {
     // Starts small.
     assert_eq!(b.allocated(), INITIAL_ALLOC);
     assert_eq!(b.write(&data[100..]), 9_900);
-    // Grown by doubling: 4096 -> 8192 -> 16384.
+    // Grown by doubling up to 16384.
     assert_eq!(b.allocated(), 16_384);
     let mut out = vec![0; 500];
     assert_eq!(b.read_at(1_000, &mut out), 500);

@@ -33,6 +33,10 @@ pub trait CongestionControl {
     /// Three duplicate ACKs: enter fast recovery (RFC 5681 §3.2 steps 2–3:
     /// ssthresh = max(FlightSize/2, 2*SMSS), cwnd = ssthresh + 3*SMSS).
     fn on_fast_retransmit(&mut self, now: Instant, flight_size: u32, mss: u32);
+    /// Enter SACK-based loss recovery (RFC 6675 §5 step (4.2)): reduce ssthresh as for
+    /// fast retransmit and set cwnd = ssthresh, without inflation (the sender's
+    /// `pipe` estimate governs what is sent during recovery).
+    fn on_sack_recovery(&mut self, now: Instant, flight_size: u32, mss: u32);
     /// A further duplicate ACK in fast recovery: inflate cwnd by SMSS (RFC 5681 §3.2 step 4).
     fn on_recovery_dup_ack(&mut self, mss: u32);
     /// A partial ACK in fast recovery (RFC 6582 §3.2 step 5): deflate by the amount
@@ -97,6 +101,9 @@ impl CongestionControl for Congestion {
     }
     fn on_fast_retransmit(&mut self, now: Instant, flight_size: u32, mss: u32) {
         delegate!(self, cc => cc.on_fast_retransmit(now, flight_size, mss))
+    }
+    fn on_sack_recovery(&mut self, now: Instant, flight_size: u32, mss: u32) {
+        delegate!(self, cc => cc.on_sack_recovery(now, flight_size, mss))
     }
     fn on_recovery_dup_ack(&mut self, mss: u32) {
         delegate!(self, cc => cc.on_recovery_dup_ack(mss))
@@ -207,6 +214,13 @@ impl CongestionControl for NewReno {
         // RFC 5681 §3.2 steps 2 and 3.
         self.ssthresh = reno_ssthresh(flight_size, mss);
         self.cwnd = self.ssthresh.saturating_add(mss.saturating_mul(3));
+        self.bytes_acked = 0;
+    }
+
+    fn on_sack_recovery(&mut self, _now: Instant, flight_size: u32, mss: u32) {
+        // RFC 6675 §5 (4.2): ssthresh = cwnd = max(FlightSize / 2, 2*SMSS).
+        self.ssthresh = reno_ssthresh(flight_size, mss);
+        self.cwnd = self.ssthresh;
         self.bytes_acked = 0;
     }
 
@@ -429,6 +443,13 @@ impl CongestionControl for Cubic {
         self.reduce(flight_size, mss);
         // RFC 5681 §3.2 step 3 window inflation, with CUBIC's ssthresh.
         self.cwnd = self.ssthresh.saturating_add(mss.saturating_mul(3));
+        self.after_timeout = false;
+    }
+
+    fn on_sack_recovery(&mut self, _now: Instant, flight_size: u32, mss: u32) {
+        // RFC 9438 §4.6 reduction; RFC 6675 §5 (4.2): cwnd = ssthresh.
+        self.reduce(flight_size, mss);
+        self.cwnd = self.ssthresh;
         self.after_timeout = false;
     }
 

@@ -732,14 +732,15 @@ impl Stack {
             match out {
                 Some(out) => {
                     let (local, remote) = (conn.local, conn.remote);
+                    let tcp_hlen = out.repr.header_len();
                     let ip = IpRepr {
                         src: local.ip(),
                         dst: remote.ip(),
                         protocol: PROTO_TCP,
                         ttl: self.cfg.ttl,
-                        payload_len: out.repr.header_len() + out.payload_len,
+                        payload_len: tcp_hlen + out.payload_len,
                     };
-                    let start = ip.header_len() + out.repr.header_len();
+                    let start = ip.header_len() + tcp_hlen;
                     let mut ok = start + out.payload_len <= buf.len();
                     if ok && out.payload_len > 0 {
                         let n = conn
@@ -755,7 +756,7 @@ impl Stack {
                     // A TSO super-segment (Config::tso_max): each segment the device
                     // cuts carries the MSS less this segment's options (RFC 9293
                     // §3.7.1: the MSS counts data only).
-                    let opts_len = out.repr.header_len().saturating_sub(20);
+                    let opts_len = tcp_hlen.saturating_sub(20);
                     let seg = usize::from(conn.mss).saturating_sub(opts_len).max(1);
                     let tso = self.cfg.tso_max > seg;
                     let segment_size =

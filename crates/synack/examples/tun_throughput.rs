@@ -2,8 +2,10 @@
 //! without vnet_hdr offloads (TSO/GRO), next to kernel <-> kernel over a veth pair.
 //!
 //! Needs root (it creates network namespaces; nothing touches the machine's own
-//! network). Run with `cargo run --release -p synack --example tun_throughput [MiB]`
-//! (default 1024 MiB per run). Each run gets a fresh namespace: the receiver times
+//! network). Run with
+//! `cargo run --release -p synack --example tun_throughput [MiB [BUFFER_KIB]]`
+//! (default 1024 MiB per run; BUFFER_KIB sets synack's send and receive buffers,
+//! default the engine's 256 KiB). Each run gets a fresh namespace: the receiver times
 //! from accepting the connection to reading the end of the stream.
 
 use std::io::{Read, Write};
@@ -11,7 +13,7 @@ use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::process::Command;
 use std::time::{Duration, Instant};
-use synack::{IpCidr, NetStack, StackStats, TcpListener, TcpStream, TunConfig, TunDevice};
+use synack::{Config, IpCidr, NetStack, StackStats, TcpListener, TcpStream, TunConfig, TunDevice};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Size of each write and read.
@@ -101,12 +103,28 @@ fn kernel_receive(l: std::net::TcpListener) -> std::io::Result<(usize, Duration)
     Ok((n, start.elapsed()))
 }
 
+/// synack's send and receive buffer size in bytes (0: the engine's default).
+fn buffer_size() -> usize {
+    std::env::args()
+        .nth(2)
+        .map_or(0, |a| a.parse::<usize>().expect("buffer size in KiB") << 10)
+}
+
 fn open_stack(offload: bool) -> NetStack {
     let own: IpCidr = "10.79.0.2/24".parse().expect("cidr");
     let mut cfg = TunConfig::new("synb0", &[own]);
     cfg.offload = offload;
     let dev = TunDevice::open(&cfg).expect("create the TUN device");
-    NetStack::new(dev, &[own.addr]).expect("stack")
+    let mut config = Config::default();
+    if buffer_size() > 0 {
+        config.send_buffer = buffer_size();
+        config.recv_buffer = buffer_size();
+    }
+    NetStack::builder()
+        .config(config)
+        .address(own.addr)
+        .build(dev)
+        .expect("stack")
 }
 
 /// Kernel -> synack over TUN.
@@ -207,7 +225,11 @@ fn main() {
         .map(|a| a.parse().expect("size in MiB"))
         .unwrap_or(1024);
     let total = mib << 20;
-    println!("{mib} MiB per run; Gbit/s measured at the receiver\n");
+    let buffers = match buffer_size() {
+        0 => "default".to_string(),
+        b => format!("{} KiB", b >> 10),
+    };
+    println!("{mib} MiB per run, synack buffers {buffers}; Gbit/s measured at the receiver\n");
     println!(
         "{:<28} {:>9} {:>10} {:>12}",
         "path", "offload", "Gbit/s", "super-segs"

@@ -81,10 +81,9 @@ impl<D: Device> Device for LossyDevice<D> {
                     self.dropped_rx += 1;
                     continue;
                 }
-                if let Some(p) = self.rx_scratch.get(i) {
-                    if batch.push(p) {
-                        kept += 1;
-                    }
+                // Keep the offload marks (trusted checksum) with the packet.
+                if batch.push_copy_of(&self.rx_scratch, i) {
+                    kept += 1;
                 }
             }
             self.rx_scratch.clear();
@@ -99,11 +98,12 @@ impl<D: Device> Device for LossyDevice<D> {
             self.tx_scratch = PacketBatch::new(batch.max_packets().max(batch.len()));
         }
         self.tx_scratch.clear();
-        for p in batch.iter() {
+        for i in 0..batch.len() {
             if self.lose() {
                 self.dropped_tx += 1;
             } else {
-                self.tx_scratch.push(p);
+                // Keep the TSO segment size with the packet.
+                self.tx_scratch.push_copy_of(batch, i);
             }
         }
         let r = if self.tx_scratch.is_empty() {
@@ -117,6 +117,10 @@ impl<D: Device> Device for LossyDevice<D> {
 
     fn mtu(&self) -> usize {
         self.inner.mtu()
+    }
+
+    fn tso_max(&self) -> usize {
+        self.inner.tso_max()
     }
 }
 

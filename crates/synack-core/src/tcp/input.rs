@@ -186,7 +186,7 @@ impl Connection {
                 self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
                 self.snd_wl1 = seg_seq;
                 self.snd_wl2 = seg_ack;
-                self.sample_rtt_on_ack(env, seg, seg_ack);
+                self.sample_rtt_on_ack(env, seg, seg_ack, self.snd_una);
                 self.retries = 0;
                 self.rtt.reset_backoff();
                 self.rto_at = None;
@@ -220,6 +220,8 @@ impl Connection {
                 return Outcome::Done;
             }
             let old_wnd = self.snd_wnd;
+            // RFC 6675 §5: every ACK's SACK blocks update the scoreboard first.
+            self.sack_update(seg, seg_ack);
             if seg_ack > self.snd_una {
                 self.handle_new_ack(env, seg, seg_ack);
                 if self.sack_high < self.snd_una {
@@ -238,6 +240,7 @@ impl Connection {
                 // three of them and loss recovery falls back to the RTO).
                 self.handle_dup_ack(env);
             }
+            self.sack_after_ack(env);
         }
         if simultaneous_synack {
             // Only the ACK of the duplicate SYN-ACK is new; nothing else to process.
@@ -362,7 +365,7 @@ impl Connection {
                 self.snd_nxt = self.snd_una;
             }
             self.snd_wl2 = seg_ack;
-            self.sample_rtt_on_ack(env, seg, seg_ack);
+            self.sample_rtt_on_ack(env, seg, seg_ack, self.snd_una);
             self.retries = 0;
             self.rtx_count = 0;
             self.rtt.reset_backoff();
@@ -392,6 +395,7 @@ impl Connection {
     /// New data acknowledged: SND.UNA advances (RFC 9293 §3.10.7.4 fifth).
     fn handle_new_ack(&mut self, env: &mut Env<'_>, seg: &TcpRepr, seg_ack: Seq) {
         let acked = seg_ack.since(self.snd_una);
+        let old_una = self.snd_una;
         // Remove acknowledged data from the send buffer (SYN and FIN are not in it).
         if seg_ack > self.buf_seq {
             let n = (seg_ack.since(self.buf_seq) as usize).min(self.send.len());
@@ -403,13 +407,18 @@ impl Connection {
         if self.snd_nxt < self.snd_una {
             self.snd_nxt = self.snd_una;
         }
-        self.sample_rtt_on_ack(env, seg, seg_ack);
+        self.sample_rtt_on_ack(env, seg, seg_ack, old_una);
         let mss = u32::from(self.mss);
         if self.in_recovery {
             if seg_ack >= self.recover {
-                // RFC 6582 §3.2 step 6: full acknowledgment ends fast recovery.
+                // RFC 6582 §3.2 step 6 / RFC 6675 §5: an ACK covering RecoveryPoint
+                // ends recovery.
                 self.in_recovery = false;
+                self.sack_exit_recovery();
                 self.cc.on_recovery_exit(self.flight_size(), mss);
+            } else if self.in_sack_recovery() {
+                // RFC 6675 §5: a partial ACK changes neither cwnd nor HighRxt; pipe
+                // decides what the next transmission opportunity sends.
             } else {
                 // RFC 6582 §3.2 step 5: partial ACK: retransmit the next hole.
                 self.cc.on_partial_ack(acked, mss);
@@ -418,6 +427,7 @@ impl Connection {
         } else {
             self.cc.on_ack(env.now, acked, mss, self.rtt.srtt());
         }
+        self.sack_on_new_ack();
         self.dupacks = 0;
         // RFC 6298 §5.2 / §5.3: stop the timer when all is acknowledged, else restart.
         self.retries = 0;
@@ -463,28 +473,24 @@ impl Connection {
     fn handle_dup_ack(&mut self, env: &mut Env<'_>) {
         self.stats.dup_acks += 1;
         self.dupacks += 1;
-        let mss = u32::from(self.mss);
         if self.in_recovery {
-            self.cc.on_recovery_dup_ack(mss);
-        } else if self.dupacks == 3 {
-            // RFC 6582 §3.2 step 2: only if the ACK covers more than "recover".
-            if self.snd_una > self.recover || self.recover == self.iss {
-                self.in_recovery = true;
-                self.recover = self.snd_max;
-                self.cc.on_fast_retransmit(env.now, self.flight_size(), mss);
-                self.rtx_one = true;
-                self.stats.fast_retransmits += 1;
-                self.rtt_probe = None;
+            // RFC 5681 §3.2 step 4 inflation, for NewReno only: in SACK-based
+            // recovery pipe accounts for the data that left the network (RFC 6675 §5).
+            if !self.in_sack_recovery() {
+                self.cc.on_recovery_dup_ack(u32::from(self.mss));
             }
+        } else if self.dupacks == 3 {
+            // RFC 6582 §3.2 step 2 / RFC 6675 §5 step (2): DupThresh reached.
+            self.enter_recovery(env);
         }
     }
 
     /// Take an RTT sample from an ACK that advanced SND.UNA: from the timestamp echo
     /// (RFC 7323 §4.1) or from the one timed segment (RFC 6298 §3, Karn's rule).
-    fn sample_rtt_on_ack(&mut self, env: &mut Env<'_>, seg: &TcpRepr, seg_ack: Seq) {
+    fn sample_rtt_on_ack(&mut self, env: &mut Env<'_>, seg: &TcpRepr, seg_ack: Seq, old_una: Seq) {
         if self.ts_ok {
             if let Some((_, tsecr)) = seg.options.timestamp {
-                if tsecr != 0 {
+                if tsecr != 0 && self.ts_sample_ok(old_una, tsecr) {
                     let ms = self.ts_now(env.now).wrapping_sub(tsecr);
                     if (ms as i32) >= 0 {
                         self.rtt.sample(Duration::from_millis(u64::from(ms)));
@@ -537,7 +543,9 @@ impl Connection {
             self.ack_now = true;
             return;
         }
-        self.unacked_segs += 1;
+        // A GRO super-segment counts for every full-sized segment it carries, so the
+        // every-second-segment rule (RFC 5681 §4.2) still holds for it.
+        self.unacked_segs += (n / usize::from(self.mss).max(1)).max(1) as u32;
         match self.opts.delayed_ack {
             Some(d) if self.unacked_segs < 2 => {
                 if self.delack_at.is_none() {

@@ -8,6 +8,7 @@
 
 pub(crate) mod input;
 mod output;
+mod recovery;
 mod timers;
 
 use crate::buffer::{RecvBuffer, SendBuffer};
@@ -75,8 +76,10 @@ pub struct ConnStats {
     pub bytes_received: u64,
     /// Payload bytes acknowledged by the peer.
     pub bytes_acked: u64,
-    /// Fast retransmits (3 duplicate ACKs).
+    /// Fast retransmits (3 duplicate ACKs, or SACKed data showing a loss: RFC 6675 §5).
     pub fast_retransmits: u64,
+    /// Retransmissions found lost again during SACK-based recovery and resent.
+    pub lost_retransmits: u64,
     /// Retransmission timeouts.
     pub timeouts: u64,
     /// Duplicate ACKs received.
@@ -212,6 +215,13 @@ pub(crate) struct Connection {
     pub(crate) recover: Seq,
     /// Retransmit one segment at SND.UNA now (fast retransmit / partial ACK).
     pub(crate) rtx_one: bool,
+    /// SACK scoreboard and RFC 6675 recovery state, allocated on the first SACK.
+    pub(crate) sb: Option<Box<recovery::Scoreboard>>,
+    /// Our TSval when the oldest outstanding retransmission was sent (RTT sanity).
+    pub(crate) rtx_tsval: u32,
+    /// End of the highest retransmitted data (retransmissions outstanding while it is
+    /// above SND.UNA).
+    pub(crate) rtx_high: Seq,
     // Timers.
     pub(crate) rto_at: Option<Instant>,
     pub(crate) delack_at: Option<Instant>,
@@ -316,6 +326,9 @@ impl Connection {
             in_recovery: false,
             recover: iss,
             rtx_one: false,
+            sb: None,
+            rtx_tsval: 0,
+            rtx_high: iss,
             rto_at: None,
             delack_at: None,
             persist_at: None,
@@ -461,20 +474,17 @@ impl Connection {
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
         // Written out rather than as an iterator chain: this runs after every call
         // into a connection.
-        let mut best = self.rto_at;
-        for t in [
-            self.delack_at,
-            self.persist_at,
-            self.keepalive_at,
-            self.linger_at,
-        ] {
-            if let Some(t) = t {
-                if best.is_none_or(|b| t < b) {
-                    best = Some(t);
-                }
+        fn earlier(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+            match (a, b) {
+                (Some(x), Some(y)) => Some(x.min(y)),
+                (x, None) => x,
+                (None, y) => y,
             }
         }
-        best
+        earlier(
+            earlier(self.rto_at, self.delack_at),
+            earlier(earlier(self.persist_at, self.keepalive_at), self.linger_at),
+        )
     }
 
     /// Sequence number of our FIN, once queued.

@@ -4,6 +4,7 @@
 //! ACKs with the receive window (receiver-side SWS avoidance, §3.8.6.2.2), timestamps
 //! and SACK blocks.
 
+use super::recovery::SackSend;
 use super::Connection;
 use super::Env;
 use crate::cc::CongestionControl;
@@ -36,6 +37,7 @@ impl Connection {
             || self.probe_pending
             || self.keepalive_pending
             || self.force_send
+            || self.in_sack_recovery()
         {
             return true;
         }
@@ -203,16 +205,47 @@ impl Connection {
             self.rtx_one = false;
             if self.snd_una < self.snd_max {
                 let off = self.snd_una.since(self.buf_seq) as usize;
-                let len = self.send.len().saturating_sub(off).min(mss);
+                // Stop at data the peer SACKed (RFC 6675 §4 NextSeg sends holes only).
+                let hole = self
+                    .sacked_stop(self.snd_una)
+                    .map_or(usize::MAX, |s| s.since(self.snd_una) as usize);
+                let len = self.send.len().saturating_sub(off).min(mss).min(hole);
                 let fin = fin_seq.is_some_and(|f| self.snd_una + len as u32 == f);
                 if len > 0 || fin {
+                    let end = self.snd_una + len as u32 + u32::from(fin);
+                    self.sack_on_retransmit(end);
                     return Some(self.emit_data(env, self.snd_una, off, len, fin, true));
                 }
             }
         }
+        // RFC 6675 §4 NextSeg() and §5 step (C) during SACK-based recovery.
+        let mut sack_usable = None;
+        match self.sack_next(mss as u32) {
+            SackSend::Normal => {}
+            SackSend::Blocked => return None,
+            SackSend::Retransmit { seq, end } => {
+                let off = seq.since(self.buf_seq) as usize;
+                let hole = end.since(seq) as usize;
+                let len = self.send.len().saturating_sub(off).min(mss).min(hole);
+                let fin = fin_seq.is_some_and(|f| seq + len as u32 == f);
+                if len == 0 && !fin {
+                    return None;
+                }
+                self.sack_on_retransmit(seq + len as u32 + u32::from(fin));
+                return Some(self.emit_data(env, seq, off, len, fin, true));
+            }
+            SackSend::NewData { usable } => sack_usable = Some(usable),
+        }
+        // Go-back-N after a timeout skips what the peer SACKed (RFC 6675 §5.1) and
+        // stops each retransmission at the next SACKed range.
+        let mut stop = None;
+        if self.snd_nxt < self.snd_max && self.sb.is_some() {
+            stop = self.sack_skip_sacked();
+        }
         let off = self.snd_nxt.since(self.buf_seq) as usize;
         let avail = self.send.len().saturating_sub(off);
         let flight = self.snd_nxt.since(self.snd_una);
+        let pipe = self.flight_for_send();
         // RFC 3042 §2 (limited transmit): each of the first two duplicate ACKs lets
         // one new segment go beyond cwnd, so a small window still collects the three
         // duplicate ACKs that fast retransmit needs.
@@ -221,9 +254,17 @@ impl Connection {
         } else {
             0
         };
-        let wnd = self.snd_wnd.min(self.cc.cwnd().saturating_add(limited));
-        let usable = wnd.saturating_sub(flight) as usize;
-        let len = avail.min(max_seg).min(usable);
+        let cwnd_room = match sack_usable {
+            Some(u) => u,
+            None => self.cc.cwnd().saturating_add(limited).saturating_sub(pipe),
+        };
+        let usable = self.snd_wnd.saturating_sub(flight).min(cwnd_room) as usize;
+        let mut len = avail.min(max_seg).min(usable);
+        if let Some(stop) = stop {
+            if self.snd_nxt < self.snd_max {
+                len = len.min(stop.since(self.snd_nxt) as usize);
+            }
+        }
         let fin = fin_seq.is_some_and(|f| self.snd_nxt + len as u32 == f && len == avail);
         let retransmission = self.snd_nxt < self.snd_max;
         if len == 0 && !fin {
@@ -292,6 +333,10 @@ impl Connection {
         if retransmission {
             // Karn: no RTT sample from a retransmitted range.
             self.rtt_probe = None;
+            if self.ts_ok {
+                let ts = self.ts_now(env.now);
+                self.note_retransmission_ts(ts, end);
+            }
             self.stats.segs_retransmitted += 1;
             self.stats.bytes_retransmitted += len as u64;
         } else {

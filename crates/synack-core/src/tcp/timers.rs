@@ -83,6 +83,7 @@ impl Connection {
                 // RFC 5681 §3.1 eq. 4 and RFC 6582 §4: leave recovery, go back to SND.UNA.
                 self.cc.on_rto(now, self.flight_size(), mss);
                 self.in_recovery = false;
+                self.sack_on_rto();
                 self.dupacks = 0;
                 self.recover = self.snd_max;
                 self.snd_nxt = self.snd_una;

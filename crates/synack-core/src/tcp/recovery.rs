@@ -1,0 +1,539 @@
+//! SACK-based loss recovery for the sending side (RFC 6675): the scoreboard of the
+//! ranges the peer reported above SND.UNA (RFC 2018 §3, RFC 6675 §3), the IsLost,
+//! SetPipe and NextSeg routines (RFC 6675 §4), entry into and exit from loss
+//! recovery (RFC 6675 §5) and the rules after a retransmission timeout (RFC 6675
+//! §5.1, RFC 2018 §8). Without SACK the connection keeps NewReno (RFC 6582).
+//!
+//! The scoreboard lives behind an `Option<Box<_>>` that is allocated when the peer
+//! first reports out-of-order data and freed once everything sent is acknowledged,
+//! so an idle connection pays one pointer for it.
+
+use super::{Connection, Env};
+use crate::cc::CongestionControl;
+use crate::seq::Seq;
+use synack_wire::TcpRepr;
+
+/// Ranges the scoreboard remembers. A peer reports at most four per ACK (RFC 2018 §3);
+/// more holes than this in one window are rare, and when the array is full the
+/// highest range is forgotten (which can only cause an extra retransmission).
+const MAX_RANGES: usize = 16;
+
+/// DupThresh of RFC 6675 §2 (RFC 5681 §3.2).
+const DUP_THRESH: u32 = 3;
+
+/// What NextSeg (RFC 6675 §4) decided for the next transmission opportunity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SackSend {
+    /// Not in SACK-based recovery: the ordinary sending rules apply.
+    Normal,
+    /// Retransmit the hole `[seq, end)` (rules 1 and 3).
+    Retransmit {
+        /// First byte of the segment.
+        seq: Seq,
+        /// End of the hole (the segment may be shorter).
+        end: Seq,
+    },
+    /// Rule 2: new data, at most `usable` bytes (cwnd - pipe, RFC 6675 §5 step (C)).
+    NewData {
+        /// Bytes the congestion window allows.
+        usable: u32,
+    },
+    /// cwnd - pipe is below one SMSS: nothing may be sent (RFC 6675 §5 step (C)).
+    Blocked,
+}
+
+/// The sender's record of SACKed data and retransmissions (RFC 6675 §3).
+#[derive(Debug, Clone)]
+pub(crate) struct Scoreboard {
+    /// Disjoint, sorted, non-adjacent SACKed ranges `[left, right)` above SND.UNA.
+    ranges: [(Seq, Seq); MAX_RANGES],
+    /// Ranges in use.
+    len: usize,
+    /// HighRxt (RFC 6675 §2): end of the highest byte retransmitted in this recovery.
+    high_rxt: Seq,
+    /// SND.MAX when the current round of retransmissions began: SACKed data at or
+    /// above it was sent after those retransmissions, so three segments of it
+    /// reported while the retransmitted hole stays open mean the retransmission was
+    /// lost too (the time order RFC 8985 §6.2 uses, kept for one round).
+    rxt_fence: Seq,
+    /// SACK-based loss recovery (RFC 6675 §5) is in progress.
+    active: bool,
+}
+
+impl Scoreboard {
+    fn new(snd_una: Seq) -> Scoreboard {
+        Scoreboard {
+            ranges: [(snd_una, snd_una); MAX_RANGES],
+            len: 0,
+            high_rxt: snd_una,
+            rxt_fence: snd_una,
+            active: false,
+        }
+    }
+
+    /// The ranges in use, lowest first.
+    fn ranges(&self) -> &[(Seq, Seq)] {
+        &self.ranges[..self.len]
+    }
+
+    /// RFC 6675 §4 Update(): mark `[left, right)` SACKed, merging with its neighbours.
+    fn insert(&mut self, mut left: Seq, mut right: Seq) {
+        let mut i = 0;
+        while i < self.len && self.ranges[i].1 < left {
+            i += 1;
+        }
+        let mut j = i;
+        while j < self.len && self.ranges[j].0 <= right {
+            left = left.min(self.ranges[j].0);
+            right = right.max(self.ranges[j].1);
+            j += 1;
+        }
+        if j > i {
+            // Ranges i..j merge into one.
+            self.ranges[i] = (left, right);
+            self.ranges.copy_within(j..self.len, i + 1);
+            self.len -= j - i - 1;
+            return;
+        }
+        if self.len == MAX_RANGES {
+            if i == MAX_RANGES {
+                return; // The new range would be the highest: forget it.
+            }
+            self.len -= 1; // Forget the highest range to make room.
+        }
+        self.ranges.copy_within(i..self.len, i + 1);
+        self.ranges[i] = (left, right);
+        self.len += 1;
+    }
+
+    /// Forget what SND.UNA has passed.
+    fn trim(&mut self, snd_una: Seq) {
+        let drop = self.ranges().iter().take_while(|r| r.1 <= snd_una).count();
+        self.ranges.copy_within(drop..self.len, 0);
+        self.len -= drop;
+        if self.len > 0 && self.ranges[0].0 < snd_una {
+            self.ranges[0].0 = snd_una;
+        }
+        if self.high_rxt < snd_una {
+            self.high_rxt = snd_una;
+        }
+    }
+
+    /// SACKed bytes within `[from, to)`.
+    fn sacked_in(&self, from: Seq, to: Seq) -> u32 {
+        let mut n = 0;
+        for &(l, r) in self.ranges() {
+            let (l, r) = (l.max(from), r.min(to));
+            if l < r {
+                n += r.since(l);
+            }
+        }
+        n
+    }
+
+    /// Highest SACKed sequence number plus one, if anything is SACKed.
+    fn highest_sacked(&self) -> Option<Seq> {
+        self.ranges().last().map(|r| r.1)
+    }
+
+    /// Every unSACKed byte below the returned edge is lost by RFC 6675 §4 IsLost():
+    /// DupThresh discontiguous SACKed ranges, or more than (DupThresh - 1) * SMSS
+    /// SACKed bytes, lie above it. Scans from the highest range down.
+    fn lost_edge(&self, mss: u32) -> Option<Seq> {
+        let mut bytes = 0u32;
+        for (k, &(l, r)) in self.ranges().iter().rev().enumerate() {
+            bytes = bytes.saturating_add(r.since(l));
+            if k as u32 + 1 >= DUP_THRESH || bytes > (DUP_THRESH - 1) * mss {
+                return Some(l);
+            }
+        }
+        None
+    }
+
+    /// RFC 6675 §4 IsLost(seq) for an unSACKed `seq`.
+    fn is_lost(&self, seq: Seq, mss: u32) -> bool {
+        self.lost_edge(mss).is_some_and(|edge| seq < edge)
+    }
+
+    /// The first unSACKed stretch `[s, e)` with `from <= s < limit`; `e` stops at the
+    /// next SACKed range or at `limit`.
+    fn next_hole(&self, from: Seq, limit: Seq) -> Option<(Seq, Seq)> {
+        let mut s = from;
+        for &(l, r) in self.ranges() {
+            if r <= s {
+                continue;
+            }
+            if l <= s {
+                s = r; // Inside a SACKed range: the hole starts after it.
+                continue;
+            }
+            return (s < limit).then_some((s, l.min(limit)));
+        }
+        (s < limit).then_some((s, limit))
+    }
+
+    /// RFC 6675 §4 SetPipe(), in bytes: unSACKed bytes not deemed lost, plus
+    /// unSACKed bytes below HighRxt (retransmitted and presumably in flight).
+    fn pipe(&self, snd_una: Seq, snd_max: Seq, mss: u32) -> u32 {
+        let holes = snd_max.since(snd_una) - self.sacked_in(snd_una, snd_max);
+        let lost = match self.lost_edge(mss) {
+            Some(edge) if edge > snd_una => edge.since(snd_una) - self.sacked_in(snd_una, edge),
+            _ => 0,
+        };
+        let rxt_to = self.high_rxt.min(snd_max);
+        let rxt = if rxt_to > snd_una {
+            rxt_to.since(snd_una) - self.sacked_in(snd_una, rxt_to)
+        } else {
+            0
+        };
+        holes - lost + rxt
+    }
+}
+
+impl Connection {
+    /// RFC 6675 §5: record the SACK blocks of an acceptable ACK in the scoreboard
+    /// (Update(), RFC 6675 §4). Blocks below the cumulative ACK (D-SACK, RFC 2883) or
+    /// beyond what was sent are ignored; never trusted further than that.
+    pub(crate) fn sack_update(&mut self, seg: &TcpRepr, seg_ack: Seq) {
+        if !self.sack_ok || seg.options.sack_len == 0 {
+            return;
+        }
+        let floor = seg_ack.max(self.snd_una);
+        for b in seg.options.sack_blocks() {
+            let (left, right) = (Seq(b.left).max(floor), Seq(b.right));
+            if right <= left || right > self.snd_max {
+                continue;
+            }
+            let una = self.snd_una;
+            self.sb
+                .get_or_insert_with(|| Box::new(Scoreboard::new(una)))
+                .insert(left, right);
+        }
+    }
+
+    /// SND.UNA advanced: forget acknowledged ranges; drop the scoreboard once
+    /// nothing is outstanding.
+    pub(crate) fn sack_on_new_ack(&mut self) {
+        if self.snd_una == self.snd_max && !self.in_recovery {
+            self.sb = None;
+            return;
+        }
+        if let Some(sb) = self.sb.as_deref_mut() {
+            sb.trim(self.snd_una);
+        }
+    }
+
+    /// True while SACK-based loss recovery (RFC 6675 §5) is in progress.
+    pub(crate) fn in_sack_recovery(&self) -> bool {
+        self.in_recovery && self.sb.as_deref().is_some_and(|sb| sb.active)
+    }
+
+    /// RFC 6675 §5 step (4) may start loss recovery only once SND.UNA has reached
+    /// RecoveryPoint ("recover") of the previous recovery or timeout (§5.1).
+    fn may_enter_recovery(&self) -> bool {
+        if self.sb.is_some() {
+            self.snd_una >= self.recover
+        } else {
+            // RFC 6582 §3.2 step 2 (NewReno): only if the ACK covers more than recover.
+            self.snd_una > self.recover || self.recover == self.iss
+        }
+    }
+
+    /// Enter loss recovery (fast retransmit): RFC 6675 §5 step (4) when the peer
+    /// SACKs, else NewReno (RFC 5681 §3.2, RFC 6582 §3.2 step 2).
+    pub(crate) fn enter_recovery(&mut self, env: &mut Env<'_>) {
+        if self.in_recovery || !self.may_enter_recovery() || self.snd_una == self.snd_max {
+            return;
+        }
+        let mss = u32::from(self.mss);
+        self.in_recovery = true;
+        // RFC 6675 §5 (4.1): RecoveryPoint = HighData.
+        self.recover = self.snd_max;
+        self.stats.fast_retransmits += 1;
+        self.rtt_probe = None;
+        // RFC 6675 §5 (4.3) / RFC 5681 §3.2 step 3: retransmit HighACK + 1 now.
+        self.rtx_one = true;
+        let flight = self.flight_size();
+        let (una, max) = (self.snd_una, self.snd_max);
+        match self.sb.as_deref_mut() {
+            Some(sb) => {
+                // RFC 6675 §5 (4.2): ssthresh = cwnd = FlightSize / 2 (the controller's
+                // reduction); pipe, not window inflation, then governs sending.
+                sb.active = true;
+                sb.high_rxt = una;
+                sb.rxt_fence = max;
+                self.cc.on_sack_recovery(env.now, flight, mss);
+            }
+            None => self.cc.on_fast_retransmit(env.now, flight, mss),
+        }
+    }
+
+    /// After the scoreboard was updated by an ACK: RFC 6675 §5 enters recovery also
+    /// when IsLost(HighACK + 1) holds, without three duplicate ACKs; in recovery,
+    /// a retransmission overtaken by three segments sent after it is lost again.
+    pub(crate) fn sack_after_ack(&mut self, env: &mut Env<'_>) {
+        let mss = u32::from(self.mss);
+        let Some(sb) = self.sb.as_deref_mut() else {
+            return;
+        };
+        if !self.in_recovery {
+            if sb.is_lost(self.snd_una, mss) {
+                self.enter_recovery(env);
+            }
+            return;
+        }
+        if !sb.active || sb.high_rxt <= self.snd_una {
+            return;
+        }
+        // Lost retransmission (RFC 8985 §6.2's time order in place of per-segment
+        // send times): the hole at SND.UNA was retransmitted before anything at or
+        // above the fence was sent; more than (DupThresh - 1) * SMSS of that later
+        // data is SACKed while the hole stays open, so the retransmission was lost.
+        // Send it again and start a new round.
+        if sb.sacked_in(sb.rxt_fence, self.snd_max) > (DUP_THRESH - 1) * mss {
+            sb.rxt_fence = self.snd_max;
+            self.rtx_one = true;
+            self.stats.lost_retransmits += 1;
+        }
+    }
+
+    /// Leave SACK-based recovery (full ACK, RFC 6675 §5 / RFC 6582 §3.2 step 6).
+    pub(crate) fn sack_exit_recovery(&mut self) {
+        if let Some(sb) = self.sb.as_deref_mut() {
+            sb.active = false;
+        }
+    }
+
+    /// A retransmission timeout (RFC 6675 §5.1): recovery ends. The scoreboard is kept
+    /// so go-back-N can skip SACKed data, unless the peer reneged (RFC 2018 §8): it
+    /// reported SND.UNA itself SACKed, or the timeout repeats without progress.
+    pub(crate) fn sack_on_rto(&mut self) {
+        let una = self.snd_una;
+        let reneged = self.retries > 1
+            || self
+                .sb
+                .as_deref()
+                .is_some_and(|sb| sb.ranges().first().is_some_and(|r| r.0 <= una));
+        if reneged {
+            self.sb = None;
+        } else if let Some(sb) = self.sb.as_deref_mut() {
+            sb.active = false;
+            sb.high_rxt = una;
+        }
+    }
+
+    /// A retransmission `[seq, end)` went out: advance HighRxt (RFC 6675 §5 (4.3),
+    /// (C.3)).
+    pub(crate) fn sack_on_retransmit(&mut self, end: Seq) {
+        if let Some(sb) = self.sb.as_deref_mut() {
+            if sb.active && end > sb.high_rxt {
+                sb.high_rxt = end;
+            }
+        }
+    }
+
+    /// Go-back-N after a timeout: if SND.NXT is inside a SACKed range, move it past;
+    /// returns the start of the next SACKed range above SND.NXT (where this
+    /// retransmission must stop), if any.
+    pub(crate) fn sack_skip_sacked(&mut self) -> Option<Seq> {
+        let sb = self.sb.as_deref()?;
+        let mut nxt = self.snd_nxt;
+        let mut stop = None;
+        for &(l, r) in sb.ranges() {
+            if r <= nxt {
+                continue;
+            }
+            if l <= nxt {
+                nxt = r;
+                continue;
+            }
+            stop = Some(l);
+            break;
+        }
+        self.snd_nxt = nxt.min(self.snd_max);
+        stop
+    }
+
+    /// A retransmission ending at `end` went out: remember the timestamp of the first
+    /// retransmission while retransmitted data is outstanding (for
+    /// [`Connection::ts_sample_ok`]).
+    pub(crate) fn note_retransmission_ts(&mut self, ts_now: u32, end: Seq) {
+        if self.rtx_high <= self.snd_una {
+            self.rtx_tsval = ts_now;
+            self.rtx_high = end;
+        } else if end > self.rtx_high {
+            self.rtx_high = end;
+        }
+    }
+
+    /// Whether a timestamp echo `tsecr` on an ACK that advanced SND.UNA from `old_una`
+    /// gives a valid RTT sample. If the ACK covers retransmitted data but echoes a
+    /// TSval older than the first retransmission, it answers an original transmission
+    /// whose ACK came late (or was lost and repeated): the sample would include the
+    /// time spent waiting to retransmit and inflate the RTO (RFC 7323 §4.2's "RTTM"
+    /// with Karn's rule, RFC 6298 §3, applied to timestamps).
+    pub(crate) fn ts_sample_ok(&self, old_una: Seq, tsecr: u32) -> bool {
+        let covers_rtx = self.rtx_high > old_una;
+        !(covers_rtx && (tsecr.wrapping_sub(self.rtx_tsval) as i32) < 0)
+    }
+
+    /// Start of the first SACKed range above `seq`, where a retransmission from `seq`
+    /// must stop.
+    pub(crate) fn sacked_stop(&self, seq: Seq) -> Option<Seq> {
+        let sb = self.sb.as_deref()?;
+        sb.ranges().iter().find(|r| r.0 > seq).map(|r| r.0)
+    }
+
+    /// Bytes in flight for the sending rules outside SACK recovery: SND.NXT -
+    /// SND.UNA, less what the peer SACKed below SND.NXT (during go-back-N after a
+    /// timeout those bytes are not in the network, RFC 6675 §5.1).
+    pub(crate) fn flight_for_send(&self) -> u32 {
+        let flight = self.snd_nxt.since(self.snd_una);
+        match self.sb.as_deref() {
+            Some(sb) if self.snd_nxt < self.snd_max => {
+                flight - sb.sacked_in(self.snd_una, self.snd_nxt)
+            }
+            _ => flight,
+        }
+    }
+
+    /// RFC 6675 §4 NextSeg() and §5 step (C): what to send next in SACK recovery.
+    pub(crate) fn sack_next(&self, seg_mss: u32) -> SackSend {
+        let Some(sb) = self.sb.as_deref() else {
+            return SackSend::Normal;
+        };
+        if !self.in_recovery || !sb.active {
+            return SackSend::Normal;
+        }
+        let mss = u32::from(self.mss);
+        let (una, max) = (self.snd_una, self.snd_max);
+        let pipe = sb.pipe(una, max, mss);
+        let room = self.cc.cwnd().saturating_sub(pipe);
+        // RFC 6675 §5 (C): send while cwnd - pipe >= 1 SMSS.
+        if room < seg_mss.min(mss) {
+            return SackSend::Blocked;
+        }
+        let from = sb.high_rxt.max(una);
+        // Rule 1: the first unSACKed hole above HighRxt that IsLost().
+        if let Some(edge) = sb.lost_edge(mss) {
+            if let Some((s, e)) = sb.next_hole(from, max) {
+                if s < edge {
+                    return SackSend::Retransmit { seq: s, end: e };
+                }
+            }
+        }
+        // Rule 2: new data, if any is queued and the peer's window allows it.
+        let queued = self.send.len() as u32 + u32::from(self.fin_queued);
+        let sent = self.snd_max.since(self.buf_seq);
+        let wnd_left = self
+            .snd_wnd
+            .saturating_sub(self.snd_max.since(self.snd_una));
+        if queued > sent && wnd_left > 0 {
+            return SackSend::NewData { usable: room };
+        }
+        // Rule 3: an unSACKed hole above HighRxt with SACKed data above it.
+        if let Some(high) = sb.highest_sacked() {
+            if let Some((s, e)) = sb.next_hole(from, high) {
+                return SackSend::Retransmit { seq: s, end: e };
+            }
+        }
+        SackSend::Blocked
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sb(ranges: &[(u32, u32)]) -> Scoreboard {
+        let mut b = Scoreboard::new(Seq(0));
+        for &(l, r) in ranges {
+            b.insert(Seq(l), Seq(r));
+        }
+        b
+    }
+
+    fn list(b: &Scoreboard) -> Vec<(u32, u32)> {
+        b.ranges().iter().map(|r| (r.0 .0, r.1 .0)).collect()
+    }
+
+    #[test]
+    fn an_idle_connection_pays_one_pointer_for_the_scoreboard() {
+        assert_eq!(
+            core::mem::size_of::<Option<Box<Scoreboard>>>(),
+            core::mem::size_of::<usize>()
+        );
+    }
+
+    #[test]
+    fn insert_merges_and_sorts() {
+        let b = sb(&[(300, 400), (100, 200), (200, 250), (500, 600), (390, 450)]);
+        assert_eq!(list(&b), vec![(100, 250), (300, 450), (500, 600)]);
+        let b = sb(&[(100, 200), (300, 400), (50, 500)]);
+        assert_eq!(list(&b), vec![(50, 500)]);
+    }
+
+    #[test]
+    fn full_board_forgets_the_highest_range() {
+        let mut b = Scoreboard::new(Seq(0));
+        for i in 0..MAX_RANGES as u32 {
+            b.insert(Seq(100 * i + 10), Seq(100 * i + 20));
+        }
+        b.insert(Seq(5), Seq(6));
+        assert_eq!(b.len, MAX_RANGES);
+        assert_eq!(list(&b)[0], (5, 6));
+        assert_eq!(
+            b.highest_sacked(),
+            Some(Seq(100 * (MAX_RANGES as u32 - 2) + 20))
+        );
+        b.insert(Seq(100_000), Seq(100_010));
+        assert_eq!(
+            b.highest_sacked(),
+            Some(Seq(100 * (MAX_RANGES as u32 - 2) + 20))
+        );
+    }
+
+    #[test]
+    fn trim_clips_and_drops() {
+        let mut b = sb(&[(100, 200), (300, 400)]);
+        b.trim(Seq(150));
+        assert_eq!(list(&b), vec![(150, 200), (300, 400)]);
+        b.trim(Seq(250));
+        assert_eq!(list(&b), vec![(300, 400)]);
+    }
+
+    #[test]
+    fn is_lost_counts_ranges_or_bytes() {
+        let mss = 100;
+        // One range of 2*MSS above: not lost; more than 2*MSS: lost.
+        assert!(!sb(&[(100, 300)]).is_lost(Seq(0), mss));
+        assert!(sb(&[(100, 301)]).is_lost(Seq(0), mss));
+        // Three small discontiguous ranges above: lost.
+        let b = sb(&[(10, 20), (30, 40), (50, 60)]);
+        assert!(b.is_lost(Seq(0), mss));
+        assert!(!b.is_lost(Seq(25), mss));
+    }
+
+    #[test]
+    fn pipe_counts_unlost_holes_and_retransmissions() {
+        let mss = 100;
+        // Sent [0, 1000); SACKed [100, 400): hole [0,100) is lost (300 bytes above);
+        // [400, 1000) is not.
+        let mut b = sb(&[(100, 400)]);
+        assert_eq!(b.pipe(Seq(0), Seq(1000), mss), 600);
+        b.high_rxt = Seq(100);
+        assert_eq!(b.pipe(Seq(0), Seq(1000), mss), 700);
+    }
+
+    #[test]
+    fn next_hole_skips_sacked_ranges() {
+        let b = sb(&[(100, 200), (300, 400)]);
+        assert_eq!(b.next_hole(Seq(0), Seq(1000)), Some((Seq(0), Seq(100))));
+        assert_eq!(b.next_hole(Seq(100), Seq(1000)), Some((Seq(200), Seq(300))));
+        assert_eq!(
+            b.next_hole(Seq(350), Seq(1000)),
+            Some((Seq(400), Seq(1000)))
+        );
+        assert_eq!(b.next_hole(Seq(350), Seq(400)), None);
+    }
+}

@@ -1,0 +1,265 @@
+//! SACK-based loss recovery of the sender (RFC 6675): several holes repaired in one
+//! round trip, pipe held to cwnd, SACKed data never resent, a lost retransmission
+//! resent without waiting for the RTO, and go-back-N after a timeout skipping what
+//! the peer SACKed (RFC 6675 §5.1). The peer is scripted: segments are named by their
+//! index `i` (sequence number `s + i * MSS`).
+
+mod common;
+use common::*;
+use synack_core::Config;
+use synack_wire::{SackBlock, TcpOptions};
+
+const MSS: u32 = 1000;
+
+fn cfg() -> Config {
+    Config {
+        timestamps: false,
+        window_scaling: false,
+        nagle: false,
+        ..quick_cfg()
+    }
+}
+
+/// A passive connection whose peer offered SACK and an MSS of 1000.
+fn sack_conn(t: &mut Lone) -> Est {
+    let opts = TcpOptions {
+        mss: Some(MSS as u16),
+        sack_permitted: true,
+        ..TcpOptions::default()
+    };
+    let e = t.passive(1000, opts);
+    events(&mut t.stack);
+    e
+}
+
+/// Sequence number of segment `i`.
+fn sq(e: &Est, i: u32) -> u32 {
+    e.s_nxt.wrapping_add(i * MSS)
+}
+
+/// An ACK of segment index `ack` with SACK blocks given as segment-index ranges
+/// `[l, r)`, most recent first.
+fn sack(e: &Est, ack: u32, blocks: &[(u32, u32)]) -> synack_wire::TcpRepr {
+    let mut r = tcp(ACK, e.p_nxt, sq(e, ack), 65535);
+    for &(l, rt) in blocks {
+        assert!(r.options.push_sack(SackBlock {
+            left: sq(e, l),
+            right: sq(e, rt),
+        }));
+    }
+    r
+}
+
+/// Segment indices of the data segments in `out`, checking each is one full MSS.
+fn idx(e: &Est, out: &[Seg]) -> Vec<u32> {
+    out.iter()
+        .filter(|s| !s.payload.is_empty())
+        .map(|s| {
+            assert_eq!(s.payload.len(), MSS as usize, "{:?}", brief(out));
+            s.seq().wrapping_sub(e.s_nxt) / MSS
+        })
+        .collect()
+}
+
+#[test]
+fn several_holes_are_repaired_in_one_round_trip() {
+    let mut t = Lone::new(cfg());
+    let e = sack_conn(&mut t);
+    t.stack.send(e.h, &vec![5u8; 30 * MSS as usize]).unwrap();
+    assert_eq!(idx(&e, &t.out()), (0..10).collect::<Vec<_>>());
+    // Segments 0, 3 and 6 are lost; the peer reports each arrival as a receiver
+    // would (the newest block first).
+    let acks: [&[(u32, u32)]; 7] = [
+        &[(1, 2)],
+        &[(1, 3)],
+        &[(4, 5), (1, 3)],
+        &[(4, 6), (1, 3)],
+        &[(7, 8), (4, 6), (1, 3)],
+        &[(7, 9), (4, 6), (1, 3)],
+        &[(7, 10), (4, 6), (1, 3)],
+    ];
+    let mut sent = Vec::new();
+    for blocks in acks {
+        sent.extend(idx(&e, &t.inject(e.local, sack(&e, 0, blocks), &[])));
+    }
+    // Limited transmit (10, 11), then the three holes each once, with new data as
+    // pipe allows; nothing SACKed is resent, and no timer was needed.
+    let rtx: Vec<u32> = sent.iter().copied().filter(|&i| i < 10).collect();
+    assert_eq!(rtx, vec![0, 3, 6], "sent {sent:?}");
+    assert!(sent.iter().all(|&i| ![1, 2, 4, 5, 7, 8, 9].contains(&i)));
+    let info = t.stack.info(e.h).unwrap();
+    assert_eq!(info.stats.fast_retransmits, 1);
+    assert_eq!(info.stats.timeouts, 0);
+    assert_eq!(info.stats.segs_retransmitted, 3);
+    // The retransmissions arrive: one cumulative ACK ends recovery, and cwnd is the
+    // halved window of RFC 6675 §5 (4.2), not an inflated one.
+    let high = *sent.iter().max().unwrap() + 1;
+    t.inject(e.local, sack(&e, high, &[]), &[]);
+    let info = t.stack.info(e.h).unwrap();
+    assert_eq!(info.ssthresh, 6 * MSS, "FlightSize 12 segments / 2");
+    assert!(info.cwnd <= info.ssthresh);
+}
+
+#[test]
+fn pipe_holds_transmissions_to_cwnd() {
+    let mut t = Lone::new(cfg());
+    let e = sack_conn(&mut t);
+    t.stack.send(e.h, &vec![5u8; 60 * MSS as usize]).unwrap();
+    assert_eq!(t.out().len(), 10);
+    // Grow cwnd to 20 segments: each ACK of one segment releases two.
+    for i in 1..=10 {
+        assert_eq!(t.inject(e.local, sack(&e, i, &[]), &[]).len(), 2);
+    }
+    // In flight: 10..30. Segment 10 is lost; 11.. arrive and are SACKed one by one.
+    let mut per_ack = Vec::new();
+    for k in 1..=19u32 {
+        let out = idx(&e, &t.inject(e.local, sack(&e, 10, &[(11, 11 + k)]), &[]));
+        per_ack.push(out);
+    }
+    // Dup ACKs 1 and 2: limited transmit of 30 and 31. Dup ACK 3: fast retransmit of
+    // 10 with ssthresh = cwnd = 22 / 2 = 11 segments. Pipe is then 22 - 3 segments
+    // (SACKed) - 1 (lost) + 1 (retransmitted) = 19 and falls by one per ACK: nothing
+    // may be sent until it is below cwnd (ACK 12), then one new segment per ACK.
+    assert_eq!(per_ack[0], vec![30]);
+    assert_eq!(per_ack[1], vec![31]);
+    assert_eq!(per_ack[2], vec![10]);
+    for (k, out) in per_ack.iter().enumerate().take(11).skip(3) {
+        assert!(out.is_empty(), "dup ACK {} sent {out:?}", k + 1);
+    }
+    for (n, out) in per_ack.iter().skip(11).enumerate() {
+        assert_eq!(out, &vec![32 + n as u32], "dup ACK {}", n + 12);
+    }
+    assert_eq!(t.stack.info(e.h).unwrap().cwnd, 11 * MSS);
+}
+
+#[test]
+fn a_lost_retransmission_is_sent_again_before_the_rto() {
+    let mut t = Lone::new(cfg());
+    let e = sack_conn(&mut t);
+    t.stack.send(e.h, &vec![5u8; 40 * MSS as usize]).unwrap();
+    assert_eq!(t.out().len(), 10);
+    // Segment 0 is lost; 1..10 are SACKed. Limited transmit sends 10 and 11, the
+    // third dup ACK retransmits 0; later ACKs let new data (12..) go.
+    let mut sent = Vec::new();
+    for k in 1..=9u32 {
+        sent.extend(idx(&e, &t.inject(e.local, sack(&e, 0, &[(1, 1 + k)]), &[])));
+    }
+    assert_eq!(sent.iter().filter(|&&i| i == 0).count(), 1, "{sent:?}");
+    assert!(
+        sent.contains(&12),
+        "new data sent after the retransmission: {sent:?}"
+    );
+    // The retransmission of 0 is lost too. 10 and 11 (sent before it) arrive: not
+    // yet evidence. Then 12, 13, 14 (sent after it) arrive: more than two segments
+    // sent after the retransmission are SACKed while 0 is still missing.
+    let mut again = Vec::new();
+    for r in [11, 12] {
+        again.extend(idx(&e, &t.inject(e.local, sack(&e, 0, &[(1, r)]), &[])));
+    }
+    assert!(!again.contains(&0), "too early: {again:?}");
+    for r in [13, 14, 15] {
+        again.extend(idx(&e, &t.inject(e.local, sack(&e, 0, &[(1, r)]), &[])));
+    }
+    assert_eq!(again.iter().filter(|&&i| i == 0).count(), 1, "{again:?}");
+    let info = t.stack.info(e.h).unwrap();
+    assert_eq!(info.stats.timeouts, 0);
+    assert_eq!(info.stats.lost_retransmits, 1);
+}
+
+#[test]
+fn go_back_n_after_a_timeout_skips_sacked_data() {
+    let mut t = Lone::new(cfg());
+    let e = sack_conn(&mut t);
+    t.stack.send(e.h, &vec![5u8; 10 * MSS as usize]).unwrap();
+    assert_eq!(t.out().len(), 10);
+    // 0, 1 and 3 are lost; 2 and 4 arrive: two duplicate ACKs, too few for fast
+    // retransmit, and no new data to send with limited transmit.
+    none(&t.inject(e.local, sack(&e, 0, &[(2, 3)]), &[]));
+    none(&t.inject(e.local, sack(&e, 0, &[(4, 5), (2, 3)]), &[]));
+    // RTO: cwnd = 1 segment, resend 0.
+    let (_, out) = t.next_timer().expect("RTO armed");
+    assert_eq!(idx(&e, &out), vec![0]);
+    // 0 arrives: cwnd 2; go-back-N sends 1 and 3, not the SACKed 2.
+    let out = t.inject(e.local, sack(&e, 1, &[(4, 5), (2, 3)]), &[]);
+    assert_eq!(idx(&e, &out), vec![1, 3]);
+    // 1 arrives (ACK 3): slow start gives cwnd 4; only 3 is in flight, so three
+    // more go: 5, 6 and 7, not the SACKed 4.
+    let out = t.inject(e.local, sack(&e, 3, &[(4, 5)]), &[]);
+    assert_eq!(idx(&e, &out), vec![5, 6, 7]);
+    let info = t.stack.info(e.h).unwrap();
+    assert_eq!(info.stats.segs_retransmitted, 6, "0, 1, 3, 5, 6, 7");
+}
+
+#[test]
+fn without_sack_a_loss_still_uses_newreno() {
+    let mut t = Lone::new(cfg());
+    let e = t.passive(1000, syn_opts(MSS as u16));
+    events(&mut t.stack);
+    t.stack.send(e.h, &vec![5u8; 10 * MSS as usize]).unwrap();
+    assert_eq!(t.out().len(), 10);
+    for _ in 0..2 {
+        t.inject(e.local, sack(&e, 0, &[]), &[]);
+    }
+    let out = t.inject(e.local, sack(&e, 0, &[]), &[]);
+    assert_eq!(idx(&e, &out), vec![0]);
+    // RFC 5681 §3.2 step 3: cwnd = ssthresh + 3 SMSS (window inflation).
+    let info = t.stack.info(e.h).unwrap();
+    assert_eq!(info.cwnd, info.ssthresh + 3 * MSS);
+}
+
+/// With timestamps: a connection, one segment sent, the RTO fired and the segment
+/// resent. Returns (connection, TSval of the original, TSval of the retransmission).
+fn timed_out_segment(t: &mut Lone) -> (Est, u32, u32) {
+    let opts = TcpOptions {
+        mss: Some(MSS as u16),
+        sack_permitted: true,
+        timestamp: Some((100, 0)),
+        ..TcpOptions::default()
+    };
+    let e = t.passive(1000, opts);
+    events(&mut t.stack);
+    t.stack.send(e.h, &[5u8; 500]).unwrap();
+    let out = t.out();
+    let first = out[0].tcp.options.timestamp.expect("timestamps on").0;
+    let (_, out) = t.next_timer().expect("RTO armed");
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].seq(), e.s_nxt, "retransmission");
+    let again = out[0].tcp.options.timestamp.expect("timestamps on").0;
+    assert!(again > first);
+    (e, first, again)
+}
+
+fn ts_ack(e: &Est, tsval: u32, tsecr: u32) -> synack_wire::TcpRepr {
+    let mut r = tcp(ACK, e.p_nxt, e.s_nxt.wrapping_add(500), 65535);
+    r.options.timestamp = Some((tsval, tsecr));
+    r
+}
+
+#[test]
+fn an_echo_older_than_the_retransmission_gives_no_rtt_sample() {
+    let mut t = Lone::new(Config {
+        timestamps: true,
+        ..cfg()
+    });
+    let (e, first, _) = timed_out_segment(&mut t);
+    let before = t.stack.info(e.h).unwrap().srtt;
+    t.advance(ms(10));
+    // The original's ACK, late: it echoes the first TSval and would measure the
+    // whole RTO wait as round-trip time.
+    t.inject(e.local, ts_ack(&e, 200, first), &[]);
+    assert_eq!(t.stack.info(e.h).unwrap().srtt, before);
+}
+
+#[test]
+fn an_echo_of_the_retransmission_gives_an_rtt_sample() {
+    let mut t = Lone::new(Config {
+        timestamps: true,
+        ..cfg()
+    });
+    let (e, _, again) = timed_out_segment(&mut t);
+    let before = t.stack.info(e.h).unwrap().srtt;
+    t.advance(ms(10));
+    t.inject(e.local, ts_ack(&e, 200, again), &[]);
+    let after = t.stack.info(e.h).unwrap().srtt;
+    assert_ne!(after, before);
+}
