@@ -20,16 +20,15 @@ pub const MAX_OOO_RANGES: usize = 32;
 /// lives at physical index `(head + i) % size`. It does not track a length itself: the
 /// owners know which logical positions hold meaningful bytes.
 ///
-/// The storage is a `Vec` whose capacity is reserved at `size` but whose length only
-/// covers the physical prefix written so far: fresh storage is never zero-filled (a
-/// 256 KiB receive ring reallocated after each drain would otherwise cost a full
-/// `memset` per round trip). Physical indices at or past the length were never written,
-/// so nothing meaningful lives there.
+/// The storage is a `Vec` whose capacity is the ring's size (`Vec::with_capacity`
+/// guarantees exactly the capacity asked for) but whose length only covers the
+/// physical prefix written so far: fresh storage is never zero-filled (a 256 KiB
+/// receive ring reallocated after each drain would otherwise cost a full `memset` per
+/// round trip). Physical indices at or past the length were never written, so nothing
+/// meaningful lives there.
 #[derive(Default)]
 struct Ring {
     storage: Vec<u8>,
-    /// Physical size of the ring (`storage.len() <= size <= storage.capacity()`).
-    size: usize,
     head: usize,
     /// Size of the storage when it was last freed: a ring that fills again after
     /// draining (a bulk transfer, one round trip at a time) reallocates at that size at
@@ -38,15 +37,16 @@ struct Ring {
 }
 
 impl Ring {
+    /// Physical size of the ring.
     fn size(&self) -> usize {
-        self.size
+        self.storage.capacity()
     }
 
     /// Physical index of logical position `pos` (`pos < size`).
     fn index(&self, pos: usize) -> usize {
         let i = self.head + pos;
-        if i >= self.size {
-            i - self.size
+        if i >= self.size() {
+            i - self.size()
         } else {
             i
         }
@@ -56,13 +56,13 @@ impl Ring {
     /// `min(limit, INITIAL_ALLOC)`, never beyond `limit`. Positions `0..used` keep their
     /// bytes (the ring is linearised into the new storage).
     fn reserve(&mut self, needed: usize, used: usize, limit: usize) {
-        if needed <= self.size {
+        if needed <= self.size() {
             return;
         }
-        let start = if self.size == 0 {
+        let start = if self.size() == 0 {
             INITIAL_ALLOC.max(self.hint as usize)
         } else {
-            self.size
+            self.size()
         };
         let mut new_size = start.min(limit.max(1)).max(INITIAL_ALLOC.min(limit)).max(1);
         while new_size < needed {
@@ -75,16 +75,16 @@ impl Ring {
     /// Reallocate to exactly `new_size` bytes, keeping logical positions
     /// `0..min(used, size, new_size)`, with head = 0.
     fn resize_to(&mut self, new_size: usize, used: usize) {
-        let keep = used.min(self.size).min(new_size);
+        let keep = used.min(self.size()).min(new_size);
         let mut new = Vec::with_capacity(new_size);
         if keep > 0 {
             let start = self.head;
-            let first = keep.min(self.size - start);
+            let first = keep.min(self.size() - start);
             self.extend_physical(&mut new, start, start + first);
             self.extend_physical(&mut new, 0, keep - first);
         }
+        debug_assert_eq!(new.capacity(), new_size);
         self.storage = new;
-        self.size = new_size;
         self.head = 0;
     }
 
@@ -101,9 +101,8 @@ impl Ring {
 
     /// Drop the storage.
     fn free(&mut self) {
-        self.hint = self.size.min(u32::MAX as usize) as u32;
+        self.hint = self.size().min(u32::MAX as usize) as u32;
         self.storage = Vec::new();
-        self.size = 0;
         self.head = 0;
     }
 
@@ -129,9 +128,9 @@ impl Ring {
         if data.is_empty() {
             return;
         }
-        debug_assert!(pos + data.len() <= self.size);
+        debug_assert!(pos + data.len() <= self.size());
         let start = self.index(pos);
-        let first = data.len().min(self.size - start);
+        let first = data.len().min(self.size() - start);
         self.write_physical(start, &data[..first]);
         if first < data.len() {
             self.write_physical(0, &data[first..]);
@@ -144,9 +143,9 @@ impl Ring {
         if out.is_empty() {
             return;
         }
-        debug_assert!(pos + out.len() <= self.size);
+        debug_assert!(pos + out.len() <= self.size());
         let start = self.index(pos);
-        let first = out.len().min(self.size - start);
+        let first = out.len().min(self.size() - start);
         let n = out.len();
         out[..first].copy_from_slice(&self.storage[start..start + first]);
         out[first..].copy_from_slice(&self.storage[..n - first]);
@@ -154,8 +153,8 @@ impl Ring {
 
     /// Move the front forward by `n` positions (`n <= size`).
     fn advance(&mut self, n: usize) {
-        if self.size > 0 {
-            self.head = self.index(n % self.size);
+        if self.size() > 0 {
+            self.head = self.index(n % self.size());
         }
     }
 }

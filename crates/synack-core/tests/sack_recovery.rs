@@ -176,6 +176,13 @@ fn go_back_n_after_a_timeout_skips_sacked_data() {
     // retransmit, and no new data to send with limited transmit.
     none(&t.inject(e.local, sack(&e, 0, &[(2, 3)]), &[]));
     none(&t.inject(e.local, sack(&e, 0, &[(4, 5), (2, 3)]), &[]));
+    // Tail loss probes (RFC 8985 §7, two at most) resend the last segment; their
+    // ACKs are lost.
+    for _ in 0..2 {
+        let (d, out) = t.next_timer().expect("PTO armed");
+        assert!(d < ms(200));
+        assert_eq!(idx(&e, &out), vec![9]);
+    }
     // RTO: cwnd = 1 segment, resend 0.
     let (_, out) = t.next_timer().expect("RTO armed");
     assert_eq!(idx(&e, &out), vec![0]);
@@ -187,7 +194,10 @@ fn go_back_n_after_a_timeout_skips_sacked_data() {
     let out = t.inject(e.local, sack(&e, 3, &[(4, 5)]), &[]);
     assert_eq!(idx(&e, &out), vec![5, 6, 7]);
     let info = t.stack.info(e.h).unwrap();
-    assert_eq!(info.stats.segs_retransmitted, 6, "0, 1, 3, 5, 6, 7");
+    assert_eq!(
+        info.stats.segs_retransmitted, 8,
+        "9 (two probes), 0, 1, 3, 5, 6, 7"
+    );
 }
 
 #[test]
@@ -262,4 +272,68 @@ fn an_echo_of_the_retransmission_gives_an_rtt_sample() {
     t.inject(e.local, ts_ack(&e, 200, again), &[]);
     let after = t.stack.info(e.h).unwrap().srtt;
     assert_ne!(after, before);
+}
+
+#[test]
+fn a_tail_loss_probe_replaces_the_rto_and_its_sack_starts_recovery() {
+    let mut t = Lone::new(cfg());
+    let e = sack_conn(&mut t);
+    t.stack.send(e.h, &vec![5u8; 10 * MSS as usize]).unwrap();
+    assert_eq!(t.out().len(), 10);
+    // 0..5 arrive; 5 is lost, 6 and 7 arrive (two duplicate ACKs, too few), and 8
+    // and 9 are lost: nothing more will come back on its own.
+    t.inject(e.local, sack(&e, 5, &[]), &[]);
+    none(&t.inject(e.local, sack(&e, 5, &[(6, 7)]), &[]));
+    none(&t.inject(e.local, sack(&e, 5, &[(6, 8)]), &[]));
+    // RFC 8985 §7.3: after the PTO (2*SRTT, at least 10 ms; far below the 200 ms RTO)
+    // the last segment goes again.
+    let (d, out) = t.next_timer().expect("PTO armed");
+    assert!(d < ms(200), "probe after {d:?}");
+    assert_eq!(idx(&e, &out), vec![9]);
+    // The probe's ACK SACKs it: 5, sent before it, is lost; recovery starts.
+    let out = t.inject(e.local, sack(&e, 5, &[(9, 10), (6, 8)]), &[]);
+    assert_eq!(idx(&e, &out)[0], 5, "{:?}", brief(&out));
+    let info = t.stack.info(e.h).unwrap();
+    assert_eq!(info.stats.loss_probes, 1);
+    assert_eq!(info.stats.fast_retransmits, 1);
+    assert_eq!(info.stats.timeouts, 0);
+}
+
+#[test]
+fn without_sack_there_is_no_loss_probe() {
+    let mut t = Lone::new(cfg());
+    let e = t.passive(1000, syn_opts(MSS as u16));
+    events(&mut t.stack);
+    t.stack.send(e.h, &vec![5u8; 10 * MSS as usize]).unwrap();
+    assert_eq!(t.out().len(), 10);
+    t.inject(e.local, sack(&e, 5, &[]), &[]);
+    let (d, out) = t.next_timer().expect("RTO armed");
+    assert!(d >= ms(200), "RTO after {d:?}");
+    assert_eq!(idx(&e, &out), vec![5]);
+    assert_eq!(t.stack.info(e.h).unwrap().stats.loss_probes, 0);
+}
+
+#[test]
+fn in_recovery_a_probe_resends_the_oldest_hole_when_acks_stop() {
+    let mut t = Lone::new(cfg());
+    let e = sack_conn(&mut t);
+    t.stack.send(e.h, &vec![5u8; 10 * MSS as usize]).unwrap();
+    assert_eq!(t.out().len(), 10);
+    // 0 is lost, 1..10 are SACKed: fast retransmit of 0 on the third report.
+    let mut sent = Vec::new();
+    for k in 1..=9u32 {
+        sent.extend(idx(&e, &t.inject(e.local, sack(&e, 0, &[(1, 1 + k)]), &[])));
+    }
+    assert_eq!(sent, vec![0]);
+    // The retransmission is lost and nothing else is in flight to bring an ACK:
+    // the probe timeout resends 0 long before the 200 ms RTO.
+    let (d, out) = t.next_timer().expect("PTO armed");
+    assert!(d < ms(200), "after {d:?}");
+    assert_eq!(idx(&e, &out), vec![0]);
+    let info = t.stack.info(e.h).unwrap();
+    assert_eq!(info.stats.timeouts, 0);
+    assert_eq!(info.stats.loss_probes, 1);
+    // It arrives: everything is acknowledged and recovery ends.
+    t.inject(e.local, sack(&e, 10, &[]), &[]);
+    assert_eq!(t.stack.info(e.h).unwrap().send_queue, 0);
 }

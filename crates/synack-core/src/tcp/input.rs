@@ -440,6 +440,9 @@ impl Connection {
             self.rto_at = Some(env.now + self.rtt.rto());
             self.stalled_since = Some(env.now);
         }
+        // RFC 8985 §7.2: restart the probe timeout on a new cumulative ACK.
+        self.tlp_sent = 0;
+        self.arm_pto(env.now);
         if self.want_writable && self.send.free() > 0 {
             self.want_writable = false;
             self.wake |= wake::WRITABLE;

@@ -80,6 +80,8 @@ pub struct ConnStats {
     pub fast_retransmits: u64,
     /// Retransmissions found lost again during SACK-based recovery and resent.
     pub lost_retransmits: u64,
+    /// Tail loss probes sent (RFC 8985 §7).
+    pub loss_probes: u64,
     /// Retransmission timeouts.
     pub timeouts: u64,
     /// Duplicate ACKs received.
@@ -222,6 +224,16 @@ pub(crate) struct Connection {
     /// End of the highest retransmitted data (retransmissions outstanding while it is
     /// above SND.UNA).
     pub(crate) rtx_high: Seq,
+    /// `rto_at` is a probe timeout (RFC 8985 §7.2), not the RTO.
+    pub(crate) pto_armed: bool,
+    /// A tail loss probe is due (RFC 8985 §7.3).
+    pub(crate) tlp_pending: bool,
+    /// Probes sent since SND.UNA last advanced (bounded by `recovery::MAX_PROBES`).
+    pub(crate) tlp_sent: u8,
+    /// The last ACK SACKed new data (restart the probe timeout).
+    pub(crate) sack_progress: bool,
+    /// First sequence number of the last tail loss probe.
+    pub(crate) tlp_seq: Seq,
     // Timers.
     pub(crate) rto_at: Option<Instant>,
     pub(crate) delack_at: Option<Instant>,
@@ -329,6 +341,11 @@ impl Connection {
             sb: None,
             rtx_tsval: 0,
             rtx_high: iss,
+            pto_armed: false,
+            tlp_pending: false,
+            tlp_sent: 0,
+            tlp_seq: iss,
+            sack_progress: false,
             rto_at: None,
             delack_at: None,
             persist_at: None,

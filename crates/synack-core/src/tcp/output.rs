@@ -38,6 +38,7 @@ impl Connection {
             || self.keepalive_pending
             || self.force_send
             || self.in_sack_recovery()
+            || self.tlp_pending
         {
             return true;
         }
@@ -218,6 +219,12 @@ impl Connection {
                 }
             }
         }
+        if self.tlp_pending {
+            self.tlp_pending = false;
+            if let Some(out) = self.probe_segment(env, mss, fin_seq) {
+                return Some(out);
+            }
+        }
         // RFC 6675 §4 NextSeg() and §5 step (C) during SACK-based recovery.
         let mut sack_usable = None;
         match self.sack_next(mss as u32) {
@@ -265,8 +272,17 @@ impl Connection {
                 len = len.min(stop.since(self.snd_nxt) as usize);
             }
         }
-        let fin = fin_seq.is_some_and(|f| self.snd_nxt + len as u32 == f && len == avail);
         let retransmission = self.snd_nxt < self.snd_max;
+        if retransmission && pipe > 0 && len < mss && len < avail {
+            // Go-back-N: the window cuts this segment short while ACKs are still due;
+            // wait for room for a whole one rather than resend a sliver (unless a
+            // SACKed range ends the hole here).
+            let hole = stop.map_or(usize::MAX, |s| s.since(self.snd_nxt) as usize);
+            if len < hole {
+                return None;
+            }
+        }
+        let fin = fin_seq.is_some_and(|f| self.snd_nxt + len as u32 == f && len == avail);
         if len == 0 && !fin {
             // RFC 9293 §3.8.6.1: with data waiting and a zero window, probe.
             if avail > 0 && self.snd_wnd == 0 && flight == 0 && self.persist_at.is_none() {
@@ -299,7 +315,7 @@ impl Connection {
 
     /// Emit a data/FIN segment starting at `seq` and advance SND.NXT past it when it
     /// was sent from SND.NXT.
-    fn emit_data(
+    pub(super) fn emit_data(
         &mut self,
         env: &mut Env<'_>,
         seq: Seq,
@@ -344,6 +360,10 @@ impl Connection {
         }
         if self.rto_at.is_none() {
             self.rto_at = Some(env.now + self.rtt.rto());
+        }
+        if !retransmission && len > 0 {
+            // RFC 8985 §7.2: (re)start the probe timeout after sending new data.
+            self.arm_pto(env.now);
         }
         if self.stalled_since.is_none() {
             self.stalled_since = Some(env.now);

@@ -8,9 +8,11 @@
 //! first reports out-of-order data and freed once everything sent is acknowledged,
 //! so an idle connection pays one pointer for it.
 
+use super::output::Outgoing;
 use super::{Connection, Env};
 use crate::cc::CongestionControl;
 use crate::seq::Seq;
+use crate::time::{Duration, Instant};
 use synack_wire::TcpRepr;
 
 /// Ranges the scoreboard remembers. A peer reports at most four per ACK (RFC 2018 §3);
@@ -20,6 +22,19 @@ const MAX_RANGES: usize = 16;
 
 /// DupThresh of RFC 6675 §2 (RFC 5681 §3.2).
 const DUP_THRESH: u32 = 3;
+
+/// Floor of the probe timeout (RFC 8985 §7.2 leaves the granularity to the sender).
+const PTO_MIN: Duration = Duration::from_millis(10);
+
+/// Probes allowed while SND.UNA stands still before the RTO takes over. RFC 8985 §7.4
+/// sends one; a second (and probes during recovery, which resend the oldest hole)
+/// keep a lost probe or a lost retransmission on a small window from costing a whole
+/// RTO when the ACK clock has stopped.
+pub(crate) const MAX_PROBES: u8 = 2;
+
+/// WCDelAckT of RFC 8985 §7.2: the worst-case delayed-ACK time of the peer, added to
+/// the PTO when only one segment is in flight.
+const WC_DEL_ACK: Duration = Duration::from_millis(200);
 
 /// What NextSeg (RFC 6675 §4) decided for the next transmission opportunity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,6 +165,11 @@ impl Scoreboard {
         None
     }
 
+    /// True if `seq` lies in a SACKed range.
+    fn is_sacked(&self, seq: Seq) -> bool {
+        self.ranges().iter().any(|r| r.0 <= seq && seq < r.1)
+    }
+
     /// RFC 6675 §4 IsLost(seq) for an unSACKed `seq`.
     fn is_lost(&self, seq: Seq, mss: u32) -> bool {
         self.lost_edge(mss).is_some_and(|edge| seq < edge)
@@ -199,6 +219,8 @@ impl Connection {
             return;
         }
         let floor = seg_ack.max(self.snd_una);
+        let (una, max) = (self.snd_una, self.snd_max);
+        let before = self.sb.as_deref().map_or(0, |sb| sb.sacked_in(una, max));
         for b in seg.options.sack_blocks() {
             let (left, right) = (Seq(b.left).max(floor), Seq(b.right));
             if right <= left || right > self.snd_max {
@@ -208,6 +230,12 @@ impl Connection {
             self.sb
                 .get_or_insert_with(|| Box::new(Scoreboard::new(una)))
                 .insert(left, right);
+        }
+        if self.sb.as_deref().map_or(0, |sb| sb.sacked_in(una, max)) > before {
+            // The ACK clock runs: probes may start again (RFC 8985 §7.2 restarts the
+            // PTO on progress; SACKed data is progress too).
+            self.tlp_sent = 0;
+            self.sack_progress = true;
         }
     }
 
@@ -272,12 +300,20 @@ impl Connection {
     /// when IsLost(HighACK + 1) holds, without three duplicate ACKs; in recovery,
     /// a retransmission overtaken by three segments sent after it is lost again.
     pub(crate) fn sack_after_ack(&mut self, env: &mut Env<'_>) {
+        if core::mem::replace(&mut self.sack_progress, false) {
+            self.arm_pto(env.now);
+        }
         let mss = u32::from(self.mss);
         let Some(sb) = self.sb.as_deref_mut() else {
             return;
         };
         if !self.in_recovery {
-            if sb.is_lost(self.snd_una, mss) {
+            // RFC 8985 §6.2 (RACK) for the probe alone: everything below it was sent
+            // at least a PTO (2*SRTT) earlier, so once the probe is SACKed an unSACKed
+            // SND.UNA is lost.
+            let probe_delivered =
+                self.tlp_sent > 0 && self.tlp_seq > self.snd_una && sb.is_sacked(self.tlp_seq);
+            if probe_delivered || sb.is_lost(self.snd_una, mss) {
                 self.enter_recovery(env);
             }
             return;
@@ -352,6 +388,98 @@ impl Connection {
         }
         self.snd_nxt = nxt.min(self.snd_max);
         stop
+    }
+
+    /// RFC 8985 §7.2: after new data was sent or acknowledged, run the probe timeout
+    /// (PTO = 2*SRTT, plus WCDelAckT with one segment in flight, at least 10 ms) in
+    /// place of the RTO when it ends sooner. Only with SACK (the probe's ACK must show
+    /// what was lost), not during go-back-N after an RTO, and at most `MAX_PROBES`
+    /// times while SND.UNA stands still.
+    pub(crate) fn arm_pto(&mut self, now: Instant) {
+        let was_pto = core::mem::replace(&mut self.pto_armed, false);
+        if self.snd_una == self.snd_max {
+            if was_pto {
+                self.rto_at = None;
+            }
+            return;
+        }
+        let rto_at = match self.rto_at {
+            Some(t) if !was_pto => t,
+            _ => now + self.rtt.rto(),
+        };
+        self.rto_at = Some(rto_at);
+        if !self.sack_ok
+            || self.tlp_sent >= MAX_PROBES
+            || self.snd_nxt != self.snd_max
+            || !self.state.is_synchronized()
+        {
+            return;
+        }
+        let Some(srtt) = self.rtt.srtt() else {
+            return;
+        };
+        let mut pto = srtt.saturating_mul(2).max(PTO_MIN);
+        if self.flight_size() <= u32::from(self.mss) {
+            pto += WC_DEL_ACK;
+        }
+        if now + pto < rto_at {
+            self.rto_at = Some(now + pto);
+            self.pto_armed = true;
+        }
+    }
+
+    /// The probe timeout fired (RFC 8985 §7.3): send one probe and re-arm the timer
+    /// (another PTO while probes remain, else the RTO). In recovery the probe resends
+    /// the oldest hole: its retransmission is the likeliest loss once ACKs stop.
+    pub(crate) fn on_pto(&mut self, env: &mut Env<'_>) {
+        self.pto_armed = false;
+        self.tlp_sent += 1;
+        self.stats.loss_probes += 1;
+        if self.in_recovery {
+            self.rtx_one = true;
+        } else {
+            self.tlp_pending = true;
+        }
+        self.rto_at = Some(env.now + self.rtt.rto());
+        self.arm_pto(env.now);
+    }
+
+    /// The tail loss probe (RFC 8985 §7.3): a new segment if the peer's window allows
+    /// one (whatever cwnd says), else the last segment sent again. `mss` is the
+    /// payload size of a data segment.
+    pub(crate) fn probe_segment(
+        &mut self,
+        env: &mut Env<'_>,
+        mss: usize,
+        fin_seq: Option<Seq>,
+    ) -> Option<Outgoing> {
+        if self.snd_una == self.snd_max || self.snd_nxt != self.snd_max {
+            return None;
+        }
+        let off = self.snd_max.since(self.buf_seq) as usize;
+        let avail = self.send.len().saturating_sub(off);
+        let wnd_left = self.snd_wnd.saturating_sub(self.flight_size()) as usize;
+        // A second probe resends the last segment even when new data waits: a
+        // duplicate draws an immediate ACK from a receiver that delays its ACKs of
+        // in-order data (RFC 5681 §4.2 allows up to 500 ms; Linux stretches to 200 ms).
+        if avail > 0 && wnd_left > 0 && self.tlp_sent <= 1 {
+            let len = avail.min(mss).min(wnd_left);
+            let fin = len == avail && fin_seq.is_some_and(|f| self.snd_nxt + len as u32 == f);
+            self.tlp_seq = self.snd_nxt;
+            return Some(self.emit_data(env, self.snd_nxt, off, len, fin, false));
+        }
+        let fin = fin_seq.is_some_and(|f| f < self.snd_max);
+        let data_end = self.snd_max - u32::from(fin);
+        let start = (data_end - (mss as u32).min(data_end.since(self.snd_una)))
+            .max(self.snd_una)
+            .max(self.buf_seq);
+        if start > data_end || (start == data_end && !fin) {
+            return None;
+        }
+        let off = start.since(self.buf_seq) as usize;
+        let len = data_end.since(start) as usize;
+        self.tlp_seq = start;
+        Some(self.emit_data(env, start, off, len, fin, true))
     }
 
     /// A retransmission ending at `end` went out: remember the timestamp of the first

@@ -72,6 +72,11 @@ impl Connection {
                 if self.snd_una == self.snd_max {
                     return;
                 }
+                if self.pto_armed {
+                    // RFC 8985 §7.3: the probe timeout, not the RTO.
+                    self.on_pto(env);
+                    return;
+                }
                 self.retries += 1;
                 if self.retries > env.cfg.retries || self.user_timeout_expired(env) {
                     self.fail(ConnError::TimedOut, env);
