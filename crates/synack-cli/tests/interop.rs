@@ -429,10 +429,10 @@ fn kernel_closes_first_and_is_left_in_time_wait() {
 
 // ---------------------------------------------------------------------------------
 // Loss on both sides: 5 % dropped by nftables in the kernel's namespace, 5 % by
-// synack's `--drop`, each way. `--rto-min 10ms` stands in for the tail loss probe
-// (RFC 8985 §7) the engine lacks: with NewReno, a lost tail segment or a lost stretch
-// ACK waits for the RTO, and at the default 200 ms floor synack's sending direction
-// needs about ten minutes for 64 MiB at this loss rate.
+// synack's `--drop`, each way, at the default 200 ms RTO floor. synack's sending
+// direction relies on SACK-based recovery (RFC 6675) and tail loss probes (RFC 8985
+// §7): with NewReno alone, each lost tail segment or retransmission waited for the
+// RTO and 64 MiB took about ten minutes at this loss rate.
 
 #[test]
 fn curl_download_survives_loss_on_both_sides() {

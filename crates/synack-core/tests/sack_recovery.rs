@@ -92,12 +92,15 @@ fn several_holes_are_repaired_in_one_round_trip() {
     assert_eq!(info.stats.timeouts, 0);
     assert_eq!(info.stats.segs_retransmitted, 3);
     // The retransmissions arrive: one cumulative ACK ends recovery, and cwnd is the
-    // halved window of RFC 6675 §5 (4.2), not an inflated one.
+    // halved window of RFC 6675 §5 (4.2): neither inflated nor deflated.
     let high = *sent.iter().max().unwrap() + 1;
     t.inject(e.local, sack(&e, high, &[]), &[]);
     let info = t.stack.info(e.h).unwrap();
     assert_eq!(info.ssthresh, 6 * MSS, "FlightSize 12 segments / 2");
-    assert!(info.cwnd <= info.ssthresh);
+    assert_eq!(
+        info.cwnd, info.ssthresh,
+        "no deflation below ssthresh on exit"
+    );
 }
 
 #[test]

@@ -413,9 +413,10 @@ impl Connection {
             if seg_ack >= self.recover {
                 // RFC 6582 §3.2 step 6 / RFC 6675 §5: an ACK covering RecoveryPoint
                 // ends recovery.
+                let flight = self.recovery_exit_flight();
                 self.in_recovery = false;
                 self.sack_exit_recovery();
-                self.cc.on_recovery_exit(self.flight_size(), mss);
+                self.cc.on_recovery_exit(flight, mss);
             } else if self.in_sack_recovery() {
                 // RFC 6675 §5: a partial ACK changes neither cwnd nor HighRxt; pipe
                 // decides what the next transmission opportunity sends.

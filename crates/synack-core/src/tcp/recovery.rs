@@ -4,6 +4,10 @@
 //! recovery (RFC 6675 §5) and the rules after a retransmission timeout (RFC 6675
 //! §5.1, RFC 2018 §8). Without SACK the connection keeps NewReno (RFC 6582).
 //!
+//! With SACK it also owns the tail loss probe (RFC 8985 §7: PTO = 2*SRTT, at least
+//! 10 ms), a lost-retransmission check in the time order RFC 8985 §6.2 uses, and the
+//! timestamp RTT sample check for retransmitted data (RFC 7323 §4.2 with RFC 6298 §3).
+//!
 //! The scoreboard lives behind an `Option<Box<_>>` that is allocated when the peer
 //! first reports out-of-order data and freed once everything sent is acknowledged,
 //! so an idle connection pays one pointer for it.
@@ -333,6 +337,20 @@ impl Connection {
         }
     }
 
+    /// The FlightSize to hand the controller when recovery ends. In SACK-based
+    /// recovery cwnd was set to ssthresh on entry and pipe, not cwnd, limited the
+    /// burst (RFC 6675 §5 (4.2)); cwnd stays at ssthresh afterwards rather than
+    /// collapsing to FlightSize + SMSS (the RFC 6582 §3.2 step 6 rule for NewReno,
+    /// which leaves a window of one or two segments when the full ACK empties the
+    /// pipe and then every segment waits for the peer's delayed ACK).
+    pub(crate) fn recovery_exit_flight(&self) -> u32 {
+        if self.in_sack_recovery() {
+            self.flight_size().max(self.cc.ssthresh())
+        } else {
+            self.flight_size()
+        }
+    }
+
     /// Leave SACK-based recovery (full ACK, RFC 6675 §5 / RFC 6582 §3.2 step 6).
     pub(crate) fn sack_exit_recovery(&mut self) {
         if let Some(sb) = self.sb.as_deref_mut() {
@@ -468,11 +486,17 @@ impl Connection {
             self.tlp_seq = self.snd_nxt;
             return Some(self.emit_data(env, self.snd_nxt, off, len, fin, false));
         }
+        // Else the last segment (as Linux, its tail skb): data goes out in MSS-sized
+        // pieces from SND.UNA, so the last one holds the remainder.
         let fin = fin_seq.is_some_and(|f| f < self.snd_max);
         let data_end = self.snd_max - u32::from(fin);
-        let start = (data_end - (mss as u32).min(data_end.since(self.snd_una)))
-            .max(self.snd_una)
-            .max(self.buf_seq);
+        let outstanding = data_end.since(self.snd_una.max(self.buf_seq));
+        let last = if outstanding == 0 {
+            0
+        } else {
+            (outstanding - 1) % (mss as u32) + 1
+        };
+        let start = data_end - last;
         if start > data_end || (start == data_end && !fin) {
             return None;
         }
