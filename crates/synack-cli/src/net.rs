@@ -1,6 +1,7 @@
 //! `synack serve`, `connect`, `intercept`: the runtime over a TUN device.
 
 use crate::args::{ConnectArgs, InterceptArgs, ServeArgs, TunArgs};
+use std::net::SocketAddr;
 use std::process::ExitCode;
 use synack::{LossyDevice, NetStack, TcpListener, TcpStream, TunConfig, TunDevice};
 
@@ -71,72 +72,98 @@ pub(crate) fn serve(a: ServeArgs) -> Result<ExitCode, String> {
         let stack = open_stack(&a.tun)?;
         let mut listeners = Vec::new();
         for c in &a.tun.addrs {
-            let addr = std::net::SocketAddr::new(c.addr, a.port);
+            let addr = SocketAddr::new(c.addr, a.port);
             let l = TcpListener::bind(&stack, addr)
                 .await
                 .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
             eprintln!("synack: listening on {addr}");
             listeners.push(l);
         }
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        for l in listeners {
-            let tx = tx.clone();
-            tokio::spawn(async move {
-                loop {
-                    match l.accept().await {
-                        Ok(s) => {
-                            if tx.send(s).is_err() {
-                                break;
-                            }
-                        }
-                        Err(e) => {
-                            eprintln!("synack: accept failed: {e}");
+        let http = a.http.clone();
+        let (echo, discard) = (a.echo, a.discard);
+        serve_loop(&stack, listeners, a.count, move |stream, peer| {
+            let http = http.clone();
+            async move {
+                let r = if echo {
+                    synack::apps::echo(stream)
+                        .await
+                        .map(|n| format!("echoed {n} bytes"))
+                } else if discard {
+                    synack::apps::discard(stream)
+                        .await
+                        .map(|n| format!("discarded {n} bytes"))
+                } else if let Some(dir) = http {
+                    synack::apps::http_serve(stream, &dir)
+                        .await
+                        .map(|n| format!("{n} HTTP requests"))
+                } else {
+                    Ok(String::new())
+                };
+                match r {
+                    Ok(msg) => eprintln!("synack: {peer}: {msg}"),
+                    Err(e) => eprintln!("synack: {peer}: {e}"),
+                }
+            }
+        })
+        .await
+    })
+}
+
+/// Hand every connection the listeners accept to `handle`, each on its own task,
+/// until `count` connections have been served (then wait for them to finish) or
+/// Ctrl-C; then let the last FINs leave and flush the capture.
+async fn serve_loop<F, Fut>(
+    stack: &NetStack,
+    listeners: Vec<TcpListener>,
+    count: Option<u64>,
+    handle: F,
+) -> Result<ExitCode, String>
+where
+    F: Fn(TcpStream, SocketAddr) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    for l in listeners {
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            loop {
+                match l.accept().await {
+                    Ok(s) => {
+                        if tx.send(s).is_err() {
                             break;
                         }
                     }
-                }
-            });
-        }
-        drop(tx);
-        let mut served = 0u64;
-        let mut tasks = tokio::task::JoinSet::new();
-        let interrupted = until_interrupted(&stack);
-        tokio::pin!(interrupted);
-        loop {
-            tokio::select! {
-                _ = &mut interrupted => break,
-                next = rx.recv() => {
-                    let Some((stream, peer)) = next else { break };
-                    served += 1;
-                    let http = a.http.clone();
-                    let (echo, discard) = (a.echo, a.discard);
-                    tasks.spawn(async move {
-                        let r = if echo {
-                            synack::apps::echo(stream).await.map(|n| format!("echoed {n} bytes"))
-                        } else if discard {
-                            synack::apps::discard(stream).await.map(|n| format!("discarded {n} bytes"))
-                        } else if let Some(dir) = http {
-                            synack::apps::http_serve(stream, &dir).await.map(|n| format!("{n} HTTP requests"))
-                        } else {
-                            Ok(String::new())
-                        };
-                        match r {
-                            Ok(msg) => eprintln!("synack: {peer}: {msg}"),
-                            Err(e) => eprintln!("synack: {peer}: {e}"),
-                        }
-                    });
-                    if a.count.is_some_and(|c| served >= c) {
-                        while tasks.join_next().await.is_some() {}
+                    Err(e) => {
+                        eprintln!("synack: accept failed: {e}");
                         break;
                     }
                 }
             }
+        });
+    }
+    drop(tx);
+    let mut served = 0u64;
+    let mut tasks = tokio::task::JoinSet::new();
+    let interrupted = until_interrupted(stack);
+    tokio::pin!(interrupted);
+    loop {
+        tokio::select! {
+            _ = &mut interrupted => break,
+            next = rx.recv() => {
+                let Some((stream, peer)) = next else { break };
+                served += 1;
+                tasks.spawn(handle(stream, peer));
+                if count.is_some_and(|c| served >= c) {
+                    while tasks.join_next().await.is_some() {}
+                    break;
+                }
+            }
         }
-        // Let the last FINs go out before the driver stops.
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-        let _ = stack.flush_capture();
-        Ok(ExitCode::SUCCESS)
-    })
+    }
+    // Let the last FINs go out before the driver stops.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let _ = stack.flush_capture();
+    Ok(ExitCode::SUCCESS)
 }
 
 pub(crate) fn connect(a: ConnectArgs) -> Result<ExitCode, String> {
@@ -180,33 +207,19 @@ pub(crate) fn intercept(a: InterceptArgs) -> Result<ExitCode, String> {
             .await
             .map_err(|e| format!("cannot intercept: {e}"))?;
         eprintln!("synack: intercepting every TCP connection on {}", a.tun.tun);
-        let mut served = 0u64;
-        let mut tasks = tokio::task::JoinSet::new();
-        let interrupted = until_interrupted(&stack);
-        tokio::pin!(interrupted);
-        loop {
-            tokio::select! {
-                _ = &mut interrupted => break,
-                r = l.accept() => {
-                    let (stream, peer) = r.map_err(|e| format!("accept failed: {e}"))?;
-                    let dst = stream.local_addr().map(|d| d.to_string()).unwrap_or_else(|_| "?".into());
-                    // The original destination, on stdout, one line per connection.
-                    println!("{peer} -> {dst}");
-                    served += 1;
-                    tasks.spawn(async move {
-                        if let Err(e) = synack::apps::echo(stream).await {
-                            eprintln!("synack: {peer} -> {dst}: {e}");
-                        }
-                    });
-                    if a.count.is_some_and(|c| served >= c) {
-                        while tasks.join_next().await.is_some() {}
-                        break;
-                    }
+        serve_loop(&stack, vec![l], a.count, |stream, peer| {
+            let dst = stream
+                .local_addr()
+                .map(|d| d.to_string())
+                .unwrap_or_else(|_| "?".into());
+            // The original destination, on stdout, one line per connection.
+            println!("{peer} -> {dst}");
+            async move {
+                if let Err(e) = synack::apps::echo(stream).await {
+                    eprintln!("synack: {peer} -> {dst}: {e}");
                 }
             }
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-        let _ = stack.flush_capture();
-        Ok(ExitCode::SUCCESS)
+        })
+        .await
     })
 }

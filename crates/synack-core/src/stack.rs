@@ -262,7 +262,9 @@ impl Stack {
     // ---------------------------------------------------------------- listeners
 
     /// Listen on `local` (an unspecified IP listens on every address of that family).
-    /// `backlog` bounds the accept queue (0 picks the configured default).
+    /// `backlog` bounds the connections waiting for `accept` together with those still
+    /// in SYN-RECEIVED (0 picks the configured default); half-open ones are further
+    /// bounded by `Config::syn_backlog`. SYNs beyond that are dropped and counted.
     pub fn listen(
         &mut self,
         local: SocketAddr,
