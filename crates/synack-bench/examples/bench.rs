@@ -1,7 +1,8 @@
 //! Runs the synack-vs-smoltcp benchmarks and prints the report, the same entry point
-//! `synack bench` calls. Flags: `--quick`, `--smoke`, `--json`, `--reps N`.
+//! `synack bench` calls. Flags: `--quick`, `--smoke`, `--json`, `--reps N`,
+//! `--only all|in-process|tun`.
 
-use synack_bench::{BenchOptions, CountingAlloc, Mode};
+use synack_bench::{BenchOptions, CountingAlloc, Mode, Scenarios};
 
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc::new();
@@ -19,8 +20,21 @@ fn main() {
             "--smoke" => opts.mode = Mode::Smoke,
             "--json" => json = true,
             "--reps" => opts.reps = args.next().and_then(|n| n.parse().ok()).unwrap_or(0),
+            "--only" => {
+                opts.scenarios = match args.next().as_deref() {
+                    Some("all") => Scenarios::All,
+                    Some("in-process") => Scenarios::InProcess,
+                    Some("tun") => Scenarios::Tun,
+                    other => {
+                        eprintln!("--only takes all, in-process or tun, not {other:?}");
+                        std::process::exit(2);
+                    }
+                }
+            }
             other => {
-                eprintln!("unknown argument {other}; flags: --quick --smoke --json --reps N");
+                eprintln!(
+                    "unknown argument {other}; flags: --quick --smoke --json --reps N --only all|in-process|tun"
+                );
                 std::process::exit(2);
             }
         }

@@ -50,6 +50,36 @@ pub struct Row {
     pub ratio: Option<f64>,
     /// Context: repetitions, caps, comparisons with other rows.
     pub note: String,
+    /// A third figure the row is compared with, measured in the same run (the TUN
+    /// rows: kernel ↔ kernel over a veth pair). Absent from JSON when there is none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<Baseline>,
+}
+
+/// A reference figure for a row, e.g. the kernel talking to itself over veth.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Baseline {
+    /// What the reference is.
+    pub name: String,
+    /// Its figure, in the row's unit.
+    pub value: Figure,
+    /// synack's figure as a percentage of the reference, when both were measured.
+    pub percent: Option<f64>,
+}
+
+impl Baseline {
+    /// The reference `value` called `name`, with `synack`'s percentage of it.
+    pub fn new(name: impl Into<String>, value: Figure, synack: &Figure) -> Baseline {
+        let percent = match (synack.value(), value.value()) {
+            (Some(s), Some(b)) if b > 0.0 => Some(100.0 * s / b),
+            _ => None,
+        };
+        Baseline {
+            name: name.into(),
+            value,
+            percent,
+        }
+    }
 }
 
 impl Row {
@@ -76,7 +106,14 @@ impl Row {
             peer,
             ratio,
             note: note.into(),
+            baseline: None,
         }
+    }
+
+    /// The row with a reference figure.
+    pub fn with_baseline(mut self, baseline: Baseline) -> Row {
+        self.baseline = Some(baseline);
+        self
     }
 }
 
@@ -89,8 +126,11 @@ pub struct Report {
     pub peer: String,
     /// Socket buffer size (send and receive) used by both stacks for data transfers.
     pub buffer_bytes: usize,
-    /// Payload bytes per bulk repetition.
+    /// Payload bytes per bulk repetition (0 when the in-process rows were not
+    /// selected).
     pub bulk_bytes: u64,
+    /// Payload bytes per TUN transfer (0 when the TUN rows were not selected).
+    pub tun_bytes: u64,
     /// Repetitions per figure (each figure is their median).
     pub reps: usize,
     /// The rows, in scenario order.
@@ -152,14 +192,23 @@ impl fmt::Display for Report {
             let cols: Vec<&str> = row.iter().map(String::as_str).collect();
             line(f, &cols)?;
         }
-        writeln!(
+        write!(
             f,
-            "\nmode {}, {} rep(s) per figure (median), socket buffers {} KiB each way, bulk {} MiB per rep",
-            self.mode,
-            self.reps,
-            self.buffer_bytes / 1024,
-            self.bulk_bytes >> 20
+            "\nmode {}, {} rep(s) per figure (median)",
+            self.mode, self.reps
         )?;
+        if self.bulk_bytes > 0 {
+            write!(
+                f,
+                ", socket buffers {} KiB each way, bulk {} MiB per rep",
+                self.buffer_bytes / 1024,
+                self.bulk_bytes >> 20
+            )?;
+        }
+        if self.tun_bytes > 0 {
+            write!(f, ", TUN {} MiB per transfer", self.tun_bytes >> 20)?;
+        }
+        writeln!(f)?;
         for n in &self.notes {
             writeln!(f, "- {n}")?;
         }

@@ -141,7 +141,7 @@ fn socket(buffer: usize) -> Socket<'static> {
 
 impl Pair {
     pub(crate) fn new(mtu: usize) -> Pair {
-        let mut link = Link::default();
+        let mut link = Link::new(mtu);
         let a = host(A_IP, mtu, &mut link, 0x5eed_000a);
         let b = host(B_IP, mtu, &mut link, 0x5eed_000b);
         Pair {
@@ -282,7 +282,6 @@ pub(crate) fn bulk(
         p.a_sock(tx).state() == State::Established && p.b_sock(rx).state() == State::Established
     })?;
     let mut check = StreamCheck::default();
-    let mut scratch = vec![0u8; buffer.max(65536)];
     let mut out = Vec::with_capacity(reps);
     for rep in 0..reps as u64 {
         let target = total * (rep + 1);
@@ -303,13 +302,16 @@ pub(crate) fn bulk(
                 }
             }
             let moved = pair.round();
+            // Receiver application: verify the bytes in place (smoltcp's zero-copy
+            // `recv`, one contiguous piece at a time), as the synack side does.
             loop {
-                match pair.b_sock(rx).recv_slice(&mut scratch) {
+                let got = pair.b_sock(rx).recv(|data| {
+                    check.verify(pattern, data);
+                    (data.len(), data.len())
+                });
+                match got {
                     Ok(0) => break,
-                    Ok(n) => {
-                        check.verify(pattern, &scratch[..n]);
-                        progressed = true;
-                    }
+                    Ok(_) => progressed = true,
                     Err(e) => return Err(format!("smoltcp recv: {e:?}")),
                 }
             }

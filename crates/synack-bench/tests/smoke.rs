@@ -2,7 +2,7 @@
 //! every stream arrives intact (a corrupted or stalled stream turns into a "failed"
 //! cell, which fails this test), and the report has every row. No timing assertions.
 
-use synack_bench::{BenchOptions, CountingAlloc, Figure, Side};
+use synack_bench::{BenchOptions, CountingAlloc, Figure, Scenarios, Side};
 
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc::new();
@@ -13,7 +13,11 @@ fn failed(f: &Figure) -> bool {
 
 #[test]
 fn smoke_report_has_every_row_and_no_failure() {
-    let report = synack_bench::run(&BenchOptions::smoke());
+    // The TUN rows have their own smoke test (tun_smoke.rs): they need root.
+    let report = synack_bench::run(&BenchOptions {
+        scenarios: Scenarios::InProcess,
+        ..BenchOptions::smoke()
+    });
     let expected = [
         "bulk, MTU 1500",
         "bulk, MTU 9000",

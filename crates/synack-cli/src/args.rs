@@ -31,7 +31,9 @@ pub(crate) enum Command {
     /// Run packetdrill scripts against the engine, in virtual time.
     Packetdrill(PacketdrillArgs),
     /// Benchmark synack against smoltcp in the same run: bulk throughput, idle
-    /// connections, churn, memory. Prints a table with ratios.
+    /// connections, churn, memory, and (as root, on Linux) kernel ↔ synack over TUN
+    /// next to smoltcp on the same TUN setup and kernel ↔ kernel over veth. Prints a
+    /// table with ratios.
     Bench(BenchArgs),
 }
 
@@ -46,6 +48,12 @@ pub(crate) struct BenchArgs {
     /// Repetitions per figure (the median is reported); default 1 quick, 5 full.
     #[arg(long, default_value_t = 0)]
     pub(crate) reps: usize,
+    /// Run only one group of rows: `in-process` (synack vs smoltcp over an in-memory
+    /// link, no root needed) or `tun` (the kernel as the peer over TUN, synack vs
+    /// smoltcp, with kernel ↔ kernel over veth as reference; needs root, otherwise
+    /// each row says why it did not run). Default: all.
+    #[arg(long, value_name = "GROUP", default_value = "all")]
+    pub(crate) only: synack_bench::Scenarios,
 }
 
 #[derive(Debug, Args)]

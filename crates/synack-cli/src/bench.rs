@@ -11,6 +11,7 @@ pub(crate) fn run(a: BenchArgs) -> Result<ExitCode, String> {
         BenchOptions::full()
     };
     opts.reps = a.reps;
+    opts.scenarios = a.only;
     opts.progress = !a.json;
     let report = synack_bench::run(&opts);
     if a.json {

@@ -7,6 +7,7 @@
 //! `copy_from_slice` calls (the ring may wrap once).
 
 use core::fmt;
+use synack_wire::checksum;
 
 /// First allocation size (or the capacity, if smaller). Small enough for the
 /// allocator's fast per-thread cache, so a short request/response costs little; a
@@ -34,6 +35,10 @@ struct Ring {
     /// draining (a bulk transfer, one round trip at a time) reallocates at that size at
     /// once instead of growing from 1 KiB by doubling and copying.
     hint: u32,
+    /// Length of a payload copied past the readable end by [`RecvBuffer::stage`] and
+    /// not yet committed (0: none). Kept here, in the ring's padding, so it costs an
+    /// idle connection nothing.
+    staged: u32,
 }
 
 impl Ring {
@@ -121,6 +126,88 @@ impl Ring {
             self.storage.resize(at, 0);
             self.storage.extend_from_slice(data);
         }
+    }
+
+    /// [`write_physical`](Ring::write_physical) that also returns the checksum sum of
+    /// `data` ([`checksum::sum`]), summing as it copies where the storage is already
+    /// written and right after copying (while the bytes are in the L1 cache) where it
+    /// extends the written prefix.
+    fn write_physical_summed(&mut self, at: usize, data: &[u8]) -> u32 {
+        let end = at + data.len();
+        let init = self.storage.len();
+        if end <= init {
+            return checksum::copy_and_sum(&mut self.storage[at..end], data);
+        }
+        if at > init {
+            self.storage.resize(at, 0);
+        }
+        let init = self.storage.len();
+        let (old, new) = data.split_at(init - at);
+        let a = checksum::copy_and_sum(&mut self.storage[at..init], old);
+        let b =
+            checksum::copy_and_sum_uninit(&mut self.storage.spare_capacity_mut()[..new.len()], new);
+        // SAFETY: `copy_and_sum_uninit` initialised the `new.len()` bytes after the
+        // current length, and they are within the capacity (`end <= size`).
+        unsafe { self.storage.set_len(end) };
+        // RFC 1071 §2(B): a piece starting at an odd offset sums byte-swapped.
+        checksum::combine(
+            a,
+            if old.len() % 2 == 1 {
+                checksum::swap(b)
+            } else {
+                b
+            },
+        )
+    }
+
+    /// [`copy_in`](Ring::copy_in) that returns [`checksum::sum`]`(data)`, computed while
+    /// copying.
+    fn copy_in_summed(&mut self, pos: usize, data: &[u8]) -> u32 {
+        if data.is_empty() {
+            return 0;
+        }
+        debug_assert!(pos + data.len() <= self.size());
+        let start = self.index(pos);
+        let first = data.len().min(self.size() - start);
+        let a = self.write_physical_summed(start, &data[..first]);
+        if first == data.len() {
+            return a;
+        }
+        let b = self.write_physical_summed(0, &data[first..]);
+        // RFC 1071 §2(B): a piece starting at an odd offset sums byte-swapped.
+        checksum::combine(a, if first % 2 == 1 { checksum::swap(b) } else { b })
+    }
+
+    /// [`copy_out`](Ring::copy_out) that returns [`checksum::sum`] of the bytes copied,
+    /// computed while copying.
+    fn copy_out_summed(&self, pos: usize, out: &mut [u8]) -> u32 {
+        if out.is_empty() {
+            return 0;
+        }
+        debug_assert!(pos + out.len() <= self.size());
+        let start = self.index(pos);
+        let first = out.len().min(self.size() - start);
+        let n = out.len();
+        let a = checksum::copy_and_sum(&mut out[..first], &self.storage[start..start + first]);
+        if first == n {
+            return a;
+        }
+        let b = checksum::copy_and_sum(&mut out[first..], &self.storage[..n - first]);
+        checksum::combine(a, if first % 2 == 1 { checksum::swap(b) } else { b })
+    }
+
+    /// The bytes at logical positions `pos..pos + len` as one or two contiguous slices
+    /// (the second is empty unless the range wraps); they must have been written.
+    fn slices(&self, pos: usize, len: usize) -> (&[u8], &[u8]) {
+        if len == 0 {
+            return (&[], &[]);
+        }
+        let start = self.index(pos);
+        let first = len.min(self.size() - start);
+        (
+            &self.storage[start..start + first],
+            &self.storage[..len - first],
+        )
     }
 
     /// Copy `data` to logical positions `pos..pos + data.len()` (must fit in `size`).
@@ -242,6 +329,18 @@ impl SendBuffer {
         n
     }
 
+    /// [`read_at`](SendBuffer::read_at) that also returns the checksum sum
+    /// ([`checksum::sum`]) of the bytes copied, computed while copying, so a segment's
+    /// payload is never read twice on its way out.
+    pub fn read_at_summed(&self, offset: usize, out: &mut [u8]) -> (usize, u32) {
+        if offset >= self.len {
+            return (0, 0);
+        }
+        let n = out.len().min(self.len - offset);
+        let s = self.ring.copy_out_summed(offset, &mut out[..n]);
+        (n, s)
+    }
+
     /// Drop `n` bytes from the front (they were acknowledged). Frees memory when empty.
     pub fn consume(&mut self, n: usize) {
         let n = n.min(self.len);
@@ -315,8 +414,15 @@ impl RecvBuffer {
         self.ranges.last().map_or(0, |r| r.end)
     }
 
+    /// Forget a [`stage`](RecvBuffer::stage)d payload (its checksum was wrong, or it
+    /// was not used): the next write copies again.
+    pub fn unstage(&mut self) {
+        self.ring.staged = 0;
+    }
+
     /// Change the capacity (never below what is held).
     pub fn set_capacity(&mut self, capacity: usize) {
+        self.ring.staged = 0;
         self.capacity = capacity.max(self.len + self.ooo_end());
         if self.ring.size() > self.capacity {
             if self.len == 0 && self.ranges.is_empty() {
@@ -357,8 +463,15 @@ impl RecvBuffer {
         let end = offset + data.len().min(window - offset);
         let data = &data[..end - offset];
 
+        let staged = core::mem::take(&mut self.ring.staged) as usize;
         if offset == 0 && self.ranges.is_empty() {
             // In order with nothing out of order held (the common case): append.
+            if staged != 0 && staged == data.len() {
+                // Already in place (`stage`): commit.
+                self.next_stamp += 1;
+                self.len += end;
+                return end;
+            }
             self.ring.reserve(self.len + end, self.len, self.capacity);
             self.ring.copy_in(self.len, data);
             self.next_stamp += 1;
@@ -420,6 +533,56 @@ impl RecvBuffer {
         advance
     }
 
+    /// Copy an in-order `data` (starting at RCV.NXT) to where it will be readable,
+    /// without making it readable, and return [`checksum::sum`]`(data)` computed while
+    /// copying. The next [`write_at`](RecvBuffer::write_at)`(0, d)` with `d` as long as
+    /// `data` then commits the staged bytes without a second copy, so the caller must
+    /// pass that same payload or call [`unstage`](RecvBuffer::unstage) first (the stack
+    /// unstages after every segment it staged for). If the checksum is wrong, the
+    /// caller unstages and drops the segment: the staged bytes are never seen.
+    ///
+    /// Only for the common case: returns `None` (nothing copied) when out-of-order data
+    /// is held or `data` is empty, does not fit the window or is 4 GiB or longer.
+    pub fn stage(&mut self, data: &[u8]) -> Option<u32> {
+        if !self.ranges.is_empty()
+            || data.is_empty()
+            || data.len() > self.window()
+            || u32::try_from(data.len()).is_err()
+        {
+            return None;
+        }
+        self.ring
+            .reserve(self.len + data.len(), self.len, self.capacity);
+        let s = self.ring.copy_in_summed(self.len, data);
+        self.ring.staged = data.len() as u32;
+        Some(s)
+    }
+
+    /// The readable bytes, in place, as one or two slices (the second is non-empty only
+    /// when they wrap around the ring): the first `len()` bytes of the stream, for a
+    /// reader that wants to look at them without copying. Remove them with
+    /// [`consume`](RecvBuffer::consume).
+    pub fn readable(&self) -> (&[u8], &[u8]) {
+        self.ring.slices(0, self.len)
+    }
+
+    /// Remove `n` readable bytes (at most `len()`) without copying them; returns the
+    /// count. Frees memory when nothing is held.
+    pub fn consume(&mut self, n: usize) -> usize {
+        let n = n.min(self.len);
+        if n == 0 {
+            return 0;
+        }
+        self.ring.staged = 0;
+        self.len -= n;
+        if self.len == 0 && self.ranges.is_empty() {
+            self.ring.free();
+        } else {
+            self.ring.advance(n);
+        }
+        n
+    }
+
     /// Copy readable bytes into `out`, removing them; returns the count. Frees memory when
     /// nothing (readable or out-of-order) is held.
     pub fn read(&mut self, out: &mut [u8]) -> usize {
@@ -428,13 +591,7 @@ impl RecvBuffer {
             return 0;
         }
         self.ring.copy_out(0, &mut out[..n]);
-        self.len -= n;
-        if self.len == 0 && self.ranges.is_empty() {
-            self.ring.free();
-        } else {
-            self.ring.advance(n);
-        }
-        n
+        self.consume(n)
     }
 
     /// Out-of-order ranges held, as `(start, end)` offsets past RCV.NXT, the range that

@@ -269,3 +269,83 @@ fn debug_is_small() {
     let s = format!("{b:?}");
     assert!(s.len() < 200, "{s}");
 }
+
+/// The payload sum the buffers report must equal the plain checksum sum of the bytes.
+fn plain_sum(data: &[u8]) -> u32 {
+    synack_wire::checksum::sum(data)
+}
+
+#[test]
+fn send_read_at_summed_matches_copy_and_sum_across_the_wrap() {
+    let mut b = SendBuffer::new(4096);
+    // Fill, consume an odd amount, refill so the ring wraps at an odd offset.
+    assert_eq!(b.write(&bytes(0..4096)), 4096);
+    b.consume(1001);
+    assert_eq!(b.write(&bytes(4096..5097)), 1001);
+    for (off, len) in [(0, 4096), (1, 3000), (2094, 2002), (3000, 1096), (4095, 1)] {
+        let mut out = vec![0u8; len];
+        let (n, s) = b.read_at_summed(off, &mut out);
+        assert_eq!(n, len);
+        assert_eq!(out, bytes(1001 + off..1001 + off + len), "{off}+{len}");
+        assert_eq!(s, plain_sum(&out), "{off}+{len}");
+    }
+}
+
+#[test]
+fn stage_then_write_at_commits_without_recopy_and_unstage_forgets() {
+    let mut r = RecvBuffer::new(8192);
+    let a = bytes(0..1461);
+    let s = r.stage(&a).expect("in order, fits");
+    assert_eq!(s, plain_sum(&a));
+    assert_eq!(r.len(), 0, "staged bytes are not readable yet");
+    assert_eq!(r.write_at(0, &a), 1461);
+    let (x, y) = r.readable();
+    assert_eq!([x, y].concat(), a);
+
+    // A bad checksum: unstage, and a later write of other bytes copies them.
+    let b = bytes(5000..5100);
+    r.stage(&b).expect("fits");
+    r.unstage();
+    let c = bytes(7000..7100);
+    assert_eq!(r.write_at(0, &c), 100);
+    let (x, y) = r.readable();
+    assert_eq!([x, y].concat(), [a.clone(), c].concat());
+}
+
+#[test]
+fn stage_declines_out_of_order_state_and_oversize() {
+    let mut r = RecvBuffer::new(2000);
+    assert!(r.stage(&[]).is_none());
+    assert!(r.stage(&bytes(0..2001)).is_none(), "beyond the window");
+    assert_eq!(r.write_at(100, &bytes(100..200)), 0);
+    assert!(r.stage(&bytes(0..100)).is_none(), "out-of-order data held");
+}
+
+#[test]
+fn stage_sums_across_the_ring_wrap_at_odd_offsets() {
+    let mut r = RecvBuffer::new(4096);
+    assert_eq!(r.write_at(0, &bytes(0..3001)), 3001);
+    let mut sink = vec![0u8; 2999];
+    assert_eq!(r.read(&mut sink), 2999);
+    // Two bytes remain; the ring head sits at an odd position, and a 3000-byte payload
+    // wraps.
+    let p = bytes(3001..6001);
+    assert_eq!(r.stage(&p), Some(plain_sum(&p)));
+    assert_eq!(r.write_at(0, &p), 3000);
+    let (x, y) = r.readable();
+    assert_eq!([x, y].concat(), bytes(2999..6001));
+}
+
+#[test]
+fn readable_and_consume_read_in_place() {
+    let mut r = RecvBuffer::new(1024);
+    assert_eq!(r.write_at(0, &bytes(0..1000)), 1000);
+    let mut sink = vec![0u8; 900];
+    r.read(&mut sink);
+    assert_eq!(r.write_at(0, &bytes(1000..1900)), 900);
+    let (x, y) = r.readable();
+    assert!(!y.is_empty(), "wrapped");
+    assert_eq!([x, y].concat(), bytes(900..1900));
+    assert_eq!(r.consume(10_000), 1000);
+    assert_eq!(r.allocated(), 0, "drained buffers free their memory");
+}

@@ -1,12 +1,14 @@
 //! Initial sequence numbers per RFC 6528 §3: ISN = M + F(localip, localport, remoteip,
-//! remoteport, secretkey), M a 4-microsecond timer, F a keyed hash (SipHash-2-4). The
-//! key is injected; the engine owns no RNG.
+//! remoteport, secretkey), M a 4-microsecond timer, F a keyed pseudorandom function
+//! (SipHash-1-3: every connection computes one, so the cheaper round count; RFC 6528
+//! §3 asks for a keyed PRF, not a particular one). The key is injected; the engine
+//! owns no RNG.
 
 use crate::seq::Seq;
 use crate::time::Instant;
 use core::hash::Hasher;
 use core::net::{IpAddr, SocketAddr};
-use siphasher::sip::SipHasher24;
+use siphasher::sip::SipHasher13;
 
 /// Length of one tick of the timer M of RFC 6528 §3, in microseconds.
 const TICK_US: u64 = 4;
@@ -25,16 +27,14 @@ impl core::fmt::Debug for IsnGenerator {
     }
 }
 
-/// Feed an address into a hasher: a family tag, then the address octets.
-pub(crate) fn hash_ip(h: &mut SipHasher24, ip: IpAddr) {
+/// Feed an address into a hasher: a family tag, then the address. An IPv4 address is
+/// one 64-bit word (tag and address), so a whole IPv4 tuple costs two or three words.
+pub(crate) fn hash_ip(h: &mut SipHasher13, ip: IpAddr) {
     match ip {
-        IpAddr::V4(v4) => {
-            h.write_u8(4);
-            h.write(&v4.octets());
-        }
+        IpAddr::V4(v4) => h.write_u64(4 << 32 | u64::from(u32::from(v4))),
         IpAddr::V6(v6) => {
-            h.write_u8(6);
-            h.write(&v6.octets());
+            h.write_u64(6);
+            h.write_u128(u128::from(v6));
         }
     }
 }
@@ -45,14 +45,13 @@ impl IsnGenerator {
         IsnGenerator { key }
     }
 
-    /// F of RFC 6528 §3: SipHash-2-4 of the 4-tuple under the secret key, truncated to
+    /// F of RFC 6528 §3: SipHash-1-3 of the 4-tuple under the secret key, truncated to
     /// 32 bits.
     fn offset(&self, local: SocketAddr, remote: SocketAddr) -> u32 {
-        let mut h = SipHasher24::new_with_key(&self.key);
+        let mut h = SipHasher13::new_with_key(&self.key);
         hash_ip(&mut h, local.ip());
-        h.write(&local.port().to_be_bytes());
         hash_ip(&mut h, remote.ip());
-        h.write(&remote.port().to_be_bytes());
+        h.write_u32(u32::from(local.port()) << 16 | u32::from(remote.port()));
         h.finish() as u32
     }
 

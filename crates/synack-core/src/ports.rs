@@ -6,7 +6,7 @@ use crate::isn::hash_ip;
 use core::hash::Hasher;
 use core::net::{IpAddr, SocketAddr};
 use core::ops::RangeInclusive;
-use siphasher::sip::SipHasher24;
+use siphasher::sip::SipHasher13;
 
 /// Chooses ephemeral ports.
 #[derive(Clone)]
@@ -15,7 +15,8 @@ pub struct PortAllocator {
     min: u16,
     /// num_ephemeral = max - min + 1; 0 for an empty range.
     num: u32,
-    /// next_ephemeral of RFC 6056 §3.3.3: one global counter, bumped per port tried.
+    /// next_ephemeral of RFC 6056 §3.3.3: one global counter, bumped per port tried
+    /// (kept modulo the range size).
     next_ephemeral: u64,
     /// secret_key of RFC 6056 §3.3.3 (never printed).
     key: [u8; 16],
@@ -49,13 +50,13 @@ impl PortAllocator {
         }
     }
 
-    /// F of RFC 6056 §3.3.3: a keyed hash (SipHash-2-4) of the local address and the
+    /// F of RFC 6056 §3.3.3: a keyed hash (SipHash-1-3) of the local address and the
     /// remote endpoint. The local port is not an input: it is what is being chosen.
     fn offset(&self, local_ip: IpAddr, remote: SocketAddr) -> u64 {
-        let mut h = SipHasher24::new_with_key(&self.key);
+        let mut h = SipHasher13::new_with_key(&self.key);
         hash_ip(&mut h, local_ip);
         hash_ip(&mut h, remote.ip());
-        h.write(&remote.port().to_be_bytes());
+        h.write_u16(remote.port());
         h.finish()
     }
 
@@ -75,9 +76,20 @@ impl PortAllocator {
         let offset = self.offset(local_ip, remote) % num;
         // RFC 6056 §3.3.3: count = num_ephemeral; do { port = min + (next_ephemeral +
         // offset) % num; next_ephemeral++; if suitable return port; } while --count.
+        // next_ephemeral is kept reduced modulo num (the port chosen only depends on it
+        // modulo num), so the loop needs no division.
+        let mut next = self.next_ephemeral % num;
         for _ in 0..num {
-            let port = u64::from(self.min) + (self.next_ephemeral % num + offset) % num;
-            self.next_ephemeral = self.next_ephemeral.wrapping_add(1);
+            let mut slot = next + offset;
+            if slot >= num {
+                slot -= num;
+            }
+            let port = u64::from(self.min) + slot;
+            next += 1;
+            if next == num {
+                next = 0;
+            }
+            self.next_ephemeral = next;
             // `port` <= max, which is a u16.
             let port = port as u16;
             if !in_use(port) {

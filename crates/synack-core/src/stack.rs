@@ -2,16 +2,20 @@
 //! parses packets, demultiplexes them in O(1) by 4-tuple, runs listeners (backlog,
 //! accept queue), answers segments that match nothing with RST (RFC 9293 §3.10.7.1),
 //! routes ICMP errors to the connection they quote (RFC 5927), keeps one deadline per
-//! connection in a timer heap, and turns connection output into IP packets.
+//! connection in a timer heap, and turns connection output into IP packets. A
+//! connection the application closed is reduced to a compact record once it reaches
+//! TIME-WAIT (tcp/timewait.rs): its TCB and buffers are freed, its slot stays reserved
+//! so old handles still report it, and its 2*MSL deadline waits in a FIFO.
 
 use crate::config::Config;
 use crate::error::{ConnError, ConnectError, ListenError, RecvError, SendError};
-use crate::hash::TupleHashBuilder;
+use crate::hash::{Demux, TupleHashBuilder};
 use crate::isn::IsnGenerator;
 use crate::ports::PortAllocator;
 use crate::seq::Seq;
 use crate::state::State;
 use crate::tcp::input::Outcome;
+use crate::tcp::timewait::{TimeWaitTable, TwAction};
 use crate::tcp::{wake, ConnInfo, Connection, Env, SocketOptions};
 use crate::time::{Duration, Instant};
 use crate::timer::TimerQueue;
@@ -20,9 +24,11 @@ use core::net::{IpAddr, SocketAddr};
 use std::collections::{HashMap, VecDeque};
 use synack_wire::icmp::{IcmpKind, IcmpRepr};
 use synack_wire::{
-    emit_tcp_packet, parse_packet, IpRepr, Packet, TcpFlags, TcpOptions, TcpPacket, TcpRepr,
-    PROTO_TCP,
+    emit_tcp_packet, emit_tcp_packet_summed, parse_packet, parse_packet_deferred, IpRepr, Packet,
+    TcpFlags, TcpOptions, TcpPacket, TcpRepr, PROTO_TCP,
 };
+
+mod time_wait;
 
 /// Names one connection. Stale handles (of a connection that was freed) are detected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -125,6 +131,9 @@ struct Slot {
     in_table: bool,
     /// Present in the transmit queue.
     queued: bool,
+    /// The connection was compacted into this TIME-WAIT record (`conn` is `None`):
+    /// the slot stays reserved so the handle keeps naming it until the record ends.
+    tw: Option<u32>,
 }
 
 #[derive(Debug)]
@@ -135,7 +144,15 @@ struct Listener {
     accept_queue: VecDeque<ConnHandle>,
 }
 
-type Tuple = (SocketAddr, SocketAddr);
+/// Demux table values with this bit set name a TIME-WAIT record, not a slot.
+const TW_TAG: u32 = 1 << 31;
+
+/// Freed connection boxes kept for reuse, so churn does not hit the allocator.
+const SPARE_BOXES: usize = 16;
+
+/// An ACK a TIME-WAIT record owes: ends, header, and (ISS, IRS, window shift, RTO in
+/// µs) for the trace.
+type TwAck = (SocketAddr, SocketAddr, TcpRepr, (u32, u32, u8, u32));
 
 /// The TCP engine for many connections.
 ///
@@ -160,11 +177,18 @@ pub struct Stack {
     addrs: Vec<IpAddr>,
     slots: Vec<Slot>,
     free: Vec<u32>,
-    table: HashMap<Tuple, u32, TupleHashBuilder>,
+    table: Demux<u32>,
     listeners: Vec<Option<Listener>>,
     listen_map: HashMap<(Option<IpAddr>, u16), u32, TupleHashBuilder>,
     any_listener: Option<u32>,
     timers: TimerQueue,
+    /// Orphaned connections in TIME-WAIT, reduced to what RFC 9293 §3.10.7.4 needs.
+    tw: TimeWaitTable,
+    tw_acks: VecDeque<TwAck>,
+    /// Freed connection boxes, reused by the next connections (the boxes themselves
+    /// are the point: a new connection is written into one without allocating).
+    #[allow(clippy::vec_box)]
+    spare: Vec<Box<Connection>>,
     dirty: VecDeque<u32>,
     rsts: VecDeque<(SocketAddr, SocketAddr, TcpRepr)>,
     events: VecDeque<Event>,
@@ -194,11 +218,14 @@ impl Stack {
             addrs: Vec::new(),
             slots: Vec::new(),
             free: Vec::new(),
-            table: HashMap::with_hasher(TupleHashBuilder::new(hash_key)),
+            table: Demux::new(hash_key),
             listeners: Vec::new(),
             listen_map: HashMap::with_hasher(TupleHashBuilder::new(hash_key ^ 1)),
             any_listener: None,
             timers: TimerQueue::new(),
+            tw: TimeWaitTable::default(),
+            tw_acks: VecDeque::new(),
+            spare: Vec::new(),
             dirty: VecDeque::new(),
             rsts: VecDeque::new(),
             events: VecDeque::new(),
@@ -249,9 +276,10 @@ impl Stack {
         self.stats
     }
 
-    /// Number of connections the stack holds (any state except freed).
+    /// Number of connections the stack holds (any state except freed), TIME-WAIT
+    /// ones included.
     pub fn connection_count(&self) -> usize {
-        self.live
+        self.live + self.tw.len()
     }
 
     /// The largest packet `poll_transmit` may write: size its buffer at least this.
@@ -393,7 +421,7 @@ impl Stack {
         if remote.ip().is_unspecified() || remote.port() == 0 {
             return Err(ConnectError::BadAddress);
         }
-        if self.live >= self.cfg.max_connections {
+        if self.connection_count() >= self.cfg.max_connections {
             return Err(ConnectError::TooManyConnections);
         }
         let want_ip = local.map(|l| l.ip()).filter(|ip| !ip.is_unspecified());
@@ -423,7 +451,9 @@ impl Stack {
                 let listen_map = &self.listen_map;
                 self.ports
                     .allocate(local_ip, remote, |p| {
-                        table.contains_key(&(SocketAddr::new(local_ip, p), remote))
+                        table
+                            .lookup(local_ip, p, remote.ip(), remote.port())
+                            .is_some()
                             || listen_map.contains_key(&(None, p))
                             || listen_map.contains_key(&(Some(local_ip), p))
                     })
@@ -497,6 +527,33 @@ impl Stack {
         }
     }
 
+    /// Read received data in place, without copying it out: `f` is shown the
+    /// readable bytes as one or two slices (two when they wrap around the receive
+    /// ring; stream order is the first then the second) and returns how many of them
+    /// it consumed (clamped to what it was shown). Returns that count, like
+    /// [`recv`](Stack::recv) returns the bytes copied: `Ok(0)` is end of stream, and
+    /// `f` is not called when nothing is readable.
+    pub fn recv_with(
+        &mut self,
+        h: ConnHandle,
+        f: impl FnOnce(&[u8], &[u8]) -> usize,
+    ) -> Result<usize, RecvError> {
+        let idx = self.check(h).ok_or(RecvError::InvalidHandle)?;
+        let c = self.slots[idx as usize]
+            .conn
+            .as_mut()
+            .ok_or(RecvError::InvalidHandle)?;
+        if !c.recv.is_empty() {
+            let n = c.read_with(f);
+            if c.ack_now {
+                self.mark_dirty(idx);
+            }
+            return Ok(n);
+        }
+        // Nothing readable: the same answers as `recv` with a non-empty buffer.
+        self.recv(h, &mut [0u8; 1])
+    }
+
     /// Close the sending side: FIN follows the queued data (a half-close; RFC 9293
     /// §3.10.4). Reading continues until the peer closes too.
     pub fn shutdown(&mut self, now: Instant, h: ConnHandle) -> Result<(), SendError> {
@@ -568,26 +625,39 @@ impl Stack {
     }
 
     /// A snapshot of the connection.
+    ///
+    /// A connection closed by the application and now in TIME-WAIT keeps only a
+    /// compact record: its snapshot has the state, ends, ISNs, RTO and window, and
+    /// zero counters.
     pub fn info(&self, h: ConnHandle) -> Option<ConnInfo> {
-        let idx = self.check(h)?;
+        let Some(idx) = self.check(h) else {
+            return self.time_wait_of(h).map(|r| r.info());
+        };
         Some(self.slots[idx as usize].conn.as_ref()?.info())
     }
 
-    /// The connection's state.
+    /// The connection's state (`TimeWait` still for a closed handle whose connection
+    /// waits out 2*MSL).
     pub fn state(&self, h: ConnHandle) -> Option<State> {
-        let idx = self.check(h)?;
+        let Some(idx) = self.check(h) else {
+            return self.time_wait_of(h).map(|_| State::TimeWait);
+        };
         Some(self.slots[idx as usize].conn.as_ref()?.state)
     }
 
     /// Our address of the connection (the original destination for intercepted ones).
     pub fn local_addr(&self, h: ConnHandle) -> Option<SocketAddr> {
-        let idx = self.check(h)?;
+        let Some(idx) = self.check(h) else {
+            return self.time_wait_of(h).map(|r| r.local);
+        };
         Some(self.slots[idx as usize].conn.as_ref()?.local)
     }
 
     /// The peer's address.
     pub fn peer_addr(&self, h: ConnHandle) -> Option<SocketAddr> {
-        let idx = self.check(h)?;
+        let Some(idx) = self.check(h) else {
+            return self.time_wait_of(h).map(|r| r.remote);
+        };
         Some(self.slots[idx as usize].conn.as_ref()?.remote)
     }
 
@@ -676,13 +746,60 @@ impl Stack {
         }
         self.stats.largest_packet_in = self.stats.largest_packet_in.max(bytes.len() as u64);
         self.refill_budgets(now);
-        match parse_packet(bytes, verify) {
-            Ok(Packet::Tcp(p)) => self.handle_tcp(now, &p),
-            Ok(Packet::Icmp { icmp, .. }) => self.handle_icmp(now, &icmp),
-            Ok(Packet::Other { .. }) => self.stats.not_for_us += 1,
+        let parsed = if verify {
+            parse_packet_deferred(bytes)
+        } else {
+            parse_packet(bytes, false).map(|p| (p, None))
+        };
+        match parsed {
+            Ok((Packet::Tcp(p), Some(header_sum))) => match self.tcp_checksum(&p, header_sum) {
+                Ok(staged) => {
+                    self.handle_tcp(now, &p);
+                    if let Some(c) = staged.and_then(|idx| self.slots[idx as usize].conn.as_mut()) {
+                        // Committed by the text step, or the segment was not used.
+                        c.recv.unstage();
+                    }
+                }
+                Err(()) => self.stats.bad_checksum += 1,
+            },
+            Ok((Packet::Tcp(p), None)) => self.handle_tcp(now, &p),
+            Ok((Packet::Icmp { icmp, .. }, _)) => self.handle_icmp(now, &icmp),
+            Ok((Packet::Other { .. }, _)) => self.stats.not_for_us += 1,
             Err(synack_wire::Error::BadChecksum { .. }) => self.stats.bad_checksum += 1,
             Err(_) => self.stats.malformed += 1,
         }
+    }
+
+    /// Finish the TCP checksum check (RFC 9293 §3.1) of a segment parsed with its
+    /// payload unsummed. An in-order payload for an existing connection is summed while
+    /// it is copied into the receive buffer (staged, committed later by the text step),
+    /// so its bytes are read once; anything else is summed here. `Ok` carries the slot
+    /// whose receive buffer holds the staged copy; on `Err` (bad checksum) the staged
+    /// copy is already forgotten, so a bad segment leaves no trace.
+    fn tcp_checksum(&mut self, p: &TcpPacket<'_>, header_sum: u32) -> Result<Option<u32>, ()> {
+        let mut staged = None;
+        let mut payload_sum = None;
+        if !p.payload.is_empty() {
+            // (Table values tagged TW_TAG are TIME-WAIT records: no receive buffer.)
+            let found = self
+                .table
+                .lookup(p.ip.dst, p.tcp.dst_port, p.ip.src, p.tcp.src_port);
+            if let Some(idx) = found.filter(|&i| i & TW_TAG == 0) {
+                if let Some(c) = self.slots[idx as usize].conn.as_mut() {
+                    payload_sum = c.stage_payload(&p.tcp, p.payload);
+                    staged = payload_sum.map(|_| idx);
+                }
+            }
+        }
+        let payload_sum = payload_sum.unwrap_or_else(|| synack_wire::checksum::sum(p.payload));
+        let sum = synack_wire::checksum::combine(header_sum, payload_sum);
+        if synack_wire::checksum::finish(sum) == 0 {
+            return Ok(staged);
+        }
+        if let Some(c) = staged.and_then(|idx| self.slots[idx as usize].conn.as_mut()) {
+            c.recv.unstage();
+        }
+        Err(())
     }
 
     /// Run the timers that are due at `now`.
@@ -693,11 +810,19 @@ impl Stack {
                 self.with_conn(idx as u32, now, |c, env| c.handle_timeout(env));
             }
         }
+        // RFC 9293 §3.10.8: when the time-wait timeout expires, delete the TCB.
+        while let Some(ti) = self.tw.pop_expired(now) {
+            self.retire_time_wait(now, ti);
+        }
     }
 
     /// The next time [`handle_timeout`](Stack::handle_timeout) has work to do.
     pub fn poll_timeout(&mut self) -> Option<Instant> {
-        self.timers.next_deadline()
+        match (self.timers.next_deadline(), self.tw.next_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, None) => a,
+            (None, b) => b,
+        }
     }
 
     /// The next application event.
@@ -712,6 +837,34 @@ impl Stack {
             self.trace_segment(now, local, remote, &repr, 0, Direction::Sent, None);
             if let Some(len) = self.emit(buf, local, remote, &repr, 0) {
                 self.stats.rsts_sent += 1;
+                return Some(Transmit {
+                    len,
+                    segment_size: None,
+                });
+            }
+        }
+        while let Some((local, remote, repr, (iss, irs, shift, rto))) = self.tw_acks.pop_front() {
+            if let Some(trace) = self.trace.as_mut() {
+                push_segment_trace(
+                    trace,
+                    now,
+                    local,
+                    remote,
+                    &repr,
+                    0,
+                    Direction::Sent,
+                    Some((iss, Some(irs), shift)),
+                );
+                if let Some(TraceEvent {
+                    kind: TraceKind::Segment(seg),
+                    ..
+                }) = trace.back_mut()
+                {
+                    // As the full connection reports its ACKs: with the current RTO.
+                    seg.rto_micros = u64::from(rto);
+                }
+            }
+            if let Some(len) = self.emit(buf, local, remote, &repr, 0) {
                 return Some(Transmit {
                     len,
                     segment_size: None,
@@ -744,14 +897,25 @@ impl Stack {
                     };
                     let start = ip.header_len() + tcp_hlen;
                     let mut ok = start + out.payload_len <= buf.len();
+                    let mut payload_sum = 0;
                     if ok && out.payload_len > 0 {
-                        let n = conn
-                            .send
-                            .read_at(out.payload_off, &mut buf[start..start + out.payload_len]);
+                        // The payload is summed while it is copied (one pass).
+                        let (n, s) = conn.send.read_at_summed(
+                            out.payload_off,
+                            &mut buf[start..start + out.payload_len],
+                        );
                         ok = n == out.payload_len;
+                        payload_sum = s;
                     }
                     let len = if ok {
-                        emit_tcp_packet(buf, &ip, &out.repr, out.payload_len).ok()
+                        emit_tcp_packet_summed(
+                            buf,
+                            &ip,
+                            &out.repr,
+                            out.payload_len,
+                            Some(payload_sum),
+                        )
+                        .ok()
                     } else {
                         None
                     };
@@ -784,7 +948,7 @@ impl Stack {
                         }
                     }
                 }
-                None => self.after_call(idx),
+                None => self.after_idle_poll(idx),
             }
         }
         None
@@ -805,14 +969,24 @@ impl Stack {
     }
 
     fn handle_tcp(&mut self, now: Instant, p: &TcpPacket<'_>) {
-        let local = SocketAddr::new(p.ip.dst, p.tcp.dst_port);
-        let remote = SocketAddr::new(p.ip.src, p.tcp.src_port);
-        if let Some(&idx) = self.table.get(&(local, remote)) {
-            let (iss, irs, shift) = {
-                let c = self.slots[idx as usize].conn.as_ref().expect("table entry");
-                (c.iss.0, c.state_has_irs().then_some(c.irs.0), c.snd_wscale)
-            };
+        let found = self
+            .table
+            .lookup(p.ip.dst, p.tcp.dst_port, p.ip.src, p.tcp.src_port);
+        // The ends are built only where needed: the common path (a segment for a live
+        // connection, tracing off) never does.
+        let local = || SocketAddr::new(p.ip.dst, p.tcp.dst_port);
+        let remote = || SocketAddr::new(p.ip.src, p.tcp.src_port);
+        if let Some(idx) = found {
+            if idx & TW_TAG != 0 {
+                self.handle_time_wait(now, idx & !TW_TAG, local(), remote(), p);
+                return;
+            }
             if self.trace.is_some() {
+                let (iss, irs, shift) = {
+                    let c = self.slots[idx as usize].conn.as_ref().expect("table entry");
+                    (c.iss.0, c.state_has_irs().then_some(c.irs.0), c.snd_wscale)
+                };
+                let (local, remote) = (local(), remote());
                 self.trace_segment(
                     now,
                     local,
@@ -826,11 +1000,11 @@ impl Stack {
             let outcome =
                 self.with_conn(idx, now, |c, env| c.handle_segment(env, &p.tcp, p.payload));
             match outcome {
-                Some(Outcome::Reset { seq }) => self.queue_rst(local, remote, seq, None),
+                Some(Outcome::Reset { seq }) => self.queue_rst(local(), remote(), seq, None),
                 Some(Outcome::Reopen) => {
                     // RFC 6191: retire the TIME-WAIT connection, then treat the SYN as new.
                     self.with_conn(idx, now, |c, env| c.set_state(State::Closed, env));
-                    self.handle_unmatched(now, local, remote, p);
+                    self.handle_unmatched(now, local(), remote(), p);
                 }
                 _ => {}
             }
@@ -840,6 +1014,7 @@ impl Stack {
             self.stats.not_for_us += 1;
             return;
         }
+        let (local, remote) = (local(), remote());
         if self.trace.is_some() {
             self.trace_segment(
                 now,
@@ -856,6 +1031,7 @@ impl Stack {
 
     /// A segment for no connection: a listener's business (RFC 9293 §3.10.7.2) or
     /// answered with RST (§3.10.7.1).
+    #[inline(never)]
     fn handle_unmatched(
         &mut self,
         now: Instant,
@@ -906,7 +1082,7 @@ impl Stack {
                 return;
             }
         }
-        if self.live >= self.cfg.max_connections {
+        if self.connection_count() >= self.cfg.max_connections {
             self.stats.listen_overflows += 1;
             return;
         }
@@ -923,6 +1099,7 @@ impl Stack {
     }
 
     /// RFC 9293 §3.10.7.1: the reset for a segment that matches nothing.
+    #[cold]
     fn reply_rst(
         &mut self,
         local: SocketAddr,
@@ -942,6 +1119,7 @@ impl Stack {
         }
     }
 
+    #[cold]
     fn queue_rst(&mut self, local: SocketAddr, remote: SocketAddr, seq: u32, ack: Option<u32>) {
         if self.cfg.rst_limit > 0 {
             if self.rst_budget == 0 {
@@ -973,6 +1151,7 @@ impl Stack {
     }
 
     /// RFC 5927 / RFC 1122 §4.2.3.9: an ICMP error about one of our connections.
+    #[cold]
     fn handle_icmp(&mut self, now: Instant, icmp: &IcmpRepr) {
         let local = SocketAddr::new(icmp.quoted_src, icmp.src_port);
         let remote = SocketAddr::new(icmp.quoted_dst, icmp.dst_port);
@@ -980,6 +1159,11 @@ impl Stack {
             self.stats.icmp_ignored += 1;
             return;
         };
+        if idx & TW_TAG != 0 {
+            // TIME-WAIT: nothing is in flight (RFC 5927 §4.1).
+            self.stats.icmp_ignored += 1;
+            return;
+        }
         let kind = icmp.kind;
         let seq = Seq(icmp.seq);
         let applied = self.with_conn(idx, now, |c, env| {
@@ -1023,12 +1207,20 @@ impl Stack {
                     app_owned: false,
                     in_table: false,
                     queued: false,
+                    tw: None,
                 });
                 (self.slots.len() - 1) as u32
             }
         };
+        let boxed = match self.spare.pop() {
+            Some(mut b) => {
+                *b = conn;
+                b
+            }
+            None => Box::new(conn),
+        };
         let slot = &mut self.slots[idx as usize];
-        slot.conn = Some(Box::new(conn));
+        slot.conn = Some(boxed);
         slot.app_owned = app_owned;
         slot.in_table = true;
         self.table.insert(tuple, idx);
@@ -1143,6 +1335,33 @@ impl Stack {
             }
             return;
         }
+        self.settle(idx);
+    }
+
+    /// After `poll_segment` found nothing to send: it changed no state and raised no
+    /// event, so only the deadline (and TIME-WAIT compaction) can need an update.
+    fn after_idle_poll(&mut self, idx: u32) {
+        let Some(conn) = self.slots[idx as usize].conn.as_ref() else {
+            return;
+        };
+        if conn.wake != 0 || conn.state == State::Closed {
+            self.after_call(idx);
+        } else {
+            self.settle(idx);
+        }
+    }
+
+    /// The end of every call into a live connection: compact an orphan that reached
+    /// TIME-WAIT, else bring its deadline in the timer queue up to date.
+    fn settle(&mut self, idx: u32) {
+        let slot = &self.slots[idx as usize];
+        let Some(conn) = slot.conn.as_ref() else {
+            return;
+        };
+        if !slot.app_owned && !slot.queued && conn.listener.is_none() && conn.can_compact() {
+            self.compact_time_wait(idx);
+            return;
+        }
         match conn.next_deadline() {
             Some(t) => {
                 if self.timers.deadline(idx as usize) != Some(t) {
@@ -1155,8 +1374,11 @@ impl Stack {
 
     fn free_slot(&mut self, idx: u32) {
         let slot = &mut self.slots[idx as usize];
-        if slot.conn.take().is_some() {
+        if let Some(b) = slot.conn.take() {
             self.live -= 1;
+            if self.spare.len() < SPARE_BOXES {
+                self.spare.push(b);
+            }
         }
         slot.gen = slot.gen.wrapping_add(1);
         slot.app_owned = false;
@@ -1193,6 +1415,7 @@ impl Stack {
     }
 
     #[allow(clippy::too_many_arguments)]
+    #[cold]
     fn trace_segment(
         &mut self,
         now: Instant,
@@ -1203,9 +1426,27 @@ impl Stack {
         dir: Direction,
         isns: Option<(u32, Option<u32>, u8)>,
     ) {
-        let Some(trace) = self.trace.as_mut() else {
-            return;
-        };
+        if let Some(trace) = self.trace.as_mut() {
+            push_segment_trace(trace, now, local, remote, repr, len, dir, isns);
+        }
+    }
+}
+
+/// Record a segment sent or received in `trace`; `isns` is (ISS, IRS, window shift)
+/// when the segment belongs to a known connection.
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+fn push_segment_trace(
+    trace: &mut VecDeque<TraceEvent>,
+    now: Instant,
+    local: SocketAddr,
+    remote: SocketAddr,
+    repr: &TcpRepr,
+    len: usize,
+    dir: Direction,
+    isns: Option<(u32, Option<u32>, u8)>,
+) {
+    {
         let (iss, irs, shift) = match isns {
             Some((i, r, s)) => (Some(i), r, s),
             None => (None, None, 0),

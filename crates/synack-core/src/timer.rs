@@ -86,6 +86,7 @@ impl TimerQueue {
 
     /// Rebuild a part once its stale entries outnumber its live ones (plus some
     /// slack), so the queue never holds more than `2 * len() + 2 * SLACK` entries.
+    #[inline]
     fn maybe_rebuild(&mut self) {
         if self.heap.len() > 2 * self.near_live + Self::SLACK {
             self.rebuild_heap();
@@ -96,6 +97,7 @@ impl TimerQueue {
     }
 
     /// Keep only heap entries that match a live deadline, one per slot.
+    #[cold]
     fn rebuild_heap(&mut self) {
         let mut entries = core::mem::take(&mut self.heap).into_vec();
         let deadlines = &self.deadlines;
@@ -108,6 +110,7 @@ impl TimerQueue {
     }
 
     /// Keep only far entries that match a live deadline, one per slot.
+    #[cold]
     fn rebuild_far(&mut self) {
         let deadlines = &self.deadlines;
         let mut total = 0;
@@ -149,11 +152,13 @@ impl TimerQueue {
         self.deadlines.get(key).copied().flatten()
     }
 
+    #[inline]
     fn is_live(&self, at: Instant, key: usize) -> bool {
         self.deadlines.get(key).copied().flatten() == Some(at)
     }
 
     /// Move the earliest far bucket into the heap. Returns false when there is none.
+    #[cold]
     fn migrate(&mut self) -> bool {
         let Some((b, mut entries)) = self.far.pop_first() else {
             return false;
@@ -171,7 +176,23 @@ impl TimerQueue {
     }
 
     /// The earliest live deadline.
+    #[inline]
     pub fn next_deadline(&mut self) -> Option<Instant> {
+        // Fast path: the top of the heap is live (checked on every poll).
+        if let Some(&Reverse((at, key))) = self.heap.peek() {
+            if self.is_live(at, key) {
+                return Some(at);
+            }
+        } else if self.far_entries == 0 {
+            return None;
+        }
+        self.next_deadline_slow()
+    }
+
+    /// Drop stale entries from the top of the heap, migrating far buckets when it runs
+    /// dry, until a live deadline is on top.
+    #[inline(never)]
+    fn next_deadline_slow(&mut self) -> Option<Instant> {
         loop {
             while let Some(&Reverse((at, key))) = self.heap.peek() {
                 if self.is_live(at, key) {

@@ -7,7 +7,7 @@ mod common;
 use common::*;
 use std::net::SocketAddr;
 use synack_core::{Config, ConnError, ConnectError, Event, Instant, Stack, State};
-use synack_wire::{IcmpKind, IcmpRepr};
+use synack_wire::{IcmpKind, IcmpRepr, TcpOptions};
 
 #[test]
 fn isns_differ_per_four_tuple_and_grow_with_time() {
@@ -310,4 +310,66 @@ fn bad_checksum_and_malformed_packets_are_counted() {
     assert_eq!(s.malformed, 2);
     assert_eq!(s.packets_in, 3);
     assert_eq!(t.stack.connection_count(), 0);
+}
+
+/// The receive fast path copies an in-order payload into the receive buffer while
+/// summing it (RFC 9293 §3.1 check deferred to the copy). A corrupted payload must
+/// still be dropped with no trace: no data readable, no ACK, RCV.NXT unchanged, and
+/// the retransmission of the good segment is then accepted in full.
+#[test]
+fn corrupted_in_order_payload_is_dropped_without_a_trace() {
+    let mut t = Lone::new(quick_cfg());
+    let mut e = t.passive(1000, TcpOptions::default());
+    let good: Vec<u8> = (0..1000u32).map(|i| (i * 7) as u8).collect();
+    let seg = tcp(ACK | PSH, e.p_nxt, e.s_nxt, 65535);
+    for at in [0usize, 1, 500, 999] {
+        let mut p = packet(t.peer, e.local, seg, &good);
+        let i = p.len() - good.len() + at;
+        p[i] ^= 0x10;
+        t.stack.handle_packet(t.now, &p);
+        none(&t.out());
+        assert_eq!(t.stack.recv_queue(e.h), 0, "flip at {at}");
+    }
+    assert_eq!(t.stack.stats().bad_checksum, 4);
+    let mut buf = [0u8; 2000];
+    assert_eq!(
+        t.stack.recv(e.h, &mut buf),
+        Err(synack_core::RecvError::WouldBlock)
+    );
+    // The good segment, then the next one, both land.
+    t.send(&mut e, ACK | PSH, &good);
+    t.send(&mut e, ACK | PSH, &good[..10]);
+    let _ = t.out();
+    assert_eq!(t.stack.recv(e.h, &mut buf), Ok(1010));
+    assert_eq!(&buf[..1000], &good[..]);
+    assert_eq!(&buf[1000..1010], &good[..10]);
+}
+
+/// `recv_with` shows the readable bytes in place and removes what the reader takes.
+#[test]
+fn recv_with_reads_in_place() {
+    let mut t = Lone::new(quick_cfg());
+    let mut e = t.passive(1000, TcpOptions::default());
+    t.send(&mut e, ACK | PSH, b"hello world");
+    let _ = t.out();
+    let mut seen = Vec::new();
+    let n = t.stack.recv_with(e.h, |a, b| {
+        seen.extend_from_slice(a);
+        seen.extend_from_slice(b);
+        5
+    });
+    assert_eq!(n, Ok(5));
+    assert_eq!(seen, b"hello world");
+    assert_eq!(t.stack.recv_queue(e.h), 6);
+    let n = t.stack.recv_with(e.h, |a, _| {
+        assert_eq!(a, b" world");
+        usize::MAX
+    });
+    assert_eq!(n, Ok(6), "clamped to what was shown");
+    assert_eq!(
+        t.stack.recv_with(e.h, |_, _| panic!("nothing to show")),
+        Err(synack_core::RecvError::WouldBlock)
+    );
+    t.send(&mut e, ACK | FIN, &[]);
+    assert_eq!(t.stack.recv_with(e.h, |_, _| 0), Ok(0), "end of stream");
 }

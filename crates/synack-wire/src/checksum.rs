@@ -1,20 +1,21 @@
-//! The Internet checksum (RFC 1071) with wide add-with-carry, and incremental update
-//! (RFC 1624).
+//! The Internet checksum (RFC 1071) with wide lanes, a copy that sums as it goes, and
+//! incremental update (RFC 1624).
 //!
-//! This module owns every one's-complement sum in the crate. [`sum`] is the hot path
-//! (a 64 KiB TSO segment is checksummed on every transmit), so it reads the data eight
-//! bytes at a time in native byte order into four independent `u64` lanes with
-//! end-around carry, folds once at the end and swaps to network order. RFC 1071 §2(B)
-//! (byte-order independence) and §2(C) (parallel summation) are what make this valid.
+//! This module owns every one's-complement sum in the crate. [`sum`] and
+//! [`copy_and_sum`] are the hot path (every payload byte is summed once on the way out
+//! and once on the way in), so they read the data as native-order 32-bit words into
+//! eight 64-bit lanes: a 32-bit word can be added to a 64-bit lane 2^32 times before it
+//! could overflow, so the loop needs no carry handling at all and the compiler turns it
+//! into vector code (SSE2 everywhere on x86-64; AVX2, chosen at run time, where the CPU
+//! has it). The lanes are folded once at the end and swapped to network order. RFC 1071
+//! §2(B) (byte-order independence) and §2(C) (parallel summation) make this valid.
+//!
+//! [`copy_and_sum`] exists so the engine never makes a separate checksum pass over a
+//! payload: a segment's data is summed while it is copied out of the send ring into
+//! the packet, and while it is copied from the packet into the receive ring.
 
+use core::mem::MaybeUninit;
 use core::net::IpAddr;
-
-/// Add `x` to `acc` with end-around carry (one's-complement addition on 64 bits).
-#[inline(always)]
-fn adc(acc: u64, x: u64) -> u64 {
-    let (s, carry) = acc.overflowing_add(x);
-    s + u64::from(carry)
-}
 
 /// Fold a 64-bit one's-complement sum to 16 bits (RFC 1071 §4.1 "fold 32-bit sum").
 #[inline(always)]
@@ -27,63 +28,207 @@ fn fold64(mut s: u64) -> u16 {
     s as u16
 }
 
+/// The native-order 32-bit word at the start of `b` (`b.len() >= 4`).
 #[inline(always)]
-fn load(chunk: &[u8]) -> u64 {
-    let mut b = [0u8; 8];
-    b.copy_from_slice(chunk);
-    u64::from_ne_bytes(b)
+fn word(b: &[u8]) -> u64 {
+    u64::from(u32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
 }
 
-/// Sum `data` as big-endian 16-bit words into a 32-bit-folded one's-complement sum
-/// (not yet complemented). Odd trailing byte padded with zero.
+/// The native-order 64-bit word at the start of `b` (`b.len() >= 8`), as the sum of
+/// its two 32-bit halves.
+#[inline(always)]
+fn halves(b: &[u8]) -> u64 {
+    let w = u64::from_ne_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
+    (w & 0xffff_ffff) + (w >> 32)
+}
+
+/// Sum of the 0..=31 bytes after the last whole 32-byte chunk (and of whole headers,
+/// which are 20 to 60 bytes): fixed-size pieces, no loop, so it stays a handful of
+/// scalar instructions. A 64-bit piece is added as its two 32-bit halves. The last 1 to
+/// 3 bytes are zero-padded to a word; the padding sits after the data, so an odd last
+/// byte is the high half of a zero-padded big-endian word (RFC 1071 §4.1).
+#[inline(always)]
+fn tail(mut rest: &[u8]) -> u64 {
+    let mut s = 0u64;
+    if rest.len() >= 16 {
+        s += halves(rest) + halves(&rest[8..]);
+        rest = &rest[16..];
+    }
+    if rest.len() >= 8 {
+        s += halves(rest);
+        rest = &rest[8..];
+    }
+    if rest.len() >= 4 {
+        s += word(rest);
+        rest = &rest[4..];
+    }
+    let mut last = [0u8; 4];
+    match rest.len() {
+        3 => last[..3].copy_from_slice(rest),
+        2 => last[..2].copy_from_slice(rest),
+        1 => last[0] = rest[0],
+        _ => return s,
+    }
+    s + word(&last)
+}
+
+/// Sum of a short slice (a header): whole 32-byte chunks one by one, then [`tail`].
+#[inline(always)]
+fn short(data: &[u8]) -> u64 {
+    let mut s = 0u64;
+    let mut chunks = data.chunks_exact(32);
+    for c in &mut chunks {
+        s += halves(c) + halves(&c[8..]) + halves(&c[16..]) + halves(&c[24..]);
+    }
+    s + tail(chunks.remainder())
+}
+
+/// Native-order lane sum of `data` (unfolded).
+#[inline(always)]
+fn lanes(data: &[u8]) -> u64 {
+    let mut acc = [0u64; 8];
+    let mut chunks = data.chunks_exact(32);
+    for c in &mut chunks {
+        for (i, a) in acc.iter_mut().enumerate() {
+            *a += word(&c[4 * i..]);
+        }
+    }
+    acc.iter().sum::<u64>() + tail(chunks.remainder())
+}
+
+/// Copy `src` into `dst` (same length) and return the native-order lane sum of `src`.
+#[inline(always)]
+fn copy_lanes(dst: &mut [u8], src: &[u8]) -> u64 {
+    let mut acc = [0u64; 8];
+    let mut from = src.chunks_exact(32);
+    let mut to = dst.chunks_exact_mut(32);
+    for (c, d) in (&mut from).zip(&mut to) {
+        d.copy_from_slice(c);
+        for (i, a) in acc.iter_mut().enumerate() {
+            *a += word(&c[4 * i..]);
+        }
+    }
+    let rest = from.remainder();
+    to.into_remainder().copy_from_slice(rest);
+    acc.iter().sum::<u64>() + tail(rest)
+}
+
+/// [`copy_lanes`] into storage not yet initialised (the spare capacity of a `Vec`);
+/// every byte of `dst` is written.
+#[inline(always)]
+fn copy_lanes_uninit(dst: &mut [MaybeUninit<u8>], src: &[u8]) -> u64 {
+    let mut acc = [0u64; 8];
+    let mut from = src.chunks_exact(32);
+    let mut to = dst.chunks_exact_mut(32);
+    for (c, d) in (&mut from).zip(&mut to) {
+        for (x, y) in d.iter_mut().zip(c) {
+            x.write(*y);
+        }
+        for (i, a) in acc.iter_mut().enumerate() {
+            *a += word(&c[4 * i..]);
+        }
+    }
+    let rest = from.remainder();
+    for (x, y) in to.into_remainder().iter_mut().zip(rest) {
+        x.write(*y);
+    }
+    acc.iter().sum::<u64>() + tail(rest)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn copy_lanes_uninit_avx2(dst: &mut [MaybeUninit<u8>], src: &[u8]) -> u64 {
+    copy_lanes_uninit(dst, src)
+}
+
+/// Inputs shorter than this (headers) take the short scalar path, and are summed or
+/// copied without looking up the CPU's features.
+const WIDE: usize = 128;
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn lanes_avx2(data: &[u8]) -> u64 {
+    lanes(data)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn copy_lanes_avx2(dst: &mut [u8], src: &[u8]) -> u64 {
+    copy_lanes(dst, src)
+}
+
+/// [`lanes`] with the widest vectors this CPU has.
+#[inline]
+fn lanes_best(data: &[u8]) -> u64 {
+    if data.len() < WIDE {
+        return short(data);
+    }
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2 (checked just above), the only requirement of
+        // a `target_feature` function; `lanes` itself is safe code.
+        return unsafe { lanes_avx2(data) };
+    }
+    lanes(data)
+}
+
+/// [`copy_lanes`] with the widest vectors this CPU has.
+#[inline]
+fn copy_lanes_best(dst: &mut [u8], src: &[u8]) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    if src.len() >= WIDE && std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: as in `lanes_best`: AVX2 is present, and `copy_lanes` is safe code.
+        return unsafe { copy_lanes_avx2(dst, src) };
+    }
+    copy_lanes(dst, src)
+}
+
+/// Sum `data` as big-endian 16-bit words into a one's-complement sum (not yet
+/// complemented). Odd trailing byte padded with zero.
 ///
 /// The result is already folded to 16 bits (it is always `<= 0xffff`), so it can be fed
 /// to [`combine`] and [`finish`] freely. Note that the sum of a slice that starts at an
 /// odd offset of a larger message is byte-swapped relative to that message's words
-/// (RFC 1071 §2(B)); callers sum even-length pieces or whole messages.
+/// (RFC 1071 §2(B)); fix it with [`swap`], or sum even-length pieces.
+#[inline]
 pub fn sum(data: &[u8]) -> u32 {
     // Native-order sum; RFC 1071 §2(B): the one's-complement sum commutes with byte
     // swapping, so we swap the folded 16-bit result once at the end.
-    let (mut a, mut b, mut c, mut d) = (0u64, 0u64, 0u64, 0u64);
-    let mut big = data.chunks_exact(32);
-    for chunk in &mut big {
-        a = adc(a, load(&chunk[0..8]));
-        b = adc(b, load(&chunk[8..16]));
-        c = adc(c, load(&chunk[16..24]));
-        d = adc(d, load(&chunk[24..32]));
+    u32::from(u16::from_be(fold64(lanes_best(data))))
+}
+
+/// Copy `src` into `dst` and return [`sum`]`(src)`, in one pass over the bytes.
+///
+/// # Panics
+/// When the lengths differ (a caller bug, like `copy_from_slice`).
+pub fn copy_and_sum(dst: &mut [u8], src: &[u8]) -> u32 {
+    assert_eq!(dst.len(), src.len(), "copy_and_sum: length mismatch");
+    u32::from(u16::from_be(fold64(copy_lanes_best(dst, src))))
+}
+
+/// [`copy_and_sum`] into uninitialised memory (for example a `Vec`'s
+/// `spare_capacity_mut()`): every element of `dst` is written with `src`'s bytes.
+///
+/// # Panics
+/// When the lengths differ.
+pub fn copy_and_sum_uninit(dst: &mut [MaybeUninit<u8>], src: &[u8]) -> u32 {
+    assert_eq!(dst.len(), src.len(), "copy_and_sum_uninit: length mismatch");
+    #[cfg(target_arch = "x86_64")]
+    if src.len() >= WIDE && std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: AVX2 is present; `copy_lanes_uninit` is safe code.
+        let s = unsafe { copy_lanes_uninit_avx2(dst, src) };
+        return u32::from(u16::from_be(fold64(s)));
     }
-    // At most 31 bytes left, starting at an offset that is a multiple of 32: take them
-    // in fixed-size pieces (no loop, no variable-length copy). Every piece starts at an
-    // even offset, so each of its 16-bit words keeps its parity; a word's position
-    // inside the 64-bit lane does not matter, because 2^16 = 1 in one's-complement
-    // arithmetic (RFC 1071 §2(A)). Headers (20 to 60 bytes) live entirely here.
-    let mut rest = big.remainder();
-    if rest.len() >= 16 {
-        a = adc(a, load(&rest[0..8]));
-        b = adc(b, load(&rest[8..16]));
-        rest = &rest[16..];
-    }
-    if rest.len() >= 8 {
-        c = adc(c, load(&rest[0..8]));
-        rest = &rest[8..];
-    }
-    if rest.len() >= 4 {
-        d = adc(
-            d,
-            u64::from(u32::from_ne_bytes([rest[0], rest[1], rest[2], rest[3]])),
-        );
-        rest = &rest[4..];
-    }
-    if rest.len() >= 2 {
-        a = adc(a, u64::from(u16::from_ne_bytes([rest[0], rest[1]])));
-        rest = &rest[2..];
-    }
-    if let [last] = rest {
-        // An odd last byte is the high half of a zero-padded word (RFC 1071 §4.1).
-        b = adc(b, u64::from(u16::from_ne_bytes([*last, 0])));
-    }
-    let total = adc(adc(a, b), adc(c, d));
-    u32::from(u16::from_be(fold64(total)))
+    u32::from(u16::from_be(fold64(copy_lanes_uninit(dst, src))))
+}
+
+/// The sum of a piece that sits at an odd offset of its message, given the piece's own
+/// [`sum`]: its bytes pair up the other way, so the 16-bit sum is byte-swapped (RFC 1071
+/// §2(B)).
+#[inline]
+pub fn swap(sum: u32) -> u32 {
+    let s = fold64(u64::from(sum));
+    u32::from(s.swap_bytes())
 }
 
 /// Fold a partial sum to 16 bits and complement it: the value that goes on the wire.
@@ -99,6 +244,7 @@ pub fn combine(a: u32, b: u32) -> u32 {
 }
 
 /// The checksum of `data` alone: `finish(sum(data))`.
+#[inline]
 pub fn checksum(data: &[u8]) -> u16 {
     finish(sum(data))
 }
@@ -109,8 +255,17 @@ pub fn checksum(data: &[u8]) -> u16 {
 /// in the pseudo-header and for IPv6 a 32-bit one; summing it as two 16-bit halves is
 /// correct for both. Mixed address families sum both addresses as given (callers
 /// reject mixed families before this point).
+#[inline]
 pub fn pseudo_header(src: IpAddr, dst: IpAddr, protocol: u8, len: u32) -> u32 {
     let mut s: u64 = u64::from(protocol) + u64::from(len >> 16) + u64::from(len & 0xffff);
+    if let (IpAddr::V4(a), IpAddr::V4(b)) = (src, dst) {
+        // The common case, as 32-bit halves: at most 19 bits, so two folds suffice.
+        let (a, b) = (u32::from(a), u32::from(b));
+        s +=
+            u64::from(a >> 16) + u64::from(a & 0xffff) + u64::from(b >> 16) + u64::from(b & 0xffff);
+        s = (s & 0xffff) + (s >> 16);
+        return ((s & 0xffff) + (s >> 16)) as u32;
+    }
     for addr in [src, dst] {
         match addr {
             IpAddr::V4(a) => {
@@ -185,6 +340,41 @@ mod tests {
                     "{start}..{end}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn copy_and_sum_copies_and_matches_sum() {
+        let mut x: u32 = 0x9e37_79b9;
+        let data: Vec<u8> = (0..5000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                x as u8
+            })
+            .collect();
+        for (start, end) in [(0, 0), (0, 1), (3, 40), (1, 1461), (0, 4096), (7, 4999)] {
+            let src = &data[start..end];
+            let mut dst = vec![0u8; src.len()];
+            assert_eq!(copy_and_sum(&mut dst, src), sum(src), "{start}..{end}");
+            assert_eq!(dst, src);
+            let mut fresh: Vec<u8> = Vec::with_capacity(src.len());
+            let s = copy_and_sum_uninit(&mut fresh.spare_capacity_mut()[..src.len()], src);
+            assert_eq!(s, sum(src), "{start}..{end}");
+            // SAFETY: copy_and_sum_uninit wrote all src.len() bytes.
+            unsafe { fresh.set_len(src.len()) };
+            assert_eq!(fresh, src);
+        }
+    }
+
+    #[test]
+    fn pieces_at_odd_offsets_combine_with_swap() {
+        let data: Vec<u8> = (0..1000u32).map(|i| (i * 7 + 3) as u8).collect();
+        for cut in [1, 2, 333, 500, 999] {
+            let (a, b) = data.split_at(cut);
+            let b_sum = if cut % 2 == 1 { swap(sum(b)) } else { sum(b) };
+            assert_eq!(finish(combine(sum(a), b_sum)), checksum(&data), "cut {cut}");
         }
     }
 

@@ -39,6 +39,7 @@ impl IpRepr {
     /// IPv4: options are skipped, fragments give [`Error::Fragmented`] (synack does not
     /// reassemble, RFC 791 §3.2). IPv6: extension headers are walked as described in
     /// [`walk_extensions`]; `protocol` is the upper-layer protocol found.
+    #[inline]
     pub fn parse(packet: &[u8]) -> Result<(IpRepr, &[u8]), Error> {
         let Some(&first) = packet.first() else {
             return Err(Error::Truncated {

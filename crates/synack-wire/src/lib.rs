@@ -26,7 +26,9 @@ pub use icmp::{IcmpKind, IcmpRepr};
 pub use ip::IpRepr;
 pub use ipv4::Ipv4Packet;
 pub use ipv6::Ipv6Packet;
-pub use packet::{emit_tcp_packet, parse_packet, Packet, TcpPacket};
+pub use packet::{
+    emit_tcp_packet, emit_tcp_packet_summed, parse_packet, parse_packet_deferred, Packet, TcpPacket,
+};
 pub use tcp::{SackBlock, TcpFlags, TcpOption, TcpOptions, TcpRepr, TcpSegment};
 
 /// IP protocol number of TCP.

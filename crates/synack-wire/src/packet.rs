@@ -43,6 +43,7 @@ pub enum Packet<'a> {
 /// verified; those that are not errors about a TCP segment (echo, neighbour discovery,
 /// errors quoting UDP, ...) are returned as [`Packet::Other`], since they are
 /// legitimate packets the stack ignores. Malformed packets are an `Err`.
+#[inline]
 pub fn parse_packet(bytes: &[u8], verify_checksum: bool) -> Result<Packet<'_>, Error> {
     let (ip, payload) = IpRepr::parse(bytes)?;
     let is_icmp = match ip.src {
@@ -63,6 +64,24 @@ pub fn parse_packet(bytes: &[u8], verify_checksum: bool) -> Result<Packet<'_>, E
     }
 }
 
+/// [`parse_packet`] for a caller that verifies the TCP checksum itself while it copies
+/// the payload (see [`TcpRepr::parse_deferred`]): a TCP segment comes back unverified,
+/// with the sum of its pseudo-header and TCP header (`Some`); ICMP checksums are still
+/// verified here, and other packets come back with `None`.
+#[inline]
+pub fn parse_packet_deferred(bytes: &[u8]) -> Result<(Packet<'_>, Option<u32>), Error> {
+    let (ip, payload) = IpRepr::parse(bytes)?;
+    if ip.protocol == crate::PROTO_TCP {
+        let (tcp, payload, header_sum) = TcpRepr::parse_deferred(payload, ip.src, ip.dst)?;
+        Ok((
+            Packet::Tcp(TcpPacket { ip, tcp, payload }),
+            Some(header_sum),
+        ))
+    } else {
+        Ok((parse_packet(bytes, true)?, None))
+    }
+}
+
 /// Emit an IP+TCP packet into `buf` whose payload is already in place at
 /// `buf[ip.header_len() + tcp.header_len()..][..payload_len]`. `ip.payload_len` is
 /// ignored (computed). Returns the total packet length.
@@ -71,6 +90,19 @@ pub fn emit_tcp_packet(
     ip: &IpRepr,
     tcp: &TcpRepr,
     payload_len: usize,
+) -> Result<usize, Error> {
+    emit_tcp_packet_summed(buf, ip, tcp, payload_len, None)
+}
+
+/// [`emit_tcp_packet`] when the payload's [`crate::checksum::sum`] is already known (it
+/// was computed while the payload was copied in place): only the headers are summed.
+#[inline]
+pub fn emit_tcp_packet_summed(
+    buf: &mut [u8],
+    ip: &IpRepr,
+    tcp: &TcpRepr,
+    payload_len: usize,
+    payload_sum: Option<u32>,
 ) -> Result<usize, Error> {
     let ip_len = ip.header_len();
     let seg_len = tcp.header_len() + payload_len;
@@ -87,6 +119,12 @@ pub fn emit_tcp_packet(
         ..*ip
     };
     ip.emit(buf)?;
-    tcp.emit(&mut buf[ip_len..total], payload_len, ip.src, ip.dst)?;
+    tcp.emit_summed(
+        &mut buf[ip_len..total],
+        payload_len,
+        ip.src,
+        ip.dst,
+        payload_sum,
+    )?;
     Ok(total)
 }

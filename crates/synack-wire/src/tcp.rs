@@ -356,6 +356,7 @@ impl TcpRepr {
     /// Parse a TCP segment carried between `src` and `dst`. When `verify_checksum` is
     /// set, the checksum over the pseudo-header and the whole segment must verify.
     /// Returns the header and the payload.
+    #[inline]
     pub fn parse(
         segment: &[u8],
         src: IpAddr,
@@ -366,6 +367,43 @@ impl TcpRepr {
         if verify_checksum && !seg.verify_checksum(src, dst)? {
             return Err(Error::BadChecksum { what: "TCP" });
         }
+        Self::parse_fields(&seg, segment)
+    }
+
+    /// Parse without checking the checksum yet, returning also the one's-complement sum
+    /// of the pseudo-header and the TCP header (not the payload). The segment is valid
+    /// only if `checksum::finish(checksum::combine(header_sum, checksum::sum(payload)))`
+    /// is 0 (RFC 9293 §3.1): the caller sums the payload where it copies it anyway
+    /// ([`checksum::copy_and_sum`]) and must drop the segment, changing no state, when
+    /// that check fails.
+    #[inline]
+    pub fn parse_deferred(
+        segment: &[u8],
+        src: IpAddr,
+        dst: IpAddr,
+    ) -> Result<(TcpRepr, &[u8], u32), Error> {
+        let seg = TcpSegment::new_checked(segment)?;
+        if src.is_ipv4() != dst.is_ipv4() {
+            return Err(Error::BadAddress);
+        }
+        let len = u32::try_from(segment.len()).map_err(|_| Error::BadLength {
+            what: "TCP segment length",
+            value: segment.len(),
+        })?;
+        let header_sum = checksum::combine(
+            checksum::pseudo_header(src, dst, crate::PROTO_TCP, len),
+            checksum::sum(&segment[..seg.header_len()]),
+        );
+        let (repr, payload) = Self::parse_fields(&seg, segment)?;
+        Ok((repr, payload, header_sum))
+    }
+
+    /// The header fields and options of a checked segment view, and the payload.
+    #[inline]
+    fn parse_fields<'a>(
+        seg: &TcpSegment<&[u8]>,
+        segment: &'a [u8],
+    ) -> Result<(TcpRepr, &'a [u8]), Error> {
         let mut options = TcpOptions::default();
         for opt in options_iter(seg.options()) {
             match opt? {
@@ -415,6 +453,21 @@ impl TcpRepr {
         src: IpAddr,
         dst: IpAddr,
     ) -> Result<usize, Error> {
+        self.emit_summed(buf, payload_len, src, dst, None)
+    }
+
+    /// [`emit`](TcpRepr::emit) when the caller already knows the payload's
+    /// [`checksum::sum`] (from [`checksum::copy_and_sum`] while it put the payload in
+    /// place): only the header is summed here. `None` sums the payload too.
+    #[inline]
+    pub fn emit_summed(
+        &self,
+        buf: &mut [u8],
+        payload_len: usize,
+        src: IpAddr,
+        dst: IpAddr,
+        payload_sum: Option<u32>,
+    ) -> Result<usize, Error> {
         if src.is_ipv4() != dst.is_ipv4() {
             return Err(Error::BadAddress);
         }
@@ -445,10 +498,15 @@ impl TcpRepr {
             seg.set_urgent(self.urgent);
         }
         self.write_options(&layout, &mut buf[TCP_HEADER_LEN..hlen]);
-        // RFC 9293 §3.1 "Checksum": over pseudo-header, header and data.
+        // RFC 9293 §3.1 "Checksum": over pseudo-header, header and data. The header is
+        // a multiple of 4 bytes long, so the payload's own sum lines up with its words.
+        let body = match payload_sum {
+            Some(p) => checksum::combine(checksum::sum(&buf[..hlen]), p),
+            None => checksum::sum(buf),
+        };
         let c = checksum::finish(checksum::combine(
             checksum::pseudo_header(src, dst, crate::PROTO_TCP, len32),
-            checksum::sum(buf),
+            body,
         ));
         buf[16..18].copy_from_slice(&c.to_be_bytes());
         Ok(total)

@@ -514,6 +514,26 @@ impl Connection {
         }
     }
 
+    /// Receive fast path for the checksum: when `payload` starts at RCV.NXT in a state
+    /// that takes data and nothing is held out of order, copy it to where it will be
+    /// readable and return its checksum sum, computed during the copy. The caller
+    /// completes the check (RFC 9293 §3.1) before anything else looks at the segment:
+    /// on a mismatch it drops the segment and calls `recv.unstage()`, so no state
+    /// changed; on a match the text step (`accept_data`) commits the bytes in place.
+    /// `None`: not the common case; the caller sums the payload itself.
+    pub(crate) fn stage_payload(&mut self, seg: &TcpRepr, payload: &[u8]) -> Option<u32> {
+        if !matches!(
+            self.state,
+            State::Established | State::FinWait1 | State::FinWait2
+        ) || Seq(seg.seq) != self.rcv_nxt
+            || seg.flags.syn()
+            || seg.flags.rst()
+        {
+            return None;
+        }
+        self.recv.stage(payload)
+    }
+
     /// Store in-window data and decide how to acknowledge it (RFC 9293 §3.10.7.4
     /// seventh; RFC 5681 §4.2 delayed ACKs, RFC 2018 immediate ACK on out-of-order).
     fn accept_data(&mut self, env: &mut Env<'_>, seg_seq: Seq, payload: &[u8]) {

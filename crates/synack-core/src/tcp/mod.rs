@@ -10,6 +10,7 @@ pub(crate) mod input;
 mod output;
 mod recovery;
 mod timers;
+pub(crate) mod timewait;
 
 use crate::buffer::{RecvBuffer, SendBuffer};
 use crate::cc::{Congestion, CongestionControl};
@@ -546,6 +547,25 @@ impl Connection {
     /// the window opened enough that the peer should hear of it (RFC 9293 §3.8.6.2.2).
     pub(crate) fn read(&mut self, out: &mut [u8]) -> usize {
         let n = self.recv.read(out);
+        self.after_read(n);
+        n
+    }
+
+    /// Let `f` look at the readable bytes in place (one or two slices, in stream
+    /// order) and remove the count it returns (at most what it was shown).
+    pub(crate) fn read_with(&mut self, f: impl FnOnce(&[u8], &[u8]) -> usize) -> usize {
+        let (a, b) = self.recv.readable();
+        if a.is_empty() {
+            return 0;
+        }
+        let want = f(a, b);
+        let n = self.recv.consume(want);
+        self.after_read(n);
+        n
+    }
+
+    /// Window bookkeeping after the application removed `n` bytes.
+    fn after_read(&mut self, n: usize) {
         if n > 0 && self.state.can_receive() {
             // Receiver SWS avoidance: announce once the window can grow by
             // min(buffer/2, MSS) beyond what was advertised.
@@ -565,7 +585,6 @@ impl Connection {
                 self.ack_now = true;
             }
         }
-        n
     }
 
     /// A snapshot for `Stack::info`.

@@ -1,0 +1,86 @@
+//! The TUN rows of `synack bench` run end to end on a tiny transfer (root only on
+//! Linux; otherwise the test checks that each row says why it did not run): kernel →
+//! synack and synack → kernel over TUN, smoltcp on the same setup, kernel ↔ kernel
+//! over veth, every stream checked byte for byte. No timing assertions.
+
+#![cfg(target_os = "linux")]
+
+use synack_bench::{BenchOptions, Figure, Scenarios, TunPath};
+
+fn is_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+fn tun_only() -> BenchOptions {
+    BenchOptions {
+        scenarios: Scenarios::Tun,
+        ..BenchOptions::smoke()
+    }
+}
+
+#[test]
+fn tun_rows_run_or_say_why_not() {
+    let report = synack_bench::run(&tun_only());
+    let names: Vec<&str> = report.rows.iter().map(|r| r.scenario.as_str()).collect();
+    assert_eq!(
+        names,
+        ["TUN, kernel → synack", "TUN, synack → kernel"],
+        "\n{report}"
+    );
+    if !is_root() {
+        eprintln!("skipped the TUN transfers: not root (each row says so)");
+        for row in &report.rows {
+            for f in [&row.synack, &row.peer] {
+                assert!(
+                    matches!(f, Figure::NotRun(why) if why.starts_with("needs root")),
+                    "{}: {f:?}",
+                    row.scenario
+                );
+            }
+        }
+        return;
+    }
+    for row in &report.rows {
+        let name = &row.scenario;
+        assert!(
+            row.synack.value().is_some_and(|v| v > 0.0),
+            "{name}: synack {:?}\n{report}",
+            row.synack
+        );
+        assert!(
+            row.peer.value().is_some_and(|v| v > 0.0),
+            "{name}: smoltcp {:?}\n{report}",
+            row.peer
+        );
+        assert!(row.ratio.is_some_and(|r| r > 0.0), "{name}");
+        let base = row.baseline.as_ref().expect("a veth baseline");
+        assert!(base.value.value().is_some_and(|v| v > 0.0), "{base:?}");
+        assert!(base.percent.is_some_and(|p| p > 0.0), "{base:?}");
+        assert!(
+            row.note.contains("of kernel ↔ kernel over veth"),
+            "{}",
+            row.note
+        );
+    }
+    let json: serde_json::Value = serde_json::from_str(&report.to_json()).expect("json");
+    assert!(json["rows"][0]["baseline"]["percent"].is_number(), "{json}");
+    assert_eq!(json["tun_bytes"], serde_json::json!(4u64 << 20));
+}
+
+#[test]
+fn single_tun_paths_check_their_streams() {
+    if !is_root() {
+        eprintln!("skipped: the TUN paths need root");
+        assert!(synack_bench::tun_once(TunPath::KernelToSynack, 1 << 20)
+            .is_err_and(|e| e.starts_with("needs root")));
+        return;
+    }
+    // An odd size, so the last write and read are partial.
+    for path in [TunPath::KernelToSynack, TunPath::SynackToKernel] {
+        let g = synack_bench::tun_once(path, 3_000_001).expect("transfer");
+        assert!(g > 0.0, "{path:?}");
+    }
+}
