@@ -1,5 +1,6 @@
 //! Criterion micro-benchmarks of the hot path: the Internet checksum (alone, and fused
-//! with the payload copy against a copy then a sum), TCP header parse
+//! with the payload copy against a copy then a sum), 64 KiB copies into a ring, TCP
+//! header parse
 //! and emit, and one in-order data segment through an established connection
 //! (`handle_packet`, then `poll_transmit` of the ACK it causes, then the read).
 
@@ -36,6 +37,41 @@ fn bench_checksum(c: &mut Criterion) {
             })
         });
     }
+    g.finish();
+}
+
+/// 64 KiB copies between page-aligned buffers: glibc `memcpy` (`copy_from_slice`) with
+/// the destination 16 bytes after the source's offset within a page, and 64 bytes
+/// before it, against `synack_core::buffer::copy_bytes` (the rings' piecewise copy) at
+/// the bad offset.
+fn bench_copy(c: &mut Criterion) {
+    const N: usize = 64 * 1024;
+    let mut g = c.benchmark_group("copy 64 KiB");
+    g.throughput(Throughput::Bytes(N as u64));
+    let mut src = vec![7u8; N + 8192];
+    let mut dst = vec![0u8; N + 8192];
+    let align = |v: &[u8]| (4096 - v.as_ptr() as usize % 4096) % 4096;
+    let (sa, da) = (align(&src), align(&dst));
+    src.iter_mut().enumerate().for_each(|(i, b)| *b = i as u8);
+    // Destination at page offset 16 or 4032; source at page offset 0.
+    for (name, d) in [
+        ("memcpy, dst 16 B after src (mod 4 KiB)", 16usize),
+        ("memcpy, dst 64 B before src (mod 4 KiB)", 4096 - 64),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                dst[da + d..da + d + N].copy_from_slice(black_box(&src[sa..sa + N]));
+            })
+        });
+    }
+    g.bench_function("copy_bytes, dst 16 B after src (mod 4 KiB)", |b| {
+        b.iter(|| {
+            synack_core::buffer::copy_bytes(
+                &mut dst[da + 16..da + 16 + N],
+                black_box(&src[sa..sa + N]),
+            );
+        })
+    });
     g.finish();
 }
 
@@ -185,5 +221,11 @@ fn bench_segment(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_checksum, bench_tcp_header, bench_segment);
+criterion_group!(
+    benches,
+    bench_checksum,
+    bench_copy,
+    bench_tcp_header,
+    bench_segment
+);
 criterion_main!(benches);

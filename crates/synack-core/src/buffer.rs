@@ -4,10 +4,50 @@
 //!
 //! Storage starts at `min(capacity, 1 KiB)` and doubles (keeping ring order) up to the
 //! capacity as more bytes are held. Every copy in or out is at most two
-//! `copy_from_slice` calls (the ring may wrap once).
+//! copies (the ring may wrap once), each made in 1 KiB pieces (see [`copy_bytes`]).
 
 use core::fmt;
 use synack_wire::checksum;
+
+/// Largest piece [`copy_bytes`] hands to one `memcpy`.
+const COPY_PIECE: usize = 1024;
+
+/// Copy `src` into `dst` (same length) in pieces of at most 1 KiB.
+///
+/// Why not one `copy_from_slice`: for copies of a few KiB up to a few hundred KiB
+/// (a 64 KiB application write, a 64 KiB GRO super-segment) glibc's `memcpy` switches
+/// to `rep movsb`, which on AMD CPUs collapses when source and destination sit at the
+/// same offset within a 4 KiB page (two page-aligned buffers, say): measured 2.5 GB/s
+/// on this project's EPYC test machines, against 35-45 GB/s at other offsets and for
+/// the vector loop `memcpy` uses on short copies. Each 1 KiB piece stays on that vector
+/// loop, which is as fast as `rep movsb` at the good offsets. `black_box` on each
+/// destination piece keeps the compiler from merging the pieces back into one large
+/// `memcpy`.
+///
+/// # Panics
+/// When the lengths differ (like `copy_from_slice`).
+#[inline]
+pub fn copy_bytes(dst: &mut [u8], src: &[u8]) {
+    assert_eq!(dst.len(), src.len(), "copy_bytes: length mismatch");
+    if src.len() <= COPY_PIECE {
+        dst.copy_from_slice(src);
+        return;
+    }
+    for (d, s) in dst.chunks_mut(COPY_PIECE).zip(src.chunks(COPY_PIECE)) {
+        core::hint::black_box(&mut *d).copy_from_slice(s);
+    }
+}
+
+/// Append `src` to `v` (growing it as `Vec` does), copying like [`copy_bytes`].
+fn extend(v: &mut Vec<u8>, src: &[u8]) {
+    if src.len() <= COPY_PIECE {
+        v.extend_from_slice(src);
+        return;
+    }
+    for s in src.chunks(COPY_PIECE) {
+        core::hint::black_box(&mut *v).extend_from_slice(s);
+    }
+}
 
 /// First allocation size (or the capacity, if smaller). Small enough for the
 /// allocator's fast per-thread cache, so a short request/response costs little; a
@@ -97,7 +137,7 @@ impl Ring {
     fn extend_physical(&self, out: &mut Vec<u8>, a: usize, b: usize) {
         let init = self.storage.len();
         if a < init {
-            out.extend_from_slice(&self.storage[a..b.min(init)]);
+            extend(out, &self.storage[a..b.min(init)]);
         }
         if b > init {
             out.resize(out.len() + (b - a.max(init)), 0);
@@ -117,14 +157,14 @@ impl Ring {
         let init = self.storage.len();
         let end = at + data.len();
         if end <= init {
-            self.storage[at..end].copy_from_slice(data);
+            copy_bytes(&mut self.storage[at..end], data);
         } else if at <= init {
             let (old, new) = data.split_at(init - at);
-            self.storage[at..init].copy_from_slice(old);
-            self.storage.extend_from_slice(new);
+            copy_bytes(&mut self.storage[at..init], old);
+            extend(&mut self.storage, new);
         } else {
             self.storage.resize(at, 0);
-            self.storage.extend_from_slice(data);
+            extend(&mut self.storage, data);
         }
     }
 
@@ -234,8 +274,8 @@ impl Ring {
         let start = self.index(pos);
         let first = out.len().min(self.size() - start);
         let n = out.len();
-        out[..first].copy_from_slice(&self.storage[start..start + first]);
-        out[first..].copy_from_slice(&self.storage[..n - first]);
+        copy_bytes(&mut out[..first], &self.storage[start..start + first]);
+        copy_bytes(&mut out[first..], &self.storage[..n - first]);
     }
 
     /// Move the front forward by `n` positions (`n <= size`).
