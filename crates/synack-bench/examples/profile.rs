@@ -1,5 +1,6 @@
 //! One scenario on one stack, for profilers:
-//! `profile bulk synack|smoltcp [MTU] [MiB]` or `profile churn synack|smoltcp [TIME-WAIT] [count]`.
+//! `profile bulk synack|smoltcp [MTU] [MiB]`, `profile churn synack|smoltcp [TIME-WAIT] [count]`
+//! or, as root on Linux, `profile tun veth|k2s|s2k|k2smol|smol2k [MiB]` (one TUN path).
 
 use synack_bench::Side;
 
@@ -11,6 +12,20 @@ fn main() {
         Side::Synack
     };
     let n: u64 = a.get(3).and_then(|x| x.parse().ok()).unwrap_or(64);
+    #[cfg(target_os = "linux")]
+    if a.first().map(String::as_str) == Some("tun") {
+        use synack_bench::TunPath;
+        let path = match a.get(1).map(String::as_str) {
+            Some("veth") => TunPath::Veth,
+            Some("s2k") => TunPath::SynackToKernel,
+            Some("k2smol") => TunPath::KernelToSmoltcp,
+            Some("smol2k") => TunPath::SmoltcpToKernel,
+            _ => TunPath::KernelToSynack,
+        };
+        let mib: u64 = a.get(2).and_then(|x| x.parse().ok()).unwrap_or(1024);
+        println!("{:?}", synack_bench::tun_once(path, mib << 20));
+        return;
+    }
     let r = if a.first().map(String::as_str) == Some("churn") {
         synack_bench::churn_once(
             side,
