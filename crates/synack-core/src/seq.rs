@@ -10,6 +10,23 @@ use core::ops::{Add, AddAssign, Sub};
 pub struct Seq(pub u32);
 
 impl Seq {
+    /// RFC 9293 §3.10.7.4, first check: is a segment of `seg_len` sequence numbers
+    /// (payload plus SYN and FIN) starting at `seg_seq` acceptable to a receiver
+    /// expecting `rcv_nxt` with a window of `rcv_wnd`? The four cases: an empty segment
+    /// must start in the window (or exactly at RCV.NXT when the window is 0); a
+    /// non-empty one must start or end in it, and nothing is acceptable in a zero window.
+    pub fn acceptable(seg_seq: Seq, seg_len: u32, rcv_nxt: Seq, rcv_wnd: u32) -> bool {
+        match (seg_len, rcv_wnd) {
+            (0, 0) => seg_seq == rcv_nxt,
+            (0, _) => seg_seq.in_window(rcv_nxt, rcv_wnd),
+            (_, 0) => false,
+            _ => {
+                seg_seq.in_window(rcv_nxt, rcv_wnd)
+                    || (seg_seq + (seg_len - 1)).in_window(rcv_nxt, rcv_wnd)
+            }
+        }
+    }
+
     /// The raw value.
     #[inline]
     pub const fn raw(self) -> u32 {
@@ -109,5 +126,27 @@ mod tests {
         assert_eq!(a.min(b), a);
         assert!(Seq(2).in_window(a, 10));
         assert!(!b.in_window(a, 10));
+    }
+
+    #[test]
+    fn acceptability_four_cases() {
+        let nxt = Seq(u32::MAX - 1);
+        // Zero length, zero window: only RCV.NXT itself.
+        assert!(Seq::acceptable(nxt, 0, nxt, 0));
+        assert!(!Seq::acceptable(nxt + 1, 0, nxt, 0));
+        // Zero length, open window: anywhere in [RCV.NXT, RCV.NXT + RCV.WND).
+        assert!(Seq::acceptable(nxt + 9, 0, nxt, 10));
+        assert!(!Seq::acceptable(nxt + 10, 0, nxt, 10));
+        assert!(!Seq::acceptable(nxt - 1, 0, nxt, 10));
+        // Data, zero window: never.
+        assert!(!Seq::acceptable(nxt, 1, nxt, 0));
+        // Data, open window: its first or last byte inside (across the wrap).
+        assert!(Seq::acceptable(nxt - 5, 6, nxt, 10), "last byte at RCV.NXT");
+        assert!(!Seq::acceptable(nxt - 5, 5, nxt, 10), "ends just before");
+        assert!(
+            Seq::acceptable(nxt + 9, 100, nxt, 10),
+            "starts at the last slot"
+        );
+        assert!(!Seq::acceptable(nxt + 10, 1, nxt, 10));
     }
 }

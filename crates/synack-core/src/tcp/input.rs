@@ -95,18 +95,7 @@ impl Connection {
         // First: is the sequence number acceptable (RFC 9293 §3.10.7.4, four cases)?
         let wnd = self.rcv_adv.diff(self.rcv_nxt).max(0) as u32;
         let wnd = wnd.max(self.rcv_wnd());
-        let acceptable = if seg_len == 0 {
-            if wnd == 0 {
-                seg_seq == self.rcv_nxt
-            } else {
-                seg_seq.in_window(self.rcv_nxt, wnd)
-            }
-        } else if wnd == 0 {
-            false
-        } else {
-            seg_seq.in_window(self.rcv_nxt, wnd)
-                || (seg_seq + (seg_len - 1)).in_window(self.rcv_nxt, wnd)
-        };
+        let acceptable = Seq::acceptable(seg_seq, seg_len, self.rcv_nxt, wnd);
         if !acceptable && !simultaneous_synack {
             // RFC 9293 §3.10.7.4 TIME-WAIT: a retransmitted FIN is acknowledged again and
             // restarts the 2 MSL timer.

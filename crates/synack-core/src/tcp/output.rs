@@ -435,6 +435,15 @@ impl Connection {
     /// and growing it only in steps of min(buffer/2, MSS) (receiver SWS avoidance,
     /// RFC 9293 §3.8.6.2.2).
     fn window_field(&mut self) -> u16 {
+        let field = self.next_window_field();
+        let shift = if self.ws_ok { self.rcv_wscale } else { 0 };
+        self.rcv_adv = self.rcv_adv.max(self.rcv_nxt + (u32::from(field) << shift));
+        field
+    }
+
+    /// The window field the next segment would carry, without recording it as
+    /// advertised (see [`window_field`](Connection::window_field)).
+    pub(super) fn next_window_field(&self) -> u16 {
         let wnd = self.rcv_wnd();
         let mut edge = self.rcv_nxt + wnd;
         let adv_left = self.rcv_adv.diff(self.rcv_nxt).max(0) as u32;
@@ -448,9 +457,7 @@ impl Connection {
             }
         }
         let shift = if self.ws_ok { self.rcv_wscale } else { 0 };
-        let field = (edge.since(self.rcv_nxt) >> shift).min(65535);
-        self.rcv_adv = self.rcv_adv.max(self.rcv_nxt + (field << shift));
-        field as u16
+        (edge.since(self.rcv_nxt) >> shift).min(65535) as u16
     }
 
     /// Bookkeeping after any segment carrying an ACK went out.

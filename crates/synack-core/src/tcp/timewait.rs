@@ -79,23 +79,11 @@ impl Connection {
     /// FIN acknowledged and nothing queued), with its 2*MSL deadline.
     pub(crate) fn time_wait_record(&self) -> TimeWait {
         debug_assert_eq!(self.state, State::TimeWait);
-        // The window field the next ACK would carry (as `output::window_field`
-        // computes it: RFC 9293 §3.8.6 never moves the right edge left, and receiver
-        // SWS avoidance grows it in steps). Nothing changes it in TIME-WAIT.
+        // The window field the next ACK would carry (RFC 9293 §3.8.6 never moves the
+        // right edge left, and receiver SWS avoidance grows it in steps). Nothing
+        // changes it in TIME-WAIT.
         let wnd = self.rcv_wnd();
-        let mut edge = self.rcv_nxt + wnd;
-        let adv_left = self.rcv_adv.diff(self.rcv_nxt).max(0) as u32;
-        if edge < self.rcv_adv {
-            edge = self.rcv_adv;
-        } else {
-            let grow = edge.since(self.rcv_adv);
-            let step = (self.recv.capacity() as u32 / 2).min(u32::from(self.mss));
-            if grow < step && adv_left > 0 {
-                edge = self.rcv_adv;
-            }
-        }
-        let shift = if self.ws_ok { self.rcv_wscale } else { 0 };
-        let window = (edge.since(self.rcv_nxt) >> shift).min(65535) as u16;
+        let window = self.next_window_field();
         // The acceptability window of `input::handle_segment`.
         let rcv_wnd = (self.rcv_adv.diff(self.rcv_nxt).max(0) as u32).max(wnd);
         TimeWait {
@@ -161,19 +149,7 @@ impl TimeWait {
             }
         }
         // First: the sequence number test (RFC 9293 §3.10.7.4, four cases).
-        let wnd = self.rcv_wnd;
-        let acceptable = if seg_len == 0 {
-            if wnd == 0 {
-                seg_seq == self.rcv_nxt
-            } else {
-                seg_seq.in_window(self.rcv_nxt, wnd)
-            }
-        } else if wnd == 0 {
-            false
-        } else {
-            seg_seq.in_window(self.rcv_nxt, wnd)
-                || (seg_seq + (seg_len - 1)).in_window(self.rcv_nxt, wnd)
-        };
+        let acceptable = Seq::acceptable(seg_seq, seg_len, self.rcv_nxt, self.rcv_wnd);
         if !acceptable {
             // RFC 9293 §3.10.7.4 TIME-WAIT: a retransmitted FIN is acknowledged again
             // and restarts the 2 MSL timeout.
