@@ -321,17 +321,21 @@ mod tests {
         assert_eq!(checksum(&d), !0xddf2);
     }
 
-    #[test]
-    fn matches_reference_all_small_lengths_and_offsets() {
-        let mut x: u32 = 0x1234_5678;
-        let data: Vec<u8> = (0..300)
+    /// `n` xorshift bytes from `seed`.
+    fn noise(mut x: u32, n: usize) -> Vec<u8> {
+        (0..n)
             .map(|_| {
                 x ^= x << 13;
                 x ^= x >> 17;
                 x ^= x << 5;
                 x as u8
             })
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn matches_reference_all_small_lengths_and_offsets() {
+        let data = noise(0x1234_5678, 300);
         for start in 0..9 {
             for end in start..data.len() {
                 assert_eq!(
@@ -345,15 +349,7 @@ mod tests {
 
     #[test]
     fn copy_and_sum_copies_and_matches_sum() {
-        let mut x: u32 = 0x9e37_79b9;
-        let data: Vec<u8> = (0..5000)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 17;
-                x ^= x << 5;
-                x as u8
-            })
-            .collect();
+        let data = noise(0x9e37_79b9, 5000);
         for (start, end) in [(0, 0), (0, 1), (3, 40), (1, 1461), (0, 4096), (7, 4999)] {
             let src = &data[start..end];
             let mut dst = vec![0u8; src.len()];
