@@ -752,17 +752,28 @@ impl Stack {
             parse_packet(bytes, false).map(|p| (p, None))
         };
         match parsed {
-            Ok((Packet::Tcp(p), Some(header_sum))) => match self.tcp_checksum(&p, header_sum) {
-                Ok(staged) => {
-                    self.handle_tcp(now, &p);
-                    if let Some(c) = staged.and_then(|idx| self.slots[idx as usize].conn.as_mut()) {
+            Ok((Packet::Tcp(p), header_sum)) => {
+                // One demux lookup serves the checksum's fast path and the segment.
+                let found = self
+                    .table
+                    .lookup(p.ip.dst, p.tcp.dst_port, p.ip.src, p.tcp.src_port);
+                let conn = found.filter(|&i| i & TW_TAG == 0);
+                let staged = match header_sum.map(|h| self.tcp_checksum(&p, h, conn)) {
+                    Some(Err(())) => {
+                        self.stats.bad_checksum += 1;
+                        return;
+                    }
+                    Some(Ok(staged)) => staged,
+                    None => false,
+                };
+                self.handle_tcp(now, &p, found);
+                if staged {
+                    if let Some(c) = conn.and_then(|idx| self.slots[idx as usize].conn.as_mut()) {
                         // Committed by the text step, or the segment was not used.
                         c.recv.unstage();
                     }
                 }
-                Err(()) => self.stats.bad_checksum += 1,
-            },
-            Ok((Packet::Tcp(p), None)) => self.handle_tcp(now, &p),
+            }
             Ok((Packet::Icmp { icmp, .. }, _)) => self.handle_icmp(now, &icmp),
             Ok((Packet::Other { .. }, _)) => self.stats.not_for_us += 1,
             Err(synack_wire::Error::BadChecksum { .. }) => self.stats.bad_checksum += 1,
@@ -771,32 +782,27 @@ impl Stack {
     }
 
     /// Finish the TCP checksum check (RFC 9293 §3.1) of a segment parsed with its
-    /// payload unsummed. An in-order payload for an existing connection is summed while
-    /// it is copied into the receive buffer (staged, committed later by the text step),
-    /// so its bytes are read once; anything else is summed here. `Ok` carries the slot
-    /// whose receive buffer holds the staged copy; on `Err` (bad checksum) the staged
-    /// copy is already forgotten, so a bad segment leaves no trace.
-    fn tcp_checksum(&mut self, p: &TcpPacket<'_>, header_sum: u32) -> Result<Option<u32>, ()> {
-        let mut staged = None;
-        let mut payload_sum = None;
-        if !p.payload.is_empty() {
-            // (Table values tagged TW_TAG are TIME-WAIT records: no receive buffer.)
-            let found = self
-                .table
-                .lookup(p.ip.dst, p.tcp.dst_port, p.ip.src, p.tcp.src_port);
-            if let Some(idx) = found.filter(|&i| i & TW_TAG == 0) {
-                if let Some(c) = self.slots[idx as usize].conn.as_mut() {
-                    payload_sum = c.stage_payload(&p.tcp, p.payload);
-                    staged = payload_sum.map(|_| idx);
-                }
-            }
-        }
-        let payload_sum = payload_sum.unwrap_or_else(|| synack_wire::checksum::sum(p.payload));
+    /// payload unsummed. An in-order payload for the connection in slot `conn` is summed
+    /// while it is copied into the receive buffer (staged, committed later by the text
+    /// step), so its bytes are read once; anything else is summed here. `Ok(true)`: the
+    /// connection's receive buffer holds the staged copy. On `Err` (bad checksum) the
+    /// staged copy is already forgotten, so a bad segment leaves no trace.
+    fn tcp_checksum(
+        &mut self,
+        p: &TcpPacket<'_>,
+        header_sum: u32,
+        conn: Option<u32>,
+    ) -> Result<bool, ()> {
+        let mut c = conn
+            .filter(|_| !p.payload.is_empty())
+            .and_then(|idx| self.slots[idx as usize].conn.as_mut());
+        let staged_sum = c.as_mut().and_then(|c| c.stage_payload(&p.tcp, p.payload));
+        let payload_sum = staged_sum.unwrap_or_else(|| synack_wire::checksum::sum(p.payload));
         let sum = synack_wire::checksum::combine(header_sum, payload_sum);
         if synack_wire::checksum::finish(sum) == 0 {
-            return Ok(staged);
+            return Ok(staged_sum.is_some());
         }
-        if let Some(c) = staged.and_then(|idx| self.slots[idx as usize].conn.as_mut()) {
+        if let Some(c) = c {
             c.recv.unstage();
         }
         Err(())
@@ -968,10 +974,8 @@ impl Stack {
         self.addrs.contains(&ip)
     }
 
-    fn handle_tcp(&mut self, now: Instant, p: &TcpPacket<'_>) {
-        let found = self
-            .table
-            .lookup(p.ip.dst, p.tcp.dst_port, p.ip.src, p.tcp.src_port);
+    /// A TCP segment whose 4-tuple's demux table entry is `found`.
+    fn handle_tcp(&mut self, now: Instant, p: &TcpPacket<'_>, found: Option<u32>) {
         // The ends are built only where needed: the common path (a segment for a live
         // connection, tracing off) never does.
         let local = || SocketAddr::new(p.ip.dst, p.tcp.dst_port);
