@@ -287,16 +287,9 @@ pub fn run(opts: &BenchOptions) -> Report {
     };
     if opts.scenarios.tun() {
         tun_bytes = plan.tun_bytes;
-        let tun = tun_rows(&plan, opts);
-        if opts.progress {
-            for row in &tun {
-                eprintln!(
-                    "{}: synack {:?} / {PEER} {:?} ({})",
-                    row.scenario, row.synack, row.peer, row.unit
-                );
-            }
+        for row in tun_rows(&plan, opts) {
+            push_row(&mut rows, row, opts);
         }
-        rows.extend(tun);
         notes.extend(TUN_NOTES.iter().map(|n| n.to_string()));
     }
     Report {
@@ -309,6 +302,17 @@ pub fn run(opts: &BenchOptions) -> Report {
         rows,
         notes,
     }
+}
+
+/// Add `row` to the report, and say so on stderr when `opts.progress`.
+fn push_row(rows: &mut Vec<Row>, row: Row, opts: &BenchOptions) {
+    if opts.progress {
+        eprintln!(
+            "{}: synack {:?} / {PEER} {:?} ({})",
+            row.scenario, row.synack, row.peer, row.unit
+        );
+    }
+    rows.push(row);
 }
 
 /// Method notes of the TUN rows.
@@ -341,15 +345,7 @@ fn tun_rows(_plan: &Plan, _opts: &BenchOptions) -> Vec<Row> {
 
 fn in_process_rows(plan: &Plan, opts: &BenchOptions, rows: &mut Vec<Row>, notes: &mut Vec<String>) {
     let pattern = Pattern::new(0x5ca1_ab1e);
-    let push = |rows: &mut Vec<Row>, row: Row| {
-        if opts.progress {
-            eprintln!(
-                "{}: synack {:?} / {PEER} {:?} ({})",
-                row.scenario, row.synack, row.peer, row.unit
-            );
-        }
-        rows.push(row);
-    };
+    let push = |rows: &mut Vec<Row>, row: Row| push_row(rows, row, opts);
     let reps = plan.reps;
     let gbps = |r: Result<Vec<Measured>, String>| {
         r.map(|v| median(v.iter().map(Measured::gbps).collect()))
@@ -499,15 +495,7 @@ fn in_process_rows(plan: &Plan, opts: &BenchOptions, rows: &mut Vec<Row>, notes:
 
 fn memory_rows(plan: &Plan, rows: &mut Vec<Row>, opts: &BenchOptions) {
     let n = plan.memory_conns;
-    let push = |rows: &mut Vec<Row>, row: Row| {
-        if opts.progress {
-            eprintln!(
-                "{}: synack {:?} / {PEER} {:?} ({})",
-                row.scenario, row.synack, row.peer, row.unit
-            );
-        }
-        rows.push(row);
-    };
+    let push = |rows: &mut Vec<Row>, row: Row| push_row(rows, row, opts);
     if !counting_installed() {
         let why = "counting allocator not installed (install synack_bench::CountingAlloc as #[global_allocator])";
         for name in [

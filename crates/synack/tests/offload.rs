@@ -11,7 +11,7 @@
 #![cfg(target_os = "linux")]
 
 use sha2::{Digest, Sha256};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsRawFd;
 use std::process::Command;
@@ -146,6 +146,64 @@ fn stream_digest() -> Vec<u8> {
     h.finalize().to_vec()
 }
 
+/// Read `s` to its end, returning the byte count and the SHA-256 of what came.
+async fn hash_to_end(
+    s: &mut (impl tokio::io::AsyncRead + Unpin),
+) -> std::io::Result<(usize, Vec<u8>)> {
+    let (mut h, mut buf, mut n) = (Sha256::new(), vec![0u8; CHUNK], 0usize);
+    loop {
+        let k = s.read(&mut buf).await?;
+        if k == 0 {
+            return Ok((n, h.finalize().to_vec()));
+        }
+        h.update(&buf[..k]);
+        n += k;
+    }
+}
+
+/// [`hash_to_end`] for a blocking reader (the kernel's side).
+fn hash_to_end_blocking(s: &mut impl std::io::Read) -> std::io::Result<(usize, Vec<u8>)> {
+    let (mut h, mut buf, mut n) = (Sha256::new(), vec![0u8; CHUNK], 0usize);
+    loop {
+        let k = s.read(&mut buf)?;
+        if k == 0 {
+            return Ok((n, h.finalize().to_vec()));
+        }
+        h.update(&buf[..k]);
+        n += k;
+    }
+}
+
+/// Write `chunks` test chunks starting at chunk `first` to `c`; returns their SHA-256.
+async fn send_chunks(
+    c: &mut (impl tokio::io::AsyncWrite + Unpin),
+    first: usize,
+    chunks: usize,
+) -> std::io::Result<Vec<u8>> {
+    let (mut h, mut buf) = (Sha256::new(), vec![0u8; CHUNK]);
+    for i in first..first + chunks {
+        chunk(i, &mut buf);
+        h.update(&buf);
+        c.write_all(&buf).await?;
+    }
+    Ok(h.finalize().to_vec())
+}
+
+/// [`send_chunks`] for a blocking writer (the kernel's side).
+fn send_chunks_blocking(
+    c: &mut impl std::io::Write,
+    first: usize,
+    chunks: usize,
+) -> std::io::Result<Vec<u8>> {
+    let (mut h, mut buf) = (Sha256::new(), vec![0u8; CHUNK]);
+    for i in first..first + chunks {
+        chunk(i, &mut buf);
+        h.update(&buf);
+        c.write_all(&buf)?;
+    }
+    Ok(h.finalize().to_vec())
+}
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -190,28 +248,13 @@ fn kernel_to_synack_64mib_with_gro_super_segments() {
                 .expect("bind");
             let server = tokio::spawn(async move {
                 let (mut s, _) = listener.accept().await?;
-                let mut h = Sha256::new();
-                let mut buf = vec![0u8; CHUNK];
-                let mut n = 0usize;
-                loop {
-                    let k = s.read(&mut buf).await?;
-                    if k == 0 {
-                        break;
-                    }
-                    h.update(&buf[..k]);
-                    n += k;
-                }
-                std::io::Result::Ok((n, h.finalize().to_vec()))
+                hash_to_end(&mut s).await
             });
             let target: SocketAddr = "10.77.0.2:5001".parse().expect("addr");
             let client = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
                 let mut k = std::net::TcpStream::connect_timeout(&target, Duration::from_secs(10))?;
                 k.set_write_timeout(Some(Duration::from_secs(60)))?;
-                let mut buf = vec![0u8; CHUNK];
-                for i in 0..TOTAL / CHUNK {
-                    chunk(i, &mut buf);
-                    k.write_all(&buf)?;
-                }
+                send_chunks_blocking(&mut k, 0, TOTAL / CHUNK)?;
                 k.shutdown(std::net::Shutdown::Write)?;
                 Ok(())
             });
@@ -266,26 +309,11 @@ fn synack_to_kernel_64mib_with_tso_super_segments() {
             let kserver = std::thread::spawn(move || -> std::io::Result<(usize, Vec<u8>)> {
                 let (mut s, _) = kl.accept()?;
                 s.set_read_timeout(Some(Duration::from_secs(60)))?;
-                let mut h = Sha256::new();
-                let mut buf = vec![0u8; CHUNK];
-                let mut n = 0usize;
-                loop {
-                    let k = s.read(&mut buf)?;
-                    if k == 0 {
-                        break;
-                    }
-                    h.update(&buf[..k]);
-                    n += k;
-                }
-                Ok((n, h.finalize().to_vec()))
+                hash_to_end_blocking(&mut s)
             });
             let transfer = async {
                 let mut c = TcpStream::connect(&stack, "10.77.0.1:5002").await?;
-                let mut buf = vec![0u8; CHUNK];
-                for i in 0..TOTAL / CHUNK {
-                    chunk(i, &mut buf);
-                    c.write_all(&buf).await?;
-                }
+                send_chunks(&mut c, 0, TOTAL / CHUNK).await?;
                 c.shutdown().await?;
                 std::io::Result::Ok(())
             };
@@ -371,16 +399,8 @@ fn ipv6_both_directions_with_offloads() {
                 .expect("bind");
             let server = tokio::spawn(async move {
                 let (mut s, _) = listener.accept().await?;
-                let mut h = Sha256::new();
-                let mut buf = vec![0u8; CHUNK];
-                loop {
-                    let k = s.read(&mut buf).await?;
-                    if k == 0 {
-                        break;
-                    }
-                    h.update(&buf[..k]);
-                }
-                s.write_all(&h.finalize()).await?;
+                let (_, digest) = hash_to_end(&mut s).await?;
+                s.write_all(&digest).await?;
                 s.shutdown().await?;
                 std::io::Result::Ok(())
             });
@@ -388,17 +408,11 @@ fn ipv6_both_directions_with_offloads() {
             let (sent, echoed) = tokio::task::spawn_blocking(move || {
                 let mut k = std::net::TcpStream::connect_timeout(&target, Duration::from_secs(10))?;
                 k.set_read_timeout(Some(Duration::from_secs(60)))?;
-                let mut h = Sha256::new();
-                let mut buf = vec![0u8; CHUNK];
-                for i in 0..total / CHUNK {
-                    chunk(i, &mut buf);
-                    h.update(&buf);
-                    k.write_all(&buf)?;
-                }
+                let sent = send_chunks_blocking(&mut k, 0, total / CHUNK)?;
                 k.shutdown(std::net::Shutdown::Write)?;
                 let mut back = Vec::new();
                 k.read_to_end(&mut back)?;
-                std::io::Result::Ok((h.finalize().to_vec(), back))
+                std::io::Result::Ok((sent, back))
             })
             .await
             .expect("join")
@@ -412,30 +426,15 @@ fn ipv6_both_directions_with_offloads() {
             let kserver = std::thread::spawn(move || -> std::io::Result<Vec<u8>> {
                 let (mut s, _) = kl.accept()?;
                 s.set_read_timeout(Some(Duration::from_secs(60)))?;
-                let mut h = Sha256::new();
-                let mut buf = vec![0u8; CHUNK];
-                loop {
-                    let k = s.read(&mut buf)?;
-                    if k == 0 {
-                        break;
-                    }
-                    h.update(&buf[..k]);
-                }
-                Ok(h.finalize().to_vec())
+                Ok(hash_to_end_blocking(&mut s)?.1)
             });
-            let mut h = Sha256::new();
             let send = async {
                 let mut c = TcpStream::connect(&stack, SocketAddr::new(kernel_ip, 5004)).await?;
-                let mut buf = vec![0u8; CHUNK];
-                for i in 0..total / CHUNK {
-                    chunk(i + 1000, &mut buf);
-                    h.update(&buf);
-                    c.write_all(&buf).await?;
-                }
+                let sent = send_chunks(&mut c, 1000, total / CHUNK).await?;
                 c.shutdown().await?;
-                std::io::Result::Ok(())
+                std::io::Result::Ok(sent)
             };
-            tokio::time::timeout(Duration::from_secs(120), send)
+            let sent = tokio::time::timeout(Duration::from_secs(120), send)
                 .await
                 .expect("in time")
                 .expect("synack client");
@@ -444,7 +443,7 @@ fn ipv6_both_directions_with_offloads() {
                 .expect("join")
                 .expect("kernel thread")
                 .expect("kernel server");
-            assert_eq!(got, h.finalize().to_vec(), "kernel's SHA-256");
+            assert_eq!(got, sent, "kernel's SHA-256");
             let st = stack.stats();
             println!("IPv6: {st:?}");
             assert!(
