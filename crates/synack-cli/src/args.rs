@@ -201,10 +201,20 @@ pub(crate) struct DemoArgs {
     /// Write every packet to this pcap file (Wireshark / tshark read it).
     #[arg(long)]
     pub(crate) pcap: Option<PathBuf>,
-    /// Draw the ladder as an SVG image into this file.
+    #[command(flatten)]
+    pub(crate) draw: DrawArgs,
+}
+
+/// How `demo` and `trace` show a connection: the format on stdout and optional
+/// pictures.
+#[derive(Debug, Args)]
+pub(crate) struct DrawArgs {
+    /// Draw the ladder as an SVG image into this file (trace: of the first selected
+    /// connection).
     #[arg(long)]
     pub(crate) svg: Option<PathBuf>,
-    /// Draw a time-sequence graph (SVG) into this file.
+    /// Draw a time-sequence graph (SVG) into this file (trace: of the first selected
+    /// connection).
     #[arg(long)]
     pub(crate) seq_graph: Option<PathBuf>,
     /// Output format.
@@ -219,15 +229,8 @@ pub(crate) struct TraceArgs {
     /// Draw only this connection (index as listed); default: all.
     #[arg(long)]
     pub(crate) conn: Option<usize>,
-    /// Draw the ladder of the (first selected) connection as SVG into this file.
-    #[arg(long)]
-    pub(crate) svg: Option<PathBuf>,
-    /// Draw a time-sequence graph (SVG) of the (first selected) connection.
-    #[arg(long)]
-    pub(crate) seq_graph: Option<PathBuf>,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub(crate) format: Format,
+    #[command(flatten)]
+    pub(crate) draw: DrawArgs,
 }
 
 /// "64K", "10M", "1G", "1500".

@@ -1,6 +1,6 @@
 //! `synack demo`: run the simulated scenario and draw it.
 
-use crate::args::{CloseArg, DemoArgs, Format};
+use crate::args::{CloseArg, DemoArgs, DrawArgs, Format};
 use std::io::Write;
 use std::process::ExitCode;
 use std::time::{Duration, Instant as WallInstant};
@@ -57,7 +57,7 @@ pub(crate) fn run(a: DemoArgs) -> Result<ExitCode, String> {
         eprintln!();
     }
     let tl = timeline(&report);
-    let out = match a.format {
+    let out = match a.draw.format {
         Format::Text => {
             let opts = TextOptions {
                 latency: Some(latency),
@@ -76,19 +76,11 @@ pub(crate) fn run(a: DemoArgs) -> Result<ExitCode, String> {
     if !out.ends_with('\n') {
         let _ = stdout.write_all(b"\n");
     }
-    if let Some(path) = &a.svg {
-        let opts = LadderSvgOptions {
-            latency: Some(latency),
-            ..LadderSvgOptions::default()
-        };
-        write_file(path, render_svg_ladder(&tl, &opts).as_bytes())?;
-    }
-    if let Some(path) = &a.seq_graph {
-        write_file(
-            path,
-            render_seq_graph(&tl, &SeqGraphOptions::default()).as_bytes(),
-        )?;
-    }
+    let svg = LadderSvgOptions {
+        latency: Some(latency),
+        ..LadderSvgOptions::default()
+    };
+    a.draw.write_pictures(&tl, &svg)?;
     if let Some(path) = &a.pcap {
         let mut bytes = Vec::new();
         synack_sim::write_pcap(&mut bytes, &report.packets)
@@ -102,8 +94,29 @@ pub(crate) fn run(a: DemoArgs) -> Result<ExitCode, String> {
     })
 }
 
-fn write_file(path: &std::path::Path, bytes: &[u8]) -> Result<(), String> {
+/// Write `bytes` to `path`, or say which file could not be written.
+pub(crate) fn write_file(path: &std::path::Path, bytes: &[u8]) -> Result<(), String> {
     std::fs::write(path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+impl DrawArgs {
+    /// Write the pictures asked for (`--svg`, `--seq-graph`) of `tl`.
+    pub(crate) fn write_pictures(
+        &self,
+        tl: &Timeline,
+        svg: &LadderSvgOptions,
+    ) -> Result<(), String> {
+        if let Some(path) = &self.svg {
+            write_file(path, render_svg_ladder(tl, svg).as_bytes())?;
+        }
+        if let Some(path) = &self.seq_graph {
+            write_file(
+                path,
+                render_seq_graph(tl, &SeqGraphOptions::default()).as_bytes(),
+            )?;
+        }
+        Ok(())
+    }
 }
 
 fn timeline(r: &DemoReport) -> Timeline {

@@ -3,9 +3,8 @@
 use crate::args::{Format, TraceArgs};
 use std::process::ExitCode;
 use synack_viz::{
-    render_json, render_mermaid, render_seq_graph, render_svg_ladder, render_text,
-    timeline_from_pcap_file, LadderSvgOptions, MermaidOptions, PcapOptions, SeqGraphOptions,
-    TextOptions,
+    render_json, render_mermaid, render_text, timeline_from_pcap_file, LadderSvgOptions,
+    MermaidOptions, PcapOptions, TextOptions,
 };
 
 pub(crate) fn run(a: TraceArgs) -> Result<ExitCode, String> {
@@ -19,7 +18,7 @@ pub(crate) fn run(a: TraceArgs) -> Result<ExitCode, String> {
     }
     for c in &conns {
         let tl = &c.timeline;
-        match a.format {
+        match a.draw.format {
             Format::Text => {
                 if conns.len() > 1 || a.conn.is_some() {
                     println!("connection {} ({} packets)", c.index, c.packets);
@@ -31,13 +30,6 @@ pub(crate) fn run(a: TraceArgs) -> Result<ExitCode, String> {
         }
     }
     let first = &conns[0].timeline;
-    if let Some(path) = &a.svg {
-        std::fs::write(path, render_svg_ladder(first, &LadderSvgOptions::default()))
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    }
-    if let Some(path) = &a.seq_graph {
-        std::fs::write(path, render_seq_graph(first, &SeqGraphOptions::default()))
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    }
+    a.draw.write_pictures(first, &LadderSvgOptions::default())?;
     Ok(ExitCode::SUCCESS)
 }
