@@ -7,12 +7,22 @@ use synack_bench::{BenchOptions, CountingAlloc, Figure, Scenarios, Side};
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc::new();
 
+/// The counting allocator is global to this test binary, and the test harness runs
+/// tests on parallel threads: each test holds this lock, so no other test allocates or
+/// frees while one reads the counters (the memory rows, the allocator check).
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn failed(f: &Figure) -> bool {
     matches!(f, Figure::NotRun(why) if why.starts_with("failed"))
 }
 
 #[test]
 fn smoke_report_has_every_row_and_no_failure() {
+    let _serial = serial();
     // The TUN rows have their own smoke test (tun_smoke.rs): they need root.
     let report = synack_bench::run(&BenchOptions {
         scenarios: Scenarios::InProcess,
@@ -81,6 +91,7 @@ fn smoke_report_has_every_row_and_no_failure() {
 
 #[test]
 fn single_measurements_verify_their_streams() {
+    let _serial = serial();
     for side in [Side::Synack, Side::Smoltcp] {
         let g = synack_bench::bulk_once(side, 1500, 300_000, 3).expect("bulk");
         assert!(g > 0.0);
@@ -91,11 +102,15 @@ fn single_measurements_verify_their_streams() {
 
 #[test]
 fn counting_allocator_counts() {
+    let _serial = serial();
     assert!(synack_bench::counting_installed());
+    // 16 MiB, so the few bytes the test harness frees on its own threads meanwhile
+    // (captured output of finished tests) cannot hide it.
+    const N: usize = 16 << 20;
     let before = synack_bench::heap();
-    let v = std::hint::black_box(vec![1u8; 10_000]);
+    let v = std::hint::black_box(vec![1u8; N]);
     let during = synack_bench::heap();
-    assert!(during.live >= before.live + 10_000);
+    assert!(during.live >= before.live + N - (1 << 20));
     assert!(during.allocations > before.allocations);
     drop(v);
 }
