@@ -29,6 +29,10 @@ pub(crate) struct Pair {
     link: Link,
     pub(crate) now: Instant,
     buf_len: usize,
+    /// A pool buffer held between rounds for the next `poll_transmit`, so a poll
+    /// that writes nothing costs no pool traffic (smoltcp's transmit token likewise
+    /// takes a buffer only when it writes a packet).
+    spare: Option<Box<[u8]>>,
 }
 
 impl Pair {
@@ -48,6 +52,7 @@ impl Pair {
             link: Link::new(buf_len),
             now: Instant::ZERO,
             buf_len,
+            spare: None,
         }
     }
 
@@ -76,7 +81,7 @@ impl Pair {
             (&mut self.b, &mut self.link.to_a),
         ] {
             loop {
-                let mut buf = self.link.pool.take();
+                let mut buf = self.spare.take().unwrap_or_else(|| self.link.pool.take());
                 match stack.poll_transmit(now, &mut buf[..self.buf_len]) {
                     Some(t) => {
                         tx.push_back(Pkt { buf, len: t.len });
@@ -84,7 +89,7 @@ impl Pair {
                         moved += 1;
                     }
                     None => {
-                        self.link.pool.give(buf);
+                        self.spare = Some(buf);
                         break;
                     }
                 }

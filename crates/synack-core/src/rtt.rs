@@ -88,6 +88,12 @@ impl RttEstimator {
 
     /// The current RTO including backoff, clamped to [min, max].
     pub fn rto(&self) -> Duration {
+        Duration::from_micros(self.rto_us())
+    }
+
+    /// [`rto`](RttEstimator::rto) in microseconds (the per-segment paths add it to
+    /// an [`Instant`](crate::Instant) without going through `Duration`).
+    pub fn rto_us(&self) -> u64 {
         let base = self.base_rto_us();
         // RFC 6298 §5.5: each backoff doubles the RTO; §2.5 allows a maximum.
         let backed = if self.backoffs >= 64 {
@@ -95,7 +101,7 @@ impl RttEstimator {
         } else {
             base.saturating_mul(1u64 << self.backoffs)
         };
-        Duration::from_micros(self.clamp(backed))
+        self.clamp(backed)
     }
 
     /// Double the RTO (RFC 6298 §5.5), up to max.
@@ -116,6 +122,11 @@ impl RttEstimator {
     /// Smoothed RTT, once measured.
     pub fn srtt(&self) -> Option<Duration> {
         self.srtt_us.map(Duration::from_micros)
+    }
+
+    /// [`srtt`](RttEstimator::srtt) in microseconds.
+    pub fn srtt_us(&self) -> Option<u64> {
+        self.srtt_us
     }
 
     /// RTT variation, once measured.

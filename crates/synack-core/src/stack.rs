@@ -746,38 +746,64 @@ impl Stack {
         }
         self.stats.largest_packet_in = self.stats.largest_packet_in.max(bytes.len() as u64);
         self.refill_budgets(now);
-        let parsed = if verify {
-            parse_packet_deferred(bytes)
-        } else {
-            parse_packet(bytes, false).map(|p| (p, None))
-        };
-        match parsed {
-            Ok((Packet::Tcp(p), header_sum)) => {
-                // One demux lookup serves the checksum's fast path and the segment.
-                let found = self
-                    .table
-                    .lookup(p.ip.dst, p.tcp.dst_port, p.ip.src, p.tcp.src_port);
-                let conn = found.filter(|&i| i & TW_TAG == 0);
-                let staged = match header_sum.map(|h| self.tcp_checksum(&p, h, conn)) {
-                    Some(Err(())) => {
-                        self.stats.bad_checksum += 1;
-                        return;
-                    }
-                    Some(Ok(staged)) => staged,
-                    None => false,
-                };
-                self.handle_tcp(now, &p, found);
-                if staged {
-                    if let Some(c) = conn.and_then(|idx| self.slots[idx as usize].conn.as_mut()) {
-                        // Committed by the text step, or the segment was not used.
-                        c.recv.unstage();
-                    }
-                }
+        // Each parse is matched where it is made (no common temporary the parsed
+        // headers would be copied through) and the segment is handled by reference.
+        if verify {
+            match parse_packet_deferred(bytes) {
+                Ok((Packet::Tcp(p), header_sum)) => self.handle_tcp_packet(now, &p, header_sum),
+                Ok((other, _)) => self.handle_other(now, &other),
+                Err(e) => self.count_parse_error(&e),
             }
-            Ok((Packet::Icmp { icmp, .. }, _)) => self.handle_icmp(now, &icmp),
-            Ok((Packet::Other { .. }, _)) => self.stats.not_for_us += 1,
-            Err(synack_wire::Error::BadChecksum { .. }) => self.stats.bad_checksum += 1,
-            Err(_) => self.stats.malformed += 1,
+        } else {
+            match parse_packet(bytes, false) {
+                Ok(Packet::Tcp(p)) => self.handle_tcp_packet(now, &p, None),
+                Ok(other) => self.handle_other(now, &other),
+                Err(e) => self.count_parse_error(&e),
+            }
+        }
+    }
+
+    /// A parsed TCP segment; `header_sum` is `Some` when its checksum is still to be
+    /// finished (see [`tcp_checksum`](Stack::tcp_checksum)).
+    #[inline]
+    fn handle_tcp_packet(&mut self, now: Instant, p: &TcpPacket<'_>, header_sum: Option<u32>) {
+        // One demux lookup serves the checksum's fast path and the segment.
+        let found = self
+            .table
+            .lookup(p.ip.dst, p.tcp.dst_port, p.ip.src, p.tcp.src_port);
+        let conn = found.filter(|&i| i & TW_TAG == 0);
+        let staged = match header_sum.map(|h| self.tcp_checksum(p, h, conn)) {
+            Some(Err(())) => {
+                self.stats.bad_checksum += 1;
+                return;
+            }
+            Some(Ok(staged)) => staged,
+            None => false,
+        };
+        self.handle_tcp(now, p, found);
+        if staged {
+            if let Some(c) = conn.and_then(|idx| self.slots[idx as usize].conn.as_mut()) {
+                // Committed by the text step, or the segment was not used.
+                c.recv.unstage();
+            }
+        }
+    }
+
+    /// A packet that is not TCP.
+    #[cold]
+    fn handle_other(&mut self, now: Instant, p: &Packet<'_>) {
+        match p {
+            Packet::Icmp { icmp, .. } => self.handle_icmp(now, icmp),
+            _ => self.stats.not_for_us += 1,
+        }
+    }
+
+    /// Count a packet that did not parse.
+    #[cold]
+    fn count_parse_error(&mut self, e: &synack_wire::Error) {
+        match e {
+            synack_wire::Error::BadChecksum { .. } => self.stats.bad_checksum += 1,
+            _ => self.stats.malformed += 1,
         }
     }
 
@@ -797,7 +823,11 @@ impl Stack {
             .filter(|_| !p.payload.is_empty())
             .and_then(|idx| self.slots[idx as usize].conn.as_mut());
         let staged_sum = c.as_mut().and_then(|c| c.stage_payload(&p.tcp, p.payload));
-        let payload_sum = staged_sum.unwrap_or_else(|| synack_wire::checksum::sum(p.payload));
+        let payload_sum = match staged_sum {
+            Some(s) => s,
+            None if p.payload.is_empty() => 0,
+            None => synack_wire::checksum::sum(p.payload),
+        };
         let sum = synack_wire::checksum::combine(header_sum, payload_sum);
         if synack_wire::checksum::finish(sum) == 0 {
             return Ok(staged_sum.is_some());
@@ -839,6 +869,10 @@ impl Stack {
     /// Write the next outgoing IP packet into `buf` (at least
     /// [`max_packet_size`](Stack::max_packet_size) bytes). Call until `None`.
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        if self.dirty.is_empty() && self.rsts.is_empty() && self.tw_acks.is_empty() {
+            // The common last call of a drain: nothing is queued.
+            return None;
+        }
         while let Some((local, remote, repr)) = self.rsts.pop_front() {
             self.trace_segment(now, local, remote, &repr, 0, Direction::Sent, None);
             if let Some(len) = self.emit(buf, local, remote, &repr, 0) {

@@ -43,6 +43,16 @@ impl Instant {
         self.micros / 1000
     }
     /// Time since `earlier`, zero if `earlier` is later.
+    /// `self` plus `micros` microseconds, saturating (the cheap form of `+ Duration`
+    /// for the per-segment paths).
+    #[inline]
+    pub const fn add_micros(self, micros: u64) -> Instant {
+        Instant {
+            micros: self.micros.saturating_add(micros),
+        }
+    }
+
+    /// Time elapsed since `earlier`, zero if `earlier` is later.
     pub fn saturating_duration_since(self, earlier: Instant) -> Duration {
         Duration::from_micros(self.micros.saturating_sub(earlier.micros))
     }

@@ -427,7 +427,7 @@ impl Connection {
             self.rto_at = None;
             self.stalled_since = None;
         } else {
-            self.rto_at = Some(env.now + self.rtt.rto());
+            self.rto_at = Some(env.now.add_micros(self.rtt.rto_us()));
             self.stalled_since = Some(env.now);
         }
         // RFC 8985 §7.2: restart the probe timeout on a new cumulative ACK.

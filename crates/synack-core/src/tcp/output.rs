@@ -169,7 +169,7 @@ impl Connection {
             self.rtt_probe = Some((self.iss, env.now));
         }
         if self.rto_at.is_none() {
-            self.rto_at = Some(env.now + self.rtt.rto());
+            self.rto_at = Some(env.now.add_micros(self.rtt.rto_us()));
         }
         if passive {
             self.after_ack_sent();
@@ -286,7 +286,7 @@ impl Connection {
         if len == 0 && !fin {
             // RFC 9293 §3.8.6.1: with data waiting and a zero window, probe.
             if avail > 0 && self.snd_wnd == 0 && flight == 0 && self.persist_at.is_none() {
-                self.persist_at = Some(env.now + self.rtt.rto());
+                self.persist_at = Some(env.now.add_micros(self.rtt.rto_us()));
             }
             return None;
         }
@@ -305,7 +305,7 @@ impl Connection {
             if !(full || (all_queued && nagle_ok) || half_window) {
                 if flight == 0 && self.persist_at.is_none() {
                     // The override timeout: send anyway if nothing changes.
-                    self.persist_at = Some(env.now + self.rtt.rto());
+                    self.persist_at = Some(env.now.add_micros(self.rtt.rto_us()));
                 }
                 return None;
             }
@@ -359,7 +359,7 @@ impl Connection {
             self.stats.bytes_sent += len as u64;
         }
         if self.rto_at.is_none() {
-            self.rto_at = Some(env.now + self.rtt.rto());
+            self.rto_at = Some(env.now.add_micros(self.rtt.rto_us()));
         }
         if !retransmission && len > 0 {
             // RFC 8985 §7.2: (re)start the probe timeout after sending new data.

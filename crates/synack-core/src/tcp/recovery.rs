@@ -423,7 +423,7 @@ impl Connection {
         }
         let rto_at = match self.rto_at {
             Some(t) if !was_pto => t,
-            _ => now + self.rtt.rto(),
+            _ => now.add_micros(self.rtt.rto_us()),
         };
         self.rto_at = Some(rto_at);
         if !self.sack_ok
@@ -433,15 +433,17 @@ impl Connection {
         {
             return;
         }
-        let Some(srtt) = self.rtt.srtt() else {
+        let Some(srtt) = self.rtt.srtt_us() else {
             return;
         };
-        let mut pto = srtt.saturating_mul(2).max(PTO_MIN);
+        // In microseconds: this runs for every segment of new data.
+        let mut pto = srtt.saturating_mul(2).max(PTO_MIN.as_micros() as u64);
         if self.flight_size() <= u32::from(self.mss) {
-            pto += WC_DEL_ACK;
+            pto += WC_DEL_ACK.as_micros() as u64;
         }
-        if now + pto < rto_at {
-            self.rto_at = Some(now + pto);
+        let pto_at = now.add_micros(pto);
+        if pto_at < rto_at {
+            self.rto_at = Some(pto_at);
             self.pto_armed = true;
         }
     }
