@@ -748,17 +748,20 @@ impl Stack {
         self.refill_budgets(now);
         // Each parse is matched where it is made (no common temporary the parsed
         // headers would be copied through) and the segment is handled by reference.
+        // Matched by reference: moving the parsed headers out would copy them in wide
+        // pieces just after they were written in narrow ones, which stalls the CPU
+        // (a store-to-load forwarding failure on every packet).
         if verify {
-            match parse_packet_deferred(bytes) {
-                Ok((Packet::Tcp(p), header_sum)) => self.handle_tcp_packet(now, &p, header_sum),
-                Ok((other, _)) => self.handle_other(now, &other),
-                Err(e) => self.count_parse_error(&e),
+            match &parse_packet_deferred(bytes) {
+                Ok((Packet::Tcp(p), header_sum)) => self.handle_tcp_packet(now, p, *header_sum),
+                Ok((other, _)) => self.handle_other(now, other),
+                Err(e) => self.count_parse_error(e),
             }
         } else {
-            match parse_packet(bytes, false) {
-                Ok(Packet::Tcp(p)) => self.handle_tcp_packet(now, &p, None),
-                Ok(other) => self.handle_other(now, &other),
-                Err(e) => self.count_parse_error(&e),
+            match &parse_packet(bytes, false) {
+                Ok(Packet::Tcp(p)) => self.handle_tcp_packet(now, p, None),
+                Ok(other) => self.handle_other(now, other),
+                Err(e) => self.count_parse_error(e),
             }
         }
     }
@@ -923,8 +926,9 @@ impl Stack {
                 trace: self.trace.as_mut(),
                 challenge_budget: &mut self.challenge_budget,
             };
+            // Used by reference, for the reason given in `handle_packet_inner`.
             let out = conn.poll_segment(&mut env);
-            match out {
+            match &out {
                 Some(out) => {
                     let (local, remote) = (conn.local, conn.remote);
                     let tcp_hlen = out.repr.header_len();
