@@ -7,7 +7,9 @@ use crate::pattern::{Pattern, StreamCheck};
 use crate::{Churn, Measured, TICK_MICROS};
 use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Instant as WallClock;
-use synack_core::{Config, ConnHandle, Duration, Event, Instant, RecvError, Stack, State};
+use synack_core::{
+    Config, ConnHandle, Duration, Event, Instant, ListenerHandle, RecvError, Stack, State,
+};
 
 /// Side A's first address; A may have more (`10.0.0.k`).
 const A_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
@@ -349,10 +351,13 @@ pub(crate) fn churn(
     pattern: &Pattern,
 ) -> Result<Vec<Churn>, String> {
     let mut pair = Pair::new(churn_config(buffer), 8);
+    let mut listeners = Vec::with_capacity(16);
     for k in 0..16u16 {
-        pair.b
-            .listen(SocketAddr::new(IpAddr::V4(B_IP), BULK_PORT + k), 4096)
-            .map_err(|e| format!("listen: {e:?}"))?;
+        listeners.push(
+            pair.b
+                .listen(SocketAddr::new(IpAddr::V4(B_IP), BULK_PORT + k), 4096)
+                .map_err(|e| format!("listen: {e:?}"))?,
+        );
     }
     let mut scratch = ChurnScratch::default();
     // Fill TIME-WAIT: batches of connections opened and closed without data.
@@ -366,8 +371,9 @@ pub(crate) fn churn(
     for _ in 0..reps {
         let tw_before = pair.a.connection_count();
         let start = WallClock::now();
+        let msg = pattern.window(0, 100);
         for _ in 0..count {
-            churn_batch(&mut pair, &mut scratch, seq, 1, 100, pattern)?;
+            churn_one(&mut pair, &listeners, seq, msg)?;
             seq += 1;
         }
         out.push(Churn {
@@ -378,6 +384,85 @@ pub(crate) fn churn(
         });
     }
     Ok(out)
+}
+
+/// One timed churn connection (number `i`): connect, request and response of
+/// `msg`, client close, server close on end of stream; returns when both ends are
+/// done and the link is idle. Written as plainly as the smoltcp side's loop, so both
+/// harnesses cost alike; [`churn_batch`] is the general form.
+fn churn_one(
+    pair: &mut Pair,
+    listeners: &[ListenerHandle],
+    i: usize,
+    msg: &[u8],
+) -> Result<(), String> {
+    let ip = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1 + (i % 8) as u8));
+    let k = (i / 8) % 16;
+    let remote = SocketAddr::new(IpAddr::V4(B_IP), BULK_PORT + k as u16);
+    let now = pair.now;
+    let c = pair
+        .a
+        .connect(now, remote, Some(SocketAddr::new(ip, 0)))
+        .map_err(|e| format!("connect: {e:?}"))?;
+    let listener = listeners[k];
+    let len = msg.len();
+    let mut server = None;
+    let (mut c_sent, mut c_got, mut c_closed) = (false, 0, false);
+    let (mut s_got, mut s_sent, mut s_closed) = (0, false, false);
+    let mut buf = [0u8; 512];
+    let mut failure = None;
+    pair.run_until(|p| {
+        let now = p.now;
+        while p.a.poll_event().is_some() {}
+        while p.b.poll_event().is_some() {}
+        if !c_sent && p.a.state(c) == Some(State::Established) {
+            if p.a.send(c, msg) != Ok(len) {
+                failure = Some("synack: request did not fit");
+            }
+            c_sent = true;
+        }
+        if c_sent && c_got < len {
+            if let Ok(n) = p.a.recv(c, &mut buf) {
+                if buf[..n] != msg[c_got..c_got + n] {
+                    failure = Some("synack: response corrupted");
+                }
+                c_got += n;
+            }
+        }
+        if c_got == len && !c_closed {
+            p.a.close(now, c);
+            c_closed = true;
+        }
+        if server.is_none() {
+            server = p.b.accept(listener);
+        }
+        if let Some(s) = server {
+            if s_got < len {
+                if let Ok(n) = p.b.recv(s, &mut buf) {
+                    if buf[..n] != msg[s_got..s_got + n] {
+                        failure = Some("synack: request corrupted");
+                    }
+                    s_got += n;
+                }
+            }
+            if s_got == len && !s_sent {
+                if p.b.send(s, msg) != Ok(len) {
+                    failure = Some("synack: response did not fit");
+                }
+                s_sent = true;
+            }
+            if s_sent && !s_closed && p.b.recv(s, &mut buf) == Ok(0) {
+                p.b.close(now, s);
+                s_closed = true;
+            }
+        }
+        failure.is_some()
+            || (c_closed && s_closed && p.link.in_flight() == 0 && p.b.connection_count() == 0)
+    })?;
+    match failure {
+        Some(f) => Err(f.into()),
+        None => Ok(()),
+    }
 }
 
 /// Client progress in [`churn_batch`].
