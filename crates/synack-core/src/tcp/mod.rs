@@ -444,19 +444,16 @@ impl Connection {
     }
 
     /// Change state, recording the change in the trace.
+    /// (Out of line: it is called from many places, each rare per segment.)
+    #[inline(never)]
     pub(crate) fn set_state(&mut self, new: State, env: &mut Env<'_>) {
         let old = self.state;
         if old == new {
             return;
         }
         self.state = new;
-        if let Some(trace) = env.trace.as_deref_mut() {
-            trace.push_back(TraceEvent {
-                time: env.now,
-                local: self.local,
-                remote: self.remote,
-                kind: TraceKind::StateChange { old, new },
-            });
+        if env.trace.is_some() {
+            self.trace_state(env, old, new);
         }
         if new == State::Established {
             // RFC 1122 §4.2.3.6: keep-alive (when configured) starts timing the idle
@@ -477,6 +474,20 @@ impl Connection {
             self.persist_at = None;
             self.keepalive_at = None;
             self.linger_at = None;
+        }
+    }
+
+    /// Record a state change in the trace.
+    #[cold]
+    #[inline(never)]
+    fn trace_state(&self, env: &mut Env<'_>, old: State, new: State) {
+        if let Some(trace) = env.trace.as_deref_mut() {
+            trace.push_back(TraceEvent {
+                time: env.now,
+                local: self.local,
+                remote: self.remote,
+                kind: TraceKind::StateChange { old, new },
+            });
         }
     }
 

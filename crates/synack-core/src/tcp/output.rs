@@ -479,6 +479,28 @@ impl Connection {
     ) -> Outgoing {
         self.stats.segs_sent += 1;
         self.last_send_at = env.now;
+        if env.trace.is_some() {
+            self.trace_sent(env, &repr, payload_off, payload_len, retransmission);
+        }
+        Outgoing {
+            repr,
+            payload_off,
+            payload_len,
+        }
+    }
+
+    /// Record a sent segment in the trace (kept out of line: the hot paths only test
+    /// whether tracing is on).
+    #[cold]
+    #[inline(never)]
+    fn trace_sent(
+        &self,
+        env: &mut Env<'_>,
+        repr: &TcpRepr,
+        payload_off: usize,
+        payload_len: usize,
+        retransmission: bool,
+    ) {
         if let Some(trace) = env.trace.as_deref_mut() {
             let mut preview = vec![0u8; payload_len.min(32)];
             let n = self.send.read_at(payload_off, &mut preview);
@@ -518,11 +540,6 @@ impl Connection {
                     preview,
                 }),
             });
-        }
-        Outgoing {
-            repr,
-            payload_off,
-            payload_len,
         }
     }
 
