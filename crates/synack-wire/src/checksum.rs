@@ -18,14 +18,18 @@ use core::mem::MaybeUninit;
 use core::net::IpAddr;
 
 /// Fold a 64-bit one's-complement sum to 16 bits (RFC 1071 §4.1 "fold 32-bit sum").
+///
+/// A non-zero input gives a result in `1..=0xffff` (the end-around carry never yields
+/// 0 again), so two sums of the same residue modulo 0xffff fold to the same value.
 #[inline(always)]
-fn fold64(mut s: u64) -> u16 {
-    s = (s & 0xffff_ffff) + (s >> 32);
-    s = (s & 0xffff_ffff) + (s >> 32);
-    s = (s & 0xffff) + (s >> 16);
-    s = (s & 0xffff) + (s >> 16);
-    s = (s & 0xffff) + (s >> 16);
-    s as u16
+pub(crate) fn fold64(s: u64) -> u16 {
+    // Two one's-complement additions with end-around carry: the halves of the 64-bit
+    // sum, then the halves of that. A carry out leaves at most 2^n - 2 behind, so
+    // adding it back cannot carry again (RFC 1071 §4.1).
+    let (a, carry) = (s as u32).overflowing_add((s >> 32) as u32);
+    let a = a + u32::from(carry);
+    let (b, carry) = (a as u16).overflowing_add((a >> 16) as u16);
+    b + u16::from(carry)
 }
 
 /// The native-order 32-bit word at the start of `b` (`b.len() >= 4`).
@@ -40,6 +44,20 @@ fn word(b: &[u8]) -> u64 {
 fn halves(b: &[u8]) -> u64 {
     let w = u64::from_ne_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
     (w & 0xffff_ffff) + (w >> 32)
+}
+
+/// Unfolded native-order sum of a fixed-size header (`N` a multiple of 4) as `N / 4`
+/// 32-bit words: a constant trip count, so it compiles to straight-line loads and adds
+/// (RFC 1071 §2(B) and §2(C): native byte order and 32-bit accumulation are both valid
+/// ways to form the 16-bit one's-complement sum). Swap the folded result with
+/// `u16::from_be` to get the big-endian sum.
+#[inline(always)]
+pub(crate) fn words_ne<const N: usize>(b: &[u8; N]) -> u64 {
+    let mut s = 0u64;
+    for w in b.chunks_exact(4) {
+        s += word(w);
+    }
+    s
 }
 
 /// Sum of the 0..=31 bytes after the last whole 32-byte chunk (and of whole headers,
@@ -192,6 +210,10 @@ fn copy_lanes_best(dst: &mut [u8], src: &[u8]) -> u64 {
 /// (RFC 1071 §2(B)); fix it with [`swap`], or sum even-length pieces.
 #[inline]
 pub fn sum(data: &[u8]) -> u32 {
+    // An empty payload (a pure ACK) is common: its sum is 0, with no work at all.
+    if data.is_empty() {
+        return 0;
+    }
     // Native-order sum; RFC 1071 §2(B): the one's-complement sum commutes with byte
     // swapping, so we swap the folded 16-bit result once at the end.
     u32::from(u16::from_be(fold64(lanes_best(data))))
@@ -378,6 +400,41 @@ mod tests {
     fn all_ones_does_not_overflow() {
         let d = vec![0xffu8; 70_001];
         assert_eq!(checksum(&d), reference(&d));
+    }
+
+    /// The plain fold (repeated `(s & 0xffff) + (s >> 16)`) the carry form must match.
+    fn fold_reference(mut s: u64) -> u16 {
+        while s > 0xffff {
+            s = (s & 0xffff) + (s >> 16);
+        }
+        s as u16
+    }
+
+    #[test]
+    fn fold64_matches_plain_fold() {
+        let mut x = 0x0123_4567_89ab_cdefu64;
+        let mut inputs = vec![
+            0,
+            1,
+            0xffff,
+            0x1_0000,
+            0x1_fffe,
+            0xffff_ffff,
+            0x1_0000_0000,
+            0xffff_ffff_ffff_ffff,
+            0xffff_0000_ffff_0000,
+            0x8000_0000_8000_0000,
+        ];
+        for _ in 0..100_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            inputs.push(x);
+            inputs.push(x >> (x % 64));
+        }
+        for s in inputs {
+            assert_eq!(fold64(s), fold_reference(s), "{s:#x}");
+        }
     }
 
     #[test]

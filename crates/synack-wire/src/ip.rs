@@ -1,11 +1,15 @@
 //! Version-independent IP header representation: [`IpRepr`] parses and emits both
 //! IPv4 (RFC 791) and IPv6 (RFC 8200) headers, built on the views in
 //! [`crate::ipv4`] and [`crate::ipv6`].
+//!
+//! The option-less IPv4 header (IHL 5) is parsed and emitted by a straight-line fast
+//! path with the same results as the general code; the other headers go the general way.
 
+use crate::checksum;
 use crate::ipv4::{Ipv4Packet, IPV4_HEADER_LEN};
 use crate::ipv6::{walk_extensions, Ipv6Packet, IPV6_HEADER_LEN};
 use crate::Error;
-use core::net::IpAddr;
+use core::net::{IpAddr, Ipv4Addr};
 
 /// The parts of an IPv4 or IPv6 header the stack needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +28,7 @@ pub struct IpRepr {
 
 impl IpRepr {
     /// Header length this repr emits: 20 for IPv4 (no options), 40 for IPv6.
+    #[inline]
     pub fn header_len(&self) -> usize {
         if self.src.is_ipv4() {
             20
@@ -41,6 +46,59 @@ impl IpRepr {
     /// [`walk_extensions`]; `protocol` is the upper-layer protocol found.
     #[inline]
     pub fn parse(packet: &[u8]) -> Result<(IpRepr, &[u8]), Error> {
+        match packet.first_chunk::<IPV4_HEADER_LEN>() {
+            Some(h) if h[0] == 0x45 => Self::parse_ipv4_basic(packet, h),
+            _ => Self::parse_general(packet),
+        }
+    }
+
+    /// [`IpRepr::parse`] of an IPv4 header without options (version 4, IHL 5), the
+    /// common case, with the same results and errors as [`IpRepr::parse_general`]:
+    /// `h` is `packet[..20]` and `h[0]` is `0x45`, so only the total length, the
+    /// checksum and the fragment fields can be wrong.
+    #[inline(always)]
+    fn parse_ipv4_basic<'a>(
+        packet: &'a [u8],
+        h: &[u8; IPV4_HEADER_LEN],
+    ) -> Result<(IpRepr, &'a [u8]), Error> {
+        // RFC 791 §3.1 "Total Length": covers the header and lies within the buffer.
+        let total = usize::from(u16::from_be_bytes([h[2], h[3]]));
+        if total < IPV4_HEADER_LEN || total > packet.len() {
+            return Err(Error::BadLength {
+                what: "IPv4 total length",
+                value: total,
+            });
+        }
+        // RFC 791 §3.1 "Header Checksum": the one's-complement sum of the header's
+        // 16-bit words, checksum field included, is all ones. Summed as five native
+        // 32-bit words (RFC 1071 §2(B), §2(C)); 0xffff is the same in either byte
+        // order, so the folded sum needs no swap.
+        if checksum::fold64(checksum::words_ne(h)) != 0xffff {
+            return Err(Error::BadChecksum {
+                what: "IPv4 header",
+            });
+        }
+        // RFC 791 §3.2: MF set or a non-zero fragment offset.
+        if u16::from_be_bytes([h[6], h[7]]) & 0x3fff != 0 {
+            return Err(Error::Fragmented);
+        }
+        let payload = &packet[IPV4_HEADER_LEN..total];
+        Ok((
+            IpRepr {
+                src: IpAddr::V4(Ipv4Addr::new(h[12], h[13], h[14], h[15])),
+                dst: IpAddr::V4(Ipv4Addr::new(h[16], h[17], h[18], h[19])),
+                protocol: h[9],
+                ttl: h[8],
+                payload_len: payload.len(),
+            },
+            payload,
+        ))
+    }
+
+    /// [`IpRepr::parse`] for every header: IPv4 with options or malformed, IPv6.
+    /// Kept out of line so that the common case above stays small enough to inline.
+    #[inline(never)]
+    pub(crate) fn parse_general(packet: &[u8]) -> Result<(IpRepr, &[u8]), Error> {
         let Some(&first) = packet.first() else {
             return Err(Error::Truncated {
                 what: "IP header",
@@ -97,6 +155,7 @@ impl IpRepr {
     /// IPv6: traffic class and flow label 0, next header = `protocol`.
     /// Errors: mixed address families ([`Error::BadAddress`]), a payload length the
     /// length field cannot hold ([`Error::BadLength`]), a short `buf`.
+    #[inline]
     pub fn emit(&self, buf: &mut [u8]) -> Result<usize, Error> {
         let hlen = self.header_len();
         if buf.len() < hlen {
@@ -112,18 +171,27 @@ impl IpRepr {
                     what: "IPv4 total length",
                     value: total,
                 })?;
-                let mut p = Ipv4Packet::new_unchecked(&mut buf[..IPV4_HEADER_LEN]);
-                p.set_version_and_header_len(IPV4_HEADER_LEN);
-                p.set_tos(0);
-                p.set_total_len(total);
-                p.set_ident(0);
-                // RFC 1191 §3: path MTU discovery sends every datagram with DF set.
-                p.set_frag(true, false, 0);
-                p.set_ttl(self.ttl);
-                p.set_protocol(self.protocol);
-                p.set_src_addr(src);
-                p.set_dst_addr(dst);
-                p.fill_checksum();
+                let [t0, t1] = total.to_be_bytes();
+                let (ttl, protocol) = (self.ttl, self.protocol);
+                // RFC 791 §3.1 "Header Checksum", summed from the field values in host
+                // order rather than from the bytes (RFC 1071 §2(A), (C)): the two
+                // addresses are added as whole 32-bit words. 0x4000 is DF: RFC 1191
+                // §3 path MTU discovery sends every datagram with DF set.
+                let words = 0x4500u64
+                    + u64::from(total)
+                    + 0x4000
+                    + u64::from(u16::from_be_bytes([ttl, protocol]))
+                    + u64::from(u32::from(src))
+                    + u64::from(u32::from(dst));
+                let [c0, c1] = (!checksum::fold64(words)).to_be_bytes();
+                let [s0, s1, s2, s3] = src.octets();
+                let [d0, d1, d2, d3] = dst.octets();
+                // Version 4, IHL 5, TOS 0, identification 0, DF, fragment offset 0.
+                let header: [u8; IPV4_HEADER_LEN] = [
+                    0x45, 0, t0, t1, 0, 0, 0x40, 0, ttl, protocol, c0, c1, s0, s1, s2, s3, d0, d1,
+                    d2, d3,
+                ];
+                buf[..IPV4_HEADER_LEN].copy_from_slice(&header);
                 Ok(IPV4_HEADER_LEN)
             }
             (IpAddr::V6(src), IpAddr::V6(dst)) => {

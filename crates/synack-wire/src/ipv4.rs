@@ -157,8 +157,17 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
         )
     }
     /// True when the header checksum verifies (RFC 791 §3.1 "Header Checksum").
+    ///
+    /// An option-less 20-byte header is summed as five 32-bit words (RFC 1071 §2(B),
+    /// §2(C)); the result is the same as summing it 16 bits at a time.
     pub fn verify_checksum(&self) -> bool {
-        checksum::checksum(&self.buffer.as_ref()[..self.header_len()]) == 0
+        let b = self.buffer.as_ref();
+        match b.first_chunk::<IPV4_HEADER_LEN>() {
+            Some(h) if h[field::VER_IHL] & 0x0f == 5 => {
+                checksum::fold64(checksum::words_ne(h)) == 0xffff
+            }
+            _ => checksum::checksum(&b[..self.header_len()]) == 0,
+        }
     }
     /// The IP options bytes (between the fixed header and the payload).
     pub fn options(&self) -> &[u8] {

@@ -21,6 +21,9 @@ pub mod ipv6;
 pub mod packet;
 pub mod tcp;
 
+#[cfg(test)]
+mod fast_tests;
+
 pub use error::Error;
 pub use icmp::{IcmpKind, IcmpRepr};
 pub use ip::IpRepr;

@@ -4,11 +4,15 @@
 //! [`TcpRepr`] is the parsed form the engine works with; [`TcpOption`] iterates the raw
 //! option list in order (the packetdrill runner needs the exact layout).
 //! [`TcpSegment`] is the zero-copy typed view the repr is built on.
+//!
+//! The two layouts nearly every segment has, no options and the RFC 7323 Appendix A
+//! timestamp layout (NOP, NOP, TS), take fast paths in parse and emit that give the
+//! same results, errors and bytes as the general option code.
 
 use crate::checksum;
 use crate::Error;
 use core::fmt;
-use core::net::IpAddr;
+use core::net::{IpAddr, Ipv4Addr};
 
 /// The TCP control bits.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -206,7 +210,22 @@ impl TcpOptions {
     /// MSS, window scale and SACK-permitted are emitted only when `syn` is set (RFC 9293
     /// §3.7.1, RFC 7323 §2.2, RFC 2018 §2 allow them only on SYN segments) and present.
     /// SACK blocks that do not fit in the 40 bytes left are dropped from the end.
+    #[inline]
     pub fn emitted_len(&self, syn: bool) -> usize {
+        // The common case without a layout: not a SYN and no SACK blocks, so at most
+        // the timestamps, as NOP, NOP, TS (RFC 7323 Appendix A).
+        if !syn && self.sack_len == 0 {
+            return if self.timestamp.is_some() {
+                TS_LAYOUT_LEN
+            } else {
+                0
+            };
+        }
+        self.emitted_len_general(syn)
+    }
+
+    /// [`TcpOptions::emitted_len`] for every option set, from the full layout.
+    pub(crate) fn emitted_len_general(&self, syn: bool) -> usize {
         let l = self.layout(syn);
         l.fixed + l.sack_blocks_len()
     }
@@ -248,6 +267,13 @@ impl TcpOptions {
         }
     }
 }
+
+/// The first option word of the timestamp layout RFC 7323 Appendix A recommends (and
+/// Linux sends on every non-SYN segment): NOP, NOP, kind 8, length 10.
+const TS_LAYOUT_WORD: u32 = u32::from_be_bytes([kind::NOP, kind::NOP, kind::TIMESTAMP, 10]);
+
+/// Length of that layout: the word above, TSval and TSecr.
+const TS_LAYOUT_LEN: usize = 12;
 
 /// Maximum TCP option space: data offset 15 gives 60 header bytes (RFC 9293 §3.1).
 pub const MAX_OPTIONS_LEN: usize = 40;
@@ -349,6 +375,7 @@ pub const TCP_HEADER_LEN: usize = 20;
 
 impl TcpRepr {
     /// Header length (20 + options) this repr emits.
+    #[inline]
     pub fn header_len(&self) -> usize {
         TCP_HEADER_LEN + self.options.emitted_len(self.flags.syn())
     }
@@ -382,6 +409,95 @@ impl TcpRepr {
         src: IpAddr,
         dst: IpAddr,
     ) -> Result<(TcpRepr, &[u8], u32), Error> {
+        match (src, dst, segment.first_chunk::<TCP_HEADER_LEN>()) {
+            (IpAddr::V4(s), IpAddr::V4(d), Some(h)) => Self::parse_deferred_v4(segment, h, s, d),
+            _ => Self::parse_deferred_general(segment, src, dst),
+        }
+    }
+
+    /// [`TcpRepr::parse_deferred`] over IPv4 when the fixed header is present (`h` is
+    /// `segment[..20]`), with the same results and errors as
+    /// [`TcpRepr::parse_deferred_general`]. The header is read as five big-endian
+    /// 32-bit words that serve both the fields and the sum: RFC 9293 §3.1 sums 16-bit
+    /// words, and adding whole 32-bit words in 64 bits is the same modulo 0xffff
+    /// (RFC 1071 §2(C)). Options: none (data offset 5), or the timestamp layout of RFC
+    /// 7323 Appendix A (data offset 8), are read directly; anything else goes through
+    /// [`options_iter`].
+    #[inline(always)]
+    fn parse_deferred_v4<'a>(
+        segment: &'a [u8],
+        h: &[u8; TCP_HEADER_LEN],
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+    ) -> Result<(TcpRepr, &'a [u8], u32), Error> {
+        // RFC 9293 §3.1 "Data Offset": at least 5 words, inside the segment.
+        let doff = h[12] >> 4;
+        let hlen = usize::from(doff) * 4;
+        if doff < 5 || hlen > segment.len() {
+            return Err(Error::BadDataOffset(doff));
+        }
+        let len = u32::try_from(segment.len()).map_err(|_| Error::BadLength {
+            what: "TCP segment length",
+            value: segment.len(),
+        })?;
+        let w = |i: usize| u32::from_be_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]);
+        let (ports, seq, ack, flags_window, check_urgent) = (w(0), w(4), w(8), w(12), w(16));
+        // RFC 9293 §3.1 pseudo-header: source, destination, zero + protocol, length.
+        let mut s = u64::from(u32::from(src))
+            + u64::from(u32::from(dst))
+            + u64::from(crate::PROTO_TCP)
+            + u64::from(len)
+            + u64::from(ports)
+            + u64::from(seq)
+            + u64::from(ack)
+            + u64::from(flags_window)
+            + u64::from(check_urgent);
+        let options = if hlen == TCP_HEADER_LEN {
+            TcpOptions::default()
+        } else {
+            let raw = &segment[TCP_HEADER_LEN..hlen];
+            match raw.first_chunk::<TS_LAYOUT_LEN>() {
+                Some(o) if hlen == TCP_HEADER_LEN + TS_LAYOUT_LEN => {
+                    let w = |i: usize| u32::from_be_bytes([o[i], o[i + 1], o[i + 2], o[i + 3]]);
+                    let (first, tsval, tsecr) = (w(0), w(4), w(8));
+                    s += u64::from(first) + u64::from(tsval) + u64::from(tsecr);
+                    if first == TS_LAYOUT_WORD {
+                        TcpOptions {
+                            timestamp: Some((tsval, tsecr)),
+                            ..TcpOptions::default()
+                        }
+                    } else {
+                        parse_options_general(raw)?
+                    }
+                }
+                _ => {
+                    s += u64::from(checksum::sum(raw));
+                    parse_options_general(raw)?
+                }
+            }
+        };
+        let repr = TcpRepr {
+            src_port: (ports >> 16) as u16,
+            dst_port: ports as u16,
+            seq,
+            ack,
+            flags: TcpFlags((flags_window >> 16) as u8),
+            window: flags_window as u16,
+            urgent: check_urgent as u16,
+            options,
+        };
+        // `s` includes the protocol, so it is non-zero and folds to the same value as
+        // the general path's `combine` (see `checksum::fold64`).
+        Ok((repr, &segment[hlen..], u32::from(checksum::fold64(s))))
+    }
+
+    /// [`TcpRepr::parse_deferred`] for every input: IPv6, short or malformed segments.
+    #[inline]
+    pub(crate) fn parse_deferred_general(
+        segment: &[u8],
+        src: IpAddr,
+        dst: IpAddr,
+    ) -> Result<(TcpRepr, &[u8], u32), Error> {
         let seg = TcpSegment::new_checked(segment)?;
         if src.is_ipv4() != dst.is_ipv4() {
             return Err(Error::BadAddress);
@@ -404,25 +520,7 @@ impl TcpRepr {
         seg: &TcpSegment<&[u8]>,
         segment: &'a [u8],
     ) -> Result<(TcpRepr, &'a [u8]), Error> {
-        let mut options = TcpOptions::default();
-        for opt in options_iter(seg.options()) {
-            match opt? {
-                TcpOption::EndOfList | TcpOption::NoOp | TcpOption::Unknown { .. } => {}
-                TcpOption::Mss(m) => options.mss = Some(m),
-                TcpOption::WindowScale(w) => options.window_scale = Some(w),
-                TcpOption::SackPermitted => options.sack_permitted = true,
-                TcpOption::Timestamp { tsval, tsecr } => options.timestamp = Some((tsval, tsecr)),
-                TcpOption::Sack(raw) => {
-                    options.sack_len = 0;
-                    for b in raw.chunks_exact(8) {
-                        options.push_sack(SackBlock {
-                            left: u32::from_be_bytes([b[0], b[1], b[2], b[3]]),
-                            right: u32::from_be_bytes([b[4], b[5], b[6], b[7]]),
-                        });
-                    }
-                }
-            }
-        }
+        let options = parse_options(seg.options())?;
         let repr = TcpRepr {
             src_port: seg.src_port(),
             dst_port: seg.dst_port(),
@@ -461,6 +559,101 @@ impl TcpRepr {
     /// place): only the header is summed here. `None` sums the payload too.
     #[inline]
     pub fn emit_summed(
+        &self,
+        buf: &mut [u8],
+        payload_len: usize,
+        src: IpAddr,
+        dst: IpAddr,
+        payload_sum: Option<u32>,
+    ) -> Result<usize, Error> {
+        if !self.flags.syn() && self.options.sack_len == 0 {
+            self.emit_summed_plain(buf, payload_len, src, dst, payload_sum)
+        } else {
+            self.emit_summed_general(buf, payload_len, src, dst, payload_sum)
+        }
+    }
+
+    /// [`TcpRepr::emit_summed`] of a segment that is not a SYN and carries no SACK
+    /// blocks: no options, or only the timestamps in the RFC 7323 Appendix A layout
+    /// (NOP, NOP, TS). Same results and errors as [`TcpRepr::emit_summed_general`].
+    /// The header is built in a local array and written with one copy; its sum is
+    /// formed from the field values as whole 32-bit words, which is the RFC 9293 §3.1
+    /// 16-bit sum modulo 0xffff (RFC 1071 §2(C)).
+    #[inline(always)]
+    fn emit_summed_plain(
+        &self,
+        buf: &mut [u8],
+        payload_len: usize,
+        src: IpAddr,
+        dst: IpAddr,
+        payload_sum: Option<u32>,
+    ) -> Result<usize, Error> {
+        if src.is_ipv4() != dst.is_ipv4() {
+            return Err(Error::BadAddress);
+        }
+        let ts = self.options.timestamp;
+        let hlen = TCP_HEADER_LEN + if ts.is_some() { TS_LAYOUT_LEN } else { 0 };
+        let total = hlen + payload_len;
+        if buf.len() < total {
+            return Err(Error::BufferTooSmall {
+                needed: total,
+                got: buf.len(),
+            });
+        }
+        let len32 = u32::try_from(total).map_err(|_| Error::BadLength {
+            what: "TCP segment length",
+            value: total,
+        })?;
+        let buf = &mut buf[..total];
+        // RFC 9293 §3.1 "Checksum": pseudo-header, header (checksum field zero), data.
+        let pseudo = match (src, dst) {
+            (IpAddr::V4(a), IpAddr::V4(b)) => {
+                u64::from(u32::from(a))
+                    + u64::from(u32::from(b))
+                    + u64::from(crate::PROTO_TCP)
+                    + u64::from(len32)
+            }
+            _ => u64::from(checksum::pseudo_header(src, dst, crate::PROTO_TCP, len32)),
+        };
+        let ports = u32::from(self.src_port) << 16 | u32::from(self.dst_port);
+        // Data offset in the top nibble, reserved bits clear, then flags and window.
+        let flags_window =
+            ((hlen / 4) as u32) << 28 | u32::from(self.flags.0) << 16 | u32::from(self.window);
+        let mut s = pseudo
+            + u64::from(ports)
+            + u64::from(self.seq)
+            + u64::from(self.ack)
+            + u64::from(flags_window)
+            + u64::from(self.urgent);
+        if let Some((tsval, tsecr)) = ts {
+            s += u64::from(TS_LAYOUT_WORD) + u64::from(tsval) + u64::from(tsecr);
+        }
+        s += u64::from(match payload_sum {
+            Some(p) => p,
+            None => checksum::sum(&buf[hlen..]),
+        });
+        // `s` includes the protocol, so it is non-zero (see `checksum::fold64`).
+        let c = !checksum::fold64(s);
+        let mut header = [0u8; TCP_HEADER_LEN];
+        header[0..4].copy_from_slice(&ports.to_be_bytes());
+        header[4..8].copy_from_slice(&self.seq.to_be_bytes());
+        header[8..12].copy_from_slice(&self.ack.to_be_bytes());
+        header[12..16].copy_from_slice(&flags_window.to_be_bytes());
+        header[16..18].copy_from_slice(&c.to_be_bytes());
+        header[18..20].copy_from_slice(&self.urgent.to_be_bytes());
+        buf[..TCP_HEADER_LEN].copy_from_slice(&header);
+        if let Some((tsval, tsecr)) = ts {
+            let mut o = [0u8; TS_LAYOUT_LEN];
+            o[0..4].copy_from_slice(&TS_LAYOUT_WORD.to_be_bytes());
+            o[4..8].copy_from_slice(&tsval.to_be_bytes());
+            o[8..12].copy_from_slice(&tsecr.to_be_bytes());
+            buf[TCP_HEADER_LEN..hlen].copy_from_slice(&o);
+        }
+        Ok(total)
+    }
+
+    /// [`TcpRepr::emit_summed`] for every option layout.
+    pub(crate) fn emit_summed_general(
         &self,
         buf: &mut [u8],
         payload_len: usize,
@@ -556,6 +749,52 @@ impl TcpRepr {
             }
         }
     }
+}
+
+/// The options of a raw options area, as [`TcpRepr::parse`] keeps them: the empty area
+/// and the RFC 7323 Appendix A timestamp layout (NOP, NOP, TS) directly, anything else
+/// through [`parse_options_general`]; the results and errors are the same.
+#[inline]
+pub(crate) fn parse_options(raw: &[u8]) -> Result<TcpOptions, Error> {
+    if raw.is_empty() {
+        return Ok(TcpOptions::default());
+    }
+    if let Ok(o) = <&[u8; TS_LAYOUT_LEN]>::try_from(raw) {
+        let w = |i: usize| u32::from_be_bytes([o[i], o[i + 1], o[i + 2], o[i + 3]]);
+        if w(0) == TS_LAYOUT_WORD {
+            return Ok(TcpOptions {
+                timestamp: Some((w(4), w(8))),
+                ..TcpOptions::default()
+            });
+        }
+    }
+    parse_options_general(raw)
+}
+
+/// The options of any raw options area, by [`options_iter`]: the last of each kind
+/// wins, a SACK option replaces earlier blocks and keeps at most [`MAX_SACK_BLOCKS`],
+/// EOL, NOP and unknown kinds are skipped, and the first malformed option is the error.
+pub(crate) fn parse_options_general(raw: &[u8]) -> Result<TcpOptions, Error> {
+    let mut options = TcpOptions::default();
+    for opt in options_iter(raw) {
+        match opt? {
+            TcpOption::EndOfList | TcpOption::NoOp | TcpOption::Unknown { .. } => {}
+            TcpOption::Mss(m) => options.mss = Some(m),
+            TcpOption::WindowScale(w) => options.window_scale = Some(w),
+            TcpOption::SackPermitted => options.sack_permitted = true,
+            TcpOption::Timestamp { tsval, tsecr } => options.timestamp = Some((tsval, tsecr)),
+            TcpOption::Sack(raw) => {
+                options.sack_len = 0;
+                for b in raw.chunks_exact(8) {
+                    options.push_sack(SackBlock {
+                        left: u32::from_be_bytes([b[0], b[1], b[2], b[3]]),
+                        right: u32::from_be_bytes([b[4], b[5], b[6], b[7]]),
+                    });
+                }
+            }
+        }
+    }
+    Ok(options)
 }
 
 /// Iterate the options of a raw options area in order. Malformed options end the
