@@ -98,6 +98,11 @@ pub struct BenchOptions {
     pub reps: usize,
     /// Print each figure to stderr as it is measured.
     pub progress: bool,
+    /// Congestion control of the kernel's TCP in the TUN rows' namespaces (a name
+    /// from `net.ipv4.tcp_available_congestion_control`); `None` keeps the system
+    /// default. It shapes the kernel → synack figure: a BBR sender paces at the
+    /// delivery rate it measures, CUBIC sends as fast as the windows allow.
+    pub kernel_cc: Option<String>,
 }
 
 impl BenchOptions {
@@ -327,6 +332,7 @@ fn tun_rows(plan: &Plan, opts: &BenchOptions) -> Vec<Row> {
         tun::TunPlan {
             bytes: plan.tun_bytes,
             reps: plan.reps,
+            kernel_cc: opts.kernel_cc.clone(),
         },
         opts.progress,
     )

@@ -82,6 +82,33 @@ fn sweep_stale() {
     }
 }
 
+/// The congestion control the TUN rows set in their namespaces (`None`: the system
+/// default), fixed by [`rows`] for the whole run.
+static KERNEL_CC: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// The congestion control to set in new namespaces, if any.
+fn kernel_cc() -> Option<String> {
+    KERNEL_CC.lock().map(|g| g.clone()).unwrap_or(None)
+}
+
+/// Choose the congestion control new namespaces get (`None`: the system default).
+pub(crate) fn set_kernel_cc(cc: Option<String>) {
+    if let Ok(mut g) = KERNEL_CC.lock() {
+        *g = cc;
+    }
+}
+
+/// The congestion control the kernel's end of the TUN rows uses, for the notes:
+/// the one chosen, else the system default (read from /proc).
+pub(crate) fn kernel_cc_in_use() -> String {
+    match kernel_cc() {
+        Some(cc) => format!("{cc} (chosen with --kernel-cc)"),
+        None => std::fs::read_to_string("/proc/sys/net/ipv4/tcp_congestion_control")
+            .map(|s| format!("{} (the system default)", s.trim()))
+            .unwrap_or_else(|_| "unknown".into()),
+    }
+}
+
 /// A network namespace of its own, deleted (with every device in it) when dropped.
 pub(crate) struct Netns {
     name: String,
@@ -96,6 +123,21 @@ impl Netns {
         ip(&["netns", "add", &name])?;
         let ns = Netns { name };
         ip(&["-n", &ns.name, "link", "set", "lo", "up"])?;
+        if let Some(cc) = kernel_cc() {
+            // A namespace starts with the initial namespace's default; this one's
+            // own setting is per namespace (net.ipv4.tcp_congestion_control).
+            let setting = format!("net.ipv4.tcp_congestion_control={cc}");
+            let out = Command::new("ip")
+                .args(["netns", "exec", &ns.name, "sysctl", "-qw", &setting])
+                .output()
+                .map_err(|e| format!("sysctl: {e}"))?;
+            if !out.status.success() {
+                return Err(format!(
+                    "cannot set the kernel's congestion control to {cc}: {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ));
+            }
+        }
         Ok(ns)
     }
 
@@ -411,12 +453,14 @@ pub(crate) fn synack_send(total: u64) -> Result<SynackRun, String> {
 }
 
 /// Sizes of the TUN rows.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct TunPlan {
     /// Bytes per transfer.
     pub(crate) bytes: u64,
     /// Repetitions (each figure is the median).
     pub(crate) reps: usize,
+    /// The kernel's congestion control in every namespace (`None`: system default).
+    pub(crate) kernel_cc: Option<String>,
 }
 
 /// Medians of each path over the repetitions, plus what went wrong where.
@@ -462,6 +506,8 @@ pub(crate) fn rows(plan: TunPlan, progress: bool) -> Vec<Row> {
         return not_run(&why);
     }
     sweep_stale();
+    set_kernel_cc(plan.kernel_cc.clone());
+    let cc = kernel_cc_in_use();
     let mut s = Samples::default();
     for rep in 0..plan.reps {
         let say = |what: &str, r: &Result<Measured, String>| {
@@ -497,7 +543,7 @@ pub(crate) fn rows(plan: TunPlan, progress: bool) -> Vec<Row> {
     let veth = fig(&s.veth, &s.errors[0]);
     let row = |name: &str, ours: Figure, peer: Figure, supers: u64, dir: &str| {
         let mut note = format!(
-            "synack: vnet_hdr offloads ({supers} super-segments {dir}); {PEER}: plain TUN, MTU 1500"
+            "synack: vnet_hdr offloads ({supers} super-segments {dir}); {PEER}: plain TUN, MTU 1500; kernel congestion control {cc}"
         );
         let base = Baseline::new("kernel ↔ kernel over veth", veth.clone(), &ours);
         match (&base.value, base.percent) {

@@ -54,6 +54,10 @@ pub(crate) struct BenchArgs {
     /// each row says why it did not run). Default: all.
     #[arg(long, value_name = "GROUP", default_value = "all")]
     pub(crate) only: synack_bench::Scenarios,
+    /// Congestion control of the kernel's TCP in the TUN rows (e.g. `cubic`, `bbr`;
+    /// one of net.ipv4.tcp_available_congestion_control). Default: the system's.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) kernel_cc: Option<String>,
 }
 
 #[derive(Debug, Args)]

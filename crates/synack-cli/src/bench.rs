@@ -13,6 +13,10 @@ pub(crate) fn run(a: BenchArgs) -> Result<ExitCode, String> {
     opts.reps = a.reps;
     opts.scenarios = a.only;
     opts.progress = !a.json;
+    if let Some(cc) = &a.kernel_cc {
+        check_kernel_cc(cc)?;
+    }
+    opts.kernel_cc = a.kernel_cc;
     let report = synack_bench::run(&opts);
     if a.json {
         println!("{}", report.to_json());
@@ -20,4 +24,19 @@ pub(crate) fn run(a: BenchArgs) -> Result<ExitCode, String> {
         println!("{report}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--kernel-cc NAME` must name a congestion control this kernel offers.
+fn check_kernel_cc(cc: &str) -> Result<(), String> {
+    let path = "/proc/sys/net/ipv4/tcp_available_congestion_control";
+    let available = std::fs::read_to_string(path)
+        .map_err(|e| format!("--kernel-cc: cannot read {path}: {e}"))?;
+    if available.split_whitespace().any(|a| a == cc) {
+        Ok(())
+    } else {
+        Err(format!(
+            "--kernel-cc {cc}: not offered by this kernel (available: {})",
+            available.trim()
+        ))
+    }
 }
