@@ -495,7 +495,7 @@ fn in_process_rows(plan: &Plan, opts: &BenchOptions, rows: &mut Vec<Row>, notes:
             "bulk (no idle connections) and churn: synack and smoltcp repetitions alternate, so machine noise hits both".into(),
             "each stack runs with its defaults otherwise (synack: SACK, window scaling, delayed ACK 40 ms, no TSO, timestamps off like smoltcp; smoltcp: window scaling, no timestamps, ACK delay 10 ms)".into(),
             "idle smoltcp sockets get 16 KiB buffers (smoltcp allocates buffers up front; 256 KiB each would need GiBs); idle synack connections hold no buffer at all".into(),
-            "smoltcp churn reuses its two sockets and aborts the client's TIME-WAIT (one RST per connection); synack keeps every TIME-WAIT (MSL 1 h)".into(),
+            "smoltcp churn reuses its two sockets and aborts the client's TIME-WAIT (one RST per connection); synack keeps every TIME-WAIT (MSL 1 h); both harnesses pick the client's port (the TIME-WAIT fill lets synack choose)".into(),
         ]);
 }
 

@@ -399,10 +399,15 @@ fn churn_one(
     let ip = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1 + (i % 8) as u8));
     let k = (i / 8) % 16;
     let remote = SocketAddr::new(IpAddr::V4(B_IP), BULK_PORT + k as u16);
+    // The harness picks the client's port, as the smoltcp side does (its sockets
+    // need one). Ports 1024.. in turn per (address, server port): no 4-tuple repeats
+    // within 7.68 million connections, so none meets its own TIME-WAIT. (The
+    // TIME-WAIT fill lets the stack choose: `churn_batch`.)
+    let local = SocketAddr::new(ip, 1024 + ((i / 128) % 60_000) as u16);
     let now = pair.now;
     let c = pair
         .a
-        .connect(now, remote, Some(SocketAddr::new(ip, 0)))
+        .connect(now, remote, Some(local))
         .map_err(|e| format!("connect: {e:?}"))?;
     let listener = listeners[k];
     let len = msg.len();
