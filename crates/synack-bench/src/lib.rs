@@ -295,7 +295,7 @@ pub fn run(opts: &BenchOptions) -> Report {
         for row in tun_rows(&plan, opts) {
             push_row(&mut rows, row, opts);
         }
-        notes.extend(TUN_NOTES.iter().map(|n| n.to_string()));
+        notes.extend(tun_notes());
     }
     Report {
         mode: plan.name.into(),
@@ -321,10 +321,19 @@ fn push_row(rows: &mut Vec<Row>, row: Row, opts: &BenchOptions) {
 }
 
 /// Method notes of the TUN rows.
-const TUN_NOTES: [&str; 2] = [
-    "TUN rows: the Linux kernel is the peer, over a TUN device in a fresh network namespace (MTU 1500); synack uses vnet_hdr offloads (it receives TSO/GRO super-segments whole and sends up to 64 KiB TSO frames the kernel cuts), smoltcp a plain TUN device (one read/write per packet, it has no offloads); synack's buffers are 4 MiB each way (its runtime's default on an offloading device; the kernel autotunes its own up to 6 MiB), smoltcp's 256 KiB (with 4 MiB its window overruns the TUN queue and losses cut its rate about 4x); the reference is kernel to kernel over a veth pair in the same run",
-    "TUN rows: Gbit/s at the receiver, from accept to end of stream; every byte is compared with the sent pattern on the receiving side and the byte count checked; each repetition runs all five paths in turn",
-];
+fn tun_notes() -> Vec<String> {
+    // The kernel's receive buffer limit differs between machines: read it.
+    let rmem = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_rmem")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(2)?.parse::<u64>().ok())
+        .map_or("net.ipv4.tcp_rmem's maximum".to_string(), |max| {
+            format!("{} MiB here (net.ipv4.tcp_rmem)", max >> 20)
+        });
+    vec![
+        format!("TUN rows: the Linux kernel is the peer, over a TUN device in a fresh network namespace (MTU 1500); synack uses vnet_hdr offloads (it receives TSO/GRO super-segments whole and sends up to 64 KiB TSO frames the kernel cuts), smoltcp a plain TUN device (one read/write per packet, it has no offloads); synack's buffers are 4 MiB each way (its runtime's default on an offloading device; the kernel autotunes its receive buffer up to {rmem}), smoltcp's 256 KiB (with 4 MiB its window overruns the TUN queue and losses cut its rate about 4x); the reference is kernel to kernel over a veth pair in the same run"),
+        "TUN rows: Gbit/s at the receiver, from accept to end of stream; every byte is compared with the sent pattern on the receiving side and the byte count checked; each repetition runs all five paths in turn".to_string(),
+    ]
+}
 
 #[cfg(target_os = "linux")]
 fn tun_rows(plan: &Plan, opts: &BenchOptions) -> Vec<Row> {
