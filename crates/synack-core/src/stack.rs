@@ -506,7 +506,7 @@ impl Stack {
             .ok_or(RecvError::InvalidHandle)?;
         let n = c.read(buf);
         if n > 0 {
-            if c.ack_now {
+            if c.pend.ack_now {
                 self.mark_dirty(idx);
             }
             return Ok(n);
@@ -545,7 +545,7 @@ impl Stack {
             .ok_or(RecvError::InvalidHandle)?;
         if !c.recv.is_empty() {
             let n = c.read_with(f);
-            if c.ack_now {
+            if c.pend.ack_now {
                 self.mark_dirty(idx);
             }
             return Ok(n);
@@ -617,7 +617,7 @@ impl Stack {
                     | State::FinWait2
                     | State::CloseWait
             ) {
-                c.rst_pending = true;
+                c.pend.rst_pending = true;
             }
             c.orphan = true;
             c.fail(ConnError::Aborted, env);
@@ -1342,8 +1342,8 @@ impl Stack {
             }
         }
         if state == State::Closed {
-            if conn.rst_pending {
-                conn.rst_pending = false;
+            if conn.pend.rst_pending {
+                conn.pend.rst_pending = false;
                 let (local, remote) = (conn.local, conn.remote);
                 let (seq, ack) = (conn.snd_max.0, conn.rcv_nxt.0);
                 self.queue_rst(local, remote, seq, Some(ack));

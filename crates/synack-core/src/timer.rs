@@ -5,10 +5,19 @@
 //! hours out) cost one `Vec` push each and never deepen the heap that the busy
 //! connections' delayed-ACK and retransmission timers churn through.
 //!
-//! Rescheduling is O(log n) in the near deadlines; finding the next deadline is O(1)
-//! amortized; an idle connection with no deadline costs nothing. Stale entries are
-//! skipped on pop, and each part is rebuilt when its stale entries outnumber its live
-//! ones.
+//! The heap is lazy in both directions. Each slot with a near deadline has one
+//! *representative* heap entry whose time is a lower bound of its deadline: moving a
+//! deadline later (an RTO restart) or cancelling it touches no heap entry, and only a
+//! deadline earlier than the representative pushes a new one. When a representative
+//! that is only a lower bound reaches the top of the heap, it is replaced there by the
+//! slot's real deadline (or dropped, when the slot has none). The earliest live
+//! deadline is cached, so asking for it again costs one load until a change could
+//! have moved it.
+//!
+//! Rescheduling is O(log n) in the near deadlines at worst and O(1) when the deadline
+//! moves later; finding the next deadline is O(1) amortized; an idle connection with no
+//! deadline costs nothing. Stale entries are skipped on pop, and each part is rebuilt
+//! when its stale entries outnumber its live ones.
 
 use crate::time::Instant;
 use std::cmp::Reverse;
@@ -22,14 +31,25 @@ fn bucket(at: Instant) -> u64 {
     at.total_micros() >> BUCKET_SHIFT
 }
 
+/// One slot's timer state.
+#[derive(Debug, Clone, Copy, Default)]
+struct SlotTimer {
+    /// The live deadline (the source of truth).
+    deadline: Option<Instant>,
+    /// Time of the slot's representative heap entry, when it has one: a lower bound
+    /// of `deadline` whenever that is near. Heap entries of the slot with any other
+    /// time are stale.
+    rep: Option<Instant>,
+}
+
 /// Deadlines keyed by slot index.
 #[derive(Debug, Default)]
 pub struct TimerQueue {
-    /// The live deadline of each slot (the source of truth), grown on demand.
-    deadlines: Vec<Option<Instant>>,
-    /// Min-heap of `(deadline, key)` for deadlines in buckets `<= cursor`; an entry is
-    /// stale when it no longer equals the slot's live deadline. Every live deadline in
-    /// those buckets has at least one entry here.
+    /// Each slot's deadline and representative, grown on demand.
+    slots: Vec<SlotTimer>,
+    /// Min-heap of `(time, key)`. Every live deadline in buckets `<= cursor` has its
+    /// slot's representative here, at or before the deadline; entries that are not a
+    /// representative are stale.
     heap: BinaryHeap<Reverse<(Instant, usize)>>,
     /// Deadlines in buckets `> cursor`, by bucket, unsorted (stale entries allowed).
     /// Every live deadline in those buckets has at least one entry here.
@@ -38,10 +58,14 @@ pub struct TimerQueue {
     far_entries: usize,
     /// Highest bucket whose deadlines go to the heap.
     cursor: u64,
-    /// Number of `Some` in `deadlines`.
+    /// Number of `Some` deadlines.
     live: usize,
     /// Live deadlines in buckets `<= cursor` (those that belong in the heap).
     near_live: usize,
+    /// The earliest live deadline, when `min_valid`.
+    min: Option<Instant>,
+    /// `min` is exact (no change since it was computed could have moved it).
+    min_valid: bool,
 }
 
 impl TimerQueue {
@@ -60,28 +84,53 @@ impl TimerQueue {
 
     /// Set slot `key`'s deadline to `at`, replacing any earlier one.
     pub fn schedule(&mut self, key: usize, at: Instant) {
-        if key >= self.deadlines.len() {
-            self.deadlines.resize(key + 1, None);
+        if key >= self.slots.len() {
+            self.grow(key);
         }
-        match self.deadlines[key] {
+        let cursor = self.cursor;
+        let slot = &mut self.slots[key];
+        let old = slot.deadline;
+        match old {
             // Already queued with exactly this deadline.
             Some(old) if old == at => return,
             Some(old) => {
-                if self.is_near(old) {
+                if bucket(old) <= cursor {
                     self.near_live -= 1;
                 }
             }
             None => self.live += 1,
         }
-        self.deadlines[key] = Some(at);
-        if self.is_near(at) {
+        slot.deadline = Some(at);
+        if self.min_valid {
+            match self.min {
+                Some(m) if at >= m => {
+                    // This slot may have held the earliest deadline.
+                    if old == Some(m) {
+                        self.min_valid = false;
+                    }
+                }
+                // The new deadline is the earliest: the cache stays exact.
+                _ => self.min = Some(at),
+            }
+        }
+        if bucket(at) <= cursor {
             self.near_live += 1;
-            self.heap.push(Reverse((at, key)));
+            // A representative at or before `at` already bounds it: no push.
+            if slot.rep.is_none_or(|e| e > at) {
+                slot.rep = Some(at);
+                self.heap.push(Reverse((at, key)));
+            }
         } else {
             self.far.entry(bucket(at)).or_default().push((at, key));
             self.far_entries += 1;
         }
         self.maybe_rebuild();
+    }
+
+    /// Make room for slot `key`.
+    #[cold]
+    fn grow(&mut self, key: usize) {
+        self.slots.resize(key + 1, SlotTimer::default());
     }
 
     /// Rebuild a part once its stale entries outnumber its live ones (plus some
@@ -96,13 +145,30 @@ impl TimerQueue {
         }
     }
 
-    /// Keep only heap entries that match a live deadline, one per slot.
+    /// Keep one entry per live near deadline, at the deadline itself.
     #[cold]
     fn rebuild_heap(&mut self) {
         let mut entries = core::mem::take(&mut self.heap).into_vec();
-        let deadlines = &self.deadlines;
-        entries.retain(|Reverse((at, key))| deadlines[*key] == Some(*at));
-        // A cancelled-then-rescheduled slot can have two identical entries.
+        let cursor = self.cursor;
+        let slots = &mut self.slots;
+        entries.retain_mut(|Reverse((at, key))| {
+            let s = &mut slots[*key];
+            if s.rep != Some(*at) {
+                return false;
+            }
+            match s.deadline {
+                Some(d) if bucket(d) <= cursor => {
+                    s.rep = Some(d);
+                    *at = d;
+                    true
+                }
+                _ => {
+                    s.rep = None;
+                    false
+                }
+            }
+        });
+        // A slot can have had two identical entries.
         entries.sort_unstable();
         entries.dedup();
         debug_assert_eq!(entries.len(), self.near_live);
@@ -112,10 +178,10 @@ impl TimerQueue {
     /// Keep only far entries that match a live deadline, one per slot.
     #[cold]
     fn rebuild_far(&mut self) {
-        let deadlines = &self.deadlines;
+        let slots = &self.slots;
         let mut total = 0;
         self.far.retain(|_, v| {
-            v.retain(|(at, key)| deadlines[*key] == Some(*at));
+            v.retain(|(at, key)| slots[*key].deadline == Some(*at));
             v.sort_unstable();
             v.dedup();
             total += v.len();
@@ -127,37 +193,47 @@ impl TimerQueue {
 
     /// Remove slot `key`'s deadline.
     pub fn cancel(&mut self, key: usize) {
-        let Some(slot) = self.deadlines.get_mut(key) else {
+        let Some(slot) = self.slots.get_mut(key) else {
             return;
         };
-        let Some(old) = slot.take() else {
+        let Some(old) = slot.deadline.take() else {
             return;
         };
         self.live -= 1;
         if self.is_near(old) {
             self.near_live -= 1;
         }
+        if self.min == Some(old) {
+            self.min_valid = false;
+        }
         if self.live == 0 {
-            // Nothing live: every entry is stale. Drop them all at once.
-            self.heap.clear();
-            self.far.clear();
-            self.far_entries = 0;
+            self.clear_entries();
         } else {
             self.maybe_rebuild();
         }
     }
 
+    /// Nothing is live: every entry is stale. Drop them all at once.
+    #[inline(never)]
+    fn clear_entries(&mut self) {
+        for Reverse((_, key)) in self.heap.drain() {
+            self.slots[key].rep = None;
+        }
+        if self.far_entries > 0 {
+            self.far.clear();
+            self.far_entries = 0;
+        }
+        self.min = None;
+        self.min_valid = true;
+    }
+
     /// Slot `key`'s current deadline.
     pub fn deadline(&self, key: usize) -> Option<Instant> {
-        self.deadlines.get(key).copied().flatten()
+        self.slots.get(key).and_then(|s| s.deadline)
     }
 
-    #[inline]
-    fn is_live(&self, at: Instant, key: usize) -> bool {
-        self.deadlines.get(key).copied().flatten() == Some(at)
-    }
-
-    /// Move the earliest far bucket into the heap. Returns false when there is none.
+    /// Move the earliest far bucket into the heap (which is empty). Returns false when
+    /// there is none.
     #[cold]
     fn migrate(&mut self) -> bool {
         let Some((b, mut entries)) = self.far.pop_first() else {
@@ -165,10 +241,13 @@ impl TimerQueue {
         };
         self.far_entries -= entries.len();
         self.cursor = b;
-        let deadlines = &self.deadlines;
-        entries.retain(|(at, key)| deadlines[*key] == Some(*at));
+        let slots = &mut self.slots;
+        entries.retain(|(at, key)| slots[*key].deadline == Some(*at));
         entries.sort_unstable();
         entries.dedup();
+        for &(at, key) in &entries {
+            slots[key].rep = Some(at);
+        }
         // These live deadlines now belong to the heap.
         self.near_live += entries.len();
         self.heap.extend(entries.into_iter().map(Reverse));
@@ -178,27 +257,43 @@ impl TimerQueue {
     /// The earliest live deadline.
     #[inline]
     pub fn next_deadline(&mut self) -> Option<Instant> {
-        // Fast path: the top of the heap is live (checked on every poll).
-        if let Some(&Reverse((at, key))) = self.heap.peek() {
-            if self.is_live(at, key) {
-                return Some(at);
-            }
-        } else if self.far_entries == 0 {
-            return None;
+        if self.min_valid {
+            return self.min;
         }
-        self.next_deadline_slow()
+        let m = self.next_deadline_slow();
+        self.min = m;
+        self.min_valid = true;
+        m
     }
 
-    /// Drop stale entries from the top of the heap, migrating far buckets when it runs
-    /// dry, until a live deadline is on top.
+    /// Settle the top of the heap until it is a live deadline: drop stale entries and
+    /// representatives of cancelled deadlines, replace a representative that is only a
+    /// lower bound by the deadline itself, and migrate far buckets when the heap runs
+    /// dry.
     #[inline(never)]
     fn next_deadline_slow(&mut self) -> Option<Instant> {
         loop {
-            while let Some(&Reverse((at, key))) = self.heap.peek() {
-                if self.is_live(at, key) {
-                    return Some(at);
+            while let Some(mut top) = self.heap.peek_mut() {
+                let Reverse((at, key)) = *top;
+                let s = &mut self.slots[key];
+                if s.rep != Some(at) {
+                    // Stale.
+                    std::collections::binary_heap::PeekMut::pop(top);
+                    continue;
                 }
-                self.heap.pop();
+                match s.deadline {
+                    Some(d) if d == at => return Some(at),
+                    Some(d) if bucket(d) <= self.cursor => {
+                        // A lower bound: the real deadline takes its place.
+                        s.rep = Some(d);
+                        *top = Reverse((d, key));
+                    }
+                    _ => {
+                        // Cancelled, or moved to a far bucket (which holds it).
+                        s.rep = None;
+                        std::collections::binary_heap::PeekMut::pop(top);
+                    }
+                }
             }
             // Every far deadline is later than every near one: only an empty heap
             // needs the next bucket.
@@ -214,7 +309,13 @@ impl TimerQueue {
         if at > now {
             return None;
         }
+        // The cached minimum may not be on top of the heap yet (a far deadline not
+        // migrated, a lower bound not fixed up): settle the top, which is then the
+        // live representative of deadline `at`.
+        let top = self.next_deadline_slow();
+        debug_assert_eq!(top, Some(at));
         let Reverse((_, key)) = self.heap.pop()?;
+        self.slots[key].rep = None;
         self.cancel(key);
         Some(key)
     }
@@ -358,5 +459,46 @@ mod tests {
         q.schedule(1, t(hour * 3));
         q.schedule(2, t(10));
         assert_eq!(q.next_deadline(), Some(t(10)));
+    }
+
+    #[test]
+    fn later_reschedules_keep_one_entry_and_report_the_exact_deadline() {
+        let mut q = TimerQueue::new();
+        q.schedule(7, t(100));
+        assert_eq!(q.next_deadline(), Some(t(100)));
+        // RTO restarts: each moves the deadline later and pushes nothing.
+        for i in 1..=50u64 {
+            q.schedule(7, t(100 + i * 10));
+        }
+        assert_eq!(q.heap_entries(), 1);
+        // The lower bound on top is replaced by the real deadline, never reported.
+        assert_eq!(q.next_deadline(), Some(t(600)));
+        assert_eq!(q.pop_expired(t(599)), None);
+        q.schedule(3, t(300));
+        assert_eq!(q.next_deadline(), Some(t(300)));
+        // Cancelling the earliest uncovers the next one.
+        q.cancel(3);
+        assert_eq!(q.next_deadline(), Some(t(600)));
+        // Earlier than its representative: a new entry, and it wins.
+        q.schedule(7, t(50));
+        assert_eq!(q.next_deadline(), Some(t(50)));
+        assert_eq!(q.pop_expired(t(1_000)), Some(7));
+        assert_eq!(q.pop_expired(t(1_000)), None);
+        assert!(q.is_empty());
+    }
+
+    #[test]
+    fn cancel_then_later_deadline_reuses_the_entry() {
+        let mut q = TimerQueue::new();
+        q.schedule(0, t(10));
+        q.schedule(1, t(20));
+        q.cancel(0);
+        q.schedule(0, t(30));
+        // The cancelled deadline's entry still bounds the new one: no push.
+        assert_eq!(q.heap_entries(), 2);
+        assert_eq!(q.pop_expired(t(25)), Some(1));
+        assert_eq!(q.pop_expired(t(25)), None);
+        assert_eq!(q.next_deadline(), Some(t(30)));
+        assert_eq!(q.pop_expired(t(30)), Some(0));
     }
 }

@@ -86,7 +86,7 @@ impl Connection {
                 let older = (tsval.wrapping_sub(self.ts_recent) as i32) < 0;
                 if older && env.now.saturating_duration_since(self.ts_recent_at) < PAWS_IDLE {
                     self.drop_segment(env, "PAWS: old timestamp");
-                    self.ack_now = true;
+                    self.pend.ack_now = true;
                     return Outcome::Done;
                 }
             }
@@ -101,12 +101,12 @@ impl Connection {
             // restarts the 2 MSL timer.
             if self.state == State::TimeWait && flags.fin() && seg_seq + seg_len == self.rcv_nxt {
                 self.linger_at = Some(env.now + env.cfg.time_wait());
-                self.ack_now = true;
+                self.pend.ack_now = true;
                 return Outcome::Done;
             }
             self.drop_segment(env, "sequence number outside the receive window");
             if !flags.rst() {
-                self.ack_now = true;
+                self.pend.ack_now = true;
             }
             return Outcome::Done;
         }
@@ -200,7 +200,7 @@ impl Connection {
             // RFC 5961 §5.2: acceptable ACKs lie in [SND.UNA - MAX.SND.WND, SND.NXT].
             if seg_ack > self.snd_max {
                 self.drop_segment(env, "ACK for data never sent");
-                self.ack_now = true;
+                self.pend.ack_now = true;
                 return Outcome::Done;
             }
             if seg_ack < self.snd_una - self.max_snd_wnd.max(1) {
@@ -283,7 +283,7 @@ impl Connection {
                     // After a FIN no more data can arrive: ignore the text (RFC 9293
                     // §3.10.7.4 seventh step) but answer with an ACK of RCV.NXT, as
                     // Linux does (TIME-WAIT: TCP_TW_ACK), so a confused peer resyncs.
-                    self.ack_now = true;
+                    self.pend.ack_now = true;
                 }
             }
         }
@@ -360,9 +360,9 @@ impl Connection {
             self.rtt.reset_backoff();
             self.rto_at = None;
             self.set_state(State::Established, env);
-            self.ack_now = true;
+            self.pend.ack_now = true;
             self.wake |= wake::CONNECTED | wake::WRITABLE;
-            self.handshake_ack = true;
+            self.pend.handshake_ack = true;
             if !payload.is_empty() {
                 self.accept_data(env, self.rcv_nxt, payload);
             }
@@ -412,7 +412,7 @@ impl Connection {
             } else {
                 // RFC 6582 §3.2 step 5: partial ACK: retransmit the next hole.
                 self.cc.on_partial_ack(acked, mss);
-                self.rtx_one = true;
+                self.pend.rtx_one = true;
             }
         } else {
             self.cc.on_ack(env.now, acked, mss, self.rtt.srtt());
@@ -531,7 +531,7 @@ impl Connection {
         if offset < 0 {
             let skip = (-offset) as usize;
             if skip >= data.len() {
-                self.ack_now = true;
+                self.pend.ack_now = true;
                 return;
             }
             data = &data[skip..];
@@ -546,14 +546,14 @@ impl Connection {
         }
         if offset > 0 || had_gap || n == 0 {
             // Out of order, filling a hole, or a duplicate: ACK at once.
-            self.ack_now = true;
+            self.pend.ack_now = true;
             return;
         }
         if self.quickacks > 0 {
             // Quick-ACK mode (Linux tcp_in_quickack_mode; RFC 1122 §4.2.3.2 lets a
             // receiver acknowledge sooner than the delayed-ACK timeout).
             self.quickacks -= 1;
-            self.ack_now = true;
+            self.pend.ack_now = true;
             return;
         }
         // A GRO super-segment counts for every full-sized segment it carries, so the
@@ -565,7 +565,7 @@ impl Connection {
                     self.delack_at = Some(env.now + d);
                 }
             }
-            _ => self.ack_now = true,
+            _ => self.pend.ack_now = true,
         }
     }
 
@@ -577,7 +577,7 @@ impl Connection {
             self.fin_received = true;
             self.wake |= wake::READABLE;
         }
-        self.ack_now = true;
+        self.pend.ack_now = true;
         match self.state {
             State::SynReceived | State::Established => self.set_state(State::CloseWait, env),
             State::FinWait1 => {
@@ -607,7 +607,7 @@ impl Connection {
     fn challenge_ack(&mut self, env: &mut Env<'_>) {
         if *env.challenge_budget > 0 {
             *env.challenge_budget -= 1;
-            self.ack_now = true;
+            self.pend.ack_now = true;
             self.stats.challenge_acks += 1;
         }
     }

@@ -143,6 +143,46 @@ pub(crate) mod wake {
     pub(crate) const ESTABLISHED_PASSIVE: u8 = 16;
 }
 
+/// Output a connection owes outside the ordinary data path. Kept together so that
+/// [`Pending::any`], checked after every call into a connection, is one load.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Pending {
+    /// An ACK is due now.
+    pub(crate) ack_now: bool,
+    /// A zero-window probe is due (RFC 9293 §3.8.6.1).
+    pub(crate) probe_pending: bool,
+    /// A keep-alive probe is due (RFC 1122 §4.2.3.6).
+    pub(crate) keepalive_pending: bool,
+    /// A reset is due (abort, keep-alive failure).
+    pub(crate) rst_pending: bool,
+    /// Send queued data once regardless of Nagle / SWS (override timeout fired).
+    pub(crate) force_send: bool,
+    /// The handshake's final ACK is owed (SYN-SENT -> ESTABLISHED): send it on its own
+    /// before any data, as Linux does and textbooks draw it.
+    pub(crate) handshake_ack: bool,
+    /// Retransmit one segment at SND.UNA now (fast retransmit / partial ACK).
+    pub(crate) rtx_one: bool,
+    /// A tail loss probe is due (RFC 8985 §7.3).
+    pub(crate) tlp_pending: bool,
+}
+
+impl Pending {
+    /// True when any of the flags is set.
+    #[inline]
+    pub(crate) fn any(&self) -> bool {
+        u64::from_ne_bytes([
+            u8::from(self.ack_now),
+            u8::from(self.probe_pending),
+            u8::from(self.keepalive_pending),
+            u8::from(self.rst_pending),
+            u8::from(self.force_send),
+            u8::from(self.handshake_ack),
+            u8::from(self.rtx_one),
+            u8::from(self.tlp_pending),
+        ]) != 0
+    }
+}
+
 /// What the stack lends a connection for one call.
 pub(crate) struct Env<'a> {
     pub(crate) cfg: &'a Config,
@@ -216,8 +256,6 @@ pub(crate) struct Connection {
     pub(crate) in_recovery: bool,
     /// RFC 6582 "recover".
     pub(crate) recover: Seq,
-    /// Retransmit one segment at SND.UNA now (fast retransmit / partial ACK).
-    pub(crate) rtx_one: bool,
     /// SACK scoreboard and RFC 6675 recovery state, allocated on the first SACK.
     pub(crate) sb: Option<Box<recovery::Scoreboard>>,
     /// Our TSval when the oldest outstanding retransmission was sent (RTT sanity).
@@ -227,8 +265,6 @@ pub(crate) struct Connection {
     pub(crate) rtx_high: Seq,
     /// `rto_at` is a probe timeout (RFC 8985 §7.2), not the RTO.
     pub(crate) pto_armed: bool,
-    /// A tail loss probe is due (RFC 8985 §7.3).
-    pub(crate) tlp_pending: bool,
     /// Probes sent since SND.UNA last advanced (bounded by `recovery::MAX_PROBES`).
     pub(crate) tlp_sent: u8,
     /// The last ACK SACKed new data (restart the probe timeout).
@@ -252,16 +288,8 @@ pub(crate) struct Connection {
     pub(crate) last_recv_at: Instant,
     pub(crate) last_send_at: Instant,
     // Pending output.
-    pub(crate) ack_now: bool,
+    pub(crate) pend: Pending,
     pub(crate) unacked_segs: u32,
-    pub(crate) probe_pending: bool,
-    pub(crate) keepalive_pending: bool,
-    pub(crate) rst_pending: bool,
-    /// Send queued data once regardless of Nagle / SWS (override timeout fired).
-    pub(crate) force_send: bool,
-    /// The handshake's final ACK is owed (SYN-SENT -> ESTABLISHED): send it on its own
-    /// before any data, as Linux does and textbooks draw it.
-    pub(crate) handshake_ack: bool,
     /// Retransmission counter for the trace (which retransmission this is).
     pub(crate) rtx_count: u32,
     /// The RTO (ms) that last expired, for the trace of the retransmission it caused.
@@ -338,12 +366,10 @@ impl Connection {
             quickacks: cfg.quickacks,
             in_recovery: false,
             recover: iss,
-            rtx_one: false,
             sb: None,
             rtx_tsval: 0,
             rtx_high: iss,
             pto_armed: false,
-            tlp_pending: false,
             tlp_sent: 0,
             tlp_seq: iss,
             sack_progress: false,
@@ -358,13 +384,8 @@ impl Connection {
             stalled_since: None,
             last_recv_at: now,
             last_send_at: now,
-            ack_now: false,
+            pend: Pending::default(),
             unacked_segs: 0,
-            probe_pending: false,
-            keepalive_pending: false,
-            rst_pending: false,
-            force_send: false,
-            handshake_ack: false,
             rtx_count: 0,
             rto_fired_ms: 0,
             error: None,
@@ -593,7 +614,7 @@ impl Connection {
                 65535
             });
             if grow >= threshold as i32 && advertised * 2 <= full {
-                self.ack_now = true;
+                self.pend.ack_now = true;
             }
         }
     }

@@ -30,16 +30,7 @@ impl Connection {
     /// without changing anything, so the stack need not queue the connection for
     /// output. A cheap over-approximation of its conditions, checked after every call.
     pub(crate) fn wants_poll(&self) -> bool {
-        if self.rst_pending
-            || self.ack_now
-            || self.handshake_ack
-            || self.rtx_one
-            || self.probe_pending
-            || self.keepalive_pending
-            || self.force_send
-            || self.in_sack_recovery()
-            || self.tlp_pending
-        {
+        if self.pend.any() || self.in_sack_recovery() {
             return true;
         }
         match self.state {
@@ -56,8 +47,8 @@ impl Connection {
 
     /// The next segment to send, if any. Call until `None`.
     pub(crate) fn poll_segment(&mut self, env: &mut Env<'_>) -> Option<Outgoing> {
-        if self.rst_pending {
-            self.rst_pending = false;
+        if self.pend.rst_pending {
+            self.pend.rst_pending = false;
             let repr = TcpRepr {
                 src_port: self.local.port(),
                 dst_port: self.remote.port(),
@@ -76,36 +67,36 @@ impl Connection {
                 if self.snd_nxt == self.iss {
                     return Some(self.syn_segment(env));
                 }
-                if self.state == State::SynReceived && self.ack_now {
+                if self.state == State::SynReceived && self.pend.ack_now {
                     return Some(self.ack_segment(env, self.snd_nxt));
                 }
                 return None;
             }
             _ => {}
         }
-        if self.handshake_ack {
+        if self.pend.handshake_ack {
             // RFC 9293 §3.10.7.3: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> completes the
             // handshake; data follows in its own segments.
-            self.handshake_ack = false;
-            if self.ack_now {
+            self.pend.handshake_ack = false;
+            if self.pend.ack_now {
                 return Some(self.ack_segment(env, self.snd_nxt));
             }
         }
         if let Some(out) = self.data_segment(env) {
             return Some(out);
         }
-        if self.probe_pending {
+        if self.pend.probe_pending {
             // Zero-window probe: like Linux, a segment with SEG.SEQ = SND.UNA - 1 that the
             // peer must answer with an ACK carrying its window (RFC 9293 §3.8.6.1).
-            self.probe_pending = false;
+            self.pend.probe_pending = false;
             return Some(self.ack_segment(env, self.snd_una - 1));
         }
-        if self.keepalive_pending {
+        if self.pend.keepalive_pending {
             // RFC 1122 §4.2.3.6: a keep-alive is SEG.SEQ = SND.NXT - 1 with no data.
-            self.keepalive_pending = false;
+            self.pend.keepalive_pending = false;
             return Some(self.ack_segment(env, self.snd_una - 1));
         }
-        if self.ack_now {
+        if self.pend.ack_now {
             // After an RTO, SND.NXT is rewound to SND.UNA (go-back-N) while the peer may
             // already hold data up to SND.MAX; an ACK carrying the old SND.NXT would be
             // unacceptable there (RFC 9293 §3.10.7.4 first check) and its ACK field
@@ -200,10 +191,10 @@ impl Connection {
             mss
         };
         let fin_seq = self.fin_seq();
-        if self.rtx_one {
+        if self.pend.rtx_one {
             // Fast retransmit / NewReno partial ACK: resend one segment at SND.UNA
             // (RFC 5681 §3.2 step 3, RFC 6582 §3.2 step 5), ignoring cwnd.
-            self.rtx_one = false;
+            self.pend.rtx_one = false;
             if self.snd_una < self.snd_max {
                 let off = self.snd_una.since(self.buf_seq) as usize;
                 // Stop at data the peer SACKed (RFC 6675 §4 NextSeg sends holes only).
@@ -219,8 +210,8 @@ impl Connection {
                 }
             }
         }
-        if self.tlp_pending {
-            self.tlp_pending = false;
+        if self.pend.tlp_pending {
+            self.pend.tlp_pending = false;
             if let Some(out) = self.probe_segment(env, mss, fin_seq) {
                 return Some(out);
             }
@@ -290,7 +281,7 @@ impl Connection {
             }
             return None;
         }
-        if len > 0 && !retransmission && !self.force_send {
+        if len > 0 && !retransmission && !self.pend.force_send {
             // Sender SWS avoidance (RFC 9293 §3.8.6.2.1) with Nagle (RFC 1122 §4.2.3.4).
             let full = len >= mss;
             let all_queued = len == avail;
@@ -369,7 +360,7 @@ impl Connection {
             self.stalled_since = Some(env.now);
         }
         self.persist_at = None;
-        self.force_send = false;
+        self.pend.force_send = false;
         self.finish(env, repr, off, len, retransmission)
     }
 
@@ -462,7 +453,7 @@ impl Connection {
 
     /// Bookkeeping after any segment carrying an ACK went out.
     fn after_ack_sent(&mut self) {
-        self.ack_now = false;
+        self.pend.ack_now = false;
         self.unacked_segs = 0;
         self.delack_at = None;
         self.last_ack_sent = self.rcv_nxt;

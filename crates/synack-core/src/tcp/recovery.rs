@@ -284,7 +284,7 @@ impl Connection {
         self.stats.fast_retransmits += 1;
         self.rtt_probe = None;
         // RFC 6675 §5 (4.3) / RFC 5681 §3.2 step 3: retransmit HighACK + 1 now.
-        self.rtx_one = true;
+        self.pend.rtx_one = true;
         let flight = self.flight_size();
         let (una, max) = (self.snd_una, self.snd_max);
         match self.sb.as_deref_mut() {
@@ -332,7 +332,7 @@ impl Connection {
         // Send it again and start a new round.
         if sb.sacked_in(sb.rxt_fence, self.snd_max) > (DUP_THRESH - 1) * mss {
             sb.rxt_fence = self.snd_max;
-            self.rtx_one = true;
+            self.pend.rtx_one = true;
             self.stats.lost_retransmits += 1;
         }
     }
@@ -456,9 +456,9 @@ impl Connection {
         self.tlp_sent += 1;
         self.stats.loss_probes += 1;
         if self.in_recovery {
-            self.rtx_one = true;
+            self.pend.rtx_one = true;
         } else {
-            self.tlp_pending = true;
+            self.pend.tlp_pending = true;
         }
         self.rto_at = Some(env.now + self.rtt.rto());
         self.arm_pto(env.now);

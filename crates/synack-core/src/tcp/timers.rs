@@ -32,7 +32,7 @@ impl Connection {
         }
         if self.delack_at.is_some_and(|t| t <= now) {
             self.delack_at = None;
-            self.ack_now = true;
+            self.pend.ack_now = true;
         }
         if self.persist_at.is_some_and(|t| t <= now) {
             self.persist_at = None;
@@ -131,7 +131,7 @@ impl Connection {
             if self.stalled_since.is_none() {
                 self.stalled_since = Some(env.now);
             }
-            self.probe_pending = true;
+            self.pend.probe_pending = true;
             self.persist_backoff = (self.persist_backoff + 1).min(16);
             let rto = self.rtt.rto();
             let wait = rto
@@ -141,7 +141,7 @@ impl Connection {
             self.persist_at = Some(env.now + wait);
         } else {
             // SWS override timeout (RFC 9293 §3.8.6.2.1): send a small segment anyway.
-            self.force_send = true;
+            self.pend.force_send = true;
         }
     }
 
@@ -165,12 +165,12 @@ impl Connection {
         if self.keepalive_probes >= ka.count {
             // The peer is gone: tell it, in case it is only silent (Linux
             // tcp_keepalive_timer sends an RST; RFC 1122 §4.2.3.6 leaves it open).
-            self.rst_pending = env.cfg.keepalive_rst;
+            self.pend.rst_pending = env.cfg.keepalive_rst;
             self.fail(ConnError::TimedOut, env);
             return;
         }
         self.keepalive_probes += 1;
-        self.keepalive_pending = true;
+        self.pend.keepalive_pending = true;
         self.keepalive_at = Some(env.now + ka.interval);
     }
 
