@@ -373,6 +373,35 @@ pub struct TcpRepr {
 /// Minimum TCP header length.
 pub const TCP_HEADER_LEN: usize = 20;
 
+/// The checks every TCP emit starts with: both addresses of one family, room in a
+/// `buf_len`-byte buffer for `hlen` header and `payload_len` payload bytes, and a
+/// segment length the pseudo-header can carry (RFC 9293 §3.1). Returns the segment
+/// length, as `usize` and as the pseudo-header's `u32`.
+#[inline(always)]
+fn emit_room(
+    buf_len: usize,
+    hlen: usize,
+    payload_len: usize,
+    src: IpAddr,
+    dst: IpAddr,
+) -> Result<(usize, u32), Error> {
+    if src.is_ipv4() != dst.is_ipv4() {
+        return Err(Error::BadAddress);
+    }
+    let total = hlen + payload_len;
+    if buf_len < total {
+        return Err(Error::BufferTooSmall {
+            needed: total,
+            got: buf_len,
+        });
+    }
+    let len32 = u32::try_from(total).map_err(|_| Error::BadLength {
+        what: "TCP segment length",
+        value: total,
+    })?;
+    Ok((total, len32))
+}
+
 impl TcpRepr {
     /// Header length (20 + options) this repr emits.
     #[inline]
@@ -588,22 +617,9 @@ impl TcpRepr {
         dst: IpAddr,
         payload_sum: Option<u32>,
     ) -> Result<usize, Error> {
-        if src.is_ipv4() != dst.is_ipv4() {
-            return Err(Error::BadAddress);
-        }
         let ts = self.options.timestamp;
         let hlen = TCP_HEADER_LEN + if ts.is_some() { TS_LAYOUT_LEN } else { 0 };
-        let total = hlen + payload_len;
-        if buf.len() < total {
-            return Err(Error::BufferTooSmall {
-                needed: total,
-                got: buf.len(),
-            });
-        }
-        let len32 = u32::try_from(total).map_err(|_| Error::BadLength {
-            what: "TCP segment length",
-            value: total,
-        })?;
+        let (total, len32) = emit_room(buf.len(), hlen, payload_len, src, dst)?;
         let buf = &mut buf[..total];
         // RFC 9293 §3.1 "Checksum": pseudo-header, header (checksum field zero), data.
         let pseudo = match (src, dst) {
@@ -661,23 +677,10 @@ impl TcpRepr {
         dst: IpAddr,
         payload_sum: Option<u32>,
     ) -> Result<usize, Error> {
-        if src.is_ipv4() != dst.is_ipv4() {
-            return Err(Error::BadAddress);
-        }
         let syn = self.flags.syn();
         let layout = self.options.layout(syn);
         let hlen = TCP_HEADER_LEN + layout.fixed + layout.sack_blocks_len();
-        let total = hlen + payload_len;
-        if buf.len() < total {
-            return Err(Error::BufferTooSmall {
-                needed: total,
-                got: buf.len(),
-            });
-        }
-        let len32 = u32::try_from(total).map_err(|_| Error::BadLength {
-            what: "TCP segment length",
-            value: total,
-        })?;
+        let (total, len32) = emit_room(buf.len(), hlen, payload_len, src, dst)?;
         let buf = &mut buf[..total];
         {
             let mut seg = TcpSegment::new_unchecked(&mut *buf);
