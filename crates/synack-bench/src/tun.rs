@@ -608,6 +608,40 @@ mod tests {
     }
 
     #[test]
+    fn namespaces_get_the_chosen_congestion_control() {
+        if let Some(why) = unavailable() {
+            eprintln!("skipped: {why}");
+            return;
+        }
+        let read = |path: &str| std::fs::read_to_string(path).unwrap_or_default();
+        let default = read("/proc/sys/net/ipv4/tcp_congestion_control");
+        let available = read("/proc/sys/net/ipv4/tcp_available_congestion_control");
+        // One that is not the default, so the test sees the setting take effect.
+        let Some(cc) = available
+            .split_whitespace()
+            .find(|c| *c != default.trim())
+            .map(str::to_string)
+        else {
+            eprintln!("skipped: only one congestion control is available");
+            return;
+        };
+        set_kernel_cc(Some(cc.clone()));
+        let inside = Netns::new("cc").and_then(|ns| {
+            ns.run(|| {
+                std::fs::read_to_string("/proc/sys/net/ipv4/tcp_congestion_control")
+                    .map_err(|e| e.to_string())
+            })
+        });
+        let note = kernel_cc_in_use();
+        set_kernel_cc(None);
+        assert_eq!(inside.expect("namespace").trim(), cc);
+        assert!(note.starts_with(&cc), "{note}");
+        // The initial namespace keeps its own setting.
+        assert_eq!(read("/proc/sys/net/ipv4/tcp_congestion_control"), default);
+        assert!(kernel_cc_in_use().contains("system default"));
+    }
+
+    #[test]
     fn baseline_percent_needs_both_figures() {
         let b = Baseline::new("veth", Figure::Value(20.0), &Figure::Value(15.0));
         assert_eq!(b.percent, Some(75.0));
