@@ -205,44 +205,71 @@ pub(crate) fn bulk_config(mtu: usize, buffer: usize) -> Config {
     }
 }
 
-/// Transfer `total` bytes from A to B over one connection at MTU `mtu`, with `idle`
-/// idle established connections in both stacks. Only the transfer is timed.
-pub(crate) fn bulk(
-    mtu: usize,
-    buffer: usize,
-    total: u64,
-    reps: usize,
-    idle: usize,
-    pattern: &Pattern,
-) -> Result<Vec<Measured>, String> {
-    let mut pair = Pair::new(bulk_config(mtu, buffer), 1);
-    let idle_conns = open_idle(&mut pair, idle)?;
-    let l = pair
-        .b
-        .listen(SocketAddr::new(IpAddr::V4(B_IP), BULK_PORT), 0)
-        .map_err(|e| format!("listen: {e:?}"))?;
-    let now = pair.now;
-    let tx = pair
-        .a
-        .connect(
-            now,
-            SocketAddr::new(IpAddr::V4(B_IP), BULK_PORT),
-            Some(SocketAddr::new(IpAddr::V4(A_IP), 60000)),
-        )
-        .map_err(|e| format!("connect: {e:?}"))?;
-    let mut accepted = Vec::new();
-    pair.run_until(|p| {
-        p.accept_all(&mut accepted);
-        !accepted.is_empty() && p.a.state(tx) == Some(State::Established)
-    })?;
-    let rx = *accepted.first().ok_or("no accepted connection")?;
-    if pair.b.listener_addr(l).is_none() {
-        return Err("bulk listener vanished".into());
+/// One bulk connection from A to B, ready to time transfers on, with `idle` idle
+/// established connections beside it in both stacks.
+pub(crate) struct BulkRun<'p> {
+    pair: Pair,
+    tx: ConnHandle,
+    rx: ConnHandle,
+    idle_conns: Vec<(ConnHandle, ConnHandle)>,
+    check: StreamCheck,
+    pattern: &'p Pattern,
+}
+
+impl<'p> BulkRun<'p> {
+    /// Set up (not timed): the idle connections, then the bulk one.
+    pub(crate) fn new(
+        mtu: usize,
+        buffer: usize,
+        idle: usize,
+        pattern: &'p Pattern,
+    ) -> Result<BulkRun<'p>, String> {
+        let mut pair = Pair::new(bulk_config(mtu, buffer), 1);
+        let idle_conns = open_idle(&mut pair, idle)?;
+        let l = pair
+            .b
+            .listen(SocketAddr::new(IpAddr::V4(B_IP), BULK_PORT), 0)
+            .map_err(|e| format!("listen: {e:?}"))?;
+        let now = pair.now;
+        let tx = pair
+            .a
+            .connect(
+                now,
+                SocketAddr::new(IpAddr::V4(B_IP), BULK_PORT),
+                Some(SocketAddr::new(IpAddr::V4(A_IP), 60000)),
+            )
+            .map_err(|e| format!("connect: {e:?}"))?;
+        let mut accepted = Vec::new();
+        pair.run_until(|p| {
+            p.accept_all(&mut accepted);
+            !accepted.is_empty() && p.a.state(tx) == Some(State::Established)
+        })?;
+        let rx = *accepted.first().ok_or("no accepted connection")?;
+        if pair.b.listener_addr(l).is_none() {
+            return Err("bulk listener vanished".into());
+        }
+        Ok(BulkRun {
+            pair,
+            tx,
+            rx,
+            idle_conns,
+            check: StreamCheck::default(),
+            pattern,
+        })
     }
-    let mut check = StreamCheck::default();
-    let mut out = Vec::with_capacity(reps);
-    for rep in 0..reps as u64 {
-        let target = total * (rep + 1);
+
+    /// Move `bytes` more and time it; every byte is verified at the receiver.
+    pub(crate) fn transfer(&mut self, bytes: u64) -> Result<Measured, String> {
+        let BulkRun {
+            pair,
+            tx,
+            rx,
+            check,
+            pattern,
+            ..
+        } = self;
+        let (tx, rx) = (*tx, *rx);
+        let target = check.sent + bytes;
         let start = WallClock::now();
         loop {
             // Sender application: fill the send buffer.
@@ -293,29 +320,70 @@ pub(crate) fn bulk(
                 }
             })?;
         }
-        out.push(Measured {
-            elapsed: start.elapsed(),
-            bytes: total,
-        });
+        let elapsed = start.elapsed();
+        if check.corrupt || check.received != target {
+            return Err(format!(
+                "synack: stream corrupted ({} of {} bytes)",
+                check.received, target
+            ));
+        }
+        Ok(Measured { elapsed, bytes })
     }
-    if std::env::var_os("SYNACK_BENCH_DEBUG").is_some() {
-        eprintln!("a {:?}\nb {:?}", pair.a.stats(), pair.b.stats());
-    }
-    if check.corrupt || check.received != total * reps as u64 {
-        return Err(format!(
-            "synack: stream corrupted ({} of {} bytes)",
-            check.received,
-            total * reps as u64
-        ));
-    }
-    for (c, s) in &idle_conns {
-        for (stack, h) in [(&pair.a, c), (&pair.b, s)] {
-            if stack.state(*h) != Some(State::Established) {
-                return Err("synack: an idle connection left ESTABLISHED".into());
+
+    /// Check that every idle connection is still ESTABLISHED on both ends.
+    pub(crate) fn check_idle(&self) -> Result<(), String> {
+        if std::env::var_os("SYNACK_BENCH_DEBUG").is_some() {
+            eprintln!("a {:?}\nb {:?}", self.pair.a.stats(), self.pair.b.stats());
+        }
+        for (c, s) in &self.idle_conns {
+            for (stack, h) in [(&self.pair.a, c), (&self.pair.b, s)] {
+                if stack.state(*h) != Some(State::Established) {
+                    return Err("synack: an idle connection left ESTABLISHED".into());
+                }
             }
         }
+        Ok(())
     }
+}
+
+/// Transfer `total` bytes from A to B over one connection at MTU `mtu`, `reps` times,
+/// with `idle` idle established connections in both stacks. Only the transfers are
+/// timed.
+pub(crate) fn bulk(
+    mtu: usize,
+    buffer: usize,
+    total: u64,
+    reps: usize,
+    idle: usize,
+    pattern: &Pattern,
+) -> Result<Vec<Measured>, String> {
+    let mut run = BulkRun::new(mtu, buffer, idle, pattern)?;
+    let out = (0..reps)
+        .map(|_| run.transfer(total))
+        .collect::<Result<Vec<_>, _>>()?;
+    run.check_idle()?;
     Ok(out)
+}
+
+/// The MTU-1500 bulk flow beside `idle` idle connections and the same flow with none,
+/// repetitions alternating between the two stacks pairs (so a slow stretch of the
+/// machine hits both): `(with idle, without)`.
+pub(crate) fn bulk_idle_paired(
+    buffer: usize,
+    total: u64,
+    reps: usize,
+    idle: usize,
+    pattern: &Pattern,
+) -> Result<(Vec<Measured>, Vec<Measured>), String> {
+    let mut busy = BulkRun::new(1500, buffer, idle, pattern)?;
+    let mut alone = BulkRun::new(1500, buffer, 0, pattern)?;
+    let (mut with, mut without) = (Vec::new(), Vec::new());
+    for _ in 0..reps.max(1) {
+        with.push(busy.transfer(total)?);
+        without.push(alone.transfer(total)?);
+    }
+    busy.check_idle()?;
+    Ok((with, without))
 }
 
 /// Buffer bytes held by the given idle connections (both ends), from `info()`.
