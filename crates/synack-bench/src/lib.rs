@@ -330,7 +330,7 @@ fn tun_notes() -> Vec<String> {
             format!("{} MiB here (net.ipv4.tcp_rmem)", max >> 20)
         });
     vec![
-        format!("TUN rows: the Linux kernel is the peer, over a TUN device in a fresh network namespace (MTU 1500); synack uses vnet_hdr offloads (it receives TSO/GRO super-segments whole and sends up to 64 KiB TSO frames the kernel cuts), smoltcp a plain TUN device (one read/write per packet, it has no offloads); synack's buffers are 4 MiB each way (its runtime's default on an offloading device; the kernel autotunes its receive buffer up to {rmem}), smoltcp's 256 KiB (with 4 MiB its window overruns the TUN queue and losses cut its rate about 4x); the reference is kernel to kernel over a veth pair in the same run"),
+        format!("TUN rows: the Linux kernel is the peer, over a TUN device in a fresh network namespace (MTU 1500); synack uses vnet_hdr offloads (it receives TSO/GRO super-segments whole and sends up to 64 KiB TSO frames the kernel cuts), smoltcp a plain TUN device (one read/write per packet, it has no offloads); synack's buffers are 4 MiB each way (its runtime's default on an offloading device; the kernel autotunes its receive buffer up to {rmem}), smoltcp's 256 KiB (with 4 MiB its window overruns the TUN queue and losses cut its rate about 4x); synack runs on a current-thread tokio runtime (driver and application on one thread), smoltcp in a plain loop on one thread; the reference is kernel to kernel over a veth pair in the same run"),
         "TUN rows: Gbit/s at the receiver, from accept to end of stream; every byte is compared with the sent pattern on the receiving side and the byte count checked; each repetition runs all five paths in turn".to_string(),
     ]
 }

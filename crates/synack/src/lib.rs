@@ -42,6 +42,18 @@
 //! # }
 //! ```
 
+//!
+//! ## Choosing a runtime
+//!
+//! The stack runs on whichever tokio runtime spawns it. For throughput on a machine
+//! with few cores, prefer a current-thread runtime: the driver and the application
+//! then share one thread, so the application reads bytes the driver has just written
+//! on the same core and no wake-up crosses threads. On the 2-core machine of
+//! `BENCHMARKS.md`, kernel → synack over TUN went from 10.9–12.4 to 13.6–16.0 Gbit/s
+//! and synack → kernel from 27.4–29.4 to 30.6–36.5 Gbit/s when the benchmark moved
+//! from a two-worker runtime to a current-thread one. A multi-thread runtime still
+//! helps when the application itself has CPU-heavy work to spread.
+
 mod addr;
 pub mod apps;
 mod capture;
