@@ -195,6 +195,11 @@ impl<V> Demux<V> {
     pub(crate) fn len(&self) -> usize {
         self.v4.len() + self.other.len()
     }
+
+    /// True when no entry is held.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.v4.is_empty() && self.other.is_empty()
+    }
 }
 
 #[cfg(test)]

@@ -177,7 +177,12 @@ pub struct Stack {
     addrs: Vec<IpAddr>,
     slots: Vec<Slot>,
     free: Vec<u32>,
+    /// Live connections by 4-tuple (slot index).
     table: Demux<u32>,
+    /// Compact TIME-WAIT records by 4-tuple (record index with `TW_TAG`). Kept apart
+    /// from `table` so that 100,000 records do not make every live connection's
+    /// lookup a cache miss in a table of megabytes.
+    tw_table: Demux<u32>,
     listeners: Vec<Option<Listener>>,
     listen_map: HashMap<(Option<IpAddr>, u16), u32, TupleHashBuilder>,
     any_listener: Option<u32>,
@@ -219,6 +224,7 @@ impl Stack {
             slots: Vec::new(),
             free: Vec::new(),
             table: Demux::new(hash_key),
+            tw_table: Demux::new(hash_key),
             listeners: Vec::new(),
             listen_map: HashMap::with_hasher(TupleHashBuilder::new(hash_key ^ 1)),
             any_listener: None,
@@ -438,22 +444,23 @@ impl Stack {
         }
         let port = match local.map(|l| l.port()).filter(|p| *p != 0) {
             Some(p) => {
-                if self
-                    .table
-                    .contains_key(&(SocketAddr::new(local_ip, p), remote))
-                {
+                let tuple = (SocketAddr::new(local_ip, p), remote);
+                if self.table.contains_key(&tuple) || self.tw_table.contains_key(&tuple) {
                     return Err(ConnectError::AddrInUse);
                 }
                 p
             }
             None => {
-                let table = &self.table;
+                let (table, tw_table) = (&self.table, &self.tw_table);
                 let listen_map = &self.listen_map;
                 self.ports
                     .allocate(local_ip, remote, |p| {
                         table
                             .lookup(local_ip, p, remote.ip(), remote.port())
                             .is_some()
+                            || tw_table
+                                .lookup(local_ip, p, remote.ip(), remote.port())
+                                .is_some()
                             || listen_map.contains_key(&(None, p))
                             || listen_map.contains_key(&(Some(local_ip), p))
                     })
@@ -773,7 +780,8 @@ impl Stack {
         // One demux lookup serves the checksum's fast path and the segment.
         let found = self
             .table
-            .lookup(p.ip.dst, p.tcp.dst_port, p.ip.src, p.tcp.src_port);
+            .lookup(p.ip.dst, p.tcp.dst_port, p.ip.src, p.tcp.src_port)
+            .or_else(|| self.time_wait_lookup(p.ip.dst, p.tcp.dst_port, p.ip.src, p.tcp.src_port));
         let conn = found.filter(|&i| i & TW_TAG == 0);
         let staged = match header_sum.map(|h| self.tcp_checksum(p, h, conn)) {
             Some(Err(())) => {
@@ -1197,7 +1205,11 @@ impl Stack {
     fn handle_icmp(&mut self, now: Instant, icmp: &IcmpRepr) {
         let local = SocketAddr::new(icmp.quoted_src, icmp.src_port);
         let remote = SocketAddr::new(icmp.quoted_dst, icmp.dst_port);
-        let Some(&idx) = self.table.get(&(local, remote)) else {
+        let Some(&idx) = self
+            .table
+            .get(&(local, remote))
+            .or_else(|| self.tw_table.get(&(local, remote)))
+        else {
             self.stats.icmp_ignored += 1;
             return;
         };
@@ -1268,6 +1280,22 @@ impl Stack {
         self.table.insert(tuple, idx);
         self.live += 1;
         idx
+    }
+
+    /// The TIME-WAIT record (tagged with `TW_TAG`) for a 4-tuple, if any.
+    #[inline]
+    fn time_wait_lookup(
+        &self,
+        local_ip: IpAddr,
+        local_port: u16,
+        remote_ip: IpAddr,
+        remote_port: u16,
+    ) -> Option<u32> {
+        if self.tw_table.is_empty() {
+            return None;
+        }
+        self.tw_table
+            .lookup(local_ip, local_port, remote_ip, remote_port)
     }
 
     fn handle_of(&self, idx: u32) -> ConnHandle {

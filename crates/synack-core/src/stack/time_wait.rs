@@ -68,7 +68,7 @@ impl Stack {
         let Some((local, remote, idx)) = self.tw.remove(ti) else {
             return;
         };
-        self.table.remove(&(local, remote));
+        self.tw_table.remove(&(local, remote));
         if let Some(slot) = self.slots.get_mut(idx as usize) {
             if slot.tw == Some(ti) {
                 slot.tw = None;
@@ -110,7 +110,8 @@ impl Stack {
         let ti = self.tw.insert(rec);
         self.slots[idx as usize].tw = Some(ti);
         if in_table {
-            self.table.insert(tuple, ti | TW_TAG);
+            self.table.remove(&tuple);
+            self.tw_table.insert(tuple, ti | TW_TAG);
         }
         self.timers.cancel(idx as usize);
     }
