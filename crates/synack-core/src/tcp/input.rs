@@ -8,7 +8,7 @@ use crate::error::ConnError;
 use crate::seq::Seq;
 use crate::state::State;
 use crate::time::Duration;
-use crate::trace::{TraceEvent, TraceKind};
+use crate::trace::TraceKind;
 use synack_wire::TcpRepr;
 
 /// What the stack must do after a segment was processed.
@@ -615,13 +615,6 @@ impl Connection {
     /// Count and trace a dropped segment.
     fn drop_segment(&mut self, env: &mut Env<'_>, reason: &'static str) {
         self.stats.dropped += 1;
-        if let Some(trace) = env.trace.as_deref_mut() {
-            trace.push_back(TraceEvent {
-                time: env.now,
-                local: self.local,
-                remote: self.remote,
-                kind: TraceKind::Dropped { reason },
-            });
-        }
+        env.record(self.local, self.remote, TraceKind::Dropped { reason });
     }
 }

@@ -192,6 +192,20 @@ pub(crate) struct Env<'a> {
     pub(crate) challenge_budget: &'a mut u32,
 }
 
+impl Env<'_> {
+    /// Append a trace event for the connection `local`/`remote`, when tracing is on.
+    pub(crate) fn record(&mut self, local: SocketAddr, remote: SocketAddr, kind: TraceKind) {
+        if let Some(trace) = self.trace.as_deref_mut() {
+            trace.push_back(TraceEvent {
+                time: self.now,
+                local,
+                remote,
+                kind,
+            });
+        }
+    }
+}
+
 /// One TCP connection (a TCB, RFC 9293 §3.3.1).
 #[derive(Debug)]
 pub(crate) struct Connection {
@@ -502,14 +516,7 @@ impl Connection {
     #[cold]
     #[inline(never)]
     fn trace_state(&self, env: &mut Env<'_>, old: State, new: State) {
-        if let Some(trace) = env.trace.as_deref_mut() {
-            trace.push_back(TraceEvent {
-                time: env.now,
-                local: self.local,
-                remote: self.remote,
-                kind: TraceKind::StateChange { old, new },
-            });
-        }
+        env.record(self.local, self.remote, TraceKind::StateChange { old, new });
     }
 
     /// Enter CLOSED because of `err` (RFC 9293 §3.10.7.4 "connection reset", timeouts).

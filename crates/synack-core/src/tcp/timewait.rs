@@ -10,7 +10,7 @@ use super::{ConnInfo, ConnStats, Connection, Env};
 use crate::seq::Seq;
 use crate::state::State;
 use crate::time::{Duration, Instant};
-use crate::trace::{TraceEvent, TraceKind};
+use crate::trace::TraceKind;
 use core::net::SocketAddr;
 use std::collections::VecDeque;
 use synack_wire::{TcpFlags, TcpOptions, TcpRepr};
@@ -269,14 +269,7 @@ impl TimeWait {
 
     /// Record a dropped segment in the trace.
     fn dropped(&self, env: &mut Env<'_>, reason: &'static str) {
-        if let Some(trace) = env.trace.as_deref_mut() {
-            trace.push_back(TraceEvent {
-                time: env.now,
-                local: self.local,
-                remote: self.remote,
-                kind: TraceKind::Dropped { reason },
-            });
-        }
+        env.record(self.local, self.remote, TraceKind::Dropped { reason });
     }
 }
 
