@@ -427,21 +427,20 @@ pub(crate) fn churn(
                 .map_err(|e| format!("listen: {e:?}"))?,
         );
     }
-    let mut scratch = ChurnScratch::default();
-    // Fill TIME-WAIT: batches of connections opened and closed without data.
+    // Fill TIME-WAIT (not timed): connections opened and closed without data, on
+    // ports the stack chooses (RFC 6056), so port selection meets the records too.
     let mut seq = 0usize;
     while seq < time_wait {
-        let k = (time_wait - seq).min(200);
-        churn_batch(&mut pair, &mut scratch, seq, k, 0, pattern)?;
-        seq += k;
+        churn_one(&mut pair, &listeners, seq, &[], false)?;
+        seq += 1;
     }
     let mut out = Vec::with_capacity(reps);
+    let msg = pattern.window(0, 100);
     for _ in 0..reps {
         let tw_before = pair.a.connection_count();
         let start = WallClock::now();
-        let msg = pattern.window(0, 100);
         for _ in 0..count {
-            churn_one(&mut pair, &listeners, seq, msg)?;
+            churn_one(&mut pair, &listeners, seq, msg, true)?;
             seq += 1;
         }
         out.push(Churn {
@@ -454,24 +453,29 @@ pub(crate) fn churn(
     Ok(out)
 }
 
-/// One timed churn connection (number `i`): connect, request and response of
-/// `msg`, client close, server close on end of stream; returns when both ends are
-/// done and the link is idle. Written as plainly as the smoltcp side's loop, so both
-/// harnesses cost alike; [`churn_batch`] is the general form.
+/// One churn connection (number `i`): connect, request and response of `msg` (none
+/// when empty), client close, server close on end of stream; returns when both ends
+/// are done and the link is idle. With `pick_port` the harness picks the client's
+/// port, as the smoltcp side must, else the stack chooses. Written as plainly as the
+/// smoltcp side's loop, so both harnesses cost alike.
 fn churn_one(
     pair: &mut Pair,
     listeners: &[ListenerHandle],
     i: usize,
     msg: &[u8],
+    pick_port: bool,
 ) -> Result<(), String> {
     let ip = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1 + (i % 8) as u8));
     let k = (i / 8) % 16;
     let remote = SocketAddr::new(IpAddr::V4(B_IP), BULK_PORT + k as u16);
-    // The harness picks the client's port, as the smoltcp side does (its sockets
-    // need one). Ports 1024.. in turn per (address, server port): no 4-tuple repeats
-    // within 7.68 million connections, so none meets its own TIME-WAIT. (The
-    // TIME-WAIT fill lets the stack choose: `churn_batch`.)
-    let local = SocketAddr::new(ip, 1024 + ((i / 128) % 60_000) as u16);
+    // A picked port: 1024.. in turn per (address, server port), so no 4-tuple
+    // repeats within 7.68 million connections and none meets its own TIME-WAIT.
+    let port = if pick_port {
+        1024 + ((i / 128) % 60_000) as u16
+    } else {
+        0
+    };
+    let local = SocketAddr::new(ip, port);
     let now = pair.now;
     let c = pair
         .a
@@ -502,7 +506,7 @@ fn churn_one(
                 c_got += n;
             }
         }
-        if c_got == len && !c_closed {
+        if c_sent && c_got == len && !c_closed {
             p.a.close(now, c);
             c_closed = true;
         }
@@ -531,124 +535,6 @@ fn churn_one(
         }
         failure.is_some()
             || (c_closed && s_closed && p.link.in_flight() == 0 && p.b.connection_count() == 0)
-    })?;
-    match failure {
-        Some(f) => Err(f.into()),
-        None => Ok(()),
-    }
-}
-
-/// Client progress in [`churn_batch`].
-#[derive(Clone, Copy, PartialEq)]
-enum Cl {
-    Connecting,
-    Waiting,
-    Done,
-}
-
-/// Server progress in [`churn_batch`].
-#[derive(Clone, Copy, PartialEq)]
-enum Sv {
-    Reading(usize),
-    Draining,
-    Done,
-}
-
-/// The lists [`churn_batch`] works with, kept between batches so the harness does
-/// not allocate per connection.
-#[derive(Default)]
-struct ChurnScratch {
-    clients: Vec<(ConnHandle, Cl, usize)>,
-    servers: Vec<(ConnHandle, Sv)>,
-    accepted: Vec<ConnHandle>,
-}
-
-/// Run `k` connections (numbered from `first`) through their whole life at once:
-/// connect, request and response of `size` bytes each (none when 0), client close,
-/// server close on end of stream. Returns when both sides are done and the link is idle.
-fn churn_batch(
-    pair: &mut Pair,
-    scratch: &mut ChurnScratch,
-    first: usize,
-    k: usize,
-    size: usize,
-    pattern: &Pattern,
-) -> Result<(), String> {
-    let msg = pattern.window(0, size);
-    let ChurnScratch {
-        clients,
-        servers,
-        accepted,
-    } = scratch;
-    clients.clear();
-    servers.clear();
-    accepted.clear();
-    for i in first..first + k {
-        let ip = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1 + (i % 8) as u8));
-        let port = BULK_PORT + ((i / 8) % 16) as u16;
-        let now = pair.now;
-        let h = pair
-            .a
-            .connect(
-                now,
-                SocketAddr::new(IpAddr::V4(B_IP), port),
-                Some(SocketAddr::new(ip, 0)),
-            )
-            .map_err(|e| format!("connect: {e:?}"))?;
-        clients.push((h, Cl::Connecting, 0usize));
-    }
-    let mut buf = [0u8; 512];
-    let mut failure = None;
-    pair.run_until(|p| {
-        p.accept_all(accepted);
-        servers.extend(accepted.drain(..).map(|h| (h, Sv::Reading(0))));
-        let now = p.now;
-        for (h, st, got) in clients.iter_mut() {
-            if *st == Cl::Connecting && p.a.state(*h) == Some(State::Established) {
-                if size > 0 && p.a.send(*h, msg) != Ok(size) {
-                    failure = Some("synack: request did not fit");
-                }
-                *st = Cl::Waiting;
-            }
-            if *st == Cl::Waiting {
-                if let Ok(n) = p.a.recv(*h, &mut buf) {
-                    if buf[..n] != msg[*got..*got + n] {
-                        failure = Some("synack: response corrupted");
-                    }
-                    *got += n;
-                }
-                if *got == size {
-                    p.a.close(now, *h);
-                    *st = Cl::Done;
-                }
-            }
-        }
-        for (h, st) in servers.iter_mut() {
-            if let Sv::Reading(got) = st {
-                if let Ok(n) = p.b.recv(*h, &mut buf) {
-                    if buf[..n] != msg[*got..*got + n] {
-                        failure = Some("synack: request corrupted");
-                    }
-                    *got += n;
-                }
-                if *got == size {
-                    if size > 0 && p.b.send(*h, msg) != Ok(size) {
-                        failure = Some("synack: response did not fit");
-                    }
-                    *st = Sv::Draining;
-                }
-            }
-            if *st == Sv::Draining && p.b.recv(*h, &mut buf) == Ok(0) {
-                p.b.close(now, *h);
-                *st = Sv::Done;
-            }
-        }
-        failure.is_some()
-            || (servers.len() == k
-                && clients.iter().all(|c| c.1 == Cl::Done)
-                && servers.iter().all(|s| s.1 == Sv::Done)
-                && p.link.in_flight() == 0
-                && p.b.connection_count() == 0)
     })?;
     match failure {
         Some(f) => Err(f.into()),
