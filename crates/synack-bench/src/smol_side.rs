@@ -18,6 +18,11 @@ const B_IP: IpAddress = IpAddress::v4(10, 0, 1, 1);
 const BULK_PORT: u16 = 80;
 const IDLE_PORT: u16 = 7000;
 const IDLE_PER_PORT: usize = 50_000;
+/// First port on B for the TIME-WAIT fill (apart from the churn's and the idle ones).
+const TW_PORT: u16 = 20_000;
+/// Buffer bytes each way of a TIME-WAIT fill socket: it never carries data, and
+/// smoltcp allocates its buffers up front.
+const TW_BUFFER: usize = 1024;
 const MAX_VIRTUAL_MICROS: i64 = 24 * 3600 * 1_000_000;
 
 /// One direction's view of the link, as a smoltcp device.
@@ -342,18 +347,82 @@ pub(crate) fn bulk(
     Ok(out)
 }
 
+/// Put `n` connections into TIME-WAIT on A: opened and closed without data, client
+/// first, 200 at a time. A keeps each client socket (smoltcp holds TIME-WAIT inside
+/// the socket, for 10 s); B's server sockets are removed once closed. Returns A's
+/// handles.
+fn fill_time_wait(pair: &mut Pair, n: usize) -> Result<Vec<SocketHandle>, String> {
+    let mut out = Vec::with_capacity(n);
+    let batch = 200;
+    let mut i = 0;
+    while i < n {
+        let end = (i + batch).min(n);
+        // (client, server, client closed, server closed)
+        let mut conns = Vec::with_capacity(end - i);
+        for j in i..end {
+            let port = TW_PORT + (j / IDLE_PER_PORT) as u16;
+            let mut s = socket(TW_BUFFER);
+            s.listen(port)
+                .map_err(|e| format!("smoltcp listen: {e:?}"))?;
+            let server = pair.b.sockets.add(s);
+            let mut c = socket(TW_BUFFER);
+            let local = 1024 + (j % IDLE_PER_PORT) as u16;
+            c.connect(pair.a.iface.context(), (B_IP, port), local)
+                .map_err(|e| format!("smoltcp connect: {e:?}"))?;
+            let client = pair.a.sockets.add(c);
+            conns.push((client, server, false, false));
+        }
+        pair.run_until(|p| {
+            let mut done = p.link.in_flight() == 0;
+            for (c, s, c_closed, s_closed) in conns.iter_mut() {
+                let client = p.a_sock(*c);
+                if !*c_closed && client.state() == State::Established {
+                    client.close();
+                    *c_closed = true;
+                }
+                done &= client.state() == State::TimeWait;
+                let server = p.b_sock(*s);
+                if !*s_closed && server.state() == State::CloseWait {
+                    server.close();
+                    *s_closed = true;
+                }
+                done &= server.state() == State::Closed;
+            }
+            done
+        })?;
+        for (c, s, ..) in conns {
+            pair.b.sockets.remove(s);
+            out.push(c);
+        }
+        i = end;
+    }
+    Ok(out)
+}
+
+/// How many of `handles` (A's sockets) are in TIME-WAIT.
+fn in_time_wait(pair: &mut Pair, handles: &[SocketHandle]) -> usize {
+    handles
+        .iter()
+        .filter(|&&h| pair.a_sock(h).state() == State::TimeWait)
+        .count()
+}
+
 /// Churn: `count` times connect, 100-byte request, 100-byte response, client close,
 /// server close, one at a time. Sockets are reused (as smoltcp applications do); a
 /// client socket reaching TIME-WAIT is aborted, since a smoltcp socket holds TIME-WAIT
 /// itself for 10 s and could not be reused otherwise (this costs smoltcp one RST per
-/// connection, which B's listening socket ignores).
+/// connection, which B's listening socket ignores). Before timing, `time_wait`
+/// other connections are left in TIME-WAIT on A ([`fill_time_wait`]), where every
+/// poll of A's interface visits them.
 pub(crate) fn churn(
     count: usize,
     reps: usize,
+    time_wait: usize,
     buffer: usize,
     pattern: &Pattern,
 ) -> Result<Vec<Churn>, String> {
     let mut pair = Pair::new(1500);
+    let waiting = fill_time_wait(&mut pair, time_wait)?;
     let mut s = socket(buffer);
     s.listen(BULK_PORT)
         .map_err(|e| format!("smoltcp listen: {e:?}"))?;
@@ -363,6 +432,7 @@ pub(crate) fn churn(
     let mut buf = [0u8; 512];
     let mut out = Vec::with_capacity(reps);
     for rep in 0..reps {
+        let time_wait_before = in_time_wait(&mut pair, &waiting);
         let start = WallClock::now();
         for i in rep * count..(rep + 1) * count {
             let local = 1024 + (i % 60_000) as u16;
@@ -430,11 +500,12 @@ pub(crate) fn churn(
                 return Err(f.into());
             }
         }
+        let elapsed = start.elapsed();
         out.push(Churn {
-            elapsed: start.elapsed(),
+            elapsed,
             connections: count,
-            time_wait_before: 0,
-            time_wait_after: 0,
+            time_wait_before,
+            time_wait_after: in_time_wait(&mut pair, &waiting),
         });
     }
     Ok(out)

@@ -34,7 +34,7 @@ fn smoke_report_has_every_row_and_no_failure() {
         "bulk, MTU 65535",
         "bulk + 100 idle conns",
         "churn",
-        "churn + 200 TIME-WAIT",
+        "churn + 100 TIME-WAIT",
         "memory per idle conn",
         "peak memory, 200 idle conns",
         "buffer memory of idle conns",
@@ -66,6 +66,7 @@ fn smoke_report_has_every_row_and_no_failure() {
         "bulk, MTU 65535",
         "bulk + 100 idle conns",
         "churn",
+        "churn + 100 TIME-WAIT",
     ] {
         let row = report.row(name).expect("row");
         assert!(
@@ -75,6 +76,13 @@ fn smoke_report_has_every_row_and_no_failure() {
         );
         assert!(row.ratio.is_some(), "{name}");
     }
+    // Both stacks really held the TIME-WAIT population during the timed churn.
+    let tw = report.row("churn + 100 TIME-WAIT").expect("row");
+    assert!(
+        tw.note.contains("synack 100..") && tw.note.contains("smoltcp 0.14 100..100"),
+        "{}",
+        tw.note
+    );
     // Idle connections hold no buffer memory; smoltcp's sockets hold theirs.
     let buffers = report.row("buffer memory of idle conns").expect("row");
     assert_eq!(buffers.synack, Figure::Value(0.0));
