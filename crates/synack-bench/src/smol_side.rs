@@ -224,6 +224,32 @@ impl Pair {
     }
 }
 
+/// Connections number `range` from A to B, started but not yet run: B listens with
+/// one socket per connection on `first_port + j / IDLE_PER_PORT`, and A connects from
+/// port `1024 + j % IDLE_PER_PORT` (sockets with `buffer`-byte buffers each way).
+/// Returns (client, server) handles.
+fn start_connections(
+    pair: &mut Pair,
+    range: std::ops::Range<usize>,
+    first_port: u16,
+    buffer: usize,
+) -> Result<Vec<(SocketHandle, SocketHandle)>, String> {
+    let mut conns = Vec::with_capacity(range.len());
+    for j in range {
+        let port = first_port + (j / IDLE_PER_PORT) as u16;
+        let mut s = socket(buffer);
+        s.listen(port)
+            .map_err(|e| format!("smoltcp listen: {e:?}"))?;
+        let server = pair.b.sockets.add(s);
+        let mut c = socket(buffer);
+        let local = 1024 + (j % IDLE_PER_PORT) as u16;
+        c.connect(pair.a.iface.context(), (B_IP, port), local)
+            .map_err(|e| format!("smoltcp connect: {e:?}"))?;
+        conns.push((pair.a.sockets.add(c), server));
+    }
+    Ok(conns)
+}
+
 /// Open `n` idle established connections from A to B (sockets with `buffer`-byte
 /// buffers each way).
 pub(crate) fn open_idle(
@@ -236,20 +262,7 @@ pub(crate) fn open_idle(
     let mut i = 0;
     while i < n {
         let end = (i + batch).min(n);
-        let mut conns = Vec::with_capacity(end - i);
-        for j in i..end {
-            let port = IDLE_PORT + (j / IDLE_PER_PORT) as u16;
-            let mut s = socket(buffer);
-            s.listen(port)
-                .map_err(|e| format!("smoltcp listen: {e:?}"))?;
-            let server = pair.b.sockets.add(s);
-            let mut c = socket(buffer);
-            let local = 1024 + (j % IDLE_PER_PORT) as u16;
-            c.connect(pair.a.iface.context(), (B_IP, port), local)
-                .map_err(|e| format!("smoltcp connect: {e:?}"))?;
-            let client = pair.a.sockets.add(c);
-            conns.push((client, server));
-        }
+        let conns = start_connections(pair, i..end, IDLE_PORT, buffer)?;
         pair.run_until(|p| {
             conns.iter().all(|&(c, s)| {
                 p.a_sock(c).state() == State::Established
@@ -358,20 +371,10 @@ fn fill_time_wait(pair: &mut Pair, n: usize) -> Result<Vec<SocketHandle>, String
     while i < n {
         let end = (i + batch).min(n);
         // (client, server, client closed, server closed)
-        let mut conns = Vec::with_capacity(end - i);
-        for j in i..end {
-            let port = TW_PORT + (j / IDLE_PER_PORT) as u16;
-            let mut s = socket(TW_BUFFER);
-            s.listen(port)
-                .map_err(|e| format!("smoltcp listen: {e:?}"))?;
-            let server = pair.b.sockets.add(s);
-            let mut c = socket(TW_BUFFER);
-            let local = 1024 + (j % IDLE_PER_PORT) as u16;
-            c.connect(pair.a.iface.context(), (B_IP, port), local)
-                .map_err(|e| format!("smoltcp connect: {e:?}"))?;
-            let client = pair.a.sockets.add(c);
-            conns.push((client, server, false, false));
-        }
+        let mut conns: Vec<_> = start_connections(pair, i..end, TW_PORT, TW_BUFFER)?
+            .into_iter()
+            .map(|(c, s)| (c, s, false, false))
+            .collect();
         pair.run_until(|p| {
             let mut done = p.link.in_flight() == 0;
             for (c, s, c_closed, s_closed) in conns.iter_mut() {
