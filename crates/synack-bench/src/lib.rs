@@ -264,6 +264,14 @@ fn figure(r: Result<f64, String>) -> Figure {
     }
 }
 
+/// `x` as a percentage of `base` ("97%"), or "-" when either is missing.
+fn percent(x: Option<f64>, base: Option<f64>) -> String {
+    match (x, base) {
+        (Some(x), Some(b)) if b > 0.0 => format!("{:.0}%", 100.0 * x / b),
+        _ => "-".into(),
+    }
+}
+
 fn thousands(n: usize) -> String {
     let s = n.to_string();
     let mut out = String::new();
@@ -420,14 +428,10 @@ fn in_process_rows(plan: &Plan, opts: &BenchOptions, rows: &mut Vec<Row>, notes:
                 thousands(plan.smoltcp_idle_cap)
             ))
         };
-        let pct = |x: Option<f64>, base: Option<f64>| match (x, base) {
-            (Some(x), Some(b)) if b > 0.0 => format!("{:.0}%", 100.0 * x / b),
-            _ => "-".into(),
-        };
         let mut note = format!(
             "MTU 1500; vs no idle: synack {} (of the same flow without idle connections, alternating), {PEER} {}",
-            pct(s.as_ref().ok().copied(), s_alone),
-            pct(p.value(), peer_1500)
+            percent(s.as_ref().ok().copied(), s_alone),
+            percent(p.value(), peer_1500)
         );
         if p.value().is_some() && peer_bytes < plan.bulk_bytes {
             note += &format!("; {PEER} moved {} MiB per rep", peer_bytes >> 20);
@@ -483,17 +487,18 @@ fn in_process_rows(plan: &Plan, opts: &BenchOptions, rows: &mut Vec<Row>, notes:
             ),
             Err(_) => "-".into(),
         };
-        let pct =
-            |r: &Result<Vec<Churn>, String>, base: Option<f64>| match (per_sec(r.clone()), base) {
-                (Ok(x), Some(b)) if b > 0.0 => format!("{:.0}%", 100.0 * x / b),
-                _ => "-".into(),
-            };
+        let rate = |r: &Result<Vec<Churn>, String>| {
+            r.as_ref()
+                .ok()
+                .map(|v| median(v.iter().map(Churn::per_sec).collect()))
+        };
         let mut note = format!(
             "in TIME-WAIT during the run: synack {} (records), {PEER} {}; vs churn without: synack {}, {PEER} {}",
             held(&s),
             p.as_ref().map_or("-".into(), held),
-            pct(&s, base_churn),
-            p.as_ref().map_or("-".into(), |r| pct(r, base_peer_churn)),
+            percent(rate(&s), base_churn),
+            p.as_ref()
+                .map_or("-".into(), |r| percent(rate(r), base_peer_churn)),
         );
         if p.as_ref().is_some_and(Result::is_ok) && peer_count < plan.churn {
             note += &format!("; {PEER} ran {} conns per rep", thousands(peer_count));
