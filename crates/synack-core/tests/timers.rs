@@ -347,3 +347,79 @@ fn receiver_avoids_silly_windows() {
     let s = one(&out, ACK, e.s_nxt, e.p_nxt);
     assert_eq!(s.tcp.window, 1460, "update once MSS worth of room opened");
 }
+
+/// Passive open with timestamps: the peer's SYN offers TS; the final ACK echoes the
+/// SYN-ACK's TSval `rtt` later, so SRTT starts at `rtt`.
+fn passive_ts(t: &mut Lone, rtt: Duration) -> (Est, u32) {
+    let l = t.listen80();
+    let local = t.local(80);
+    let mut syn = tcp(SYN, 1, 0, 65535);
+    syn.options = syn_opts(1460);
+    syn.options.timestamp = Some((1000, 0));
+    let out = t.inject(local, syn, &[]);
+    let b = out[0].seq();
+    let (synack_ts, _) = out[0].tcp.options.timestamp.expect("SYN-ACK carries TS");
+    t.advance(rtt);
+    let mut ack = tcp(ACK, 2, b.wrapping_add(1), 65535);
+    ack.options.timestamp = Some((1001, synack_ts));
+    none(&t.inject(local, ack, &[]));
+    let h = t.stack.accept(l).expect("accepted");
+    events(&mut t.stack);
+    let e = Est {
+        h,
+        local,
+        p_nxt: 2,
+        s_nxt: b.wrapping_add(1),
+        irs: 1,
+        iss: b,
+    };
+    (e, 1001)
+}
+
+#[test]
+fn timestamp_echo_of_an_earlier_copy_gives_no_rtt_sample() {
+    // RFC 6298 §3 (Karn) with RFC 7323 §4.3: the receiver got the first retransmission,
+    // its ACK was lost, and the second retransmission arrived as a duplicate; its ACK
+    // echoes the first retransmission's TSval. The time since then includes the lost
+    // ACK and our backoff: not a round trip.
+    let mut t = Lone::new(quick_cfg());
+    let (mut e, tsval) = passive_ts(&mut t, ms(100));
+    assert_eq!(t.stack.info(e.h).unwrap().srtt, Some(ms(100)));
+    t.stack.send(e.h, b"payload").unwrap();
+    t.out();
+    let (_, r1) = t.next_timer().unwrap();
+    let ts1 = r1[0].tcp.options.timestamp.unwrap().0;
+    let (_, r2) = t.next_timer().unwrap();
+    let ts2 = r2[0].tcp.options.timestamp.unwrap().0;
+    assert!(ts2 > ts1);
+    t.advance(ms(50));
+    e.s_nxt += 7;
+    let mut ack = tcp(ACK, e.p_nxt, e.s_nxt, 65535);
+    ack.options.timestamp = Some((tsval + 1, ts1));
+    none(&t.inject(e.local, ack, &[]));
+    let info = t.stack.info(e.h).unwrap();
+    assert_eq!(info.send_queue, 0);
+    assert_eq!(
+        info.srtt,
+        Some(ms(100)),
+        "no sample from the earlier copy's echo"
+    );
+}
+
+#[test]
+fn timestamp_echo_of_the_latest_retransmission_is_a_sample() {
+    let mut t = Lone::new(quick_cfg());
+    let (mut e, tsval) = passive_ts(&mut t, ms(100));
+    t.stack.send(e.h, b"payload").unwrap();
+    t.out();
+    t.next_timer().unwrap();
+    let (_, r2) = t.next_timer().unwrap();
+    let ts2 = r2[0].tcp.options.timestamp.unwrap().0;
+    t.advance(ms(20));
+    e.s_nxt += 7;
+    let mut ack = tcp(ACK, e.p_nxt, e.s_nxt, 65535);
+    ack.options.timestamp = Some((tsval + 1, ts2));
+    none(&t.inject(e.local, ack, &[]));
+    // RFC 6298 §2.3 with R' = 20 ms: SRTT = 7/8 * 100 + 1/8 * 20 = 90 ms.
+    assert_eq!(t.stack.info(e.h).unwrap().srtt, Some(ms(90)));
+}

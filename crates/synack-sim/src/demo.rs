@@ -49,6 +49,9 @@ pub struct DemoConfig {
     pub link: Option<LinkConfig>,
     /// Random bytes instead of readable text as data.
     pub random_data: bool,
+    /// Both stacks' configuration; `msl` and `mss` above are applied on top of it.
+    /// `None` means [`Config::default`].
+    pub stack: Option<Config>,
 }
 
 impl Default for DemoConfig {
@@ -66,6 +69,7 @@ impl Default for DemoConfig {
             deadline: Duration::from_secs(3600),
             link: None,
             random_data: false,
+            stack: None,
         }
     }
 }
@@ -146,7 +150,7 @@ pub fn run_demo(cfg: &DemoConfig, progress: &mut dyn FnMut(Progress)) -> DemoRep
     let server_addr: SocketAddr = "10.0.0.2:80".parse().expect("literal");
     let mut stack_cfg = Config {
         msl: cfg.msl,
-        ..Config::default()
+        ..cfg.stack.clone().unwrap_or_default()
     };
     if let Some(mss) = cfg.mss {
         stack_cfg.mtu = usize::from(mss) + 40;

@@ -272,7 +272,8 @@ pub(crate) struct Connection {
     pub(crate) recover: Seq,
     /// SACK scoreboard and RFC 6675 recovery state, allocated on the first SACK.
     pub(crate) sb: Option<Box<recovery::Scoreboard>>,
-    /// Our TSval when the oldest outstanding retransmission was sent (RTT sanity).
+    /// Our TSval when the latest retransmission was sent, while retransmitted data is
+    /// outstanding (RTT sanity: [`Connection::ts_sample_ok`]).
     pub(crate) rtx_tsval: u32,
     /// End of the highest retransmitted data (retransmissions outstanding while it is
     /// above SND.UNA).

@@ -153,6 +153,10 @@ impl Connection {
         if retransmission {
             self.rtt_probe = None;
             self.stats.segs_retransmitted += 1;
+            // Karn for the handshake too: an echo of an earlier SYN's TSval is no sample.
+            if let Some((tsval, _)) = options.timestamp {
+                self.note_retransmission_ts(tsval, self.iss + 1);
+            }
         } else {
             self.snd_max = self.iss + 1;
             // Time the SYN even when we offer timestamps: the peer may decline them,

@@ -508,24 +508,26 @@ impl Connection {
         Some(self.emit_data(env, start, off, len, fin, true))
     }
 
-    /// A retransmission ending at `end` went out: remember the timestamp of the first
-    /// retransmission while retransmitted data is outstanding (for
-    /// [`Connection::ts_sample_ok`]).
+    /// A retransmission ending at `end` went out: remember its timestamp (the latest
+    /// retransmission's) and how far retransmitted data reaches, for
+    /// [`Connection::ts_sample_ok`].
     pub(crate) fn note_retransmission_ts(&mut self, ts_now: u32, end: Seq) {
-        if self.rtx_high <= self.snd_una {
-            self.rtx_tsval = ts_now;
-            self.rtx_high = end;
-        } else if end > self.rtx_high {
+        self.rtx_tsval = ts_now;
+        if self.rtx_high <= self.snd_una || end > self.rtx_high {
             self.rtx_high = end;
         }
     }
 
     /// Whether a timestamp echo `tsecr` on an ACK that advanced SND.UNA from `old_una`
-    /// gives a valid RTT sample. If the ACK covers retransmitted data but echoes a
-    /// TSval older than the first retransmission, it answers an original transmission
-    /// whose ACK came late (or was lost and repeated): the sample would include the
-    /// time spent waiting to retransmit and inflate the RTO (RFC 7323 §4.2's "RTTM"
-    /// with Karn's rule, RFC 6298 §3, applied to timestamps).
+    /// gives a valid RTT sample (Karn's rule, RFC 6298 §3, applied to timestamps as
+    /// RFC 7323 §4.2 allows). While retransmitted data is outstanding, only an echo of
+    /// the latest retransmission's TSval (or a later one) is unambiguous. An older echo
+    /// answers an earlier copy: the receiver echoes TS.Recent, which RFC 7323 §4.3
+    /// takes only from in-window segments, so when its ACK of a retransmission is lost
+    /// every later copy arrives as a duplicate and is answered with the old TSval. A
+    /// sample from it would include the ACK's loss and the sender's backoff, the RTO
+    /// would grow from it, the next backoff would be longer still, and SRTT would run
+    /// away (seconds, then minutes, on a 20 ms path under heavy loss).
     pub(crate) fn ts_sample_ok(&self, old_una: Seq, tsecr: u32) -> bool {
         let covers_rtx = self.rtx_high > old_una;
         !(covers_rtx && (tsecr.wrapping_sub(self.rtx_tsval) as i32) < 0)
