@@ -84,8 +84,12 @@ pub struct Config {
     pub keepalive_rst: bool,
     /// User timeout (RFC 5482): fail when data stays unacknowledged this long.
     pub user_timeout: Option<Duration>,
-    /// Congestion control algorithm.
+    /// Congestion control algorithm (default CUBIC with HyStart++, as in Linux); a
+    /// connection can choose another with [`Stack::set_congestion`](crate::Stack::set_congestion).
     pub congestion: Algorithm,
+    /// After an idle period longer than the RTO, restart from at most the initial
+    /// window (RFC 5681 §4.1, RFC 7661 §4.4; Linux `tcp_slow_start_after_idle`: on).
+    pub slow_start_after_idle: bool,
     /// Default listen backlog (accept queue) when `listen` is given 0.
     pub backlog: usize,
     /// Maximum connections in SYN-RECEIVED per listener.
@@ -132,7 +136,8 @@ impl Default for Config {
             keepalive: None,
             keepalive_rst: false,
             user_timeout: None,
-            congestion: Algorithm::NewReno,
+            congestion: Algorithm::default(),
+            slow_start_after_idle: true,
             backlog: 128,
             syn_backlog: 256,
             challenge_ack_limit: 1000,

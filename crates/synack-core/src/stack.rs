@@ -7,6 +7,7 @@
 //! TIME-WAIT (tcp/timewait.rs): its TCB and buffers are freed, its slot stays reserved
 //! so old handles still report it, and its 2*MSL deadline waits in a FIFO.
 
+use crate::cc::Algorithm;
 use crate::config::Config;
 use crate::error::{ConnError, ConnectError, ListenError, RecvError, SendError};
 use crate::hash::{Demux, TupleHashBuilder};
@@ -699,7 +700,12 @@ impl Stack {
     pub fn set_options(&mut self, now: Instant, h: ConnHandle, f: impl FnOnce(&mut SocketOptions)) {
         let Some(idx) = self.check(h) else { return };
         self.with_conn(idx, now, |c, env| {
+            let congestion = c.opts.congestion.clone();
             f(&mut c.opts);
+            if c.opts.congestion != congestion {
+                let chosen = core::mem::replace(&mut c.opts.congestion, congestion);
+                c.set_congestion(chosen);
+            }
             if let Some(m) = c.opts.max_segment {
                 c.mss = c.mss.min(m.max(64));
             }
@@ -711,6 +717,13 @@ impl Stack {
     /// Disable or enable Nagle's algorithm.
     pub fn set_nodelay(&mut self, now: Instant, h: ConnHandle, nodelay: bool) {
         self.set_options(now, h, |o| o.nodelay = nodelay);
+    }
+
+    /// Choose the connection's congestion controller (Linux `TCP_CONGESTION`). Before
+    /// the handshake completes it replaces the stack's default; later the new
+    /// controller starts from the current cwnd with ssthresh at its initial value.
+    pub fn set_congestion(&mut self, now: Instant, h: ConnHandle, algorithm: Algorithm) {
+        self.set_options(now, h, |o| o.congestion = algorithm);
     }
 
     /// Resize the buffers of a connection (SO_SNDBUF / SO_RCVBUF).

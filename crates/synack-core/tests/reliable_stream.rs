@@ -5,6 +5,7 @@
 
 mod common;
 use common::*;
+use synack_core::cc::Algorithm;
 use synack_core::{Config, Instant, State};
 use synack_wire::{SackBlock, TcpOptions};
 
@@ -12,6 +13,8 @@ fn cfg() -> Config {
     Config {
         timestamps: false,
         nagle: false,
+        // The recovery arithmetic below is RFC 5681's (ssthresh = FlightSize / 2).
+        congestion: Algorithm::NewReno,
         ..quick_cfg()
     }
 }

@@ -6,6 +6,7 @@
 
 mod common;
 use common::*;
+use synack_core::cc::Algorithm;
 use synack_core::Config;
 use synack_wire::{SackBlock, TcpOptions};
 
@@ -16,6 +17,8 @@ fn cfg() -> Config {
         timestamps: false,
         window_scaling: false,
         nagle: false,
+        // The recovery arithmetic below is RFC 5681's (ssthresh = FlightSize / 2).
+        congestion: Algorithm::NewReno,
         ..quick_cfg()
     }
 }

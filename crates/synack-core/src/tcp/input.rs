@@ -3,7 +3,7 @@
 //! ACK handling and RFC 6191 TIME-WAIT reuse.
 
 use super::{wake, Connection, Env};
-use crate::cc::CongestionControl;
+use crate::cc::{Ack, CongestionControl};
 use crate::error::ConnError;
 use crate::seq::Seq;
 use crate::state::State;
@@ -396,7 +396,13 @@ impl Connection {
         if self.snd_nxt < self.snd_una {
             self.snd_nxt = self.snd_una;
         }
-        self.sample_rtt_on_ack(env, seg, seg_ack, old_una);
+        let rtt_sample = self.sample_rtt_on_ack(env, seg, seg_ack, old_una);
+        // RFC 9406 §4.2: a round ends when the data that was the highest sent at its
+        // start is acknowledged.
+        let new_round = seg_ack >= self.round_end;
+        if new_round {
+            self.round_end = self.snd_max;
+        }
         let mss = u32::from(self.mss);
         if self.in_recovery {
             if seg_ack >= self.recover {
@@ -414,8 +420,16 @@ impl Connection {
                 self.cc.on_partial_ack(acked, mss);
                 self.pend.rtx_one = true;
             }
-        } else {
-            self.cc.on_ack(env.now, acked, mss, self.rtt.srtt());
+        } else if self.is_cwnd_limited() {
+            // RFC 7661 §4.3: cwnd grows only while the flow uses it.
+            let ack = Ack {
+                bytes_acked: acked,
+                mss,
+                srtt: self.rtt.srtt(),
+                rtt_sample,
+                new_round,
+            };
+            self.cc.on_ack(env.now, &ack);
         }
         self.sack_on_new_ack();
         self.dupacks = 0;
@@ -480,27 +494,40 @@ impl Connection {
 
     /// Take an RTT sample from an ACK that advanced SND.UNA: from the timestamp echo
     /// (RFC 7323 §4.1) or from the one timed segment (RFC 6298 §3, Karn's rule).
-    fn sample_rtt_on_ack(&mut self, env: &mut Env<'_>, seg: &TcpRepr, seg_ack: Seq, old_una: Seq) {
+    /// Returns the sample taken, if any.
+    fn sample_rtt_on_ack(
+        &mut self,
+        env: &mut Env<'_>,
+        seg: &TcpRepr,
+        seg_ack: Seq,
+        old_una: Seq,
+    ) -> Option<Duration> {
         if self.ts_ok {
             if let Some((_, tsecr)) = seg.options.timestamp {
+                let mut sample = None;
                 if tsecr != 0 && self.ts_sample_ok(old_una, tsecr) {
                     let ms = self.ts_now(env.now).wrapping_sub(tsecr);
                     if (ms as i32) >= 0 {
-                        self.rtt.sample(Duration::from_millis(u64::from(ms)));
+                        let rtt = Duration::from_millis(u64::from(ms));
+                        self.rtt.sample(rtt);
+                        sample = Some(rtt);
                     }
                 }
                 // RFC 7323 §4.1: timestamps time every segment; the timed-segment
                 // probe is not needed (and must not give a stale sample later).
                 self.rtt_probe = None;
-                return;
+                return sample;
             }
         }
         if let Some((seq, at)) = self.rtt_probe {
             if seg_ack > seq {
-                self.rtt.sample(env.now.saturating_duration_since(at));
+                let rtt = env.now.saturating_duration_since(at);
+                self.rtt.sample(rtt);
                 self.rtt_probe = None;
+                return Some(rtt);
             }
         }
+        None
     }
 
     /// Receive fast path for the checksum: when `payload` starts at RCV.NXT in a state

@@ -13,7 +13,7 @@ mod timers;
 pub(crate) mod timewait;
 
 use crate::buffer::{RecvBuffer, SendBuffer};
-use crate::cc::{Congestion, CongestionControl};
+use crate::cc::{Algorithm, Congestion, CongestionControl};
 use crate::config::{Config, Keepalive};
 use crate::error::ConnError;
 use crate::rtt::RttEstimator;
@@ -43,6 +43,8 @@ pub struct SocketOptions {
     pub max_segment: Option<u16>,
     /// Delayed ACK timeout; `None` acknowledges every segment at once (TCP_QUICKACK).
     pub delayed_ack: Option<Duration>,
+    /// Congestion control (TCP_CONGESTION).
+    pub congestion: Algorithm,
 }
 
 impl SocketOptions {
@@ -56,6 +58,7 @@ impl SocketOptions {
             syn_retries: cfg.syn_retries,
             max_segment: None,
             delayed_ack: cfg.delayed_ack,
+            congestion: cfg.congestion.clone(),
         }
     }
 }
@@ -261,6 +264,17 @@ pub(crate) struct Connection {
     /// A timed segment for RTT measurement without timestamps (Karn): (seq, sent at).
     pub(crate) rtt_probe: Option<(Seq, Instant)>,
     pub(crate) dupacks: u32,
+    /// SND.MAX when the current round began: an ACK at or beyond it ends the round
+    /// (RFC 9406 §4.2 windowEnd).
+    pub(crate) round_end: Seq,
+    /// Congestion-window validation (RFC 7661, in Linux's form `tcp_cwnd_validate`):
+    /// the flow filled cwnd in the current window of data ...
+    pub(crate) cwnd_limited: bool,
+    /// ... the most it had in flight then, in bytes ...
+    pub(crate) max_flight: u32,
+    /// ... and SND.NXT when that window began (its figures stand until SND.UNA
+    /// passes it).
+    pub(crate) cwnd_usage_seq: Seq,
     /// Highest right edge of a SACK block the peer reported (RFC 6675 §2 DupAck).
     pub(crate) sack_high: Seq,
     /// End of the last sub-MSS segment sent (Minshall's Nagle, Linux `snd_sml`).
@@ -373,9 +387,13 @@ impl Connection {
             orphan: false,
             fin_received: false,
             rtt: RttEstimator::new(cfg.rto_initial, cfg.rto_min, cfg.rto_max),
-            cc: Congestion::new(cfg.congestion, initial_cwnd),
+            cc: Congestion::new(&opts.congestion, initial_cwnd),
             rtt_probe: None,
             dupacks: 0,
+            round_end: iss,
+            cwnd_limited: false,
+            max_flight: 0,
+            cwnd_usage_seq: iss,
             sack_high: iss,
             snd_sml: iss,
             quickacks: cfg.quickacks,
@@ -455,7 +473,7 @@ impl Connection {
         // RFC 5681 §3.1 / RFC 6928 §2: the initial window counts segments of the
         // negotiated SMSS, not of the MSS we offered (nothing has been sent yet).
         self.cc = Congestion::new(
-            cfg.congestion,
+            &self.opts.congestion,
             cfg.initial_window.max(1) * u32::from(self.mss),
         );
         // RFC 7323 §2.2: scaling is in effect only when both sides sent the option.
@@ -557,6 +575,42 @@ impl Connection {
             Some(f) => self.snd_una > f,
             None => false,
         }
+    }
+
+    /// Whether cwnd may grow (RFC 7661 §4.3, in Linux's form `tcp_is_cwnd_limited`):
+    /// in slow start while the flow has had at least half of cwnd in flight in the
+    /// current window of data, otherwise while it filled cwnd. A flow held back by
+    /// the peer's window or by the application does not validate a larger cwnd, so
+    /// cwnd cannot grow without bound and release a burst when the window opens.
+    pub(crate) fn is_cwnd_limited(&self) -> bool {
+        if self.cc.in_slow_start() {
+            return self.cc.cwnd() < self.max_flight.saturating_mul(2);
+        }
+        self.cwnd_limited
+    }
+
+    /// Record how much of cwnd the flow used after sending new data (Linux
+    /// `tcp_cwnd_validate`): `in_flight` bytes now outstanding, `blocked` when cwnd
+    /// (not the peer's window or the application) stopped the sender. The figures of a
+    /// window of data stand until it is acknowledged, or are raised within it.
+    pub(crate) fn cwnd_validate(&mut self, in_flight: u32, blocked: bool) {
+        let limited = blocked || in_flight >= self.cc.cwnd();
+        if self.snd_una >= self.cwnd_usage_seq
+            || limited
+            || (!self.cwnd_limited && in_flight > self.max_flight)
+        {
+            self.cwnd_limited = limited;
+            self.max_flight = in_flight;
+            self.cwnd_usage_seq = self.snd_nxt;
+        }
+    }
+
+    /// Switch to another congestion controller (TCP_CONGESTION). The new one starts
+    /// from the current cwnd, with ssthresh at its initial value.
+    pub(crate) fn set_congestion(&mut self, algorithm: Algorithm) {
+        let cwnd = self.cc.cwnd();
+        self.cc = Congestion::new(&algorithm, cwnd);
+        self.opts.congestion = algorithm;
     }
 
     /// Bytes in flight: sent and not yet acknowledged.

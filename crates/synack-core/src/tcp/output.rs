@@ -248,6 +248,16 @@ impl Connection {
         let avail = self.send.len().saturating_sub(off);
         let flight = self.snd_nxt.since(self.snd_una);
         let pipe = self.flight_for_send();
+        if flight == 0 && avail > 0 && self.snd_nxt == self.snd_max && env.cfg.slow_start_after_idle
+        {
+            // RFC 5681 §4.1 / RFC 7661 §4.4: after an idle period longer than the
+            // RTO, restart from at most the initial window.
+            let idle = env.now.saturating_duration_since(self.last_send_at);
+            if idle.as_micros() > u128::from(self.rtt.rto_us()) {
+                let iw = env.cfg.initial_window.max(1) * u32::from(self.mss);
+                self.cc.on_idle_restart(iw);
+            }
+        }
         // RFC 3042 §2 (limited transmit): each of the first two duplicate ACKs lets
         // one new segment go beyond cwnd, so a small window still collects the three
         // duplicate ACKs that fast retransmit needs.
@@ -260,8 +270,12 @@ impl Connection {
             Some(u) => u,
             None => self.cc.cwnd().saturating_add(limited).saturating_sub(pipe),
         };
-        let usable = self.snd_wnd.saturating_sub(flight).min(cwnd_room) as usize;
+        let wnd_room = self.snd_wnd.saturating_sub(flight);
+        let usable = wnd_room.min(cwnd_room) as usize;
         let mut len = avail.min(max_seg).min(usable);
+        // RFC 7661: cwnd, not the peer's window or the application, is what holds
+        // this segment back.
+        let cwnd_blocked = (cwnd_room as usize) < avail.min(max_seg) && cwnd_room < wnd_room;
         if let Some(stop) = stop {
             if self.snd_nxt < self.snd_max {
                 len = len.min(stop.since(self.snd_nxt) as usize);
@@ -305,7 +319,11 @@ impl Connection {
                 return None;
             }
         }
-        Some(self.emit_data(env, self.snd_nxt, off, len, fin, retransmission))
+        let out = self.emit_data(env, self.snd_nxt, off, len, fin, retransmission);
+        if !retransmission {
+            self.cwnd_validate(pipe.saturating_add(len as u32), cwnd_blocked);
+        }
+        Some(out)
     }
 
     /// Emit a data/FIN segment starting at `seq` and advance SND.NXT past it when it

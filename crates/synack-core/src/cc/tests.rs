@@ -23,7 +23,7 @@ fn one_rtt(
         let now = start + rtt * i / acks;
         let n = left.min(per_ack);
         left -= n;
-        cc.on_ack(now, n, MSS, Some(rtt));
+        cc.on_ack(now, &Ack::new(n, MSS, Some(rtt)));
     }
     start + rtt
 }
@@ -34,7 +34,7 @@ fn after_loss<C: CongestionControl>(mut cc: C, loss_cwnd: u32) -> C {
     let mut now = Instant::ZERO;
     while cc.cwnd() < loss_cwnd {
         let n = (loss_cwnd - cc.cwnd()).min(MSS);
-        cc.on_ack(now, n, MSS, Some(ms(100)));
+        cc.on_ack(now, &Ack::new(n, MSS, Some(ms(100))));
         now += ms(1);
     }
     assert_eq!(cc.cwnd(), loss_cwnd);
@@ -47,8 +47,8 @@ fn after_loss<C: CongestionControl>(mut cc: C, loss_cwnd: u32) -> C {
 #[test]
 fn initial_state() {
     for alg in [Algorithm::NewReno, Algorithm::Cubic] {
-        let cc = Congestion::new(alg, 10 * MSS);
-        assert_eq!(cc.algorithm(), alg);
+        let cc = Congestion::new(&alg, 10 * MSS);
+        assert_eq!(cc.name(), alg.name());
         assert_eq!(cc.cwnd(), 10 * MSS);
         // RFC 5681 §3.1: "arbitrarily high".
         assert_eq!(cc.ssthresh(), u32::MAX);
@@ -60,7 +60,7 @@ fn slow_start_doubles_per_rtt() {
     for alg in [Algorithm::NewReno, Algorithm::Cubic] {
         // An ACK per segment, and delayed ACKs (one per two segments): both double.
         for per_ack in [MSS, 2 * MSS] {
-            let mut cc = Congestion::new(alg, 10 * MSS);
+            let mut cc = Congestion::new(&alg, 10 * MSS);
             let mut now = Instant::ZERO;
             for round in 1..=5 {
                 now = one_rtt(&mut cc, now, ms(100), per_ack);
@@ -74,12 +74,18 @@ fn slow_start_doubles_per_rtt() {
 fn slow_start_byte_counting_limit() {
     // RFC 3465 §2.2: a stretch ACK for 4 segments adds at most 2*SMSS.
     let mut cc = NewReno::new(10 * MSS);
-    cc.on_ack(Instant::ZERO, 4 * MSS, MSS, None);
+    cc.on_ack(Instant::ZERO, &Ack::new(4 * MSS, MSS, None));
     assert_eq!(cc.cwnd(), 12 * MSS);
-    cc.on_ack(Instant::ZERO, 300, MSS, None);
+    cc.on_ack(Instant::ZERO, &Ack::new(300, MSS, None));
     assert_eq!(cc.cwnd(), 12 * MSS + 300);
-    cc.on_ack(Instant::ZERO, 0, MSS, None);
+    cc.on_ack(Instant::ZERO, &Ack::new(0, MSS, None));
     assert_eq!(cc.cwnd(), 12 * MSS + 300);
+    // CUBIC's slow start follows RFC 9406 §4.2: L = 8 for a sender that does not pace.
+    let mut cc = Cubic::new(10 * MSS);
+    cc.on_ack(Instant::ZERO, &Ack::new(6 * MSS, MSS, None));
+    assert_eq!(cc.cwnd(), 16 * MSS);
+    cc.on_ack(Instant::ZERO, &Ack::new(20 * MSS, MSS, None));
+    assert_eq!(cc.cwnd(), 24 * MSS);
 }
 
 #[test]
@@ -88,7 +94,7 @@ fn slow_start_stops_at_ssthresh() {
     cc.on_rto(Instant::ZERO, 9 * MSS, MSS); // ssthresh = 4.5 MSS
     assert_eq!(cc.ssthresh(), 4500);
     for _ in 0..4 {
-        cc.on_ack(Instant::ZERO, MSS, MSS, None);
+        cc.on_ack(Instant::ZERO, &Ack::new(MSS, MSS, None));
     }
     assert_eq!(cc.cwnd(), 4500, "slow start is capped at ssthresh");
 }
@@ -161,13 +167,14 @@ fn partial_ack_never_below_one_mss() {
 #[test]
 fn rto_collapses_window_and_holds_ssthresh_on_repeat() {
     for alg in [Algorithm::NewReno, Algorithm::Cubic] {
-        let mut cc = Congestion::new(alg, 30 * MSS);
+        let mut cc = Congestion::new(&alg, 30 * MSS);
         cc.on_rto(Instant::ZERO, 30 * MSS, MSS);
         assert_eq!(cc.cwnd(), MSS, "{alg:?}: loss window is 1 SMSS");
         let first = cc.ssthresh();
         let want = match alg {
             Algorithm::NewReno => 15 * MSS,
             Algorithm::Cubic => 21 * MSS,
+            Algorithm::Custom(_) => unreachable!("built-in algorithms only"),
         };
         assert_eq!(first, want, "{alg:?}");
         // The retransmission times out again: ssthresh is held (RFC 5681 §3.1).
@@ -175,7 +182,7 @@ fn rto_collapses_window_and_holds_ssthresh_on_repeat() {
         assert_eq!(cc.ssthresh(), first, "{alg:?}");
         assert_eq!(cc.cwnd(), MSS);
         // After new data is acknowledged, a later timeout recomputes it.
-        cc.on_ack(Instant::from_secs(2), MSS, MSS, Some(ms(100)));
+        cc.on_ack(Instant::from_secs(2), &Ack::new(MSS, MSS, Some(ms(100))));
         assert_eq!(cc.cwnd(), 2 * MSS);
         cc.on_rto(Instant::from_secs(3), 2 * MSS, MSS);
         assert_eq!(cc.ssthresh(), 2 * MSS, "{alg:?}");
@@ -185,11 +192,11 @@ fn rto_collapses_window_and_holds_ssthresh_on_repeat() {
 #[test]
 fn idle_restart_caps_cwnd() {
     for alg in [Algorithm::NewReno, Algorithm::Cubic] {
-        let mut cc = Congestion::new(alg, 50 * MSS);
+        let mut cc = Congestion::new(&alg, 50 * MSS);
         cc.on_idle_restart(10 * MSS);
         assert_eq!(cc.cwnd(), 10 * MSS);
         // Never raises it.
-        let mut cc = Congestion::new(alg, 4 * MSS);
+        let mut cc = Congestion::new(&alg, 4 * MSS);
         cc.on_idle_restart(10 * MSS);
         assert_eq!(cc.cwnd(), 4 * MSS);
     }
@@ -218,7 +225,7 @@ fn cubic_k_matches_rfc_formula() {
     let mut cc = after_loss(Cubic::new(10 * MSS), 100 * MSS);
     assert_eq!(cc.cwnd(), 70 * MSS);
     assert_eq!(cc.k(), None);
-    cc.on_ack(Instant::from_secs(10), MSS, MSS, Some(ms(100)));
+    cc.on_ack(Instant::from_secs(10), &Ack::new(MSS, MSS, Some(ms(100))));
     // K = cbrt((100 - 70) / 0.4) = cbrt(75) s.
     let k = cc.k().unwrap().as_secs_f64();
     assert!((k - 75f64.cbrt()).abs() < 1e-6, "K = {k}");
@@ -332,12 +339,12 @@ fn cubic_after_timeout_uses_k_zero() {
     assert_eq!(cc.ssthresh(), 28 * MSS);
     let mut now = Instant::from_secs(1);
     while cc.cwnd() < cc.ssthresh() {
-        cc.on_ack(now, MSS, MSS, Some(ms(100)));
+        cc.on_ack(now, &Ack::new(MSS, MSS, Some(ms(100))));
         now += ms(10);
     }
     assert_eq!(cc.cwnd(), 28 * MSS);
     assert_eq!(cc.k(), None, "still slow start");
-    cc.on_ack(now, MSS, MSS, Some(ms(100)));
+    cc.on_ack(now, &Ack::new(MSS, MSS, Some(ms(100))));
     // RFC 9438 §4.8: K = 0 and W_max = cwnd at the start of congestion avoidance.
     assert_eq!(cc.k(), Some(Duration::ZERO));
     assert_eq!(cc.w_max(), 28 * MSS);
@@ -355,14 +362,165 @@ fn cubic_idle_restart_resets_epoch() {
 #[test]
 fn zero_mss_does_not_panic() {
     for alg in [Algorithm::NewReno, Algorithm::Cubic] {
-        let mut cc = Congestion::new(alg, 0);
+        let mut cc = Congestion::new(&alg, 0);
         cc.on_fast_retransmit(Instant::ZERO, 0, 0);
         cc.on_recovery_exit(0, 0);
-        cc.on_ack(Instant::from_secs(1), 10, 0, None);
-        cc.on_ack(Instant::from_secs(2), u32::MAX, 0, Some(Duration::MAX));
+        cc.on_ack(Instant::from_secs(1), &Ack::new(10, 0, None));
+        cc.on_ack(
+            Instant::from_secs(2),
+            &Ack::new(u32::MAX, 0, Some(Duration::MAX)),
+        );
         cc.on_partial_ack(u32::MAX, 0);
         cc.on_rto(Instant::FAR_FUTURE, u32::MAX, u32::MAX);
-        cc.on_ack(Instant::FAR_FUTURE, u32::MAX, u32::MAX, Some(Duration::MAX));
+        cc.on_ack(
+            Instant::FAR_FUTURE,
+            &Ack::new(u32::MAX, u32::MAX, Some(Duration::MAX)),
+        );
         let _ = cc.cwnd();
     }
+}
+
+/// One slow-start round of a HyStart++ sender: a whole cwnd acknowledged one MSS at a
+/// time, every ACK with an RTT sample of `rtt`; the first ACK ends the previous round.
+fn hystart_round(cc: &mut Cubic, now: &mut Instant, rtt: Duration) {
+    let acks = (cc.cwnd() / MSS).max(1);
+    for i in 0..acks {
+        let ack = Ack {
+            bytes_acked: MSS,
+            mss: MSS,
+            srtt: Some(rtt),
+            rtt_sample: Some(rtt),
+            new_round: i == 0,
+        };
+        cc.on_ack(*now, &ack);
+        *now += ms(1);
+    }
+}
+
+#[test]
+fn hystart_leaves_slow_start_when_the_rtt_rises() {
+    // RFC 9406 §4.2: rounds at a steady 50 ms double cwnd; once a round's minimum RTT
+    // is RttThresh = clamp(50/8, 4, 16) = 6.25 ms above the last round's, CSS grows by
+    // a quarter, and CSS_ROUNDS = 5 rounds later slow start ends with ssthresh = cwnd.
+    let mut cc = Cubic::new(10 * MSS);
+    let mut now = Instant::ZERO;
+    for _ in 0..3 {
+        hystart_round(&mut cc, &mut now, ms(50));
+    }
+    assert!(!cc.hystart().in_css());
+    assert_eq!(cc.cwnd(), 80 * MSS, "doubling: 10 → 20 → 40 → 80");
+    // The queue builds: 57 ms ≥ 50 + 6.25.
+    hystart_round(&mut cc, &mut now, ms(57));
+    assert!(cc.hystart().in_css(), "delay increase detected");
+    let before = cc.cwnd();
+    hystart_round(&mut cc, &mut now, ms(57));
+    let grown = cc.cwnd() - before;
+    // A round acknowledges `before` bytes; CSS adds a quarter of slow start's growth.
+    assert!(
+        grown <= before / 4 + MSS,
+        "CSS grows at most a quarter as fast: {grown} of {before}"
+    );
+    assert_eq!(cc.ssthresh(), u32::MAX);
+    for _ in 0..4 {
+        hystart_round(&mut cc, &mut now, ms(57));
+    }
+    assert!(cc.hystart().is_done());
+    // Slow start ended without a loss at the start of the last round (ssthresh =
+    // cwnd then); the rest of that round was congestion avoidance.
+    assert!(cc.ssthresh() < u32::MAX, "slow start ended without a loss");
+    assert!(cc.cwnd() >= cc.ssthresh() && cc.cwnd() < cc.ssthresh() + cc.ssthresh() / 50);
+    // Five more rounds of doubling would have made it 32 times larger; CSS grows by
+    // at most a quarter per round (1.25^5 ≈ 3).
+    assert!(cc.cwnd() < 4 * before, "far below where doubling would be");
+}
+
+#[test]
+fn hystart_resumes_slow_start_when_the_rise_was_spurious() {
+    let mut cc = Cubic::new(10 * MSS);
+    let mut now = Instant::ZERO;
+    for _ in 0..2 {
+        hystart_round(&mut cc, &mut now, ms(50));
+    }
+    hystart_round(&mut cc, &mut now, ms(60));
+    assert!(cc.hystart().in_css());
+    // RTTs below the CSS baseline: back to standard slow start (RFC 9406 §4.2).
+    hystart_round(&mut cc, &mut now, ms(50));
+    assert!(!cc.hystart().in_css());
+    assert!(!cc.hystart().is_done());
+    let before = cc.cwnd();
+    hystart_round(&mut cc, &mut now, ms(50));
+    assert_eq!(cc.cwnd(), 2 * before, "doubling again");
+}
+
+#[test]
+fn hystart_steps_aside_after_a_loss_and_without_samples() {
+    // Without RTT samples HyStart++ never triggers: plain slow start.
+    let mut cc = Cubic::new(10 * MSS);
+    for _ in 0..200 {
+        cc.on_ack(Instant::ZERO, &Ack::new(MSS, MSS, Some(ms(50))));
+    }
+    assert_eq!(cc.cwnd(), 210 * MSS);
+    assert!(!cc.hystart().in_css());
+    // A loss ends it for good (RFC 9406 §4.3: the initial slow start only).
+    cc.on_sack_recovery(Instant::ZERO, 210 * MSS, MSS);
+    assert!(cc.hystart().is_done());
+}
+
+#[derive(Debug)]
+struct Doubler {
+    cwnd: u32,
+    ssthresh: u32,
+}
+
+impl CongestionControl for Doubler {
+    fn name(&self) -> &'static str {
+        "doubler"
+    }
+    fn cwnd(&self) -> u32 {
+        self.cwnd
+    }
+    fn set_cwnd(&mut self, cwnd: u32) {
+        self.cwnd = cwnd;
+    }
+    fn ssthresh(&self) -> u32 {
+        self.ssthresh
+    }
+    fn on_ack(&mut self, _now: Instant, ack: &Ack) {
+        self.cwnd += ack.bytes_acked;
+    }
+    fn on_congestion_event(&mut self, _now: Instant, flight_size: u32, mss: u32) {
+        self.ssthresh = (flight_size / 4).max(mss);
+    }
+    fn on_rto(&mut self, now: Instant, flight_size: u32, mss: u32) {
+        self.on_congestion_event(now, flight_size, mss);
+        self.cwnd = mss;
+    }
+}
+
+#[test]
+fn custom_controllers_get_the_shared_recovery_rules() {
+    let alg = Algorithm::custom("doubler", |iw| {
+        Box::new(Doubler {
+            cwnd: iw,
+            ssthresh: u32::MAX,
+        })
+    });
+    assert_eq!(alg.name(), "doubler");
+    assert_eq!(alg, alg.clone());
+    assert_ne!(alg, Algorithm::Cubic);
+    let mut cc = Congestion::new(&alg, 10 * MSS);
+    assert_eq!(cc.name(), "doubler");
+    cc.on_ack(Instant::ZERO, &Ack::new(3 * MSS, MSS, None));
+    assert_eq!(cc.cwnd(), 13 * MSS);
+    // The default fast-retransmit rule: its own ssthresh, then + 3 SMSS (RFC 5681 §3.2).
+    cc.on_fast_retransmit(Instant::ZERO, 40 * MSS, MSS);
+    assert_eq!(cc.ssthresh(), 10 * MSS);
+    assert_eq!(cc.cwnd(), 13 * MSS);
+    cc.on_recovery_dup_ack(MSS);
+    assert_eq!(cc.cwnd(), 14 * MSS);
+    cc.on_recovery_exit(40 * MSS, MSS);
+    assert_eq!(cc.cwnd(), 10 * MSS);
+    assert_eq!(Algorithm::from_name("cubic"), Some(Algorithm::Cubic));
+    assert_eq!(Algorithm::from_name("reno"), Some(Algorithm::NewReno));
+    assert_eq!(Algorithm::from_name("vegas"), None);
 }
