@@ -90,6 +90,13 @@ pub struct Config {
     /// After an idle period longer than the RTO, restart from at most the initial
     /// window (RFC 5681 §4.1, RFC 7661 §4.4; Linux `tcp_slow_start_after_idle`: on).
     pub slow_start_after_idle: bool,
+    /// Pace data segments at a multiple of cwnd / SRTT (Linux's ratios: 2x in slow
+    /// start, 1.2x in congestion avoidance) instead of sending each window as a burst.
+    /// Off by default, as in Linux without the `fq` qdisc; a controller that asks for a
+    /// pacing rate of its own ([`CongestionControl::pacing_rate`]) is paced either way.
+    ///
+    /// [`CongestionControl::pacing_rate`]: crate::cc::CongestionControl::pacing_rate
+    pub pacing: bool,
     /// Default listen backlog (accept queue) when `listen` is given 0.
     pub backlog: usize,
     /// Maximum connections in SYN-RECEIVED per listener.
@@ -138,6 +145,7 @@ impl Default for Config {
             user_timeout: None,
             congestion: Algorithm::default(),
             slow_start_after_idle: true,
+            pacing: false,
             backlog: 128,
             syn_backlog: 256,
             challenge_ack_limit: 1000,

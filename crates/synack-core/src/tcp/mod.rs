@@ -8,6 +8,7 @@
 
 pub(crate) mod input;
 mod output;
+mod pacing;
 mod recovery;
 mod timers;
 pub(crate) mod timewait;
@@ -275,6 +276,10 @@ pub(crate) struct Connection {
     /// ... and SND.NXT when that window began (its figures stand until SND.UNA
     /// passes it).
     pub(crate) cwnd_usage_seq: Seq,
+    /// Pacing: the next data segment may not leave before this instant ...
+    pub(crate) pace_at: Instant,
+    /// ... and a segment waits for it (the deadline is armed).
+    pub(crate) pace_armed: bool,
     /// Highest right edge of a SACK block the peer reported (RFC 6675 §2 DupAck).
     pub(crate) sack_high: Seq,
     /// End of the last sub-MSS segment sent (Minshall's Nagle, Linux `snd_sml`).
@@ -394,6 +399,8 @@ impl Connection {
             cwnd_limited: false,
             max_flight: 0,
             cwnd_usage_seq: iss,
+            pace_at: Instant::ZERO,
+            pace_armed: false,
             sack_high: iss,
             snd_sml: iss,
             quickacks: cfg.quickacks,
@@ -558,7 +565,10 @@ impl Connection {
             }
         }
         earlier(
-            earlier(self.rto_at, self.delack_at),
+            earlier(
+                earlier(self.rto_at, self.delack_at),
+                self.pace_armed.then_some(self.pace_at),
+            ),
             earlier(earlier(self.persist_at, self.keepalive_at), self.linger_at),
         )
     }

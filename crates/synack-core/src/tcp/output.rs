@@ -238,6 +238,18 @@ impl Connection {
             }
             SackSend::NewData { usable } => sack_usable = Some(usable),
         }
+        // Pacing (see `pacing.rs`): new data and go-back-N wait for their departure
+        // time; the urgent retransmissions above do not.
+        let pace_rate = self.pacing_rate(env.cfg);
+        let max_seg = match pace_rate {
+            Some(rate) => {
+                if self.pacing_holds(env.now) {
+                    return None;
+                }
+                Self::paced_max_segment(rate, mss, max_seg)
+            }
+            None => max_seg,
+        };
         // Go-back-N after a timeout skips what the peer SACKed (RFC 6675 §5.1) and
         // stops each retransmission at the next SACKed range.
         let mut stop = None;
@@ -320,6 +332,9 @@ impl Connection {
             }
         }
         let out = self.emit_data(env, self.snd_nxt, off, len, fin, retransmission);
+        if let Some(rate) = pace_rate {
+            self.paced_send(env.now, len, rate);
+        }
         if !retransmission {
             self.cwnd_validate(pipe.saturating_add(len as u32), cwnd_blocked);
         }

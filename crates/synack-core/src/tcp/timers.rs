@@ -30,6 +30,10 @@ impl Connection {
                 return;
             }
         }
+        if self.pace_armed && self.pace_at <= now {
+            // The next paced segment may leave (the stack polls the connection).
+            self.pace_armed = false;
+        }
         if self.delack_at.is_some_and(|t| t <= now) {
             self.delack_at = None;
             self.pend.ack_now = true;

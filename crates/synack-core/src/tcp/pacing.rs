@@ -1,0 +1,66 @@
+//! Pacing: data segments leave at a rate rather than a window at a time. The rate is
+//! the controller's own ([`CongestionControl::pacing_rate`], e.g. BBR's) or, when
+//! [`Config::pacing`](crate::Config::pacing) is on, Linux's default: cwnd / SRTT times
+//! 2 in slow start and 1.2 in congestion avoidance (`tcp_pacing_ss_ratio`,
+//! `tcp_pacing_ca_ratio`), so the window is spread over the round trip with room to
+//! grow. Each segment sent moves the earliest departure of the next by its length at
+//! that rate; the connection's deadline set carries it, so `poll_timeout` tells the
+//! driver when the next paced segment is due.
+//!
+//! Drivers wake late (a tokio timer has a 1 ms tick): up to [`PACE_CREDIT_US`] of
+//! lateness is made up by sending the segments that were due meanwhile at once, so a
+//! coarse timer does not lower the rate. Offload super-segments are sized to about
+//! 1 ms of the rate (Linux `tcp_tso_autosize`), so pacing also applies to TSO.
+
+use super::Connection;
+use crate::cc::CongestionControl;
+use crate::config::Config;
+use crate::time::Instant;
+
+/// How far behind schedule the sender may be and still catch up, µs.
+pub(crate) const PACE_CREDIT_US: u64 = 1_000;
+
+/// IP + TCP header bytes counted per segment against the rate (an estimate).
+const HEADER_BYTES: u64 = 52;
+
+impl Connection {
+    /// The pacing rate in bytes per second, or `None` when this connection is not
+    /// paced (pacing off and the controller asks for none, or no RTT measured yet).
+    pub(crate) fn pacing_rate(&self, cfg: &Config) -> Option<u64> {
+        let srtt = self.rtt.srtt();
+        if let Some(rate) = self.cc.pacing_rate(srtt) {
+            return Some(rate.max(1));
+        }
+        if !cfg.pacing {
+            return None;
+        }
+        let srtt_us = self.rtt.srtt_us()?.max(1);
+        // Linux tcp_update_pacing_rate: max(cwnd, in flight) / SRTT times the ratio.
+        let window = u64::from(self.cc.cwnd().max(self.flight_size()));
+        let percent: u64 = if self.cc.in_slow_start() { 200 } else { 120 };
+        Some((window * percent * 10_000 / srtt_us).max(1))
+    }
+
+    /// True when pacing holds the next data segment back at `now`; then the departure
+    /// time becomes a deadline.
+    pub(crate) fn pacing_holds(&mut self, now: Instant) -> bool {
+        let holds = self.pace_at > now;
+        self.pace_armed = holds;
+        holds
+    }
+
+    /// A data segment of `len` payload bytes left at `now`: schedule the next one.
+    pub(crate) fn paced_send(&mut self, now: Instant, len: usize, rate: u64) {
+        let bytes = len as u64 + HEADER_BYTES;
+        let gap_us = bytes * 1_000_000 / rate;
+        let floor = Instant::from_micros(now.total_micros().saturating_sub(PACE_CREDIT_US));
+        self.pace_at = self.pace_at.max(floor).add_micros(gap_us);
+    }
+
+    /// The largest segment (or offload super-segment) to build at this rate: about
+    /// 1 ms of it, at least two MSS (Linux `tcp_tso_autosize`).
+    pub(crate) fn paced_max_segment(rate: u64, mss: usize, max_seg: usize) -> usize {
+        let per_ms = (rate / 1000) as usize;
+        max_seg.min(per_ms.max(2 * mss))
+    }
+}
