@@ -110,6 +110,9 @@ pub struct SideReport {
     pub error: Option<String>,
     /// Connections its stack still held at the end.
     pub leftover_connections: usize,
+    /// When it had received every byte the other side sent (goodput is the data
+    /// size over the time from `established_at` to this).
+    pub data_done_at: Option<Instant>,
 }
 
 /// The outcome of a demo run.
@@ -233,11 +236,21 @@ pub fn run_demo(cfg: &DemoConfig, progress: &mut dyn FnMut(Progress)) -> DemoRep
     let deadline = Instant::ZERO + cfg.deadline;
     let mut steps = 0u64;
     let mut close_set = false;
+    let mut done_at: [Option<Instant>; 2] = [None, None];
     loop {
         if !net.step() || net.now() > deadline {
             break;
         }
         steps += 1;
+        for (i, id) in [c, s].into_iter().enumerate() {
+            if done_at[i].is_none()
+                && net
+                    .host_mut::<StackHost<Transfer>>(id)
+                    .is_some_and(|h| h.app.received() >= cfg.bytes)
+            {
+                done_at[i] = Some(net.now());
+            }
+        }
         if cfg.close == CloseMode::Both && !close_set {
             let done = |net: &mut Network, id| {
                 net.host_mut::<StackHost<Transfer>>(id)
@@ -277,7 +290,7 @@ pub fn run_demo(cfg: &DemoConfig, progress: &mut dyn FnMut(Progress)) -> DemoRep
     let completed = net.is_idle();
     let packets = capture.map(|id| net.take_captured(id)).unwrap_or_default();
     let link_drops = net.link_stats(link, c).dropped() + net.link_stats(link, s).dropped();
-    let mut side = |id, addr, sent_sha: String| {
+    let mut side = |id, addr, sent_sha: String, data_done_at: Option<Instant>| {
         let h = net.host_mut::<StackHost<Transfer>>(id).expect("host");
         let err = h
             .app
@@ -295,10 +308,11 @@ pub fn run_demo(cfg: &DemoConfig, progress: &mut dyn FnMut(Progress)) -> DemoRep
             established_at: h.app.established_at,
             error: err,
             leftover_connections: h.stack.connection_count(),
+            data_done_at,
         }
     };
-    let client = side(c, client_addr, client_sha);
-    let server = side(s, server_addr, server_sha);
+    let client = side(c, client_addr, client_sha, done_at[0]);
+    let server = side(s, server_addr, server_sha, done_at[1]);
     DemoReport {
         client,
         server,

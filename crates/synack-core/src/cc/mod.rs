@@ -1,6 +1,6 @@
 //! Congestion control: the [`CongestionControl`] trait that decides cwnd and ssthresh,
 //! the built-in controllers ([`NewReno`], RFC 5681 / RFC 6582, and [`Cubic`], RFC 9438
-//! with HyStart++, RFC 9406, the default as in Linux), and [`Algorithm`], the choice a
+//! with HyStart++, RFC 9406, the default as in Linux; [`Bbr`], v1, paced), and [`Algorithm`], the choice a
 //! [`Config`](crate::Config) or a connection makes, which may name a controller of the
 //! application's own.
 //!
@@ -71,10 +71,12 @@
 //! assert_eq!(cfg.congestion.name(), "toy");
 //! ```
 
+mod bbr;
 mod cubic;
 mod hystart;
 mod newreno;
 
+pub use bbr::{Bbr, BbrMode};
 pub use cubic::Cubic;
 pub use hystart::HyStart;
 pub use newreno::NewReno;
@@ -110,6 +112,26 @@ impl Ack {
             new_round: false,
         }
     }
+}
+
+/// What every ACK tells a controller, in recovery or not, for model-based controllers
+/// such as BBR ([`CongestionControl::on_delivery`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Delivery {
+    /// Bytes newly delivered to the peer by this ACK: cumulatively acknowledged or
+    /// newly SACKed (each byte counted once).
+    pub delivered: u32,
+    /// Bytes in flight after this ACK (RFC 6675 pipe when SACK recovery runs).
+    pub in_flight: u32,
+    /// The sender's SMSS.
+    pub mss: u32,
+    /// The RTT sample this ACK gave, if any.
+    pub rtt_sample: Option<Duration>,
+    /// This ACK ends a round (see [`Ack::new_round`]).
+    pub new_round: bool,
+    /// The sender had nothing more to send: the application, not the network, limits
+    /// the rate now.
+    pub app_limited: bool,
 }
 
 /// A congestion controller: decides cwnd and ssthresh (all sizes in bytes). See the
@@ -177,6 +199,9 @@ pub trait CongestionControl: fmt::Debug + Send {
     fn on_idle_restart(&mut self, restart_window: u32) {
         self.set_cwnd(self.cwnd().min(restart_window));
     }
+    /// Every ACK, in loss recovery too, with what it delivered. Model-based
+    /// controllers (BBR) act here; the default does nothing.
+    fn on_delivery(&mut self, _now: Instant, _delivery: &Delivery) {}
     /// The rate this controller wants segments paced at, in bytes per second, or
     /// `None` to leave it to the connection (which paces at a multiple of cwnd/SRTT
     /// when pacing is on: [`Config::pacing`](crate::Config::pacing)).
@@ -240,6 +265,8 @@ pub enum Algorithm {
     /// RFC 9438 with HyStart++ (RFC 9406): the default, as in Linux.
     #[default]
     Cubic,
+    /// BBR v1, paced (see [`Bbr`]).
+    Bbr,
     /// The application's own controller.
     Custom(CustomAlgorithm),
 }
@@ -263,16 +290,18 @@ impl Algorithm {
         match self {
             Algorithm::NewReno => "reno",
             Algorithm::Cubic => "cubic",
+            Algorithm::Bbr => "bbr",
             Algorithm::Custom(c) => c.name,
         }
     }
 
-    /// The built-in algorithm of that name ("reno" or "newreno", "cubic"), as
+    /// The built-in algorithm of that name ("reno" or "newreno", "cubic", "bbr"), as
     /// `TCP_CONGESTION` takes it.
     pub fn from_name(name: &str) -> Option<Algorithm> {
         match name {
             "reno" | "newreno" => Some(Algorithm::NewReno),
             "cubic" => Some(Algorithm::Cubic),
+            "bbr" => Some(Algorithm::Bbr),
             _ => None,
         }
     }
@@ -286,6 +315,8 @@ pub enum Congestion {
     NewReno(NewReno),
     /// CUBIC.
     Cubic(Cubic),
+    /// BBR.
+    Bbr(Bbr),
     /// The application's own.
     Custom(Box<dyn CongestionControl>),
 }
@@ -296,6 +327,7 @@ impl Congestion {
         match algorithm {
             Algorithm::NewReno => Congestion::NewReno(NewReno::new(initial_cwnd)),
             Algorithm::Cubic => Congestion::Cubic(Cubic::new(initial_cwnd)),
+            Algorithm::Bbr => Congestion::Bbr(Bbr::new(initial_cwnd)),
             Algorithm::Custom(c) => Congestion::Custom((c.make)(initial_cwnd)),
         }
     }
@@ -306,6 +338,7 @@ macro_rules! delegate {
         match $self {
             Congestion::NewReno($cc) => $e,
             Congestion::Cubic($cc) => $e,
+            Congestion::Bbr($cc) => $e,
             Congestion::Custom($cc) => $e,
         }
     };
@@ -350,6 +383,9 @@ impl CongestionControl for Congestion {
     }
     fn on_idle_restart(&mut self, restart_window: u32) {
         delegate!(self, cc => cc.on_idle_restart(restart_window))
+    }
+    fn on_delivery(&mut self, now: Instant, delivery: &Delivery) {
+        delegate!(self, cc => cc.on_delivery(now, delivery))
     }
     fn pacing_rate(&self, srtt: Option<Duration>) -> Option<u64> {
         delegate!(self, cc => cc.pacing_rate(srtt))

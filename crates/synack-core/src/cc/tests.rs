@@ -174,7 +174,7 @@ fn rto_collapses_window_and_holds_ssthresh_on_repeat() {
         let want = match alg {
             Algorithm::NewReno => 15 * MSS,
             Algorithm::Cubic => 21 * MSS,
-            Algorithm::Custom(_) => unreachable!("built-in algorithms only"),
+            Algorithm::Bbr | Algorithm::Custom(_) => unreachable!("NewReno and CUBIC only"),
         };
         assert_eq!(first, want, "{alg:?}");
         // The retransmission times out again: ssthresh is held (RFC 5681 §3.1).

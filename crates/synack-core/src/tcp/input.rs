@@ -3,7 +3,7 @@
 //! ACK handling and RFC 6191 TIME-WAIT reuse.
 
 use super::{wake, Connection, Env};
-use crate::cc::{Ack, CongestionControl};
+use crate::cc::{Ack, CongestionControl, Delivery};
 use crate::error::ConnError;
 use crate::seq::Seq;
 use crate::state::State;
@@ -209,10 +209,19 @@ impl Connection {
                 return Outcome::Done;
             }
             let old_wnd = self.snd_wnd;
+            let una_before = self.snd_una;
+            let sacked_before = self.sacked_bytes();
             // RFC 6675 §5: every ACK's SACK blocks update the scoreboard first.
             self.sack_update(seg, seg_ack);
+            let mut rtt_sample = None;
+            // RFC 9406 §4.2: a round ends when the data that was the highest sent at
+            // its start is acknowledged.
+            let new_round = seg_ack > self.snd_una && seg_ack >= self.round_end;
+            if new_round {
+                self.round_end = self.snd_max;
+            }
             if seg_ack > self.snd_una {
-                self.handle_new_ack(env, seg, seg_ack);
+                rtt_sample = self.handle_new_ack(env, seg, seg_ack, new_round);
                 if self.sack_high < self.snd_una {
                     self.sack_high = self.snd_una;
                 }
@@ -229,7 +238,22 @@ impl Connection {
                 // three of them and loss recovery falls back to the RTO).
                 self.handle_dup_ack(env);
             }
-            self.sack_after_ack(env);
+            let tsecr = seg.options.timestamp.map(|(_, ecr)| ecr);
+            self.sack_after_ack(env, tsecr);
+            // Every ACK tells the controller what it delivered (each byte once: when
+            // SACKed or, if never SACKed, when cumulatively acknowledged).
+            let delivered = (self.snd_una.since(una_before) + self.sacked_bytes())
+                .saturating_sub(sacked_before);
+            let off = self.snd_nxt.since(self.buf_seq) as usize;
+            let delivery = Delivery {
+                delivered,
+                in_flight: self.flight_for_send(),
+                mss: u32::from(self.mss),
+                rtt_sample,
+                new_round,
+                app_limited: self.send.len() <= off,
+            };
+            self.cc.on_delivery(env.now, &delivery);
         }
         if simultaneous_synack {
             // Only the ACK of the duplicate SYN-ACK is new; nothing else to process.
@@ -382,7 +406,14 @@ impl Connection {
     }
 
     /// New data acknowledged: SND.UNA advances (RFC 9293 §3.10.7.4 fifth).
-    fn handle_new_ack(&mut self, env: &mut Env<'_>, seg: &TcpRepr, seg_ack: Seq) {
+    /// Returns the RTT sample the ACK gave, if any.
+    fn handle_new_ack(
+        &mut self,
+        env: &mut Env<'_>,
+        seg: &TcpRepr,
+        seg_ack: Seq,
+        new_round: bool,
+    ) -> Option<Duration> {
         let acked = seg_ack.since(self.snd_una);
         let old_una = self.snd_una;
         // Remove acknowledged data from the send buffer (SYN and FIN are not in it).
@@ -397,12 +428,6 @@ impl Connection {
             self.snd_nxt = self.snd_una;
         }
         let rtt_sample = self.sample_rtt_on_ack(env, seg, seg_ack, old_una);
-        // RFC 9406 §4.2: a round ends when the data that was the highest sent at its
-        // start is acknowledged.
-        let new_round = seg_ack >= self.round_end;
-        if new_round {
-            self.round_end = self.snd_max;
-        }
         let mss = u32::from(self.mss);
         if self.in_recovery {
             if seg_ack >= self.recover {
@@ -451,6 +476,7 @@ impl Connection {
             self.want_writable = false;
             self.wake |= wake::WRITABLE;
         }
+        rtt_sample
     }
 
     /// True if `seg` carries a SACK block (RFC 2018 §3) reporting data above both

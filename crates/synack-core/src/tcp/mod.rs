@@ -276,6 +276,9 @@ pub(crate) struct Connection {
     /// ... and SND.NXT when that window began (its figures stand until SND.UNA
     /// passes it).
     pub(crate) cwnd_usage_seq: Seq,
+    /// Our TSval when the data ending at SND.MAX was sent (RACK's time order,
+    /// [`Connection::sack_after_ack`]).
+    pub(crate) snd_max_ts: u32,
     /// Pacing: the next data segment may not leave before this instant ...
     pub(crate) pace_at: Instant,
     /// ... and a segment waits for it (the deadline is armed).
@@ -399,6 +402,7 @@ impl Connection {
             cwnd_limited: false,
             max_flight: 0,
             cwnd_usage_seq: iss,
+            snd_max_ts: 0,
             pace_at: Instant::ZERO,
             pace_armed: false,
             sack_high: iss,
@@ -601,10 +605,12 @@ impl Connection {
 
     /// Record how much of cwnd the flow used after sending new data (Linux
     /// `tcp_cwnd_validate`): `in_flight` bytes now outstanding, `blocked` when cwnd
-    /// (not the peer's window or the application) stopped the sender. The figures of a
-    /// window of data stand until it is acknowledged, or are raised within it.
+    /// (not the peer's window or the application) stopped the sender. cwnd counts as
+    /// used when less than one SMSS of it is left (Linux counts whole packets: a
+    /// remainder smaller than a segment cannot be used). The figures of a window of
+    /// data stand until it is acknowledged, or are raised within it.
     pub(crate) fn cwnd_validate(&mut self, in_flight: u32, blocked: bool) {
-        let limited = blocked || in_flight >= self.cc.cwnd();
+        let limited = blocked || in_flight.saturating_add(u32::from(self.mss)) > self.cc.cwnd();
         if self.snd_una >= self.cwnd_usage_seq
             || limited
             || (!self.cwnd_limited && in_flight > self.max_flight)

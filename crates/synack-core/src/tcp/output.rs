@@ -373,6 +373,9 @@ impl Connection {
                 self.rtt_probe = Some((seq, env.now));
             }
             self.snd_max = end;
+            if self.ts_ok {
+                self.snd_max_ts = self.ts_now(env.now);
+            }
         }
         if retransmission {
             // Karn: no RTT sample from a retransmitted range.

@@ -22,7 +22,7 @@ use synack_wire::TcpRepr;
 /// Ranges the scoreboard remembers. A peer reports at most four per ACK (RFC 2018 §3);
 /// more holes than this in one window are rare, and when the array is full the
 /// highest range is forgotten (which can only cause an extra retransmission).
-const MAX_RANGES: usize = 16;
+const MAX_RANGES: usize = 512;
 
 /// DupThresh of RFC 6675 §2 (RFC 5681 §3.2).
 const DUP_THRESH: u32 = 3;
@@ -77,6 +77,9 @@ pub(crate) struct Scoreboard {
     rxt_fence: Seq,
     /// SACK-based loss recovery (RFC 6675 §5) is in progress.
     active: bool,
+    /// Every unSACKed byte below this is lost by RACK's time order (RFC 8985 §6.2):
+    /// the peer got a segment sent at least a reordering window after all of them.
+    rack_lost_to: Seq,
 }
 
 impl Scoreboard {
@@ -87,6 +90,7 @@ impl Scoreboard {
             high_rxt: snd_una,
             rxt_fence: snd_una,
             active: false,
+            rack_lost_to: snd_una,
         }
     }
 
@@ -158,15 +162,22 @@ impl Scoreboard {
     /// Every unSACKed byte below the returned edge is lost by RFC 6675 §4 IsLost():
     /// DupThresh discontiguous SACKed ranges, or more than (DupThresh - 1) * SMSS
     /// SACKed bytes, lie above it. Scans from the highest range down.
+    /// RACK's edge (see `rack_lost_to`) raises it when it lies higher.
     fn lost_edge(&self, mss: u32) -> Option<Seq> {
         let mut bytes = 0u32;
+        let mut edge = None;
         for (k, &(l, r)) in self.ranges().iter().rev().enumerate() {
             bytes = bytes.saturating_add(r.since(l));
             if k as u32 + 1 >= DUP_THRESH || bytes > (DUP_THRESH - 1) * mss {
-                return Some(l);
+                edge = Some(l);
+                break;
             }
         }
-        None
+        // A RACK edge at or below SND.UNA marks nothing (callers look above SND.UNA).
+        match edge {
+            Some(e) if e >= self.rack_lost_to => Some(e),
+            _ => Some(self.rack_lost_to),
+        }
     }
 
     /// True if `seq` lies in a SACKed range.
@@ -303,7 +314,17 @@ impl Connection {
     /// After the scoreboard was updated by an ACK: RFC 6675 §5 enters recovery also
     /// when IsLost(HighACK + 1) holds, without three duplicate ACKs; in recovery,
     /// a retransmission overtaken by three segments sent after it is lost again.
-    pub(crate) fn sack_after_ack(&mut self, env: &mut Env<'_>) {
+    ///
+    /// `tsecr` is the ACK's timestamp echo: when it shows that the peer received a
+    /// segment sent at least a reordering window (SRTT / 4, RFC 8985 §6.2's
+    /// RACK.reo_wnd) after all of the data outstanding was first sent, every unSACKed
+    /// byte of that data is lost (RFC 8985 §6.2, with timestamps in place of
+    /// per-segment send times: the echo is the TSval of the segment that made the peer
+    /// acknowledge, RFC 7323 §4.3). This is what ends a recovery in which a whole
+    /// window was lost and only the probes' retransmissions get through, one per
+    /// probe timeout: RFC 6675 alone counts the lost window as in flight until the RTO,
+    /// and each probe's ACK restarts the RTO.
+    pub(crate) fn sack_after_ack(&mut self, env: &mut Env<'_>, tsecr: Option<u32>) {
         if core::mem::replace(&mut self.sack_progress, false) {
             self.arm_pto(env.now);
         }
@@ -321,6 +342,19 @@ impl Connection {
                 self.enter_recovery(env);
             }
             return;
+        }
+        if sb.active {
+            if let (true, Some(ecr), Some(srtt)) = (self.ts_ok, tsecr, self.rtt.srtt_us()) {
+                let reo_wnd_ms = (srtt / 4_000).max(1) as i32;
+                if (ecr.wrapping_sub(self.snd_max_ts) as i32) >= reo_wnd_ms
+                    && sb.rack_lost_to < self.snd_max
+                {
+                    sb.rack_lost_to = self.snd_max;
+                    // Retransmissions sent before this point are lost as well.
+                    sb.high_rxt = self.snd_una;
+                    sb.rxt_fence = self.snd_max;
+                }
+            }
         }
         if !sb.active || sb.high_rxt <= self.snd_una {
             return;
@@ -457,6 +491,21 @@ impl Connection {
         self.stats.loss_probes += 1;
         if self.in_recovery {
             self.pend.rtx_one = true;
+            // RFC 8985 §6.3 (the reordering timer's rule, by time): a PTO of at least
+            // 2*SRTT passed without the peer SACKing anything new, so every
+            // retransmission still unSACKed was lost too. Start the round of
+            // retransmissions again from SND.UNA: pipe stops counting them as in
+            // flight, and NextSeg resends the holes as cwnd allows, rather than one
+            // hole per probe timeout.
+            let snd_max = self.snd_max;
+            let una = self.snd_una;
+            if let Some(sb) = self.sb.as_deref_mut() {
+                if sb.active && sb.high_rxt > una {
+                    sb.high_rxt = una;
+                    sb.rxt_fence = snd_max;
+                    self.stats.lost_retransmits += 1;
+                }
+            }
         } else {
             self.pend.tlp_pending = true;
         }
@@ -531,6 +580,13 @@ impl Connection {
     pub(crate) fn ts_sample_ok(&self, old_una: Seq, tsecr: u32) -> bool {
         let covers_rtx = self.rtx_high > old_una;
         !(covers_rtx && (tsecr.wrapping_sub(self.rtx_tsval) as i32) < 0)
+    }
+
+    /// Bytes the peer has SACKed above SND.UNA (0 without a scoreboard).
+    pub(crate) fn sacked_bytes(&self) -> u32 {
+        self.sb
+            .as_deref()
+            .map_or(0, |sb| sb.sacked_in(self.snd_una, self.snd_max))
     }
 
     /// Start of the first SACKed range above `seq`, where a retransmission from `seq`

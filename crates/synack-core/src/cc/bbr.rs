@@ -1,0 +1,387 @@
+//! BBR, version 1 (draft-cardwell-iccrg-bbr-congestion-control-00, as Linux's
+//! `tcp_bbr.c` implements it): a model-based controller. It estimates the bottleneck
+//! bandwidth (the windowed maximum of the delivery rate over 10 rounds) and the round-
+//! trip propagation time (the minimum RTT over 10 s), paces at a gain times the
+//! bandwidth and caps what is in flight at a gain times their product, the BDP. It
+//! does not treat loss as a congestion signal, which is why it keeps its rate on paths
+//! with random loss where loss-based controllers fall to the Reno limit.
+//!
+//! Version 1 rather than 3: v1 is the published, stable algorithm (Linux's `bbr`
+//! module, this machine's default), small enough to keep inline in the connection so
+//! it allocates nothing; v3 adds loss and ECN bounds (`inflight_hi`, `bw_lo`) whose
+//! draft is still changing. What this version leaves out, and why:
+//! - delivery-rate samples are taken once per round (bytes delivered, cumulatively or
+//!   by SACK, over the round's duration) instead of per packet, because the engine
+//!   keeps no per-segment send record; a round lasts about one RTT, which is also the
+//!   interval over which the draft's per-packet samples are meaningful;
+//! - the ProbeBW gain cycle advances once per min RTT (the draft also ends the 1.25
+//!   phase early on loss and the 0.75 phase when the queue has drained);
+//! - long-term bandwidth ("policer") detection is not implemented.
+//!
+//! The connection feeds it through [`CongestionControl::on_delivery`] on every ACK,
+//! in recovery too; the window rules of loss recovery (inflation, deflation, cwnd =
+//! ssthresh) do not apply to it.
+
+use super::{Ack, CongestionControl, Delivery};
+use crate::time::{Duration, Instant};
+
+/// Startup's pacing and cwnd gain, 2/ln 2, as a fraction of 1000.
+const HIGH_GAIN: u64 = 2885;
+/// Drain's pacing gain, its inverse, per mille.
+const DRAIN_GAIN: u64 = 347;
+/// ProbeBW's cwnd gain, per mille.
+const CWND_GAIN: u64 = 2000;
+/// ProbeBW's pacing gains per phase, per mille.
+const CYCLE: [u64; 8] = [1250, 750, 1000, 1000, 1000, 1000, 1000, 1000];
+/// Rounds over which the bandwidth maximum is kept.
+const BW_WINDOW_ROUNDS: u32 = 10;
+/// How long a minimum RTT stands before ProbeRTT refreshes it.
+const MIN_RTT_WINDOW: Duration = Duration::from_secs(10);
+/// How long ProbeRTT holds the window at its minimum.
+const PROBE_RTT_TIME: Duration = Duration::from_millis(200);
+/// The smallest cwnd, in segments.
+const MIN_CWND_SEGS: u32 = 4;
+/// Startup ends when the bandwidth grew less than this (per mille) ...
+const FULL_BW_GROWTH: u64 = 1250;
+/// ... for this many rounds in a row.
+const FULL_BW_ROUNDS: u8 = 3;
+
+/// BBR's state machine (draft §4.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BbrMode {
+    /// Exponential search for the bandwidth.
+    Startup,
+    /// Draining the queue Startup built.
+    Drain,
+    /// Cruising at the bandwidth, probing for more once per cycle.
+    ProbeBw,
+    /// Briefly at a minimal window to measure the propagation RTT afresh.
+    ProbeRtt,
+}
+
+/// RFC-style BBR v1 state, kept small (it lives inline in every connection that uses
+/// it).
+#[derive(Debug, Clone)]
+pub struct Bbr {
+    mode: BbrMode,
+    cwnd: u32,
+    /// cwnd before ProbeRTT or a timeout, restored after.
+    prior_cwnd: u32,
+    mss: u32,
+    /// Bandwidth samples, bytes per second, with the round they were taken in: the
+    /// best, second-best and third-best of the window (a Kathleen Nichols min-max
+    /// filter, as Linux's `minmax`).
+    bw: [(u32, u64); 3],
+    /// Round-trip propagation time estimate, µs (u32::MAX before a sample).
+    min_rtt_us: u32,
+    min_rtt_stamp: Instant,
+    /// End of ProbeRTT's hold, once in flight has fallen to the minimum window.
+    probe_rtt_done: Option<Instant>,
+    /// Rounds counted so far.
+    round: u32,
+    /// Bytes delivered so far, and at the start of the current round, and when it began.
+    delivered: u64,
+    round_delivered: u64,
+    round_start: Instant,
+    /// The current round was limited by the application, not the network.
+    round_app_limited: bool,
+    /// Startup's plateau detection.
+    full_bw: u64,
+    full_bw_rounds: u8,
+    filled_pipe: bool,
+    /// ProbeBW phase and when it began.
+    cycle_index: u8,
+    cycle_stamp: Instant,
+}
+
+impl Bbr {
+    /// Initial window `initial_cwnd` bytes, in Startup.
+    pub fn new(initial_cwnd: u32) -> Bbr {
+        Bbr {
+            mode: BbrMode::Startup,
+            cwnd: initial_cwnd,
+            prior_cwnd: initial_cwnd,
+            mss: 1460,
+            bw: [(0, 0); 3],
+            min_rtt_us: u32::MAX,
+            min_rtt_stamp: Instant::ZERO,
+            probe_rtt_done: None,
+            round: 0,
+            delivered: 0,
+            round_delivered: 0,
+            round_start: Instant::ZERO,
+            round_app_limited: false,
+            full_bw: 0,
+            full_bw_rounds: 0,
+            filled_pipe: false,
+            cycle_index: 2,
+            cycle_stamp: Instant::ZERO,
+        }
+    }
+
+    /// The state machine's mode.
+    pub fn mode(&self) -> BbrMode {
+        self.mode
+    }
+
+    /// The bottleneck bandwidth estimate, bytes per second (0 before a sample).
+    pub fn bottleneck_bw(&self) -> u64 {
+        self.bw[0].1
+    }
+
+    /// The propagation RTT estimate, once measured.
+    pub fn min_rtt(&self) -> Option<Duration> {
+        (self.min_rtt_us != u32::MAX).then(|| Duration::from_micros(u64::from(self.min_rtt_us)))
+    }
+
+    /// The estimated BDP in bytes, once both estimates exist.
+    fn bdp(&self) -> Option<u64> {
+        let bw = self.bottleneck_bw();
+        if bw == 0 || self.min_rtt_us == u32::MAX {
+            return None;
+        }
+        Some(bw * u64::from(self.min_rtt_us) / 1_000_000)
+    }
+
+    fn pacing_gain(&self) -> u64 {
+        match self.mode {
+            BbrMode::Startup => HIGH_GAIN,
+            BbrMode::Drain => DRAIN_GAIN,
+            BbrMode::ProbeBw => CYCLE[usize::from(self.cycle_index) % CYCLE.len()],
+            BbrMode::ProbeRtt => 1000,
+        }
+    }
+
+    fn cwnd_gain(&self) -> u64 {
+        match self.mode {
+            BbrMode::Startup | BbrMode::Drain => HIGH_GAIN,
+            _ => CWND_GAIN,
+        }
+    }
+
+    fn min_cwnd(&self) -> u32 {
+        MIN_CWND_SEGS * self.mss
+    }
+
+    /// Windowed maximum filter update (draft §4.5.2.2): a new best replaces all; the
+    /// others age out after the window.
+    fn update_bw(&mut self, sample: u64) {
+        let r = self.round;
+        if sample >= self.bw[0].1 || r.wrapping_sub(self.bw[2].0) >= BW_WINDOW_ROUNDS {
+            self.bw = [(r, sample); 3];
+            return;
+        }
+        if sample >= self.bw[1].1 {
+            self.bw[1] = (r, sample);
+            self.bw[2] = (r, sample);
+        } else if sample >= self.bw[2].1 {
+            self.bw[2] = (r, sample);
+        }
+        // Age the best out after the window, then the second best.
+        if r.wrapping_sub(self.bw[0].0) >= BW_WINDOW_ROUNDS {
+            self.bw = [self.bw[1], self.bw[2], (r, sample)];
+            if r.wrapping_sub(self.bw[0].0) >= BW_WINDOW_ROUNDS {
+                self.bw = [self.bw[1], self.bw[2], (r, sample)];
+            }
+        }
+    }
+
+    /// End of a round: a delivery-rate sample, then Startup's plateau check.
+    fn end_round(&mut self, now: Instant) {
+        let elapsed = now.saturating_duration_since(self.round_start).as_micros();
+        let bytes = self.delivered - self.round_delivered;
+        if elapsed > 0 && bytes > 0 {
+            let sample = (u128::from(bytes) * 1_000_000 / elapsed) as u64;
+            // An application-limited sample only counts when it raises the estimate
+            // (draft §4.5.2.3: it shows what the path can do at least).
+            if !self.round_app_limited || sample > self.bottleneck_bw() {
+                self.update_bw(sample);
+            }
+        }
+        self.round = self.round.wrapping_add(1);
+        self.round_delivered = self.delivered;
+        self.round_start = now;
+        if !self.filled_pipe && !self.round_app_limited {
+            // Draft §4.3.2.2: the pipe is full when three rounds in a row failed to
+            // grow the bandwidth by 25 %.
+            let bw = self.bottleneck_bw();
+            if bw * 1000 >= self.full_bw * FULL_BW_GROWTH {
+                self.full_bw = bw;
+                self.full_bw_rounds = 0;
+            } else {
+                self.full_bw_rounds += 1;
+                if self.full_bw_rounds >= FULL_BW_ROUNDS {
+                    self.filled_pipe = true;
+                }
+            }
+        }
+        self.round_app_limited = false;
+    }
+
+    /// Mode transitions after an ACK (draft §4.3).
+    fn update_mode(&mut self, now: Instant, in_flight: u32) {
+        if self.mode == BbrMode::Startup && self.filled_pipe {
+            self.mode = BbrMode::Drain;
+        }
+        if self.mode == BbrMode::Drain && self.bdp().is_some_and(|bdp| u64::from(in_flight) <= bdp)
+        {
+            self.enter_probe_bw(now);
+        }
+        if self.mode == BbrMode::ProbeBw {
+            let phase = Duration::from_micros(u64::from(self.min_rtt_us.min(1_000_000)));
+            if now.saturating_duration_since(self.cycle_stamp) > phase {
+                self.cycle_index = (self.cycle_index + 1) % CYCLE.len() as u8;
+                self.cycle_stamp = now;
+            }
+        }
+        // ProbeRTT (draft §4.3.4): when the minimum RTT is older than its window.
+        if self.mode != BbrMode::ProbeRtt
+            && self.min_rtt_us != u32::MAX
+            && now.saturating_duration_since(self.min_rtt_stamp) > MIN_RTT_WINDOW
+        {
+            self.mode = BbrMode::ProbeRtt;
+            self.prior_cwnd = self.prior_cwnd.max(self.cwnd);
+            self.probe_rtt_done = None;
+        }
+        if self.mode == BbrMode::ProbeRtt {
+            match self.probe_rtt_done {
+                None if in_flight <= self.min_cwnd() => {
+                    self.probe_rtt_done = Some(now + PROBE_RTT_TIME);
+                }
+                Some(done) if now >= done => {
+                    self.min_rtt_stamp = now;
+                    self.cwnd = self.cwnd.max(self.prior_cwnd);
+                    if self.filled_pipe {
+                        self.enter_probe_bw(now);
+                    } else {
+                        self.mode = BbrMode::Startup;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn enter_probe_bw(&mut self, now: Instant) {
+        self.mode = BbrMode::ProbeBw;
+        // Start in a cruising phase, derived from the round count rather than a
+        // random draw (the engine owns no RNG); never in the draining 0.75 phase.
+        self.cycle_index = 2 + (self.round % 6) as u8;
+        self.cycle_stamp = now;
+    }
+
+    /// The window for this ACK (draft §4.2.3): gain × BDP plus room for delayed and
+    /// aggregated ACKs, reached by growing with what was delivered.
+    fn update_cwnd(&mut self, delivered: u32) {
+        if self.mode == BbrMode::ProbeRtt {
+            self.cwnd = self.cwnd.min(self.min_cwnd());
+            return;
+        }
+        let grown = self.cwnd.saturating_add(delivered);
+        self.cwnd = match self.bdp() {
+            Some(bdp) => {
+                let target = bdp * self.cwnd_gain() / 1000 + 3 * u64::from(self.mss);
+                let target = u32::try_from(target).unwrap_or(u32::MAX);
+                if self.filled_pipe {
+                    grown.min(target)
+                } else {
+                    // Startup grows by every byte delivered (doubling per round).
+                    grown
+                }
+            }
+            None => grown,
+        };
+        self.cwnd = self.cwnd.max(self.min_cwnd());
+    }
+}
+
+impl CongestionControl for Bbr {
+    fn name(&self) -> &'static str {
+        "bbr"
+    }
+
+    fn cwnd(&self) -> u32 {
+        self.cwnd
+    }
+
+    fn set_cwnd(&mut self, cwnd: u32) {
+        self.cwnd = cwnd.max(self.min_cwnd());
+    }
+
+    fn ssthresh(&self) -> u32 {
+        // BBR has no slow-start threshold (Linux reports TCP_INFINITE_SSTHRESH).
+        u32::MAX
+    }
+
+    fn on_ack(&mut self, _now: Instant, _ack: &Ack) {
+        // Everything happens in `on_delivery`, which sees every ACK.
+    }
+
+    fn on_delivery(&mut self, now: Instant, d: &Delivery) {
+        self.mss = d.mss.max(1);
+        if self.round_start == Instant::ZERO {
+            self.round_start = now;
+            self.min_rtt_stamp = now;
+            self.cycle_stamp = now;
+        }
+        if let Some(rtt) = d.rtt_sample {
+            let us = u32::try_from(rtt.as_micros())
+                .unwrap_or(u32::MAX - 1)
+                .max(1);
+            // Draft §4.5.3: a lower sample, or any sample once the estimate expired.
+            let expired = now.saturating_duration_since(self.min_rtt_stamp) > MIN_RTT_WINDOW;
+            if us <= self.min_rtt_us || (expired && self.mode == BbrMode::ProbeRtt) {
+                self.min_rtt_us = us;
+                self.min_rtt_stamp = now;
+            }
+        }
+        self.delivered += u64::from(d.delivered);
+        self.round_app_limited |= d.app_limited;
+        if d.new_round {
+            self.end_round(now);
+        }
+        self.update_mode(now, d.in_flight);
+        self.update_cwnd(d.delivered);
+    }
+
+    fn on_congestion_event(&mut self, _now: Instant, _flight_size: u32, _mss: u32) {
+        // Loss is not a congestion signal to BBR v1 (draft §4.2.3 keeps the model).
+    }
+
+    fn on_fast_retransmit(&mut self, _now: Instant, _flight_size: u32, _mss: u32) {}
+
+    fn on_sack_recovery(&mut self, _now: Instant, _flight_size: u32, _mss: u32) {}
+
+    fn on_recovery_dup_ack(&mut self, _mss: u32) {}
+
+    fn on_partial_ack(&mut self, _bytes_acked: u32, _mss: u32) {}
+
+    fn on_recovery_exit(&mut self, _flight_size: u32, _mss: u32) {}
+
+    fn on_rto(&mut self, _now: Instant, _flight_size: u32, mss: u32) {
+        // A timeout restarts from one segment, like every TCP (Linux's tcp_enter_loss
+        // sets cwnd to what is in flight plus one); BBR's window growth and the saved
+        // window bring it back.
+        self.prior_cwnd = self.prior_cwnd.max(self.cwnd);
+        self.cwnd = mss.max(1);
+    }
+
+    fn on_idle_restart(&mut self, _restart_window: u32) {
+        // Pacing at the estimated bandwidth already spreads the restart (Linux's BBR
+        // ignores the restart window and paces at the model's rate).
+    }
+
+    fn pacing_rate(&self, srtt: Option<Duration>) -> Option<u64> {
+        let bw = self.bottleneck_bw();
+        if bw > 0 {
+            return Some((bw * self.pacing_gain() / 1000).max(1));
+        }
+        // Before the first sample: the initial window over the RTT, at Startup's gain.
+        let rtt_us = srtt.map_or(1_000, |s| s.as_micros().max(1) as u64);
+        Some((u64::from(self.cwnd) * 1_000_000 / rtt_us * HIGH_GAIN / 1000).max(1))
+    }
+
+    fn in_slow_start(&self) -> bool {
+        self.mode == BbrMode::Startup
+    }
+}
