@@ -190,7 +190,11 @@ impl Bbr {
     fn end_round(&mut self, now: Instant) {
         let elapsed = now.saturating_duration_since(self.round_start).as_micros();
         let bytes = self.delivered - self.round_delivered;
-        if elapsed > 0 && bytes > 0 {
+        // A sample over less than the propagation RTT measures ACK timing, not the
+        // path (Linux discards rate samples whose interval is below min_rtt).
+        let long_enough = self.min_rtt_us == u32::MAX || elapsed >= u128::from(self.min_rtt_us);
+        let sampled = elapsed > 0 && bytes > 0 && long_enough;
+        if sampled {
             let sample = (u128::from(bytes) * 1_000_000 / elapsed) as u64;
             // An application-limited sample only counts when it raises the estimate
             // (draft §4.5.2.3: it shows what the path can do at least).
@@ -201,7 +205,9 @@ impl Bbr {
         self.round = self.round.wrapping_add(1);
         self.round_delivered = self.delivered;
         self.round_start = now;
-        if !self.filled_pipe && !self.round_app_limited {
+        // Only a round that measured the path, limited by the network rather than the
+        // application, tells whether the bandwidth stopped growing.
+        if sampled && !self.filled_pipe && !self.round_app_limited {
             // Draft §4.3.2.2: the pipe is full when three rounds in a row failed to
             // grow the bandwidth by 25 %.
             let bw = self.bottleneck_bw();
@@ -284,9 +290,12 @@ impl Bbr {
                 let target = u32::try_from(target).unwrap_or(u32::MAX);
                 if self.filled_pipe {
                     grown.min(target)
-                } else {
-                    // Startup grows by every byte delivered (doubling per round).
+                } else if self.cwnd < target {
+                    // Startup grows by every byte delivered (doubling per round) while
+                    // below its target (Linux bbr_set_cwnd).
                     grown
+                } else {
+                    self.cwnd
                 }
             }
             None => grown,
