@@ -112,7 +112,10 @@ pub(crate) struct BenchArgs {
     /// Run only one group of rows: `in-process` (synack vs smoltcp over an in-memory
     /// link, no root needed) or `tun` (the kernel as the peer over TUN, synack vs
     /// smoltcp, with kernel ↔ kernel over veth as reference; needs root, otherwise
-    /// each row says why it did not run). Default: all.
+    /// each row says why it did not run) or `wan` (goodput over emulated WAN paths
+    /// P1–P6 through the link emulator: kernel ↔ kernel with CUBIC and BBR, kernel ↔
+    /// synack, kernel ↔ smoltcp, synack sharing a bottleneck with CUBIC; needs root).
+    /// Default: all.
     #[arg(long, value_name = "GROUP", default_value = "all")]
     pub(crate) only: synack_bench::Scenarios,
     /// Congestion control of the kernel's TCP in the TUN rows (e.g. `cubic`, `bbr`;

@@ -52,6 +52,11 @@ pub struct Timing {
     pub late_over_100us: u64,
     /// Releases more than 1 ms late.
     pub late_over_1ms: u64,
+    /// Copies scheduled (each delivered copy is scheduled once).
+    pub scheduled: u64,
+    /// Sum over scheduled copies of the time from entering the link to the arrival
+    /// instant (queueing, serialization, delay, jitter), in microseconds.
+    pub transit_us_total: u64,
 }
 
 impl Timing {
@@ -61,6 +66,16 @@ impl Timing {
             0.0
         } else {
             self.late_ns_total as f64 / self.released as f64 / 1000.0
+        }
+    }
+
+    /// Mean time from entering the link to arriving (queueing included), in
+    /// microseconds: the one-way delay packets saw, under whatever load there was.
+    pub fn mean_transit_us(&self) -> f64 {
+        if self.scheduled == 0 {
+            0.0
+        } else {
+            self.transit_us_total as f64 / self.scheduled as f64
         }
     }
 
@@ -132,6 +147,8 @@ impl DirState {
             earliest |= w.heap.peek().is_none_or(|Reverse(p)| a.at < p.at);
             let seq = w.seq;
             w.seq += 1;
+            w.timing.scheduled += 1;
+            w.timing.transit_us_total += a.at.saturating_duration_since(now).as_micros() as u64;
             w.heap.push(Reverse(Pending {
                 at: a.at,
                 seq,

@@ -26,4 +26,4 @@ pub use emulator::{Egress, Ingress, Link, Side, Timing};
 pub use port::{channel, ChannelEgress, StackPort};
 pub use spec::{link_configs, DirSpec};
 #[cfg(target_os = "linux")]
-pub use tun::{open_plain_tun, TunLink};
+pub use tun::{open_plain_tun, Reader, TunLink, TunPort};

@@ -15,16 +15,106 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use tun_rs::{DeviceBuilder, SyncDevice};
 
+/// Packets a TUN device queues for its reader ([`open_plain_tun`] sets it). The
+/// default of 500 drops packets of a sender's unpaced bursts (a CUBIC sender in slow
+/// start hands the kernel a whole window at once) before the emulator has read
+/// them: losses that belong to the host, not to the emulated path.
+pub const TX_QUEUE_LEN: u32 = 10_000;
+
 /// Opens (creating it if needed) a plain TUN device called `name` with an MTU of
-/// `mtu`, without addresses and without offloads. The caller configures it (for
-/// example after moving it to another network namespace with `ip link set NAME netns
-/// NS`: the descriptor stays valid).
+/// `mtu` and a transmit queue of [`TX_QUEUE_LEN`] packets, without addresses and
+/// without offloads. The caller configures it (for example after moving it to
+/// another network namespace with `ip link set NAME netns NS`: the descriptor stays
+/// valid).
 pub fn open_plain_tun(name: &str, mtu: u16) -> io::Result<SyncDevice> {
     DeviceBuilder::new()
         .name(name)
         .mtu(mtu)
+        .with(|b| {
+            b.tx_queue_len(TX_QUEUE_LEN);
+        })
         .build_sync()
         .map_err(|e| io::Error::other(format!("TUN device {name}: {e}")))
+}
+
+/// One TUN device as an end of a link: [`egress`](TunPort::egress) writes what the
+/// link releases to it, [`start_reader`](TunPort::start_reader) feeds what its kernel
+/// sends into the link.
+#[derive(Clone)]
+pub struct TunPort {
+    dev: Arc<SyncDevice>,
+    write_errors: Arc<AtomicU64>,
+}
+
+impl TunPort {
+    /// The port of `dev`.
+    pub fn new(dev: SyncDevice) -> TunPort {
+        TunPort {
+            dev: Arc::new(dev),
+            write_errors: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// An egress writing to the device (failed writes are counted in
+    /// [`write_errors`](TunPort::write_errors)).
+    pub fn egress(&self) -> Box<dyn Egress> {
+        Box::new(TunEgress {
+            dev: self.dev.clone(),
+            errors: self.write_errors.clone(),
+        })
+    }
+
+    /// Writes to the device that failed.
+    pub fn write_errors(&self) -> u64 {
+        self.write_errors.load(Ordering::Relaxed)
+    }
+
+    /// Starts a thread reading every packet of the device into `ingress`; it stops
+    /// when the returned [`Reader`] is stopped or dropped. `mtu` sizes its buffer.
+    pub fn start_reader(&self, ingress: Ingress, mtu: usize, name: &str) -> io::Result<Reader> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (dev, flag) = (self.dev.clone(), stop.clone());
+        let thread = std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || pump(&dev, &ingress, &flag, mtu))?;
+        Ok(Reader {
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+/// A TUN reader thread; stopped and joined when dropped.
+pub struct Reader {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<io::Result<()>>>,
+}
+
+impl Reader {
+    /// True once the thread has ended (its device failed).
+    pub fn is_finished(&self) -> bool {
+        self.thread.as_ref().is_none_or(|t| t.is_finished())
+    }
+
+    /// Stops the thread; returns its error, if it had one.
+    pub fn stop(mut self) -> io::Result<()> {
+        self.shutdown()
+    }
+
+    fn shutdown(&mut self) -> io::Result<()> {
+        self.stop.store(true, Ordering::Relaxed);
+        match self.thread.take().map(JoinHandle::join) {
+            None | Some(Ok(Ok(()))) => Ok(()),
+            Some(Ok(Err(e))) => Err(e),
+            Some(Err(_)) => Err(io::Error::other("a TUN reader panicked")),
+        }
+    }
+}
+
+impl Drop for Reader {
+    fn drop(&mut self) {
+        let _ = self.shutdown();
+    }
 }
 
 /// Writes released packets to a TUN device, counting the writes that failed.
@@ -73,10 +163,10 @@ fn pump(dev: &SyncDevice, ingress: &Ingress, stop: &AtomicBool, mtu: usize) -> i
 
 /// A running link between two TUN devices; stops (threads joined) when dropped.
 pub struct TunLink {
+    /// Declared first: the readers stop before the link.
+    readers: Vec<Reader>,
+    ports: [TunPort; 2],
     link: Link,
-    stop: Arc<AtomicBool>,
-    readers: Vec<JoinHandle<io::Result<()>>>,
-    write_errors: Arc<AtomicU64>,
 }
 
 impl TunLink {
@@ -84,31 +174,16 @@ impl TunLink {
     /// direction and is written to `b`, and the other way round. `mtu` sizes the read
     /// buffers.
     pub fn start(mut link: Link, a: SyncDevice, b: SyncDevice, mtu: usize) -> io::Result<TunLink> {
-        let (a, b) = (Arc::new(a), Arc::new(b));
-        let write_errors = Arc::new(AtomicU64::new(0));
-        let egress = |dev: &Arc<SyncDevice>| -> Box<dyn Egress> {
-            Box::new(TunEgress {
-                dev: dev.clone(),
-                errors: write_errors.clone(),
-            })
-        };
-        link.start(egress(&a), egress(&b))?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let mut readers = Vec::new();
-        for (dev, side, name) in [(a, Side::A, "link-read-a"), (b, Side::B, "link-read-b")] {
-            let ingress = link.ingress(side);
-            let stop = stop.clone();
-            readers.push(
-                std::thread::Builder::new()
-                    .name(name.into())
-                    .spawn(move || pump(&dev, &ingress, &stop, mtu))?,
-            );
-        }
+        let ports = [TunPort::new(a), TunPort::new(b)];
+        link.start(ports[0].egress(), ports[1].egress())?;
+        let readers = vec![
+            ports[0].start_reader(link.ingress(Side::A), mtu, "link-read-a")?,
+            ports[1].start_reader(link.ingress(Side::B), mtu, "link-read-b")?,
+        ];
         Ok(TunLink {
-            link,
-            stop,
             readers,
-            write_errors,
+            ports,
+            link,
         })
     }
 
@@ -119,40 +194,24 @@ impl TunLink {
 
     /// Writes to a device that failed.
     pub fn write_errors(&self) -> u64 {
-        self.write_errors.load(Ordering::Relaxed)
+        self.ports.iter().map(TunPort::write_errors).sum()
     }
 
     /// True once a reader thread has ended (its device failed).
     pub fn reader_failed(&self) -> bool {
-        self.readers.iter().any(|r| r.is_finished())
+        self.readers.iter().any(Reader::is_finished)
     }
 
     /// Stops the readers and the link; returns the first reader error, if any.
     pub fn stop(mut self) -> io::Result<()> {
-        self.shutdown()
-    }
-
-    fn shutdown(&mut self) -> io::Result<()> {
-        self.stop.store(true, Ordering::Relaxed);
         let mut result = Ok(());
         for r in self.readers.drain(..) {
-            match r.join() {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => {
-                    if result.is_ok() {
-                        result = Err(e);
-                    }
-                }
-                Err(_) => result = Err(io::Error::other("a TUN reader panicked")),
+            let e = r.stop();
+            if result.is_ok() {
+                result = e;
             }
         }
         self.link.stop();
         result
-    }
-}
-
-impl Drop for TunLink {
-    fn drop(&mut self) {
-        let _ = self.shutdown();
     }
 }
