@@ -279,7 +279,7 @@ impl Link {
         let clock = Clock::new();
         let dir = |cfg, stream| {
             Arc::new(DirState {
-                clock: clock.clone(),
+                clock,
                 path: Mutex::new(LinkPath::new(cfg, SimRng::derive(seed, stream))),
                 waiting: Mutex::new(Waiting::default()),
                 wake: Condvar::new(),
