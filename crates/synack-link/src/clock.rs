@@ -20,15 +20,17 @@ impl Clock {
         }
     }
 
-    /// The current instant (whole microseconds since the epoch).
+    /// The current instant (microseconds since the epoch, rounded up).
     pub fn now(&self) -> Instant {
         self.at(std::time::Instant::now())
     }
 
-    /// The engine instant of a host instant (the epoch if `t` is earlier).
+    /// The engine instant of a host instant (the epoch if `t` is earlier), rounded up
+    /// to the next whole microsecond, so an arrival computed from it is never earlier
+    /// than the true send time plus the delay.
     pub fn at(&self, t: std::time::Instant) -> Instant {
-        let us = t.saturating_duration_since(self.epoch).as_micros();
-        Instant::from_micros(u64::try_from(us).unwrap_or(u64::MAX))
+        let ns = t.saturating_duration_since(self.epoch).as_nanos();
+        Instant::from_micros(u64::try_from(ns.div_ceil(1000)).unwrap_or(u64::MAX))
     }
 
     /// The host instant of an engine instant.
@@ -52,6 +54,9 @@ mod tests {
         let c = Clock::new();
         let t = Instant::from_micros(12_345);
         assert_eq!(c.at(c.to_std(t)), t);
-        assert!(c.now() >= Instant::ZERO);
+        // Part of a microsecond rounds up: never earlier than the host instant.
+        let t2 = c.to_std(t) + std::time::Duration::from_nanos(1);
+        assert_eq!(c.at(t2), Instant::from_micros(12_346));
+        assert!(c.to_std(c.now()) >= c.to_std(Instant::ZERO));
     }
 }
