@@ -207,7 +207,7 @@ impl Plan {
             },
             wan_secs: match o.mode {
                 Mode::Smoke => (0.5, 1.0),
-                Mode::Quick => (1.0, 4.0),
+                Mode::Quick => (0.8, 3.0),
                 Mode::Full => (6.0, 30.0),
             },
         }
