@@ -395,6 +395,33 @@ mod tests {
     }
 
     #[test]
+    fn the_rate_spaces_releases_and_none_leaves_early() {
+        // 1250-byte packets at 10 Mbit/s: one per millisecond, after a 2 ms delay.
+        let cfg = LinkConfig::with_latency(Duration::from_millis(2))
+            .bandwidth(10_000_000)
+            .queue_bytes(1 << 20);
+        let (l, rx) = link(cfg);
+        let ingress = l.ingress(Side::A);
+        let sent = std::time::Instant::now();
+        for i in 0..20u8 {
+            let mut p = vec![0x45u8; 1250];
+            p[1] = i;
+            ingress.send(&p);
+        }
+        for i in 0..20u64 {
+            let (t, p) = rx.recv_timeout(Duration::from_secs(5)).expect("delivered");
+            assert_eq!(u64::from(p[1]), i, "in order");
+            let due = sent + Duration::from_millis(2 + i + 1);
+            assert!(t >= due, "packet {i} left {:?} early", due - t);
+        }
+        assert_eq!(l.stats(Side::A).max_queue_bytes, 20 * 1250);
+        // Transit: 2 ms of delay plus 1 to 20 ms of queueing and serialization (how
+        // much queueing depends on how quickly this thread sent the 20 packets).
+        let mean = l.timing(Side::A).mean_transit_us();
+        assert!((3_000.0..=22_000.0).contains(&mean), "{mean}");
+    }
+
+    #[test]
     fn the_model_drops_what_it_decides_to_drop() {
         let (l, rx) = link(LinkConfig::with_latency(Duration::ZERO).loss(1.0));
         l.ingress(Side::A).send(&[0x45, 0]);
