@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh Debian machine: the tools the interop tests
 # drive (iproute2 for `ip netns` / `ss`, nftables for kernel-side loss, curl, wget,
-# python3) and the Rust components (rustfmt, clippy). Safe to run again: it only
+# python3, ping) and the Rust components (rustfmt, clippy). Safe to run again: it only
 # installs what is missing. Without root, it prints what is missing and carries on
 # (the interop tests skip themselves when not root).
 set -euo pipefail
@@ -14,6 +14,8 @@ command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v wget >/dev/null 2>&1 || need+=(wget)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 command -v tcpdump >/dev/null 2>&1 || need+=(tcpdump)
+# The link emulator's accuracy check pings through it (crates/synack-link/tests).
+command -v ping >/dev/null 2>&1 || need+=(iputils-ping)
 # Deduplicate.
 mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u | sed '/^$/d')
 

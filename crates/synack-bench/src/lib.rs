@@ -16,7 +16,12 @@
 //! Entry point: [`run`] with [`BenchOptions`] returns a [`Report`] (a table via
 //! `Display`, JSON via [`Report::to_json`]). Memory figures need [`CountingAlloc`]
 //! installed as the program's global allocator. [`BenchOptions::scenarios`] picks
-//! the in-process rows, the TUN rows, or both.
+//! the in-process rows, the TUN rows, the WAN rows, or all.
+//!
+//! The WAN rows (Linux, root) measure goodput over the emulated paths of
+//! `synack_sim::profiles` through the `synack-link` emulator: kernel → kernel with
+//! CUBIC and BBR, kernel ↔ synack and kernel ↔ smoltcp, plus synack and Linux CUBIC
+//! sharing one bottleneck (wan.rs, wan_smol.rs).
 
 mod alloc;
 mod link;
@@ -28,6 +33,10 @@ mod synack_side;
 mod tun;
 #[cfg(target_os = "linux")]
 mod tun_smol;
+#[cfg(target_os = "linux")]
+mod wan;
+#[cfg(target_os = "linux")]
+mod wan_smol;
 
 pub use alloc::{counting_installed, heap, reset_peak, CountingAlloc, HeapSnapshot};
 pub use report::{Baseline, Figure, Report, Row};
@@ -61,6 +70,9 @@ pub enum Scenarios {
     /// Only the TUN rows (kernel ↔ synack / smoltcp over TUN, kernel ↔ kernel over
     /// veth): needs root on Linux.
     Tun,
+    /// Only the WAN rows (goodput over emulated paths P1–P6 through the link
+    /// emulator, kernel ↔ kernel, synack and smoltcp): needs root on Linux.
+    Wan,
 }
 
 impl Scenarios {
@@ -71,6 +83,10 @@ impl Scenarios {
     fn tun(self) -> bool {
         matches!(self, Scenarios::All | Scenarios::Tun)
     }
+
+    fn wan(self) -> bool {
+        matches!(self, Scenarios::All | Scenarios::Wan)
+    }
 }
 
 impl std::str::FromStr for Scenarios {
@@ -80,8 +96,9 @@ impl std::str::FromStr for Scenarios {
             "all" => Ok(Scenarios::All),
             "in-process" => Ok(Scenarios::InProcess),
             "tun" => Ok(Scenarios::Tun),
+            "wan" => Ok(Scenarios::Wan),
             _ => Err(format!(
-                "unknown scenario group {s:?} (expected all, in-process or tun)"
+                "unknown scenario group {s:?} (expected all, in-process, tun or wan)"
             )),
         }
     }
@@ -143,6 +160,8 @@ struct Plan {
     smoltcp_memory_conns: usize,
     /// Bytes per TUN transfer.
     tun_bytes: u64,
+    /// Seconds per WAN transfer, and of the sharing profile.
+    wan_secs: (f64, f64),
 }
 
 impl Plan {
@@ -185,6 +204,11 @@ impl Plan {
                 Mode::Smoke => 4 << 20,
                 Mode::Quick => 256 << 20,
                 Mode::Full => 1 << 30,
+            },
+            wan_secs: match o.mode {
+                Mode::Smoke => (0.5, 1.0),
+                Mode::Quick => (0.8, 3.0),
+                Mode::Full => (6.0, 30.0),
             },
         }
     }
@@ -306,6 +330,13 @@ pub fn run(opts: &BenchOptions) -> Report {
         }
         notes.extend(tun_notes());
     }
+    if opts.scenarios.wan() {
+        let (wan, wan_notes) = wan_rows(&plan, opts);
+        for row in wan {
+            push_row(&mut rows, row, opts);
+        }
+        notes.extend(wan_notes);
+    }
     Report {
         mode: plan.name.into(),
         peer: PEER.into(),
@@ -365,6 +396,26 @@ fn tun_rows(_plan: &Plan, _opts: &BenchOptions) -> Vec<Row> {
             Row::new(name, "Gbit/s", true, why(), why(), "")
         })
         .collect()
+}
+
+#[cfg(target_os = "linux")]
+fn wan_rows(plan: &Plan, opts: &BenchOptions) -> (Vec<Row>, Vec<String>) {
+    wan::rows(
+        wan::WanPlan {
+            secs: plan.wan_secs.0,
+            share_secs: plan.wan_secs.1,
+        },
+        opts.progress,
+    )
+}
+
+#[cfg(not(target_os = "linux"))]
+fn wan_rows(_plan: &Plan, _opts: &BenchOptions) -> (Vec<Row>, Vec<String>) {
+    let why = || Figure::NotRun("needs Linux (TUN, network namespaces)".into());
+    (
+        vec![Row::new("WAN rows", "Mbit/s", true, why(), why(), "")],
+        Vec::new(),
+    )
 }
 
 fn in_process_rows(plan: &Plan, opts: &BenchOptions, rows: &mut Vec<Row>, notes: &mut Vec<String>) {

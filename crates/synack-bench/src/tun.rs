@@ -63,7 +63,7 @@ const NS_PREFIX: &str = "synbench-";
 
 /// Delete namespaces left behind by benchmark processes that no longer exist (killed
 /// before their guards ran).
-fn sweep_stale() {
+pub(crate) fn sweep_stale() {
     let Ok(dir) = std::fs::read_dir("/run/netns") else {
         return;
     };
@@ -115,15 +115,22 @@ pub(crate) struct Netns {
 }
 
 impl Netns {
-    /// A fresh namespace with `lo` up, named after `tag`, this process and a counter.
+    /// A fresh namespace with `lo` up, named after `tag`, this process and a counter,
+    /// with the congestion control chosen for the run (if any).
     pub(crate) fn new(tag: &str) -> Result<Netns, String> {
+        Netns::with_cc(tag, kernel_cc().as_deref())
+    }
+
+    /// A fresh namespace whose kernel TCP uses the congestion control `cc` (`None`:
+    /// the namespace's default).
+    pub(crate) fn with_cc(tag: &str, cc: Option<&str>) -> Result<Netns, String> {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let name = format!("{NS_PREFIX}{}-{n}-{tag}", std::process::id());
         ip(&["netns", "add", &name])?;
         let ns = Netns { name };
         ip(&["-n", &ns.name, "link", "set", "lo", "up"])?;
-        if let Some(cc) = kernel_cc() {
+        if let Some(cc) = cc {
             // A namespace starts with the initial namespace's default; this one's
             // own setting is per namespace (net.ipv4.tcp_congestion_control).
             let setting = format!("net.ipv4.tcp_congestion_control={cc}");
@@ -176,7 +183,7 @@ impl Drop for Netns {
 }
 
 /// Run `ip ARGS`.
-fn ip(args: &[&str]) -> Result<(), String> {
+pub(crate) fn ip(args: &[&str]) -> Result<(), String> {
     let out = Command::new("ip")
         .args(args)
         .output()
@@ -192,7 +199,7 @@ fn ip(args: &[&str]) -> Result<(), String> {
     }
 }
 
-fn io_err(what: &str) -> impl Fn(std::io::Error) -> String + '_ {
+pub(crate) fn io_err(what: &str) -> impl Fn(std::io::Error) -> String + '_ {
     move |e| format!("{what}: {e}")
 }
 
@@ -217,7 +224,7 @@ pub(crate) fn kernel_send(to: SocketAddr, total: u64, pattern: &Pattern) -> Resu
 }
 
 /// Connect, retrying briefly while the listener is not there yet.
-fn connect_retry(to: SocketAddr) -> Result<std::net::TcpStream, String> {
+pub(crate) fn connect_retry(to: SocketAddr) -> Result<std::net::TcpStream, String> {
     let mut tries = 0;
     loop {
         match std::net::TcpStream::connect_timeout(&to, Duration::from_secs(5)) {

@@ -35,6 +35,67 @@ pub(crate) enum Command {
     /// next to smoltcp on the same TUN setup and kernel ↔ kernel over veth. Prints a
     /// table with ratios.
     Bench(BenchArgs),
+    /// Join two TUN devices with an emulated WAN path (delay, jitter, rate with a
+    /// drop-tail queue, random and bursty loss, duplication, reordering), each
+    /// direction configurable. The impairments are the simulator's link model, run on
+    /// the wall clock. Runs until Ctrl-C (or --duration), then prints the counters.
+    Link(LinkArgs),
+}
+
+/// `synack link`: the impairments of both directions, then per-direction overrides.
+#[derive(Debug, Args)]
+pub(crate) struct LinkArgs {
+    /// First TUN device (created if missing: plain, no offloads, no address).
+    #[arg(long = "a", value_name = "TUN")]
+    pub(crate) a: String,
+    /// Second TUN device.
+    #[arg(long = "b", value_name = "TUN")]
+    pub(crate) b: String,
+    /// One-way delay each way: 25ms, 500us, 1s.
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+    pub(crate) delay: Option<String>,
+    /// Extra delay drawn uniformly from [0, TIME] per packet (reorders packets).
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+    pub(crate) jitter: Option<String>,
+    /// Rate limit each way: 800kbit, 100mbit, 1gbit.
+    #[arg(long, value_name = "RATE", allow_hyphen_values = true)]
+    pub(crate) rate: Option<String>,
+    /// Drop-tail queue with --rate: bytes (64K, 1M, 1500) or bandwidth-delay products
+    /// of the round trip (1bdp, 8bdp). Default 1bdp.
+    #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
+    pub(crate) queue: Option<String>,
+    /// Random loss per packet, as a percentage below 100: 1%, 0.5%.
+    #[arg(long, value_name = "PERCENT", allow_hyphen_values = true)]
+    pub(crate) loss: Option<String>,
+    /// Bursty (Gilbert) loss: mean loss and mean burst length in packets, 0.5%:2.
+    #[arg(long, value_name = "PERCENT[:BURST]", allow_hyphen_values = true)]
+    pub(crate) burst_loss: Option<String>,
+    /// Probability that a packet is delivered twice: 1%.
+    #[arg(long, value_name = "PERCENT", allow_hyphen_values = true)]
+    pub(crate) duplicate: Option<String>,
+    /// Probability that a packet is held back by --reorder-delay: 1%.
+    #[arg(long, value_name = "PERCENT", allow_hyphen_values = true)]
+    pub(crate) reorder: Option<String>,
+    /// Extra delay of a reordered packet (default 5ms).
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+    pub(crate) reorder_delay: Option<String>,
+    /// MTU of the devices and of the link, bytes (default 1500).
+    #[arg(long, value_name = "BYTES", allow_hyphen_values = true)]
+    pub(crate) mtu: Option<String>,
+    /// Overrides for the A → B direction only: key=value,... with the keys above
+    /// (delay, jitter, rate, queue, loss, burst-loss, duplicate, reorder,
+    /// reorder-delay, mtu), e.g. --ab rate=10mbit,loss=2%.
+    #[arg(long, value_name = "LIST", allow_hyphen_values = true)]
+    pub(crate) ab: Option<String>,
+    /// Overrides for the B → A direction only (as --ab).
+    #[arg(long, value_name = "LIST", allow_hyphen_values = true)]
+    pub(crate) ba: Option<String>,
+    /// Seed of the link's random decisions.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) seed: u64,
+    /// Stop after this long (e.g. 30s) instead of at Ctrl-C.
+    #[arg(long, value_name = "TIME")]
+    pub(crate) duration: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -51,7 +112,10 @@ pub(crate) struct BenchArgs {
     /// Run only one group of rows: `in-process` (synack vs smoltcp over an in-memory
     /// link, no root needed) or `tun` (the kernel as the peer over TUN, synack vs
     /// smoltcp, with kernel ↔ kernel over veth as reference; needs root, otherwise
-    /// each row says why it did not run). Default: all.
+    /// each row says why it did not run) or `wan` (goodput over emulated WAN paths
+    /// P1–P6 through the link emulator: kernel ↔ kernel with CUBIC and BBR, kernel ↔
+    /// synack, kernel ↔ smoltcp, synack sharing a bottleneck with CUBIC; needs root).
+    /// Default: all.
     #[arg(long, value_name = "GROUP", default_value = "all")]
     pub(crate) only: synack_bench::Scenarios,
     /// Congestion control of the kernel's TCP in the TUN rows (e.g. `cubic`, `bbr`;

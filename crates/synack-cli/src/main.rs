@@ -7,6 +7,7 @@
 mod args;
 mod bench;
 mod demo;
+mod link;
 mod net;
 mod packetdrill;
 mod trace;
@@ -55,6 +56,7 @@ fn main() -> ExitCode {
         args::Command::Intercept(a) => net::intercept(a),
         args::Command::Packetdrill(a) => packetdrill::run(a),
         args::Command::Bench(a) => bench::run(a),
+        args::Command::Link(a) => link::run(a),
     };
     match result {
         Ok(code) => code,

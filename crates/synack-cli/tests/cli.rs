@@ -266,6 +266,28 @@ fn bad_flags_give_one_line_and_status_2() {
 }
 
 #[test]
+fn bad_link_flags_give_one_line_and_status_2() {
+    // Checked before any device is opened, so these fail the same way without root.
+    let link = |extra: &[&str]| {
+        let mut args = vec!["link", "--a", "lnka", "--b", "lnkb"];
+        args.extend_from_slice(extra);
+        synack(&args)
+    };
+    assert_one_line_error(&link(&["--delay", "-5ms"]), "negative");
+    assert_one_line_error(&link(&["--delay", "5 fortnights"]), "unit");
+    assert_one_line_error(&link(&["--loss", "100%"]), "below 100");
+    assert_one_line_error(&link(&["--loss", "0.01"]), "percentage");
+    assert_one_line_error(&link(&["--rate", "100mbps"]), "mbps");
+    assert_one_line_error(&link(&["--queue", "3G"]), "unit");
+    assert_one_line_error(&link(&["--ab", "latency=5ms"]), "latency");
+    assert_one_line_error(&link(&["--ba", "loss=150%"]), "--ba");
+    assert_one_line_error(&link(&["--burst-loss", "1%:0"]), "burst");
+    assert_one_line_error(&link(&["--duration", "soon"]), "--duration");
+    assert_one_line_error(&synack(&["link", "--a", "same", "--b", "same"]), "same");
+    assert_one_line_error(&synack(&["link", "--a", "only-a"]), "--b");
+}
+
+#[test]
 fn unreadable_pcap_gives_one_line_and_status_2() {
     assert_one_line_error(&synack(&["trace", "/nonexistent/x.pcap"]), "x.pcap");
     let junk = tmp("junk.pcap");
@@ -275,7 +297,7 @@ fn unreadable_pcap_gives_one_line_and_status_2() {
 
 #[test]
 fn help_on_every_subcommand() {
-    for sub in ["demo", "trace", "serve", "connect", "intercept"] {
+    for sub in ["demo", "trace", "serve", "connect", "intercept", "link"] {
         let o = synack(&[sub, "--help"]);
         assert!(o.status.success(), "{sub} --help");
         assert!(stdout(&o).contains("Usage"), "{sub} --help");

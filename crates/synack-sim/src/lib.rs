@@ -10,6 +10,10 @@
 //!
 //! Packets can be captured in memory or as pcap ([`CapturePoint`]), watched as they go
 //! ([`Observer`]), and logged per packet with their fate ([`PacketLog`]).
+//!
+//! The link model is public as [`LinkPath`] (one direction: `transmit(now, len)` gives
+//! the packet's fate and arrival instants), so a real-time emulator (`synack-link`)
+//! runs the same code on a wall clock; [`profiles`] holds the WAN paths both use.
 
 mod event;
 pub mod host;
@@ -17,11 +21,14 @@ pub mod ip;
 pub mod link;
 pub mod network;
 pub mod pcap;
+pub mod profiles;
 pub mod rng;
 pub mod trace;
 
 pub use host::Host;
-pub use link::{DropReason, GilbertElliott, LinkConfig, LinkStats, Partition};
+pub use link::{
+    Arrival, DropReason, GilbertElliott, LinkConfig, LinkPath, LinkStats, Partition, Verdict,
+};
 pub use network::{CaptureId, HostId, LinkId, Network, NetworkStats, RunOutcome};
 pub use pcap::{read_pcap, write_pcap, CapturePoint, CapturedPacket, PcapSink};
 pub use rng::SimRng;

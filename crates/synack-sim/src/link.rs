@@ -320,27 +320,66 @@ impl LinkStats {
 
 /// One copy of a packet that survives the link.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Arrival {
+pub struct Arrival {
     /// When it reaches the far end.
-    pub(crate) at: Instant,
+    pub at: Instant,
     /// Byte offset and bit mask to flip, if corrupted.
-    pub(crate) flip: Option<(usize, u8)>,
+    pub flip: Option<(usize, u8)>,
     /// Whether it got the reordering delay.
-    pub(crate) reordered: bool,
+    pub reordered: bool,
+}
+
+impl Arrival {
+    /// Applies the corruption decided for this copy (if any) to the packet's bytes.
+    pub fn corrupt(&self, packet: &mut [u8]) {
+        if let Some((offset, bit)) = self.flip {
+            if let Some(b) = packet.get_mut(offset) {
+                *b ^= bit;
+            }
+        }
+    }
 }
 
 /// What the link does with one packet.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Verdict {
+pub enum Verdict {
     /// Dropped.
     Drop(DropReason),
     /// Delivered once or (duplication) twice; the second is the duplicate.
     Deliver(Arrival, Option<Arrival>),
 }
 
-/// The mutable state of one direction of a link.
+impl Verdict {
+    /// The copies that arrive (none, one, or two with duplication).
+    pub fn arrivals(&self) -> impl Iterator<Item = Arrival> + '_ {
+        let (first, dup) = match self {
+            Verdict::Drop(_) => (None, None),
+            Verdict::Deliver(a, d) => (Some(*a), *d),
+        };
+        first.into_iter().chain(dup)
+    }
+}
+
+/// One direction of a link: its [`LinkConfig`], counters and state (queue, bursty-loss
+/// state, random generator). The same code decides the fate of packets in the
+/// simulator's virtual time and in a real-time emulator: the caller passes `now` in
+/// and gets back when each copy arrives, and nothing here reads a clock. A path built
+/// from the same configuration and generator, fed the same `(now, len)` sequence,
+/// gives the same verdicts.
+///
+/// ```
+/// use synack_core::time::{Duration, Instant};
+/// use synack_sim::link::{LinkPath, Verdict};
+/// use synack_sim::{LinkConfig, SimRng};
+/// let cfg = LinkConfig::with_latency(Duration::from_millis(25)).bandwidth(100_000_000);
+/// let mut path = LinkPath::new(cfg, SimRng::new(1));
+/// // 1500 bytes at 100 Mbit/s take 120 µs to serialize, then 25 ms to propagate.
+/// let v = path.transmit(Instant::ZERO, 1500, Some(20));
+/// let at: Vec<_> = v.arrivals().map(|a| a.at).collect();
+/// assert_eq!(at, vec![Instant::from_micros(25_120)]);
+/// ```
 #[derive(Debug)]
-pub(crate) struct Direction {
+pub struct LinkPath {
     pub(crate) config: LinkConfig,
     pub(crate) stats: LinkStats,
     rng: SimRng,
@@ -364,9 +403,11 @@ fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
-impl Direction {
-    pub(crate) fn new(config: LinkConfig, rng: SimRng) -> Self {
-        Direction {
+impl LinkPath {
+    /// A path with the impairments of `config`, drawing its random decisions from
+    /// `rng`, starting empty (no queue, good bursty-loss state).
+    pub fn new(config: LinkConfig, rng: SimRng) -> Self {
+        LinkPath {
             config,
             stats: LinkStats::default(),
             rng,
@@ -379,13 +420,9 @@ impl Direction {
 
     /// Decides the fate of a packet of `len` bytes sent at `now`, whose IP header is
     /// `ip_header_len` bytes long (if known). Updates the counters for everything except
-    /// delivery, which the network counts when it happens.
-    pub(crate) fn transmit(
-        &mut self,
-        now: Instant,
-        len: usize,
-        ip_header_len: Option<usize>,
-    ) -> Verdict {
+    /// delivery, which the caller counts with [`delivered`](Self::delivered) when it
+    /// happens.
+    pub fn transmit(&mut self, now: Instant, len: usize, ip_header_len: Option<usize>) -> Verdict {
         self.stats.sent += 1;
         self.stats.sent_bytes += len as u64;
         match self.decide(now, len, ip_header_len) {
@@ -402,6 +439,37 @@ impl Direction {
                 v
             }
         }
+    }
+
+    /// Counts the delivery of one copy of `len` bytes to the far end.
+    pub fn delivered(&mut self, len: usize) {
+        self.stats.delivered += 1;
+        self.stats.delivered_bytes += len as u64;
+    }
+
+    /// The impairments.
+    pub fn config(&self) -> &LinkConfig {
+        &self.config
+    }
+
+    /// Changes the impairments from now on (the queue and the loss state are kept).
+    pub fn set_config(&mut self, config: LinkConfig) {
+        self.config = config;
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> LinkStats {
+        self.stats
+    }
+
+    /// Bytes in the drop-tail queue at `now` (0 without a bandwidth limit), counting
+    /// the packet being serialized.
+    pub fn queued_bytes(&self, now: Instant) -> usize {
+        self.queue
+            .iter()
+            .filter(|&&(done, _)| done > now)
+            .map(|&(_, l)| l)
+            .sum()
     }
 
     fn decide(&mut self, now: Instant, len: usize, ip_header_len: Option<usize>) -> Verdict {
@@ -502,8 +570,8 @@ impl Direction {
 mod tests {
     use super::*;
 
-    fn dir(cfg: LinkConfig) -> Direction {
-        Direction::new(cfg, SimRng::new(42))
+    fn dir(cfg: LinkConfig) -> LinkPath {
+        LinkPath::new(cfg, SimRng::new(42))
     }
 
     fn arrival(v: Verdict) -> Arrival {
@@ -635,7 +703,7 @@ mod tests {
         let cfg = LinkConfig::default().jitter(Duration::from_millis(5));
         let mut free = dir(cfg.clone());
         let mut fifo = dir(cfg.in_order(true));
-        let send = |d: &mut Direction| -> Vec<Instant> {
+        let send = |d: &mut LinkPath| -> Vec<Instant> {
             (0..500)
                 .map(|i| arrival(d.transmit(Instant::from_micros(i * 100), 10, None)).at)
                 .collect()

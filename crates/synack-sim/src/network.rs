@@ -16,7 +16,7 @@ use synack_core::time::{Duration, Instant};
 use crate::event::EventQueue;
 use crate::host::{AnyHost, Host};
 use crate::ip;
-use crate::link::{Arrival, Direction, DropReason, LinkConfig, LinkStats, Partition, Verdict};
+use crate::link::{Arrival, DropReason, LinkConfig, LinkPath, LinkStats, Partition, Verdict};
 use crate::pcap::{CapturePoint, CapturedPacket, PcapSink};
 use crate::rng::SimRng;
 use crate::trace::{Fate, LinkEvent, LinkEventKind, Observer, PacketId, PacketLog, PacketRecord};
@@ -119,7 +119,7 @@ struct HostSlot {
 struct Link {
     /// `dirs[0]` carries `ends[0] -> ends[1]`, `dirs[1]` the reverse.
     ends: [HostId; 2],
-    dirs: [Direction; 2],
+    dirs: [LinkPath; 2],
 }
 
 enum Sink {
@@ -326,8 +326,8 @@ impl Network {
         self.links.push(Link {
             ends: [a, b],
             dirs: [
-                Direction::new(a_to_b, SimRng::derive(self.seed, stream)),
-                Direction::new(b_to_a, SimRng::derive(self.seed, stream + 1)),
+                LinkPath::new(a_to_b, SimRng::derive(self.seed, stream)),
+                LinkPath::new(b_to_a, SimRng::derive(self.seed, stream + 1)),
             ],
         });
         id
@@ -801,11 +801,7 @@ impl Network {
 
     fn schedule(&mut self, link: LinkId, dir: usize, packet: PacketId, a: &Arrival, bytes: &[u8]) {
         let mut bytes = bytes.to_vec();
-        if let Some((offset, bit)) = a.flip {
-            if let Some(b) = bytes.get_mut(offset) {
-                *b ^= bit;
-            }
-        }
+        a.corrupt(&mut bytes);
         self.in_flight += 1;
         let delivery = Delivery {
             link,
@@ -822,9 +818,7 @@ impl Network {
         self.in_flight -= 1;
         let link = &mut self.links[d.link.0];
         let (from, to) = (link.ends[d.dir], link.ends[1 - d.dir]);
-        let stats = &mut link.dirs[d.dir].stats;
-        stats.delivered += 1;
-        stats.delivered_bytes += d.bytes.len() as u64;
+        link.dirs[d.dir].delivered(d.bytes.len());
         self.tap(d.link, CapturePoint::Delivered, now, &d.bytes);
         self.set_fate(d.packet, Fate::Delivered { at: now });
         self.notify(LinkEvent {

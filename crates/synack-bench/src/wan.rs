@@ -1,0 +1,802 @@
+//! The WAN rows (`synack bench --only wan`): goodput over the emulated paths of
+//! `synack_sim::profiles` (P1–P6), through the `synack-link` emulator in real time,
+//! with every peer measured in the same run: kernel → kernel with CUBIC and with BBR,
+//! kernel → synack, synack → kernel, kernel → smoltcp, smoltcp → kernel.
+//!
+//! This file owns the paths and the kernel's and synack's ends; smoltcp's ends are in
+//! `wan_smol.rs`. A path is the emulator between side A, always a kernel in a fresh
+//! namespace holding a plain TUN device (10.93.0.1/24, MTU 1500; the emulator keeps
+//! the device's descriptor), and side B: either a second such namespace (10.93.0.2)
+//! or an in-process stack at 10.93.0.2 on a channel. Each kernel sender picks its
+//! congestion control on its socket (`TCP_CONGESTION`: a namespace other than the
+//! initial one may only take a default from `net.ipv4.tcp_allowed_congestion_control`,
+//! which here lacks CUBIC); the kernel senders that face synack or smoltcp use CUBIC,
+//! Linux's usual default. synack runs with its runtime's defaults (nothing tuned: the
+//! point is to measure them).
+//!
+//! A transfer lasts a fixed time: the sender writes the bench's pattern until the
+//! receiver, `secs` after accepting, stops counting, sets a shared flag and closes.
+//! Goodput is the bytes the receiver read and checked over that time (slow start
+//! included). The mean RTT under load is the emulator's own figure: the mean time a
+//! packet spent crossing the link (queueing included) one way plus the other.
+
+use crate::pattern::Pattern;
+use crate::report::{Baseline, Figure, Row};
+use crate::tun::{connect_retry, io_err, sweep_stale, unavailable, Netns, SEED};
+use crate::wan_smol;
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use synack::{NetStack, TcpListener, TcpStream};
+use synack_link::{open_plain_tun, Egress, Ingress, Link, Reader, Side, TunPort};
+use synack_sim::profiles::{self, Profile, MTU};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// The kernel's address on side A.
+pub(crate) const ADDR_A: Ipv4Addr = Ipv4Addr::new(10, 93, 0, 1);
+/// Side B's address (a kernel or an in-process stack).
+pub(crate) const ADDR_B: Ipv4Addr = Ipv4Addr::new(10, 93, 0, 2);
+/// The second in-process end of the sharing profile, on side B too.
+const ADDR_C: Ipv4Addr = Ipv4Addr::new(10, 93, 0, 3);
+/// Port of every receiver.
+pub(crate) const PORT: u16 = 6101;
+/// Size of each application read or write.
+const CHUNK: usize = 64 << 10;
+/// Longest a transfer may stall before it counts as failed.
+pub(crate) const STALL: Duration = Duration::from_secs(20);
+/// Seed of the emulator's random decisions (the same losses every run).
+const LINK_SEED: u64 = 0x3a7_5eed;
+
+/// What one WAN transfer measured.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct WanRun {
+    /// Goodput at the receiver, Mbit/s.
+    pub(crate) mbps: f64,
+    /// Mean RTT under load as the link saw it, ms.
+    pub(crate) rtt_ms: f64,
+}
+
+/// A path under test: stopped in order when dropped (TUN readers, then the link's
+/// release threads, then the namespaces with their devices).
+pub(crate) struct Path {
+    readers: Vec<Reader>,
+    pub(crate) link: Link,
+    pub(crate) ns: Vec<Netns>,
+}
+
+impl Path {
+    fn rtt_ms(&self) -> f64 {
+        (self.link.timing(Side::A).mean_transit_us() + self.link.timing(Side::B).mean_transit_us())
+            / 1000.0
+    }
+}
+
+impl Drop for Path {
+    fn drop(&mut self) {
+        self.readers.clear();
+        self.link.stop();
+    }
+}
+
+/// A namespace with a plain TUN device at `addr`/24; returns the namespace and the
+/// device's port (for the link to hold).
+fn kernel_end(tag: &str, addr: Ipv4Addr) -> Result<(Netns, TunPort), String> {
+    let ns = Netns::with_cc(tag, None)?;
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let dev_name = format!("swan{}-{}", std::process::id() % 100_000, n % 1000);
+    let dev = open_plain_tun(&dev_name, MTU as u16).map_err(io_err("TUN device"))?;
+    let ns_name = ns.name().to_string();
+    let cidr = format!("{addr}/24");
+    for args in [
+        vec!["link", "set", &dev_name, "netns", &ns_name],
+        vec!["-n", &ns_name, "addr", "add", &cidr, "dev", &dev_name],
+        vec!["-n", &ns_name, "link", "set", &dev_name, "up"],
+    ] {
+        crate::tun::ip(&args)?;
+    }
+    Ok((ns, TunPort::new(dev)))
+}
+
+/// A kernel on each side of `profile`.
+pub(crate) fn kernel_kernel_path(p: &Profile) -> Result<Path, String> {
+    let (ns_a, port_a) = kernel_end("wa", ADDR_A)?;
+    let (ns_b, port_b) = kernel_end("wb", ADDR_B)?;
+    let mut link = Link::new(p.forward.clone(), p.reverse.clone(), LINK_SEED);
+    link.start(port_a.egress(), port_b.egress())
+        .map_err(io_err("link"))?;
+    let readers = vec![
+        port_a
+            .start_reader(link.ingress(Side::A), MTU, "wan-read-a")
+            .map_err(io_err("reader"))?,
+        port_b
+            .start_reader(link.ingress(Side::B), MTU, "wan-read-b")
+            .map_err(io_err("reader"))?,
+    ];
+    Ok(Path {
+        readers,
+        link,
+        ns: vec![ns_a, ns_b],
+    })
+}
+
+/// A kernel on side A, and side B's packets delivered to `to_b`; returns the
+/// path and the ingress through which side B sends.
+pub(crate) fn kernel_inproc_path(
+    p: &Profile,
+    to_b: Box<dyn Egress>,
+) -> Result<(Path, Ingress), String> {
+    let (ns_a, port_a) = kernel_end("wa", ADDR_A)?;
+    let mut link = Link::new(p.forward.clone(), p.reverse.clone(), LINK_SEED);
+    link.start(port_a.egress(), to_b).map_err(io_err("link"))?;
+    let readers = vec![port_a
+        .start_reader(link.ingress(Side::A), MTU, "wan-read-a")
+        .map_err(io_err("reader"))?];
+    let ingress = link.ingress(Side::B);
+    Ok((
+        Path {
+            readers,
+            link,
+            ns: vec![ns_a],
+        },
+        ingress,
+    ))
+}
+
+/// Starts `f` on a thread inside namespace `ns`.
+pub(crate) fn spawn_in<T: Send + 'static>(
+    ns: &Netns,
+    name: &str,
+    f: impl FnOnce() -> Result<T, String> + Send + 'static,
+) -> Result<std::thread::JoinHandle<Result<T, String>>, String> {
+    let path = format!("/run/netns/{}", ns.name());
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            let file = std::fs::File::open(&path).map_err(|e| format!("open {path}: {e}"))?;
+            // SAFETY: a valid namespace fd; setns changes only the calling thread.
+            if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+                return Err(format!("setns: {}", std::io::Error::last_os_error()));
+            }
+            f()
+        })
+        .map_err(io_err("spawn"))
+}
+
+pub(crate) fn join<T>(h: std::thread::JoinHandle<Result<T, String>>) -> Result<T, String> {
+    h.join().map_err(|_| "a WAN thread panicked".to_string())?
+}
+
+/// Sets the congestion control of one kernel socket (`TCP_CONGESTION`). Per socket
+/// rather than per namespace: a namespace other than the initial one may only pick
+/// a default from `net.ipv4.tcp_allowed_congestion_control`, which need not hold
+/// CUBIC, while root may give any available algorithm to a socket.
+pub(crate) fn set_cc(s: &std::net::TcpStream, cc: &str) -> Result<(), String> {
+    // SAFETY: a valid socket and a buffer of the given length.
+    let rc = unsafe {
+        libc::setsockopt(
+            s.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_CONGESTION,
+            cc.as_ptr().cast(),
+            cc.len() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(format!(
+            "TCP_CONGESTION {cc}: {}",
+            std::io::Error::last_os_error()
+        ))
+    }
+}
+
+/// A kernel sender with congestion control `cc`: write the pattern to `to` until
+/// `stop` is set (a write error after that is the receiver closing, not a failure).
+pub(crate) fn kernel_send_until(
+    to: SocketAddr,
+    cc: &str,
+    stop: &AtomicBool,
+) -> Result<u64, String> {
+    let mut s = connect_retry(to)?;
+    set_cc(&s, cc)?;
+    s.set_write_timeout(Some(Duration::from_millis(200)))
+        .map_err(io_err("kernel"))?;
+    let pattern = Pattern::new(SEED);
+    let mut sent = 0u64;
+    let mut last = Instant::now();
+    while !stop.load(Ordering::Relaxed) {
+        match s.write(pattern.window(sent, CHUNK)) {
+            Ok(n) => {
+                sent += n as u64;
+                last = Instant::now();
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                if last.elapsed() > STALL {
+                    return Err(format!("kernel send stalled at byte {sent}"));
+                }
+            }
+            Err(_) if stop.load(Ordering::Relaxed) => break,
+            Err(e) => return Err(format!("kernel send: {e}")),
+        }
+    }
+    Ok(sent)
+}
+
+/// A kernel receiver: accept one connection, read and check it for `secs`, then set
+/// `stop` and close; returns Mbit/s.
+pub(crate) fn kernel_receive_for(
+    l: std::net::TcpListener,
+    secs: f64,
+    stop: &AtomicBool,
+) -> Result<f64, String> {
+    l.set_nonblocking(true).map_err(io_err("kernel listener"))?;
+    let deadline = Instant::now() + STALL;
+    let mut s = loop {
+        match l.accept() {
+            Ok((s, _)) => break s,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err(e) => {
+                stop.store(true, Ordering::Relaxed);
+                return Err(format!("kernel accept: {e}"));
+            }
+        }
+    };
+    s.set_nonblocking(false).map_err(io_err("kernel"))?;
+    s.set_read_timeout(Some(Duration::from_millis(50)))
+        .map_err(io_err("kernel"))?;
+    let pattern = Pattern::new(SEED);
+    let start = Instant::now();
+    let span = Duration::from_secs_f64(secs);
+    let mut buf = vec![0u8; CHUNK];
+    let mut got = 0u64;
+    let mut last = Instant::now();
+    let result = loop {
+        if start.elapsed() >= span {
+            break Ok(got as f64 * 8.0 / start.elapsed().as_secs_f64() / 1e6);
+        }
+        match s.read(&mut buf) {
+            Ok(0) => break Err(format!("kernel receive: the sender closed at byte {got}")),
+            Ok(k) => {
+                if !pattern.matches(got, &buf[..k]) {
+                    break Err(format!("kernel received corrupted data near byte {got}"));
+                }
+                got += k as u64;
+                last = Instant::now();
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                if last.elapsed() > STALL {
+                    break Err(format!("kernel receive stalled at byte {got}"));
+                }
+            }
+            Err(e) => break Err(format!("kernel receive: {e}")),
+        }
+    };
+    stop.store(true, Ordering::Relaxed);
+    drop(s);
+    result
+}
+
+/// Kernel → kernel over `profile` with congestion control `cc`.
+pub(crate) fn kernel_to_kernel(p: &Profile, cc: &str, secs: f64) -> Result<WanRun, String> {
+    let path = kernel_kernel_path(p)?;
+    let l = {
+        let to = SocketAddrV4::new(ADDR_B, PORT);
+        join(spawn_in(&path.ns[1], "bind", move || {
+            std::net::TcpListener::bind(to).map_err(io_err("bind"))
+        })?)?
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let st = stop.clone();
+    let receiver = std::thread::spawn(move || kernel_receive_for(l, secs, &st));
+    let st = stop.clone();
+    let to = SocketAddr::V4(SocketAddrV4::new(ADDR_B, PORT));
+    let cc = cc.to_string();
+    let sender = spawn_in(&path.ns[0], "kernel-send", move || {
+        kernel_send_until(to, &cc, &st)
+    })?;
+    let mbps = receiver
+        .join()
+        .map_err(|_| "receiver panicked".to_string())?;
+    stop.store(true, Ordering::Relaxed);
+    let sent = join(sender);
+    let mbps = mbps?;
+    sent?;
+    Ok(WanRun {
+        mbps,
+        rtt_ms: path.rtt_ms(),
+    })
+}
+
+/// A tokio runtime of one thread for synack's end (driver and application together).
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(io_err("tokio runtime"))
+}
+
+/// synack at `addr` on a channel end of the link, with the runtime's defaults.
+fn synack_stack(
+    ingress: Ingress,
+    rx: tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>,
+    addr: Ipv4Addr,
+) -> Result<NetStack, String> {
+    NetStack::builder()
+        .address(addr.into())
+        .build(synack_link::StackPort::new(ingress, rx, MTU))
+        .map_err(io_err("synack stack"))
+}
+
+/// synack's receiving end: accept, read and check for `secs`, then set `stop`.
+async fn synack_receive_for(stack: &NetStack, secs: f64, stop: &AtomicBool) -> Result<f64, String> {
+    let l = TcpListener::bind(stack, SocketAddrV4::new(ADDR_B, PORT))
+        .await
+        .map_err(io_err("synack bind"))?;
+    let (mut s, _) = tokio::time::timeout(STALL, l.accept())
+        .await
+        .map_err(|_| "synack accept timed out".to_string())?
+        .map_err(io_err("synack accept"))?;
+    let pattern = Pattern::new(SEED);
+    let start = Instant::now();
+    let span = Duration::from_secs_f64(secs);
+    let mut buf = vec![0u8; CHUNK];
+    let mut got = 0u64;
+    let result = loop {
+        let left = span.saturating_sub(start.elapsed());
+        if left.is_zero() {
+            break Ok(got as f64 * 8.0 / start.elapsed().as_secs_f64() / 1e6);
+        }
+        match tokio::time::timeout(left.min(STALL), s.read(&mut buf)).await {
+            Err(_) if start.elapsed() >= span => {}
+            Err(_) => break Err(format!("synack receive stalled at byte {got}")),
+            Ok(Ok(0)) => break Err(format!("synack receive: the sender closed at byte {got}")),
+            Ok(Ok(k)) => {
+                if !pattern.matches(got, &buf[..k]) {
+                    break Err(format!("synack received corrupted data near byte {got}"));
+                }
+                got += k as u64;
+            }
+            Ok(Err(e)) => break Err(format!("synack receive: {e}")),
+        }
+    };
+    stop.store(true, Ordering::Relaxed);
+    drop(s);
+    result
+}
+
+/// synack's sending end: write the pattern to `to` until `stop`.
+async fn synack_send_until(
+    stack: &NetStack,
+    to: SocketAddrV4,
+    stop: &AtomicBool,
+) -> Result<u64, String> {
+    let mut c = tokio::time::timeout(STALL, TcpStream::connect(stack, to))
+        .await
+        .map_err(|_| "synack connect timed out".to_string())?
+        .map_err(io_err("synack connect"))?;
+    let pattern = Pattern::new(SEED);
+    let mut sent = 0u64;
+    let mut last = Instant::now();
+    while !stop.load(Ordering::Relaxed) {
+        match tokio::time::timeout(
+            Duration::from_millis(100),
+            c.write(pattern.window(sent, CHUNK)),
+        )
+        .await
+        {
+            Ok(Ok(n)) => {
+                sent += n as u64;
+                last = Instant::now();
+            }
+            Ok(Err(_)) if stop.load(Ordering::Relaxed) => break,
+            Ok(Err(e)) => return Err(format!("synack send: {e}")),
+            Err(_) if last.elapsed() > STALL => {
+                return Err(format!("synack send stalled at byte {sent}"))
+            }
+            Err(_) => {}
+        }
+    }
+    Ok(sent)
+}
+
+/// Kernel (CUBIC) → synack over `profile`.
+pub(crate) fn kernel_to_synack(p: &Profile, secs: f64) -> Result<WanRun, String> {
+    let (to_b, rx) = synack_link::channel();
+    let (path, ingress) = kernel_inproc_path(p, Box::new(to_b))?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let st = stop.clone();
+    let to = SocketAddr::V4(SocketAddrV4::new(ADDR_B, PORT));
+    let st2 = stop.clone();
+    let mbps = runtime()?.block_on(async move {
+        let stack = synack_stack(ingress, rx, ADDR_B)?;
+        let sender = spawn_in(&path.ns[0], "kernel-send", move || {
+            kernel_send_until(to, "cubic", &st2)
+        })?;
+        let r = synack_receive_for(&stack, secs, &st).await;
+        st.store(true, Ordering::Relaxed);
+        let sent = tokio::task::spawn_blocking(move || join(sender))
+            .await
+            .map_err(|_| "join".to_string())?;
+        let mbps = r?;
+        sent?;
+        Ok::<_, String>((mbps, path))
+    });
+    stop.store(true, Ordering::Relaxed);
+    let (mbps, path) = mbps?;
+    Ok(WanRun {
+        mbps,
+        rtt_ms: path.rtt_ms(),
+    })
+}
+
+/// synack → kernel (CUBIC) over `profile`.
+pub(crate) fn synack_to_kernel(p: &Profile, secs: f64) -> Result<WanRun, String> {
+    let (to_b, rx) = synack_link::channel();
+    let (path, ingress) = kernel_inproc_path(p, Box::new(to_b))?;
+    let l = join(spawn_in(&path.ns[0], "bind", move || {
+        std::net::TcpListener::bind(SocketAddrV4::new(ADDR_A, PORT)).map_err(io_err("bind"))
+    })?)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let st = stop.clone();
+    let receiver = std::thread::spawn(move || kernel_receive_for(l, secs, &st));
+    let st = stop.clone();
+    let sent = runtime()?.block_on(async move {
+        let stack = synack_stack(ingress, rx, ADDR_B)?;
+        synack_send_until(&stack, SocketAddrV4::new(ADDR_A, PORT), &st).await
+    });
+    stop.store(true, Ordering::Relaxed);
+    let mbps = receiver
+        .join()
+        .map_err(|_| "receiver panicked".to_string())??;
+    sent?;
+    Ok(WanRun {
+        mbps,
+        rtt_ms: path.rtt_ms(),
+    })
+}
+
+/// Delivers side B's packets to a kernel's TUN device or to an in-process stack, by
+/// destination address (the sharing profile has both on side B).
+struct Split {
+    kernel: Box<dyn Egress>,
+    stack: Box<dyn Egress>,
+}
+
+impl Egress for Split {
+    fn deliver(&mut self, packet: &[u8]) {
+        if packet.len() >= 20 && packet[0] >> 4 == 4 && packet[16..20] == ADDR_C.octets() {
+            self.stack.deliver(packet);
+        } else {
+            self.kernel.deliver(packet);
+        }
+    }
+}
+
+/// P6: one synack flow and one Linux CUBIC flow, both sending from side B to kernel
+/// receivers on side A through the same bottleneck for `secs`; returns (synack Mbit/s,
+/// CUBIC Mbit/s, mean RTT).
+pub(crate) fn sharing(p: &Profile, secs: f64) -> Result<(f64, f64, f64), String> {
+    let (ns_a, port_a) = kernel_end("sa", ADDR_A)?;
+    let (ns_b, port_b) = kernel_end("sb", ADDR_B)?;
+    let (to_stack, rx) = synack_link::channel();
+    let mut link = Link::new(p.forward.clone(), p.reverse.clone(), LINK_SEED);
+    link.start(
+        port_a.egress(),
+        Box::new(Split {
+            kernel: port_b.egress(),
+            stack: Box::new(to_stack),
+        }),
+    )
+    .map_err(io_err("link"))?;
+    let readers = vec![
+        port_a
+            .start_reader(link.ingress(Side::A), MTU, "wan-read-a")
+            .map_err(io_err("reader"))?,
+        port_b
+            .start_reader(link.ingress(Side::B), MTU, "wan-read-b")
+            .map_err(io_err("reader"))?,
+    ];
+    let ingress = link.ingress(Side::B);
+    let path = Path {
+        readers,
+        link,
+        ns: vec![ns_a, ns_b],
+    };
+    let (l1, l2) = join(spawn_in(&path.ns[0], "bind", || {
+        let l1 =
+            std::net::TcpListener::bind(SocketAddrV4::new(ADDR_A, PORT)).map_err(io_err("bind"))?;
+        let l2 = std::net::TcpListener::bind(SocketAddrV4::new(ADDR_A, PORT + 1))
+            .map_err(io_err("bind"))?;
+        Ok((l1, l2))
+    })?)?;
+    let (stop_s, stop_k) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let st = stop_s.clone();
+    let recv_synack = std::thread::spawn(move || kernel_receive_for(l1, secs, &st));
+    let st = stop_k.clone();
+    let recv_kernel = std::thread::spawn(move || kernel_receive_for(l2, secs, &st));
+    let st = stop_k.clone();
+    let to = SocketAddr::V4(SocketAddrV4::new(ADDR_A, PORT + 1));
+    let kernel_sender = spawn_in(&path.ns[1], "kernel-send", move || {
+        kernel_send_until(to, "cubic", &st)
+    })?;
+    let st = stop_s.clone();
+    let sent = runtime()?.block_on(async move {
+        let stack = synack_stack(ingress, rx, ADDR_C)?;
+        synack_send_until(&stack, SocketAddrV4::new(ADDR_A, PORT), &st).await
+    });
+    stop_s.store(true, Ordering::Relaxed);
+    let synack = recv_synack
+        .join()
+        .map_err(|_| "receiver panicked".to_string())?;
+    let kernel = recv_kernel
+        .join()
+        .map_err(|_| "receiver panicked".to_string())?;
+    stop_k.store(true, Ordering::Relaxed);
+    let k_sent = join(kernel_sender);
+    sent?;
+    k_sent?;
+    Ok((synack?, kernel?, path.rtt_ms()))
+}
+
+/// Jain's fairness index of the shares `x`: 1 when equal, 1/n when one takes all.
+pub(crate) fn jain(x: &[f64]) -> f64 {
+    let sum: f64 = x.iter().sum();
+    let sq: f64 = x.iter().map(|v| v * v).sum();
+    if sq <= 0.0 {
+        0.0
+    } else {
+        sum * sum / (x.len() as f64 * sq)
+    }
+}
+
+/// The emulator's own capacity: kernel → kernel (CUBIC) through a link with 1 ms of
+/// delay each way and no rate limit, so the emulator (and the two kernels) are the
+/// only limit.
+fn capacity(secs: f64) -> Result<WanRun, String> {
+    let clean =
+        synack_sim::LinkConfig::with_latency(synack_core::time::Duration::from_millis(1)).mtu(MTU);
+    let p = Profile {
+        id: "cap",
+        name: "capacity",
+        rtt: synack_core::time::Duration::from_millis(2),
+        rate_bps: 0,
+        forward: clean.clone(),
+        reverse: clean,
+    };
+    kernel_to_kernel(&p, "cubic", secs)
+}
+
+/// Durations of the WAN transfers.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct WanPlan {
+    /// Seconds per single-flow transfer.
+    pub(crate) secs: f64,
+    /// Seconds of the sharing profile.
+    pub(crate) share_secs: f64,
+}
+
+fn cell(r: &Result<WanRun, String>) -> Figure {
+    match r {
+        Ok(w) => Figure::Value(w.mbps),
+        Err(e) => Figure::NotRun(format!("failed: {e}")),
+    }
+}
+
+fn short(r: &Result<WanRun, String>, with_rtt: bool) -> String {
+    match r {
+        Ok(w) if with_rtt => format!("{:.1} Mbit/s (mean RTT {:.1} ms)", w.mbps, w.rtt_ms),
+        Ok(w) => format!("{:.1}", w.mbps),
+        Err(e) => format!("failed ({e})"),
+    }
+}
+
+/// Row names.
+fn row_name(p: &Profile, dir: &str) -> String {
+    format!("WAN {} {}, {dir}", p.id, p.name)
+}
+
+/// The WAN rows: per profile P1–P5, one row kernel → synack (peer: kernel → smoltcp)
+/// and one synack → kernel (peer: smoltcp → kernel), each with kernel → kernel CUBIC
+/// as the baseline and BBR in the note; then P6.
+pub(crate) fn rows(plan: WanPlan, progress: bool) -> (Vec<Row>, Vec<String>) {
+    if let Some(why) = unavailable() {
+        return (not_run(&why), Vec::new());
+    }
+    sweep_stale();
+    let say = |what: &str, r: &Result<WanRun, String>| {
+        if progress {
+            eprintln!("  WAN {what}: {}", short(r, true));
+        }
+    };
+    let mut rows = Vec::new();
+    let mut notes = Vec::new();
+    let cap = capacity(plan.secs.min(3.0));
+    say("emulator capacity (kernel → kernel, no rate limit)", &cap);
+    for p in profiles::single_flow() {
+        let k_cubic = kernel_to_kernel(&p, "cubic", plan.secs);
+        say(&format!("{} kernel → kernel CUBIC", p.id), &k_cubic);
+        let k_bbr = kernel_to_kernel(&p, "bbr", plan.secs);
+        say(&format!("{} kernel → kernel BBR", p.id), &k_bbr);
+        let k2s = kernel_to_synack(&p, plan.secs);
+        say(&format!("{} kernel → synack", p.id), &k2s);
+        let s2k = synack_to_kernel(&p, plan.secs);
+        say(&format!("{} synack → kernel", p.id), &s2k);
+        let k2smol = wan_smol::kernel_to_smoltcp(&p, plan.secs);
+        say(&format!("{} kernel → smoltcp", p.id), &k2smol);
+        let smol2k = wan_smol::smoltcp_to_kernel(&p, plan.secs);
+        say(&format!("{} smoltcp → kernel", p.id), &smol2k);
+        let bloat = p.id == "P4";
+        for (dir, ours, peer) in [
+            ("kernel → synack", &k2s, &k2smol),
+            ("synack → kernel", &s2k, &smol2k),
+        ] {
+            let mut note = format!(
+                "{}; kernel → kernel: CUBIC {}, BBR {} Mbit/s",
+                p.describe(),
+                short(&k_cubic, false),
+                short(&k_bbr, false)
+            );
+            if bloat {
+                note += &format!(
+                    "; mean RTT under load: synack's flow {}, smoltcp's {}, CUBIC {}, BBR {}",
+                    rtt(ours),
+                    rtt(peer),
+                    rtt(&k_cubic),
+                    rtt(&k_bbr)
+                );
+            }
+            let ours_fig = cell(ours);
+            let base = Baseline::new("kernel → kernel, CUBIC", cell(&k_cubic), &ours_fig);
+            rows.push(
+                Row::new(
+                    row_name(&p, dir),
+                    "Mbit/s",
+                    true,
+                    ours_fig,
+                    cell(peer),
+                    note,
+                )
+                .with_baseline(base),
+            );
+        }
+    }
+    let p6 = profiles::p6_sharing();
+    let shared = sharing(&p6, plan.share_secs);
+    let row = match &shared {
+        Ok((s, k, rtt)) => {
+            if progress {
+                eprintln!("  WAN P6 sharing: synack {s:.1}, CUBIC {k:.1} Mbit/s");
+            }
+            Row::new(
+                row_name(&p6, "synack and Linux CUBIC sending at once"),
+                "Mbit/s",
+                true,
+                Figure::Value(*s),
+                Figure::Value(*k),
+                format!(
+                    "{}; peer column: the Linux CUBIC flow; synack's share {:.0}%, Jain's fairness index {:.3}, mean RTT under load {rtt:.1} ms, {} s",
+                    p6.describe(),
+                    100.0 * s / (s + k).max(1e-9),
+                    jain(&[*s, *k]),
+                    plan.share_secs
+                ),
+            )
+        }
+        Err(e) => Row::new(
+            row_name(&p6, "synack and Linux CUBIC sending at once"),
+            "Mbit/s",
+            true,
+            Figure::NotRun(format!("failed: {e}")),
+            Figure::NotRun(format!("failed: {e}")),
+            "",
+        ),
+    };
+    rows.push(row);
+    notes.push(format!(
+        "WAN rows: goodput in Mbit/s at the receiver over {} s per transfer (slow start included), every byte checked; the path is the synack-link emulator (the simulator's link model on the wall clock) between a kernel in a namespace on a plain TUN device (MTU 1500) and the other end; kernel ends facing synack or smoltcp use CUBIC; synack runs its runtime's defaults on a current-thread tokio runtime; smoltcp has 256 KiB buffers each way (synack's default size); the baseline is kernel → kernel with CUBIC in the same run; the peer column of P6 is the Linux CUBIC flow sharing the bottleneck",
+        plan.secs
+    ));
+    notes.push(format!(
+        "WAN emulator capacity: kernel → kernel through the emulator with no rate limit (2 ms RTT): {}",
+        short(&cap, false) + " Mbit/s"
+    ));
+    (rows, notes)
+}
+
+fn rtt(r: &Result<WanRun, String>) -> String {
+    match r {
+        Ok(w) => format!("{:.1} ms", w.rtt_ms),
+        Err(_) => "-".into(),
+    }
+}
+
+/// Every WAN row, not run, saying why.
+pub(crate) fn not_run(why: &str) -> Vec<Row> {
+    let mut names = Vec::new();
+    for p in profiles::single_flow() {
+        names.push(row_name(&p, "kernel → synack"));
+        names.push(row_name(&p, "synack → kernel"));
+    }
+    names.push(row_name(
+        &profiles::p6_sharing(),
+        "synack and Linux CUBIC sending at once",
+    ));
+    names
+        .into_iter()
+        .map(|n| {
+            Row::new(
+                n,
+                "Mbit/s",
+                true,
+                Figure::NotRun(why.into()),
+                Figure::NotRun(why.into()),
+                "",
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jain_index_is_one_when_equal_and_half_when_one_takes_all() {
+        assert!((jain(&[50.0, 50.0]) - 1.0).abs() < 1e-12);
+        assert!((jain(&[100.0, 0.0]) - 0.5).abs() < 1e-12);
+        assert!((jain(&[60.0, 40.0]) - 100.0 * 100.0 / (2.0 * (3600.0 + 1600.0))).abs() < 1e-12);
+    }
+
+    #[test]
+    fn rows_that_cannot_run_cover_every_profile() {
+        let rows = not_run("needs root: test");
+        assert_eq!(rows.len(), 11);
+        assert!(rows
+            .iter()
+            .all(|r| r.synack == Figure::NotRun("needs root: test".into())));
+    }
+
+    #[test]
+    fn split_routes_by_destination() {
+        use std::sync::mpsc;
+        struct To(mpsc::Sender<u8>, u8);
+        impl Egress for To {
+            fn deliver(&mut self, _packet: &[u8]) {
+                let _ = self.0.send(self.1);
+            }
+        }
+        let (tx, rx) = mpsc::channel();
+        let mut split = Split {
+            kernel: Box::new(To(tx.clone(), 1)),
+            stack: Box::new(To(tx, 2)),
+        };
+        let mut pkt = [0u8; 20];
+        pkt[0] = 0x45;
+        pkt[16..20].copy_from_slice(&ADDR_C.octets());
+        split.deliver(&pkt);
+        pkt[16..20].copy_from_slice(&ADDR_B.octets());
+        split.deliver(&pkt);
+        split.deliver(&[0x60; 40]);
+        assert_eq!(rx.try_iter().collect::<Vec<_>>(), vec![2, 1, 1]);
+    }
+}
