@@ -107,7 +107,7 @@ fn several_holes_are_repaired_in_one_round_trip() {
 }
 
 #[test]
-fn pipe_holds_transmissions_to_cwnd() {
+fn prr_spreads_transmissions_in_recovery() {
     let mut t = Lone::new(cfg());
     let e = sack_conn(&mut t);
     t.stack.send(e.h, &vec![5u8; 60 * MSS as usize]).unwrap();
@@ -123,18 +123,37 @@ fn pipe_holds_transmissions_to_cwnd() {
         per_ack.push(out);
     }
     // Dup ACKs 1 and 2: limited transmit of 30 and 31. Dup ACK 3: fast retransmit of
-    // 10 with ssthresh = cwnd = 22 / 2 = 11 segments. Pipe is then 22 - 3 segments
-    // (SACKed) - 1 (lost) + 1 (retransmitted) = 19 and falls by one per ACK: nothing
-    // may be sent until it is below cwnd (ACK 12), then one new segment per ACK.
+    // 10 with ssthresh = 22 / 2 = 11 segments, RecoverFS = 22 segments in flight.
+    // Then RFC 6937 PRR: while pipe > ssthresh, sending follows
+    // CEIL(prr_delivered * ssthresh / RecoverFS) - prr_out, in bytes: each ACK
+    // delivers one segment, so one new segment leaves per two ACKs (the first at dup
+    // ACK 6, when 4 delivered * 1/2 - 1 retransmitted reaches a whole segment), spread
+    // across the round trip instead of RFC 6675's silence followed by one per ACK.
+    // Once pipe is down to ssthresh (dup ACK 16), PRR-SSRB keeps it there: one per ACK.
     assert_eq!(per_ack[0], vec![30]);
     assert_eq!(per_ack[1], vec![31]);
     assert_eq!(per_ack[2], vec![10]);
-    for (k, out) in per_ack.iter().enumerate().take(11).skip(3) {
-        assert!(out.is_empty(), "dup ACK {} sent {out:?}", k + 1);
-    }
-    for (n, out) in per_ack.iter().skip(11).enumerate() {
-        assert_eq!(out, &vec![32 + n as u32], "dup ACK {}", n + 12);
-    }
+    let expect: Vec<Vec<u32>> = vec![
+        vec![],
+        vec![],
+        vec![32],
+        vec![],
+        vec![33],
+        vec![],
+        vec![34],
+        vec![],
+        vec![35],
+        vec![],
+        vec![36],
+        vec![],
+        vec![],
+        vec![37],
+        vec![38],
+        vec![39],
+    ];
+    assert_eq!(per_ack[3..].to_vec(), expect);
+    // Sent in recovery after the retransmission: 8 new segments for 16 delivered,
+    // ssthresh / RecoverFS of what was delivered.
     assert_eq!(t.stack.info(e.h).unwrap().cwnd, 11 * MSS);
 }
 

@@ -387,4 +387,8 @@ impl CongestionControl for Bbr {
     fn in_slow_start(&self) -> bool {
         self.mode == BbrMode::Startup
     }
+
+    fn controls_recovery_window(&self) -> bool {
+        true
+    }
 }

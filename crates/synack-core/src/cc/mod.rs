@@ -208,6 +208,11 @@ pub trait CongestionControl: fmt::Debug + Send {
     fn pacing_rate(&self, _srtt: Option<Duration>) -> Option<u64> {
         None
     }
+    /// True when the controller sets the window during loss recovery itself (BBR), so
+    /// the connection's PRR (RFC 6937) leaves it alone.
+    fn controls_recovery_window(&self) -> bool {
+        false
+    }
     /// True while in slow start (cwnd below ssthresh), for the pacing gain.
     fn in_slow_start(&self) -> bool {
         self.cwnd() < self.ssthresh()
@@ -392,6 +397,9 @@ impl CongestionControl for Congestion {
     }
     fn in_slow_start(&self) -> bool {
         delegate!(self, cc => cc.in_slow_start())
+    }
+    fn controls_recovery_window(&self) -> bool {
+        delegate!(self, cc => cc.controls_recovery_window())
     }
 }
 

@@ -254,6 +254,7 @@ impl Connection {
                 app_limited: self.send.len() <= off,
             };
             self.cc.on_delivery(env.now, &delivery);
+            self.prr_on_ack(delivered);
         }
         if simultaneous_synack {
             // Only the ACK of the duplicate SYN-ACK is new; nothing else to process.

@@ -377,6 +377,9 @@ impl Connection {
                 self.snd_max_ts = self.ts_now(env.now);
             }
         }
+        if self.in_recovery && len > 0 {
+            self.prr_on_send(len as u32);
+        }
         if retransmission {
             // Karn: no RTT sample from a retransmitted range.
             self.rtt_probe = None;

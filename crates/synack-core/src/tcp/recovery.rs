@@ -80,6 +80,12 @@ pub(crate) struct Scoreboard {
     /// Every unSACKed byte below this is lost by RACK's time order (RFC 8985 §6.2):
     /// the peer got a segment sent at least a reordering window after all of them.
     rack_lost_to: Seq,
+    /// RFC 6937 PRR: bytes delivered to the peer since recovery began ...
+    prr_delivered: u32,
+    /// ... bytes sent since then ...
+    prr_out: u32,
+    /// ... and RecoverFS, the flight size when it began.
+    recover_fs: u32,
 }
 
 impl Scoreboard {
@@ -91,6 +97,9 @@ impl Scoreboard {
             rxt_fence: snd_una,
             active: false,
             rack_lost_to: snd_una,
+            prr_delivered: 0,
+            prr_out: 0,
+            recover_fs: 0,
         }
     }
 
@@ -305,6 +314,10 @@ impl Connection {
                 sb.active = true;
                 sb.high_rxt = una;
                 sb.rxt_fence = max;
+                // RFC 6937 §3: PRR starts counting.
+                sb.prr_delivered = 0;
+                sb.prr_out = 0;
+                sb.recover_fs = flight;
                 self.cc.on_sack_recovery(env.now, flight, mss);
             }
             None => self.cc.on_fast_retransmit(env.now, flight, mss),
@@ -580,6 +593,53 @@ impl Connection {
     pub(crate) fn ts_sample_ok(&self, old_una: Seq, tsecr: u32) -> bool {
         let covers_rtx = self.rtx_high > old_una;
         !(covers_rtx && (tsecr.wrapping_sub(self.rtx_tsval) as i32) < 0)
+    }
+
+    /// RFC 6937 (Proportional Rate Reduction), on every ACK in SACK-based recovery:
+    /// `delivered` bytes reached the peer. While pipe is above ssthresh, sending is
+    /// held to ssthresh/RecoverFS of what was delivered, so the window comes down to
+    /// ssthresh smoothly across the round trip instead of in one silence; below it,
+    /// slow start (PRR-SSRB, at most one SMSS more than was delivered) brings pipe back
+    /// up to ssthresh. cwnd = pipe + sndcnt. A controller that governs the window in
+    /// recovery itself (BBR) is left alone.
+    pub(crate) fn prr_on_ack(&mut self, delivered: u32) {
+        if !self.in_sack_recovery() || self.cc.controls_recovery_window() {
+            return;
+        }
+        let mss = u32::from(self.mss);
+        let (una, max) = (self.snd_una, self.snd_max);
+        let ssthresh = self.cc.ssthresh();
+        let Some(sb) = self.sb.as_deref_mut() else {
+            return;
+        };
+        sb.prr_delivered = sb.prr_delivered.saturating_add(delivered);
+        let pipe = sb.pipe(una, max, mss);
+        let sndcnt = if pipe > ssthresh {
+            // Proportional Rate Reduction: CEIL(prr_delivered * ssthresh / RecoverFS)
+            // - prr_out.
+            let target = (u64::from(sb.prr_delivered) * u64::from(ssthresh))
+                .div_ceil(u64::from(sb.recover_fs.max(1)));
+            u32::try_from(target.saturating_sub(u64::from(sb.prr_out))).unwrap_or(u32::MAX)
+        } else {
+            // PRR-SSRB: MIN(ssthresh - pipe, MAX(prr_delivered - prr_out,
+            // DeliveredData) + MSS).
+            let limit = sb
+                .prr_delivered
+                .saturating_sub(sb.prr_out)
+                .max(delivered)
+                .saturating_add(mss);
+            (ssthresh - pipe).min(limit)
+        };
+        self.cc.set_cwnd(pipe.saturating_add(sndcnt));
+    }
+
+    /// RFC 6937: data (new or retransmitted) went out during recovery.
+    pub(crate) fn prr_on_send(&mut self, len: u32) {
+        if let Some(sb) = self.sb.as_deref_mut() {
+            if sb.active {
+                sb.prr_out = sb.prr_out.saturating_add(len);
+            }
+        }
     }
 
     /// Bytes the peer has SACKed above SND.UNA (0 without a scoreboard).
