@@ -36,10 +36,19 @@ const CWND_GAIN: u64 = 2000;
 const CYCLE: [u64; 8] = [1250, 750, 1000, 1000, 1000, 1000, 1000, 1000];
 /// Rounds over which the bandwidth maximum is kept.
 const BW_WINDOW_ROUNDS: u32 = 10;
-/// How long a minimum RTT stands before ProbeRTT refreshes it.
-const MIN_RTT_WINDOW: Duration = Duration::from_secs(10);
-/// How long ProbeRTT holds the window at its minimum.
-const PROBE_RTT_TIME: Duration = Duration::from_millis(200);
+/// How long a minimum RTT stands before ProbeRTT refreshes it, ms.
+const MIN_RTT_WINDOW_MS: u32 = 10_000;
+/// How long ProbeRTT holds the window at its minimum, ms.
+const PROBE_RTT_MS: u32 = 200;
+
+/// Engine time in wrapping milliseconds and microseconds (32-bit stamps keep the
+/// state small).
+fn ms(now: Instant) -> u32 {
+    now.total_millis() as u32
+}
+fn us(now: Instant) -> u32 {
+    now.total_micros() as u32
+}
 /// The smallest cwnd, in segments.
 const MIN_CWND_SEGS: u32 = 4;
 /// Startup ends when the bandwidth grew less than this (per mille) ...
@@ -72,18 +81,23 @@ pub struct Bbr {
     /// Bandwidth samples, bytes per second (saturating at 4 GB/s), with the round
     /// they were taken in: the best, second-best and third-best of the window (a
     /// Kathleen Nichols min-max filter, as Linux's `minmax`).
-    bw: [(u32, u32); 3],
+    bw: [u32; 3],
+    /// The round each of `bw` was taken in (its low 8 bits: the window is 10).
+    bw_round: [u8; 3],
     /// Round-trip propagation time estimate, µs (u32::MAX before a sample).
     min_rtt_us: u32,
-    min_rtt_stamp: Instant,
-    /// End of ProbeRTT's hold, once in flight has fallen to the minimum window
-    /// (`Instant::ZERO`: not yet).
-    probe_rtt_done: Instant,
+    /// When `min_rtt_us` was measured, engine milliseconds (wrapping).
+    min_rtt_stamp: u32,
+    /// End of ProbeRTT's hold, engine milliseconds, once in flight has fallen to the
+    /// minimum window (0: not yet).
+    probe_rtt_done: u32,
     /// Rounds counted so far.
     round: u32,
     /// Bytes delivered in the current round, and when it began.
     round_bytes: u32,
-    round_start: Instant,
+    /// Engine microseconds (wrapping; rounds last far less than 71 minutes), 0 before
+    /// the first ACK.
+    round_start: u32,
     /// Startup's plateau detection: the bandwidth to beat, bytes per second.
     full_bw: u32,
     full_bw_rounds: u8,
@@ -102,13 +116,14 @@ impl Bbr {
             cwnd: initial_cwnd,
             prior_cwnd: initial_cwnd,
             mss: 1460,
-            bw: [(0, 0); 3],
+            bw: [0; 3],
+            bw_round: [0; 3],
             min_rtt_us: u32::MAX,
-            min_rtt_stamp: Instant::ZERO,
-            probe_rtt_done: Instant::ZERO,
+            min_rtt_stamp: 0,
+            probe_rtt_done: 0,
             round: 0,
             round_bytes: 0,
-            round_start: Instant::ZERO,
+            round_start: 0,
             full_bw: 0,
             full_bw_rounds: 0,
             filled_pipe: false,
@@ -124,7 +139,7 @@ impl Bbr {
 
     /// The bottleneck bandwidth estimate, bytes per second (0 before a sample).
     pub fn bottleneck_bw(&self) -> u64 {
-        u64::from(self.bw[0].1)
+        u64::from(self.bw[0])
     }
 
     /// The propagation RTT estimate, once measured.
@@ -165,29 +180,34 @@ impl Bbr {
     /// others age out after the window.
     fn update_bw(&mut self, sample: u64) {
         let sample = u32::try_from(sample).unwrap_or(u32::MAX);
-        let r = self.round;
-        if sample >= self.bw[0].1 || r.wrapping_sub(self.bw[2].0) >= BW_WINDOW_ROUNDS {
-            self.bw = [(r, sample); 3];
+        let r = self.round as u8;
+        let age = |k: u8| u32::from(r.wrapping_sub(k));
+        if sample >= self.bw[0] || age(self.bw_round[2]) >= BW_WINDOW_ROUNDS {
+            self.bw = [sample; 3];
+            self.bw_round = [r; 3];
             return;
         }
-        if sample >= self.bw[1].1 {
-            self.bw[1] = (r, sample);
-            self.bw[2] = (r, sample);
-        } else if sample >= self.bw[2].1 {
-            self.bw[2] = (r, sample);
+        if sample >= self.bw[1] {
+            self.bw[1] = sample;
+            self.bw[2] = sample;
+            self.bw_round[1] = r;
+            self.bw_round[2] = r;
+        } else if sample >= self.bw[2] {
+            self.bw[2] = sample;
+            self.bw_round[2] = r;
         }
         // Age the best out after the window, then the second best.
-        if r.wrapping_sub(self.bw[0].0) >= BW_WINDOW_ROUNDS {
-            self.bw = [self.bw[1], self.bw[2], (r, sample)];
-            if r.wrapping_sub(self.bw[0].0) >= BW_WINDOW_ROUNDS {
-                self.bw = [self.bw[1], self.bw[2], (r, sample)];
+        for _ in 0..2 {
+            if age(self.bw_round[0]) >= BW_WINDOW_ROUNDS {
+                self.bw = [self.bw[1], self.bw[2], sample];
+                self.bw_round = [self.bw_round[1], self.bw_round[2], r];
             }
         }
     }
 
     /// End of a round: a delivery-rate sample, then Startup's plateau check.
     fn end_round(&mut self, now: Instant) {
-        let elapsed = now.saturating_duration_since(self.round_start).as_micros();
+        let elapsed = u128::from(us(now).wrapping_sub(self.round_start));
         let bytes = u64::from(self.round_bytes);
         // A sample over less than the propagation RTT measures ACK timing, not the
         // path (Linux discards rate samples whose interval is below min_rtt).
@@ -203,7 +223,7 @@ impl Bbr {
         }
         self.round = self.round.wrapping_add(1);
         self.round_bytes = 0;
-        self.round_start = now;
+        self.round_start = us(now);
         if self.mode == BbrMode::ProbeBw {
             self.cycle_index = (self.cycle_index + 1) % CYCLE.len() as u8;
         }
@@ -214,7 +234,7 @@ impl Bbr {
             // grow the bandwidth by 25 %.
             let bw = self.bottleneck_bw();
             if bw * 1000 >= u64::from(self.full_bw) * FULL_BW_GROWTH {
-                self.full_bw = self.bw[0].1;
+                self.full_bw = self.bw[0];
                 self.full_bw_rounds = 0;
             } else {
                 self.full_bw_rounds += 1;
@@ -238,21 +258,21 @@ impl Bbr {
         // ProbeRTT (draft §4.3.4): when the minimum RTT is older than its window.
         if self.mode != BbrMode::ProbeRtt
             && self.min_rtt_us != u32::MAX
-            && now.saturating_duration_since(self.min_rtt_stamp) > MIN_RTT_WINDOW
+            && ms(now).wrapping_sub(self.min_rtt_stamp) > MIN_RTT_WINDOW_MS
         {
             self.mode = BbrMode::ProbeRtt;
             self.prior_cwnd = self.prior_cwnd.max(self.cwnd);
-            self.probe_rtt_done = Instant::ZERO;
+            self.probe_rtt_done = 0;
         }
         if self.mode == BbrMode::ProbeRtt {
             let done = self.probe_rtt_done;
-            if done == Instant::ZERO {
+            if done == 0 {
                 if in_flight <= self.min_cwnd() {
-                    self.probe_rtt_done = now + PROBE_RTT_TIME;
+                    self.probe_rtt_done = ms(now).wrapping_add(PROBE_RTT_MS).max(1);
                 }
-            } else if now >= done {
+            } else if (ms(now).wrapping_sub(done) as i32) >= 0 {
                 {
-                    self.min_rtt_stamp = now;
+                    self.min_rtt_stamp = ms(now);
                     self.cwnd = self.cwnd.max(self.prior_cwnd);
                     if self.filled_pipe {
                         self.enter_probe_bw();
@@ -323,19 +343,19 @@ impl CongestionControl for Bbr {
 
     fn on_delivery(&mut self, now: Instant, d: &Delivery) {
         self.mss = d.mss.max(1);
-        if self.round_start == Instant::ZERO {
-            self.round_start = now;
-            self.min_rtt_stamp = now;
+        if self.round_start == 0 {
+            self.round_start = us(now).max(1);
+            self.min_rtt_stamp = ms(now);
         }
         if let Some(rtt) = d.rtt_sample {
             let us = u32::try_from(rtt.as_micros())
                 .unwrap_or(u32::MAX - 1)
                 .max(1);
             // Draft §4.5.3: a lower sample, or any sample once the estimate expired.
-            let expired = now.saturating_duration_since(self.min_rtt_stamp) > MIN_RTT_WINDOW;
+            let expired = ms(now).wrapping_sub(self.min_rtt_stamp) > MIN_RTT_WINDOW_MS;
             if us <= self.min_rtt_us || (expired && self.mode == BbrMode::ProbeRtt) {
                 self.min_rtt_us = us;
-                self.min_rtt_stamp = now;
+                self.min_rtt_stamp = ms(now);
             }
         }
         self.round_bytes = self.round_bytes.saturating_add(d.delivered);

@@ -24,17 +24,19 @@ pub struct Cubic {
     ssthresh: u32,
     /// W_max (RFC 9438 §4.1), bytes: the window just before the last reduction, less
     /// with fast convergence (§4.7). Zero before the first congestion event.
-    w_max: f64,
+    w_max: f32,
     /// cwnd_prior (RFC 9438 §4.6), bytes: cwnd when ssthresh was last set.
-    cwnd_prior: f64,
-    /// Start of the current congestion-avoidance stage (the epoch); `None` outside it.
-    epoch_start: Option<Instant>,
+    cwnd_prior: f32,
+    /// Start of the current congestion-avoidance stage (the epoch), in engine
+    /// milliseconds (wrapping); `None` outside it. The window's state is kept in
+    /// 32-bit fields (computed in f64) so the controller stays small.
+    epoch_start: Option<u32>,
     /// K (RFC 9438 §4.2), seconds, for the current epoch.
-    k: f64,
+    k: f32,
     /// W_est (RFC 9438 §4.3), bytes: the Reno-friendly estimate for the current epoch.
-    w_est: f64,
+    w_est: f32,
     /// Fractional bytes of cwnd growth not yet applied.
-    carry: f64,
+    carry: f32,
     /// The next epoch is the first after a timeout (RFC 9438 §4.8).
     after_timeout: bool,
     /// A timeout was taken and no new data has been acknowledged since.
@@ -76,13 +78,13 @@ impl Cubic {
     /// epoch's start until the cubic function reaches W_max. `None` outside an epoch.
     pub fn k(&self) -> Option<Duration> {
         self.epoch_start
-            .map(|_| Duration::from_secs_f64(self.k.max(0.0)))
+            .map(|_| Duration::from_secs_f64(f64::from(self.k).max(0.0)))
     }
 
     /// W_cubic(t) of RFC 9438 §4.2 eq. 1, in bytes: C * (t - K)^3 * SMSS + W_max.
     fn w_cubic(&self, t: f64, mss: f64) -> f64 {
-        let d = t - self.k;
-        CUBIC_C * d * d * d * mss + self.w_max
+        let d = t - f64::from(self.k);
+        CUBIC_C * d * d * d * mss + f64::from(self.w_max)
     }
 
     /// ssthresh after a congestion event, RFC 9438 §4.6: FlightSize * beta_cubic, at
@@ -94,19 +96,20 @@ impl Cubic {
     /// Begin a congestion-avoidance epoch at `now` (RFC 9438 §4.2).
     fn start_epoch(&mut self, now: Instant, mss: f64) {
         let cwnd = f64::from(self.cwnd);
-        self.epoch_start = Some(now);
+        self.epoch_start = Some(now.total_millis() as u32);
         self.carry = 0.0;
         // RFC 9438 §4.3: W_est starts at cwnd_epoch.
-        self.w_est = cwnd;
-        if self.after_timeout || cwnd >= self.w_max {
+        self.w_est = cwnd as f32;
+        let w_max = f64::from(self.w_max);
+        if self.after_timeout || cwnd >= w_max {
             // RFC 9438 §4.8: the first epoch after a timeout uses K = 0 and W_max =
             // cwnd_epoch. The same applies when there is no higher W_max to return to
             // (no congestion event yet): growth is convex from the current window.
-            self.w_max = cwnd;
+            self.w_max = cwnd as f32;
             self.k = 0.0;
         } else {
             // RFC 9438 §4.2 eq. 2: K = cbrt((W_max - cwnd_epoch) / C), in segments.
-            self.k = ((self.w_max - cwnd) / mss / CUBIC_C).cbrt();
+            self.k = ((w_max - cwnd) / mss / CUBIC_C).cbrt() as f32;
         }
         self.after_timeout = false;
     }
@@ -123,8 +126,9 @@ impl Cubic {
         if self.epoch_start.is_none() {
             self.start_epoch(now, mss_f);
         }
-        let epoch = self.epoch_start.unwrap_or(now);
-        let t = now.saturating_duration_since(epoch).as_secs_f64();
+        let now_ms = now.total_millis() as u32;
+        let epoch = self.epoch_start.unwrap_or(now_ms);
+        let t = f64::from(now_ms.wrapping_sub(epoch)) / 1000.0;
         let rtt = srtt.unwrap_or(Duration::ZERO).as_secs_f64();
         let cwnd = f64::from(self.cwnd);
         let acked = f64::from(bytes_acked);
@@ -136,20 +140,21 @@ impl Cubic {
         } else {
             CUBIC_ALPHA
         };
-        self.w_est += alpha * acked * mss_f / cwnd;
+        let w_est = f64::from(self.w_est) + alpha * acked * mss_f / cwnd;
+        self.w_est = w_est as f32;
 
-        let new_cwnd = if self.w_cubic(t, mss_f) < self.w_est {
+        let new_cwnd = if self.w_cubic(t, mss_f) < w_est {
             // Reno-friendly region (RFC 9438 §4.3): cwnd = W_est.
             self.carry = 0.0;
-            self.w_est.max(cwnd)
+            w_est.max(cwnd)
         } else {
             // Concave (§4.4) and convex (§4.5) regions: aim at W_cubic(t + RTT),
             // clamped to [cwnd, 1.5 * cwnd] (§4.2), and grow by
             // (target - cwnd) / cwnd per SMSS acknowledged.
             let target = self.w_cubic(t + rtt, mss_f).clamp(cwnd, 1.5 * cwnd);
-            let grow = (target - cwnd) * acked / cwnd + self.carry;
+            let grow = (target - cwnd) * acked / cwnd + f64::from(self.carry);
             let whole = grow.floor();
-            self.carry = grow - whole;
+            self.carry = (grow - whole) as f32;
             cwnd + whole
         };
         self.cwnd = if new_cwnd >= f64::from(u32::MAX) {
@@ -165,12 +170,12 @@ impl Cubic {
         let cwnd = f64::from(self.cwnd);
         // RFC 9438 §4.7: a flow that lost before reaching its previous W_max releases
         // some bandwidth for newer flows.
-        self.w_max = if cwnd < self.w_max {
-            cwnd * (1.0 + CUBIC_BETA) / 2.0
+        self.w_max = if cwnd < f64::from(self.w_max) {
+            (cwnd * (1.0 + CUBIC_BETA) / 2.0) as f32
         } else {
-            cwnd
+            cwnd as f32
         };
-        self.cwnd_prior = cwnd;
+        self.cwnd_prior = cwnd as f32;
         self.ssthresh = Self::cubic_ssthresh(flight_size, mss);
         self.epoch_start = None;
         self.carry = 0.0;

@@ -529,5 +529,5 @@ fn custom_controllers_get_the_shared_recovery_rules() {
 fn built_in_controllers_stay_small() {
     // Every connection carries its controller inline: the largest built-in one sets
     // the size of all (idle connections are held to about 1 KiB each).
-    assert!(core::mem::size_of::<Congestion>() <= 96);
+    assert!(core::mem::size_of::<Congestion>() <= 64);
 }

@@ -548,7 +548,8 @@ impl Connection {
         }
         if let Some((seq, at)) = self.rtt_probe {
             if seg_ack > seq {
-                let rtt = env.now.saturating_duration_since(at);
+                let now_us = env.now.total_micros() as u32;
+                let rtt = Duration::from_micros(u64::from(now_us.wrapping_sub(at)));
                 self.rtt.sample(rtt);
                 self.rtt_probe = None;
                 return Some(rtt);

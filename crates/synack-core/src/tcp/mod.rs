@@ -97,6 +97,49 @@ pub struct ConnStats {
     pub dropped: u64,
 }
 
+/// A connection's counters as it keeps them: byte counts in 64 bits, event counts in
+/// 32 (a connection sends fewer than four billion segments), 40 bytes smaller than
+/// [`ConnStats`], which [`ConnInfo`] reports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Counters {
+    pub(crate) bytes_sent: u64,
+    pub(crate) bytes_retransmitted: u64,
+    pub(crate) bytes_received: u64,
+    pub(crate) bytes_acked: u64,
+    pub(crate) segs_sent: u32,
+    pub(crate) segs_received: u32,
+    pub(crate) segs_retransmitted: u32,
+    pub(crate) fast_retransmits: u32,
+    pub(crate) lost_retransmits: u32,
+    pub(crate) loss_probes: u32,
+    pub(crate) timeouts: u32,
+    pub(crate) dup_acks: u32,
+    pub(crate) challenge_acks: u32,
+    pub(crate) dropped: u32,
+}
+
+impl Counters {
+    /// The public form.
+    pub(crate) fn to_stats(self) -> ConnStats {
+        ConnStats {
+            bytes_sent: self.bytes_sent,
+            bytes_retransmitted: self.bytes_retransmitted,
+            bytes_received: self.bytes_received,
+            bytes_acked: self.bytes_acked,
+            segs_sent: u64::from(self.segs_sent),
+            segs_received: u64::from(self.segs_received),
+            segs_retransmitted: u64::from(self.segs_retransmitted),
+            fast_retransmits: u64::from(self.fast_retransmits),
+            lost_retransmits: u64::from(self.lost_retransmits),
+            loss_probes: u64::from(self.loss_probes),
+            timeouts: u64::from(self.timeouts),
+            dup_acks: u64::from(self.dup_acks),
+            challenge_acks: u64::from(self.challenge_acks),
+            dropped: u64::from(self.dropped),
+        }
+    }
+}
+
 /// A snapshot of a connection's state, for applications and tools.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnInfo {
@@ -263,7 +306,8 @@ pub(crate) struct Connection {
     pub(crate) rtt: RttEstimator,
     pub(crate) cc: Congestion,
     /// A timed segment for RTT measurement without timestamps (Karn): (seq, sent at).
-    pub(crate) rtt_probe: Option<(Seq, Instant)>,
+    /// (The send time in wrapping engine microseconds: 12 bytes, not 24.)
+    pub(crate) rtt_probe: Option<(Seq, u32)>,
     pub(crate) dupacks: u32,
     /// SND.MAX when the current round began: an ACK at or beyond it ends the round
     /// (RFC 9406 §4.2 windowEnd).
@@ -338,7 +382,7 @@ pub(crate) struct Connection {
     pub(crate) wake: u8,
     /// The application saw a full send buffer and waits for room.
     pub(crate) want_writable: bool,
-    pub(crate) stats: ConnStats,
+    pub(crate) stats: Counters,
     /// Listener slot for a passive open not yet accepted.
     pub(crate) listener: Option<u32>,
 }
@@ -437,7 +481,7 @@ impl Connection {
             opts,
             wake: 0,
             want_writable: false,
-            stats: ConnStats::default(),
+            stats: Counters::default(),
             listener: None,
         }
     }
@@ -717,7 +761,7 @@ impl Connection {
             recv_queue: self.recv.len(),
             buffer_bytes: self.send.allocated() + self.recv.allocated(),
             error: self.error,
-            stats: self.stats,
+            stats: self.stats.to_stats(),
         }
     }
 

@@ -161,7 +161,7 @@ impl Connection {
             self.snd_max = self.iss + 1;
             // Time the SYN even when we offer timestamps: the peer may decline them,
             // and then this is the only RTT sample of the handshake (RFC 6298 §2).
-            self.rtt_probe = Some((self.iss, env.now));
+            self.rtt_probe = Some((self.iss, env.now.total_micros() as u32));
         }
         if self.rto_at.is_none() {
             self.rto_at = Some(env.now.add_micros(self.rtt.rto_us()));
@@ -370,7 +370,7 @@ impl Connection {
         }
         if end > self.snd_max {
             if !retransmission && self.rtt_probe.is_none() && !self.ts_ok && len > 0 {
-                self.rtt_probe = Some((seq, env.now));
+                self.rtt_probe = Some((seq, env.now.total_micros() as u32));
             }
             self.snd_max = end;
             if self.ts_ok {
