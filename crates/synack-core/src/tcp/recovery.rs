@@ -339,6 +339,14 @@ impl Connection {
     /// and each probe's ACK restarts the RTO.
     pub(crate) fn sack_after_ack(&mut self, env: &mut Env<'_>, tsecr: Option<u32>) {
         if core::mem::replace(&mut self.sack_progress, false) {
+            if self.in_recovery && !self.pto_armed {
+                // The ACK clock runs (the peer SACKs new data): restart the RTO as a
+                // cumulative ACK would (Linux re-arms it on SACKed data too), so the
+                // timeout does not cut a recovery short into go-back-N from one
+                // segment while retransmissions are still being repaired; a lost
+                // retransmission is caught by the fence below or the probe timeout.
+                self.rto_at = Some(env.now.add_micros(self.rtt.rto_us()));
+            }
             self.arm_pto(env.now);
         }
         let mss = u32::from(self.mss);
