@@ -43,6 +43,8 @@ pub struct SocketOptions {
     pub max_segment: Option<u16>,
     /// Delayed ACK timeout; `None` acknowledges every segment at once (TCP_QUICKACK).
     pub delayed_ack: Option<Duration>,
+    /// IP time-to-live / hop limit of the connection's packets (IP_TTL).
+    pub ttl: u8,
 }
 
 impl SocketOptions {
@@ -56,6 +58,7 @@ impl SocketOptions {
             syn_retries: cfg.syn_retries,
             max_segment: None,
             delayed_ack: cfg.delayed_ack,
+            ttl: cfg.ttl,
         }
     }
 }
