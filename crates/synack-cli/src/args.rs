@@ -285,8 +285,12 @@ pub(crate) fn parse_seed(s: &str) -> Result<u64, String> {
     if t.starts_with('-') {
         return Err(format!("seed must not be negative, got '{s}'"));
     }
-    t.parse()
-        .map_err(|_| format!("'{s}' is not a seed (a whole number from 0 to {})", u64::MAX))
+    t.parse().map_err(|_| {
+        format!(
+            "'{s}' is not a seed (a whole number from 0 to {})",
+            u64::MAX
+        )
+    })
 }
 
 /// "64K", "10M", "1G", "1500".

@@ -249,21 +249,19 @@ async fn connect_verbosely(
                 Some(t) => format!("giving up after {:.1} s", t.as_secs_f64()),
                 None => "TCP gives up after about 2 minutes; --timeout sets a limit".to_string(),
             };
-            eprintln!(
-                "synack: waiting for {target} to answer the SYN (its SYN-ACK) — {limit}"
-            );
+            eprintln!("synack: waiting for {target} to answer the SYN (its SYN-ACK) — {limit}");
             match timeout {
-                Some(t) => match tokio::time::timeout(t.saturating_sub(patience), &mut connect)
-                    .await
-                {
-                    Ok(r) => r,
-                    Err(_) => {
-                        return Err(format!(
-                            "cannot connect to {target}: no answer within {:.1} s (--timeout)",
-                            t.as_secs_f64()
-                        ))
+                Some(t) => {
+                    match tokio::time::timeout(t.saturating_sub(patience), &mut connect).await {
+                        Ok(r) => r,
+                        Err(_) => {
+                            return Err(format!(
+                                "cannot connect to {target}: no answer within {:.1} s (--timeout)",
+                                t.as_secs_f64()
+                            ))
+                        }
                     }
-                },
+                }
                 None => connect.await,
             }
         }

@@ -31,7 +31,11 @@ fn tmp(name: &str) -> PathBuf {
 fn assert_one_line_error(o: &Output, needle: &str) {
     assert_eq!(o.status.code(), Some(2), "exit status: {}", stderr(o));
     let err = stderr(o);
-    assert_eq!(err.trim_end().lines().count(), 1, "one line expected:\n{err}");
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "one line expected:\n{err}"
+    );
     assert!(err.contains(needle), "{err:?} should mention {needle:?}");
 }
 
@@ -56,7 +60,13 @@ fn zero_byte_demo_is_a_handshake_and_a_close() {
     let o = synack(&["demo", "--bytes", "0"]);
     let out = stdout(&o);
     assert!(o.status.success(), "{out}\n{}", stderr(&o));
-    for s in ["SYN-ACK", "ESTABLISHED", "FIN-WAIT-1", "LAST-ACK", "TIME-WAIT"] {
+    for s in [
+        "SYN-ACK",
+        "ESTABLISHED",
+        "FIN-WAIT-1",
+        "LAST-ACK",
+        "TIME-WAIT",
+    ] {
         assert!(out.contains(s), "missing {s}:\n{out}");
     }
     assert!(out.contains("both sides reached CLOSED"), "{out}");
@@ -75,13 +85,22 @@ fn a_failed_demo_says_why_without_contradiction() {
 
 #[test]
 fn negative_values_are_named() {
-    assert_one_line_error(&synack(&["demo", "--bytes", "-5"]), "size must not be negative");
-    assert_one_line_error(&synack(&["demo", "--loss", "-0.1"]), "loss must not be negative");
+    assert_one_line_error(
+        &synack(&["demo", "--bytes", "-5"]),
+        "size must not be negative",
+    );
+    assert_one_line_error(
+        &synack(&["demo", "--loss", "-0.1"]),
+        "loss must not be negative",
+    );
     assert_one_line_error(
         &synack(&["demo", "--latency", "-3"]),
         "latency must not be negative",
     );
-    assert_one_line_error(&synack(&["demo", "--seed", "-1"]), "seed must not be negative");
+    assert_one_line_error(
+        &synack(&["demo", "--seed", "-1"]),
+        "seed must not be negative",
+    );
     assert_one_line_error(
         &synack(&["demo", "--time-wait", "-2s"]),
         "duration must not be negative",
@@ -98,7 +117,10 @@ fn count_arrows(rows: &[&str]) -> (usize, usize, usize) {
         .iter()
         .filter(|l| l.contains("◀──") || l.contains("✗──"))
         .count();
-    let retx = rows.iter().filter(|l| l.contains("(retransmission")).count();
+    let retx = rows
+        .iter()
+        .filter(|l| l.contains("(retransmission"))
+        .count();
     (left + right, right, retx)
 }
 
@@ -212,10 +234,14 @@ fn retransmission_labels_count_up() {
 fn two_connection_pcap() -> PathBuf {
     let a = tmp("a.pcap");
     let b = tmp("b.pcap");
-    assert!(synack(&["demo", "--pcap", a.to_str().unwrap()]).status.success());
-    assert!(synack(&["demo", "--seed", "2", "--pcap", b.to_str().unwrap()])
+    assert!(synack(&["demo", "--pcap", a.to_str().unwrap()])
         .status
         .success());
+    assert!(
+        synack(&["demo", "--seed", "2", "--pcap", b.to_str().unwrap()])
+            .status
+            .success()
+    );
     let mut bytes = std::fs::read(&a).unwrap();
     bytes.extend_from_slice(&std::fs::read(&b).unwrap()[24..]);
     let both = tmp("both.pcap");
@@ -237,7 +263,12 @@ fn several_connections_make_one_json_and_one_mermaid_document() {
         assert_eq!(s["segments"]["right"], 4, "{s}");
         assert_eq!(s["bytes"]["left_to_right"], 5, "{s}");
     }
-    let m = stdout(&synack(&["trace", both.to_str().unwrap(), "--format", "mermaid"]));
+    let m = stdout(&synack(&[
+        "trace",
+        both.to_str().unwrap(),
+        "--format",
+        "mermaid",
+    ]));
     assert_eq!(m.matches("sequenceDiagram").count(), 1, "{m}");
     assert!(m.contains("participant client_0") && m.contains("participant client_1"));
 }
@@ -245,7 +276,9 @@ fn several_connections_make_one_json_and_one_mermaid_document() {
 #[test]
 fn cut_off_and_empty_captures_are_errors_in_our_words() {
     let pcap = tmp("cut.pcap");
-    assert!(synack(&["demo", "--pcap", pcap.to_str().unwrap()]).status.success());
+    assert!(synack(&["demo", "--pcap", pcap.to_str().unwrap()])
+        .status
+        .success());
     let bytes = std::fs::read(&pcap).unwrap();
     std::fs::write(&pcap, &bytes[..bytes.len() - 5]).unwrap();
     assert_one_line_error(&synack(&["trace", pcap.to_str().unwrap()]), "cut off");
@@ -304,7 +337,9 @@ fn to_pcapng(pcap: &[u8]) -> Vec<u8> {
 #[test]
 fn pcapng_captures_are_read() {
     let pcap = tmp("ng-src.pcap");
-    assert!(synack(&["demo", "--pcap", pcap.to_str().unwrap()]).status.success());
+    assert!(synack(&["demo", "--pcap", pcap.to_str().unwrap()])
+        .status
+        .success());
     let classic = stdout(&synack(&["trace", pcap.to_str().unwrap()]));
     let ng = tmp("demo.pcapng");
     std::fs::write(&ng, to_pcapng(&std::fs::read(&pcap).unwrap())).unwrap();
@@ -316,12 +351,18 @@ fn pcapng_captures_are_read() {
 #[test]
 fn width_limits_the_text_ladder() {
     let pcap = tmp("wide.pcap");
-    assert!(synack(&["demo", "--pcap", pcap.to_str().unwrap()]).status.success());
+    assert!(synack(&["demo", "--pcap", pcap.to_str().unwrap()])
+        .status
+        .success());
     let wide = stdout(&synack(&["trace", pcap.to_str().unwrap()]));
     assert!(wide.lines().any(|l| l.chars().count() > 100), "{wide}");
     let narrow = stdout(&synack(&["trace", pcap.to_str().unwrap(), "--width", "80"]));
     for l in narrow.lines() {
-        assert!(l.chars().count() <= 80, "{} columns: {l}", l.chars().count());
+        assert!(
+            l.chars().count() <= 80,
+            "{} columns: {l}",
+            l.chars().count()
+        );
     }
     // Nothing is lost: every label word of the wide ladder is still there.
     let words = |s: &str| {
@@ -356,14 +397,7 @@ fn serve_and_connect_check_their_flags_before_the_device() {
     );
     assert_one_line_error(
         &synack(&[
-            "serve",
-            "--tun",
-            "synackx0",
-            "--addr",
-            "10.1.0.2",
-            "--port",
-            "80",
-            "--echo",
+            "serve", "--tun", "synackx0", "--addr", "10.1.0.2", "--port", "80", "--echo",
         ]),
         "--host-addr",
     );

@@ -66,12 +66,7 @@ pub fn render_mermaid_connections(
 ) -> String {
     let mut out = String::from("sequenceDiagram\n");
     for c in conns {
-        push_connection(
-            &mut out,
-            &c.timeline,
-            opts,
-            &format!("_{}", c.index),
-        );
+        push_connection(&mut out, &c.timeline, opts, &format!("_{}", c.index));
     }
     out
 }

@@ -557,6 +557,9 @@ mod tests {
         let e = timeline_from_pcap(&[], &PcapOptions::default()).unwrap_err();
         assert_eq!(e.to_string(), "not a pcap capture: the file is empty");
         let e = timeline_from_pcap(&[0xd4, 0xc3, 0xb2], &PcapOptions::default()).unwrap_err();
-        assert!(e.to_string().contains("shorter than a pcap file header"), "{e}");
+        assert!(
+            e.to_string().contains("shorter than a pcap file header"),
+            "{e}"
+        );
     }
 }

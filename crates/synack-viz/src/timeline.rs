@@ -204,15 +204,14 @@ impl Timeline {
         // Segments each side has sent (by key, without addresses) that the merge has
         // taken and whose arrival it has not taken yet.
         let mut in_flight: [HashMap<SegKey, usize>; 2] = [HashMap::new(), HashMap::new()];
-        let ready = |e: &TraceEvent, from: Side, in_flight: &[HashMap<SegKey, usize>; 2]| match &e
-            .kind
-        {
-            TraceKind::Segment(s) if s.dir == Direction::Received => in_flight
-                [usize::from(from == Side::Right)]
-            .get(&seg_key(s, None))
-            .is_some_and(|&n| n > 0),
-            _ => true,
-        };
+        let ready =
+            |e: &TraceEvent, from: Side, in_flight: &[HashMap<SegKey, usize>; 2]| match &e.kind {
+                TraceKind::Segment(s) if s.dir == Direction::Received => in_flight
+                    [usize::from(from == Side::Right)]
+                .get(&seg_key(s, None))
+                .is_some_and(|&n| n > 0),
+                _ => true,
+            };
         loop {
             let take_left = match (li.peek(), ri.peek()) {
                 (None, None) => break,

@@ -134,7 +134,10 @@ impl ToSocketAddrs for Vec<SocketAddr> {
 
 /// Run `f` on each address of `addrs` until one succeeds; the last error otherwise
 /// (`InvalidInput` when there is no address at all).
-pub(crate) async fn each_addr<T, F, Fut>(addrs: &(impl ToSocketAddrs + ?Sized), mut f: F) -> io::Result<T>
+pub(crate) async fn each_addr<T, F, Fut>(
+    addrs: &(impl ToSocketAddrs + ?Sized),
+    mut f: F,
+) -> io::Result<T>
 where
     F: FnMut(SocketAddr) -> Fut,
     Fut: std::future::Future<Output = io::Result<T>>,
@@ -146,9 +149,7 @@ where
             Err(e) => last = Some(e),
         }
     }
-    Err(last.unwrap_or_else(|| {
-        io::Error::new(io::ErrorKind::InvalidInput, "no address to try")
-    }))
+    Err(last.unwrap_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address to try")))
 }
 
 #[cfg(test)]
@@ -180,7 +181,10 @@ mod tests {
         let a: SocketAddr = "10.0.0.1:1".parse().expect("literal");
         let b: SocketAddr = "[fd00::1]:2".parse().expect("literal");
         assert_eq!([a, b].to_socket_addrs().ok(), Some(vec![a, b]));
-        assert_eq!((&[b, a][..]).to_socket_addrs().ok(), Some(vec![b, a]));
+        fn list(x: impl ToSocketAddrs) -> Option<Vec<SocketAddr>> {
+            x.to_socket_addrs().ok()
+        }
+        assert_eq!(list(&[b, a][..]), Some(vec![b, a]));
         assert_eq!(vec![a].to_socket_addrs().ok(), Some(vec![a]));
         assert_eq!("10.0.0.1:1".to_socket_addrs().ok(), Some(vec![a]));
     }

@@ -77,9 +77,8 @@ impl TcpListener {
                 Err(e) => last = Some(e),
             }
         }
-        Err(last.unwrap_or_else(|| {
-            io::Error::new(io::ErrorKind::InvalidInput, "no address to bind")
-        }))
+        Err(last
+            .unwrap_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address to bind")))
     }
 
     /// Give accepted connections these options.
@@ -172,7 +171,9 @@ impl TcpListener {
             inner.conns.insert(h, Default::default());
             if let Some(s) = self.accept_settings {
                 if s.send_buffer.is_some() || s.recv_buffer.is_some() {
-                    inner.engine.set_buffer_sizes(h, s.send_buffer, s.recv_buffer);
+                    inner
+                        .engine
+                        .set_buffer_sizes(h, s.send_buffer, s.recv_buffer);
                 }
             }
             drop(inner);

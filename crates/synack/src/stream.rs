@@ -126,17 +126,17 @@ impl StreamInner {
         let mut ready = Ready::EMPTY;
         if interest.is_readable() {
             if inner.engine.recv_queue(self.h) > 0 {
-                ready = ready | Ready::READABLE;
+                ready |= Ready::READABLE;
             }
             if state == State::Closed || inner.engine.is_read_closed(self.h) {
-                ready = ready | Ready::READABLE | Ready::READ_CLOSED;
+                ready |= Ready::READABLE | Ready::READ_CLOSED;
             }
         }
         if interest.is_writable() {
             match state {
                 State::Established | State::CloseWait => {
                     if inner.engine.send_capacity(self.h) > 0 {
-                        ready = ready | Ready::WRITABLE;
+                        ready |= Ready::WRITABLE;
                     }
                 }
                 // The handshake is not done: not writable yet.
@@ -317,10 +317,7 @@ impl TcpStream {
     /// # Ok(())
     /// # }
     /// ```
-    pub async fn connect(
-        stack: &NetStack,
-        addr: impl ToSocketAddrs,
-    ) -> io::Result<TcpStream> {
+    pub async fn connect(stack: &NetStack, addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
         each_addr(&addr, |remote| TcpStream::open(stack, remote, None)).await
     }
 
@@ -529,16 +526,12 @@ impl TcpStream {
 
     /// Poll form of [`readable`](TcpStream::readable).
     pub fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.inner
-            .poll_ready(cx, Interest::READABLE)
-            .map_ok(|_| ())
+        self.inner.poll_ready(cx, Interest::READABLE).map_ok(|_| ())
     }
 
     /// Poll form of [`writable`](TcpStream::writable).
     pub fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.inner
-            .poll_ready(cx, Interest::WRITABLE)
-            .map_ok(|_| ())
+        self.inner.poll_ready(cx, Interest::WRITABLE).map_ok(|_| ())
     }
 
     /// Read what is there without waiting: `Ok(n)` bytes, `Ok(0)` at end of stream
@@ -603,9 +596,8 @@ impl TcpStream {
     /// # }
     /// ```
     pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
-        let ttl = u8::try_from(ttl).map_err(|_| {
-            io::Error::new(io::ErrorKind::InvalidInput, "TTL must be at most 255")
-        })?;
+        let ttl = u8::try_from(ttl)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "TTL must be at most 255"))?;
         self.set_options(|o| o.ttl = ttl)
     }
 

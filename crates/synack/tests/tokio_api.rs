@@ -37,7 +37,9 @@ async fn within<T>(what: &str, f: impl Future<Output = T>) -> T {
 
 /// A connected client / server pair of streams.
 async fn streams(a: &NetStack, b: &NetStack, port: u16) -> (TcpStream, TcpStream) {
-    let l = TcpListener::bind(b, ("10.0.0.2", port)).await.expect("bind");
+    let l = TcpListener::bind(b, ("10.0.0.2", port))
+        .await
+        .expect("bind");
     let c = TcpStream::connect(a, ("10.0.0.2", port))
         .await
         .expect("connect");
@@ -84,7 +86,10 @@ async fn readiness_and_try_calls() {
             s.try_read(&mut buf).unwrap_err().kind(),
             ErrorKind::WouldBlock
         );
-        let r = c.ready(Interest::READABLE | Interest::WRITABLE).await.unwrap();
+        let r = c
+            .ready(Interest::READABLE | Interest::WRITABLE)
+            .await
+            .unwrap();
         assert!(r.is_writable() && !r.is_readable() && !r.is_write_closed());
         c.writable().await.unwrap();
         assert_eq!(c.try_write(b"ping").unwrap(), 4);
@@ -219,7 +224,9 @@ async fn address_lists_are_tried_in_order() {
             .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::ConnectionRefused);
         // A name is not an address: synack does not resolve.
-        let e = TcpStream::connect(&a, ("example.com", 80)).await.unwrap_err();
+        let e = TcpStream::connect(&a, ("example.com", 80))
+            .await
+            .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidInput);
         // bind: the first free address of the list.
         let l2 = TcpListener::bind(&b, [sa("10.0.0.2:80"), sa("[fd00::2]:80")])
@@ -251,7 +258,10 @@ async fn tcp_socket_binds_before_connecting_and_sets_buffers() {
             ErrorKind::AddrNotAvailable
         );
         s.bind(sa("10.0.0.1:41000")).unwrap();
-        assert_eq!(s.send_buffer_size().unwrap() as usize, a.config().send_buffer);
+        assert_eq!(
+            s.send_buffer_size().unwrap() as usize,
+            a.config().send_buffer
+        );
         s.set_send_buffer_size(8 * 1024).unwrap();
         s.set_recv_buffer_size(16 * 1024).unwrap();
         assert_eq!(s.send_buffer_size().unwrap(), 8 * 1024);
@@ -262,7 +272,10 @@ async fn tcp_socket_binds_before_connecting_and_sets_buffers() {
         assert_eq!(c.linger().unwrap(), Some(Duration::ZERO));
         let (mut srv, peer) = listener.accept().await.unwrap();
         assert_eq!(peer, sa("10.0.0.1:41000"));
-        assert!(srv.nodelay().unwrap(), "accepted streams get the listener's options");
+        assert!(
+            srv.nodelay().unwrap(),
+            "accepted streams get the listener's options"
+        );
         // An 8 KiB send buffer takes at most 8 KiB at once.
         let n = c.try_write(&vec![1u8; 64 * 1024]).unwrap();
         assert!(n <= 8 * 1024, "{n}");
