@@ -455,3 +455,122 @@ fn connect_says_what_it_waits_for_and_times_out() {
     assert!(err.contains("waiting for 10.77.0.9:9"), "{err}");
     assert!(err.contains("no answer within 3.0 s"), "{err}");
 }
+
+/// A segment label of the SVG ladder: its text and its box (anchor at the centre of
+/// the baseline, rotated by `angle` degrees about it).
+struct Label {
+    text: String,
+    x: f64,
+    y: f64,
+    angle: f64,
+}
+
+impl Label {
+    /// Half the width, at the renderer's generous 6.4 px per monospace character.
+    fn half_w(&self) -> f64 {
+        self.text.chars().count() as f64 * 6.4 / 2.0
+    }
+
+    /// Is the point inside the label's box (baseline to 8 px above it, the body of
+    /// 10.5 px text)?
+    fn covers(&self, px: f64, py: f64) -> bool {
+        let a = self.angle.to_radians();
+        let (dx, dy) = (px - self.x, py - self.y);
+        let u = dx * a.cos() + dy * a.sin();
+        let v = -dx * a.sin() + dy * a.cos();
+        u.abs() <= self.half_w() && (-8.0..=0.0).contains(&v)
+    }
+
+    /// Points along the middle of the label's body.
+    fn samples(&self) -> Vec<(f64, f64)> {
+        let a = self.angle.to_radians();
+        let mut out = Vec::new();
+        let mut s = -self.half_w() + 3.0;
+        while s <= self.half_w() - 3.0 {
+            out.push((
+                self.x + s * a.cos() + 4.0 * a.sin(),
+                self.y + s * a.sin() - 4.0 * a.cos(),
+            ));
+            s += 4.0;
+        }
+        out
+    }
+}
+
+/// Segment labels and ✗ marks (centres) of a ladder SVG.
+fn svg_labels(svg: &str) -> (Vec<Label>, Vec<(f64, f64)>, usize) {
+    let doc = roxmltree::Document::parse(svg).expect("well-formed SVG");
+    let cls = |n: &roxmltree::Node<'_, '_>, c: &str| {
+        n.attribute("class")
+            .is_some_and(|v| v.split_whitespace().any(|x| x == c))
+    };
+    let mut labels = Vec::new();
+    let mut marks = Vec::new();
+    let mut arrows = 0;
+    for g in doc.descendants().filter(|n| cls(n, "segment")) {
+        for n in g.children() {
+            if n.has_tag_name("line") {
+                arrows += 1;
+            } else if n.has_tag_name("text") {
+                let num = |k: &str| n.attribute(k).unwrap().parse::<f64>().unwrap();
+                let t = n.attribute("transform").unwrap();
+                let angle: f64 = t["rotate(".len()..]
+                    .split(' ')
+                    .next()
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                labels.push(Label {
+                    text: n.text().unwrap_or("").to_string(),
+                    x: num("x"),
+                    y: num("y"),
+                    angle,
+                });
+            } else if n.has_tag_name("path") && cls(&n, "xmark") {
+                let v: Vec<f64> = n
+                    .attribute("d")
+                    .unwrap()
+                    .split(|c: char| c == ' ' || c == ',' || c == 'M' || c == 'L')
+                    .filter(|s| !s.is_empty())
+                    .map(|s| s.parse().unwrap())
+                    .collect();
+                marks.push(((v[0] + v[2]) / 2.0, (v[1] + v[3]) / 2.0));
+            }
+        }
+    }
+    (labels, marks, arrows)
+}
+
+#[test]
+fn svg_labels_do_not_collide_and_bursts_are_labelled_once() {
+    for (name, args) in [
+        ("plain", vec!["demo"]),
+        ("lossy", vec!["demo", "--loss", "0.2", "--seed", "3"]),
+        ("burst", vec!["demo", "--bytes", "64K"]),
+    ] {
+        let path = tmp(&format!("{name}.svg"));
+        let mut a = args.clone();
+        a.extend(["--svg", path.to_str().unwrap()]);
+        assert!(synack(&a).status.success());
+        let svg = std::fs::read_to_string(&path).unwrap();
+        let (labels, marks, arrows) = svg_labels(&svg);
+        for (i, l) in labels.iter().enumerate() {
+            for m in &marks {
+                assert!(!l.covers(m.0, m.1), "{name}: {:?} runs through a ✗", l.text);
+            }
+            for k in labels.iter().skip(i + 1) {
+                let hit = l.samples().iter().any(|p| k.covers(p.0, p.1));
+                assert!(!hit, "{name}: {:?} collides with {:?}", l.text, k.text);
+            }
+        }
+        if name == "burst" {
+            assert!(labels.len() < arrows, "{name}: a burst is labelled at its ends");
+            assert!(labels.iter().any(|l| l.text.contains("of a burst of")));
+        } else {
+            assert_eq!(labels.len(), arrows, "{name}: every arrow labelled");
+        }
+        if name == "lossy" {
+            assert_eq!(marks.len(), 2);
+        }
+    }
+}
