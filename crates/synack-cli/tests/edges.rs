@@ -564,7 +564,10 @@ fn svg_labels_do_not_collide_and_bursts_are_labelled_once() {
             }
         }
         if name == "burst" {
-            assert!(labels.len() < arrows, "{name}: a burst is labelled at its ends");
+            assert!(
+                labels.len() < arrows,
+                "{name}: a burst is labelled at its ends"
+            );
             assert!(labels.iter().any(|l| l.text.contains("of a burst of")));
         } else {
             assert_eq!(labels.len(), arrows, "{name}: every arrow labelled");
