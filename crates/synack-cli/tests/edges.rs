@@ -530,7 +530,7 @@ fn svg_labels(svg: &str) -> (Vec<Label>, Vec<(f64, f64)>, usize) {
                 let v: Vec<f64> = n
                     .attribute("d")
                     .unwrap()
-                    .split(|c: char| c == ' ' || c == ',' || c == 'M' || c == 'L')
+                    .split([' ', ',', 'M', 'L'])
                     .filter(|s| !s.is_empty())
                     .map(|s| s.parse().unwrap())
                     .collect();

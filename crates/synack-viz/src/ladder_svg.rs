@@ -534,6 +534,9 @@ fn state_box(svg: &mut Svg, x: f64, y: f64, side: Side, s: State) {
     );
 }
 
+/// A candidate label place: overlaps, anchor x and y, sample points.
+type Placement = (usize, f64, f64, Vec<(f64, f64)>);
+
 /// A burst of this many overlapping data arrows or more is labelled at its ends only.
 const BURST_MIN: usize = 4;
 
@@ -572,7 +575,7 @@ fn place_label(taken: &mut Vec<(f64, f64)>, a: (f64, f64), b: (f64, f64), w: f64
     let lo = (half / len).min(0.5);
     let hi = 1.0 - lo;
     // Just above the line, just below it, then a line further out either way.
-    let mut best: Option<(usize, f64, f64, Vec<(f64, f64)>)> = None;
+    let mut best: Option<Placement> = None;
     for off in [4.0, -13.0, 17.0, -26.0] {
         for t in [0.5, 0.38, 0.62, 0.26, 0.74, lo, hi] {
             let (cx, cy, pts) = points(t.clamp(lo, hi), off);

@@ -3,7 +3,6 @@
 //! Nagle, linger and the address-reuse flag, then [`connect`](TcpSocket::connect) or
 //! [`listen`](TcpSocket::listen).
 
-use crate::error::not_connected;
 use crate::listener::TcpListener;
 use crate::runtime::NetStack;
 use crate::stream::TcpStream;
@@ -212,7 +211,7 @@ impl TcpSocket {
                 "bind the socket before listening",
             ));
         };
-        let backlog = usize::try_from(backlog.max(1)).map_err(|_| not_connected())?;
+        let backlog = usize::try_from(backlog.max(1)).unwrap_or(usize::MAX);
         let mut l = TcpListener::bind_with_backlog(&self.stack, local, backlog)?;
         l.set_accept_settings(crate::listener::AcceptSettings {
             send_buffer: s.send_buffer,
