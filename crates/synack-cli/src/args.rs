@@ -230,8 +230,8 @@ pub(crate) struct DrawArgs {
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub(crate) format: Format,
     /// Fit the text ladder in this many columns (long segment labels wrap under
-    /// their arrow). Default: the terminal's width (COLUMNS) when writing to a
-    /// terminal, otherwise unlimited.
+    /// their arrow). Default: the terminal's width when writing to a terminal,
+    /// otherwise unlimited.
     #[arg(long, value_name = "COLUMNS", value_parser = clap::value_parser!(u16).range(40..))]
     pub(crate) width: Option<u16>,
 }
@@ -247,9 +247,14 @@ impl DrawArgs {
         if !std::io::stdout().is_terminal() {
             return None;
         }
+        // The shell's COLUMNS when exported, else the terminal's own width.
         std::env::var("COLUMNS")
             .ok()
             .and_then(|c| c.trim().parse::<usize>().ok())
+            .or_else(|| {
+                terminal_size::terminal_size_of(std::io::stdout())
+                    .map(|(terminal_size::Width(w), _)| usize::from(w))
+            })
             .filter(|&w| w >= 40)
     }
 }
