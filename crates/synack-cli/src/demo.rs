@@ -126,12 +126,16 @@ fn timeline(r: &DemoReport) -> Timeline {
     } else {
         synack_core::State::Listen
     };
-    Timeline::from_traces(
+    let mut tl = Timeline::from_traces(
         Endpoint::new("client", r.client.addr, synack_core::State::Closed),
         r.client.trace.clone(),
         Endpoint::new("server", r.server.addr, right_initial),
         r.server.trace.clone(),
-    )
+    );
+    // Both stacks were traced for the whole run, even one that saw nothing.
+    tl.traced_until = Some(r.end);
+    tl.infer();
+    tl
 }
 
 /// The demo's own verdict: byte counts with the SHA-256 check, RTT, and whether both

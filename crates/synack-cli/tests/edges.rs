@@ -81,6 +81,15 @@ fn a_failed_demo_says_why_without_contradiction() {
     assert!(out.contains("NOT COMPLETE"), "{out}");
     assert!(out.contains("never established a connection"), "{out}");
     assert!(!out.contains("holds 0"), "{out}");
+    // Every segment the client sent was lost, and the summary says so.
+    let (total, client, _) = summary_counts(&out);
+    assert_eq!(total, client, "{out}");
+    let lost = format!("{total} lost");
+    assert!(out.contains(&lost), "{out}");
+    assert!(
+        out.contains(&format!("link: {total} packets lost")),
+        "{out}"
+    );
 }
 
 #[test]

@@ -143,6 +143,10 @@ pub struct Timeline {
     pub isn_left: Option<u32>,
     /// The right side's initial sequence number (`B`), when known.
     pub isn_right: Option<u32>,
+    /// Both sides were traced until this time, even a side that recorded nothing (a
+    /// server that never heard a SYN): segments sent before it and never received
+    /// count as lost. `None`: a side without events was not traced.
+    pub traced_until: Option<Instant>,
 }
 
 /// Key identifying a segment on both sides of the wire: 4-tuple (when the traces'
@@ -179,6 +183,7 @@ impl Timeline {
             origin: Instant::ZERO,
             isn_left: None,
             isn_right: None,
+            traced_until: None,
         }
     }
 
@@ -364,6 +369,7 @@ impl Timeline {
             .iter()
             .filter(|e| e.side == to)
             .map(|e| e.time())
+            .chain(self.traced_until)
             .max()
         else {
             return; // the receiving side was not traced
