@@ -565,7 +565,20 @@ fn svg_labels_do_not_collide_and_bursts_are_labelled_once() {
         let (labels, marks, arrows) = svg_labels(&svg);
         for (i, l) in labels.iter().enumerate() {
             for m in &marks {
-                assert!(!l.covers(m.0, m.1), "{name}: {:?} runs through a ✗", l.text);
+                // The ✗'s centre and the ends of its arms (6 px out).
+                for (dx, dy) in [
+                    (0.0, 0.0),
+                    (-6.0, -6.0),
+                    (6.0, -6.0),
+                    (-6.0, 6.0),
+                    (6.0, 6.0),
+                ] {
+                    assert!(
+                        !l.covers(m.0 + dx, m.1 + dy),
+                        "{name}: {:?} runs through a ✗",
+                        l.text
+                    );
+                }
             }
             for k in labels.iter().skip(i + 1) {
                 let hit = l.samples().iter().any(|p| k.covers(p.0, p.1));

@@ -369,8 +369,34 @@ pub fn render_svg_ladder(tl: &Timeline, opts: &LadderSvgOptions) -> String {
             ri = end;
         }
     }
-    // Labels already placed, as points along their baselines, and the lost marks.
+    // Labels already placed, as points along their baselines, and the lost marks;
+    // notes and the wavy edges of gap breaks are there from the start.
     let mut taken: Vec<(f64, f64)> = Vec::new();
+    for (ri, r) in rows.iter().enumerate() {
+        let y = ymap.row_y[ri];
+        for (side, x) in [(Side::Left, lx), (Side::Right, rx)] {
+            if let Some(note) = r.note_of(side) {
+                let w = note.chars().count() as f64 * CHAR_W;
+                let (from, to) = match side {
+                    Side::Left => (x + 10.0, x + 10.0 + w),
+                    Side::Right => (x - 10.0 - w, x - 10.0),
+                };
+                let mut px = from;
+                while px <= to {
+                    taken.push((px, y));
+                    px += 5.0;
+                }
+            }
+        }
+    }
+    for &(y0, y1, _) in &ymap.breaks {
+        let mut px = lx;
+        while px <= rx {
+            taken.push((px, y0 + 15.0));
+            taken.push((px, y1 - 15.0));
+            px += 5.0;
+        }
+    }
 
     // Arrows.
     svg.raw("<g class=\"arrows\">");
@@ -453,7 +479,7 @@ pub fn render_svg_ladder(tl: &Timeline, opts: &LadderSvgOptions) -> String {
         };
         let angle = (by - ay).atan2(bx - ax).to_degrees();
         let label_w = label.chars().count() as f64 * CHAR_W;
-        let (tx, ty) = place_label(&mut taken, (ax, ay), (bx, by), label_w);
+        let (tx, ty) = place_label(&mut taken, (ax, ay), (bx, by), label_w, e.lost);
         let _ = writeln!(
             svg.out,
             "<text class=\"mono {lcls}\" x=\"{}\" y=\"{}\" text-anchor=\"middle\" transform=\"rotate({} {} {})\">{}</text></g>",
@@ -541,10 +567,17 @@ type Placement = (usize, f64, f64, Vec<(f64, f64)>);
 const BURST_MIN: usize = 4;
 
 /// Where to put a label of width `w` along the segment from `a` to `b` (left to
-/// right): the middle, just above the line, unless another label or a ✗ is there;
-/// then further along either way, then below the line. The label's baseline points
+/// right): the middle, just above the line, unless another label, a note, a gap
+/// break or a ✗ is there; then further along either way, then below the line; where
+/// every place overlaps something, the one that overlaps least. The label's baseline points
 /// are added to `taken`. Returns the text anchor point (the label's centre).
-fn place_label(taken: &mut Vec<(f64, f64)>, a: (f64, f64), b: (f64, f64), w: f64) -> (f64, f64) {
+fn place_label(
+    taken: &mut Vec<(f64, f64)>,
+    a: (f64, f64),
+    b: (f64, f64),
+    w: f64,
+    lost: bool,
+) -> (f64, f64) {
     let (dx, dy) = (b.0 - a.0, b.1 - a.1);
     let len = dx.hypot(dy).max(1.0);
     let (ux, uy) = (dx / len, dy / len);
@@ -574,9 +607,16 @@ fn place_label(taken: &mut Vec<(f64, f64)>, a: (f64, f64), b: (f64, f64), w: f64
     };
     let lo = (half / len).min(0.5);
     let hi = 1.0 - lo;
-    // Just above the line, just below it, then a line further out either way.
+    // Just above the line, then just below it: a label further out would read as
+    // the label of a neighbouring arrow. A lost segment's label, which cannot slide
+    // past the ✗ in the middle of its path, may stand one line further out.
     let mut best: Option<Placement> = None;
-    for off in [4.0, -13.0, 17.0, -26.0] {
+    let offsets: &[f64] = if lost {
+        &[4.0, -13.0, 17.0, -26.0]
+    } else {
+        &[4.0, -13.0]
+    };
+    for &off in offsets {
         for t in [0.5, 0.38, 0.62, 0.26, 0.74, lo, hi] {
             let (cx, cy, pts) = points(t.clamp(lo, hi), off);
             let c = clashes(&pts);
