@@ -158,7 +158,7 @@ pub(crate) struct TunArgs {
     pub(crate) trace: bool,
     /// Drop this fraction (0.05) or percent (5%) of the packets crossing synack's side
     /// of the device, in both directions, to test recovery against a real peer.
-    #[arg(long = "drop", value_name = "P", default_value = "0", value_parser = parse_prob)]
+    #[arg(long = "drop", value_name = "P", default_value = "0", value_parser = parse_prob, allow_negative_numbers = true)]
     pub(crate) drop: f64,
     /// Lower bound of the retransmission timeout (default 200ms, as Linux). A lower
     /// bound shortens the stalls after a lost tail segment on a very short path.
@@ -207,6 +207,10 @@ pub(crate) struct ConnectArgs {
     /// Upload this file instead of stdin.
     #[arg(long, value_name = "FILE")]
     pub(crate) send_file: Option<PathBuf>,
+    /// Give up connecting after this long (e.g. 5s). Default: when TCP gives up,
+    /// after its SYN retransmissions (about 2 minutes).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub(crate) timeout: Option<Duration>,
 }
 
 #[derive(Debug, Args)]
@@ -242,17 +246,18 @@ pub(crate) enum CloseArg {
 
 #[derive(Debug, Args)]
 pub(crate) struct DemoArgs {
-    /// Bytes of data each way (accepts suffixes: 64K, 10M).
-    #[arg(long, default_value = "5", value_parser = parse_size)]
+    /// Bytes of data each way (accepts suffixes: 64K, 10M; at most 1G, as the demo
+    /// holds both streams in memory). 0: a handshake and a close.
+    #[arg(long, default_value = "5", value_parser = parse_demo_bytes, allow_negative_numbers = true)]
     pub(crate) bytes: usize,
     /// Random loss on each direction of the link, as a fraction (0.05) or percent (5%).
-    #[arg(long, default_value = "0", value_parser = parse_prob)]
+    #[arg(long, default_value = "0", value_parser = parse_prob, allow_negative_numbers = true)]
     pub(crate) loss: f64,
     /// One-way latency in milliseconds.
-    #[arg(long, default_value = "10", value_parser = parse_latency)]
+    #[arg(long, default_value = "10", value_parser = parse_latency, allow_negative_numbers = true)]
     pub(crate) latency: f64,
     /// Simulation seed (the same seed replays the same run).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, allow_negative_numbers = true, value_parser = parse_seed)]
     pub(crate) seed: u64,
     /// Who closes first.
     #[arg(long, value_enum, default_value_t = CloseArg::Client)]
@@ -261,7 +266,7 @@ pub(crate) struct DemoArgs {
     #[arg(long)]
     pub(crate) simultaneous_open: bool,
     /// TIME-WAIT length (2*MSL), e.g. 60s, 500ms, 2m.
-    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    #[arg(long, default_value = "60s", value_parser = parse_duration, allow_hyphen_values = true)]
     pub(crate) time_wait: Duration,
     /// Maximum segment size (sets the link MTU to MSS + 40).
     #[arg(long, value_parser = clap::value_parser!(u16).range(64..=65495))]
@@ -288,6 +293,34 @@ pub(crate) struct DrawArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub(crate) format: Format,
+    /// Fit the text ladder in this many columns (long segment labels wrap under
+    /// their arrow). Default: the terminal's width when writing to a terminal,
+    /// otherwise unlimited.
+    #[arg(long, value_name = "COLUMNS", value_parser = clap::value_parser!(u16).range(40..))]
+    pub(crate) width: Option<u16>,
+}
+
+impl DrawArgs {
+    /// The width to fit the text ladder in: `--width`, else `COLUMNS` when stdout is
+    /// a terminal.
+    pub(crate) fn text_width(&self) -> Option<usize> {
+        use std::io::IsTerminal;
+        if let Some(w) = self.width {
+            return Some(usize::from(w));
+        }
+        if !std::io::stdout().is_terminal() {
+            return None;
+        }
+        // The shell's COLUMNS when exported, else the terminal's own width.
+        std::env::var("COLUMNS")
+            .ok()
+            .and_then(|c| c.trim().parse::<usize>().ok())
+            .or_else(|| {
+                terminal_size::terminal_size_of(std::io::stdout())
+                    .map(|(terminal_size::Width(w), _)| usize::from(w))
+            })
+            .filter(|&w| w >= 40)
+    }
 }
 
 #[derive(Debug, Args)]
@@ -301,9 +334,40 @@ pub(crate) struct TraceArgs {
     pub(crate) draw: DrawArgs,
 }
 
+/// The most `demo --bytes` takes: the scenario holds each side's data in memory.
+pub(crate) const DEMO_MAX_BYTES: usize = 1 << 30;
+
+/// `parse_size`, at most [`DEMO_MAX_BYTES`].
+pub(crate) fn parse_demo_bytes(s: &str) -> Result<usize, String> {
+    let n = parse_size(s)?;
+    if n > DEMO_MAX_BYTES {
+        return Err(format!(
+            "'{s}' is more than the demo can hold: at most 1G each way (the simulated hosts keep the data in memory)"
+        ));
+    }
+    Ok(n)
+}
+
+/// A seed: a non-negative integer.
+pub(crate) fn parse_seed(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    if t.starts_with('-') {
+        return Err(format!("seed must not be negative, got '{s}'"));
+    }
+    t.parse().map_err(|_| {
+        format!(
+            "'{s}' is not a seed (a whole number from 0 to {})",
+            u64::MAX
+        )
+    })
+}
+
 /// "64K", "10M", "1G", "1500".
 pub(crate) fn parse_size(s: &str) -> Result<usize, String> {
     let t = s.trim();
+    if t.starts_with('-') {
+        return Err(format!("size must not be negative, got '{s}'"));
+    }
     let (num, mul) = match t.char_indices().last() {
         Some((i, c)) if c.is_ascii_alphabetic() => {
             let m = match c.to_ascii_uppercase() {
@@ -332,6 +396,9 @@ pub(crate) fn parse_prob(s: &str) -> Result<f64, String> {
         t.parse::<f64>()
     }
     .map_err(|_| format!("'{s}' is not a probability (e.g. 0.05 or 5%)"))?;
+    if v < 0.0 {
+        return Err(format!("loss must not be negative, got '{s}'"));
+    }
     if !(0.0..1.0).contains(&v) {
         return Err(format!(
             "loss must be at least 0 and below 1 (100%), got '{s}'"
@@ -347,6 +414,9 @@ pub(crate) fn parse_latency(s: &str) -> Result<f64, String> {
         .trim_end_matches("ms")
         .parse()
         .map_err(|_| format!("'{s}' is not a latency in milliseconds"))?;
+    if v < 0.0 {
+        return Err(format!("latency must not be negative, got '{s}'"));
+    }
     if !v.is_finite() || !(0.0..=3_600_000.0).contains(&v) {
         return Err(format!(
             "latency must be between 0 and 3600000 ms, got '{s}'"
@@ -361,6 +431,9 @@ pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     let split = t
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(t.len());
+    if t.starts_with('-') {
+        return Err(format!("duration must not be negative, got '{s}'"));
+    }
     let (num, unit) = t.split_at(split);
     let v: f64 = num
         .parse()
@@ -394,6 +467,9 @@ mod tests {
         assert_eq!(parse_size("10m"), Ok(10 << 20));
         assert!(parse_size("x").is_err());
         assert!(parse_size("5Q").is_err());
+        assert!(parse_size("-5").unwrap_err().contains("negative"));
+        assert!(parse_demo_bytes("100G").unwrap_err().contains("at most 1G"));
+        assert_eq!(parse_demo_bytes("1G"), Ok(1 << 30));
     }
 
     #[test]
@@ -401,7 +477,7 @@ mod tests {
         assert_eq!(parse_prob("0.05"), Ok(0.05));
         assert_eq!(parse_prob("5%"), Ok(0.05));
         assert!(parse_prob("1").is_err());
-        assert!(parse_prob("-0.1").is_err());
+        assert!(parse_prob("-0.1").unwrap_err().contains("negative"));
         assert!(parse_prob("abc").is_err());
     }
 

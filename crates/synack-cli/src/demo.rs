@@ -7,7 +7,7 @@ use std::time::{Duration, Instant as WallInstant};
 use synack_sim::demo::{run_demo, CloseMode, DemoConfig, DemoReport};
 use synack_viz::{
     render_json, render_mermaid, render_seq_graph, render_svg_ladder, render_text, Endpoint,
-    LadderSvgOptions, MermaidOptions, SeqGraphOptions, Side, TextOptions, Timeline,
+    LadderSvgOptions, MermaidOptions, SeqGraphOptions, TextOptions, Timeline,
 };
 
 pub(crate) fn run(a: DemoArgs) -> Result<ExitCode, String> {
@@ -62,6 +62,7 @@ pub(crate) fn run(a: DemoArgs) -> Result<ExitCode, String> {
             let opts = TextOptions {
                 latency: Some(latency),
                 msl: Some(cfg.msl),
+                width: a.draw.text_width(),
                 ..TextOptions::default()
             };
             let mut s = render_text(&tl, &opts);
@@ -125,12 +126,16 @@ fn timeline(r: &DemoReport) -> Timeline {
     } else {
         synack_core::State::Listen
     };
-    Timeline::from_traces(
+    let mut tl = Timeline::from_traces(
         Endpoint::new("client", r.client.addr, synack_core::State::Closed),
         r.client.trace.clone(),
         Endpoint::new("server", r.server.addr, right_initial),
         r.server.trace.clone(),
-    )
+    );
+    // Both stacks were traced for the whole run, even one that saw nothing.
+    tl.traced_until = Some(r.end);
+    tl.infer();
+    tl
 }
 
 /// The demo's own verdict: byte counts with the SHA-256 check, RTT, and whether both
@@ -149,6 +154,9 @@ fn verdict_lines(r: &DemoReport) -> String {
         n,
         if s2c_ok { "ok" } else { "MISMATCH" },
     ));
+    // Segment and retransmission counts are in the summary above, counted from the
+    // ladder itself: a side's last info snapshot is taken before its final segments
+    // leave, so its counters would disagree with the picture.
     if let Some(info) = &r.client.info {
         let ms = |d: Option<Duration>| {
             d.map_or("-".to_string(), |d| {
@@ -156,19 +164,11 @@ fn verdict_lines(r: &DemoReport) -> String {
             })
         };
         s.push_str(&format!(
-            "client: srtt {} · rttvar {} · rto {:.0} ms · cwnd {} B · {} segments sent, {} retransmitted\n",
+            "client: srtt {} · rttvar {} · rto {:.0} ms · cwnd {} B\n",
             ms(info.srtt),
             ms(info.rttvar),
             info.rto.as_secs_f64() * 1e3,
             info.cwnd,
-            info.stats.segs_sent,
-            info.stats.segs_retransmitted,
-        ));
-    }
-    if let Some(info) = &r.server.info {
-        s.push_str(&format!(
-            "server: {} segments sent, {} retransmitted\n",
-            info.stats.segs_sent, info.stats.segs_retransmitted,
         ));
     }
     if r.link_drops > 0 {
@@ -183,14 +183,26 @@ fn verdict_lines(r: &DemoReport) -> String {
         }
     }
     if !r.completed {
+        let mut why = Vec::new();
+        for (name, side) in [("client", &r.client), ("server", &r.server)] {
+            if side.leftover_connections > 0 {
+                why.push(format!(
+                    "the {name} still holds {} connection(s)",
+                    side.leftover_connections
+                ));
+            } else if side.established_at.is_none() && side.error.is_none() {
+                why.push(format!("the {name} never established a connection"));
+            }
+        }
+        if why.is_empty() {
+            why.push("the simulation stopped before both sides finished".to_string());
+        }
         s.push_str(&format!(
-            "NOT COMPLETE: connections still open at {:.3} s (client holds {}, server holds {})\n",
+            "NOT COMPLETE at {:.3} s: {}\n",
             r.end.total_micros() as f64 / 1e6,
-            r.client.leftover_connections,
-            r.server.leftover_connections
+            why.join("; ")
         ));
     } else {
-        let _ = Side::Left;
         s.push_str("both sides reached CLOSED and hold no connection state\n");
     }
     s

@@ -15,6 +15,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
 
 /// Open the device and start a stack on it, with capture and trace if asked.
 fn open_stack(t: &TunArgs) -> Result<NetStack, String> {
+    check_prefixes(t)?;
     let mut cfg = TunConfig::new(t.tun.clone(), &t.addrs);
     cfg.kernel_addrs = t.host_addrs.clone();
     cfg.mtu = t.mtu;
@@ -60,6 +61,25 @@ fn open_stack(t: &TunArgs) -> Result<NetStack, String> {
     built.map_err(|e| format!("cannot start the stack: {e}"))
 }
 
+/// A device synack creates needs an address for the kernel: the first host of each
+/// `--addr` prefix, or `--host-addr`. A bare address (`10.1.0.2`, a /32) leaves no
+/// room for one: say which flags fix that before touching the device.
+fn check_prefixes(t: &TunArgs) -> Result<(), String> {
+    if !t.host_addrs.is_empty() {
+        return Ok(());
+    }
+    for a in &t.addrs {
+        if a.peer_host().is_err() {
+            let example = if a.addr.is_ipv4() { 24 } else { 64 };
+            return Err(format!(
+                "--addr {a} leaves no room for the kernel's address on the device: give a prefix (e.g. --addr {}/{example}) or the kernel's address with --host-addr",
+                a.addr
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Wait for Ctrl-C, then flush the capture.
 async fn until_interrupted(stack: &NetStack) {
     let _ = tokio::signal::ctrl_c().await;
@@ -67,6 +87,13 @@ async fn until_interrupted(stack: &NetStack) {
 }
 
 pub(crate) fn serve(a: ServeArgs) -> Result<ExitCode, String> {
+    if let Some(dir) = &a.http {
+        match std::fs::metadata(dir) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => return Err(format!("--http {}: not a directory", dir.display())),
+            Err(e) => return Err(format!("--http {}: {e}", dir.display())),
+        }
+    }
     let rt = runtime()?;
     rt.block_on(async move {
         let stack = open_stack(&a.tun)?;
@@ -170,9 +197,7 @@ pub(crate) fn connect(a: ConnectArgs) -> Result<ExitCode, String> {
     let rt = runtime()?;
     rt.block_on(async move {
         let stack = open_stack(&a.tun)?;
-        let stream = TcpStream::connect(&stack, a.target)
-            .await
-            .map_err(|e| format!("cannot connect to {}: {e}", a.target))?;
+        let stream = connect_verbosely(&stack, a.target, a.timeout).await?;
         let result = if let Some(path) = &a.http_get {
             let host = a.target.to_string();
             let mut out = tokio::io::stdout();
@@ -197,6 +222,51 @@ pub(crate) fn connect(a: ConnectArgs) -> Result<ExitCode, String> {
         result.map_err(|e| format!("{}: {e}", a.target))?;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// Connect, saying on stderr what is awaited when the peer does not answer at once,
+/// and giving up after `timeout` (otherwise when TCP does, after its SYN
+/// retransmissions, about two minutes).
+async fn connect_verbosely(
+    stack: &NetStack,
+    target: SocketAddr,
+    timeout: Option<std::time::Duration>,
+) -> Result<TcpStream, String> {
+    let connect = TcpStream::connect(stack, target);
+    tokio::pin!(connect);
+    let patience = std::time::Duration::from_secs(2);
+    let first = tokio::time::timeout(patience.min(timeout.unwrap_or(patience)), &mut connect).await;
+    let result = match first {
+        Ok(r) => r,
+        Err(_) if timeout.is_some_and(|t| t <= patience) => {
+            return Err(format!(
+                "cannot connect to {target}: no answer within {:.1} s (--timeout)",
+                timeout.unwrap_or(patience).as_secs_f64()
+            ))
+        }
+        Err(_) => {
+            let limit = match timeout {
+                Some(t) => format!("giving up after {:.1} s", t.as_secs_f64()),
+                None => "TCP gives up after about 2 minutes; --timeout sets a limit".to_string(),
+            };
+            eprintln!("synack: waiting for {target} to answer the SYN (its SYN-ACK) — {limit}");
+            match timeout {
+                Some(t) => {
+                    match tokio::time::timeout(t.saturating_sub(patience), &mut connect).await {
+                        Ok(r) => r,
+                        Err(_) => {
+                            return Err(format!(
+                                "cannot connect to {target}: no answer within {:.1} s (--timeout)",
+                                t.as_secs_f64()
+                            ))
+                        }
+                    }
+                }
+                None => connect.await,
+            }
+        }
+    };
+    result.map_err(|e| format!("cannot connect to {target}: {e}"))
 }
 
 pub(crate) fn intercept(a: InterceptArgs) -> Result<ExitCode, String> {

@@ -3,8 +3,8 @@
 use crate::args::{Format, TraceArgs};
 use std::process::ExitCode;
 use synack_viz::{
-    render_json, render_mermaid, render_text, timeline_from_pcap_file, LadderSvgOptions,
-    MermaidOptions, PcapOptions, TextOptions,
+    render_json_connections, render_mermaid, render_mermaid_connections, render_text,
+    timeline_from_pcap_file, LadderSvgOptions, MermaidOptions, PcapOptions, TextOptions,
 };
 
 pub(crate) fn run(a: TraceArgs) -> Result<ExitCode, String> {
@@ -16,17 +16,28 @@ pub(crate) fn run(a: TraceArgs) -> Result<ExitCode, String> {
     if conns.is_empty() {
         return Err(format!("{}: no TCP connection found", a.file.display()));
     }
-    for c in &conns {
-        let tl = &c.timeline;
-        match a.draw.format {
-            Format::Text => {
+    match a.draw.format {
+        Format::Text => {
+            let opts = TextOptions {
+                width: a.draw.text_width(),
+                ..TextOptions::default()
+            };
+            for c in &conns {
                 if conns.len() > 1 || a.conn.is_some() {
                     println!("connection {} ({} packets)", c.index, c.packets);
                 }
-                println!("{}", render_text(tl, &TextOptions::default()));
+                println!("{}", render_text(&c.timeline, &opts));
             }
-            Format::Json => println!("{}", render_json(tl)),
-            Format::Mermaid => println!("{}", render_mermaid(tl, &MermaidOptions::default())),
+        }
+        // One document for the whole capture, however many connections it holds.
+        Format::Json => println!("{}", render_json_connections(&conns)),
+        Format::Mermaid => {
+            let m = if conns.len() == 1 {
+                render_mermaid(&conns[0].timeline, &MermaidOptions::default())
+            } else {
+                render_mermaid_connections(&conns, &MermaidOptions::default())
+            };
+            print!("{m}");
         }
     }
     let first = &conns[0].timeline;

@@ -957,7 +957,7 @@ impl Stack {
                         src: local.ip(),
                         dst: remote.ip(),
                         protocol: PROTO_TCP,
-                        ttl: self.cfg.ttl,
+                        ttl: conn.opts.ttl,
                         payload_len: tcp_hlen + out.payload_len,
                     };
                     let start = ip.header_len() + tcp_hlen;

@@ -165,7 +165,9 @@ impl Transfer {
     }
 
     fn should_close(&self, now: Instant) -> bool {
-        if self.shut || self.sent < self.data.len() {
+        // Not before the handshake completed: a close in SYN-SENT deletes the TCB
+        // (RFC 9293 §3.10.4), so a side with nothing to send would never connect.
+        if self.shut || self.sent < self.data.len() || self.established_at.is_none() {
             return false;
         }
         match self.close {

@@ -1,6 +1,8 @@
 //! JSON output: the whole timeline with every field of every entry, for tools and
 //! tests (`synack trace --json`). Times are microseconds since the timeline's origin.
 
+use crate::pcap::ConnectionTimeline;
+use crate::summary::Summary;
 use crate::timeline::{retransmission_label, Endpoint, Side, Timeline};
 use serde_json::{json, Map, Value};
 use synack_core::trace::{Direction, TraceKind};
@@ -20,7 +22,8 @@ fn endpoint(e: &Endpoint) -> Value {
 /// `flags`, `seq`, `ack` (null without ACK), `rel_seq` (`"A+1"`), `rel_ack`, `window`,
 /// `window_bytes`, `len`, `preview`, `options`, `lost`, `retransmission` (null or
 /// `{count, rto_us, label}`) and `peer` (index of the matching send / arrival);
-/// state changes add `old` and `new`; drops add `reason`.
+/// state changes add `old` and `new`; drops add `reason`. `summary` holds the
+/// [`Summary`] figures (durations in microseconds, `null` when not known).
 pub fn to_json_value(tl: &Timeline) -> Value {
     let mut entries = Vec::with_capacity(tl.entries.len());
     for e in &tl.entries {
@@ -116,7 +119,38 @@ pub fn to_json_value(tl: &Timeline) -> Value {
         "origin_us": tl.origin.total_micros(),
         "entries": entries,
         "notes": notes,
+        "summary": summary_json(&Summary::from_timeline(tl, None)),
     })
+}
+
+fn summary_json(s: &Summary) -> Value {
+    let us = |d: Option<core::time::Duration>| d.map(|d| d.as_micros() as u64);
+    json!({
+        "handshake_us": us(s.handshake),
+        "segments": {"left": s.segments_left, "right": s.segments_right},
+        "retransmissions": {"left": s.retransmissions_left, "right": s.retransmissions_right},
+        "lost": {"left": s.lost_left, "right": s.lost_right},
+        "bytes": {"left_to_right": s.bytes_left_to_right, "right_to_left": s.bytes_right_to_left},
+        "time_wait_us": {"left": us(s.time_wait_left), "right": us(s.time_wait_right)},
+    })
+}
+
+/// Several connections (from a capture) as one JSON document:
+/// `{"connections": [{"index", "packets", "timeline": {...}}]}`, each timeline laid
+/// out as [`to_json_value`] does.
+pub fn render_json_connections(conns: &[ConnectionTimeline]) -> String {
+    let list: Vec<Value> = conns
+        .iter()
+        .map(|c| {
+            json!({
+                "index": c.index,
+                "packets": c.packets,
+                "timeline": to_json_value(&c.timeline),
+            })
+        })
+        .collect();
+    serde_json::to_string_pretty(&json!({ "connections": list }))
+        .unwrap_or_else(|_| "{}".to_string())
 }
 
 /// The timeline as pretty-printed JSON (see [`to_json_value`] for the layout).

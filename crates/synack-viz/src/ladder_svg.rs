@@ -62,6 +62,13 @@ const ROW_MIN: f64 = 24.0;
 const TIE: f64 = 20.0;
 const BREAK_H: f64 = 56.0;
 const BAND_H: f64 = 40.0;
+/// Advance of a time-axis label character (10.5px proportional digits), generous.
+const TICK_W: f64 = 6.2;
+/// Two labels whose sample points are closer than this horizontally (px) and
+/// [`LABEL_GAP_Y`] vertically collide.
+const LABEL_GAP: f64 = 8.0;
+/// Vertical clearance between labels: a line of 10.5px text and a little air.
+const LABEL_GAP_Y: f64 = 13.0;
 
 fn state_class(s: State) -> &'static str {
     match s {
@@ -240,7 +247,18 @@ pub fn render_svg_ladder(tl: &Timeline, opts: &LadderSvgOptions) -> String {
         }
     }
     let lane = (longest as f64 * CHAR_W + 90.0).clamp(420.0, 900.0);
-    let lx = 230.0;
+    // Time labels are right-aligned against the axis: make room for the longest
+    // (a capture's `12345.678 ms`) so none is clipped at the left edge.
+    let fine = rows
+        .windows(2)
+        .any(|w| w[1].time > w[0].time && (w[1].time - w[0].time) < Duration::from_micros(100));
+    let tick_chars = rows
+        .iter()
+        .map(|r| fmt_time(tl.offset_micros(r.time), fine).chars().count())
+        .max()
+        .unwrap_or(0);
+    let axis_x = (tick_chars as f64 * TICK_W + 18.0).max(70.0);
+    let lx = 230.0 + (axis_x - 70.0);
     let rx = lx + lane;
     let width = rx + 170.0;
     let last_y = ymap.row_y.last().copied().unwrap_or(TOP);
@@ -266,8 +284,8 @@ pub fn render_svg_ladder(tl: &Timeline, opts: &LadderSvgOptions) -> String {
         svg.text(x, 42.0, "addr", "middle", &ep.addr.to_string());
     }
     // Time axis and timelines.
-    svg.line(70.0, TOP - 30.0, 70.0, bottom - 20.0, "axis");
-    svg.text(62.0, TOP - 36.0, "tick", "end", "time");
+    svg.line(axis_x, TOP - 30.0, axis_x, bottom - 20.0, "axis");
+    svg.text(axis_x - 8.0, TOP - 36.0, "tick", "end", "time");
     svg.raw("<g class=\"timelines\">");
     svg.line(lx, 52.0, lx, bottom, "timeline");
     svg.line(rx, 52.0, rx, bottom, "timeline");
@@ -282,9 +300,6 @@ pub fn render_svg_ladder(tl: &Timeline, opts: &LadderSvgOptions) -> String {
     );
 
     // Time ticks: one per distinct row time, skipping labels that would collide.
-    let fine = rows
-        .windows(2)
-        .any(|w| w[1].time > w[0].time && (w[1].time - w[0].time) < Duration::from_micros(100));
     let mut last_tick = f64::NEG_INFINITY;
     let mut last_t = None;
     for (ri, r) in rows.iter().enumerate() {
@@ -293,8 +308,8 @@ pub fn render_svg_ladder(tl: &Timeline, opts: &LadderSvgOptions) -> String {
         if last_t == Some(t) || y - last_tick < 14.0 {
             continue;
         }
-        svg.line(66.0, y, 74.0, y, "axis");
-        svg.text(62.0, y + 3.5, "tick", "end", &fmt_time(t, fine));
+        svg.line(axis_x - 4.0, y, axis_x + 4.0, y, "axis");
+        svg.text(axis_x - 8.0, y + 3.5, "tick", "end", &fmt_time(t, fine));
         last_tick = y;
         last_t = Some(t);
     }
@@ -311,6 +326,75 @@ pub fn render_svg_ladder(tl: &Timeline, opts: &LadderSvgOptions) -> String {
                 "middle",
                 &summary_text(s),
             );
+        }
+    }
+
+    // Bursts: a run of plain segments from one sender, each leaving before the one
+    // before it arrives, would draw a fan of labels on top of each other. Only the
+    // first and last of a burst of BURST_MIN or more are labelled, the first with
+    // the burst's size.
+    let mut burst_of: Vec<Option<usize>> = vec![None; rows.len()];
+    let mut labelled = vec![true; rows.len()];
+    {
+        let plain_sender = |ri: usize| -> Option<Side> {
+            let r = &rows[ri];
+            let (i, sender) = r.segment?;
+            let seg = tl.entries[i].segment()?;
+            (r.state == [None, None]
+                && r.note.iter().all(Option::is_none)
+                && crate::timeline::is_plain(seg)
+                && seg.len > 0)
+                .then_some(sender)
+        };
+        let mut ri = 0;
+        while ri < rows.len() {
+            let Some(sender) = plain_sender(ri) else {
+                ri += 1;
+                continue;
+            };
+            let mut end = ri + 1;
+            while end < rows.len() && plain_sender(end) == Some(sender) {
+                let prev_arrival = ends[end - 1].map_or(0.0, |k| ymap.arrival_y[k]);
+                if ymap.row_y[end] >= prev_arrival {
+                    break;
+                }
+                end += 1;
+            }
+            if end - ri >= BURST_MIN {
+                burst_of[ri] = Some(end - ri);
+                for l in &mut labelled[ri + 1..end - 1] {
+                    *l = false;
+                }
+            }
+            ri = end;
+        }
+    }
+    // Labels already placed, as points along their baselines, and the lost marks;
+    // notes and the wavy edges of gap breaks are there from the start.
+    let mut taken: Vec<(f64, f64)> = Vec::new();
+    for (ri, r) in rows.iter().enumerate() {
+        let y = ymap.row_y[ri];
+        for (side, x) in [(Side::Left, lx), (Side::Right, rx)] {
+            if let Some(note) = r.note_of(side) {
+                let w = note.chars().count() as f64 * CHAR_W;
+                let (from, to) = match side {
+                    Side::Left => (x + 10.0, x + 10.0 + w),
+                    Side::Right => (x - 10.0 - w, x - 10.0),
+                };
+                let mut px = from;
+                while px <= to {
+                    taken.push((px, y));
+                    px += 5.0;
+                }
+            }
+        }
+    }
+    for &(y0, y1, _) in &ymap.breaks {
+        let mut px = lx;
+        while px <= rx {
+            taken.push((px, y0 + 15.0));
+            taken.push((px, y1 - 15.0));
+            px += 5.0;
         }
     }
 
@@ -364,7 +448,20 @@ pub fn render_svg_ladder(tl: &Timeline, opts: &LadderSvgOptions) -> String {
                 n(ye - d)
             );
         }
+        if e.lost {
+            // The ✗ is an obstacle for every label.
+            for dx in [-6.0, 0.0, 6.0] {
+                taken.push((xe + dx, ye));
+            }
+        }
+        if !labelled[ri] {
+            svg.raw("</g>\n");
+            continue;
+        }
         let mut label = tl.segment_parts(sender, seg, false, 0).join(" ");
+        if let Some(k) = burst_of[ri] {
+            label = format!("{label} (1 of a burst of {k})");
+        }
         if e.lost {
             label.push_str(" (lost)");
         }
@@ -381,9 +478,8 @@ pub fn render_svg_ladder(tl: &Timeline, opts: &LadderSvgOptions) -> String {
             (fx, fy, x1, y1)
         };
         let angle = (by - ay).atan2(bx - ax).to_degrees();
-        let (mx, my) = ((ax + bx) / 2.0, (ay + by) / 2.0);
-        let rad = angle.to_radians();
-        let (tx, ty) = (mx + 4.0 * rad.sin(), my - 4.0 * rad.cos());
+        let label_w = label.chars().count() as f64 * CHAR_W;
+        let (tx, ty) = place_label(&mut taken, (ax, ay), (bx, by), label_w, e.lost);
         let _ = writeln!(
             svg.out,
             "<text class=\"mono {lcls}\" x=\"{}\" y=\"{}\" text-anchor=\"middle\" transform=\"rotate({} {} {})\">{}</text></g>",
@@ -462,4 +558,82 @@ fn state_box(svg: &mut Svg, x: f64, y: f64, side: Side, s: State) {
         n(y + 3.8),
         s.name()
     );
+}
+
+/// A candidate label place: overlaps, anchor x and y, sample points.
+type Placement = (usize, f64, f64, Vec<(f64, f64)>);
+
+/// A burst of this many overlapping data arrows or more is labelled at its ends only.
+const BURST_MIN: usize = 4;
+
+/// Where to put a label of width `w` along the segment from `a` to `b` (left to
+/// right): the middle, just above the line, unless another label, a note, a gap
+/// break or a ✗ is there; then further along either way, then below the line; where
+/// every place overlaps something, the one that overlaps least. The label's baseline points
+/// are added to `taken`. Returns the text anchor point (the label's centre).
+fn place_label(
+    taken: &mut Vec<(f64, f64)>,
+    a: (f64, f64),
+    b: (f64, f64),
+    w: f64,
+    lost: bool,
+) -> (f64, f64) {
+    let (dx, dy) = (b.0 - a.0, b.1 - a.1);
+    let len = dx.hypot(dy).max(1.0);
+    let (ux, uy) = (dx / len, dy / len);
+    // Normal pointing up (screen y grows downwards).
+    let (nx, ny) = (uy, -ux);
+    let half = (w / 2.0).min(len / 2.0);
+    let points = |t: f64, off: f64| -> (f64, f64, Vec<(f64, f64)>) {
+        let cx = a.0 + dx * t + nx * off;
+        let cy = a.1 + dy * t + ny * off;
+        let mut pts = Vec::new();
+        let mut s = -w / 2.0;
+        while s <= w / 2.0 {
+            // The text body sits above its baseline: sample its middle.
+            pts.push((cx + ux * s + nx * 4.0, cy + uy * s + ny * 4.0));
+            s += 5.0;
+        }
+        (cx, cy, pts)
+    };
+    let clashes = |pts: &[(f64, f64)]| {
+        pts.iter()
+            .filter(|p| {
+                taken
+                    .iter()
+                    .any(|q| (p.0 - q.0).abs() < LABEL_GAP && (p.1 - q.1).abs() < LABEL_GAP_Y)
+            })
+            .count()
+    };
+    let lo = (half / len).min(0.5);
+    let hi = 1.0 - lo;
+    // Just above the line, then just below it: a label further out would read as
+    // the label of a neighbouring arrow. A lost segment's label, which cannot slide
+    // past the ✗ in the middle of its path, may stand one line further out.
+    let mut best: Option<Placement> = None;
+    let offsets: &[f64] = if lost {
+        &[4.0, -13.0, 17.0, -26.0]
+    } else {
+        &[4.0, -13.0]
+    };
+    for &off in offsets {
+        for t in [0.5, 0.38, 0.62, 0.26, 0.74, lo, hi] {
+            let (cx, cy, pts) = points(t.clamp(lo, hi), off);
+            let c = clashes(&pts);
+            if c == 0 {
+                taken.extend(pts);
+                return (cx, cy);
+            }
+            if best.as_ref().is_none_or(|b| c < b.0) {
+                best = Some((c, cx, cy, pts));
+            }
+        }
+    }
+    // Nowhere free: the place with the fewest overlaps.
+    let (_, cx, cy, pts) = best.unwrap_or_else(|| {
+        let (cx, cy, pts) = points(0.5, 4.0);
+        (0, cx, cy, pts)
+    });
+    taken.extend(pts);
+    (cx, cy)
 }

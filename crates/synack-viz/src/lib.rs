@@ -35,10 +35,10 @@ pub mod text;
 pub mod timeline;
 mod tracker;
 
-pub use json::{render_json, to_json_value};
+pub use json::{render_json, render_json_connections, to_json_value};
 pub use ladder_svg::{render_svg_ladder, LadderSvgOptions};
 pub use live::format_event;
-pub use mermaid::{render_mermaid, MermaidOptions};
+pub use mermaid::{render_mermaid, render_mermaid_connections, MermaidOptions};
 pub use pcap::{
     timeline_from_pcap, timeline_from_pcap_file, ConnectionTimeline, PcapError, PcapOptions,
 };

@@ -52,13 +52,34 @@ fn esc(s: &str) -> String {
 
 /// Draw the timeline as a Mermaid `sequenceDiagram`.
 pub fn render_mermaid(tl: &Timeline, opts: &MermaidOptions) -> String {
-    let l = participant_id(&tl.left.label, "left");
-    let mut r = participant_id(&tl.right.label, "right");
+    let mut out = String::from("sequenceDiagram\n");
+    push_connection(&mut out, tl, opts, "");
+    out
+}
+
+/// Draw several connections (from a capture) in one `sequenceDiagram`: each gets its
+/// own pair of participants (ids suffixed `_N` with the connection's index) and a
+/// note naming it, one after the other.
+pub fn render_mermaid_connections(
+    conns: &[crate::pcap::ConnectionTimeline],
+    opts: &MermaidOptions,
+) -> String {
+    let mut out = String::from("sequenceDiagram\n");
+    for c in conns {
+        push_connection(&mut out, &c.timeline, opts, &format!("_{}", c.index));
+    }
+    out
+}
+
+/// One connection's participants and rows; `suffix` keeps participant ids apart when
+/// several connections share a diagram (and then a note names the connection).
+fn push_connection(out: &mut String, tl: &Timeline, opts: &MermaidOptions, suffix: &str) {
+    let l = participant_id(&tl.left.label, "left") + suffix;
+    let mut r = participant_id(&tl.right.label, "right") + suffix;
     if r == l {
         r = format!("{r}_2");
     }
     let id = |s: Side| if s == Side::Left { &l } else { &r };
-    let mut out = String::from("sequenceDiagram\n");
     out.push_str(&format!(
         "    participant {l} as {}\n",
         esc(&format!("{} {}", tl.left.label, tl.left.addr))
@@ -67,6 +88,12 @@ pub fn render_mermaid(tl: &Timeline, opts: &MermaidOptions) -> String {
         "    participant {r} as {}\n",
         esc(&format!("{} {}", tl.right.label, tl.right.addr))
     ));
+    if let Some(n) = suffix.strip_prefix('_') {
+        out.push_str(&format!(
+            "    Note over {l},{r}: connection {n}: {}\n",
+            esc(&format!("{} ↔ {}", tl.left.addr, tl.right.addr))
+        ));
+    }
     out.push_str(&format!(
         "    Note over {l}: {}\n",
         tl.left.initial_state.name()
@@ -107,5 +134,4 @@ pub fn render_mermaid(tl: &Timeline, opts: &MermaidOptions) -> String {
             }
         }
     }
-    out
 }

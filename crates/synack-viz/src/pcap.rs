@@ -25,8 +25,16 @@ pub enum PcapError {
         /// The OS error.
         reason: String,
     },
-    /// The bytes are not a pcap capture.
+    /// The bytes are not a pcap or pcapng capture.
     NotPcap(String),
+    /// The capture ends in the middle of a record (a capture cut off while written,
+    /// or a partial copy).
+    Truncated {
+        /// Byte offset of the incomplete record.
+        offset: u64,
+        /// Complete packet records before it.
+        records: usize,
+    },
     /// The capture's link type is not one this reader strips.
     UnsupportedLinkType(u32),
     /// No TCP segment was found.
@@ -45,6 +53,10 @@ impl fmt::Display for PcapError {
         match self {
             PcapError::Unreadable { path, reason } => write!(f, "cannot read {path}: {reason}"),
             PcapError::NotPcap(why) => write!(f, "not a pcap capture: {why}"),
+            PcapError::Truncated { offset, records } => write!(
+                f,
+                "the capture is cut off: the record at byte {offset} is incomplete (after {records} complete packet records)"
+            ),
             PcapError::UnsupportedLinkType(l) => write!(
                 f,
                 "unsupported link type {l} (readable: Ethernet, raw IP, Linux cooked SLL/SLL2, loopback)"
@@ -173,21 +185,8 @@ fn read_u32(b: &[u8], big: bool) -> u32 {
     }
 }
 
-/// Read the packets of a classic pcap file (any byte order, µs or ns timestamps). A
-/// record cut short at the end of the file ends the capture (like a tcpdump that was
-/// killed while writing).
-fn read_packets(bytes: &[u8]) -> Result<Vec<Pkt>, PcapError> {
-    if bytes.len() >= 4 && bytes[..4] == [0x0a, 0x0d, 0x0d, 0x0a] {
-        return Err(PcapError::NotPcap(
-            "pcapng is not read; save the capture as pcap (tcpdump -w, or editcap -F pcap)"
-                .to_string(),
-        ));
-    }
-    let (mut rest, parser) =
-        pcap_file::pcap::PcapParser::new(bytes).map_err(|e| PcapError::NotPcap(e.to_string()))?;
-    let header = parser.header();
-    let link = u32::from(header.datalink);
-    if !matches!(
+fn link_supported(link: u32) -> bool {
+    matches!(
         link,
         LINK_NULL
             | LINK_ETHERNET
@@ -197,41 +196,149 @@ fn read_packets(bytes: &[u8]) -> Result<Vec<Pkt>, PcapError> {
             | LINK_IPV4
             | LINK_IPV6
             | LINK_LINUX_SLL2
-    ) {
+    )
+}
+
+/// Parse one captured frame; non-TCP frames are skipped.
+fn push_frame(out: &mut Vec<Pkt>, link: u32, micros: u64, frame: &[u8]) {
+    let Some(ip) = ip_payload(link, frame) else {
+        return;
+    };
+    let Ok(Packet::Tcp(p)) = synack_wire::parse_packet(ip, false) else {
+        return;
+    };
+    out.push(Pkt {
+        time: Instant::from_micros(micros),
+        src: SocketAddr::new(p.ip.src, p.tcp.src_port),
+        dst: SocketAddr::new(p.ip.dst, p.tcp.dst_port),
+        flags: p.tcp.flags,
+        seq: p.tcp.seq,
+        ack: p.tcp.ack,
+        window: p.tcp.window,
+        options: p.tcp.options,
+        len: u32::try_from(p.payload.len()).unwrap_or(u32::MAX),
+        preview: p.payload.iter().take(32).copied().collect(),
+    });
+}
+
+/// Read the packets of a capture: classic pcap (any byte order, µs or ns timestamps)
+/// or pcapng. A record cut short at the end of the file is an error
+/// ([`PcapError::Truncated`]) rather than a silent end of the capture.
+fn read_packets(bytes: &[u8]) -> Result<Vec<Pkt>, PcapError> {
+    if bytes.is_empty() {
+        return Err(PcapError::NotPcap("the file is empty".to_string()));
+    }
+    if bytes.len() >= 4 && bytes[..4] == [0x0a, 0x0d, 0x0d, 0x0a] {
+        return read_pcapng(bytes);
+    }
+    if bytes.len() < 24 {
+        return Err(PcapError::NotPcap(format!(
+            "the file is {} bytes long, shorter than a pcap file header (24 bytes)",
+            bytes.len()
+        )));
+    }
+    let (mut rest, parser) = pcap_file::pcap::PcapParser::new(bytes).map_err(|_| {
+        PcapError::NotPcap(
+            "the file does not start with a pcap or pcapng header (magic number unknown)"
+                .to_string(),
+        )
+    })?;
+    let header = parser.header();
+    let link = u32::from(header.datalink);
+    if !link_supported(link) {
         return Err(PcapError::UnsupportedLinkType(link));
     }
     let nanos = header.ts_resolution == pcap_file::TsResolution::NanoSecond;
     let big = header.endianness == pcap_file::Endianness::Big;
     let mut out = Vec::new();
-    while rest.len() >= 16 {
+    let mut records = 0usize;
+    while !rest.is_empty() {
+        let offset = bytes.len() - rest.len();
+        let truncated = PcapError::Truncated {
+            offset: offset as u64,
+            records,
+        };
+        if rest.len() < 16 {
+            return Err(truncated);
+        }
         let ts_sec = u64::from(read_u32(&rest[0..4], big));
         let ts_frac = u64::from(read_u32(&rest[4..8], big));
         let incl = read_u32(&rest[8..12], big) as usize;
         let Some(frame) = rest.get(16..16usize.saturating_add(incl)) else {
-            break;
+            return Err(truncated);
         };
         rest = &rest[16 + incl..];
+        records += 1;
         let micros = ts_sec * 1_000_000 + if nanos { ts_frac / 1000 } else { ts_frac };
-        let Some(ip) = ip_payload(link, frame) else {
-            continue;
-        };
-        let Ok(Packet::Tcp(p)) = synack_wire::parse_packet(ip, false) else {
-            continue;
-        };
-        out.push(Pkt {
-            time: Instant::from_micros(micros),
-            src: SocketAddr::new(p.ip.src, p.tcp.src_port),
-            dst: SocketAddr::new(p.ip.dst, p.tcp.dst_port),
-            flags: p.tcp.flags,
-            seq: p.tcp.seq,
-            ack: p.tcp.ack,
-            window: p.tcp.window,
-            options: p.tcp.options,
-            len: u32::try_from(p.payload.len()).unwrap_or(u32::MAX),
-            preview: p.payload.iter().take(32).copied().collect(),
-        });
+        push_frame(&mut out, link, micros, frame);
     }
     Ok(out)
+}
+
+/// Read a pcapng capture (Wireshark's default format): enhanced and simple packet
+/// blocks of every interface, with each interface's timestamp resolution
+/// (`if_tsresol`, microseconds when absent).
+fn read_pcapng(bytes: &[u8]) -> Result<Vec<Pkt>, PcapError> {
+    use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption;
+    use pcap_file::pcapng::{Block, PcapNgParser};
+    let (mut rest, mut parser) = PcapNgParser::new(bytes).map_err(|e| match e {
+        pcap_file::PcapError::IncompleteBuffer => PcapError::Truncated {
+            offset: 0,
+            records: 0,
+        },
+        e => PcapError::NotPcap(format!("bad pcapng section header: {e}")),
+    })?;
+    let mut out = Vec::new();
+    let mut records = 0usize;
+    while !rest.is_empty() {
+        let offset = (bytes.len() - rest.len()) as u64;
+        let (next, block) = parser.next_block(rest).map_err(|e| match e {
+            pcap_file::PcapError::IncompleteBuffer => PcapError::Truncated { offset, records },
+            e => PcapError::NotPcap(format!("bad pcapng block at byte {offset}: {e}")),
+        })?;
+        rest = next;
+        let (iface, raw_ts, data) = match &block {
+            Block::EnhancedPacket(p) => (p.interface_id as usize, Some(p.timestamp), &p.data),
+            Block::SimplePacket(p) => (0, None, &p.data),
+            _ => continue,
+        };
+        records += 1;
+        let Some(idb) = parser.interfaces().get(iface) else {
+            return Err(PcapError::NotPcap(format!(
+                "packet at byte {offset} names interface {iface}, which is not described"
+            )));
+        };
+        let link = u32::from(idb.linktype);
+        if !link_supported(link) {
+            return Err(PcapError::UnsupportedLinkType(link));
+        }
+        // pcap-file hands the raw 64-bit timestamp over as nanoseconds; its unit is
+        // really the interface's if_tsresol (default 10^-6 s).
+        let tsresol = idb
+            .options
+            .iter()
+            .find_map(|o| match o {
+                InterfaceDescriptionOption::IfTsResol(r) => Some(*r),
+                _ => None,
+            })
+            .unwrap_or(6);
+        let raw = raw_ts.map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+        let micros = ts_to_micros(raw, tsresol);
+        push_frame(&mut out, link, micros, data);
+    }
+    Ok(out)
+}
+
+/// A pcapng timestamp in units of `if_tsresol` (bit 7 clear: 10^-n s; set: 2^-n s)
+/// as microseconds.
+fn ts_to_micros(raw: u64, tsresol: u8) -> u64 {
+    let n = u32::from(tsresol & 0x7f);
+    let (num, den): (u128, u128) = if tsresol & 0x80 == 0 {
+        (1_000_000, 10u128.checked_pow(n).unwrap_or(u128::MAX))
+    } else {
+        (1_000_000, 1u128.checked_shl(n).unwrap_or(u128::MAX))
+    };
+    u64::try_from(u128::from(raw) * num / den).unwrap_or(u64::MAX)
 }
 
 /// Rebuild timelines from the bytes of a pcap capture: one per TCP connection
@@ -435,5 +542,24 @@ mod tests {
         assert_eq!(ip_payload(LINK_NULL, &null), Some(&ip[..]));
         assert_eq!(ip_payload(LINK_ETHERNET, &[0u8; 5]), None);
         assert_eq!(ip_payload(LINK_LINUX_SLL2, &[]), None);
+    }
+
+    #[test]
+    fn pcapng_timestamp_resolutions() {
+        assert_eq!(ts_to_micros(1_500_000, 6), 1_500_000);
+        assert_eq!(ts_to_micros(1_500_000_000, 9), 1_500_000);
+        assert_eq!(ts_to_micros(3, 0), 3_000_000);
+        assert_eq!(ts_to_micros(1 << 20, 0x80 | 20), 1_000_000);
+    }
+
+    #[test]
+    fn empty_and_short_files_get_our_wording() {
+        let e = timeline_from_pcap(&[], &PcapOptions::default()).unwrap_err();
+        assert_eq!(e.to_string(), "not a pcap capture: the file is empty");
+        let e = timeline_from_pcap(&[0xd4, 0xc3, 0xb2], &PcapOptions::default()).unwrap_err();
+        assert!(
+            e.to_string().contains("shorter than a pcap file header"),
+            "{e}"
+        );
     }
 }

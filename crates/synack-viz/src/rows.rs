@@ -192,9 +192,15 @@ pub(crate) fn build_rows(tl: &Timeline, summarize_over: usize) -> Vec<Row> {
                                 from
                             }
                         };
-                        let merge = pending
-                            .as_ref()
-                            .is_some_and(|p| p.time == t && p.segment.is_none() && !p.has_notes());
+                        // Merged only with the sender's own state change: the other
+                        // side's change at the same instant (zero latency) happened
+                        // before this segment left and keeps its own row.
+                        let merge = pending.as_ref().is_some_and(|p| {
+                            p.time == t
+                                && p.segment.is_none()
+                                && !p.has_notes()
+                                && p.state[ix(sender.other())].is_none()
+                        });
                         if !merge {
                             flush(&mut pending, &mut rows);
                             pending = Some(Row::new(t, entry_order(i)));

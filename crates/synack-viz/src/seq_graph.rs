@@ -3,7 +3,7 @@
 //! (retransmissions in red), the cumulative ACK coming back as a step line, the
 //! receive-window edge (ACK + window, RFC 9293 §3.8.6) as another, and SACK blocks.
 
-use crate::format::{fmt_bytes, fmt_count, fmt_time};
+use crate::format::{fmt_bytes, fmt_count};
 use crate::svg::{n, Svg};
 use crate::timeline::{Side, Timeline};
 use core::fmt::Write as _;
@@ -38,11 +38,38 @@ text{font-family:system-ui,-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;f
 .ackline,.sw-ackline{fill:none;stroke:#2e7d32;stroke-width:1.5}\
 .wnd,.sw-wnd{fill:none;stroke:#ef6c00;stroke-width:1.3;stroke-dasharray:6 3}\
 .sack,.sw-sack{stroke:#8e24aa;stroke-width:2;stroke-opacity:0.55}\
-.legend{fill:#ffffff;fill-opacity:0.92;stroke:#cbd2d9}";
+.legend{fill:#ffffff;fill-opacity:0.92;stroke:#cbd2d9}\
+.wndnote{fill:#ef6c00;font-size:11px;font-style:italic}";
 
 /// An ACK as the data sender sees it: (time µs, relative ack, relative window edge,
 /// SACK blocks).
 type AckPoint = (u64, f64, f64, Vec<(f64, f64)>);
+
+/// Labels of time-axis ticks in one unit for the whole axis (seconds when it reaches
+/// 1 s, otherwise milliseconds, microseconds below 1 ms), with as many decimals as the
+/// tick step needs: `0.5 s`, `1.0 s`, ... never `8000.0 ms` beside `10.00 s`.
+fn time_labels(ticks: &[f64], end_us: f64) -> Vec<String> {
+    let (div, unit) = if end_us >= 1e6 {
+        (1e6, "s")
+    } else if end_us >= 1e3 {
+        (1e3, "ms")
+    } else {
+        (1.0, "µs")
+    };
+    let step = ticks
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .fold(f64::INFINITY, f64::min);
+    let decimals = if step.is_finite() && step > 0.0 {
+        (-(step / div).log10().floor()).clamp(0.0, 6.0) as usize
+    } else {
+        1
+    };
+    ticks
+        .iter()
+        .map(|t| format!("{:.*} {unit}", decimals, t / div))
+        .collect()
+}
 
 /// Tick positions: about `want` round numbers (1, 2, 5 × 10^k) covering [lo, hi].
 fn ticks(lo: f64, hi: f64, want: usize) -> Vec<f64> {
@@ -63,12 +90,35 @@ fn ticks(lo: f64, hi: f64, want: usize) -> Vec<f64> {
     out
 }
 
-fn seq_label(v: f64) -> String {
-    if v < 10_000.0 {
-        fmt_count(v.round() as u64)
+/// Labels of sequence-axis ticks in one unit for the whole axis (bytes, kB or MB,
+/// decimal as `fmt_bytes` uses), with as many decimals as the tick step needs.
+fn seq_labels(ticks: &[f64], top: f64) -> Vec<String> {
+    let (div, unit) = if top >= 1e6 {
+        (1e6, " MB")
+    } else if top >= 1e4 {
+        (1e3, " kB")
     } else {
-        fmt_bytes(v.round() as u64)
+        (1.0, "")
+    };
+    if div == 1.0 {
+        return ticks
+            .iter()
+            .map(|v| fmt_count(v.max(0.0).round() as u64))
+            .collect();
     }
+    let step = ticks
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .fold(f64::INFINITY, f64::min);
+    let decimals = if step.is_finite() && step > 0.0 {
+        (-(step / div).log10().floor()).clamp(0.0, 3.0) as usize
+    } else {
+        1
+    };
+    ticks
+        .iter()
+        .map(|v| format!("{:.*}{unit}", decimals, v / div))
+        .collect()
 }
 
 /// Draw the time-sequence graph as a self-contained SVG 1.1 document.
@@ -149,7 +199,15 @@ pub fn render_seq_graph(tl: &Timeline, opts: &SeqGraphOptions) -> String {
     let ack_top = acks.iter().map(|a| a.1).fold(0.0f64, f64::max);
     let wnd_top = acks.iter().map(|a| a.2).fold(0.0f64, f64::max);
     let base = data_top.max(ack_top).max(1.0);
-    let y1 = (base.max(wnd_top.min(base * 2.0)) * 1.05).max(10.0);
+    // The axis ends just above the data. The window edge is included when it is
+    // near; when it is far above (a small transfer under a large window) a note at
+    // the top says where it is, rather than an axis that is mostly empty.
+    let y1 = if wnd_top <= base * 1.5 {
+        base.max(wnd_top) * 1.05
+    } else {
+        base * 1.08
+    }
+    .max(10.0);
     let y0 = 0.0;
     let fx = |t: f64| ml + (t - x0) / (x1 - x0) * pw;
     let fy = |v: f64| mt + ph - (v - y0) / (y1 - y0) * ph;
@@ -167,22 +225,18 @@ pub fn render_seq_graph(tl: &Timeline, opts: &SeqGraphOptions) -> String {
     let mut svg = Svg::new(w, h, &title, STYLE);
     svg.text(ml, 24.0, "title", "start", &title);
     svg.rect(ml, mt, pw, ph, "frame");
-    let fine = (x1 - x0) < 2000.0;
-    for t in ticks(x0, x1, 8) {
-        let x = fx(t);
+    let time_ticks = ticks(x0, x1, 8);
+    let labels = time_labels(&time_ticks, x1);
+    for (t, label) in time_ticks.iter().zip(&labels) {
+        let x = fx(*t);
         svg.line(x, mt, x, mt + ph, "grid");
-        svg.text(
-            x,
-            mt + ph + 16.0,
-            "tick",
-            "middle",
-            &fmt_time(t.round() as u64, fine),
-        );
+        svg.text(x, mt + ph + 16.0, "tick", "middle", label);
     }
-    for v in ticks(y0, y1, 7) {
-        let y = fy(v);
+    let seq_ticks = ticks(y0, y1, 7);
+    for (v, label) in seq_ticks.iter().zip(seq_labels(&seq_ticks, y1)) {
+        let y = fy(*v);
         svg.line(ml, y, ml + pw, y, "grid");
-        svg.text(ml - 6.0, y + 3.5, "tick", "end", &seq_label(v));
+        svg.text(ml - 6.0, y + 3.5, "tick", "end", &label);
     }
     svg.text(ml + pw / 2.0, h - 12.0, "axtitle", "middle", "time");
     let _ = writeln!(
@@ -225,6 +279,16 @@ pub fn render_seq_graph(tl: &Timeline, opts: &SeqGraphOptions) -> String {
         pts
     };
     svg.polyline(&step(&|a| a.2, false), "wnd");
+    if wnd_top > y1 {
+        let _ = writeln!(
+            svg.out,
+            "<text class=\"wndnote\" x=\"{}\" y=\"{}\" text-anchor=\"end\">window edge above the plot (up to {} after {})</text>",
+            n(ml + pw - 8.0),
+            n(mt + 16.0),
+            fmt_bytes(wnd_top.max(0.0) as u64),
+            sender.isn_letter()
+        );
+    }
     svg.polyline(&step(&|a| a.1, true), "ackline");
     for a in &acks {
         for &(l, r) in &a.3 {
@@ -262,6 +326,36 @@ pub fn render_seq_graph(tl: &Timeline, opts: &SeqGraphOptions) -> String {
         svg.text(lx + 42.0, y, "tick", "start", name);
     }
     svg.finish()
+}
+
+#[cfg(test)]
+mod time_label_tests {
+    use super::time_labels;
+
+    #[test]
+    fn one_unit_per_axis() {
+        let t: Vec<f64> = (0..=6).map(|k| f64::from(k) * 2e6).collect();
+        let l = time_labels(&t, 12e6);
+        assert_eq!(l[4], "8 s");
+        assert_eq!(l[5], "10 s");
+        let t = [0.0, 500.0, 1000.0, 1500.0];
+        assert_eq!(
+            time_labels(&t, 1600.0),
+            ["0.0 ms", "0.5 ms", "1.0 ms", "1.5 ms"]
+        );
+        let t = [20_000.0, 40_000.0];
+        assert_eq!(time_labels(&t, 50_000.0), ["20 ms", "40 ms"]);
+    }
+
+    #[test]
+    fn one_byte_unit_per_axis() {
+        use super::seq_labels;
+        let t = [0.0, 5000.0, 10_000.0, 15_000.0];
+        assert_eq!(seq_labels(&t, 16_000.0), ["0 kB", "5 kB", "10 kB", "15 kB"]);
+        let t = [0.0, 500_000.0, 1_000_000.0];
+        assert_eq!(seq_labels(&t, 1_100_000.0), ["0.0 MB", "0.5 MB", "1.0 MB"]);
+        assert_eq!(seq_labels(&[0.0, 2000.0], 3000.0), ["0", "2,000"]);
+    }
 }
 
 #[cfg(test)]

@@ -24,6 +24,10 @@ pub struct TextOptions {
     pub absolute: bool,
     /// Append the [`Summary`] lines at the bottom. Default true.
     pub summary: bool,
+    /// Fit the ladder in this many columns: segment labels that do not fit are
+    /// wrapped onto continuation lines under their arrow (the compact layout).
+    /// `None` (the default) draws every label on one line, however wide.
+    pub width: Option<usize>,
 }
 
 impl Default for TextOptions {
@@ -35,6 +39,7 @@ impl Default for TextOptions {
             preview_bytes: 16,
             absolute: false,
             summary: true,
+            width: None,
         }
     }
 }
@@ -50,11 +55,11 @@ const LOST_L: &str = "✗──";
 enum Middle {
     Empty,
     LeftToRight {
-        label: String,
+        label: Vec<String>,
         lost: bool,
     },
     RightToLeft {
-        label: String,
+        label: Vec<String>,
         lost: bool,
     },
     Notes {
@@ -73,22 +78,21 @@ fn middle_of(tl: &Timeline, row: &Row, opts: &TextOptions) -> Middle {
         let Some(seg) = e.segment() else {
             return Middle::Empty;
         };
-        let label = tl
-            .segment_parts(sender, seg, opts.absolute, opts.preview_bytes)
-            .join("  ");
+        let mut label = tl.segment_parts(sender, seg, opts.absolute, opts.preview_bytes);
         return match sender {
             Side::Left => Middle::LeftToRight {
                 label,
                 lost: e.lost,
             },
-            Side::Right => Middle::RightToLeft {
-                label: if e.lost {
-                    format!("{label}  (lost)")
-                } else {
-                    label
-                },
-                lost: e.lost,
-            },
+            Side::Right => {
+                if e.lost {
+                    label.push("(lost)".to_string());
+                }
+                Middle::RightToLeft {
+                    label,
+                    lost: e.lost,
+                }
+            }
         };
     }
     let left = row.note_of(Side::Left).map(str::to_string);
@@ -100,11 +104,31 @@ fn middle_of(tl: &Timeline, row: &Row, opts: &TextOptions) -> Middle {
     }
 }
 
+/// Join label parts into lines of at most `max` columns (a part wider than that gets
+/// a line of its own); `usize::MAX` gives one line.
+fn wrap_parts(parts: &[String], max: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut cur = String::new();
+    for p in parts {
+        if !cur.is_empty() && width(&cur) + 2 + width(p) > max {
+            lines.push(core::mem::take(&mut cur));
+        }
+        if !cur.is_empty() {
+            cur.push_str("  ");
+        }
+        cur.push_str(p);
+    }
+    lines.push(cur);
+    lines
+}
+
 /// The width the middle needs for this content.
 fn middle_need(m: &Middle) -> usize {
     match m {
         Middle::Empty => 0,
-        Middle::LeftToRight { label, .. } | Middle::RightToLeft { label, .. } => width(label) + 7,
+        Middle::LeftToRight { label, .. } | Middle::RightToLeft { label, .. } => {
+            width(&label.join("  ")) + 7
+        }
         Middle::Notes { left, right } => {
             left.as_deref().map_or(0, width) + right.as_deref().map_or(0, width) + 4
         }
@@ -112,31 +136,49 @@ fn middle_need(m: &Middle) -> usize {
     }
 }
 
-fn middle_str(m: &Middle, mw: usize) -> (String, Option<&'static str>) {
+/// The middle of a row as lines (the first with the arrow, the others continuation
+/// lines of a wrapped label), and a word for the right column of the first line.
+fn middle_str(m: &Middle, mw: usize) -> (Vec<String>, Option<&'static str>) {
+    let one = |s: String| vec![s];
     match m {
-        Middle::Empty => (" ".repeat(mw), None),
+        Middle::Empty => (one(" ".repeat(mw)), None),
         Middle::LeftToRight { label, lost } => {
             let arrow = if *lost { LOST_R } else { ARROW_R };
-            if *lost {
-                (
-                    format!("{}{arrow} ", pad_right(label, mw - 5)),
-                    Some("(lost)"),
-                )
-            } else {
-                (format!("{}{arrow}  ", pad_right(label, mw - 5)), None)
+            let lines = wrap_parts(label, mw - 7);
+            let mut out = Vec::with_capacity(lines.len());
+            for (k, l) in lines.iter().enumerate() {
+                out.push(if k == 0 {
+                    if *lost {
+                        format!("{}{arrow} ", pad_right(l, mw - 5))
+                    } else {
+                        format!("{}{arrow}  ", pad_right(l, mw - 5))
+                    }
+                } else {
+                    format!("  {}", pad_right(l, mw - 2))
+                });
             }
+            (out, lost.then_some("(lost)"))
         }
         Middle::RightToLeft { label, lost } => {
             let arrow = if *lost { LOST_L } else { ARROW_L };
-            (format!("{arrow}  {}", pad_right(label, mw - 5)), None)
+            let lines = wrap_parts(label, mw - 7);
+            let mut out = Vec::with_capacity(lines.len());
+            for (k, l) in lines.iter().enumerate() {
+                out.push(if k == 0 {
+                    format!("{arrow}  {}", pad_right(l, mw - 5))
+                } else {
+                    format!("     {}", pad_right(l, mw - 5))
+                });
+            }
+            (out, None)
         }
         Middle::Notes { left, right } => {
             let l = left.as_deref().unwrap_or("");
             let r = right.as_deref().unwrap_or("");
             let room = mw.saturating_sub(width(l) + 2);
-            (format!("{l}{}  ", pad_left(r, room)), None)
+            (one(format!("{l}{}  ", pad_left(r, room))), None)
         }
-        Middle::Text(t) => (pad_right(t, mw), None),
+        Middle::Text(t) => (one(pad_right(t, mw)), None),
     }
 }
 
@@ -152,7 +194,18 @@ pub fn render_text(tl: &Timeline, opts: &TextOptions) -> String {
         }
     }
     lw += 2;
-    let mw = middles.iter().map(middle_need).max().unwrap_or(0).max(24);
+    let mut mw = middles.iter().map(middle_need).max().unwrap_or(0).max(24);
+    if let Some(limit) = opts.width {
+        // The right column holds a state name (and "(lost)" before it).
+        let mut rw = width(&tl.right.label).max(width(tl.right.initial_state.name()));
+        for r in &rows {
+            if let Some(s) = r.state_of(Side::Right) {
+                rw = rw.max(width(s.name()) + 7);
+            }
+        }
+        let fixed = TIME_W + GAP.len() + lw + rw;
+        mw = mw.min(limit.saturating_sub(fixed)).max(24);
+    }
 
     // Sub-millisecond spacing (LAN captures) gets microsecond resolution.
     let mut times: Vec<u64> = rows.iter().map(|r| tl.offset_micros(r.time)).collect();
@@ -160,8 +213,10 @@ pub fn render_text(tl: &Timeline, opts: &TextOptions) -> String {
     let fine = times.windows(2).any(|w| w[1] > w[0] && w[1] - w[0] < 100);
 
     let mut out = String::new();
-    out.push_str(&header(tl, opts));
-    out.push_str("\n\n");
+    for l in fit_line(&header(tl, opts), "    ", opts.width) {
+        push_line(&mut out, l);
+    }
+    out.push('\n');
     push_line(
         &mut out,
         format!(
@@ -185,7 +240,7 @@ pub fn render_text(tl: &Timeline, opts: &TextOptions) -> String {
     for (row, m) in rows.iter().zip(&middles) {
         let time = fmt_time(tl.offset_micros(row.time), fine);
         let left = row.state_of(Side::Left).map_or("", |s| s.name());
-        let (mid, extra) = middle_str(m, mw);
+        let (mids, extra) = middle_str(m, mw);
         let mut right = row
             .state_of(Side::Right)
             .map_or(String::new(), |s| s.name().to_string());
@@ -196,21 +251,50 @@ pub fn render_text(tl: &Timeline, opts: &TextOptions) -> String {
                 format!("{x} {right}")
             };
         }
-        push_line(
-            &mut out,
-            format!(
-                "{}{GAP}{}{mid}{right}",
-                pad_left(&time, TIME_W),
-                pad_right(left, lw)
-            ),
-        );
+        for (k, mid) in mids.iter().enumerate() {
+            let line = if k == 0 {
+                format!(
+                    "{}{GAP}{}{mid}{right}",
+                    pad_left(&time, TIME_W),
+                    pad_right(left, lw)
+                )
+            } else {
+                format!("{}{GAP}{}{mid}", " ".repeat(TIME_W), " ".repeat(lw))
+            };
+            push_line(&mut out, line);
+        }
     }
     if opts.summary {
         out.push('\n');
         for l in Summary::from_timeline(tl, opts.latency).lines(tl) {
-            push_line(&mut out, l);
+            for part in fit_line(&l, " · ", opts.width) {
+                push_line(&mut out, part);
+            }
         }
     }
+    out
+}
+
+/// Break `line` at `sep` into lines of at most `width` columns (a piece wider than
+/// that stays whole); continuation lines are indented by two spaces.
+fn fit_line(line: &str, sep: &str, width: Option<usize>) -> Vec<String> {
+    let Some(max) = width else {
+        return vec![line.to_string()];
+    };
+    let mut out: Vec<String> = Vec::new();
+    let mut cur = String::new();
+    for piece in line.split(sep) {
+        if !cur.is_empty() && self::width(&cur) + self::width(sep) + self::width(piece) > max {
+            out.push(core::mem::replace(&mut cur, "  ".to_string()));
+            cur.push_str(piece);
+            continue;
+        }
+        if !cur.is_empty() && cur != "  " {
+            cur.push_str(sep);
+        }
+        cur.push_str(piece);
+    }
+    out.push(cur);
     out
 }
 

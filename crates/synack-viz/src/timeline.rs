@@ -143,10 +143,10 @@ pub struct Timeline {
     pub isn_left: Option<u32>,
     /// The right side's initial sequence number (`B`), when known.
     pub isn_right: Option<u32>,
-}
-
-fn is_received(e: &TraceEvent) -> bool {
-    matches!(&e.kind, TraceKind::Segment(s) if s.dir == Direction::Received)
+    /// Both sides were traced until this time, even a side that recorded nothing (a
+    /// server that never heard a SYN): segments sent before it and never received
+    /// count as lost. `None`: a side without events was not traced.
+    pub traced_until: Option<Instant>,
 }
 
 /// Key identifying a segment on both sides of the wire: 4-tuple (when the traces'
@@ -183,16 +183,18 @@ impl Timeline {
             origin: Instant::ZERO,
             isn_left: None,
             isn_right: None,
+            traced_until: None,
         }
     }
 
     /// Merge both sides' traces into one timeline. Each list is first sorted by time
     /// (stably, so events at the same instant keep their recorded order); the merge
-    /// then takes the earlier event, and at equal times prefers an event that is not a
-    /// segment arrival (so a zero-latency send is drawn before its receipt), then the
-    /// left side. Losses, ISNs and the origin are inferred (see [`Timeline::infer`]).
-    /// An empty list for one side means that side was not traced: nothing is marked
-    /// lost toward it.
+    /// then takes the earlier event, and at equal times keeps causal order: a segment
+    /// arrival is taken only once its transmission by the other side has been taken
+    /// (so with zero latency a whole exchange at one instant is drawn in the order it
+    /// happened), and otherwise the left side goes first. Losses, ISNs and the origin
+    /// are inferred (see [`Timeline::infer`]). An empty list for one side means that
+    /// side was not traced: nothing is marked lost toward it.
     pub fn from_traces(
         left: Endpoint,
         mut left_events: Vec<TraceEvent>,
@@ -204,6 +206,17 @@ impl Timeline {
         let mut tl = Timeline::new(left, right);
         let mut li = left_events.into_iter().peekable();
         let mut ri = right_events.into_iter().peekable();
+        // Segments each side has sent (by key, without addresses) that the merge has
+        // taken and whose arrival it has not taken yet.
+        let mut in_flight: [HashMap<SegKey, usize>; 2] = [HashMap::new(), HashMap::new()];
+        let ready =
+            |e: &TraceEvent, from: Side, in_flight: &[HashMap<SegKey, usize>; 2]| match &e.kind {
+                TraceKind::Segment(s) if s.dir == Direction::Received => in_flight
+                    [usize::from(from == Side::Right)]
+                .get(&seg_key(s, None))
+                .is_some_and(|&n| n > 0),
+                _ => true,
+            };
         loop {
             let take_left = match (li.peek(), ri.peek()) {
                 (None, None) => break,
@@ -213,7 +226,7 @@ impl Timeline {
                     if l.time != r.time {
                         l.time < r.time
                     } else {
-                        !is_received(l) || is_received(r)
+                        ready(l, Side::Right, &in_flight) || !ready(r, Side::Left, &in_flight)
                     }
                 }
             };
@@ -223,6 +236,23 @@ impl Timeline {
                 (Side::Right, ri.next())
             };
             if let Some(event) = ev {
+                if let TraceKind::Segment(s) = &event.kind {
+                    let key = seg_key(s, None);
+                    match s.dir {
+                        Direction::Sent => {
+                            *in_flight[usize::from(side == Side::Right)]
+                                .entry(key)
+                                .or_default() += 1;
+                        }
+                        Direction::Received => {
+                            if let Some(n) =
+                                in_flight[usize::from(side == Side::Left)].get_mut(&key)
+                            {
+                                *n = n.saturating_sub(1);
+                            }
+                        }
+                    }
+                }
                 tl.entries.push(Entry {
                     side,
                     event,
@@ -275,6 +305,41 @@ impl Timeline {
         }
         self.match_direction(Side::Left);
         self.match_direction(Side::Right);
+        self.number_retransmissions();
+    }
+
+    /// Number each retransmission by the transmissions of the same segment (same
+    /// sender, seq, length, SYN and FIN) before it: the 3rd sending of a FIN is
+    /// retransmission 2 whatever the sender's own counter said (an engine's counter
+    /// restarts when an ACK arrives, which would label successive retransmissions of
+    /// one FIN all `1`).
+    fn number_retransmissions(&mut self) {
+        let mut seen: HashMap<(Side, u32, u32, bool, bool), u32> = HashMap::new();
+        let senders: Vec<Option<Side>> = self
+            .entries
+            .iter()
+            .map(|e| match e.segment()?.dir {
+                Direction::Sent => Some(e.side),
+                Direction::Received if e.peer.is_none() => Some(e.side.other()),
+                Direction::Received => None,
+            })
+            .collect();
+        for (e, sender) in self.entries.iter_mut().zip(senders) {
+            let Some(sender) = sender else { continue };
+            let TraceKind::Segment(seg) = &mut e.event.kind else {
+                continue;
+            };
+            let occupies = seg.len > 0 || seg.flags.syn() || seg.flags.fin();
+            if !occupies {
+                continue;
+            }
+            let key = (sender, seg.seq, seg.len, seg.flags.syn(), seg.flags.fin());
+            let before = seen.entry(key).or_default();
+            if (seg.retransmission || seg.retransmit_count > 0) && *before > 0 {
+                seg.retransmit_count = *before;
+            }
+            *before += 1;
+        }
     }
 
     fn infer_isn(&self, side: Side) -> Option<u32> {
@@ -304,6 +369,7 @@ impl Timeline {
             .iter()
             .filter(|e| e.side == to)
             .map(|e| e.time())
+            .chain(self.traced_until)
             .max()
         else {
             return; // the receiving side was not traced

@@ -311,7 +311,7 @@ fn malformed_captures_are_errors_not_panics() {
     let ng = [0x0a, 0x0d, 0x0d, 0x0a, 0, 0, 0, 0];
     assert!(matches!(
         timeline_from_pcap(&ng, &opts),
-        Err(PcapError::NotPcap(_))
+        Err(PcapError::NotPcap(_) | PcapError::Truncated { .. })
     ));
     // Unsupported link type (IEEE 802.11 = 105).
     let header = PcapHeader {
@@ -359,12 +359,75 @@ fn malformed_captures_are_errors_not_panics() {
 }
 
 #[test]
+fn a_capture_cut_off_mid_record_is_an_error() {
+    let good = capture(DataLink::RAW, &[(40000, conversation())]);
+    // Cut inside the last record's bytes, and inside its 16-byte record header.
+    for cut in [good.len() - 3, good.len() - 40 - 16 + 5] {
+        match timeline_from_pcap(&good[..cut], &PcapOptions::default()) {
+            Err(PcapError::Truncated { records, offset }) => {
+                assert_eq!(records, 11, "cut at {cut}");
+                assert!(offset < cut as u64);
+            }
+            other => panic!("cut at {cut}: {other:?}"),
+        }
+    }
+    assert!(timeline_from_pcap(&good, &PcapOptions::default()).is_ok());
+}
+
+/// The conversation as pcapng (one interface with microsecond timestamps, as
+/// Wireshark writes by default).
+fn capture_ng(link: DataLink, pkts: &[P]) -> Vec<u8> {
+    use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketBlock;
+    use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionBlock;
+    use pcap_file::pcapng::PcapNgWriter;
+    let mut w = PcapNgWriter::new(Vec::new()).unwrap();
+    w.write_pcapng_block(InterfaceDescriptionBlock::new(link, 262_144))
+        .unwrap();
+    for pk in pkts {
+        let bytes = frame(link, ipv4_tcp(pk, 40000));
+        // The raw timestamp is in the interface's unit (µs); pcap-file carries it in
+        // a Duration's nanoseconds field.
+        let raw = 1_700_000_000_000_000 + pk.t_us;
+        w.write_pcapng_block(EnhancedPacketBlock {
+            interface_id: 0,
+            timestamp: Duration::from_nanos(raw),
+            original_len: bytes.len() as u32,
+            data: bytes.into(),
+            options: vec![],
+        })
+        .unwrap();
+    }
+    w.into_inner()
+}
+
+#[test]
+fn pcapng_reads_like_pcap() {
+    let ng = capture_ng(DataLink::ETHERNET, &conversation());
+    let conns = timeline_from_pcap(&ng, &PcapOptions::default()).unwrap();
+    assert_eq!(conns.len(), 1);
+    assert_eq!(conns[0].packets, 12);
+    check_conversation(&conns[0].timeline);
+    let classic = capture(DataLink::ETHERNET, &[(40000, conversation())]);
+    let old = timeline_from_pcap(&classic, &PcapOptions::default()).unwrap();
+    assert_eq!(conns[0].timeline, old[0].timeline);
+    // Cut short: an error, not a shorter capture.
+    assert!(matches!(
+        timeline_from_pcap(&ng[..ng.len() - 10], &PcapOptions::default()),
+        Err(PcapError::Truncated { .. })
+    ));
+}
+
+#[test]
 fn errors_display_on_one_line() {
     for e in [
         PcapError::NotPcap("wrong magic number".into()),
         PcapError::UnsupportedLinkType(105),
         PcapError::NoTcpConnection,
         PcapError::NoSuchConnection { index: 3, count: 1 },
+        PcapError::Truncated {
+            offset: 500,
+            records: 3,
+        },
     ] {
         let s = e.to_string();
         assert!(!s.is_empty() && !s.contains('\n'), "{s:?}");

@@ -1,6 +1,6 @@
 //! [`IpCidr`]: an address with a prefix length (`10.0.0.2/24`, `fd00::2/64`), as the
 //! TUN convention's `--addr` and `--host-addr` take it, and the "first host of the
-//! prefix" rule that picks the kernel's address (DESIGN.md "The TUN convention").
+//! prefix" rule that picks the kernel's address (the TUN convention, see tun.rs).
 
 use std::fmt;
 use std::io;

@@ -1,6 +1,6 @@
-//! How engine errors become `std::io::Error`s with the kinds tokio::net users expect
-//! (the table in DESIGN.md "Conventions": the runtime maps engine errors to
-//! `io::ErrorKind`).
+//! How engine errors become `std::io::Error`s with the kinds tokio::net users expect:
+//! each engine error maps to the `io::ErrorKind` a kernel socket would give for the
+//! same cause.
 
 use std::io;
 use synack_core::{ConnError, ConnectError, ListenError, RecvError, SendError};

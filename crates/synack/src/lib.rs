@@ -65,17 +65,19 @@ mod listener;
 mod lossy;
 mod memory;
 mod runtime;
+mod socket;
 mod stream;
 #[cfg(target_os = "linux")]
 mod tun;
 
-pub use addr::ToSocketAddr;
+pub use addr::{ToSocketAddr, ToSocketAddrs};
 pub use cidr::IpCidr;
 pub use device::{Device, PacketBatch};
 pub use listener::TcpListener;
 pub use lossy::LossyDevice;
 pub use memory::{MemoryDevice, DEFAULT_QUEUE_PACKETS};
 pub use runtime::{NetStack, NetStackBuilder, OFFLOAD_BUFFER};
+pub use socket::TcpSocket;
 pub use stream::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, ReuniteError, TcpStream, WriteHalf};
 #[cfg(target_os = "linux")]
 pub use tun::{interface_exists, TunConfig, TunDevice};
@@ -83,3 +85,16 @@ pub use tun::{interface_exists, TunConfig, TunDevice};
 pub use synack_core::trace;
 pub use synack_core::trace::TraceEvent;
 pub use synack_core::{Config, ConnError, ConnInfo, SocketOptions, StackStats, State};
+
+/// Two connected streams over an in-memory device pair (10.0.0.1 ↔ 10.0.0.2), for
+/// the examples in this crate's documentation.
+#[doc(hidden)]
+pub async fn doc_pair() -> std::io::Result<(TcpStream, TcpStream)> {
+    let (a, b) = MemoryDevice::pair();
+    let a = NetStack::new(a, &[std::net::Ipv4Addr::new(10, 0, 0, 1).into()])?;
+    let b = NetStack::new(b, &[std::net::Ipv4Addr::new(10, 0, 0, 2).into()])?;
+    let listener = TcpListener::bind(&b, ("10.0.0.2", 7)).await?;
+    let client = TcpStream::connect(&a, ("10.0.0.2", 7)).await?;
+    let (server, _) = listener.accept().await?;
+    Ok((client, server))
+}

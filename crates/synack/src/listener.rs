@@ -2,7 +2,7 @@
 //! `tokio::net::TcpListener`, plus the intercepting listener for VPN / tun2socks use
 //! that accepts connections to any address and port reaching the device.
 
-use crate::addr::ToSocketAddr;
+use crate::addr::{ToSocketAddr, ToSocketAddrs};
 use crate::error::listen_error;
 use crate::runtime::{NetStack, StackRef};
 use crate::stream::{StreamInner, TcpStream};
@@ -11,6 +11,7 @@ use std::future::poll_fn;
 use std::io;
 use std::net::SocketAddr;
 use std::task::{Context, Poll};
+use std::time::Duration;
 use synack_core::{ListenError, ListenerHandle};
 
 /// First port of the range an unspecified port (0) is chosen from (RFC 6056 §2.1).
@@ -22,6 +23,17 @@ pub struct TcpListener {
     h: ListenerHandle,
     local: SocketAddr,
     intercept: bool,
+    accept_settings: Option<AcceptSettings>,
+}
+
+/// Options a listener made by [`TcpSocket::listen`](crate::TcpSocket::listen) gives
+/// each connection it accepts.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AcceptSettings {
+    pub(crate) send_buffer: Option<usize>,
+    pub(crate) recv_buffer: Option<usize>,
+    pub(crate) nodelay: bool,
+    pub(crate) linger: Option<Duration>,
 }
 
 impl fmt::Debug for TcpListener {
@@ -38,8 +50,40 @@ impl TcpListener {
     /// family (`0.0.0.0` / `::`) for all of them. Port 0 picks a free port from the
     /// ephemeral range. Fails with `AddrInUse` if something listens there already and
     /// `AddrNotAvailable` if the address is not the stack's.
-    pub async fn bind(stack: &NetStack, addr: impl ToSocketAddr) -> io::Result<TcpListener> {
-        TcpListener::bind_with_backlog(stack, addr, 0)
+    /// Several addresses (`("10.0.0.2", 80)`, `&[SocketAddr]`) are tried in turn,
+    /// as tokio does: the first that can be bound is.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// use synack::{MemoryDevice, NetStack, TcpListener};
+    /// let (a, _b) = MemoryDevice::pair();
+    /// let stack = NetStack::new(a, &["10.0.0.1".parse().unwrap()])?;
+    /// let first = TcpListener::bind(&stack, ("10.0.0.1", 80)).await?;
+    /// // 10.0.0.1:80 is taken, so the next address is bound.
+    /// let addrs: [std::net::SocketAddr; 2] =
+    ///     ["10.0.0.1:80".parse().unwrap(), "10.0.0.1:8080".parse().unwrap()];
+    /// let second = TcpListener::bind(&stack, &addrs[..]).await?;
+    /// assert_eq!(second.local_addr()?.port(), 8080);
+    /// # drop(first);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn bind(stack: &NetStack, addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
+        let mut last = None;
+        for a in addr.to_socket_addrs()? {
+            match TcpListener::bind_with_backlog(stack, a, 0) {
+                Ok(l) => return Ok(l),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last
+            .unwrap_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address to bind")))
+    }
+
+    /// Give accepted connections these options.
+    pub(crate) fn set_accept_settings(&mut self, s: AcceptSettings) {
+        self.accept_settings = Some(s);
     }
 
     /// Like [`bind`](TcpListener::bind) with an accept-queue bound (0 = the
@@ -83,6 +127,7 @@ impl TcpListener {
             h,
             local,
             intercept: false,
+            accept_settings: None,
         })
     }
 
@@ -106,6 +151,7 @@ impl TcpListener {
             h,
             local,
             intercept: true,
+            accept_settings: None,
         })
     }
 
@@ -123,8 +169,19 @@ impl TcpListener {
                 continue;
             };
             inner.conns.insert(h, Default::default());
+            if let Some(s) = self.accept_settings {
+                if s.send_buffer.is_some() || s.recv_buffer.is_some() {
+                    inner
+                        .engine
+                        .set_buffer_sizes(h, s.send_buffer, s.recv_buffer);
+                }
+            }
             drop(inner);
             let stream = TcpStream::from_inner(StreamInner::new(self.stack.clone(), h));
+            if let Some(s) = self.accept_settings {
+                stream.set_nodelay(s.nodelay)?;
+                stream.set_linger(s.linger)?;
+            }
             return Poll::Ready(Ok((stream, peer)));
         }
         if let Err(e) = inner.check_running() {

@@ -7,7 +7,7 @@
 //! background (FIN, or RST if received data was left unread: RFC 2525 §2.17); with
 //! `set_linger(Some(Duration::ZERO))` dropping aborts it with RST (RFC 9293 §3.10.5).
 
-use crate::addr::ToSocketAddr;
+use crate::addr::{each_addr, ToSocketAddrs};
 use crate::error::{conn_error, connect_error, not_connected, recv_error, send_error};
 use crate::runtime::{NetStack, StackRef};
 use std::fmt;
@@ -20,13 +20,15 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use synack_core::{ConnError, ConnHandle, ConnInfo, RecvError, SendError, SocketOptions, State};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf, Ready};
 
 /// The connection behind a stream and its halves; closes it when the last owner goes.
 pub(crate) struct StreamInner {
     stack: StackRef,
     h: ConnHandle,
     linger_zero: AtomicBool,
+    /// `take_error` already returned the connection's error.
+    error_taken: AtomicBool,
 }
 
 impl StreamInner {
@@ -36,6 +38,7 @@ impl StreamInner {
             stack,
             h,
             linger_zero: AtomicBool::new(false),
+            error_taken: AtomicBool::new(false),
         }
     }
 
@@ -82,6 +85,126 @@ impl StreamInner {
             }
             Err(e) => Poll::Ready(Err(send_error(e))),
         }
+    }
+
+    /// Copy readable bytes into `buf` without consuming them.
+    fn poll_peek(&self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<usize>> {
+        let mut inner = self.stack.lock();
+        let dst = buf.initialize_unfilled();
+        let mut copied = 0;
+        let r = inner.engine.recv_with(self.h, |a, b| {
+            let n = a.len().min(dst.len());
+            dst[..n].copy_from_slice(&a[..n]);
+            let m = b.len().min(dst.len() - n);
+            dst[n..n + m].copy_from_slice(&b[..m]);
+            copied = n + m;
+            0 // consume nothing
+        });
+        match r {
+            Ok(_) => {
+                buf.advance(copied);
+                Poll::Ready(Ok(copied))
+            }
+            Err(RecvError::WouldBlock | RecvError::NotConnected) => {
+                if let Err(e) = inner.check_running() {
+                    return Poll::Ready(Err(e));
+                }
+                inner.wait_read(self.h, cx.waker());
+                Poll::Pending
+            }
+            Err(e) => Poll::Ready(Err(recv_error(e))),
+        }
+    }
+
+    /// Which of `interest` the connection is ready for now; `Pending` (with the
+    /// waker registered) when none.
+    fn poll_ready(&self, cx: &mut Context<'_>, interest: Interest) -> Poll<io::Result<Ready>> {
+        let mut inner = self.stack.lock();
+        let Some(state) = inner.engine.state(self.h) else {
+            return Poll::Ready(Err(not_connected()));
+        };
+        let mut ready = Ready::EMPTY;
+        if interest.is_readable() {
+            if inner.engine.recv_queue(self.h) > 0 {
+                ready |= Ready::READABLE;
+            }
+            if state == State::Closed || inner.engine.is_read_closed(self.h) {
+                ready |= Ready::READABLE | Ready::READ_CLOSED;
+            }
+        }
+        if interest.is_writable() {
+            match state {
+                State::Established | State::CloseWait => {
+                    if inner.engine.send_capacity(self.h) > 0 {
+                        ready |= Ready::WRITABLE;
+                    }
+                }
+                // The handshake is not done: not writable yet.
+                State::SynSent | State::SynReceived | State::Listen => {}
+                // Our side is shut (or the connection is gone): a write fails at once.
+                _ => ready = ready | Ready::WRITABLE | Ready::WRITE_CLOSED,
+            }
+        }
+        if !ready.is_empty() {
+            return Poll::Ready(Ok(ready));
+        }
+        if let Err(e) = inner.check_running() {
+            return Poll::Ready(Err(e));
+        }
+        if interest.is_readable() {
+            inner.wait_read(self.h, cx.waker());
+        }
+        if interest.is_writable() {
+            inner.wait_write(self.h, cx.waker());
+        }
+        Poll::Pending
+    }
+
+    fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut inner = self.stack.lock();
+        match inner.engine.recv(self.h, buf) {
+            Ok(n) => {
+                drop(inner);
+                if n > 0 {
+                    self.stack.kick();
+                }
+                Ok(n)
+            }
+            Err(RecvError::WouldBlock | RecvError::NotConnected) => {
+                inner.check_running()?;
+                Err(io::ErrorKind::WouldBlock.into())
+            }
+            Err(e) => Err(recv_error(e)),
+        }
+    }
+
+    fn try_write(&self, data: &[u8]) -> io::Result<usize> {
+        let mut inner = self.stack.lock();
+        match inner.engine.send(self.h, data) {
+            Ok(n) => {
+                drop(inner);
+                if n > 0 {
+                    self.stack.kick();
+                }
+                Ok(n)
+            }
+            Err(SendError::WouldBlock) => {
+                inner.check_running()?;
+                Err(io::ErrorKind::WouldBlock.into())
+            }
+            Err(e) => Err(send_error(e)),
+        }
+    }
+
+    fn take_error(&self) -> io::Result<Option<io::Error>> {
+        let inner = self.stack.lock();
+        let Some(info) = inner.engine.info(self.h) else {
+            return Err(not_connected());
+        };
+        Ok(match info.error {
+            Some(e) if !self.error_taken.swap(true, Ordering::Relaxed) => Some(conn_error(e)),
+            _ => None,
+        })
     }
 
     /// Wait until the active open finished (ESTABLISHED or later) or failed.
@@ -173,10 +296,29 @@ impl TcpStream {
 
     /// Open a connection to `addr` (RFC 9293 §3.10.1), choosing a local address of
     /// the same family and an ephemeral port. Fails with `ConnectionRefused` if the
-    /// peer answers RST, `TimedOut` if SYN retransmissions run out.
-    pub async fn connect(stack: &NetStack, addr: impl ToSocketAddr) -> io::Result<TcpStream> {
-        let remote = addr.to_socket_addr()?;
-        TcpStream::open(stack, remote, None).await
+    /// peer answers RST, `TimedOut` if SYN retransmissions run out. Several
+    /// addresses (`&[SocketAddr]`) are tried in turn, as tokio does: the first that
+    /// connects wins, otherwise the last error is returned.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// use synack::{MemoryDevice, NetStack, TcpListener, TcpStream};
+    /// let (a, b) = MemoryDevice::pair();
+    /// let client = NetStack::new(a, &["10.0.0.1".parse().unwrap()])?;
+    /// let server = NetStack::new(b, &["10.0.0.2".parse().unwrap()])?;
+    /// let listener = TcpListener::bind(&server, ("10.0.0.2", 80)).await?;
+    /// // Port 81 refuses (RST); port 80 is tried next.
+    /// let addrs: [std::net::SocketAddr; 2] =
+    ///     ["10.0.0.2:81".parse().unwrap(), "10.0.0.2:80".parse().unwrap()];
+    /// let stream = TcpStream::connect(&client, &addrs[..]).await?;
+    /// assert_eq!(stream.peer_addr()?.port(), 80);
+    /// # drop(listener);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn connect(stack: &NetStack, addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
+        each_addr(&addr, |remote| TcpStream::open(stack, remote, None)).await
     }
 
     /// Like [`connect`](TcpStream::connect) from a chosen local address and/or port
@@ -184,18 +326,28 @@ impl TcpStream {
     /// `tokio::net::TcpSocket` before connecting.
     pub async fn connect_from(
         stack: &NetStack,
-        local: impl ToSocketAddr,
-        addr: impl ToSocketAddr,
+        local: impl crate::ToSocketAddr,
+        addr: impl ToSocketAddrs,
     ) -> io::Result<TcpStream> {
         let local = local.to_socket_addr()?;
-        let remote = addr.to_socket_addr()?;
-        TcpStream::open(stack, remote, Some(local)).await
+        each_addr(&addr, |remote| TcpStream::open(stack, remote, Some(local))).await
     }
 
     async fn open(
         stack: &NetStack,
         remote: SocketAddr,
         local: Option<SocketAddr>,
+    ) -> io::Result<TcpStream> {
+        TcpStream::open_with(stack, remote, local, |_, _| {}).await
+    }
+
+    /// Open a connection; `setup` runs on the new connection under the engine lock,
+    /// before its SYN can leave (socket options of a `TcpSocket`).
+    pub(crate) async fn open_with(
+        stack: &NetStack,
+        remote: SocketAddr,
+        local: Option<SocketAddr>,
+        setup: impl FnOnce(&mut synack_core::Stack, ConnHandle),
     ) -> io::Result<TcpStream> {
         let h = {
             let mut inner = stack.stack.lock();
@@ -205,6 +357,7 @@ impl TcpStream {
                 .engine
                 .connect(now, remote, local)
                 .map_err(connect_error)?;
+            setup(&mut inner.engine, h);
             inner.conns.insert(h, Default::default());
             h
         };
@@ -298,6 +451,159 @@ impl TcpStream {
         inner.engine.info(self.inner.h).ok_or_else(not_connected)?;
         inner.engine.set_buffer_sizes(self.inner.h, send, recv);
         Ok(())
+    }
+
+    /// Receive data without removing it from the receive queue, like
+    /// `tokio::net::TcpStream::peek`: waits until data (or the end of the stream)
+    /// is there; `Ok(0)` is end of stream. A later read returns the same bytes.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// # let (mut a, mut b) = synack::doc_pair().await?;
+    /// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    /// a.write_all(b"hello").await?;
+    /// let mut buf = [0u8; 16];
+    /// let n = b.peek(&mut buf).await?;
+    /// assert_eq!(&buf[..n], b"hello");
+    /// let mut again = [0u8; 5];
+    /// b.read_exact(&mut again).await?; // still there
+    /// assert_eq!(&again, b"hello");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut rb = ReadBuf::new(buf);
+        poll_fn(|cx| self.inner.poll_peek(cx, &mut rb)).await
+    }
+
+    /// Poll form of [`peek`](TcpStream::peek): on `Ready(Ok(n))` the `n` bytes
+    /// peeked were appended to `buf`; `Pending` registers the task to be woken when
+    /// data arrives.
+    pub fn poll_peek(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<usize>> {
+        self.inner.poll_peek(cx, buf)
+    }
+
+    /// Wait until the stream is ready for any of `interest`, like
+    /// `tokio::net::TcpStream::ready`. The [`Ready`] set says which: readable (data,
+    /// end of stream or an error to read), writable (room in the send buffer, or
+    /// the sending side closed: a write then fails), `READ_CLOSED` / `WRITE_CLOSED`.
+    /// Readiness can be stale by the time of the next call: `try_read` /
+    /// `try_write` may still answer `WouldBlock`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// # let (a, b) = synack::doc_pair().await?;
+    /// use tokio::io::Interest;
+    /// let ready = a.ready(Interest::READABLE | Interest::WRITABLE).await?;
+    /// assert!(ready.is_writable() && !ready.is_readable());
+    /// a.try_write(b"ping")?;
+    /// let ready = b.ready(Interest::READABLE).await?;
+    /// assert!(ready.is_readable());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn ready(&self, interest: Interest) -> io::Result<Ready> {
+        poll_fn(|cx| self.inner.poll_ready(cx, interest)).await
+    }
+
+    /// Wait until the stream is readable (see [`ready`](TcpStream::ready)); then
+    /// [`try_read`](TcpStream::try_read) usually succeeds.
+    pub async fn readable(&self) -> io::Result<()> {
+        self.ready(Interest::READABLE).await.map(|_| ())
+    }
+
+    /// Wait until the stream is writable (see [`ready`](TcpStream::ready)); then
+    /// [`try_write`](TcpStream::try_write) usually succeeds.
+    pub async fn writable(&self) -> io::Result<()> {
+        self.ready(Interest::WRITABLE).await.map(|_| ())
+    }
+
+    /// Poll form of [`readable`](TcpStream::readable).
+    pub fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.inner.poll_ready(cx, Interest::READABLE).map_ok(|_| ())
+    }
+
+    /// Poll form of [`writable`](TcpStream::writable).
+    pub fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.inner.poll_ready(cx, Interest::WRITABLE).map_ok(|_| ())
+    }
+
+    /// Read what is there without waiting: `Ok(n)` bytes, `Ok(0)` at end of stream
+    /// (or for an empty `buf`), `WouldBlock` when nothing has arrived yet.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// # let (a, b) = synack::doc_pair().await?;
+    /// let mut buf = [0u8; 64];
+    /// assert_eq!(b.try_read(&mut buf).unwrap_err().kind(), std::io::ErrorKind::WouldBlock);
+    /// a.try_write(b"hi")?;
+    /// b.readable().await?;
+    /// assert_eq!(b.try_read(&mut buf)?, 2);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.try_read(buf)
+    }
+
+    /// Queue what fits in the send buffer without waiting: `Ok(n)` bytes taken,
+    /// `WouldBlock` when the buffer is full (or the handshake is not done).
+    pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        self.inner.try_write(buf)
+    }
+
+    /// The error that ended the connection (reset, timeout, ...), once: like
+    /// SO_ERROR, a second call returns `None`. `None` too while the connection is
+    /// healthy.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// # let (a, b) = synack::doc_pair().await?;
+    /// assert!(a.take_error()?.is_none());
+    /// b.set_linger(Some(std::time::Duration::ZERO))?;
+    /// drop(b); // aborts: RST
+    /// a.readable().await?;
+    /// let e = a.take_error()?.expect("reset");
+    /// assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset);
+    /// assert!(a.take_error()?.is_none());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.inner.take_error()
+    }
+
+    /// Set the IP time-to-live (IPv4) / hop limit (IPv6) of this connection's
+    /// packets (IP_TTL; the stack's [`Config::ttl`](synack_core::Config) otherwise).
+    /// `InvalidInput` above 255.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// # let (a, _b) = synack::doc_pair().await?;
+    /// a.set_ttl(12)?;
+    /// assert_eq!(a.ttl()?, 12);
+    /// assert!(a.set_ttl(256).is_err());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        let ttl = u8::try_from(ttl)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "TTL must be at most 255"))?;
+        self.set_options(|o| o.ttl = ttl)
+    }
+
+    /// The IP time-to-live of this connection's packets.
+    pub fn ttl(&self) -> io::Result<u32> {
+        Ok(u32::from(self.options()?.ttl))
     }
 
     /// Split into a read half and a write half borrowing the stream.

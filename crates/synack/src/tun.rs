@@ -1,7 +1,7 @@
 //! [`TunDevice`]: a Linux TUN device (IP packets, no link header) as a [`Device`],
 //! built on the tun-rs crate.
 //!
-//! The TUN convention (DESIGN.md): the addresses given are **synack's own**. If the
+//! The TUN convention: the addresses given are **synack's own**. If the
 //! device already exists it is attached and left exactly as configured (addresses,
 //! MTU, up/down). If it does not exist it is created, given the MTU, brought up, and
 //! the kernel's end gets the first host address of each prefix (`10.0.0.1/24` when

@@ -46,6 +46,8 @@ pub struct SocketOptions {
     pub delayed_ack: Option<Duration>,
     /// Congestion control (TCP_CONGESTION).
     pub congestion: Algorithm,
+    /// IP time-to-live / hop limit of the connection's packets (IP_TTL).
+    pub ttl: u8,
 }
 
 impl SocketOptions {
@@ -60,6 +62,7 @@ impl SocketOptions {
             max_segment: None,
             delayed_ack: cfg.delayed_ack,
             congestion: cfg.congestion.clone(),
+            ttl: cfg.ttl,
         }
     }
 }
