@@ -11,9 +11,11 @@
 //! microseconds that jumps to the next event (an arrival, a synack deadline from
 //! `poll_timeout`, smoltcp's `poll_at`), mapped onto smoltcp's `Instant` one to one.
 //! No wall clock and no threads, so a run is a pure function of its profile and seed
-//! and its goodput does not depend on the machine: each row asserts a floor, set from
-//! what the code reaches with a margin (raise it when the code improves; change it
-//! only with the reason in the commit). A failure names the profile, pairing and seed.
+//! and its goodput does not depend on the machine: each row asserts a floor on the
+//! median goodput over a few seeds, set from what the code reaches with a margin
+//! (raise it when the code improves; change it only with the reason in the commit). A
+//! failure names the profile, the pairing and each seed's figure (or the seed whose
+//! transfer failed).
 //!
 //! synack is driven through `synack_core::Stack` directly (`handle_packet`,
 //! `poll_transmit`, `handle_timeout`, `poll_timeout`); smoltcp through its
@@ -44,8 +46,10 @@ use synack_sim::link::LinkPath;
 use synack_sim::profiles::{self, Profile, MTU};
 use synack_sim::SimRng;
 
-/// The seed of every row (the links' generators derive from it).
-const SEED: u64 = 1;
+/// The seeds of every row (the links' generators derive from each): a row's figure
+/// is the median over them, since with loss a single seed's goodput depends on which
+/// packets it happens to drop (on P2 one seed gives 3.5 Mbit/s, another 18.7).
+const SEEDS: std::ops::RangeInclusive<u64> = 1..=9;
 /// synack's address.
 const SYNACK_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 /// smoltcp's address.
@@ -489,24 +493,27 @@ fn run(p: &Profile, pairing: Pairing, bytes: u64, seed: u64) -> Result<Outcome, 
     })
 }
 
-/// (profile, bytes per run, floors in Mbit/s for synack → smoltcp and smoltcp →
-/// synack).
+/// (profile, bytes per run, floors in Mbit/s of the median over [`SEEDS`] for
+/// synack → smoltcp and smoltcp → synack).
 fn table() -> Vec<(Profile, u64, [f64; 2])> {
     vec![
-        // Reached at seed 1 when set: 32.2 / 36.5 Mbit/s (both under the 256 KiB
-        // window's 42 Mbit/s over 50 ms; slow start takes a good part of 4 MB).
+        // Medians reached when the floors were set, synack -> smoltcp / smoltcp ->
+        // synack, Mbit/s; each floor is about 85 % of its median.
+        // 32.2 / 36.5: both under what a 256 KiB window allows over 50 ms (42), and
+        // slow start takes a good part of 4 MB. No loss, so every seed gives the same.
         (profiles::p1_broadband(), 4_000_000, [27.0, 31.0]),
-        // 6.7 / 8.0.
-        (profiles::p2_lossy(), 2_000_000, [5.5, 6.5]),
-        // 6.9 / 8.2 (the window allows 10.5 over 200 ms).
+        // 4.7 / 6.9 (seeds range 2.7–18.7 / 1.9–11.8).
+        (profiles::p2_lossy(), 2_000_000, [3.9, 5.8]),
+        // 6.9 / 8.2 (the window allows 10.5 over 200 ms; 2 MB meets no 0.01 % loss).
         (profiles::p3_long_fat(), 2_000_000, [5.8, 7.0]),
         // 38.6 / 43.4.
         (profiles::p4_bufferbloat(), 2_000_000, [33.0, 37.0]),
-        // 1.5 / 19.6. synack -> smoltcp is slow with no packet lost on the link: 16
-        // fast retransmits, cwnd ends near 20 KB, so the jitter's reordering is read
-        // as loss (synack has no DSACK-based undo yet; smoltcp sends one SACK block
-        // per ACK and keeps at most four out-of-order ranges). Not analysed further.
-        (profiles::p5_mobile(), 2_000_000, [1.3, 16.5]),
+        // 1.5 / 7.3. synack -> smoltcp is slow: about 30 retransmissions per run for
+        // about 7 packets the link dropped (seed 1: 16 fast retransmits, none dropped,
+        // cwnd ends near 20 KB), so the jitter's reordering is read as loss (synack
+        // has no DSACK-based undo yet; smoltcp sends one SACK block per ACK and keeps
+        // at most four out-of-order ranges). Not analysed further.
+        (profiles::p5_mobile(), 2_000_000, [1.2, 6.1]),
     ]
 }
 
@@ -519,47 +526,58 @@ fn wan_profiles_against_smoltcp_reach_their_goodput_floors() {
             .into_iter()
             .zip(floors)
         {
-            match run(&p, pairing, bytes, SEED) {
-                Ok(o) => {
-                    if print {
-                        println!(
-                            "{} {:<12} {:<18} {:>7.2} Mbit/s  {:>6.2} s  {} B  drops {:>4}  \
-                             synack srtt {:>6.1} ms rtx {:>4} rto {:>3}  steps {}",
-                            p.id,
-                            p.name,
-                            pairing.name(),
-                            o.mbps,
-                            o.secs,
-                            bytes,
-                            o.data_drops,
-                            o.synack_srtt_ms,
-                            o.synack_rtx,
-                            o.synack_rtos,
-                            o.steps
-                        );
-                    }
-                    if o.mbps < floor {
-                        failures.push(format!(
-                            "{} {} ({}): {:.2} Mbit/s, floor {floor} (seed {SEED})",
-                            p.id,
-                            pairing.name(),
-                            p.describe(),
-                            o.mbps
-                        ));
-                    }
+            let what = format!("{} {} ({})", p.id, pairing.name(), p.describe());
+            let mut runs = Vec::new();
+            for seed in SEEDS {
+                match run(&p, pairing, bytes, seed) {
+                    Ok(o) => runs.push((seed, o)),
+                    Err(e) => failures.push(format!("{what}: {e} (seed {seed})")),
                 }
-                Err(e) => failures.push(format!(
-                    "{} {} ({}): {e} (seed {SEED})",
+            }
+            if runs.is_empty() {
+                continue;
+            }
+            runs.sort_by(|a, b| a.1.mbps.total_cmp(&b.1.mbps));
+            let (min, max) = (&runs[0], &runs[runs.len() - 1]);
+            let median = runs[runs.len() / 2].1.mbps;
+            let n = runs.len() as f64;
+            let mean = |f: fn(&Outcome) -> f64| runs.iter().map(|(_, o)| f(o)).sum::<f64>() / n;
+            if print {
+                println!(
+                    "{} {:<12} {:<18} median {:>6.2} Mbit/s (min {:>6.2} seed {}, max {:>6.2} \
+                     seed {})  {} B  per run: {:>5.2} s, drops {:>5.1}, synack srtt {:>5.1} ms \
+                     rtx {:>5.1} rto {:>3.1}, steps {:>5.0}",
                     p.id,
+                    p.name,
                     pairing.name(),
-                    p.describe()
-                )),
+                    median,
+                    min.1.mbps,
+                    min.0,
+                    max.1.mbps,
+                    max.0,
+                    bytes,
+                    mean(|o| o.secs),
+                    mean(|o| o.data_drops as f64),
+                    mean(|o| o.synack_srtt_ms),
+                    mean(|o| o.synack_rtx as f64),
+                    mean(|o| o.synack_rtos as f64),
+                    mean(|o| o.steps as f64),
+                );
+            }
+            if median < floor {
+                let each: Vec<String> = runs
+                    .iter()
+                    .map(|(seed, o)| format!("seed {seed}: {:.2}", o.mbps))
+                    .collect();
+                failures.push(format!(
+                    "{what}: median {median:.2} Mbit/s, floor {floor} ({})",
+                    each.join(", ")
+                ));
             }
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
-
 /// The same profile and seed give the same run, to the microsecond.
 #[test]
 fn a_run_is_a_function_of_its_seed() {
