@@ -271,6 +271,21 @@ pub(crate) struct DemoArgs {
     /// Maximum segment size (sets the link MTU to MSS + 40).
     #[arg(long, value_parser = clap::value_parser!(u16).range(64..=65495))]
     pub(crate) mss: Option<u16>,
+    /// Congestion control of both stacks: cubic (the default, with HyStart++), reno
+    /// (NewReno) or bbr (BBR v1, paced)
+    #[arg(long, value_name = "NAME", value_parser = parse_cc, default_value = "cubic")]
+    pub(crate) cc: synack_core::cc::Algorithm,
+    /// Pace data segments (2x / 1.2x cwnd per SRTT, as Linux); BBR always paces
+    #[arg(long)]
+    pub(crate) pacing: bool,
+    /// Rate limit of each direction (`100mbit`, `1gbit`, `800kbit`), with a drop-tail
+    /// queue of one bandwidth-delay product unless `--queue` says otherwise
+    #[arg(long, value_parser = synack_link::spec::parse_rate)]
+    pub(crate) rate: Option<u64>,
+    /// Queue of the rate-limited link: bytes (`64K`, `1M`) or bandwidth-delay products
+    /// (`2bdp`)
+    #[arg(long, value_parser = synack_link::spec::parse_size, requires = "rate")]
+    pub(crate) queue: Option<synack_link::spec::Size>,
     /// Write every packet to this pcap file (Wireshark / tshark read it).
     #[arg(long)]
     pub(crate) pcap: Option<PathBuf>,
@@ -349,6 +364,12 @@ pub(crate) fn parse_demo_bytes(s: &str) -> Result<usize, String> {
 }
 
 /// A seed: a non-negative integer.
+/// A congestion-control name as Linux's `TCP_CONGESTION` takes it.
+pub(crate) fn parse_cc(s: &str) -> Result<synack_core::cc::Algorithm, String> {
+    synack_core::cc::Algorithm::from_name(s)
+        .ok_or_else(|| format!("unknown congestion control {s:?} (expected cubic, reno or bbr)"))
+}
+
 pub(crate) fn parse_seed(s: &str) -> Result<u64, String> {
     let t = s.trim();
     if t.starts_with('-') {

@@ -26,6 +26,26 @@ pub(crate) fn run(a: DemoArgs) -> Result<ExitCode, String> {
         msl: a.time_wait / 2,
         mss: a.mss,
         capture: a.pcap.is_some(),
+        link: a.rate.map(|bps| {
+            // A rate-limited path: the same delay and loss, a drop-tail queue of one
+            // bandwidth-delay product of the round trip unless --queue says otherwise.
+            let rtt = latency * 2;
+            let bdp = synack_sim::profiles::bdp_bytes(bps, rtt).max(3000);
+            let queue = match a.queue {
+                Some(synack_link::spec::Size::Bytes(n)) => n,
+                Some(synack_link::spec::Size::Bdp(k)) => (bdp as f64 * k) as usize,
+                None => bdp,
+            };
+            synack_sim::LinkConfig::with_latency(latency)
+                .loss(a.loss)
+                .bandwidth(bps)
+                .queue_bytes(queue.max(1500))
+        }),
+        stack: Some(synack_core::Config {
+            congestion: a.cc.clone(),
+            pacing: a.pacing,
+            ..synack_core::Config::default()
+        }),
         ..DemoConfig::default()
     };
     let started = WallInstant::now();
@@ -154,6 +174,27 @@ fn verdict_lines(r: &DemoReport) -> String {
         n,
         if s2c_ok { "ok" } else { "MISMATCH" },
     ));
+    // Goodput of each direction: the data size over the time from the handshake to
+    // the moment the receiving side had every byte (virtual time).
+    if n >= 64 * 1024 {
+        let rate = |rx: &synack_sim::demo::SideReport| {
+            let start = r.client.established_at?;
+            let secs = rx
+                .data_done_at?
+                .saturating_duration_since(start)
+                .as_secs_f64();
+            (secs > 0.0).then(|| (n as f64 * 8.0 / secs / 1e6, secs))
+        };
+        if let (Some((c2s, t1)), Some((s2c, t2))) = (rate(&r.server), rate(&r.client)) {
+            s.push_str(&format!(
+                "goodput: client->server {c2s:.1} Mbit/s ({t1:.2} s) · server->client {s2c:.1} Mbit/s ({t2:.2} s) · congestion control {}\n",
+                r.config
+                    .stack
+                    .as_ref()
+                    .map_or("cubic", |c| c.congestion.name())
+            ));
+        }
+    }
     // Segment and retransmission counts are in the summary above, counted from the
     // ladder itself: a side's last info snapshot is taken before its final segments
     // leave, so its counters would disagree with the picture.

@@ -599,3 +599,37 @@ fn svg_labels_do_not_collide_and_bursts_are_labelled_once() {
         }
     }
 }
+
+#[test]
+fn demo_compares_congestion_controllers_on_a_rate_limited_lossy_path() {
+    // `--cc` and `--rate` (issue 13): the same 50 ms, 100 Mbit/s path with 1 % loss;
+    // the summary reports each direction's goodput and the controller. BBR does not
+    // take random loss for congestion, CUBIC does.
+    let goodput = |cc: &str| -> f64 {
+        let o = synack(&[
+            "demo", "--cc", cc, "--rate", "100mbit", "--latency", "25", "--bytes", "2M",
+            "--loss", "1%", "--seed", "1",
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let out = stdout(&o);
+        let line = out
+            .lines()
+            .find(|l| l.starts_with("goodput:"))
+            .unwrap_or_else(|| panic!("no goodput line:\n{out}"));
+        assert!(line.contains(&format!("congestion control {cc}")), "{line}");
+        line.split("client->server ")
+            .nth(1)
+            .and_then(|s| s.split(' ').next())
+            .and_then(|s| s.parse().ok())
+            .expect("a figure")
+    };
+    let (cubic, bbr) = (goodput("cubic"), goodput("bbr"));
+    assert!(bbr > 2.0 * cubic, "bbr {bbr} vs cubic {cubic} Mbit/s");
+}
+
+#[test]
+fn unknown_congestion_control_and_rate_units_are_one_line_errors() {
+    assert_one_line_error(&synack(&["demo", "--cc", "vegas"]), "vegas");
+    assert_one_line_error(&synack(&["demo", "--rate", "100furlongs"]), "unit");
+    assert_one_line_error(&synack(&["demo", "--queue", "2bdp"]), "--rate");
+}
