@@ -11,6 +11,7 @@ use crate::config::Config;
 use crate::error::{ConnError, ConnectError, ListenError, RecvError, SendError};
 use crate::hash::{Demux, TupleHashBuilder};
 use crate::isn::IsnGenerator;
+use crate::memory::{floor_bytes, BufferMemory};
 use crate::ports::PortAllocator;
 use crate::seq::Seq;
 use crate::state::State;
@@ -205,6 +206,8 @@ pub struct Stack {
     rst_budget: u32,
     live: usize,
     stats: StackStats,
+    /// Buffer bytes of all connections against the budget (memory.rs).
+    mem: BufferMemory,
 }
 
 impl Stack {
@@ -216,6 +219,7 @@ impl Stack {
         let hash_key = u64::from_le_bytes(secret[..8].try_into().unwrap_or([0; 8]))
             ^ u64::from_le_bytes(secret[8..].try_into().unwrap_or([0; 8])).rotate_left(17);
         let ports = PortAllocator::new(cfg.ephemeral_ports.clone(), port_key);
+        let mem = BufferMemory::new(cfg.memory_pressure, cfg.memory_limit);
         Stack {
             challenge_budget: cfg.challenge_ack_limit,
             rst_budget: cfg.rst_limit,
@@ -241,6 +245,7 @@ impl Stack {
             budget_epoch: Instant::ZERO,
             live: 0,
             stats: StackStats::default(),
+            mem,
         }
     }
 
@@ -286,6 +291,24 @@ impl Stack {
     /// ones included.
     pub fn connection_count(&self) -> usize {
         self.live + self.tw.len()
+    }
+
+    /// Bytes the send and receive buffers of all connections hold allocated now
+    /// (bounded by [`Config::memory_limit`]).
+    pub fn buffer_memory(&self) -> usize {
+        self.mem.used
+    }
+
+    /// The highest [`buffer_memory`](Stack::buffer_memory) seen since the stack
+    /// started.
+    pub fn peak_buffer_memory(&self) -> usize {
+        self.mem.peak
+    }
+
+    /// True while the buffer memory is above [`Config::memory_pressure`]: buffers do
+    /// not grow and shrink as they drain.
+    pub fn under_memory_pressure(&self) -> bool {
+        self.mem.under_pressure()
     }
 
     /// The largest packet `poll_transmit` may write: size its buffer at least this.
@@ -495,12 +518,46 @@ impl Stack {
         if data.is_empty() {
             return Ok(0);
         }
-        let n = c.write(data);
+        let mem = self.mem.view();
+        if c.send.free() < data.len() {
+            // The application is limited by the send buffer: autotuning may grow it.
+            c.autotune_send(self.cfg.send_buffer_limit(), mem);
+        }
+        let mut take = data.len().min(c.send.free());
+        if c.send.growth_for(c.send.len() + take) > mem.room {
+            // The hard memory limit: take what fits the memory already held, or up to
+            // the per-connection floor, which keeps every flow moving.
+            let held = c.send.allocated().max(floor_bytes(c.mss));
+            take = take.min(held.saturating_sub(c.send.len()));
+        }
+        let n = c.write(&data[..take]);
+        if n < data.len() {
+            c.want_writable = true;
+        }
+        self.recharge(idx);
         if n == 0 {
             return Err(SendError::WouldBlock);
         }
         self.mark_dirty(idx);
         Ok(n)
+    }
+
+    /// Bring a connection's charge in the buffer memory budget up to date (after
+    /// anything that may have allocated or freed buffer memory). Under pressure its
+    /// send buffer also shrinks towards the floor.
+    #[inline]
+    fn recharge(&mut self, idx: u32) {
+        let Some(c) = self.slots[idx as usize].conn.as_mut() else {
+            return;
+        };
+        if self.mem.under_pressure() {
+            c.shrink_send_buffer();
+        }
+        let now = (c.send.allocated() + c.recv.allocated()).min(u32::MAX as usize) as u32;
+        if now != c.mem_charged {
+            self.mem.recharge(c.mem_charged as usize, now as usize);
+            c.mem_charged = now;
+        }
     }
 
     /// Read received data (RFC 9293 §3.10.3). `Ok(0)` means the peer closed its side
@@ -516,6 +573,7 @@ impl Stack {
             if c.pend.ack_now {
                 self.mark_dirty(idx);
             }
+            self.recharge(idx);
             return Ok(n);
         }
         if buf.is_empty() {
@@ -555,6 +613,7 @@ impl Stack {
             if c.pend.ack_now {
                 self.mark_dirty(idx);
             }
+            self.recharge(idx);
             return Ok(n);
         }
         // Nothing readable: the same answers as `recv` with a non-empty buffer.
@@ -724,6 +783,7 @@ impl Stack {
                 c.recv.set_capacity(r);
             }
         }
+        self.recharge(idx);
     }
 
     // ---------------------------------------------------------------- driving
@@ -833,7 +893,10 @@ impl Stack {
         let mut c = conn
             .filter(|_| !p.payload.is_empty())
             .and_then(|idx| self.slots[idx as usize].conn.as_mut());
-        let staged_sum = c.as_mut().and_then(|c| c.stage_payload(&p.tcp, p.payload));
+        let room = self.mem.room();
+        let staged_sum = c
+            .as_mut()
+            .and_then(|c| c.stage_payload(&p.tcp, p.payload, room));
         let payload_sum = match staged_sum {
             Some(s) => s,
             None if p.payload.is_empty() => 0,
@@ -933,6 +996,7 @@ impl Stack {
                 now,
                 trace: self.trace.as_mut(),
                 challenge_budget: &mut self.challenge_budget,
+                mem: self.mem.view(),
             };
             // Used by reference, for the reason given in `handle_packet_inner`.
             let out = conn.poll_segment(&mut env);
@@ -1331,6 +1395,7 @@ impl Stack {
             now,
             trace: self.trace.as_mut(),
             challenge_budget: &mut self.challenge_budget,
+            mem: self.mem.view(),
         };
         let r = f(conn, &mut env);
         if conn.wants_poll() {
@@ -1342,6 +1407,7 @@ impl Stack {
 
     /// After any call into a connection: events, accept queue, timers, freeing.
     fn after_call(&mut self, idx: u32) {
+        self.recharge(idx);
         let h = self.handle_of(idx);
         let slot = &mut self.slots[idx as usize];
         let Some(conn) = slot.conn.as_mut() else {
@@ -1445,6 +1511,7 @@ impl Stack {
     fn free_slot(&mut self, idx: u32) {
         let slot = &mut self.slots[idx as usize];
         if let Some(b) = slot.conn.take() {
+            self.mem.recharge(b.mem_charged as usize, 0);
             self.live -= 1;
             if self.spare.len() < SPARE_BOXES {
                 self.spare.push(b);
