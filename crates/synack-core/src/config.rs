@@ -56,9 +56,9 @@ pub struct Config {
     /// Hard bound on the stack-wide buffer memory, like Linux `tcp_mem[2]` (default
     /// 768 MiB): a buffer that would have to grow past it does not: arriving data that
     /// needs the room is dropped unacknowledged (the peer retransmits it) and an
-    /// application write takes only what fits. A send buffer may always grow to the
-    /// per-connection floor of a few MSS, so the bound holds while
-    /// `memory_limit` ≥ connections × that floor.
+    /// application write takes only what fits (it hears `Writable` when memory is
+    /// freed). Choose it at least connections × a few MSS × 2 so that every flow can
+    /// keep moving.
     pub memory_limit: usize,
     /// Offer window scaling (RFC 7323 §2). Default on.
     pub window_scaling: bool,

@@ -1,13 +1,15 @@
 //! The stack-wide buffer memory budget (like Linux `tcp_mem`): how many bytes all
 //! send and receive buffers hold allocated together, and the two thresholds from
 //! [`Config`](crate::Config): above `memory_pressure` buffers stop growing and shrink
-//! as they drain; `memory_limit` is never crossed by growing a buffer (data that would
-//! need it is dropped before it is acknowledged; writes take only what fits).
+//! towards a floor of a few MSS as they drain; `memory_limit` is never crossed by
+//! growing a buffer (data that would need it is dropped before it is acknowledged, so
+//! the peer sends it again; writes take only what fits, and the application hears
+//! `Writable` once memory is freed).
 //!
 //! The [`Stack`](crate::Stack) keeps the sum up to date after every call into a
 //! connection (each connection remembers what it was last charged, so the update is
 //! a comparison when nothing changed) and lends connections a [`MemoryView`] through
-//! their `Env`.
+//! their `Env`. The bound is strict: every growth is checked against the room left.
 
 /// Smallest buffer a flow is shrunk to under pressure, in MSS: enough for a few
 /// segments in flight, so every flow keeps moving (and fast retransmit still gets its
@@ -70,6 +72,13 @@ impl BufferMemory {
     #[inline]
     pub(crate) fn room(&self) -> usize {
         self.limit.saturating_sub(self.used)
+    }
+
+    /// Free room at which writers that found no memory are woken: a sixteenth of
+    /// the limit (at least 64 KiB), so a release of a few bytes does not wake them all
+    /// for nothing.
+    pub(crate) fn wake_room(&self) -> usize {
+        (self.limit / 16).max(64 << 10).min(self.limit)
     }
 
     /// The view lent to a connection.

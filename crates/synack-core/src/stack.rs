@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::error::{ConnError, ConnectError, ListenError, RecvError, SendError};
 use crate::hash::{Demux, TupleHashBuilder};
 use crate::isn::IsnGenerator;
-use crate::memory::{floor_bytes, BufferMemory};
+use crate::memory::BufferMemory;
 use crate::ports::PortAllocator;
 use crate::seq::Seq;
 use crate::state::State;
@@ -132,6 +132,8 @@ struct Slot {
     in_table: bool,
     /// Present in the transmit queue.
     queued: bool,
+    /// Listed in `mem_waiters`.
+    mem_wait: bool,
     /// The connection was compacted into this TIME-WAIT record (`conn` is `None`):
     /// the slot stays reserved so the handle keeps naming it until the record ends.
     tw: Option<u32>,
@@ -208,6 +210,9 @@ pub struct Stack {
     stats: StackStats,
     /// Buffer bytes of all connections against the budget (memory.rs).
     mem: BufferMemory,
+    /// Connections whose application write found no buffer memory (woken with
+    /// `Writable` when memory is freed).
+    mem_waiters: Vec<ConnHandle>,
 }
 
 impl Stack {
@@ -246,6 +251,7 @@ impl Stack {
             live: 0,
             stats: StackStats::default(),
             mem,
+            mem_waiters: Vec::new(),
         }
     }
 
@@ -524,17 +530,26 @@ impl Stack {
             c.autotune_send(self.cfg.send_buffer_limit(), mem);
         }
         let mut take = data.len().min(c.send.free());
+        let mut short_of_memory = false;
         if c.send.growth_for(c.send.len() + take) > mem.room {
-            // The hard memory limit: take what fits the memory already held, or up to
-            // the per-connection floor, which keeps every flow moving.
-            let held = c.send.allocated().max(floor_bytes(c.mss));
-            take = take.min(held.saturating_sub(c.send.len()));
+            // The hard memory limit: take only what fits the memory already held. The
+            // application hears `Writable` when acknowledged data frees memory (its
+            // own, or other connections': `wake_memory_waiters`).
+            take = take.min(c.send.allocated().saturating_sub(c.send.len()));
+            short_of_memory = take == 0;
         }
         let n = c.write(&data[..take]);
         if n < data.len() {
             c.want_writable = true;
         }
         self.recharge(idx);
+        if short_of_memory {
+            let slot = &mut self.slots[idx as usize];
+            if !slot.mem_wait {
+                slot.mem_wait = true;
+                self.mem_waiters.push(h);
+            }
+        }
         if n == 0 {
             return Err(SendError::WouldBlock);
         }
@@ -555,8 +570,30 @@ impl Stack {
         }
         let now = (c.send.allocated() + c.recv.allocated()).min(u32::MAX as usize) as u32;
         if now != c.mem_charged {
+            let freed = now < c.mem_charged;
             self.mem.recharge(c.mem_charged as usize, now as usize);
             c.mem_charged = now;
+            if freed && !self.mem_waiters.is_empty() && self.mem.room() >= self.mem.wake_room() {
+                self.wake_memory_waiters();
+            }
+        }
+    }
+
+    /// Memory was freed: tell the applications whose writes found no buffer memory
+    /// that they may try again.
+    #[cold]
+    fn wake_memory_waiters(&mut self) {
+        for h in core::mem::take(&mut self.mem_waiters) {
+            let Some(slot) = self.slots.get_mut(h.idx as usize) else {
+                continue;
+            };
+            if slot.gen != h.gen {
+                continue;
+            }
+            slot.mem_wait = false;
+            if slot.app_owned && slot.conn.is_some() {
+                self.events.push_back(Event::Writable(h));
+            }
         }
     }
 
@@ -1325,6 +1362,7 @@ impl Stack {
                     app_owned: false,
                     in_table: false,
                     queued: false,
+                    mem_wait: false,
                     tw: None,
                 });
                 (self.slots.len() - 1) as u32
@@ -1520,6 +1558,7 @@ impl Stack {
         slot.gen = slot.gen.wrapping_add(1);
         slot.app_owned = false;
         slot.queued = false;
+        slot.mem_wait = false;
         self.free.push(idx);
     }
 
