@@ -159,8 +159,9 @@ impl Connection {
         }
     }
 
-    /// The application found the send buffer full: grow it to about twice cwnd (Linux
-    /// tcp_sndbuf_expand), and keep what is in flight plus a cwnd of new data, up to
+    /// The application found the send buffer full: grow it to about twice what may be
+    /// in flight, min(cwnd, SND.WND) (Linux tcp_sndbuf_expand uses cwnd), and keep what
+    /// is in flight plus that much new data, up to
     /// [`Config::send_buffer_max`](crate::Config::send_buffer_max). Under memory
     /// pressure it shrinks towards the floor instead. Returns true if it grew.
     pub(crate) fn autotune_send(&mut self, max: usize, mem: MemoryView) -> bool {
@@ -168,10 +169,13 @@ impl Connection {
             self.shrink_send_buffer();
             return false;
         }
+        // What may be in flight is bounded by the peer's window too: a cwnd that kept
+        // growing while the peer's window limited the flow would only make the buffer
+        // (and its cache footprint) larger for nothing.
         let iw = 10 * usize::from(self.mss);
-        let cwnd = (self.cc.cwnd() as usize).max(iw);
+        let usable = (self.cc.cwnd().min(self.snd_wnd.max(1)) as usize).max(iw);
         let flight = self.flight_size() as usize;
-        let target = (2 * cwnd).max(flight + cwnd).min(max);
+        let target = (2 * usable).max(flight + usable).min(max);
         if target > self.send.capacity() {
             self.send.grow_capacity(target);
             return true;
