@@ -5,7 +5,8 @@
 //!
 //! Receive side, once per receiver-measured RTT: the bytes the application consumed in
 //! that RTT are compared with the previous figure; when they grew, the buffer becomes
-//! about twice that (plus 16 segments of slack for variation), up to
+//! about twice that (plus 16 segments of slack for variation, plus twice the growth
+//! seen while the sender's rate is still rising), up to
 //! [`Config::recv_buffer_max`](crate::Config::recv_buffer_max). The receiver's RTT comes
 //! from the time to receive one window's worth of data (a mark at RCV.NXT + RCV.WND;
 //! no timestamps needed) and is seeded by the handshake's RTT sample. Per segment this
@@ -133,11 +134,16 @@ impl Connection {
         let copied = copied_seq.since(self.tune.seq);
         if copied > self.tune.space {
             let mss = usize::from(self.mss);
-            let target = (2 * copied as usize + 16 * mss).min(env.cfg.recv_buffer_limit());
+            let (copied, space) = (copied as usize, self.tune.space.max(1) as usize);
+            let mut target = 2 * copied + 16 * mss;
+            // While the sender's rate is still rising (slow start) the next RTT brings
+            // more than this one: allow for the growth seen, twice over, as Linux does.
+            target += 2 * (target.saturating_mul(copied - space) / space);
+            let target = target.min(env.cfg.recv_buffer_limit());
             if target > self.recv.capacity() {
                 self.recv.grow_capacity(target);
             }
-            self.tune.space = copied;
+            self.tune.space = copied as u32;
         }
         self.tune.seq = copied_seq;
         self.tune.time = stamp(env.now);
