@@ -6,7 +6,7 @@ use super::{ConnHandle, Event, Stack};
 
 impl Stack {
     /// Bytes the send and receive buffers of all connections hold allocated now
-    /// (bounded by [`Config::memory_limit`]).
+    /// (bounded by [`Config::memory_limit`](crate::Config::memory_limit)).
     pub fn buffer_memory(&self) -> usize {
         self.mem.used
     }
@@ -17,7 +17,7 @@ impl Stack {
         self.mem.peak
     }
 
-    /// True while the buffer memory is above [`Config::memory_pressure`]: buffers do
+    /// True while the buffer memory is above [`Config::memory_pressure`](crate::Config::memory_pressure): buffers do
     /// not grow and shrink as they drain.
     pub fn under_memory_pressure(&self) -> bool {
         self.mem.under_pressure()
