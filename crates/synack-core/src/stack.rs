@@ -727,15 +727,20 @@ impl Stack {
         self.set_options(now, h, |o| o.nodelay = nodelay);
     }
 
-    /// Resize the buffers of a connection (SO_SNDBUF / SO_RCVBUF).
+    /// Resize the buffers of a connection (SO_SNDBUF / SO_RCVBUF). A buffer sized this
+    /// way no longer autotunes.
     pub fn set_buffer_sizes(&mut self, h: ConnHandle, send: Option<usize>, recv: Option<usize>) {
         let Some(idx) = self.check(h) else { return };
         if let Some(c) = self.slots[idx as usize].conn.as_mut() {
+            // A size the application chose is kept: autotuning stops for that
+            // buffer (as Linux locks it); memory pressure may still shrink it.
             if let Some(s) = send {
                 c.send.set_capacity(s);
+                c.tune.send_locked = true;
             }
             if let Some(r) = recv {
                 c.recv.set_capacity(r);
+                c.tune.recv_locked = true;
             }
         }
         self.recharge(idx);

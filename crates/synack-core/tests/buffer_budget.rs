@@ -77,3 +77,47 @@ fn under_pressure_the_window_closes_to_a_floor_without_retracting_its_edge() {
     assert!(info.rcv_wnd >= 4 * 1460, "window {}", info.rcv_wnd);
     assert!(edges.len() > 50);
 }
+
+/// Reads everything readable.
+fn drain_reads(t: &mut Lone, h: synack_core::ConnHandle) {
+    let mut buf = [0u8; 8192];
+    while t.stack.recv(h, &mut buf).is_ok_and(|n| n > 0) {}
+}
+
+/// Feed `rounds` rounds of 100 full segments (146,000 B, more than the initial
+/// 128 KiB buffer), the application reading everything, one millisecond apart;
+/// returns the largest window offered.
+fn bulk_rounds(t: &mut Lone, e: &mut Est, rounds: usize) -> u32 {
+    let mut largest = 0;
+    for _ in 0..rounds {
+        for _ in 0..100 {
+            t.send(e, ACK, &[3u8; 1460]);
+            drain_reads(t, e.h);
+        }
+        t.advance(ms(1));
+        largest = largest.max(t.stack.info(e.h).unwrap().rcv_wnd);
+    }
+    largest
+}
+
+#[test]
+fn a_receive_buffer_the_application_sized_does_not_autotune() {
+    let opts = synack_wire::TcpOptions {
+        mss: Some(1460),
+        window_scale: Some(7),
+        ..synack_wire::TcpOptions::default()
+    };
+    // Autotuned: a receiver that gets a full window every RTT grows its buffer past
+    // the initial 128 KiB.
+    let mut t = Lone::new(quick_cfg());
+    let mut e = t.passive(1, opts);
+    t.stack.set_buffer_sizes(e.h, None, None);
+    let grown = bulk_rounds(&mut t, &mut e, 20);
+    assert!(grown > 300_000, "{grown}");
+    // SO_RCVBUF set: the size stays (Linux locks it too).
+    let mut t = Lone::new(quick_cfg());
+    let mut e = t.passive(1, opts);
+    t.stack.set_buffer_sizes(e.h, None, Some(20_000));
+    let kept = bulk_rounds(&mut t, &mut e, 20);
+    assert!(kept <= 20_000, "{kept}");
+}

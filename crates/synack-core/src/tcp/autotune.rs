@@ -24,7 +24,7 @@ use crate::memory::{floor_bytes, MemoryView};
 use crate::seq::Seq;
 use crate::time::Instant;
 
-/// Receive-space measurement state (Linux `rcvq_space` and `rcv_rtt_est`), 24 bytes:
+/// Receive-space measurement state (Linux `rcvq_space` and `rcv_rtt_est`), 28 bytes:
 /// times are kept as the low 32 bits of the engine's microsecond clock and compared
 /// by wrapping difference (exact for spans under 71 minutes; a longer idle span only
 /// delays one adjustment), so an idle connection stays under 1 KiB.
@@ -44,6 +44,11 @@ pub(crate) struct RcvSpace {
     /// When the window-based measurement started (µs clock, low 32 bits; 0: not
     /// started).
     rtt_time: u32,
+    /// The application sized the receive buffer itself (SO_RCVBUF): no autotuning,
+    /// as Linux locks it (`SOCK_RCVBUF_LOCK`).
+    pub(crate) recv_locked: bool,
+    /// The application sized the send buffer itself (SO_SNDBUF).
+    pub(crate) send_locked: bool,
 }
 
 /// The low 32 bits of `now` in µs (never 0, which marks "not started").
@@ -66,6 +71,8 @@ impl RcvSpace {
             rtt_us: 0,
             rtt_seq: Seq(0),
             rtt_time: 0,
+            recv_locked: false,
+            send_locked: false,
         }
     }
 
@@ -121,7 +128,7 @@ impl Connection {
             return;
         }
         let rtt = self.tune.rtt_us;
-        if rtt == 0 || elapsed(now, self.tune.time) < rtt {
+        if rtt == 0 || elapsed(now, self.tune.time) < rtt || self.tune.recv_locked {
             return;
         }
         self.rcv_space_adjust(env);
@@ -173,6 +180,9 @@ impl Connection {
     pub(crate) fn autotune_send(&mut self, max: usize, mem: MemoryView) -> bool {
         if mem.pressure {
             self.shrink_send_buffer();
+            return false;
+        }
+        if self.tune.send_locked {
             return false;
         }
         // What may be in flight is bounded by the peer's window too: a cwnd that kept
@@ -229,7 +239,7 @@ mod tests {
     /// 95 bytes of slot, demux entry and timer slot (1,007 B when this was written).
     #[test]
     fn an_idle_connection_stays_under_1_kib() {
-        assert_eq!(core::mem::size_of::<RcvSpace>(), 24);
+        assert_eq!(core::mem::size_of::<RcvSpace>(), 28);
         assert!(core::mem::size_of::<Connection>() + 96 <= 1024);
     }
 }
