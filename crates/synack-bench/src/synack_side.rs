@@ -190,8 +190,9 @@ pub(crate) fn open_idle(
     Ok(out)
 }
 
-/// The bulk-transfer configuration: the stack defaults, MTU `mtu`, buffers `buffer`,
-/// no TSO, and timestamps off like smoltcp's default (the engine does not yet subtract
+/// The bulk-transfer configuration: the stack defaults, MTU `mtu`, buffers fixed at
+/// `buffer` like smoltcp's (autotuning capped there, so both stacks run the same
+/// window), no TSO, and timestamps off like smoltcp's default (the engine does not yet subtract
 /// option bytes from the MSS, so with timestamps its packets would exceed the MTU by
 /// 12 bytes; at MTU 65535 that overflows the IPv4 length field).
 pub(crate) fn bulk_config(mtu: usize, buffer: usize) -> Config {
@@ -199,6 +200,8 @@ pub(crate) fn bulk_config(mtu: usize, buffer: usize) -> Config {
         mtu,
         send_buffer: buffer,
         recv_buffer: buffer,
+        send_buffer_max: buffer,
+        recv_buffer_max: buffer,
         tso_max: 0,
         timestamps: false,
         ..Config::default()

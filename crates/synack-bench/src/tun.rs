@@ -346,8 +346,8 @@ fn open_stack() -> Result<NetStack, String> {
     let mut cfg = TunConfig::new(TUN_NAME, &[own]);
     cfg.offload = true;
     let dev = TunDevice::open(&cfg).map_err(io_err("TUN device"))?;
-    // The runtime's defaults: on this offloading device the buffers are raised to
-    // synack::OFFLOAD_BUFFER each way.
+    // The runtime's defaults: the engine autotunes the buffers (receive up to
+    // Config::recv_buffer_max, send up to Config::send_buffer_max).
     NetStack::builder()
         .address(own.addr)
         .build(dev)

@@ -2,7 +2,7 @@
 //! computed and verified) on a plain TUN device (no vnet_hdr: smoltcp has no
 //! offloads), in the same kind of fresh namespace and with the same addresses and
 //! pattern as synack's ends in `tun.rs`. Its socket buffers are the in-process rows'
-//! 256 KiB ([`BUFFER`]): with synack's 4 MiB its window overruns the TUN device's
+//! 256 KiB ([`BUFFER`]): with 4 MiB (synack's earlier fixed size) its window overruns the TUN device's
 //! queue (it reads one packet per syscall) and the losses cut its rate to a quarter,
 //! so the smaller size is smoltcp's better setting here.
 //!

@@ -3,7 +3,9 @@
 //! The receive buffer also reassembles out-of-order data and reports SACK blocks.
 //!
 //! Storage starts at `min(capacity, 1 KiB)` and doubles (keeping ring order) up to the
-//! capacity as more bytes are held. Every copy in or out is at most two
+//! capacity as more bytes are held. The capacity itself moves: autotuning raises it
+//! (`grow_capacity`, see `tcp/autotune.rs`) and memory pressure lowers it
+//! (`shrink_capacity`), which gives memory back once that halves the ring. Every copy in or out is at most two
 //! copies (the ring may wrap once), each made in 1 KiB pieces (see [`copy_bytes`]).
 
 use core::fmt;
@@ -104,6 +106,13 @@ impl Ring {
         if needed <= self.size() {
             return;
         }
+        let new_size = self.grown_size(needed, limit);
+        self.resize_to(new_size, used);
+    }
+
+    /// The size [`reserve`](Ring::reserve)`(needed, _, limit)` grows the ring to
+    /// (`needed > size`).
+    fn grown_size(&self, needed: usize, limit: usize) -> usize {
         let start = if self.size() == 0 {
             INITIAL_ALLOC.max(self.hint as usize)
         } else {
@@ -113,8 +122,34 @@ impl Ring {
         while new_size < needed {
             new_size = new_size.saturating_mul(2);
         }
-        let new_size = new_size.min(limit).max(needed);
-        self.resize_to(new_size, used);
+        new_size.min(limit).max(needed)
+    }
+
+    /// Bytes the ring would allocate beyond its present size to hold logical positions
+    /// `0..needed` under `limit` (0 when it already can).
+    fn growth_for(&self, needed: usize, limit: usize) -> usize {
+        if needed <= self.size() {
+            return 0;
+        }
+        self.grown_size(needed, limit) - self.size()
+    }
+
+    /// Give back memory after the capacity was lowered to `limit`: reallocate to
+    /// `limit` only when that at least halves the ring (so a shrinking buffer copies
+    /// its bytes O(log n) times, not at every step), keeping positions `0..used`.
+    fn shrink(&mut self, limit: usize, used: usize) {
+        let size = self.size();
+        if size > INITIAL_ALLOC && size >= 2 * limit.max(used) {
+            if used == 0 {
+                self.free();
+                self.hint = limit.min(u32::MAX as usize) as u32;
+            } else {
+                self.resize_to(limit.max(used), used);
+            }
+        }
+        if self.hint as usize > limit {
+            self.hint = limit.min(u32::MAX as usize) as u32;
+        }
     }
 
     /// Reallocate to exactly `new_size` bytes, keeping logical positions
@@ -332,6 +367,28 @@ impl SendBuffer {
         }
     }
 
+    /// Raise the capacity to `capacity` (autotuning); never lowers it and allocates
+    /// nothing.
+    pub fn grow_capacity(&mut self, capacity: usize) {
+        self.capacity = self.capacity.max(capacity);
+    }
+
+    /// Lower the capacity towards `capacity` (memory pressure), never below the bytes
+    /// held, and give memory back once that halves the ring.
+    pub fn shrink_capacity(&mut self, capacity: usize) {
+        let capacity = capacity.max(self.len);
+        if capacity < self.capacity {
+            self.capacity = capacity;
+            self.ring.shrink(capacity, self.len);
+        }
+    }
+
+    /// Bytes the ring would have to allocate beyond what it has to hold `len` bytes
+    /// (0 when it already can).
+    pub fn growth_for(&self, len: usize) -> usize {
+        self.ring.growth_for(len, self.capacity.max(len))
+    }
+
     /// Bytes held.
     pub fn len(&self) -> usize {
         self.len
@@ -472,6 +529,40 @@ impl RecvBuffer {
                     .resize_to(self.capacity, self.len + self.ooo_end());
             }
         }
+    }
+
+    /// Raise the capacity to `capacity` (autotuning); never lowers it and allocates
+    /// nothing. A payload staged by [`stage`](RecvBuffer::stage) stays staged.
+    pub fn grow_capacity(&mut self, capacity: usize) {
+        self.capacity = self.capacity.max(capacity);
+    }
+
+    /// Lower the capacity towards `capacity` (memory pressure), never below what is
+    /// held (readable and out-of-order), and give memory back once that halves the
+    /// ring. The caller keeps the capacity at or above what it advertised (RFC 9293
+    /// §3.8.6: the window's right edge is not moved left).
+    pub fn shrink_capacity(&mut self, capacity: usize) {
+        let held = self.held();
+        let capacity = capacity.max(held);
+        if capacity < self.capacity {
+            self.ring.staged = 0;
+            self.capacity = capacity;
+            self.ring.shrink(capacity, held);
+        }
+    }
+
+    /// Bytes from RCV.NXT's readable start to the end of the out-of-order data:
+    /// readable plus the span of out-of-order ranges (the ring positions in use).
+    pub fn held(&self) -> usize {
+        self.len + self.ooo_end()
+    }
+
+    /// Bytes the ring would have to allocate beyond what it has to store data up to
+    /// `end` bytes past RCV.NXT (0 when it already can, or when nothing of it fits the
+    /// window).
+    pub fn growth_for(&self, end: usize) -> usize {
+        let end = end.min(self.window());
+        self.ring.growth_for(self.len + end, self.capacity)
     }
 
     /// In-order bytes ready for the application.

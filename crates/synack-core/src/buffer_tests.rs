@@ -349,3 +349,60 @@ fn readable_and_consume_read_in_place() {
     assert_eq!(r.consume(10_000), 1000);
     assert_eq!(r.allocated(), 0, "drained buffers free their memory");
 }
+
+#[test]
+fn growth_for_predicts_what_a_write_allocates() {
+    let mut b = SendBuffer::new(64 * 1024);
+    assert_eq!(b.growth_for(100), INITIAL_ALLOC);
+    b.write(&bytes(0..100));
+    assert_eq!(b.allocated(), INITIAL_ALLOC);
+    assert_eq!(b.growth_for(1000), 0, "fits the ring as it is");
+    assert_eq!(b.growth_for(3000), 4096 - INITIAL_ALLOC);
+    b.write(&bytes(100..3000));
+    assert_eq!(b.allocated(), 4096);
+
+    let mut r = RecvBuffer::new(8192);
+    assert_eq!(r.growth_for(1500), 2048);
+    r.write_at(0, &bytes(0..1500));
+    assert_eq!(r.allocated(), 2048);
+    // Out of order at 5000..6000: the ring must reach 8 KiB.
+    assert_eq!(r.growth_for(6000), 8192 - 2048);
+    // Nothing past the window needs memory.
+    assert_eq!(r.growth_for(1 << 20), r.growth_for(r.window()));
+}
+
+#[test]
+fn capacity_grows_without_allocating_and_shrinks_to_what_is_held() {
+    let mut b = SendBuffer::new(4096);
+    b.grow_capacity(1 << 20);
+    assert_eq!((b.capacity(), b.allocated()), (1 << 20, 0));
+    b.grow_capacity(10);
+    assert_eq!(b.capacity(), 1 << 20, "never lowered by grow_capacity");
+    let data = bytes(0..200_000);
+    assert_eq!(b.write(&data), 200_000);
+    assert_eq!(b.allocated(), 256 * 1024);
+    // Shrinking keeps every byte written (none is ever dropped).
+    b.shrink_capacity(8192);
+    assert_eq!(b.capacity(), 200_000);
+    b.consume(190_000);
+    b.shrink_capacity(8192);
+    assert_eq!(b.capacity(), 10_000);
+    assert!(b.allocated() < 256 * 1024, "the ring gave memory back");
+    let mut out = vec![0; 10_000];
+    assert_eq!(b.read_at(0, &mut out), 10_000);
+    assert_eq!(out, data[190_000..]);
+
+    let mut r = RecvBuffer::new(64 * 1024);
+    r.write_at(0, &bytes(0..40_000));
+    r.write_at(10_000, &bytes(50_000..51_000));
+    r.shrink_capacity(4096);
+    assert_eq!(
+        r.capacity(),
+        40_000 + 11_000,
+        "readable plus out-of-order span"
+    );
+    let mut out = vec![0; 40_000];
+    assert_eq!(r.read(&mut out), 40_000);
+    assert_eq!(out, bytes(0..40_000));
+    assert_eq!(r.write_at(0, &bytes(40_000..50_000)), 11_000);
+}

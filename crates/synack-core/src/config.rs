@@ -31,11 +31,35 @@ impl Default for Keepalive {
 pub struct Config {
     /// Link MTU: the MSS advertised is MTU minus IP and TCP headers (default 1500).
     pub mtu: usize,
-    /// Send buffer size per connection in bytes (default 256 KiB).
+    /// Initial send buffer size per connection in bytes (default 64 KiB). It grows
+    /// with cwnd up to [`send_buffer_max`](Config::send_buffer_max) (see
+    /// `tcp/autotune.rs`); memory is allocated only as data is queued.
     pub send_buffer: usize,
-    /// Receive buffer size per connection in bytes (default 256 KiB); the window scale
-    /// is chosen so this can be advertised (RFC 7323 §2.3).
+    /// Initial receive buffer size per connection in bytes (default 128 KiB, like
+    /// Linux `tcp_rmem[1]`). It grows with the measured bandwidth-delay product up to
+    /// [`recv_buffer_max`](Config::recv_buffer_max); memory is allocated only as data
+    /// arrives.
     pub recv_buffer: usize,
+    /// Largest receive buffer autotuning may reach, per connection (default 6 MiB,
+    /// like Linux `tcp_rmem[2]`). The window scale offered in the SYN is chosen from
+    /// the larger of this and `recv_buffer` (RFC 7323 §2.3), as Linux does, so the
+    /// window can grow that far. Set it to `recv_buffer` (or less) to keep the receive
+    /// buffer fixed.
+    pub recv_buffer_max: usize,
+    /// Largest send buffer autotuning may reach, per connection (default 4 MiB, like
+    /// Linux `tcp_wmem[2]`). Set it to `send_buffer` (or less) to keep it fixed.
+    pub send_buffer_max: usize,
+    /// Stack-wide buffer memory (bytes allocated by all send and receive buffers) above
+    /// which the stack is under memory pressure, like Linux `tcp_mem[1]`: buffers stop
+    /// growing and shrink towards a floor of a few MSS as they drain (default 512 MiB).
+    pub memory_pressure: usize,
+    /// Hard bound on the stack-wide buffer memory, like Linux `tcp_mem[2]` (default
+    /// 768 MiB): a buffer that would have to grow past it does not: arriving data that
+    /// needs the room is dropped unacknowledged (the peer retransmits it) and an
+    /// application write takes only what fits (it hears `Writable` when memory is
+    /// freed). Choose it at least connections × a few MSS × 2 so that every flow can
+    /// keep moving.
+    pub memory_limit: usize,
     /// Offer window scaling (RFC 7323 §2). Default on.
     pub window_scaling: bool,
     /// Offer timestamps (RFC 7323 §3–5: RTTM and PAWS). Default on.
@@ -122,8 +146,12 @@ impl Default for Config {
     fn default() -> Config {
         Config {
             mtu: 1500,
-            send_buffer: 256 * 1024,
-            recv_buffer: 256 * 1024,
+            send_buffer: 64 * 1024,
+            recv_buffer: 128 * 1024,
+            recv_buffer_max: 6 << 20,
+            send_buffer_max: 4 << 20,
+            memory_pressure: 512 << 20,
+            memory_limit: 768 << 20,
             window_scaling: true,
             timestamps: true,
             sack: true,
@@ -195,11 +223,26 @@ impl Config {
         self.mtu.saturating_sub(hdr).clamp(64, 65535) as u16
     }
 
-    /// The window scale shift we offer: the smallest that lets `recv_buffer` be
-    /// advertised in 16 bits (RFC 7323 §2.3), at most 14.
+    /// The largest receive buffer a connection may have: `recv_buffer` or, when
+    /// autotuning may go further, `recv_buffer_max`.
+    pub fn recv_buffer_limit(&self) -> usize {
+        self.recv_buffer.max(self.recv_buffer_max)
+    }
+
+    /// The largest send buffer a connection may have (see
+    /// [`recv_buffer_limit`](Config::recv_buffer_limit)).
+    pub fn send_buffer_limit(&self) -> usize {
+        self.send_buffer.max(self.send_buffer_max)
+    }
+
+    /// The window scale shift we offer: the smallest that lets the largest receive
+    /// buffer autotuning may reach ([`recv_buffer_limit`](Config::recv_buffer_limit))
+    /// be advertised in 16 bits (RFC 7323 §2.3: chosen once, at SYN time, so it must
+    /// allow for growth, as Linux derives it from `tcp_rmem[2]`), at most 14.
     pub fn window_shift(&self) -> u8 {
+        let space = self.recv_buffer_limit();
         let mut shift = 0u8;
-        while shift < 14 && (self.recv_buffer >> shift) > 65535 {
+        while shift < 14 && (space >> shift) > 65535 {
             shift += 1;
         }
         shift

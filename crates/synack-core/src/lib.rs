@@ -21,6 +21,7 @@ pub use time::{Duration, Instant};
 pub mod config;
 pub mod error;
 mod hash;
+mod memory;
 mod stack;
 mod tcp;
 

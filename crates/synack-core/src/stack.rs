@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::error::{ConnError, ConnectError, ListenError, RecvError, SendError};
 use crate::hash::{Demux, TupleHashBuilder};
 use crate::isn::IsnGenerator;
+use crate::memory::BufferMemory;
 use crate::ports::PortAllocator;
 use crate::seq::Seq;
 use crate::state::State;
@@ -29,6 +30,7 @@ use synack_wire::{
     TcpFlags, TcpOptions, TcpPacket, TcpRepr, PROTO_TCP,
 };
 
+mod buffers;
 mod time_wait;
 
 /// Names one connection. Stale handles (of a connection that was freed) are detected.
@@ -132,6 +134,8 @@ struct Slot {
     in_table: bool,
     /// Present in the transmit queue.
     queued: bool,
+    /// Listed in `mem_waiters`.
+    mem_wait: bool,
     /// The connection was compacted into this TIME-WAIT record (`conn` is `None`):
     /// the slot stays reserved so the handle keeps naming it until the record ends.
     tw: Option<u32>,
@@ -206,6 +210,11 @@ pub struct Stack {
     rst_budget: u32,
     live: usize,
     stats: StackStats,
+    /// Buffer bytes of all connections against the budget (memory.rs).
+    mem: BufferMemory,
+    /// Connections whose application write found no buffer memory (woken with
+    /// `Writable` when memory is freed).
+    mem_waiters: Vec<ConnHandle>,
 }
 
 impl Stack {
@@ -217,6 +226,7 @@ impl Stack {
         let hash_key = u64::from_le_bytes(secret[..8].try_into().unwrap_or([0; 8]))
             ^ u64::from_le_bytes(secret[8..].try_into().unwrap_or([0; 8])).rotate_left(17);
         let ports = PortAllocator::new(cfg.ephemeral_ports.clone(), port_key);
+        let mem = BufferMemory::new(cfg.memory_pressure, cfg.memory_limit);
         Stack {
             challenge_budget: cfg.challenge_ack_limit,
             rst_budget: cfg.rst_limit,
@@ -242,6 +252,8 @@ impl Stack {
             budget_epoch: Instant::ZERO,
             live: 0,
             stats: StackStats::default(),
+            mem,
+            mem_waiters: Vec::new(),
         }
     }
 
@@ -496,7 +508,7 @@ impl Stack {
         if data.is_empty() {
             return Ok(0);
         }
-        let n = c.write(data);
+        let n = self.write_within_budget(idx, h, data);
         if n == 0 {
             return Err(SendError::WouldBlock);
         }
@@ -517,6 +529,7 @@ impl Stack {
             if c.pend.ack_now {
                 self.mark_dirty(idx);
             }
+            self.recharge(idx);
             return Ok(n);
         }
         if buf.is_empty() {
@@ -556,6 +569,7 @@ impl Stack {
             if c.pend.ack_now {
                 self.mark_dirty(idx);
             }
+            self.recharge(idx);
             return Ok(n);
         }
         // Nothing readable: the same answers as `recv` with a non-empty buffer.
@@ -726,17 +740,23 @@ impl Stack {
         self.set_options(now, h, |o| o.congestion = algorithm);
     }
 
-    /// Resize the buffers of a connection (SO_SNDBUF / SO_RCVBUF).
+    /// Resize the buffers of a connection (SO_SNDBUF / SO_RCVBUF). A buffer sized this
+    /// way no longer autotunes.
     pub fn set_buffer_sizes(&mut self, h: ConnHandle, send: Option<usize>, recv: Option<usize>) {
         let Some(idx) = self.check(h) else { return };
         if let Some(c) = self.slots[idx as usize].conn.as_mut() {
+            // A size the application chose is kept: autotuning stops for that
+            // buffer (as Linux locks it); memory pressure may still shrink it.
             if let Some(s) = send {
                 c.send.set_capacity(s);
+                c.tune.send_locked = true;
             }
             if let Some(r) = recv {
                 c.recv.set_capacity(r);
+                c.tune.recv_locked = true;
             }
         }
+        self.recharge(idx);
     }
 
     // ---------------------------------------------------------------- driving
@@ -846,7 +866,10 @@ impl Stack {
         let mut c = conn
             .filter(|_| !p.payload.is_empty())
             .and_then(|idx| self.slots[idx as usize].conn.as_mut());
-        let staged_sum = c.as_mut().and_then(|c| c.stage_payload(&p.tcp, p.payload));
+        let room = self.mem.room();
+        let staged_sum = c
+            .as_mut()
+            .and_then(|c| c.stage_payload(&p.tcp, p.payload, room));
         let payload_sum = match staged_sum {
             Some(s) => s,
             None if p.payload.is_empty() => 0,
@@ -946,6 +969,7 @@ impl Stack {
                 now,
                 trace: self.trace.as_mut(),
                 challenge_budget: &mut self.challenge_budget,
+                mem: self.mem.view(),
             };
             // Used by reference, for the reason given in `handle_packet_inner`.
             let out = conn.poll_segment(&mut env);
@@ -1274,6 +1298,7 @@ impl Stack {
                     app_owned: false,
                     in_table: false,
                     queued: false,
+                    mem_wait: false,
                     tw: None,
                 });
                 (self.slots.len() - 1) as u32
@@ -1344,6 +1369,7 @@ impl Stack {
             now,
             trace: self.trace.as_mut(),
             challenge_budget: &mut self.challenge_budget,
+            mem: self.mem.view(),
         };
         let r = f(conn, &mut env);
         if conn.wants_poll() {
@@ -1355,6 +1381,7 @@ impl Stack {
 
     /// After any call into a connection: events, accept queue, timers, freeing.
     fn after_call(&mut self, idx: u32) {
+        self.recharge(idx);
         let h = self.handle_of(idx);
         let slot = &mut self.slots[idx as usize];
         let Some(conn) = slot.conn.as_mut() else {
@@ -1458,6 +1485,7 @@ impl Stack {
     fn free_slot(&mut self, idx: u32) {
         let slot = &mut self.slots[idx as usize];
         if let Some(b) = slot.conn.take() {
+            self.mem.recharge(b.mem_charged as usize, 0);
             self.live -= 1;
             if self.spare.len() < SPARE_BOXES {
                 self.spare.push(b);
@@ -1466,6 +1494,7 @@ impl Stack {
         slot.gen = slot.gen.wrapping_add(1);
         slot.app_owned = false;
         slot.queued = false;
+        slot.mem_wait = false;
         self.free.push(idx);
     }
 

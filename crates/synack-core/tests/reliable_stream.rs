@@ -180,7 +180,10 @@ fn window_scaling_is_used_only_when_both_syns_carry_it() {
     syn.options = opts;
     let sa = t.inject(t.local(80), syn, &[]).remove(0);
     let our_shift = sa.tcp.options.window_scale.expect("offered back");
-    assert_eq!(our_shift, 3, "256 KiB buffer needs shift 3");
+    assert_eq!(
+        our_shift, 7,
+        "the 6 MiB autotuning maximum (recv_buffer_max) needs shift 7"
+    );
     assert_eq!(sa.tcp.window, 65535, "a SYN's window is never scaled");
     let b = sa.seq();
     t.inject(t.local(80), tcp(ACK, 2, b + 1, 1000), &[]);

@@ -76,7 +76,7 @@ pub use device::{Device, PacketBatch};
 pub use listener::TcpListener;
 pub use lossy::LossyDevice;
 pub use memory::{MemoryDevice, DEFAULT_QUEUE_PACKETS};
-pub use runtime::{NetStack, NetStackBuilder, OFFLOAD_BUFFER};
+pub use runtime::{NetStack, NetStackBuilder};
 pub use socket::TcpSocket;
 pub use stream::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, ReuniteError, TcpStream, WriteHalf};
 #[cfg(target_os = "linux")]

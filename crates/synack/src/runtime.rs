@@ -18,17 +18,6 @@ use synack_core::trace::TraceEvent;
 use synack_core::{Config, ConnHandle, Instant, ListenerHandle, Stack, StackStats};
 use tokio::sync::Notify;
 
-/// The smallest send and receive buffer a stack on a device with TCP segmentation
-/// offload gets by default (see [`NetStackBuilder::offload_buffer`]): 4 MiB.
-///
-/// Over such a device (a TUN device with vnet_hdr offloads) the kernel hands over
-/// 64 KiB super-segments, so the engine's default 256 KiB window holds only four of
-/// them and the transfer waits on window updates; the kernel's own sockets autotune
-/// to several MiB (Linux `tcp_rmem` max 6 MiB). The engine allocates a connection's
-/// buffers only while data is queued in them (growing on demand, freed when
-/// drained), so an idle connection still holds no buffer memory.
-pub const OFFLOAD_BUFFER: usize = 4 << 20;
-
 /// A callback receiving every trace event of the engine.
 pub(crate) type TraceFn = Box<dyn FnMut(TraceEvent) + Send + 'static>;
 
@@ -200,7 +189,6 @@ pub struct NetStackBuilder {
     capture: Option<Box<dyn Write + Send>>,
     trace: Option<TraceFn>,
     batch: usize,
-    offload_buffer: Option<usize>,
 }
 
 impl Default for NetStackBuilder {
@@ -217,7 +205,6 @@ impl std::fmt::Debug for NetStackBuilder {
             .field("capture", &self.capture.is_some())
             .field("trace", &self.trace.is_some())
             .field("batch", &self.batch)
-            .field("offload_buffer", &self.offload_buffer)
             .finish()
     }
 }
@@ -232,15 +219,16 @@ impl NetStackBuilder {
             capture: None,
             trace: None,
             batch: 64,
-            offload_buffer: Some(OFFLOAD_BUFFER),
         }
     }
 
     /// The engine configuration (its `mtu` is lowered to the device's MTU if larger).
     /// On a device with TCP segmentation offload ([`Device::tso_max`]) a `tso_max`
     /// of 0 is raised to the device's, and a larger one lowered to it, so the engine
-    /// sends super-segments the device cuts; and the send and receive buffers are
-    /// raised to at least [`offload_buffer`](NetStackBuilder::offload_buffer).
+    /// sends super-segments the device cuts. Buffer sizes are left as configured: the
+    /// engine autotunes them (receive buffers follow the measured bandwidth-delay
+    /// product up to `recv_buffer_max`, send buffers follow cwnd up to
+    /// `send_buffer_max`), which is what 64 KiB super-segments need.
     pub fn config(mut self, config: Config) -> NetStackBuilder {
         self.config = config;
         self
@@ -284,15 +272,6 @@ impl NetStackBuilder {
         self
     }
 
-    /// On a device with TCP segmentation offload, raise the send and receive buffers
-    /// (and so the window scale offered, RFC 7323 §2.3) to at least `bytes` each
-    /// (default [`OFFLOAD_BUFFER`], 4 MiB); `None` keeps the configuration's sizes.
-    /// Devices without offloads are not affected.
-    pub fn offload_buffer(mut self, bytes: Option<usize>) -> NetStackBuilder {
-        self.offload_buffer = bytes;
-        self
-    }
-
     /// Most packets read from or written to the device per batch (default 64).
     pub fn batch_size(mut self, packets: usize) -> NetStackBuilder {
         self.batch = packets.max(1);
@@ -314,10 +293,6 @@ impl NetStackBuilder {
                 0 => tso,
                 own => own.min(tso),
             };
-            if let Some(min) = self.offload_buffer {
-                config.recv_buffer = config.recv_buffer.max(min);
-                config.send_buffer = config.send_buffer.max(min);
-            }
         }
         let secret = self.secret.unwrap_or_else(rand::random);
         let mut engine = Stack::new(config, secret);
@@ -441,39 +416,19 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn offloading_devices_get_larger_buffers_unless_asked_not_to() {
-        let plain = NetStack::builder().build(Quiet(0)).expect("stack");
+    async fn offloading_devices_keep_the_configured_buffers_and_autotune() {
         let d = Config::default();
-        assert_eq!(plain.config().recv_buffer, d.recv_buffer);
-        assert_eq!(plain.config().send_buffer, d.send_buffer);
+        let plain = NetStack::builder().build(Quiet(0)).expect("stack");
         assert_eq!(plain.config().tso_max, 0);
-
         let tso = NetStack::builder().build(Quiet(60_000)).expect("stack");
-        assert_eq!(tso.config().recv_buffer, OFFLOAD_BUFFER);
-        assert_eq!(tso.config().send_buffer, OFFLOAD_BUFFER);
         assert_eq!(tso.config().tso_max, 60_000);
-        // The window scale offered follows the larger buffer (RFC 7323 §2.3).
-        assert!(tso.config().window_shift() > d.window_shift());
-
-        let big = Config {
-            recv_buffer: 2 * OFFLOAD_BUFFER,
-            ..Config::default()
-        };
-        let kept = NetStack::builder()
-            .config(big)
-            .build(Quiet(60_000))
-            .expect("stack");
-        assert_eq!(
-            kept.config().recv_buffer,
-            2 * OFFLOAD_BUFFER,
-            "never lowered"
-        );
-        assert_eq!(kept.config().send_buffer, OFFLOAD_BUFFER);
-
-        let off = NetStack::builder()
-            .offload_buffer(None)
-            .build(Quiet(60_000))
-            .expect("stack");
-        assert_eq!(off.config().recv_buffer, d.recv_buffer);
+        for s in [&plain, &tso] {
+            assert_eq!(s.config().recv_buffer, d.recv_buffer);
+            assert_eq!(s.config().send_buffer, d.send_buffer);
+            // The window scale allows the autotuned maximum (RFC 7323 §2.3), not only
+            // the initial buffer.
+            assert!(s.config().window_shift() > 0);
+            assert!((65535usize << s.config().window_shift()) >= d.recv_buffer_max);
+        }
     }
 }

@@ -38,11 +38,13 @@ impl Stack {
                 isns,
             );
         }
+        let mem = self.mem.view();
         let mut env = Env {
             cfg: &self.cfg,
             now,
             trace: self.trace.as_mut(),
             challenge_budget: &mut self.challenge_budget,
+            mem,
         };
         match rec.handle_segment(&mut env, &p.tcp, p.payload.len()) {
             TwAction::Nothing => {}
@@ -97,6 +99,7 @@ impl Stack {
         let Some(conn) = slot.conn.take() else {
             return;
         };
+        self.mem.recharge(conn.mem_charged as usize, 0);
         let mut rec = conn.time_wait_record();
         rec.slot = idx;
         let tuple = (conn.local, conn.remote);

@@ -565,17 +565,31 @@ impl Connection {
     /// on a mismatch it drops the segment and calls `recv.unstage()`, so no state
     /// changed; on a match the text step (`accept_data`) commits the bytes in place.
     /// `None`: not the common case; the caller sums the payload itself.
-    pub(crate) fn stage_payload(&mut self, seg: &TcpRepr, payload: &[u8]) -> Option<u32> {
+    /// `room`: buffer memory the stack may still allocate (a payload that needs more is
+    /// not staged; the text step then drops it).
+    pub(crate) fn stage_payload(
+        &mut self,
+        seg: &TcpRepr,
+        payload: &[u8],
+        room: usize,
+    ) -> Option<u32> {
         if !matches!(
             self.state,
             State::Established | State::FinWait1 | State::FinWait2
         ) || Seq(seg.seq) != self.rcv_nxt
             || seg.flags.syn()
             || seg.flags.rst()
+            || self.recv.growth_for(payload.len()) > room
         {
             return None;
         }
         self.recv.stage(payload)
+    }
+
+    /// True when storing `len` bytes at `offset` past RCV.NXT needs no more buffer
+    /// memory than the stack's hard limit leaves (or the payload is already staged).
+    fn recv_memory_ok(&self, env: &Env<'_>, offset: usize, len: usize) -> bool {
+        self.recv.growth_for(offset + len) <= env.mem.room
     }
 
     /// Store in-window data and decide how to acknowledge it (RFC 9293 §3.10.7.4
@@ -592,12 +606,19 @@ impl Connection {
             data = &data[skip..];
             offset = 0;
         }
+        if !self.recv_memory_ok(env, offset as usize, data.len()) {
+            // The stack's hard memory limit (crate::memory): the data is not stored
+            // and so not acknowledged; the peer sends it again.
+            self.drop_segment(env, "buffer memory limit");
+            return;
+        }
         let had_gap = self.recv.has_out_of_order();
         let n = self.recv.write_at(offset as usize, data);
         if n > 0 {
             self.rcv_nxt += n as u32;
             self.stats.bytes_received += n as u64;
             self.wake |= wake::READABLE;
+            self.autotune_on_data(env);
         }
         if offset > 0 || had_gap || n == 0 {
             // Out of order, filling a hole, or a duplicate: ACK at once.

@@ -6,6 +6,7 @@
 //! the next segment to send (§3.8.6, §3.10.1–3.10.6), `timers` handles deadlines
 //! (RFC 6298, RFC 1122 §4.2.3.6, RFC 5482, RFC 9293 §3.4.2).
 
+mod autotune;
 pub(crate) mod input;
 mod output;
 mod pacing;
@@ -17,6 +18,7 @@ use crate::buffer::{RecvBuffer, SendBuffer};
 use crate::cc::{Algorithm, Congestion, CongestionControl};
 use crate::config::{Config, Keepalive};
 use crate::error::ConnError;
+use crate::memory::MemoryView;
 use crate::rtt::RttEstimator;
 use crate::seq::Seq;
 use crate::state::State;
@@ -240,6 +242,8 @@ pub(crate) struct Env<'a> {
     pub(crate) trace: Option<&'a mut VecDeque<TraceEvent>>,
     /// Challenge ACK budget (RFC 5961 §7), shared stack-wide.
     pub(crate) challenge_budget: &'a mut u32,
+    /// The stack-wide buffer memory budget as it stands for this call.
+    pub(crate) mem: MemoryView,
 }
 
 impl Env<'_> {
@@ -388,6 +392,10 @@ pub(crate) struct Connection {
     pub(crate) stats: Counters,
     /// Listener slot for a passive open not yet accepted.
     pub(crate) listener: Option<u32>,
+    /// Receive-buffer autotuning state (tcp/autotune.rs).
+    pub(crate) tune: autotune::RcvSpace,
+    /// Buffer bytes this connection was last charged in the stack's memory budget.
+    pub(crate) mem_charged: u32,
 }
 
 impl Connection {
@@ -486,6 +494,11 @@ impl Connection {
             want_writable: false,
             stats: Counters::default(),
             listener: None,
+            tune: autotune::RcvSpace::new(
+                (cfg.initial_window.max(1) * u32::from(mss)).min(cfg.recv_buffer as u32),
+                now,
+            ),
+            mem_charged: 0,
         }
     }
 
@@ -571,6 +584,7 @@ impl Connection {
             // RFC 1122 §4.2.3.6: keep-alive (when configured) starts timing the idle
             // period once the connection is open.
             self.arm_keepalive(env);
+            self.autotune_start(env);
         }
         if new == State::TimeWait {
             // RFC 9293 §3.4.2: wait 2*MSL; nothing else is pending.
