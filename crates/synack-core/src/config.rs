@@ -153,7 +153,8 @@ impl Config {
     /// answers with that layout when the peer's SYN offered timestamps and with
     /// `mss,nop,nop,sackOK,nop,wscale` when it did not (RFC 7323 §3.2: no TS option
     /// unless both offered it). MSS 1460 at MTU 1500, IW10, RTO min 200 ms / initial
-    /// 1 s, delayed ACK 40 ms, TIME-WAIT 60 s.
+    /// 1 s, delayed ACK 40 ms, TIME-WAIT 60 s, five SYN and SYN-ACK retransmissions
+    /// (`tcp_syn_retries=5` in `defaults.sh`; Linux's own default is 6).
     ///
     /// The receive buffer is 15,685,120 bytes, the `tcp_rmem` maximum packetdrill's
     /// Linux test setup uses: Linux derives the window scale from it
@@ -171,6 +172,7 @@ impl Config {
             nagle_minshall: true,
             quickacks: 16,
             keepalive_rst: true,
+            syn_retries: 5,
             ..Config::default()
         }
     }

@@ -21,7 +21,10 @@
 //!   looked at. With [`RunOptions::strict`] two more checks apply: a packet still
 //!   waiting more than the tolerance before an inbound packet or a system call
 //!   fails the script at that line ("unexpected outbound packet"), and so does any
-//!   packet sent by the end of the script ("after the last event").
+//!   packet sent by the end of the script or in the [`STRICT_QUIET_USECS`] (2 s)
+//!   after its last event ("after the last event"), the time upstream packetdrill
+//!   waits for an expected packet, so `scripts/linux-oracle.sh --strict` (which
+//!   appends a `>` line no packet matches) checks Linux the same way.
 //! - The engine runs with [`Config::linux`] plus TCP segmentation offload
 //!   (`Config::tso_max` = [`TSO_MAX`]), because the TUN device upstream packetdrill
 //!   creates has TSO on: consecutive segments leave as one super-segment
@@ -53,6 +56,12 @@ use std::path::Path;
 use synack_core::{Config, Instant, Stack};
 use divergences::{Divergences, Side};
 use syscall::{Fd, Pending};
+
+/// How long strict mode watches for packets after the script's last event: the
+/// 2 s upstream packetdrill waits for a packet an outbound line expects at `+0`
+/// (`sniff_outbound_live_packet`), which is what `scripts/linux-oracle.sh
+/// --strict` relies on to check Linux the same way.
+pub const STRICT_QUIET_USECS: u64 = 2_000_000;
 
 /// The largest TSO super-segment the runner lets the engine build, in payload
 /// bytes: Linux caps a GSO packet at 64 KiB (`GSO_MAX_SIZE`) less its headers.
@@ -360,9 +369,6 @@ struct Flow {
     ts_map: Vec<(u32, u32)>,
     /// The engine's latest TSval on this connection.
     last_ts_val: Option<u32>,
-    /// The script injected a SYN since the engine's ISN was learned: the engine's
-    /// next SYN may open a new incarnation (TIME-WAIT reuse) with a new ISN.
-    new_isn_possible: bool,
 }
 
 /// The "socket under test": where a packet line without ports goes.
@@ -608,10 +614,12 @@ impl Run {
             last_inbound = inbound;
         }
         self.finish_pending(None)?;
-        // Upstream packetdrill never looks past the last `>` line; strict mode does.
+        // Upstream packetdrill never looks past the last `>` line; strict mode does,
+        // for as long as packetdrill waits for a packet a `+0 >` line expects.
         if !self.strict {
             return Ok(());
         }
+        self.advance_to(self.now + STRICT_QUIET_USECS)?;
         if let Some(c) = self.queue.pop_front() {
             let line = script.events.last().map_or(0, |e| e.line);
             return Err(fail_with(
@@ -752,11 +760,6 @@ impl Run {
             )));
         }
         let key = self.inbound_flow(p);
-        if t.flags.syn && !t.flags.ack {
-            if let Some(f) = self.flows.get_mut(&key) {
-                f.new_isn_possible = f.local_offset.is_some();
-            }
-        }
         let flow = self.flows.get(&key);
         let offset = flow.and_then(|f| f.local_offset).unwrap_or(0);
         let ts_map: Vec<(u32, u32)> = flow.map(|f| f.ts_map.clone()).unwrap_or_default();
@@ -916,9 +919,11 @@ impl Run {
         let o = parse_outbound(&c.bytes).map_err(|m| fail(e.line, m))?;
         let key = (o.src.port(), o.dst.port());
         let flow = self.flows.entry(key).or_default();
-        if o.syn() && (flow.local_offset.is_none() || flow.new_isn_possible) {
+        // The ISN is learned from the first SYN of the connection and kept, as
+        // upstream packetdrill keeps it: a later incarnation on the same ports
+        // (TIME-WAIT reuse, a new SYN after an RST) is judged against it.
+        if o.syn() && flow.local_offset.is_none() {
             flow.local_offset = Some(o.seq.wrapping_sub(t.seq_start));
-            flow.new_isn_possible = false;
         }
         let offset = flow.local_offset.unwrap_or(0);
         if let (Some(live), Some(script)) = (o.ts_val(), script_ts_val(t)) {
