@@ -47,6 +47,7 @@ mod syscall;
 use crate::ast::{
     Direction, Event, EventKind, EventTime, PacketBody, PacketEvent, Script, TcpSegmentSpec,
 };
+use divergences::{Divergences, Side};
 use packet::{build_tcp, compare, encode_options, inbound_tos, parse_outbound, InboundTcp};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
@@ -54,7 +55,6 @@ use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use synack_core::{Config, Instant, Stack};
-use divergences::{Divergences, Side};
 use syscall::{Fd, Pending};
 
 /// How long strict mode watches for packets after the script's last event: the

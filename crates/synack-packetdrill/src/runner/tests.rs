@@ -160,7 +160,9 @@ fn default_mode_judges_packets_only_at_outbound_lines() {
     );
     // ... but a packet sent before a `>` line is matched against it: the SYN-ACK
     // at 0 s is not the ACK this line expects at 0.1 s.
-    let r = run(&format!("{LISTEN}+.1 < . 1:1(0) ack 1 win 512\n+0 > . 1:1(0) ack 1\n"));
+    let r = run(&format!(
+        "{LISTEN}+.1 < . 1:1(0) ack 1 win 512\n+0 > . 1:1(0) ack 1\n"
+    ));
     let f = failure(&r);
     assert_eq!(f.line, 6);
     assert!(f.actual.as_deref().unwrap().starts_with("> S. "), "{f:?}");
@@ -318,13 +320,19 @@ fn summary_closing_line_and_run_files() {
     let s = run_files(&[&pass, &fail_, &skip], &RunOptions::default(), &mut out);
     let text = String::from_utf8(out).unwrap();
     let lines: Vec<&str> = text.lines().collect();
-    assert!(lines[0].contains("listed in divergences but passes"), "{text}");
+    assert!(
+        lines[0].contains("listed in divergences but passes"),
+        "{text}"
+    );
     assert!(
         lines[1].starts_with("DIVERGES ") && lines[1].contains("(expected: RFC 0 says so)"),
         "{text}"
     );
     assert!(lines[2].starts_with("SKIP "), "{text}");
-    assert_eq!(lines[3], "0 passed, 1 failed, 1 skipped, 1 expected divergences");
+    assert_eq!(
+        lines[3],
+        "0 passed, 1 failed, 1 skipped, 1 expected divergences"
+    );
     assert_eq!((s.passed, s.failed, s.skipped, s.diverged), (0, 1, 1, 1));
     // A list that cannot be read fails every script beside it.
     std::fs::write(dir.join("divergences"), "a.pkt\n").unwrap();
