@@ -149,6 +149,12 @@ fn arg(s: &SyscallEvent, i: usize) -> Option<&Expr> {
     s.args.get(i)
 }
 
+/// The buffer argument of a read or write is `NULL`: Linux fails the copy with
+/// EFAULT (the runner does so without looking at the connection).
+fn null_buffer(s: &SyscallEvent) -> bool {
+    matches!(arg(s, 1), Some(Expr::Symbol(n)) if n == "NULL")
+}
+
 fn int_arg(line: usize, s: &SyscallEvent, i: usize) -> Result<i64, Stop> {
     let e =
         arg(s, i).ok_or_else(|| fail(line, format!("{}: missing argument {}", s.name, i + 1)))?;
@@ -411,6 +417,9 @@ impl Run {
                     )));
                 }
                 let len = int_arg(line, s, 2)?.max(0) as usize;
+                if len > 0 && null_buffer(s) {
+                    return Ok(Immediate::Done(errno("EFAULT")));
+                }
                 let op = Op::Read {
                     fd: fdn()?,
                     len,
@@ -425,6 +434,9 @@ impl Run {
                     int_arg(line, s, 3).unwrap_or(0)
                 };
                 let len = int_arg(line, s, 2)?.max(0) as usize;
+                if len > 0 && null_buffer(s) {
+                    return Ok(Immediate::Done(errno("EFAULT")));
+                }
                 let op = Op::Write {
                     fd: fdn()?,
                     len,

@@ -340,3 +340,21 @@ fn summary_closing_line_and_run_files() {
     assert_eq!(s.failed, 1);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn null_buffers_fail_with_efault_and_shut_rd_reads_end_of_file() {
+    let base = format!(
+        "{LISTEN}+0 > S. 0:0(0) ack 1 <...>\n+0 < . 1:1(0) ack 1 win 512\n+0 accept(3, ..., ...) = 4\n"
+    );
+    let r = run(&format!(
+        "{base}+0 write(4, NULL, 10) = -1 EFAULT (Bad address)\n+0 read(4, NULL, 10) = -1 EFAULT (Bad address)\n"
+    ));
+    assert_eq!(r.verdict, Verdict::Pass, "{r}");
+    // Without SHUT_RD the same read would block (and fail the script).
+    let r = run(&format!(
+        "{base}+0 shutdown(4, SHUT_RD) = 0\n+0 read(4, ..., 10) = 0\n"
+    ));
+    assert_eq!(r.verdict, Verdict::Pass, "{r}");
+    let r = run(&format!("{base}+0 read(4, ..., 10) = 0\n"));
+    assert!(matches!(r.verdict, Verdict::Fail(_)), "{r}");
+}
