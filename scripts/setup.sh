@@ -16,6 +16,9 @@ command -v python3 >/dev/null 2>&1 || need+=(python3)
 command -v tcpdump >/dev/null 2>&1 || need+=(tcpdump)
 # The link emulator's accuracy check pings through it (crates/synack-link/tests).
 command -v ping >/dev/null 2>&1 || need+=(iputils-ping)
+# scripts/linux-oracle.sh: a fresh network namespace per script, and its sysctls.
+command -v unshare >/dev/null 2>&1 || need+=(util-linux)
+command -v sysctl >/dev/null 2>&1 || need+=(procps)
 # Deduplicate.
 mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u | sed '/^$/d')
 

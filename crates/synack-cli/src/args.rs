@@ -129,6 +129,11 @@ pub(crate) struct PacketdrillArgs {
     /// Timing tolerance in microseconds (overrides the scripts' --tolerance_usecs).
     #[arg(long = "tolerance_usecs", alias = "tolerance-usecs", value_name = "N")]
     pub(crate) tolerance_usecs: Option<u64>,
+    /// Also fail on packets no `>` line took: ones sent well before an inbound packet
+    /// or a call, and ones sent by the end of the script (upstream packetdrill checks
+    /// neither).
+    #[arg(long)]
+    pub(crate) strict: bool,
     /// Script files (.pkt) or directories of them.
     #[arg(required = true, value_name = "FILE")]
     pub(crate) files: Vec<PathBuf>,

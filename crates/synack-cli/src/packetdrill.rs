@@ -1,4 +1,5 @@
-//! `synack packetdrill FILES...`: run scripts, one line per script, then the totals.
+//! `synack packetdrill [--strict] FILES...`: run scripts, one line per script, then the
+//! totals; scripts a `divergences` file beside them lists are expected divergences.
 
 use crate::args::PacketdrillArgs;
 use std::path::PathBuf;
@@ -28,6 +29,7 @@ pub(crate) fn run(a: PacketdrillArgs) -> Result<ExitCode, String> {
     }
     let opts = RunOptions {
         tolerance_usecs: a.tolerance_usecs,
+        strict: a.strict,
     };
     let mut out = std::io::stdout().lock();
     let summary = run_files(&files, &opts, &mut out);

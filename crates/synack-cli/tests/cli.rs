@@ -303,3 +303,22 @@ fn help_on_every_subcommand() {
         assert!(stdout(&o).contains("Usage"), "{sub} --help");
     }
 }
+
+#[test]
+fn packetdrill_suite_passes_with_its_divergences_reported_as_expected() {
+    let suite = concat!(env!("CARGO_MANIFEST_DIR"), "/../../conformance");
+    for flags in [&[][..], &["--strict"][..]] {
+        let mut args = vec!["packetdrill"];
+        args.extend_from_slice(flags);
+        args.push(suite);
+        let o = synack(&args);
+        let out = stdout(&o);
+        assert!(o.status.success(), "{flags:?}:\n{out}");
+        assert!(out.contains("\nDIVERGES "), "{flags:?}:\n{out}");
+        let last = out.lines().last().unwrap_or("");
+        assert!(
+            last.contains(" 0 failed") && last.ends_with("expected divergences"),
+            "{flags:?}: {last}"
+        );
+    }
+}

@@ -188,9 +188,14 @@ impl Default for Config {
 }
 
 impl Config {
-    /// The Linux-like preset: SYN option layout `mss,nop,nop,sackOK,nop,wscale` (no
-    /// timestamps, like packetdrill's default Linux sysctls are often set), MSS 1460 at
-    /// MTU 1500, IW10, RTO min 200 ms / initial 1 s, delayed ACK 40 ms, TIME-WAIT 60 s.
+    /// The Linux preset, as Linux behaves with the sysctls upstream packetdrill's
+    /// `defaults.sh` sets (`tcp_timestamps=1`, `tcp_sack=1`, `tcp_rmem` max 15 MiB):
+    /// SYNs offer timestamps in Linux's layout `mss,sackOK,TS,nop,wscale`; a SYN-ACK
+    /// answers with that layout when the peer's SYN offered timestamps and with
+    /// `mss,nop,nop,sackOK,nop,wscale` when it did not (RFC 7323 §3.2: no TS option
+    /// unless both offered it). MSS 1460 at MTU 1500, IW10, RTO min 200 ms / initial
+    /// 1 s, delayed ACK 40 ms, TIME-WAIT 60 s, five SYN and SYN-ACK retransmissions
+    /// (`tcp_syn_retries=5` in `defaults.sh`; Linux's own default is 6).
     ///
     /// The receive buffer is 15,685,120 bytes, the `tcp_rmem` maximum packetdrill's
     /// Linux test setup uses: Linux derives the window scale from it
@@ -203,11 +208,12 @@ impl Config {
     /// keep-alive gives up on.
     pub fn linux() -> Config {
         Config {
-            timestamps: false,
+            timestamps: true,
             recv_buffer: 15_685_120,
             nagle_minshall: true,
             quickacks: 16,
             keepalive_rst: true,
+            syn_retries: 5,
             ..Config::default()
         }
     }

@@ -630,6 +630,7 @@ impl Stack {
     pub fn abort(&mut self, now: Instant, h: ConnHandle) {
         let Some(idx) = self.check(h) else { return };
         self.slots[idx as usize].app_owned = false;
+        let mut ts = None;
         self.with_conn(idx, now, |c, env| {
             if matches!(
                 c.state,
@@ -640,10 +641,20 @@ impl Stack {
                     | State::CloseWait
             ) {
                 c.pend.rst_pending = true;
+                if c.ts_ok {
+                    ts = Some((c.remote.port(), c.ts_now(env.now), c.ts_recent));
+                }
             }
             c.orphan = true;
             c.fail(ConnError::Aborted, env);
         });
+        // RFC 7323 §3.2: once negotiated, TSopt "SHOULD be sent in an <RST>" too
+        // (Linux does); the RST was just queued for the closed connection.
+        if let (Some((port, val, ecr)), Some((_, _, repr))) = (ts, self.rsts.back_mut()) {
+            if repr.flags.contains(TcpFlags::RST) && repr.dst_port == port {
+                repr.options.timestamp = Some((val, ecr));
+            }
+        }
     }
 
     /// A snapshot of the connection.

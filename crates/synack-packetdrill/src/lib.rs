@@ -26,7 +26,9 @@
 //! - [`ast`]: the syntax tree types and their `Display` impls;
 //! - [`parser`]: the grammar, semantic checks and [`ParseError`];
 //! - [`runner`]: runs a script against `synack-core` in virtual time
-//!   ([`run_files`] is what `synack packetdrill` calls);
+//!   ([`run_files`] is what `synack packetdrill` calls), by default with upstream
+//!   packetdrill's semantics and with more checks under [`RunOptions::strict`];
+//!   [`Divergences`] reads a suite's list of deliberate differences from Linux;
 //! - `lexer` (private): tokens with positions.
 
 pub mod ast;
@@ -36,6 +38,7 @@ pub mod runner;
 
 pub use ast::*;
 pub use parser::{parse_script, ParseError};
+pub use runner::divergences::{Divergence, Divergences, Side};
 pub use runner::{
     run_files, run_script, run_script_file, run_script_text, Failure, RunOptions, ScriptResult,
     Summary, Verdict,

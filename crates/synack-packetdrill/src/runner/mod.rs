@@ -14,7 +14,25 @@
 //!   match the next `>` line, within a tolerance of
 //!   `max(tolerance_usecs, 12.5 % of the gap from the previous event)` (packetdrill
 //!   `verify_time`, defaults `--tolerance_usecs=4000`, `--tolerance_percent=12.5`).
-//!   A packet the script does not expect fails the script.
+//! - What is judged, by default exactly as upstream packetdrill judges it: a packet
+//!   is checked when a `>` line waits for it, so a packet the engine sends before
+//!   a `>` line is matched against that line (and fails it if it differs or came
+//!   too early), and packets sent after the script's last `>` line are never
+//!   looked at. With [`RunOptions::strict`] two more checks apply: a packet still
+//!   waiting more than the tolerance before an inbound packet or a system call
+//!   fails the script at that line ("unexpected outbound packet"), and so does any
+//!   packet sent by the end of the script or in the [`STRICT_QUIET_USECS`] (2 s)
+//!   after its last event ("after the last event"), the time upstream packetdrill
+//!   waits for an expected packet, so `scripts/linux-oracle.sh --strict` (which
+//!   appends a `>` line no packet matches) checks Linux the same way.
+//! - The engine runs with [`Config::linux`] plus TCP segmentation offload
+//!   (`Config::tso_max` = [`TSO_MAX`]), because the TUN device upstream packetdrill
+//!   creates has TSO on: consecutive segments leave as one super-segment
+//!   (`P. 1:5841(5840)` for a 5,840-byte write) and scripts written against Linux
+//!   expect them that way.
+//! - Scripts a `divergences` file beside them lists as deliberate differences of
+//!   synack (see [`divergences`]) are reported as expected divergences when they
+//!   fail, not as failures.
 //! - Shell commands and `%{ }%` code blocks cannot run here: they are reported as
 //!   skipped lines.
 //!
@@ -22,12 +40,14 @@
 //! constants in `consts`.
 
 mod consts;
+pub mod divergences;
 mod packet;
 mod syscall;
 
 use crate::ast::{
     Direction, Event, EventKind, EventTime, PacketBody, PacketEvent, Script, TcpSegmentSpec,
 };
+use divergences::{Divergences, Side};
 use packet::{build_tcp, compare, encode_options, inbound_tos, parse_outbound, InboundTcp};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
@@ -37,6 +57,16 @@ use std::path::Path;
 use synack_core::{Config, Instant, Stack};
 use syscall::{Fd, Pending};
 
+/// How long strict mode watches for packets after the script's last event: the
+/// 2 s upstream packetdrill waits for a packet an outbound line expects at `+0`
+/// (`sniff_outbound_live_packet`), which is what `scripts/linux-oracle.sh
+/// --strict` relies on to check Linux the same way.
+pub const STRICT_QUIET_USECS: u64 = 2_000_000;
+
+/// The largest TSO super-segment the runner lets the engine build, in payload
+/// bytes: Linux caps a GSO packet at 64 KiB (`GSO_MAX_SIZE`) less its headers.
+pub const TSO_MAX: usize = 65_536 - 1 - 320;
+
 /// How to run scripts.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RunOptions {
@@ -44,6 +74,11 @@ pub struct RunOptions {
     /// `--tolerance_usecs` or packetdrill's default of 4000 µs; `Some` overrides
     /// both (command-line options win over script options, as in packetdrill).
     pub tolerance_usecs: Option<u64>,
+    /// Judge more than upstream packetdrill does: fail on a packet the engine sent
+    /// well before an inbound packet or a system call that no `>` line took, and on
+    /// any packet sent by the end of the script. Off by default (packetdrill's own
+    /// semantics; see the module documentation).
+    pub strict: bool,
 }
 
 /// Why a script failed.
@@ -80,17 +115,38 @@ pub struct ScriptResult {
     pub verdict: Verdict,
     /// Lines that were not run, such as `line 3: skipped shell command`.
     pub skipped_lines: Vec<String>,
+    /// Set by [`run_files`] when a `divergences` file lists the script as a
+    /// deliberate difference of synack: the reason given there. A failing listed
+    /// script is an expected divergence, not a failure.
+    pub divergence: Option<String>,
+}
+
+impl ScriptResult {
+    /// True when the script failed but is listed as an expected divergence.
+    pub fn diverged(&self) -> bool {
+        self.divergence.is_some() && matches!(self.verdict, Verdict::Fail(_))
+    }
 }
 
 impl fmt::Display for ScriptResult {
-    /// One line: `PASS path`, `FAIL path:line: message; expected: ...; actual: ...`
+    /// One line: `PASS path`, `FAIL path:line: message; expected: ...; actual: ...`,
+    /// `DIVERGES path (expected: reason):line: message; ...` for a listed divergence
     /// or `SKIP path: reason`, with skipped lines in parentheses.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.verdict {
-            Verdict::Pass => write!(f, "PASS {}", self.path)?,
-            Verdict::Skip(reason) => write!(f, "SKIP {}: {reason}", self.path)?,
-            Verdict::Fail(fail) => {
-                write!(f, "FAIL {}:{}: {}", self.path, fail.line, fail.message)?;
+        match (&self.verdict, &self.divergence) {
+            (Verdict::Pass, None) => write!(f, "PASS {}", self.path)?,
+            (Verdict::Pass, Some(_)) => write!(
+                f,
+                "FAIL {}: listed in divergences but passes (remove it from the list)",
+                self.path
+            )?,
+            (Verdict::Skip(reason), _) => write!(f, "SKIP {}: {reason}", self.path)?,
+            (Verdict::Fail(fail), divergence) => {
+                match divergence {
+                    Some(why) => write!(f, "DIVERGES {} (expected: {why}):", self.path)?,
+                    None => write!(f, "FAIL {}:", self.path)?,
+                }
+                write!(f, "{}: {}", fail.line, fail.message)?;
                 if let Some(e) = &fail.expected {
                     write!(f, "; expected: {e}")?;
                 }
@@ -115,6 +171,8 @@ pub struct Summary {
     pub failed: usize,
     /// Scripts that were skipped.
     pub skipped: usize,
+    /// Scripts that failed as their `divergences` entry says they would.
+    pub diverged: usize,
     /// Every result, in the order run.
     pub results: Vec<ScriptResult>,
 }
@@ -122,23 +180,32 @@ pub struct Summary {
 impl Summary {
     /// Add one result to the counts.
     pub fn add(&mut self, r: ScriptResult) {
-        match r.verdict {
-            Verdict::Pass => self.passed += 1,
-            Verdict::Fail(_) => self.failed += 1,
-            Verdict::Skip(_) => self.skipped += 1,
+        match (&r.verdict, r.divergence.is_some()) {
+            (Verdict::Pass, false) => self.passed += 1,
+            // A listed divergence that passes: the list is wrong.
+            (Verdict::Pass, true) => self.failed += 1,
+            (Verdict::Fail(_), true) => self.diverged += 1,
+            (Verdict::Fail(_), false) => self.failed += 1,
+            (Verdict::Skip(_), _) => self.skipped += 1,
         }
         self.results.push(r);
     }
 
-    /// The closing line: `N passed, N failed, N skipped`.
+    /// The closing line: `N passed, N failed, N skipped`, and `, N expected
+    /// divergences` when there are any.
     pub fn closing_line(&self) -> String {
-        format!(
+        let mut line = format!(
             "{} passed, {} failed, {} skipped",
             self.passed, self.failed, self.skipped
-        )
+        );
+        if self.diverged > 0 {
+            line.push_str(&format!(", {} expected divergences", self.diverged));
+        }
+        line
     }
 
-    /// True when no script failed (the CLI exits non-zero otherwise).
+    /// True when no script failed (the CLI exits non-zero otherwise); expected
+    /// divergences are not failures.
     pub fn success(&self) -> bool {
         self.failed == 0
     }
@@ -146,10 +213,43 @@ impl Summary {
 
 /// Run every script in `paths`, writing one line per script and then the closing
 /// line to `out`. Returns the counts; the caller decides the exit status.
+///
+/// A script listed with side `synack` in the `divergences` file of its directory
+/// is an expected divergence: its failure is reported as `DIVERGES` and not
+/// counted as a failure, while a listed script that passes is (the list must stay
+/// true). A `divergences` file that cannot be parsed fails every script beside it.
 pub fn run_files<P: AsRef<Path>>(paths: &[P], opts: &RunOptions, out: &mut dyn Write) -> Summary {
     let mut summary = Summary::default();
+    let mut lists: HashMap<std::path::PathBuf, Result<Divergences, String>> = HashMap::new();
     for p in paths {
-        let r = run_script_file(p.as_ref(), opts);
+        let p = p.as_ref();
+        let dir = p.parent().unwrap_or(Path::new("")).to_path_buf();
+        let list = lists
+            .entry(dir.clone())
+            .or_insert_with(|| Divergences::load_dir(&dir));
+        let r = match list {
+            Err(e) => ScriptResult {
+                path: p.display().to_string(),
+                verdict: Verdict::Fail(Failure {
+                    line: 0,
+                    message: e.clone(),
+                    expected: None,
+                    actual: None,
+                }),
+                skipped_lines: Vec::new(),
+                divergence: None,
+            },
+            Ok(list) => {
+                let mut r = run_script_file(p, opts);
+                let name = p.file_name().map(|n| n.to_string_lossy().to_string());
+                if let Some(d) = name.and_then(|n| list.get(&n)) {
+                    if d.side == Side::Synack {
+                        r.divergence = Some(d.reason.clone());
+                    }
+                }
+                r
+            }
+        };
         let _ = writeln!(out, "{r}");
         summary.add(r);
     }
@@ -171,6 +271,7 @@ pub fn run_script_file(path: &Path, opts: &RunOptions) -> ScriptResult {
                 actual: None,
             }),
             skipped_lines: Vec::new(),
+            divergence: None,
         },
     }
 }
@@ -188,6 +289,7 @@ pub fn run_script_text(path: &str, text: &str, opts: &RunOptions) -> ScriptResul
                 actual: None,
             }),
             skipped_lines: Vec::new(),
+            divergence: None,
         },
     }
 }
@@ -207,6 +309,7 @@ pub fn run_script(path: &str, script: &Script, opts: &RunOptions) -> ScriptResul
         path: path.to_string(),
         verdict,
         skipped_lines,
+        divergence: None,
     }
 }
 
@@ -266,9 +369,6 @@ struct Flow {
     ts_map: Vec<(u32, u32)>,
     /// The engine's latest TSval on this connection.
     last_ts_val: Option<u32>,
-    /// The script injected a SYN since the engine's ISN was learned: the engine's
-    /// next SYN may open a new incarnation (TIME-WAIT reuse) with a new ISN.
-    new_isn_possible: bool,
 }
 
 /// The "socket under test": where a packet line without ports goes.
@@ -286,6 +386,8 @@ enum Sut {
 /// One script execution.
 struct Run {
     stack: Stack,
+    /// [`RunOptions::strict`].
+    strict: bool,
     /// Virtual time, microseconds since the script's time 0.
     now: u64,
     tol_usecs: u64,
@@ -385,11 +487,16 @@ impl Run {
         if local_ip.is_ipv4() != remote_ip.is_ipv4() {
             return Err(fail(0, "--local_ip and --remote_ip differ in family"));
         }
-        let mut stack = Stack::new(Config::linux(), *b"packetdrill-run!");
+        let config = Config {
+            tso_max: TSO_MAX,
+            ..Config::linux()
+        };
+        let mut stack = Stack::new(config, *b"packetdrill-run!");
         stack.add_address(local_ip);
         let buf = vec![0u8; stack.max_packet_size()];
         Ok(Run {
             stack,
+            strict: opts.strict,
             now: 0,
             tol_usecs,
             tol_percent,
@@ -507,6 +614,12 @@ impl Run {
             last_inbound = inbound;
         }
         self.finish_pending(None)?;
+        // Upstream packetdrill never looks past the last `>` line; strict mode does,
+        // for as long as packetdrill waits for a packet a `+0 >` line expects.
+        if !self.strict {
+            return Ok(());
+        }
+        self.advance_to(self.now + STRICT_QUIET_USECS)?;
         if let Some(c) = self.queue.pop_front() {
             let line = script.events.last().map_or(0, |e| e.line);
             return Err(fail_with(
@@ -573,9 +686,13 @@ impl Run {
         Ok(())
     }
 
-    /// A packet the engine sent well before an event that is not a `>` line is one
-    /// the script did not expect.
+    /// Strict mode: a packet the engine sent well before an event that is not a
+    /// `>` line is one the script did not expect. (By default it stays queued and
+    /// the next `>` line judges it, as in upstream packetdrill.)
     fn check_unexpected(&mut self, line: usize, t: u64) -> Result<(), Stop> {
+        if !self.strict {
+            return Ok(());
+        }
         if let Some(c) = self.queue.front() {
             if c.time + self.tol_usecs < t {
                 return Err(fail_with(
@@ -643,11 +760,6 @@ impl Run {
             )));
         }
         let key = self.inbound_flow(p);
-        if t.flags.syn && !t.flags.ack {
-            if let Some(f) = self.flows.get_mut(&key) {
-                f.new_isn_possible = f.local_offset.is_some();
-            }
-        }
         let flow = self.flows.get(&key);
         let offset = flow.and_then(|f| f.local_offset).unwrap_or(0);
         let ts_map: Vec<(u32, u32)> = flow.map(|f| f.ts_map.clone()).unwrap_or_default();
@@ -807,9 +919,11 @@ impl Run {
         let o = parse_outbound(&c.bytes).map_err(|m| fail(e.line, m))?;
         let key = (o.src.port(), o.dst.port());
         let flow = self.flows.entry(key).or_default();
-        if o.syn() && (flow.local_offset.is_none() || flow.new_isn_possible) {
+        // The ISN is learned from the first SYN of the connection and kept, as
+        // upstream packetdrill keeps it: a later incarnation on the same ports
+        // (TIME-WAIT reuse, a new SYN after an RST) is judged against it.
+        if o.syn() && flow.local_offset.is_none() {
             flow.local_offset = Some(o.seq.wrapping_sub(t.seq_start));
-            flow.new_isn_possible = false;
         }
         let offset = flow.local_offset.unwrap_or(0);
         if let (Some(live), Some(script)) = (o.ts_val(), script_ts_val(t)) {

@@ -54,6 +54,9 @@ pub(super) struct Fd {
     /// The connection's error has been reported once (Linux clears `sk_err`).
     error_reported: bool,
     shut_wr: bool,
+    /// `shutdown(SHUT_RD)` was called: like Linux (`RCV_SHUTDOWN` in
+    /// `tcp_recvmsg`), a read returns what is queued, then 0 instead of blocking.
+    shut_rd: bool,
 }
 
 impl Fd {
@@ -65,6 +68,7 @@ impl Fd {
             bound_port: None,
             error_reported: false,
             shut_wr: false,
+            shut_rd: false,
         }
     }
 }
@@ -143,6 +147,12 @@ pub(super) struct Pending {
 
 fn arg(s: &SyscallEvent, i: usize) -> Option<&Expr> {
     s.args.get(i)
+}
+
+/// The buffer argument of a read or write is `NULL`: Linux fails the copy with
+/// EFAULT (the runner does so without looking at the connection).
+fn null_buffer(s: &SyscallEvent) -> bool {
+    matches!(arg(s, 1), Some(Expr::Symbol(n)) if n == "NULL")
 }
 
 fn int_arg(line: usize, s: &SyscallEvent, i: usize) -> Result<i64, Stop> {
@@ -407,6 +417,9 @@ impl Run {
                     )));
                 }
                 let len = int_arg(line, s, 2)?.max(0) as usize;
+                if len > 0 && null_buffer(s) {
+                    return Ok(Immediate::Done(errno("EFAULT")));
+                }
                 let op = Op::Read {
                     fd: fdn()?,
                     len,
@@ -421,6 +434,9 @@ impl Run {
                     int_arg(line, s, 3).unwrap_or(0)
                 };
                 let len = int_arg(line, s, 2)?.max(0) as usize;
+                if len > 0 && null_buffer(s) {
+                    return Ok(Immediate::Done(errno("EFAULT")));
+                }
                 let op = Op::Write {
                     fd: fdn()?,
                     len,
@@ -562,6 +578,7 @@ impl Run {
                 let mut buf = vec![0u8; *len];
                 match self.stack.recv(h, &mut buf) {
                     Ok(n) => Ok(Some(Ret::Ok(n as i64))),
+                    Err(RecvError::WouldBlock) if f.shut_rd => Ok(Some(Ret::Ok(0))),
                     Err(RecvError::WouldBlock) if f.nonblocking || *dontwait => {
                         Ok(Some(errno("EAGAIN")))
                     }
@@ -874,6 +891,9 @@ impl Run {
         let FdKind::Conn(h) = f.kind else {
             return errno("ENOTCONN");
         };
+        if how == 0 || how == 2 {
+            f.shut_rd = true;
+        }
         if how == 1 || how == 2 {
             f.shut_wr = true;
             let now = self.instant();

@@ -102,9 +102,11 @@ fn tolerance_usecs_option_is_honoured() {
     };
     let tight = RunOptions {
         tolerance_usecs: Some(1000),
+        ..RunOptions::default()
     };
     let loose = RunOptions {
         tolerance_usecs: Some(20_000),
+        ..RunOptions::default()
     };
     let r = run_script_text("t.pkt", &text("1.010"), &tight);
     assert!(matches!(r.verdict, Verdict::Fail(_)), "{r}");
@@ -119,10 +121,18 @@ fn tolerance_usecs_option_is_honoured() {
     assert_eq!(r.verdict, Verdict::Pass, "{r}");
 }
 
+fn strict(text: &str) -> ScriptResult {
+    let opts = RunOptions {
+        strict: true,
+        ..RunOptions::default()
+    };
+    run_script_text("t.pkt", text, &opts)
+}
+
 #[test]
-fn unexpected_packet_fails() {
+fn strict_mode_fails_unexpected_packets() {
     // The SYN-ACK is never listed: the next event finds it waiting.
-    let r = run(&format!("{LISTEN}+.1 < . 1:1(0) ack 1 win 512\n"));
+    let r = strict(&format!("{LISTEN}+.1 < . 1:1(0) ack 1 win 512\n"));
     let f = failure(&r);
     assert_eq!(f.line, 5);
     assert!(
@@ -136,8 +146,46 @@ fn unexpected_packet_fails() {
         .unwrap()
         .starts_with("> S. 0:0(0) ack 1"));
     // Also at the end of the script.
-    let r = run(LISTEN);
+    let r = strict(LISTEN);
     assert!(failure(&r).message.contains("after the last event"));
+}
+
+#[test]
+fn default_mode_judges_packets_only_at_outbound_lines() {
+    // As upstream packetdrill: nothing after the last `>` line is looked at ...
+    assert_eq!(run(LISTEN).verdict, Verdict::Pass);
+    assert_eq!(
+        run(&format!("{LISTEN}+.1 < . 1:1(0) ack 1 win 512\n")).verdict,
+        Verdict::Pass
+    );
+    // ... but a packet sent before a `>` line is matched against it: the SYN-ACK
+    // at 0 s is not the ACK this line expects at 0.1 s.
+    let r = run(&format!(
+        "{LISTEN}+.1 < . 1:1(0) ack 1 win 512\n+0 > . 1:1(0) ack 1\n"
+    ));
+    let f = failure(&r);
+    assert_eq!(f.line, 6);
+    assert!(f.actual.as_deref().unwrap().starts_with("> S. "), "{f:?}");
+    // Listed, and on time, it passes in both modes.
+    let ok = format!(
+        "{LISTEN}+0 > S. 0:0(0) ack 1 <...>\n+.1 < . 1:1(0) ack 1 win 512\n+0 accept(3, ..., ...) = 4\n"
+    );
+    assert_eq!(run(&ok).verdict, Verdict::Pass);
+    assert_eq!(strict(&ok).verdict, Verdict::Pass);
+    // Listed but late: the SYN-ACK left at 0 s, the line says 0.1 s.
+    let late = format!("{LISTEN}+.1 > S. 0:0(0) ack 1 <...>\n");
+    assert!(failure(&run(&late)).message.contains("timing error"));
+}
+
+#[test]
+fn data_leaves_as_one_tso_super_segment() {
+    // Linux's TUN device in packetdrill has TSO: a 5840-byte write is one packet.
+    let r = run(&format!(
+        "{LISTEN}+0 > S. 0:0(0) ack 1 <...>\n+0 < . 1:1(0) ack 1 win 512\n\
+         +0 accept(3, ..., ...) = 4\n+0 write(4, ..., 5840) = 5840\n\
+         +0 > P. 1:5841(5840) ack 1\n"
+    ));
+    assert_eq!(r.verdict, Verdict::Pass, "{r}");
 }
 
 #[test]
@@ -261,5 +309,52 @@ fn summary_closing_line_and_run_files() {
     assert_eq!(lines[3], "1 passed, 1 failed, 1 skipped");
     assert_eq!((s.passed, s.failed, s.skipped), (1, 1, 1));
     assert!(!s.success());
+    // Listed as a divergence of synack, the failing script is expected; a listed
+    // script that passes fails (the list must stay true).
+    std::fs::write(
+        dir.join("divergences"),
+        "# comment\nb.pkt synack RFC 0 says so\na.pkt synack stale\nc.pkt linux other side\n",
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    let s = run_files(&[&pass, &fail_, &skip], &RunOptions::default(), &mut out);
+    let text = String::from_utf8(out).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines[0].contains("listed in divergences but passes"),
+        "{text}"
+    );
+    assert!(
+        lines[1].starts_with("DIVERGES ") && lines[1].contains("(expected: RFC 0 says so)"),
+        "{text}"
+    );
+    assert!(lines[2].starts_with("SKIP "), "{text}");
+    assert_eq!(
+        lines[3],
+        "0 passed, 1 failed, 1 skipped, 1 expected divergences"
+    );
+    assert_eq!((s.passed, s.failed, s.skipped, s.diverged), (0, 1, 1, 1));
+    // A list that cannot be read fails every script beside it.
+    std::fs::write(dir.join("divergences"), "a.pkt\n").unwrap();
+    let s = run_files(&[&pass], &RunOptions::default(), &mut Vec::new());
+    assert_eq!(s.failed, 1);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn null_buffers_fail_with_efault_and_shut_rd_reads_end_of_file() {
+    let base = format!(
+        "{LISTEN}+0 > S. 0:0(0) ack 1 <...>\n+0 < . 1:1(0) ack 1 win 512\n+0 accept(3, ..., ...) = 4\n"
+    );
+    let r = run(&format!(
+        "{base}+0 write(4, NULL, 10) = -1 EFAULT (Bad address)\n+0 read(4, NULL, 10) = -1 EFAULT (Bad address)\n"
+    ));
+    assert_eq!(r.verdict, Verdict::Pass, "{r}");
+    // Without SHUT_RD the same read would block (and fail the script).
+    let r = run(&format!(
+        "{base}+0 shutdown(4, SHUT_RD) = 0\n+0 read(4, ..., 10) = 0\n"
+    ));
+    assert_eq!(r.verdict, Verdict::Pass, "{r}");
+    let r = run(&format!("{base}+0 read(4, ..., 10) = 0\n"));
+    assert!(matches!(r.verdict, Verdict::Fail(_)), "{r}");
 }
