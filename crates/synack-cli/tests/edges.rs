@@ -607,8 +607,19 @@ fn demo_compares_congestion_controllers_on_a_rate_limited_lossy_path() {
     // take random loss for congestion, CUBIC does.
     let goodput = |cc: &str| -> f64 {
         let o = synack(&[
-            "demo", "--cc", cc, "--rate", "100mbit", "--latency", "25", "--bytes", "2M",
-            "--loss", "1%", "--seed", "1",
+            "demo",
+            "--cc",
+            cc,
+            "--rate",
+            "100mbit",
+            "--latency",
+            "25",
+            "--bytes",
+            "2M",
+            "--loss",
+            "1%",
+            "--seed",
+            "1",
         ]);
         assert!(o.status.success(), "{}", stderr(&o));
         let out = stdout(&o);

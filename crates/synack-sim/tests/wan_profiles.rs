@@ -47,14 +47,18 @@ fn run(p: &Profile, alg: &Algorithm, bytes: usize) -> (DemoReport, f64) {
     (r, g)
 }
 
-/// (profile, bytes each way, floors in Mbit/s for NewReno, CUBIC, BBR).
+/// (profile, bytes each way, floors in Mbit/s for NewReno, CUBIC, BBR): about 85 % of
+/// what seed 1 reaches (2026-12-03). Weak spots the figures show, left for later work:
+/// CUBIC on P1 (a HyStart++ exit too late for a 1-BDP queue with data both ways),
+/// BBR on P3 and P4 (its model stalls when the reverse direction's queue delays the
+/// ACKs), everyone but BBR on P5 (reordering taken for loss without RACK's window).
 fn table() -> Vec<(Profile, usize, [f64; 3])> {
     vec![
-        (profiles::p1_broadband(), 8_000_000, [0.0, 0.0, 0.0]),
-        (profiles::p2_lossy(), 3_000_000, [0.0, 0.0, 0.0]),
-        (profiles::p3_long_fat(), 6_000_000, [0.0, 0.0, 0.0]),
-        (profiles::p4_bufferbloat(), 4_000_000, [0.0, 0.0, 0.0]),
-        (profiles::p5_mobile(), 2_000_000, [0.0, 0.0, 0.0]),
+        (profiles::p1_broadband(), 8_000_000, [53.0, 25.0, 27.0]),
+        (profiles::p2_lossy(), 3_000_000, [2.7, 3.4, 24.0]),
+        (profiles::p3_long_fat(), 6_000_000, [17.0, 18.0, 7.3]),
+        (profiles::p4_bufferbloat(), 4_000_000, [24.0, 26.0, 2.7]),
+        (profiles::p5_mobile(), 2_000_000, [0.8, 1.0, 6.7]),
     ]
 }
 

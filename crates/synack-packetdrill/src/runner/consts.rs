@@ -79,6 +79,7 @@ const SYMBOLS: &[(&str, i64)] = &[
     ("TCP_WINDOW_CLAMP", 10),
     ("TCP_INFO", 11),
     ("TCP_QUICKACK", 12),
+    ("TCP_CONGESTION", 13),
     ("TCP_USER_TIMEOUT", 18),
     ("SHUT_RD", 0),
     ("SHUT_WR", 1),

@@ -42,6 +42,8 @@ pub(super) struct SockOpts {
     user_timeout_ms: Option<u64>,
     linger2: Option<i64>,
     syncnt: Option<u32>,
+    /// TCP_CONGESTION.
+    congestion: Option<synack_core::cc::Algorithm>,
 }
 
 /// One file descriptor.
@@ -221,6 +223,9 @@ impl Run {
             }
             if let Some(m) = o2.maxseg {
                 so.max_segment = Some(m);
+            }
+            if let Some(a) = o2.congestion {
+                so.congestion = a;
             }
         });
         if o.rcvbuf.is_some() || o.sndbuf.is_some() {
@@ -965,6 +970,16 @@ impl Run {
                 o.user_timeout_ms = Some(v as u64);
             }
             (6, 12) => {}
+            (6, 13) => {
+                // TCP_CONGESTION: a name as Linux takes it ("cubic", "reno", "bbr").
+                let Expr::Str { text, .. } = val_expr else {
+                    return Err(fail(line, "setsockopt: TCP_CONGESTION takes a string"));
+                };
+                match synack_core::cc::Algorithm::from_name(text.trim_end_matches("\\0")) {
+                    Some(a) => o.congestion = Some(a),
+                    None => return Ok(errno("ENOENT")),
+                }
+            }
             _ => {
                 return Err(Stop::Skip(format!(
                     "line {line}: socket option {level}/{name} is not supported"
