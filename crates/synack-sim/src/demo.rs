@@ -243,9 +243,11 @@ pub fn run_demo(cfg: &DemoConfig, progress: &mut dyn FnMut(Progress)) -> DemoRep
         }
         steps += 1;
         for (i, id) in [c, s].into_iter().enumerate() {
+            // `host`, not `host_mut`: only looking must not mark the host for polling
+            // (a host marked every step keeps the run from ever going idle).
             if done_at[i].is_none()
                 && net
-                    .host_mut::<StackHost<Transfer>>(id)
+                    .host::<StackHost<Transfer>>(id)
                     .is_some_and(|h| h.app.received() >= cfg.bytes)
             {
                 done_at[i] = Some(net.now());
