@@ -9,8 +9,10 @@ use common::*;
 use synack_core::{Config, ConnHandle, Duration, State};
 
 fn pair(server_recv: usize) -> (Pair, ConnHandle, ConnHandle) {
+    // A fixed receive buffer (no autotuning beyond it), so the peer's window stays put.
     let server = Config {
         recv_buffer: server_recv,
+        recv_buffer_max: server_recv,
         ..Config::default()
     };
     let mut p = Pair::new(Config::default(), server, Duration::from_millis(10));

@@ -53,9 +53,11 @@ fn one_megabyte_at_thirty_percent_loss_completes_and_srtt_stays_sane() {
                 if srtt > worst_srtt.1 {
                     worst_srtt = (seed, srtt);
                 }
-                // The path's RTT is 20 ms; delayed ACKs and the ACKs of
-                // retransmissions add some. Seconds would be the runaway.
-                if srtt > Duration::from_millis(1000) {
+                // The path's RTT is 20 ms; delayed ACKs, the ACKs of retransmissions
+                // and, with autotuned windows, many segments per loss episode add
+                // some (one seed of 200 ends near 2 s). The runaway this guards
+                // against reached 13 s to minutes.
+                if srtt > Duration::from_millis(5000) {
                     failures.push(format!("seed {seed}: {} srtt {srtt:?}", side.addr));
                 }
             }
