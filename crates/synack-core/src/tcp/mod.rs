@@ -10,6 +10,7 @@ mod autotune;
 pub(crate) mod input;
 mod output;
 mod pacing;
+mod rack;
 mod recovery;
 mod timers;
 pub(crate) mod timewait;
@@ -100,6 +101,10 @@ pub struct ConnStats {
     pub challenge_acks: u64,
     /// Segments dropped as unacceptable (out of window, PAWS, bad ACK).
     pub dropped: u64,
+    /// ACKs from the peer carrying a D-SACK block (RFC 2883): data we sent twice.
+    pub dsacks_received: u64,
+    /// ACKs we sent with a D-SACK block (RFC 2883): data the peer sent twice.
+    pub dsacks_sent: u64,
 }
 
 /// A connection's counters as it keeps them: byte counts in 64 bits, event counts in
@@ -121,6 +126,7 @@ pub(crate) struct Counters {
     pub(crate) dup_acks: u32,
     pub(crate) challenge_acks: u32,
     pub(crate) dropped: u32,
+    pub(crate) dsacks_sent: u32,
 }
 
 impl Counters {
@@ -141,6 +147,8 @@ impl Counters {
             dup_acks: u64::from(self.dup_acks),
             challenge_acks: u64::from(self.challenge_acks),
             dropped: u64::from(self.dropped),
+            dsacks_received: 0,
+            dsacks_sent: u64::from(self.dsacks_sent),
         }
     }
 }
@@ -327,9 +335,6 @@ pub(crate) struct Connection {
     /// ... and SND.NXT when that window began (its figures stand until SND.UNA
     /// passes it).
     pub(crate) cwnd_usage_seq: Seq,
-    /// Our TSval when the data ending at SND.MAX was sent (RACK's time order,
-    /// [`Connection::sack_after_ack`]).
-    pub(crate) snd_max_ts: u32,
     /// Pacing: the next data segment may not leave before this instant ...
     pub(crate) pace_at: Instant,
     /// ... and a segment waits for it (the deadline is armed).
@@ -339,12 +344,17 @@ pub(crate) struct Connection {
     /// End of the last sub-MSS segment sent (Minshall's Nagle, Linux `snd_sml`).
     pub(crate) snd_sml: Seq,
     /// Quick ACKs left (Linux quick-ACK mode at connection start).
-    pub(crate) quickacks: u32,
+    pub(crate) quickacks: u16,
     pub(crate) in_recovery: bool,
     /// RFC 6582 "recover".
     pub(crate) recover: Seq,
     /// SACK scoreboard and RFC 6675 recovery state, allocated on the first SACK.
     pub(crate) sb: Option<Box<recovery::Scoreboard>>,
+    /// RACK's transmission log (RFC 8985), allocated when data is first sent with SACK.
+    pub(crate) rack: Option<Box<rack::Rack>>,
+    /// A D-SACK block (RFC 2883) for the next ACK, `[left, right)`: duplicate data
+    /// that arrived (empty when there is none).
+    pub(crate) dsack: (Seq, Seq),
     /// Our TSval when the latest retransmission was sent, while retransmitted data is
     /// outstanding (RTT sanity: [`Connection::ts_sample_ok`]).
     pub(crate) rtx_tsval: u32,
@@ -357,8 +367,6 @@ pub(crate) struct Connection {
     pub(crate) tlp_sent: u8,
     /// The last ACK SACKed new data (restart the probe timeout).
     pub(crate) sack_progress: bool,
-    /// First sequence number of the last tail loss probe.
-    pub(crate) tlp_seq: Seq,
     // Timers.
     pub(crate) rto_at: Option<Instant>,
     pub(crate) delack_at: Option<Instant>,
@@ -377,9 +385,7 @@ pub(crate) struct Connection {
     pub(crate) last_send_at: Instant,
     // Pending output.
     pub(crate) pend: Pending,
-    pub(crate) unacked_segs: u32,
-    /// Retransmission counter for the trace (which retransmission this is).
-    pub(crate) rtx_count: u32,
+    pub(crate) unacked_segs: u16,
     /// The RTO (ms) that last expired, for the trace of the retransmission it caused.
     pub(crate) rto_fired_ms: u32,
     pub(crate) error: Option<ConnError>,
@@ -457,20 +463,20 @@ impl Connection {
             cwnd_limited: false,
             max_flight: 0,
             cwnd_usage_seq: iss,
-            snd_max_ts: 0,
             pace_at: Instant::ZERO,
             pace_armed: false,
             sack_high: iss,
             snd_sml: iss,
-            quickacks: cfg.quickacks,
+            quickacks: cfg.quickacks.min(u32::from(u16::MAX)) as u16,
             in_recovery: false,
             recover: iss,
             sb: None,
+            rack: None,
+            dsack: (iss, iss),
             rtx_tsval: 0,
             rtx_high: iss,
             pto_armed: false,
             tlp_sent: 0,
-            tlp_seq: iss,
             sack_progress: false,
             rto_at: None,
             delack_at: None,
@@ -485,7 +491,6 @@ impl Connection {
             last_send_at: now,
             pend: Pending::default(),
             unacked_segs: 0,
-            rtx_count: 0,
             rto_fired_ms: 0,
             error: None,
             soft_error: None,
@@ -632,7 +637,10 @@ impl Connection {
         earlier(
             earlier(
                 earlier(self.rto_at, self.delack_at),
-                self.pace_armed.then_some(self.pace_at),
+                earlier(
+                    self.pace_armed.then_some(self.pace_at),
+                    self.rack_deadline(),
+                ),
             ),
             earlier(earlier(self.persist_at, self.keepalive_at), self.linger_at),
         )
@@ -778,7 +786,10 @@ impl Connection {
             recv_queue: self.recv.len(),
             buffer_bytes: self.send.allocated() + self.recv.allocated(),
             error: self.error,
-            stats: self.stats.to_stats(),
+            stats: ConnStats {
+                dsacks_received: self.rack.as_deref().map_or(0, |r| u64::from(r.dsacks)),
+                ..self.stats.to_stats()
+            },
         }
     }
 

@@ -373,13 +373,12 @@ impl Connection {
                 self.rtt_probe = Some((seq, env.now.total_micros() as u32));
             }
             self.snd_max = end;
-            if self.ts_ok {
-                self.snd_max_ts = self.ts_now(env.now);
-            }
         }
         if self.in_recovery && len > 0 {
             self.prr_on_send(len as u32);
         }
+        // RFC 8985 §6.1: every transmission's send time, for RACK.
+        self.rack_on_send(env.now, seq, end);
         if retransmission {
             // Karn: no RTT sample from a retransmitted range.
             self.rtt_probe = None;
@@ -414,12 +413,11 @@ impl Connection {
         if self.ts_ok {
             n += 12;
         }
-        if self.sack_ok && self.recv.has_out_of_order() {
+        if self.sack_ok && (self.recv.has_out_of_order() || self.dsack.0 != self.dsack.1) {
             let max = if self.ts_ok { 3 } else { MAX_SACK_BLOCKS };
-            let blocks = self.recv.sack_ranges(max).take(max).count();
-            if blocks > 0 {
-                n += 4 + 8 * blocks;
-            }
+            let d = usize::from(self.dsack.0 != self.dsack.1);
+            let blocks = d + self.recv.sack_ranges(max - d).take(max - d).count();
+            n += 4 + 8 * blocks;
         }
         n
     }
@@ -436,10 +434,21 @@ impl Connection {
         if self.ts_ok {
             options.timestamp = Some((self.ts_now(env.now), self.ts_recent));
         }
-        if self.sack_ok && self.recv.has_out_of_order() {
+        if self.sack_ok && (self.recv.has_out_of_order() || self.dsack.0 != self.dsack.1) {
             let max = if self.ts_ok { 3 } else { MAX_SACK_BLOCKS };
             let mut n = 0;
-            for (start, end) in self.recv.sack_ranges(max) {
+            // RFC 2883 §4: a D-SACK block comes first, on one ACK only.
+            let (left, right) = self.dsack;
+            if left != right {
+                self.dsack = (self.rcv_nxt, self.rcv_nxt);
+                options.sack[0] = SackBlock {
+                    left: left.0,
+                    right: right.0,
+                };
+                n = 1;
+                self.stats.dsacks_sent += 1;
+            }
+            for (start, end) in self.recv.sack_ranges(max - n) {
                 options.sack[n] = SackBlock {
                     left: (self.rcv_nxt + start as u32).0,
                     right: (self.rcv_nxt + end as u32).0,
@@ -561,7 +570,7 @@ impl Connection {
                     irs: self.state_has_irs().then_some(self.irs.0),
                     retransmission,
                     retransmit_count: if retransmission {
-                        self.rtx_count.max(1)
+                        self.retries.max(1)
                     } else {
                         0
                     },

@@ -30,6 +30,10 @@ impl Connection {
                 return;
             }
         }
+        if self.rack_deadline().is_some_and(|t| t <= now) {
+            // RFC 8985 §6.3: the reordering timer.
+            self.rack_on_timeout(env);
+        }
         if self.pace_armed && self.pace_at <= now {
             // The next paced segment may leave (the stack polls the connection).
             self.pace_armed = false;
@@ -65,7 +69,6 @@ impl Connection {
                     return;
                 }
                 self.stats.timeouts += 1;
-                self.rtx_count = self.retries;
                 self.rto_fired_ms = self.rtt.rto().as_millis().min(u128::from(u32::MAX)) as u32;
                 self.rtt.backoff();
                 self.snd_nxt = self.iss;
@@ -87,12 +90,14 @@ impl Connection {
                     return;
                 }
                 self.stats.timeouts += 1;
-                self.rtx_count = self.retries;
                 let mss = u32::from(self.mss);
                 // RFC 5681 §3.1 eq. 4 and RFC 6582 §4: leave recovery, go back to SND.UNA.
                 self.cc.on_rto(now, self.flight_size(), mss);
                 self.in_recovery = false;
                 self.sack_on_rto();
+                if let Some(rack) = self.rack.as_deref_mut() {
+                    rack.on_rto();
+                }
                 self.dupacks = 0;
                 self.recover = self.snd_max;
                 self.snd_nxt = self.snd_una;
