@@ -110,7 +110,9 @@ pub(crate) struct Rack {
 }
 
 impl Rack {
-    pub(crate) fn new(start: Seq) -> Rack {
+    /// A log starting at `start`; `min_rtt_us` is an RTT already measured (the
+    /// handshake's), if any, as the first RACK.min_RTT.
+    pub(crate) fn new(start: Seq, min_rtt_us: Option<u64>) -> Rack {
         Rack {
             log: VecDeque::new(),
             start,
@@ -119,7 +121,7 @@ impl Rack {
             end_seq: start,
             rtt: 0,
             fack: start,
-            min_rtt: u64::MAX,
+            min_rtt: min_rtt_us.map_or(u64::MAX, |m| m.max(1)),
             reordering_seen: false,
             reo_wnd_mult: 1,
             reo_wnd_persist: 0,
@@ -463,8 +465,9 @@ impl Connection {
             return;
         }
         let una = self.snd_una;
+        let min_rtt = self.rtt.latest().map(|d| d.as_micros() as u64);
         self.rack
-            .get_or_insert_with(|| Box::new(Rack::new(una)))
+            .get_or_insert_with(|| Box::new(Rack::new(una, min_rtt)))
             .on_send(seq, end, now.total_micros());
     }
 
@@ -480,11 +483,22 @@ impl Connection {
         };
         rack.on_cum_ack(una, now_us);
         if self.sack_ok {
-            for b in seg.options.sack_blocks() {
+            // In sequence order (as Linux's tcp_sacktag_write_queue sorts them): the
+            // order the peer lists its blocks in (most recent first, RFC 2018 §4) is
+            // not reordering.
+            let mut blocks = [(Seq(0), Seq(0)); 4];
+            let mut n = 0;
+            for b in seg.options.sack_blocks().iter().take(4) {
                 let (l, r) = (Seq(b.left).max(una), Seq(b.right));
                 if l < r && r <= max {
-                    rack.on_sack(l, r, now_us);
+                    blocks[n] = (l, r);
+                    n += 1;
                 }
+            }
+            let blocks = &mut blocks[..n];
+            blocks.sort_unstable_by(|a, b| a.0.diff(b.0).cmp(&0));
+            for &(l, r) in blocks.iter() {
+                rack.on_sack(l, r, now_us);
             }
         }
         if dsack {
@@ -549,7 +563,7 @@ mod tests {
 
     #[test]
     fn records_split_at_sack_edges_and_retransmissions() {
-        let mut r = Rack::new(Seq(0));
+        let mut r = Rack::new(Seq(0), None);
         r.on_send(Seq(0), Seq(3000), 10);
         r.on_send(Seq(3000), Seq(6000), 20);
         r.on_sack(Seq(1000), Seq(2000), 100);
@@ -571,7 +585,7 @@ mod tests {
 
     #[test]
     fn without_reordering_a_hole_below_a_sacked_segment_is_lost_at_once() {
-        let mut r = Rack::new(Seq(0));
+        let mut r = Rack::new(Seq(0), None);
         r.on_send(Seq(0), Seq(1000), 0);
         r.on_send(Seq(1000), Seq(2000), 10);
         r.on_send(Seq(2000), Seq(3000), 20);
@@ -592,7 +606,7 @@ mod tests {
 
     #[test]
     fn reordering_widens_the_window_and_the_timer_waits_it_out() {
-        let mut r = Rack::new(Seq(0));
+        let mut r = Rack::new(Seq(0), None);
         for i in 0..4u32 {
             r.on_send(Seq(i * 1000), Seq(i * 1000 + 1000), u64::from(i) * 100);
         }
@@ -615,7 +629,7 @@ mod tests {
 
     #[test]
     fn a_lost_retransmission_is_found_by_time() {
-        let mut r = Rack::new(Seq(0));
+        let mut r = Rack::new(Seq(0), None);
         r.on_send(Seq(0), Seq(1000), 0);
         r.on_send(Seq(1000), Seq(2000), 10);
         r.on_sack(Seq(1000), Seq(2000), 40_000);
@@ -630,7 +644,7 @@ mod tests {
 
     #[test]
     fn dsack_rounds_grow_the_window_and_recoveries_shrink_it() {
-        let mut r = Rack::new(Seq(0));
+        let mut r = Rack::new(Seq(0), None);
         r.min_rtt = 40_000;
         r.reordering_seen = true;
         assert_eq!(r.reo_wnd(100_000, false, false), 10_000);
@@ -648,7 +662,7 @@ mod tests {
 
     #[test]
     fn a_spurious_looking_retransmission_ack_is_not_taken() {
-        let mut r = Rack::new(Seq(0));
+        let mut r = Rack::new(Seq(0), None);
         r.on_send(Seq(0), Seq(1000), 0);
         r.on_send(Seq(1000), Seq(2000), 10);
         r.on_sack(Seq(1000), Seq(2000), 40_010); // min_rtt 40 ms
