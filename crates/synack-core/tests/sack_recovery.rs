@@ -402,3 +402,55 @@ fn in_recovery_a_probe_resends_the_oldest_hole_when_acks_stop() {
     t.inject(e.local, sack(&e, 10, &[]), &[]);
     assert_eq!(t.stack.info(e.h).unwrap().send_queue, 0);
 }
+
+#[test]
+fn a_recovery_whose_retransmission_was_a_duplicate_is_undone() {
+    let mut t = Lone::new(cfg());
+    let e = sack_conn(&mut t);
+    t.stack.send(e.h, &vec![5u8; 10 * MSS as usize]).unwrap();
+    assert_eq!(t.out().len(), 10);
+    let before = t.stack.info(e.h).unwrap();
+    t.advance(ms(10));
+    // 0 is late (reordered), 1..4 arrive: three SACKed segments, so RACK deems 0
+    // lost and recovery halves the window.
+    let out = t.inject(e.local, sack(&e, 0, &[(1, 4)]), &[]);
+    assert_eq!(idx(&e, &out), vec![0]);
+    let reduced = t.stack.info(e.h).unwrap();
+    assert!(reduced.cwnd < before.cwnd, "{reduced:?}");
+    // The original 0 arrives after all, then the rest: the cumulative ACK ends
+    // recovery; then the retransmitted copy arrives and the peer reports it as a
+    // duplicate (RFC 2883 D-SACK below the cumulative ACK).
+    t.advance(ms(1));
+    t.inject(e.local, sack(&e, 10, &[]), &[]);
+    assert_eq!(t.stack.info(e.h).unwrap().stats.spurious_recoveries, 0);
+    t.advance(ms(9));
+    t.inject(e.local, sack(&e, 10, &[(0, 1)]), &[]);
+    let info = t.stack.info(e.h).unwrap();
+    assert_eq!(info.stats.dsacks_received, 1);
+    assert_eq!(info.stats.spurious_recoveries, 1);
+    assert!(info.cwnd >= before.cwnd, "window restored: {info:?}");
+    assert_eq!(info.ssthresh, before.ssthresh, "{info:?}");
+}
+
+#[test]
+fn a_dsack_for_data_older_than_the_recovery_undoes_nothing() {
+    let mut t = Lone::new(cfg());
+    let e = sack_conn(&mut t);
+    t.stack.send(e.h, &vec![5u8; 10 * MSS as usize]).unwrap();
+    t.out();
+    t.advance(ms(10));
+    // 0..5 arrive; 5 is lost and 6..9 arrive: recovery from SND.UNA = 5.
+    t.inject(e.local, sack(&e, 5, &[]), &[]);
+    t.inject(e.local, sack(&e, 5, &[(6, 9)]), &[]);
+    t.advance(ms(10));
+    t.inject(e.local, sack(&e, 10, &[]), &[]);
+    let reduced = t.stack.info(e.h).unwrap();
+    assert_eq!(reduced.stats.fast_retransmits, 1);
+    // A D-SACK of segment 2, acknowledged before the recovery began: not one of
+    // its retransmissions (Linux counts D-SACKs only above its undo marker too).
+    t.inject(e.local, sack(&e, 10, &[(2, 3)]), &[]);
+    let info = t.stack.info(e.h).unwrap();
+    assert_eq!(info.stats.dsacks_received, 1);
+    assert_eq!(info.stats.spurious_recoveries, 0);
+    assert_eq!(info.ssthresh, reduced.ssthresh, "{info:?}");
+}

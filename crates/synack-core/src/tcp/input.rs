@@ -442,6 +442,7 @@ impl Connection {
                 if let Some(rack) = self.rack.as_deref_mut() {
                     rack.on_recovery_exit();
                 }
+                self.rack_on_recovery_exit(seg.options.timestamp.map(|(_, ecr)| ecr));
             } else if self.in_sack_recovery() {
                 // RFC 6675 §5: a partial ACK changes neither cwnd nor HighRxt; pipe
                 // decides what the next transmission opportunity sends.

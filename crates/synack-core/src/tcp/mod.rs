@@ -105,6 +105,9 @@ pub struct ConnStats {
     pub dsacks_received: u64,
     /// ACKs we sent with a D-SACK block (RFC 2883): data the peer sent twice.
     pub dsacks_sent: u64,
+    /// Recoveries undone as spurious (every retransmission D-SACKed, or the Eifel
+    /// timestamp check): the window they reduced was restored.
+    pub spurious_recoveries: u64,
 }
 
 /// A connection's counters as it keeps them: byte counts in 64 bits, event counts in
@@ -149,6 +152,7 @@ impl Counters {
             dropped: u64::from(self.dropped),
             dsacks_received: 0,
             dsacks_sent: u64::from(self.dsacks_sent),
+            spurious_recoveries: 0,
         }
     }
 }
@@ -788,6 +792,7 @@ impl Connection {
             error: self.error,
             stats: ConnStats {
                 dsacks_received: self.rack.as_deref().map_or(0, |r| u64::from(r.dsacks)),
+                spurious_recoveries: self.rack.as_deref().map_or(0, |r| u64::from(r.undone)),
                 ..self.stats.to_stats()
             },
         }

@@ -378,7 +378,7 @@ impl Connection {
             self.prr_on_send(len as u32);
         }
         // RFC 8985 §6.1: every transmission's send time, for RACK.
-        self.rack_on_send(env.now, seq, end);
+        self.rack_on_send(env.now, seq, end, retransmission);
         if retransmission {
             // Karn: no RTT sample from a retransmitted range.
             self.rtt_probe = None;

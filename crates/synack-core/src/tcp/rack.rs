@@ -24,6 +24,7 @@
 //! acknowledged.
 
 use super::{Connection, Env};
+use crate::cc::CongestionControl;
 use crate::seq::Seq;
 use crate::time::Instant;
 use std::collections::VecDeque;
@@ -74,6 +75,24 @@ pub(crate) struct Detected {
     pub(crate) lost_retransmissions: u32,
 }
 
+/// What a recovery may have to undo (RFC 2883 §5, RFC 3522, Linux's undo_marker).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Undo {
+    /// cwnd before the reduction.
+    prior_cwnd: u32,
+    /// ssthresh before the reduction.
+    prior_ssthresh: u32,
+    /// SND.UNA when recovery began: D-SACKs at or above it report this recovery's
+    /// retransmissions.
+    marker: Seq,
+    /// Retransmitted segments not yet reported as duplicates.
+    retrans: u32,
+    /// Whether anything was retransmitted.
+    any: bool,
+    /// TSval of the first retransmission (timestamps only).
+    first_rtx_ts: Option<u32>,
+}
+
 /// The transmission log and RACK's variables (RFC 8985 §6.1).
 #[derive(Debug, Clone)]
 pub(crate) struct Rack {
@@ -103,6 +122,10 @@ pub(crate) struct Rack {
     dsack_round: Option<Seq>,
     /// ACKs that carried a D-SACK block (for `ConnStats::dsacks_received`).
     pub(crate) dsacks: u32,
+    /// Recoveries undone as spurious (for `ConnStats::spurious_recoveries`).
+    pub(crate) undone: u32,
+    /// The last recovery's undo record, until the next one or an RTO.
+    undo: Option<Undo>,
     /// A segment was delivered since RACK was created (xmit/end_seq/rtt are valid).
     valid: bool,
     /// The reordering timer (RFC 8985 §6.3).
@@ -127,6 +150,8 @@ impl Rack {
             reo_wnd_persist: 0,
             dsack_round: None,
             dsacks: 0,
+            undone: 0,
+            undo: None,
             valid: false,
             reo_at: None,
         }
@@ -242,6 +267,10 @@ impl Rack {
         if una <= self.start {
             return;
         }
+        // A record acknowledged in part delivered that part only: split it, so the
+        // delivered end is SND.UNA, not the record's end (which would pass for a
+        // high fack and make the rest look reordered).
+        self.split(una.min(self.log_end()));
         while let Some(&r) = self.log.front() {
             if r.end > una {
                 break;
@@ -254,17 +283,6 @@ impl Rack {
                 self.update(r, now_us);
             }
             self.start = r.end;
-        }
-        if let Some(&r) = self.log.front() {
-            if self.start < una {
-                // Partly acknowledged: that part was delivered.
-                if r.flags & LOST != 0 {
-                    self.lost_out = self.lost_out.saturating_sub(una.since(self.start));
-                }
-                if r.flags & SACKED == 0 {
-                    self.update(r, now_us);
-                }
-            }
         }
         self.start = self.start.max(una);
         if self.log.is_empty() && self.log.capacity() > 64 {
@@ -411,6 +429,7 @@ impl Rack {
         }
         self.lost_out = 0;
         self.reo_at = None;
+        self.undo = None;
     }
 
     /// The peer reneged (RFC 2018 §8): forget the SACK marks.
@@ -460,15 +479,88 @@ impl Connection {
     }
 
     /// A data segment `[seq, end)` went out (new or again).
-    pub(crate) fn rack_on_send(&mut self, now: Instant, seq: Seq, end: Seq) {
+    pub(crate) fn rack_on_send(&mut self, now: Instant, seq: Seq, end: Seq, retransmission: bool) {
         if !self.sack_ok || end <= seq {
             return;
         }
         let una = self.snd_una;
         let min_rtt = self.rtt.latest().map(|d| d.as_micros() as u64);
-        self.rack
-            .get_or_insert_with(|| Box::new(Rack::new(una, min_rtt)))
-            .on_send(seq, end, now.total_micros());
+        let ts = self.ts_ok.then(|| self.ts_now(now));
+        let mss = u32::from(self.mss).max(1);
+        let rack = self
+            .rack
+            .get_or_insert_with(|| Box::new(Rack::new(una, min_rtt)));
+        rack.on_send(seq, end, now.total_micros());
+        if retransmission {
+            if let Some(u) = rack.undo.as_mut() {
+                u.retrans = u.retrans.saturating_add(end.since(seq).div_ceil(mss));
+                u.any = true;
+                if u.first_rtx_ts.is_none() {
+                    u.first_rtx_ts = ts;
+                }
+            }
+        }
+    }
+
+    /// Recovery begins (SACK-based): remember what a spurious one must restore.
+    pub(crate) fn rack_on_recovery_start(&mut self) {
+        let (cwnd, ssthresh, una) = (self.cc.cwnd(), self.cc.ssthresh(), self.snd_una);
+        if let Some(rack) = self.rack.as_deref_mut() {
+            rack.undo = Some(Undo {
+                prior_cwnd: cwnd,
+                prior_ssthresh: ssthresh,
+                marker: una,
+                retrans: 0,
+                any: false,
+                first_rtx_ts: None,
+            });
+        }
+    }
+
+    /// Recovery ended with a full ACK echoing `tsecr`: undo it if every retransmission
+    /// was reported a duplicate already, or (RFC 3522 §3.2, Eifel) the ACK echoes a
+    /// timestamp older than the first retransmission's: the original arrived.
+    pub(crate) fn rack_on_recovery_exit(&mut self, tsecr: Option<u32>) {
+        let Some(u) = self.rack.as_deref().and_then(|r| r.undo) else {
+            return;
+        };
+        let eifel = matches!((u.first_rtx_ts, tsecr), (Some(first), Some(ecr))
+            if ecr != 0 && (ecr.wrapping_sub(first) as i32) < 0);
+        if u.any && (u.retrans == 0 || eifel) {
+            self.rack_undo();
+        }
+    }
+
+    /// Restore the window a spurious recovery reduced.
+    fn rack_undo(&mut self) {
+        let Some(rack) = self.rack.as_deref_mut() else {
+            return;
+        };
+        let Some(u) = rack.undo.take() else {
+            return;
+        };
+        rack.undone = rack.undone.saturating_add(1);
+        // A spurious retransmission means the network reordered (or delayed) data.
+        rack.reordering_seen = true;
+        self.cc.on_spurious_recovery(u.prior_cwnd, u.prior_ssthresh);
+    }
+
+    /// A D-SACK `[left, right)` arrived: the segments it covers were sent twice and
+    /// both copies arrived (RFC 2883 §5). Once every retransmission of the last
+    /// recovery is reported so, it was spurious: undo it (after it ended).
+    fn rack_on_dsack_block(&mut self, left: Seq, right: Seq) {
+        let mss = u32::from(self.mss).max(1);
+        let in_recovery = self.in_recovery;
+        let Some(u) = self.rack.as_deref_mut().and_then(|r| r.undo.as_mut()) else {
+            return;
+        };
+        if left < u.marker || right <= left || !u.any {
+            return;
+        }
+        u.retrans = u.retrans.saturating_sub(right.since(left).div_ceil(mss));
+        if u.retrans == 0 && !in_recovery {
+            self.rack_undo();
+        }
     }
 
     /// RFC 8985 §6.2 on an acceptable ACK, after SND.UNA and the scoreboard were
@@ -504,6 +596,9 @@ impl Connection {
         if dsack {
             rack.on_dsack(una, nxt);
             rack.dsacks = rack.dsacks.saturating_add(1);
+            if let Some(b) = seg.options.sack_blocks().first() {
+                self.rack_on_dsack_block(Seq(b.left), Seq(b.right));
+            }
         }
         self.rack_detect(env)
     }

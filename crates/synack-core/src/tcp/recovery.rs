@@ -316,6 +316,7 @@ impl Connection {
                 sb.prr_delivered = 0;
                 sb.prr_out = 0;
                 sb.recover_fs = flight;
+                self.rack_on_recovery_start();
                 self.cc.on_sack_recovery(env.now, flight, mss);
             }
             None => self.cc.on_fast_retransmit(env.now, flight, mss),
