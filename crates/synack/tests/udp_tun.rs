@@ -1,0 +1,247 @@
+//! UDP and ICMP echo against the real Linux kernel (issue 15): a TUN device whose
+//! kernel side sits in a fresh network namespace, synack on the other end. The
+//! kernel's UDP sockets get their datagrams echoed by a synack `UdpSocket` (IPv4 and
+//! IPv6, up to the largest payload one packet carries), `ping` gets replies from the
+//! stack's addresses, and a datagram to a closed port makes the kernel's connected
+//! socket fail with ECONNREFUSED (the stack's ICMP port unreachable).
+//!
+//! Needs root (or CAP_NET_ADMIN + CAP_SYS_ADMIN), /dev/net/tun, `ip` and `ping`, and
+//! skips with a printed reason otherwise. Addresses: 10.215.N.0/24 and fd15:0:0:N::/64,
+//! N unique per process; the namespace and the device are removed on every exit path.
+#![cfg(target_os = "linux")]
+
+use std::io::ErrorKind;
+use std::net::{IpAddr, SocketAddr};
+use std::os::fd::AsRawFd;
+use std::process::Command;
+use std::time::Duration;
+use synack::{interface_exists, IpCidr, NetStack, TunConfig, TunDevice, UdpSocket};
+
+fn skip_reason() -> Option<String> {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let euid = unsafe { libc::geteuid() };
+    if euid != 0 {
+        return Some(format!(
+            "not root (euid {euid}): needs root for TUN and netns"
+        ));
+    }
+    if !std::path::Path::new("/dev/net/tun").exists() {
+        return Some("/dev/net/tun is missing".into());
+    }
+    for tool in ["ip", "ping"] {
+        let ok = Command::new(tool)
+            .arg("-V")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !ok {
+            return Some(format!(
+                "`{tool}` is missing (scripts/setup.sh installs it)"
+            ));
+        }
+    }
+    None
+}
+
+fn ip(args: &str) {
+    let out = Command::new("ip")
+        .args(args.split_whitespace())
+        .output()
+        .expect("run ip");
+    assert!(
+        out.status.success(),
+        "ip {args}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A network namespace and the TUN interface in it, both deleted on drop.
+struct Netns {
+    name: String,
+    link: String,
+}
+
+/// Runs `f` on a new thread inside namespace `name` and waits for it.
+fn in_netns<T: Send + 'static>(name: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let path = format!("/run/netns/{name}");
+    std::thread::spawn(move || {
+        let file = std::fs::File::open(&path).expect("open netns");
+        // SAFETY: a valid namespace descriptor; setns affects this thread only.
+        assert_eq!(
+            unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) },
+            0,
+            "setns"
+        );
+        f()
+    })
+    .join()
+    .expect("namespace thread")
+}
+
+impl Netns {
+    fn ping(&self, args: &[&str]) -> (bool, String) {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.name, "ping"])
+            .args(args)
+            .output()
+            .expect("run ping");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        (out.status.success(), text)
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .output();
+        if interface_exists(&self.link) {
+            let _ = Command::new("ip")
+                .args(["link", "del", &self.link])
+                .output();
+        }
+    }
+}
+
+/// A TUN device attached by synack, its kernel side moved into a new namespace with
+/// 10.215.N.1/24 and fd15:0:0:N::1/64; synack holds .2 of both.
+fn setup() -> (Netns, TunDevice, u8) {
+    let pid = std::process::id();
+    let n = (pid % 250) as u8 + 1;
+    let link = format!("sud{}", pid % 100_000);
+    let ns = Netns {
+        name: format!("synudp-{pid}"),
+        link: link.clone(),
+    };
+    ip(&format!("netns add {}", ns.name));
+    ip(&format!("tuntap add dev {link} mode tun"));
+    let own: IpCidr = format!("10.215.{n}.2/24").parse().expect("cidr");
+    let dev = TunDevice::open(&TunConfig::new(link.clone(), &[own])).expect("attach TUN");
+    // The descriptor keeps working after the interface moves.
+    ip(&format!("link set {link} netns {}", ns.name));
+    ip(&format!("-n {} link set lo up", ns.name));
+    ip(&format!(
+        "-n {} addr add 10.215.{n}.1/24 dev {link}",
+        ns.name
+    ));
+    ip(&format!(
+        "-n {} -6 addr add fd15:0:0:{n}::1/64 dev {link} nodad",
+        ns.name
+    ));
+    ip(&format!("-n {} link set {link} up", ns.name));
+    (ns, dev, n)
+}
+
+/// Kernel-side UDP exchange run inside the namespace: each payload is sent to
+/// `server` and must come back unchanged.
+fn kernel_echo(server: SocketAddr, sizes: Vec<usize>) -> std::io::Result<usize> {
+    let bind: SocketAddr = if server.is_ipv4() {
+        "0.0.0.0:0".parse().unwrap()
+    } else {
+        "[::]:0".parse().unwrap()
+    };
+    let s = std::net::UdpSocket::bind(bind)?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    s.connect(server)?;
+    let mut buf = vec![0u8; 65536];
+    for (i, &len) in sizes.iter().enumerate() {
+        let msg: Vec<u8> = (0..len).map(|k| (k * 7 + i) as u8).collect();
+        s.send(&msg)?;
+        let n = s.recv(&mut buf)?;
+        assert_eq!(&buf[..n], &msg[..], "datagram {i} of {len} bytes echoed");
+    }
+    Ok(sizes.len())
+}
+
+/// A kernel socket connected to a port nobody holds: the second call sees the ICMP
+/// error as ECONNREFUSED.
+fn kernel_refused(server: SocketAddr) -> std::io::Result<ErrorKind> {
+    let bind: SocketAddr = if server.is_ipv4() {
+        "0.0.0.0:0".parse().unwrap()
+    } else {
+        "[::]:0".parse().unwrap()
+    };
+    let s = std::net::UdpSocket::bind(bind)?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    s.connect(server)?;
+    s.send(b"anyone there?")?;
+    let mut buf = [0u8; 64];
+    Ok(match s.recv(&mut buf) {
+        Ok(_) => panic!("a reply from a closed port"),
+        Err(e) => e.kind(),
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kernel_udp_echo_ping_and_port_unreachable() {
+    if let Some(why) = skip_reason() {
+        println!("skipping UDP TUN test: {why}");
+        return;
+    }
+    let (ns, dev, n) = setup();
+    let own4: IpAddr = format!("10.215.{n}.2").parse().unwrap();
+    let own6: IpAddr = format!("fd15:0:0:{n}::2").parse().unwrap();
+    let stack = NetStack::new(dev, &[own4, own6]).expect("stack");
+
+    // A synack echo server on both families.
+    let mut servers = Vec::new();
+    for own in [own4, own6] {
+        let sock = UdpSocket::bind(&stack, SocketAddr::new(own, 7))
+            .await
+            .expect("bind");
+        servers.push(tokio::spawn(async move {
+            let mut buf = vec![0u8; 2048];
+            loop {
+                let (k, from) = sock.recv_from(&mut buf).await?;
+                sock.send_to(&buf[..k], from).await?;
+            }
+            #[allow(unreachable_code)]
+            std::io::Result::Ok(())
+        }));
+    }
+
+    // Kernel -> synack -> kernel, every size up to one full packet (MTU 1500).
+    for (own, max) in [(own4, 1500 - 28), (own6, 1500 - 48)] {
+        let mut sizes: Vec<usize> = (0..40).map(|i| i * 37).collect();
+        sizes.extend([0, 1, max - 1, max]);
+        let server = SocketAddr::new(own, 7);
+        let count = sizes.len();
+        let name = ns.name.clone();
+        let done = tokio::task::spawn_blocking(move || {
+            in_netns(&name, move || kernel_echo(server, sizes))
+        })
+        .await
+        .expect("join")
+        .expect("kernel echo");
+        assert_eq!(done, count);
+    }
+
+    // The kernel pings the stack (v4 and v6, small and near-MTU payloads).
+    for (addr, size) in [(own4, "56"), (own4, "1400"), (own6, "56"), (own6, "1400")] {
+        let a = addr.to_string();
+        let (ok, text) = tokio::task::block_in_place(|| {
+            ns.ping(&["-n", "-c", "3", "-i", "0.2", "-W", "3", "-s", size, &a])
+        });
+        assert!(ok, "ping {a} -s {size}:\n{text}");
+        assert!(text.contains(" 3 received"), "three replies:\n{text}");
+    }
+
+    // A closed port: the kernel socket gets ECONNREFUSED from the ICMP error.
+    for own in [own4, own6] {
+        let target = SocketAddr::new(own, 9);
+        let name = ns.name.clone();
+        let kind =
+            tokio::task::spawn_blocking(move || in_netns(&name, move || kernel_refused(target)))
+                .await
+                .expect("join")
+                .expect("kernel socket");
+        assert_eq!(kind, ErrorKind::ConnectionRefused, "to {target}");
+    }
+    let st = stack.stats().udp;
+    assert_eq!(st.port_unreachable_sent, 2);
+    assert!(st.echo_replies >= 12, "{st:?}");
+    assert_eq!((st.bad_checksum, st.malformed), (0, 0), "{st:?}");
+    for s in servers {
+        s.abort();
+    }
+}
