@@ -53,6 +53,10 @@ pub enum UdpError {
     NotConnected,
     /// A call only an intercepting socket may make (sending as another address).
     NotIntercept,
+    /// The connected peer answered with ICMP port unreachable (or another hard
+    /// unreachable error): reported once, by the next receive or send, as a kernel
+    /// socket reports ECONNREFUSED.
+    Refused,
 }
 
 impl fmt::Display for UdpError {
@@ -68,6 +72,7 @@ impl fmt::Display for UdpError {
             UdpError::WouldBlock => write!(f, "operation would block"),
             UdpError::NotConnected => write!(f, "UDP socket not connected"),
             UdpError::NotIntercept => write!(f, "not an intercepting UDP socket"),
+            UdpError::Refused => write!(f, "connection refused (ICMP unreachable)"),
         }
     }
 }
@@ -133,6 +138,12 @@ pub struct UdpStats {
     pub icmp_malformed: u64,
     /// Packets not sent because the ICMP output queue was full.
     pub icmp_queue_full: u64,
+    /// ICMP errors about one of our UDP sockets' datagrams that were applied (a
+    /// refusal reported to a connected socket, a smaller path MTU noted).
+    pub icmp_errors_applied: u64,
+    /// ICMP errors quoting a UDP datagram that matched no socket (or a source that
+    /// is not ours), ignored.
+    pub icmp_errors_ignored: u64,
     /// Intercepted flows created.
     pub flows_created: u64,
     /// Intercepted flows forgotten after their idle timeout.
@@ -184,6 +195,8 @@ pub(crate) struct Socket {
     pub(crate) tx_bytes: usize,
     /// A send found the queue full: tell the owner when it drains.
     pub(crate) want_writable: bool,
+    /// An ICMP error for the connected peer, reported once by the next call.
+    pub(crate) error: Option<UdpError>,
 }
 
 /// A slot of the socket slab.
@@ -276,6 +289,12 @@ pub(crate) struct UdpState {
     pub(crate) icmp_bucket: TokenBucket,
     pub(crate) events: VecDeque<UdpEvent>,
     pub(crate) stats: UdpStats,
+    /// Path MTUs learnt from ICMP "fragmentation needed" / "packet too big" about our
+    /// datagrams (RFC 1191, RFC 8201), by destination, each with its expiry.
+    pub(crate) pmtu: HashMap<IpAddr, (usize, Instant)>,
+    /// The latest `now` the stack was given with a packet or timeout (for the
+    /// expiry of `pmtu` entries in calls that take no `now`).
+    pub(crate) clock: Instant,
 }
 
 impl UdpState {
@@ -293,6 +312,8 @@ impl UdpState {
             icmp_bucket: TokenBucket::new(burst),
             events: VecDeque::new(),
             stats: UdpStats::default(),
+            pmtu: HashMap::new(),
+            clock: Instant::ZERO,
         }
     }
 
@@ -405,9 +426,12 @@ impl UdpState {
         true
     }
 
-    /// Take the next datagram of a socket.
+    /// Take the next datagram of a socket (or the error an ICMP message left).
     pub(crate) fn take(&mut self, h: UdpHandle) -> Result<Datagram, UdpError> {
         let sock = self.sock_mut(h)?;
+        if let Some(e) = sock.error.take() {
+            return Err(e);
+        }
         let d = sock.rx.pop_front().ok_or(UdpError::WouldBlock)?;
         sock.rx_bytes -= charge(d.payload.len());
         Ok(d)
@@ -550,6 +574,7 @@ mod tests {
             rx_bytes: 0,
             tx_bytes: 0,
             want_writable: false,
+            error: None,
         });
         u.intercept = Some(h.idx);
         let (to, stream) = (Duration::from_secs(30), Duration::from_secs(120));

@@ -7,6 +7,7 @@
 use std::net::{IpAddr, SocketAddr};
 use synack_core::{Config, Duration, Instant, Stack, UdpError, UdpEvent};
 use synack_wire::echo::EchoRepr;
+use synack_wire::icmp::{IcmpKind, IcmpRepr};
 use synack_wire::{emit_udp_packet, parse_udp_packet, IpRepr, UdpRepr, PROTO_UDP};
 
 fn sa(s: &str) -> SocketAddr {
@@ -534,4 +535,88 @@ fn echo_for_intercepted_destinations_only_when_configured() {
             assert_eq!(icmp_of(&out[0]).0, ip("93.184.216.34"));
         }
     }
+}
+
+/// The packet `s` sent for one datagram from `h` to `dst`.
+fn sent_datagram(s: &mut Stack, h: synack_core::UdpHandle, dst: SocketAddr, len: usize) -> Vec<u8> {
+    s.udp_send_to(h, &vec![5u8; len], dst).unwrap();
+    let mut out = drain(s, T0);
+    assert_eq!(out.len(), 1);
+    out.remove(0)
+}
+
+fn icmp_error(kind: IcmpKind, from: IpAddr, to: IpAddr, quoted: &[u8]) -> Vec<u8> {
+    let mut buf = vec![0u8; 1500];
+    let n = IcmpRepr::emit_packet(kind, from, to, quoted, &mut buf).unwrap();
+    buf.truncate(n);
+    buf
+}
+
+#[test]
+fn port_unreachable_refuses_a_connected_socket_once() {
+    for (us, peer, code) in [
+        ("10.0.0.1", "10.0.0.2:53", 3),
+        ("fd00::1", "[fd00::2]:53", 4),
+    ] {
+        let mut s = stack(&[us]);
+        let h = s.udp_bind(SocketAddr::new(ip(us), 0)).unwrap();
+        s.udp_connect(h, sa(peer)).unwrap();
+        let p = sent_datagram(&mut s, h, sa(peer), 10);
+        let kind = IcmpKind::DestUnreachable { code, hard: true };
+        s.handle_packet(T0, &icmp_error(kind, sa(peer).ip(), ip(us), &p));
+        assert_eq!(events(&mut s), vec![UdpEvent::Readable(h)]);
+        let mut buf = [0u8; 16];
+        assert_eq!(s.udp_recv_from(h, &mut buf), Err(UdpError::Refused));
+        assert_eq!(
+            s.udp_recv_from(h, &mut buf),
+            Err(UdpError::WouldBlock),
+            "reported once"
+        );
+        // An unconnected socket is not told (Linux without IP_RECVERR).
+        let u = s.udp_bind(SocketAddr::new(ip(us), 0)).unwrap();
+        let p = sent_datagram(&mut s, u, sa(peer), 10);
+        s.handle_packet(T0, &icmp_error(kind, sa(peer).ip(), ip(us), &p));
+        assert_eq!(s.udp_take_error(u), None);
+        assert_eq!(s.stats().udp.icmp_errors_applied, 1);
+        assert_eq!(s.stats().udp.icmp_errors_ignored, 1);
+    }
+}
+
+#[test]
+fn packet_too_big_lowers_the_path_mtu_for_ten_minutes() {
+    let mut s = stack(&["10.0.0.1", "fd00::1"]);
+    for (us, peer, mtu, floor_ok) in [
+        ("10.0.0.1", "192.0.2.9:4500", 1000usize, 1000 - 28),
+        ("fd00::1", "[2001:db8::9]:4500", 1300, 1300 - 48),
+    ] {
+        let h = s.udp_bind(SocketAddr::new(ip(us), 0)).unwrap();
+        let dst = sa(peer);
+        let p = sent_datagram(&mut s, h, dst, 1400);
+        let router = if dst.is_ipv4() {
+            ip("10.0.0.254")
+        } else {
+            ip("fd00::fe")
+        };
+        let kind = IcmpKind::PacketTooBig { mtu: mtu as u32 };
+        s.handle_packet(T0, &icmp_error(kind, router, ip(us), &p));
+        assert_eq!(s.udp_max_payload(dst.ip()), floor_ok);
+        assert_eq!(
+            s.udp_send_to(h, &vec![0u8; floor_ok + 1], dst),
+            Err(UdpError::TooLarge { max: floor_ok })
+        );
+        // Other destinations keep the link MTU.
+        let other = if dst.is_ipv4() {
+            ip("192.0.2.10")
+        } else {
+            ip("2001:db8::10")
+        };
+        assert_eq!(
+            s.udp_max_payload(other),
+            if dst.is_ipv4() { 1472 } else { 1452 }
+        );
+    }
+    // RFC 1191 §6.3: after 10 minutes the link MTU is tried again.
+    s.handle_timeout(T0 + Duration::from_secs(601));
+    assert_eq!(s.udp_max_payload(ip("192.0.2.9")), 1472);
+    assert_eq!(s.udp_max_payload(ip("2001:db8::9")), 1452);
 }

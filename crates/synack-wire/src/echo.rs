@@ -299,6 +299,17 @@ mod tests {
                 );
             }
             assert_eq!(checksum::finish(s), 0, "checksum verifies");
+            // Read back as an error about UDP, it names the datagram's ports; as an
+            // error about TCP, it is not one.
+            let e = IcmpRepr::parse_quoting(body, b, a, crate::udp::PROTO_UDP).unwrap();
+            assert_eq!(
+                (e.quoted_src, e.quoted_dst, e.src_port, e.dst_port),
+                (a, b, 4000, 9)
+            );
+            assert!(matches!(
+                IcmpRepr::parse(body, b, a),
+                Err(Error::UnsupportedIcmp { .. })
+            ));
         }
     }
 

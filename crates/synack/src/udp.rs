@@ -24,6 +24,7 @@ pub(crate) fn udp_error(e: UdpError) -> io::Error {
         UdpError::BadAddress | UdpError::NoPorts => io::ErrorKind::AddrNotAvailable,
         UdpError::WouldBlock => io::ErrorKind::WouldBlock,
         UdpError::NotConnected | UdpError::InvalidHandle => io::ErrorKind::NotConnected,
+        UdpError::Refused => io::ErrorKind::ConnectionRefused,
         UdpError::TooLarge { .. } => {
             // EMSGSIZE, as a kernel socket refuses a datagram larger than the MTU
             // when the DF bit is set (IP_PMTUDISC_DO).
@@ -292,6 +293,9 @@ impl UdpSocket {
     pub async fn peek_sender(&self) -> io::Result<(usize, SocketAddr)> {
         poll_fn(|cx| {
             let mut inner = self.stack.lock();
+            if let Some(e) = inner.engine.udp_take_error(self.h) {
+                return Poll::Ready(Err(udp_error(e)));
+            }
             if let Some(x) = inner.engine.udp_peek(self.h) {
                 return Poll::Ready(Ok(x));
             }
@@ -305,7 +309,18 @@ impl UdpSocket {
         .await
     }
 
-    /// Wait until a datagram can be received.
+    /// Take the error an ICMP message left for this connected socket (the
+    /// `ECONNREFUSED` of a closed port), like tokio's `take_error`.
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        Ok(self
+            .stack
+            .lock()
+            .engine
+            .udp_take_error(self.h)
+            .map(udp_error))
+    }
+
+    /// Wait until a datagram can be received (or an error is pending).
     pub async fn readable(&self) -> io::Result<()> {
         self.peek_sender().await.map(|_| ())
     }

@@ -125,19 +125,22 @@ async fn errors_have_kernel_kinds() {
 }
 
 #[tokio::test]
-async fn a_closed_port_answers_port_unreachable() {
+async fn a_closed_port_refuses_a_connected_socket() {
     let (a, b) = pair();
     let client = UdpSocket::bind(&a, "10.0.0.1:0").await.unwrap();
-    client.send_to(b"hello?", "10.0.0.2:9").await.unwrap();
-    // The error reaches a's engine, which counts an ICMP message it ignores.
-    for _ in 0..100 {
-        if b.stats().udp.port_unreachable_sent == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    client.connect("10.0.0.2:9").await.unwrap();
+    client.send(b"hello?").await.unwrap();
+    let mut buf = [0u8; 16];
+    let e = tokio::time::timeout(Duration::from_secs(10), client.recv(&mut buf))
+        .await
+        .expect("the refusal arrives")
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::ConnectionRefused);
     assert_eq!(b.stats().udp.port_unreachable_sent, 1);
-    assert_eq!(b.stats().udp.no_socket, 1);
+    assert_eq!(a.stats().udp.icmp_errors_applied, 1);
+    // Reported once: the socket still works.
+    assert!(client.take_error().unwrap().is_none());
+    client.send(b"again").await.unwrap();
 }
 
 #[tokio::test]

@@ -237,7 +237,27 @@ async fn kernel_udp_echo_ping_and_port_unreachable() {
                 .expect("kernel socket");
         assert_eq!(kind, ErrorKind::ConnectionRefused, "to {target}");
     }
+    // synack -> a closed kernel port: the kernel's ICMP error refuses the socket.
+    for own in [own4, own6] {
+        let kernel = if own.is_ipv4() {
+            format!("10.215.{n}.1:9")
+        } else {
+            format!("[fd15:0:0:{n}::1]:9")
+        };
+        let c = UdpSocket::bind(&stack, SocketAddr::new(own, 0))
+            .await
+            .unwrap();
+        c.connect(kernel.as_str()).await.unwrap();
+        c.send(b"hello kernel").await.unwrap();
+        let mut buf = [0u8; 16];
+        let e = tokio::time::timeout(Duration::from_secs(10), c.recv(&mut buf))
+            .await
+            .expect("the kernel's port unreachable arrives")
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ConnectionRefused, "from {kernel}");
+    }
     let st = stack.stats().udp;
+    assert_eq!(st.icmp_errors_applied, 2);
     assert_eq!(st.port_unreachable_sent, 2);
     assert!(st.echo_replies >= 12, "{st:?}");
     assert_eq!((st.bad_checksum, st.malformed), (0, 0), "{st:?}");

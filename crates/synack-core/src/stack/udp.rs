@@ -6,7 +6,7 @@
 //! The state itself lives in `crate::udp`.
 
 use super::{Stack, Transmit};
-use crate::time::Instant;
+use crate::time::{Duration, Instant};
 use crate::udp::{
     charge, no_icmp_errors, unspecified_like, Datagram, Outgoing, Socket, UdpError, UdpEvent,
     UdpHandle, ICMP_QUEUE,
@@ -14,8 +14,17 @@ use crate::udp::{
 use core::net::{IpAddr, SocketAddr};
 use std::collections::VecDeque;
 use synack_wire::echo::{emit_port_unreachable, EchoRepr};
+use synack_wire::icmp::{IcmpKind, IcmpRepr};
 use synack_wire::udp::UDP_HEADER_LEN;
 use synack_wire::{emit_udp_packet, Error, IpRepr, UdpRepr, PROTO_ICMP, PROTO_ICMPV6, PROTO_UDP};
+
+/// Most destinations with a learnt path MTU (expired entries are purged when full,
+/// then all of them).
+const PMTU_ENTRIES: usize = 4096;
+
+/// How long a learnt path MTU holds before the link MTU is tried again (RFC 1191 §6.3:
+/// 10 minutes).
+const PMTU_AGE: Duration = Duration::from_secs(600);
 
 /// Largest ICMP packet we queue (an IPv6 error is at most 1280 bytes; an echo reply
 /// is as large as the request, so at most the MTU).
@@ -99,11 +108,17 @@ impl Stack {
         Ok(())
     }
 
-    /// The largest UDP payload one packet to an address of `dst`'s family carries:
-    /// the link MTU less the IP and UDP headers.
+    /// The largest UDP payload one packet to `dst` carries: the path MTU (the link
+    /// MTU, or less once an ICMP "fragmentation needed" / "packet too big" about one
+    /// of our datagrams to `dst` said so, for 10 minutes: RFC 1191 §6.3, RFC 8201
+    /// §4) less the IP and UDP headers.
     pub fn udp_max_payload(&self, dst: IpAddr) -> usize {
         let ip = if dst.is_ipv4() { 20 } else { 40 };
-        self.cfg.mtu.saturating_sub(ip + UDP_HEADER_LEN)
+        let mtu = match self.udp.pmtu.get(&dst) {
+            Some(&(m, until)) if until > self.udp.clock => m.min(self.cfg.mtu),
+            _ => self.cfg.mtu,
+        };
+        mtu.saturating_sub(ip + UDP_HEADER_LEN)
     }
 
     /// Queue `payload` as one datagram to `dst`. Returns its length. A payload larger
@@ -185,6 +200,9 @@ impl Stack {
         }
         let limit = self.cfg.udp_send_buffer;
         let sock = self.udp.sock_mut(h)?;
+        if let Some(e) = sock.error.take() {
+            return Err(e);
+        }
         let c = charge(payload.len());
         if sock.tx_bytes > 0 && sock.tx_bytes + c > limit {
             sock.want_writable = true;
@@ -230,6 +248,12 @@ impl Stack {
     pub fn udp_peek(&self, h: UdpHandle) -> Option<(usize, SocketAddr)> {
         let d = self.udp.sock(h).ok()?.rx.front()?;
         Some((d.payload.len(), d.src))
+    }
+
+    /// Take the error an ICMP message left for the connected socket, if any (like
+    /// `SO_ERROR`); the next receive or send would have returned it.
+    pub fn udp_take_error(&mut self, h: UdpHandle) -> Option<UdpError> {
+        self.udp.sock_mut(h).ok()?.error.take()
     }
 
     /// Datagrams waiting in the socket's receive queue.
@@ -304,6 +328,7 @@ impl Stack {
     }
 
     fn handle_udp(&mut self, now: Instant, bytes: &[u8], verify: bool) {
+        self.udp.clock = self.udp.clock.max(now);
         let Ok((ip, body)) = IpRepr::parse(bytes) else {
             self.stats.malformed += 1;
             return;
@@ -401,14 +426,26 @@ impl Stack {
     }
 
     /// An ICMP message that is not an error about TCP: echo requests are answered.
-    fn handle_icmp_other(&mut self, _now: Instant, ip: &IpRepr, bytes: &[u8]) {
+    fn handle_icmp_other(&mut self, now: Instant, ip: &IpRepr, bytes: &[u8]) {
+        self.udp.clock = self.udp.clock.max(now);
         let Ok((_, body)) = IpRepr::parse(bytes) else {
             self.stats.malformed += 1;
             return;
         };
         let (echo, data) = match EchoRepr::parse(body, ip.src, ip.dst) {
             Ok((e, d)) if e.request => (e, d),
-            Ok(_) | Err(Error::UnsupportedIcmp { .. }) => {
+            Err(Error::UnsupportedIcmp { .. }) => {
+                match IcmpRepr::parse_quoting(body, ip.src, ip.dst, PROTO_UDP) {
+                    Ok(icmp) => self.handle_icmp_udp(now, &icmp),
+                    Err(Error::UnsupportedIcmp { .. }) => self.stats.not_for_us += 1,
+                    Err(_) => {
+                        self.udp.stats.icmp_malformed += 1;
+                        self.stats.malformed += 1;
+                    }
+                }
+                return;
+            }
+            Ok(_) => {
                 // Echo replies (we send no requests), errors about other protocols,
                 // neighbour discovery, ...
                 self.stats.not_for_us += 1;
@@ -445,6 +482,56 @@ impl Stack {
         }
     }
 
+    /// An ICMP error about one of our datagrams (RFC 1122 §4.1.3.3: passed to the
+    /// application): a hard unreachable from the connected peer is reported to that
+    /// socket once (ECONNREFUSED); "fragmentation needed" / "packet too big" lowers
+    /// the path MTU to the quoted destination (RFC 1191, RFC 8201), never below the
+    /// minimum MTU of the family (68 / 1280).
+    fn handle_icmp_udp(&mut self, now: Instant, icmp: &IcmpRepr) {
+        let local = SocketAddr::new(icmp.quoted_src, icmp.src_port);
+        let peer = SocketAddr::new(icmp.quoted_dst, icmp.dst_port);
+        let Some(idx) = self.udp_lookup(peer, local) else {
+            self.udp.stats.icmp_errors_ignored += 1;
+            return;
+        };
+        match icmp.kind {
+            IcmpKind::PacketTooBig { mtu } => {
+                let floor = if peer.is_ipv4() { 68 } else { 1280 };
+                let mtu = (mtu as usize).max(floor);
+                if mtu >= self.cfg.mtu {
+                    self.udp.stats.icmp_errors_ignored += 1;
+                    return;
+                }
+                if self.udp.pmtu.len() >= PMTU_ENTRIES {
+                    let clock = self.udp.clock;
+                    self.udp.pmtu.retain(|_, (_, until)| *until > clock);
+                    if self.udp.pmtu.len() >= PMTU_ENTRIES {
+                        self.udp.pmtu.clear();
+                    }
+                }
+                self.udp.pmtu.insert(peer.ip(), (mtu, now + PMTU_AGE));
+            }
+            IcmpKind::DestUnreachable { hard: true, .. } => {
+                let h = self.udp.handle_of(idx);
+                let Some(sock) = self.udp.slots[idx as usize].sock.as_mut() else {
+                    return;
+                };
+                if sock.peer != Some(peer) {
+                    // Linux reports errors on unconnected sockets only with IP_RECVERR.
+                    self.udp.stats.icmp_errors_ignored += 1;
+                    return;
+                }
+                sock.error = Some(UdpError::Refused);
+                self.udp.events.push_back(UdpEvent::Readable(h));
+            }
+            _ => {
+                self.udp.stats.icmp_errors_ignored += 1;
+                return;
+            }
+        }
+        self.udp.stats.icmp_errors_applied += 1;
+    }
+
     fn queue_icmp(&mut self, p: Vec<u8>) -> bool {
         if self.udp.icmp_out.len() >= ICMP_QUEUE {
             self.udp.stats.icmp_queue_full += 1;
@@ -456,6 +543,7 @@ impl Stack {
 
     /// Forget intercepted flows idle past their timeouts.
     pub(super) fn handle_timeout_udp(&mut self, now: Instant) {
+        self.udp.clock = self.udp.clock.max(now);
         if self.udp.next_deadline().is_some_and(|t| t <= now) {
             let (a, b) = (self.cfg.udp_flow_timeout, self.cfg.udp_flow_timeout_stream);
             self.udp.expire_flows(now, a, b);
@@ -531,5 +619,6 @@ fn new_socket(local: SocketAddr, intercept: bool) -> Socket {
         rx_bytes: 0,
         tx_bytes: 0,
         want_writable: false,
+        error: None,
     }
 }
