@@ -620,3 +620,45 @@ fn packet_too_big_lowers_the_path_mtu_for_ten_minutes() {
     assert_eq!(s.udp_max_payload(ip("192.0.2.9")), 1472);
     assert_eq!(s.udp_max_payload(ip("2001:db8::9")), 1452);
 }
+
+mod robustness {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Damaged UDP and ICMP packets (any byte changed, cut anywhere) are dropped
+        /// and counted, never a panic; whatever the stack sends in answer parses.
+        #[test]
+        fn damaged_udp_and_icmp_input_never_panics(
+            v6 in any::<bool>(),
+            icmp in any::<bool>(),
+            payload in proptest::collection::vec(any::<u8>(), 0..64),
+            flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..4),
+            cut in any::<usize>(),
+            intercept in any::<bool>(),
+        ) {
+            let mut s = stack(&["10.0.0.1", "fd00::1"]);
+            let _b4 = s.udp_bind(sa("10.0.0.1:9")).unwrap();
+            let _b6 = s.udp_bind(sa("[fd00::1]:9")).unwrap();
+            if intercept {
+                s.udp_intercept().unwrap();
+            }
+            let (peer, us) = if v6 { ("[fd00::2]:5000", "[fd00::1]:9") } else { ("10.0.0.2:5000", "10.0.0.1:9") };
+            let mut p = if icmp {
+                echo_request(sa(peer).ip(), sa(us).ip(), 1, &payload)
+            } else {
+                udp_packet(sa(peer), sa(us), &payload)
+            };
+            for (at, x) in flips {
+                let i = at % p.len();
+                p[i] ^= x;
+            }
+            p.truncate(cut % (p.len() + 1));
+            s.handle_packet(T0, &p);
+            s.handle_timeout(T0 + Duration::from_secs(200));
+            for out in drain(&mut s, T0 + Duration::from_secs(200)) {
+                prop_assert!(IpRepr::parse(&out).is_ok());
+            }
+        }
+    }
+}
