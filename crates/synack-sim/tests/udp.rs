@@ -49,7 +49,7 @@ impl App for Client {
         while self.sent < self.n && now >= self.next {
             stack.udp_send(h, &payload(self.sent)).unwrap();
             self.sent += 1;
-            self.next = self.next + self.every;
+            self.next += self.every;
         }
         while let Ok(d) = stack.udp_recv_datagram(h) {
             let i = u32::from_be_bytes(d.payload[..4].try_into().unwrap());
