@@ -388,6 +388,19 @@ fn intercept_yields_original_destination_and_replies_as_it() {
         );
         assert_eq!(p.payload, b"answer");
     }
+    // Not intercepted: group destinations, invalid sources, port 0.
+    for (from, to) in [
+        ("10.0.0.2:5353", "224.0.0.251:5353"),
+        ("10.0.0.2:68", "255.255.255.255:67"),
+        ("[fe80::2]:5353", "[ff02::fb]:5353"),
+        ("0.0.0.0:68", "8.8.8.8:53"),
+        ("10.0.0.2:0", "8.8.8.8:53"),
+        ("10.0.0.2:1", "8.8.8.8:0"),
+    ] {
+        s.handle_packet(T0, &udp_packet(sa(from), sa(to), b"x"));
+    }
+    assert_eq!(s.udp_recv_queue(i), 0);
+    assert_eq!(s.stats().udp.not_for_us, 6);
     // A bound socket still takes its own datagrams.
     s.handle_packet(T0, &udp_packet(client, sa("10.0.0.1:9"), b"mine"));
     assert_eq!(s.udp_recv_queue(bound), 1);

@@ -364,8 +364,14 @@ impl Stack {
         }
         if let Some(idx) = self.udp.intercept {
             // A datagram from an address that may not be a source (RFC 1122 §3.2.1.3)
-            // starts no flow.
-            if no_icmp_errors(ip.src) || udp.src_port == 0 {
+            // starts no flow, nor one to a broadcast or multicast group (mDNS, SSDP
+            // from the host behind the device): an intercept answers as one unicast
+            // destination, which a group is not.
+            if no_icmp_errors(ip.src)
+                || no_icmp_errors(ip.dst)
+                || udp.src_port == 0
+                || udp.dst_port == 0
+            {
                 self.udp.stats.not_for_us += 1;
                 return;
             }
