@@ -103,21 +103,24 @@ impl Drop for Netns {
     }
 }
 
-/// A TUN device attached by synack, its kernel side moved into a new namespace with
-/// 10.215.N.1/24 and fd15:0:0:N::1/64; synack holds .2 of both.
-fn setup() -> (Netns, TunDevice, u8) {
+/// A TUN device created by synack (with vnet_hdr offloads or without), its kernel
+/// side moved into a new namespace with 10.215.N.1/24 and fd15:0:0:N::1/64; synack
+/// holds .2 of both.
+fn setup(offload: bool) -> (Netns, TunDevice, u8) {
     let pid = std::process::id();
-    let n = (pid % 250) as u8 + 1;
-    let link = format!("sud{}", pid % 100_000);
+    let n = (pid % 120) as u8 * 2 + 1 + u8::from(offload);
+    let link = format!("su{}{}", if offload { 'o' } else { 'd' }, pid % 100_000);
     let ns = Netns {
-        name: format!("synudp-{pid}"),
+        name: format!("synudp-{pid}-{offload}"),
         link: link.clone(),
     };
     ip(&format!("netns add {}", ns.name));
-    ip(&format!("tuntap add dev {link} mode tun"));
     let own: IpCidr = format!("10.215.{n}.2/24").parse().expect("cidr");
-    let dev = TunDevice::open(&TunConfig::new(link.clone(), &[own])).expect("attach TUN");
-    // The descriptor keeps working after the interface moves.
+    let mut cfg = TunConfig::new(link.clone(), &[own]);
+    cfg.offload = offload;
+    let dev = TunDevice::open(&cfg).expect("create TUN");
+    // The descriptor keeps working after the interface moves (its addresses do not
+    // move with it).
     ip(&format!("link set {link} netns {}", ns.name));
     ip(&format!("-n {} link set lo up", ns.name));
     ip(&format!(
@@ -174,11 +177,24 @@ fn kernel_refused(server: SocketAddr) -> std::io::Result<ErrorKind> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kernel_udp_echo_ping_and_port_unreachable() {
+    kernel_interop(false).await;
+}
+
+/// The same over a device with vnet_hdr offloads: the kernel marks the datagrams it
+/// sends `NEEDS_CSUM` (only the pseudo-header summed) and the stack takes them as
+/// trusted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kernel_udp_echo_ping_and_port_unreachable_with_offloads() {
+    kernel_interop(true).await;
+}
+
+async fn kernel_interop(offload: bool) {
     if let Some(why) = skip_reason() {
         println!("skipping UDP TUN test: {why}");
         return;
     }
-    let (ns, dev, n) = setup();
+    let (ns, dev, n) = setup(offload);
+    assert_eq!(dev.offload(), offload);
     let own4: IpAddr = format!("10.215.{n}.2").parse().unwrap();
     let own6: IpAddr = format!("fd15:0:0:{n}::2").parse().unwrap();
     let stack = NetStack::new(dev, &[own4, own6]).expect("stack");
