@@ -417,6 +417,46 @@ fn intercept_yields_original_destination_and_replies_as_it() {
 }
 
 #[test]
+fn intercept_can_refuse_a_flow_with_port_unreachable() {
+    let mut s = stack(&["10.0.0.1", "fd00::1"]);
+    let i = s.udp_intercept().unwrap();
+    for (client, target, ty, code) in [
+        ("10.0.0.2:40000", "192.0.2.1:53", 3, 3),
+        ("[fd00::2]:40000", "[2001:db8::1]:53", 1, 4),
+    ] {
+        let sent = udp_packet(sa(client), sa(target), b"query");
+        s.handle_packet(T0, &sent);
+        let d = s.udp_recv_datagram(i).unwrap();
+        assert_eq!(s.udp_refuse(T0, i, d.src, d.dst, &d.payload), Ok(true));
+        let out = drain(&mut s, T0);
+        assert_eq!(out.len(), 1);
+        assert_eq!(
+            icmp_of(&out[0]),
+            (sa(target).ip(), sa(client).ip(), ty, code)
+        );
+        // The quote is the client's datagram (TTL aside): the client's stack can
+        // match it to its socket.
+        let hl = if sa(client).is_ipv4() { 20 } else { 40 };
+        let quote = IpRepr::parse(&out[0][hl + 8..]).unwrap().0;
+        assert_eq!(
+            (quote.src, quote.dst, quote.protocol),
+            (sa(client).ip(), sa(target).ip(), 17)
+        );
+        assert_eq!(
+            &out[0][hl + 8 + hl..],
+            &sent[hl..],
+            "UDP header and payload as sent"
+        );
+    }
+    assert_eq!(s.udp_flow_count(), 0, "refused flows are forgotten");
+    let b = s.udp_bind(sa("10.0.0.1:9")).unwrap();
+    assert_eq!(
+        s.udp_refuse(T0, b, sa("10.0.0.2:1"), sa("192.0.2.1:53"), b""),
+        Err(UdpError::NotIntercept)
+    );
+}
+
+#[test]
 fn flows_time_out_unreplied_at_30s_and_replied_at_120s() {
     let mut s = stack(&["10.0.0.1"]);
     let i = s.udp_intercept().unwrap();

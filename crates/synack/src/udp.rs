@@ -479,6 +479,30 @@ impl UdpIntercept {
         .await
     }
 
+    /// Refuse the flow from `client` to `target` (an original destination): the
+    /// client gets ICMP port unreachable from `target` about `payload` (the datagram
+    /// it sent), as from a closed port, so its connected socket sees ECONNREFUSED;
+    /// the flow is forgotten. Returns false when the ICMP rate limit held the error
+    /// back.
+    pub fn refuse(
+        &self,
+        client: SocketAddr,
+        target: SocketAddr,
+        payload: &[u8],
+    ) -> io::Result<bool> {
+        let sent = {
+            let mut inner = self.stack.lock();
+            inner.check_running()?;
+            let now = self.stack.now();
+            inner
+                .engine
+                .udp_refuse(now, self.h, client, target, payload)
+                .map_err(udp_error)?
+        };
+        self.stack.kick();
+        Ok(sent)
+    }
+
     /// The next flow the stack forgot after its idle timeout: `(client, original
     /// destination)`. Waits for one.
     pub async fn expired(&self) -> io::Result<(SocketAddr, SocketAddr)> {

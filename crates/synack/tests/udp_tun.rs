@@ -3,7 +3,9 @@
 //! kernel's UDP sockets get their datagrams echoed by a synack `UdpSocket` (IPv4 and
 //! IPv6, up to the largest payload one packet carries), `ping` gets replies from the
 //! stack's addresses, and a datagram to a closed port makes the kernel's connected
-//! socket fail with ECONNREFUSED (the stack's ICMP port unreachable).
+//! socket fail with ECONNREFUSED (the stack's ICMP port unreachable); a synack socket
+//! connected to a closed kernel port fails the same way; and the UDP intercept answers
+//! as the address the kernel sent to, or refuses it.
 //!
 //! Needs root (or CAP_NET_ADMIN + CAP_SYS_ADMIN), /dev/net/tun, `ip` and `ping`, and
 //! skips with a printed reason otherwise. Addresses: 10.215.N.0/24 and fd15:0:0:N::/64,
@@ -15,7 +17,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsRawFd;
 use std::process::Command;
 use std::time::Duration;
-use synack::{interface_exists, IpCidr, NetStack, TunConfig, TunDevice, UdpSocket};
+use synack::{interface_exists, IpCidr, NetStack, TunConfig, TunDevice, UdpIntercept, UdpSocket};
 
 fn skip_reason() -> Option<String> {
     // SAFETY: geteuid has no preconditions and cannot fail.
@@ -272,9 +274,62 @@ async fn kernel_interop(offload: bool) {
             .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::ConnectionRefused, "from {kernel}");
     }
+    // The intercept: the kernel's datagrams to addresses synack does not own (on the
+    // device's subnet) come out with their original destination; an address whose
+    // last byte is 0x50 (10.215.N.80, fd15:0:0:N::50) echoes as itself, the others
+    // refuse.
+    let intercept = std::sync::Arc::new(UdpIntercept::new(&stack).await.expect("intercept"));
+    let responder = tokio::spawn({
+        let intercept = intercept.clone();
+        async move {
+            loop {
+                let (payload, src, dst) = intercept.recv().await?;
+                let last = match dst.ip() {
+                    IpAddr::V4(a) => a.octets()[3],
+                    IpAddr::V6(a) => a.octets()[15],
+                };
+                if last == 0x50 {
+                    intercept.send_as(dst, src, &payload).await?;
+                } else {
+                    intercept.refuse(src, dst, &payload)?;
+                }
+            }
+            #[allow(unreachable_code)]
+            std::io::Result::Ok(())
+        }
+    });
+    let targets = [
+        (format!("10.215.{n}.80:5000"), format!("10.215.{n}.81:5000")),
+        (
+            format!("[fd15:0:0:{n}::50]:5000"),
+            format!("[fd15:0:0:{n}::51]:5000"),
+        ),
+    ];
+    for (echoing, refusing) in targets {
+        let (echoing, refusing): (SocketAddr, SocketAddr) =
+            (echoing.parse().unwrap(), refusing.parse().unwrap());
+        let name = ns.name.clone();
+        let got = tokio::task::spawn_blocking(move || {
+            in_netns(&name, move || {
+                let echoed = kernel_echo(echoing, vec![10, 1000, 1]);
+                (echoed, kernel_refused(refusing))
+            })
+        })
+        .await
+        .expect("join");
+        assert_eq!(got.0.expect("echo as the original destination"), 3);
+        assert_eq!(
+            got.1.expect("kernel socket"),
+            ErrorKind::ConnectionRefused,
+            "refused as {refusing}"
+        );
+    }
+    assert_eq!(intercept.flow_count(), 2, "the two echoing flows remain");
+    responder.abort();
+
     let st = stack.stats().udp;
     assert_eq!(st.icmp_errors_applied, 2);
-    assert_eq!(st.port_unreachable_sent, 2);
+    assert_eq!(st.port_unreachable_sent, 4);
     assert!(st.echo_replies >= 12, "{st:?}");
     assert_eq!((st.bad_checksum, st.malformed), (0, 0), "{st:?}");
     for s in servers {

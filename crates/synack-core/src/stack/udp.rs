@@ -186,6 +186,65 @@ impl Stack {
         Ok(n)
     }
 
+    /// Refuse an intercepted flow: answer `client` with ICMP port unreachable from
+    /// `target` (the original destination) about the datagram `payload` it sent, as
+    /// a closed port would, and forget the flow. The error is rate-limited like every
+    /// ICMP error the stack sends; `Ok(false)` when the limit held it back. For an
+    /// application that learns the destination is unreachable (an upstream proxy
+    /// refused it).
+    pub fn udp_refuse(
+        &mut self,
+        now: Instant,
+        h: UdpHandle,
+        client: SocketAddr,
+        target: SocketAddr,
+        payload: &[u8],
+    ) -> Result<bool, UdpError> {
+        if !self.udp.sock(h)?.intercept {
+            return Err(UdpError::NotIntercept);
+        }
+        if client.is_ipv4() != target.is_ipv4() || no_icmp_errors(client.ip()) {
+            return Err(UdpError::BadAddress);
+        }
+        self.udp.flows.remove(&(client, target));
+        let (rate, burst) = (self.cfg.icmp_error_rate, self.cfg.icmp_error_burst);
+        if !self.udp.icmp_bucket.take(now, rate, burst) {
+            self.udp.stats.icmp_rate_limited += 1;
+            return Ok(false);
+        }
+        // The quote: the datagram as the client sent it, as far as an ICMP error
+        // quotes (its IP and UDP headers and the start of the payload).
+        let ip = IpRepr {
+            src: client.ip(),
+            dst: target.ip(),
+            protocol: PROTO_UDP,
+            ttl: self.cfg.ttl,
+            payload_len: 0,
+        };
+        let at = ip.header_len() + UDP_HEADER_LEN;
+        let quoted = payload.len().min(ICMP_BUF);
+        let mut orig = vec![0u8; at + quoted];
+        orig[at..].copy_from_slice(&payload[..quoted]);
+        let udp = UdpRepr {
+            src_port: client.port(),
+            dst_port: target.port(),
+        };
+        let mut p = vec![0u8; ICMP_BUF];
+        let sent = emit_udp_packet(&mut orig, &ip, &udp, quoted)
+            .and_then(|n| emit_port_unreachable(target.ip(), client.ip(), &orig[..n], &mut p));
+        match sent {
+            Ok(n) => {
+                p.truncate(n);
+                let queued = self.queue_icmp(p);
+                if queued {
+                    self.udp.stats.port_unreachable_sent += 1;
+                }
+                Ok(queued)
+            }
+            Err(_) => Err(UdpError::BadAddress),
+        }
+    }
+
     fn queue_datagram(
         &mut self,
         h: UdpHandle,
