@@ -527,13 +527,19 @@ pub(crate) fn unspecified_like(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// True for an address datagrams may not be answered with an ICMP error from or to:
-/// unspecified, broadcast, multicast (RFC 1122 §3.2.2, RFC 1812 §4.3.2.7, RFC 4443
-/// §2.4 (e)).
+/// True for an address that is not one end of a unicast exchange, so datagrams from
+/// or to it start no flow and get no ICMP error: unspecified, IPv4 "this network"
+/// 0.0.0.0/8 (RFC 1122 §3.2.1.3 (a), (b)), the limited broadcast, multicast (RFC 1122
+/// §3.2.2, RFC 1812 §4.3.2.7, RFC 4443 §2.4 (e)); an IPv4-mapped IPv6 address is
+/// judged as its IPv4 address.
 pub(crate) fn no_icmp_errors(ip: IpAddr) -> bool {
+    let v4 = |a: core::net::Ipv4Addr| a.octets()[0] == 0 || a.is_broadcast() || a.is_multicast();
     match ip {
-        IpAddr::V4(a) => a.is_unspecified() || a.is_broadcast() || a.is_multicast(),
-        IpAddr::V6(a) => a.is_unspecified() || a.is_multicast(),
+        IpAddr::V4(a) => v4(a),
+        IpAddr::V6(a) => match a.to_ipv4_mapped() {
+            Some(m) => v4(m),
+            None => a.is_unspecified() || a.is_multicast(),
+        },
     }
 }
 
