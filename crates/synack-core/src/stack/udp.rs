@@ -38,6 +38,28 @@ impl Stack {
     /// port (RFC 6056, the allocator TCP uses). Fails with `AddrInUse` when the port
     /// is bound on that address (or, for an unspecified one, on any of the family)
     /// and `BadAddress` when the address is not the stack's.
+    ///
+    /// Sans-IO, like the rest of the engine: packets in, packets out, `now` given.
+    ///
+    /// ```
+    /// use synack_core::{Config, Instant, Stack};
+    /// let mut a = Stack::new(Config::default(), [1; 16]);
+    /// a.add_address("10.0.0.1".parse().unwrap());
+    /// let mut b = Stack::new(Config::default(), [2; 16]);
+    /// b.add_address("10.0.0.2".parse().unwrap());
+    /// let server = b.udp_bind("10.0.0.2:53".parse().unwrap()).unwrap();
+    /// let client = a.udp_bind("0.0.0.0:0".parse().unwrap()).unwrap();
+    /// a.udp_send_to(client, b"query", "10.0.0.2:53".parse().unwrap()).unwrap();
+    /// let now = Instant::from_millis(0);
+    /// let mut buf = vec![0u8; a.max_packet_size()];
+    /// while let Some(t) = a.poll_transmit(now, &mut buf) {
+    ///     b.handle_packet(now, &buf[..t.len]); // the "link"
+    /// }
+    /// let mut got = [0u8; 64];
+    /// let (n, from, to) = b.udp_recv_from(server, &mut got).unwrap();
+    /// assert_eq!(&got[..n], b"query");
+    /// assert_eq!((from.ip(), to.port()), ("10.0.0.1".parse().unwrap(), 53));
+    /// ```
     pub fn udp_bind(&mut self, local: SocketAddr) -> Result<UdpHandle, UdpError> {
         let ip = local.ip();
         if !ip.is_unspecified() && !self.is_local(ip) {
