@@ -226,8 +226,37 @@ pub(crate) struct Flow {
     pub(crate) replied: bool,
 }
 
-/// Flow key: (client, target).
-pub(crate) type FlowKey = (SocketAddr, SocketAddr);
+/// Flow key: client and target (original destination), packed: 38 bytes where a pair
+/// of `SocketAddr`s takes 64, which matters for a table of tens of thousands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct FlowKey {
+    client_ip: IpAddr,
+    target_ip: IpAddr,
+    client_port: u16,
+    target_port: u16,
+}
+
+impl FlowKey {
+    /// The key of the flow from `client` to `target`.
+    pub(crate) fn new(client: SocketAddr, target: SocketAddr) -> FlowKey {
+        FlowKey {
+            client_ip: client.ip(),
+            target_ip: target.ip(),
+            client_port: client.port(),
+            target_port: target.port(),
+        }
+    }
+
+    /// The client.
+    pub(crate) fn client(&self) -> SocketAddr {
+        SocketAddr::new(self.client_ip, self.client_port)
+    }
+
+    /// The original destination.
+    pub(crate) fn target(&self) -> SocketAddr {
+        SocketAddr::new(self.target_ip, self.target_port)
+    }
+}
 
 /// A token bucket in millionths of a token (RFC 4443 §2.4 (f)).
 #[derive(Debug, Clone, Copy)]
@@ -493,13 +522,19 @@ impl UdpState {
                 let handle = self.handle_of(idx);
                 self.events.push_back(UdpEvent::FlowExpired {
                     handle,
-                    client: key.0,
-                    target: key.1,
+                    client: key.client(),
+                    target: key.target(),
                 });
             }
         }
         if expired {
             // A scan of many ports must not pin the table's peak size.
+            if self.flows.is_empty() {
+                // Every remaining heap entry names a forgotten flow.
+                self.flows = HashMap::new();
+                self.flow_deadlines = BinaryHeap::new();
+                return;
+            }
             if self.flows.capacity() > 64 && self.flows.len() * 4 < self.flows.capacity() {
                 self.flows.shrink_to(self.flows.len() * 2);
             }
@@ -585,8 +620,8 @@ mod tests {
         u.intercept = Some(h.idx);
         let (to, stream) = (Duration::from_secs(30), Duration::from_secs(120));
         let t0 = Instant::from_millis(0);
-        let a = (sa("10.0.0.1:1000"), sa("1.1.1.1:53"));
-        let b = (sa("10.0.0.1:1001"), sa("1.1.1.1:53"));
+        let a = FlowKey::new(sa("10.0.0.1:1000"), sa("1.1.1.1:53"));
+        let b = FlowKey::new(sa("10.0.0.1:1001"), sa("1.1.1.1:53"));
         assert!(u.touch_flow(a, t0, to, 10));
         assert!(u.touch_flow(b, t0, to, 10));
         assert_eq!(u.next_deadline(), Some(t0 + to));
@@ -599,8 +634,8 @@ mod tests {
             u.events.pop_front(),
             Some(UdpEvent::FlowExpired {
                 handle: h,
-                client: b.0,
-                target: b.1
+                client: b.client(),
+                target: b.target()
             })
         );
         assert_eq!(u.next_deadline(), Some(t0 + Duration::from_secs(140)));
@@ -618,7 +653,7 @@ mod tests {
         let t0 = Instant::from_millis(0);
         let to = Duration::from_secs(30);
         for p in 0..5u16 {
-            let key = (SocketAddr::from(([10, 0, 0, 1], p)), sa("1.1.1.1:53"));
+            let key = FlowKey::new(SocketAddr::from(([10, 0, 0, 1], p)), sa("1.1.1.1:53"));
             assert_eq!(u.touch_flow(key, t0, to, 3), p < 3);
         }
         assert_eq!(u.flows.len(), 3);

@@ -8,8 +8,8 @@
 use super::{Stack, Transmit};
 use crate::time::{Duration, Instant};
 use crate::udp::{
-    charge, no_icmp_errors, unspecified_like, Datagram, Outgoing, Socket, UdpError, UdpEvent,
-    UdpHandle, ICMP_QUEUE,
+    charge, no_icmp_errors, unspecified_like, Datagram, FlowKey, Outgoing, Socket, UdpError,
+    UdpEvent, UdpHandle, ICMP_QUEUE,
 };
 use core::net::{IpAddr, SocketAddr};
 use std::collections::VecDeque;
@@ -201,7 +201,7 @@ impl Stack {
             return Err(UdpError::BadAddress);
         }
         let n = self.queue_datagram(h, from, to, payload)?;
-        if let Some(f) = self.udp.flows.get_mut(&(to, from)) {
+        if let Some(f) = self.udp.flows.get_mut(&FlowKey::new(to, from)) {
             f.last = now;
             f.replied = true;
         }
@@ -228,7 +228,7 @@ impl Stack {
         if client.is_ipv4() != target.is_ipv4() || no_icmp_errors(client.ip()) {
             return Err(UdpError::BadAddress);
         }
-        self.udp.flows.remove(&(client, target));
+        self.udp.flows.remove(&FlowKey::new(client, target));
         let (rate, burst) = (self.cfg.icmp_error_rate, self.cfg.icmp_error_burst);
         if !self.udp.icmp_bucket.take(now, rate, burst) {
             self.udp.stats.icmp_rate_limited += 1;
@@ -457,7 +457,10 @@ impl Stack {
                 return;
             }
             let (timeout, max) = (self.cfg.udp_flow_timeout, self.cfg.udp_max_flows);
-            if self.udp.touch_flow((src, dst), now, timeout, max) {
+            if self
+                .udp
+                .touch_flow(FlowKey::new(src, dst), now, timeout, max)
+            {
                 let d = Datagram {
                     payload: payload.to_vec(),
                     src,
