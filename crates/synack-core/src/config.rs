@@ -140,6 +140,38 @@ pub struct Config {
     pub max_connections: usize,
     /// Maximum data queued for one TSO super-segment (bytes). 0 = one MSS per packet.
     pub tso_max: usize,
+
+    // UDP and ICMP (issue 15; udp.rs, stack/udp.rs).
+    /// Receive queue bound of each UDP socket, in bytes: each datagram is charged
+    /// its payload plus 64 bytes, and one that does not fit is dropped and counted
+    /// (default 212,992, Linux `rmem_default`).
+    pub udp_recv_buffer: usize,
+    /// Send queue bound of each UDP socket, in bytes charged like the receive queue:
+    /// beyond it a send gets `WouldBlock` until the queue drains (default 212,992,
+    /// Linux `wmem_default`).
+    pub udp_send_buffer: usize,
+    /// Idle time after which an intercepted UDP flow the application has not replied
+    /// on is forgotten (default 30 s, Linux `nf_conntrack_udp_timeout`).
+    pub udp_flow_timeout: Duration,
+    /// Idle time after which an intercepted UDP flow the application has replied on
+    /// is forgotten (default 120 s, Linux `nf_conntrack_udp_timeout_stream`).
+    pub udp_flow_timeout_stream: Duration,
+    /// Most intercepted UDP flows held at once; a datagram that would start one more
+    /// is dropped and counted (default 65,536).
+    pub udp_max_flows: usize,
+    /// Answer ICMP echo requests to the stack's own addresses (default on, like
+    /// Linux's `icmp_echo_ignore_all=0`; not rate-limited, as in Linux).
+    pub icmp_echo: bool,
+    /// Also answer echo requests to any other address while a TCP or UDP intercept is
+    /// active, as if every intercepted destination were alive (default off: a ping
+    /// through a tunnel should not report a host up that the tunnel never reached).
+    pub icmp_echo_intercepted: bool,
+    /// ICMP error messages sent per second, stack-wide (token bucket, RFC 1812
+    /// §4.3.2.8 / RFC 4443 §2.4 (f); default 1,000, Linux `icmp_msgs_per_sec`;
+    /// 0 = unlimited).
+    pub icmp_error_rate: u32,
+    /// Burst of the ICMP error token bucket (default 50, Linux `icmp_msgs_burst`).
+    pub icmp_error_burst: u32,
 }
 
 impl Default for Config {
@@ -183,6 +215,15 @@ impl Default for Config {
             verify_checksums: true,
             max_connections: 1 << 22,
             tso_max: 0,
+            udp_recv_buffer: 212_992,
+            udp_send_buffer: 212_992,
+            udp_flow_timeout: Duration::from_secs(30),
+            udp_flow_timeout_stream: Duration::from_secs(120),
+            udp_max_flows: 65_536,
+            icmp_echo: true,
+            icmp_echo_intercepted: false,
+            icmp_error_rate: 1000,
+            icmp_error_burst: 50,
         }
     }
 }

@@ -32,6 +32,7 @@ use synack_wire::{
 
 mod buffers;
 mod time_wait;
+mod udp;
 
 /// Names one connection. Stale handles (of a connection that was freed) are detected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -122,6 +123,8 @@ pub struct StackStats {
     pub largest_packet_in: u64,
     /// Length of the largest packet written.
     pub largest_packet_out: u64,
+    /// UDP and ICMP echo counters (issue 15).
+    pub udp: crate::udp::UdpStats,
 }
 
 #[derive(Debug)]
@@ -215,6 +218,8 @@ pub struct Stack {
     /// Connections whose application write found no buffer memory (woken with
     /// `Writable` when memory is freed).
     mem_waiters: Vec<ConnHandle>,
+    /// UDP sockets, intercepted flows, ICMP output (udp.rs, stack/udp.rs).
+    udp: crate::udp::UdpState,
 }
 
 impl Stack {
@@ -228,6 +233,7 @@ impl Stack {
         let ports = PortAllocator::new(cfg.ephemeral_ports.clone(), port_key);
         let mem = BufferMemory::new(cfg.memory_pressure, cfg.memory_limit);
         Stack {
+            udp: crate::udp::UdpState::new(cfg.icmp_error_burst),
             challenge_budget: cfg.challenge_ack_limit,
             rst_budget: cfg.rst_limit,
             cfg,
@@ -292,7 +298,10 @@ impl Stack {
 
     /// Counters.
     pub fn stats(&self) -> StackStats {
-        self.stats
+        StackStats {
+            udp: self.udp.stats,
+            ..self.stats
+        }
     }
 
     /// Number of connections the stack holds (any state except freed), TIME-WAIT
@@ -805,13 +814,13 @@ impl Stack {
         if verify {
             match &parse_packet_deferred(bytes) {
                 Ok((Packet::Tcp(p), header_sum)) => self.handle_tcp_packet(now, p, *header_sum),
-                Ok((other, _)) => self.handle_other(now, other),
+                Ok((other, _)) => self.handle_other(now, other, bytes, verify),
                 Err(e) => self.count_parse_error(e),
             }
         } else {
             match &parse_packet(bytes, false) {
                 Ok(Packet::Tcp(p)) => self.handle_tcp_packet(now, p, None),
-                Ok(other) => self.handle_other(now, other),
+                Ok(other) => self.handle_other(now, other, bytes, verify),
                 Err(e) => self.count_parse_error(e),
             }
         }
@@ -846,9 +855,11 @@ impl Stack {
 
     /// A packet that is not TCP.
     #[cold]
-    fn handle_other(&mut self, now: Instant, p: &Packet<'_>) {
+    fn handle_other(&mut self, now: Instant, p: &Packet<'_>, bytes: &[u8], verify: bool) {
         match p {
             Packet::Icmp { icmp, .. } => self.handle_icmp(now, icmp),
+            // UDP, ICMP echo (stack/udp.rs), anything else.
+            Packet::Other { ip } => self.handle_ip_other(now, ip, bytes, verify),
             _ => self.stats.not_for_us += 1,
         }
     }
@@ -908,11 +919,17 @@ impl Stack {
         while let Some(ti) = self.tw.pop_expired(now) {
             self.retire_time_wait(now, ti);
         }
+        self.handle_timeout_udp(now);
     }
 
     /// The next time [`handle_timeout`](Stack::handle_timeout) has work to do.
     pub fn poll_timeout(&mut self) -> Option<Instant> {
-        match (self.timers.next_deadline(), self.tw.next_deadline()) {
+        let tcp = match (self.timers.next_deadline(), self.tw.next_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, None) => a,
+            (None, b) => b,
+        };
+        match (tcp, self.udp.next_deadline()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, None) => a,
             (None, b) => b,
@@ -927,6 +944,11 @@ impl Stack {
     /// Write the next outgoing IP packet into `buf` (at least
     /// [`max_packet_size`](Stack::max_packet_size) bytes). Call until `None`.
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        if self.udp.has_output() {
+            if let Some(t) = self.poll_transmit_udp(buf) {
+                return Some(t);
+            }
+        }
         if self.dirty.is_empty() && self.rsts.is_empty() && self.tw_acks.is_empty() {
             // The common last call of a drain: nothing is queued.
             return None;

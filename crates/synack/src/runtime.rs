@@ -8,7 +8,7 @@
 use crate::capture::Capture;
 use crate::device::Device;
 use crate::driver;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io::{self, Write};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -35,6 +35,10 @@ pub(crate) struct Inner {
     pub(crate) listeners: HashMap<ListenerHandle, Vec<Waker>>,
     /// Set when the driver stopped because the device failed.
     pub(crate) failure: Option<(io::ErrorKind, String)>,
+    /// Wakers of the tasks waiting on UDP sockets (udp.rs).
+    pub(crate) udp: HashMap<synack_core::UdpHandle, crate::udp::UdpWaiters>,
+    /// Intercepted UDP flows that expired, for `UdpIntercept::expired` (bounded).
+    pub(crate) udp_expired: VecDeque<(std::net::SocketAddr, std::net::SocketAddr)>,
 }
 
 impl Inner {
@@ -78,6 +82,11 @@ impl Inner {
         }
         for l in self.listeners.values_mut() {
             out.append(l);
+        }
+        for u in self.udp.values_mut() {
+            out.extend(u.read.take());
+            out.extend(u.write.take());
+            out.extend(u.expired.take());
         }
     }
 }
@@ -309,6 +318,8 @@ impl NetStackBuilder {
                 conns: HashMap::new(),
                 listeners: HashMap::new(),
                 failure: None,
+                udp: HashMap::new(),
+                udp_expired: VecDeque::new(),
             }),
             driver_wake: Notify::new(),
             start: tokio::time::Instant::now(),
