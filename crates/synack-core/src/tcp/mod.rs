@@ -369,6 +369,9 @@ pub(crate) struct Connection {
     /// Consecutive RTO expirations without progress.
     pub(crate) retries: u32,
     pub(crate) persist_backoff: u32,
+    /// Zero-window probes sent since the peer last sent an acceptable segment (Linux
+    /// `icsk_probes_out`; bounded by `Connection::retry_limit`).
+    pub(crate) probes_out: u16,
     pub(crate) keepalive_probes: u32,
     /// When the oldest unacknowledged data was first sent without progress since
     /// (for the user timeout).
@@ -479,6 +482,7 @@ impl Connection {
             linger_at: None,
             retries: 0,
             persist_backoff: 0,
+            probes_out: 0,
             keepalive_probes: 0,
             stalled_since: None,
             last_recv_at: now,

@@ -2,6 +2,14 @@
 //! RFC 1122 §4.2.3.5), user timeout (RFC 5482), delayed ACK (RFC 1122 §4.2.3.2), the
 //! persist timer (RFC 9293 §3.8.6.1), keep-alive (RFC 1122 §4.2.3.6), TIME-WAIT (2*MSL,
 //! RFC 9293 §3.4.2) and the FIN-WAIT-2 timeout.
+//!
+//! Nothing is held forever: data and FIN retransmissions give up after
+//! `Config::retries` (Linux `tcp_retries2`), or `Config::orphan_retries` once the
+//! application has closed the connection (Linux `tcp_orphan_retries`); zero-window
+//! probes give up after as many unanswered probes (Linux `tcp_probe_timer`: a peer that
+//! keeps answering the probes with a zero window keeps the connection open, as RFC 1122
+//! §4.2.2.17 requires, unless the user timeout is set). A connection that gives up
+//! reports its last ICMP soft error, else `TimedOut` (Linux `tcp_write_err`).
 
 use super::{Connection, Env};
 use crate::cc::CongestionControl;
@@ -61,7 +69,7 @@ impl Connection {
                     env.cfg.synack_retries
                 };
                 if self.retries > limit || self.user_timeout_expired(env) {
-                    self.fail(ConnError::TimedOut, env);
+                    self.give_up(env);
                     return;
                 }
                 self.stats.timeouts += 1;
@@ -82,8 +90,8 @@ impl Connection {
                     return;
                 }
                 self.retries += 1;
-                if self.retries > env.cfg.retries || self.user_timeout_expired(env) {
-                    self.fail(ConnError::TimedOut, env);
+                if self.retries > self.retry_limit(env) || self.user_timeout_expired(env) {
+                    self.give_up(env);
                     return;
                 }
                 self.stats.timeouts += 1;
@@ -102,6 +110,30 @@ impl Connection {
                 self.rto_at = Some(self.clamp_to_user_timeout(now + self.rtt.rto()));
             }
         }
+    }
+
+    /// Retransmission timeouts (or unanswered zero-window probes) allowed before the
+    /// connection gives up: `Config::retries` (RFC 1122 §4.2.3.5 R2, Linux
+    /// `tcp_retries2`), or for an orphan the orphan limit (Linux `tcp_orphan_retries`:
+    /// the configured count, where 0 means 8 while the RTO is below its maximum, and
+    /// none at all once it is not and an ICMP error said the path is broken).
+    pub(crate) fn retry_limit(&self, env: &Env<'_>) -> u32 {
+        if !self.orphan {
+            return env.cfg.retries;
+        }
+        let alive = self.rtt.rto() < env.cfg.rto_max;
+        match env.cfg.orphan_retries {
+            _ if self.soft_error.is_some() && !alive => 0,
+            0 if alive => 8,
+            n => n,
+        }
+    }
+
+    /// Give up on the peer (Linux `tcp_write_err`): the connection fails with the
+    /// last ICMP soft error it heard, else `TimedOut` (RFC 1122 §4.2.3.9).
+    fn give_up(&mut self, env: &mut Env<'_>) {
+        let err = self.soft_error.take().unwrap_or(ConnError::TimedOut);
+        self.fail(err, env);
     }
 
     /// RFC 5482: the connection must fail when the user timeout ends, not at the
@@ -128,10 +160,15 @@ impl Connection {
             return;
         }
         if self.snd_wnd == 0 {
-            if self.user_timeout_expired(env) {
-                self.fail(ConnError::TimedOut, env);
+            // Linux tcp_probe_timer: give up after as many unanswered probes as
+            // retransmissions (an acceptable segment from the peer resets the count,
+            // so a peer that answers keeps the connection: RFC 1122 §4.2.2.17).
+            let limit = self.retry_limit(env);
+            if self.user_timeout_expired(env) || u32::from(self.probes_out) >= limit {
+                self.give_up(env);
                 return;
             }
+            self.probes_out = self.probes_out.saturating_add(1);
             if self.stalled_since.is_none() {
                 self.stalled_since = Some(env.now);
             }
@@ -170,7 +207,7 @@ impl Connection {
             // The peer is gone: tell it, in case it is only silent (Linux
             // tcp_keepalive_timer sends an RST; RFC 1122 §4.2.3.6 leaves it open).
             self.pend.rst_pending = env.cfg.keepalive_rst;
-            self.fail(ConnError::TimedOut, env);
+            self.give_up(env);
             return;
         }
         self.keepalive_probes += 1;

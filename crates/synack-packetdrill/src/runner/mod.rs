@@ -810,12 +810,40 @@ impl Run {
                 }
             }
             ("unreachable" | "destination_unreachable", code) => {
-                let (c, hard) = match code {
-                    Some("net_unreachable") => (0, false),
-                    Some("host_unreachable") => (1, false),
-                    Some("protocol_unreachable") => (2, true),
-                    Some("port_unreachable") => (if v6 { 4 } else { 3 }, true),
-                    _ => (1, false),
+                // packetdrill's code names (its icmp_packet.c tables: ICMPv4, and
+                // for an IPv6 script the ICMPv6 ones of RFC 4443 §3.1); a code it does
+                // not name is host unreachable / address unreachable.
+                let c = if v6 {
+                    match code {
+                        Some("net_unreachable" | "no_route") => 0,
+                        Some("admin_prohibited") => 1,
+                        Some("not_neighbour") => 2,
+                        Some("port_unreachable") => 4,
+                        _ => 3,
+                    }
+                } else {
+                    match code {
+                        Some("net_unreachable") => 0,
+                        Some("protocol_unreachable") => 2,
+                        Some("port_unreachable") => 3,
+                        Some("source_route_failed") => 5,
+                        Some("net_unknown") => 6,
+                        Some("host_unknown") => 7,
+                        Some("source_host_isolated") => 8,
+                        Some("net_prohibited") => 9,
+                        Some("host_prohibited") => 10,
+                        Some("net_unreachable_for_tos") => 11,
+                        Some("host_unreachable_for_tos") => 12,
+                        Some("packet_filtered") => 13,
+                        Some("precedence_violation") => 14,
+                        Some("precedence_cutoff") => 15,
+                        _ => 1,
+                    }
+                };
+                let hard = if v6 {
+                    synack_wire::icmp::v6_unreachable_is_hard(c)
+                } else {
+                    synack_wire::icmp::v4_unreachable_is_hard(c)
                 };
                 IcmpKind::DestUnreachable { code: c, hard }
             }
