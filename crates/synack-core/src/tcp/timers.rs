@@ -8,7 +8,9 @@
 //! application has closed the connection (Linux `tcp_orphan_retries`); zero-window
 //! probes give up after as many unanswered probes (Linux `tcp_probe_timer`: a peer that
 //! keeps answering the probes with a zero window keeps the connection open, as RFC 1122
-//! §4.2.2.17 requires, unless the user timeout is set). A connection that gives up
+//! §4.2.2.17 requires, unless the user timeout is set; an orphan is dropped even then
+//! once its probes have backed off to `rto_max` as many times as its limit). A
+//! connection that gives up
 //! reports its last ICMP soft error, else `TimedOut` (Linux `tcp_write_err`).
 
 use super::{Connection, Env};
@@ -164,7 +166,17 @@ impl Connection {
             // retransmissions (an acceptable segment from the peer resets the count,
             // so a peer that answers keeps the connection: RFC 1122 §4.2.2.17).
             let limit = self.retry_limit(env);
-            if self.user_timeout_expired(env) || u32::from(self.probes_out) >= limit {
+            // An orphan is dropped even while the peer answers, once the probe
+            // interval has backed off to rto_max and as many times as its limit
+            // (tcp_probe_timer on a dead socket): nobody will read what it holds.
+            let backed_off = self
+                .rtt
+                .rto()
+                .checked_mul(1 << self.persist_backoff.min(10))
+                .is_none_or(|w| w >= env.cfg.rto_max);
+            let orphan_done = self.orphan && backed_off && self.persist_backoff >= limit;
+            if self.user_timeout_expired(env) || u32::from(self.probes_out) >= limit || orphan_done
+            {
                 self.give_up(env);
                 return;
             }
