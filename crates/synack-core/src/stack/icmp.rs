@@ -134,3 +134,49 @@ impl Stack {
         self.slots[idx as usize].conn.as_mut()?.soft_error.take()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unreach(code: u8) -> IcmpKind {
+        IcmpKind::DestUnreachable { code, hard: false }
+    }
+
+    #[test]
+    fn codes_map_to_linux_errnos() {
+        // ICMPv4 (Linux icmp_err_convert).
+        assert_eq!(
+            icmp_error(false, unreach(0)),
+            Some(ConnError::NetUnreachable)
+        );
+        assert_eq!(icmp_error(false, unreach(1)), Some(ConnError::Unreachable));
+        assert_eq!(
+            icmp_error(false, unreach(2)),
+            Some(ConnError::ProtocolUnreachable)
+        );
+        assert_eq!(icmp_error(false, unreach(3)), Some(ConnError::Refused));
+        assert_eq!(
+            icmp_error(false, unreach(9)),
+            Some(ConnError::NetUnreachable)
+        );
+        assert_eq!(icmp_error(false, unreach(13)), Some(ConnError::Unreachable));
+        assert_eq!(icmp_error(false, unreach(16)), None);
+        // ICMPv6 (Linux icmpv6_err_convert, RFC 4443 §3.1).
+        assert_eq!(
+            icmp_error(true, unreach(0)),
+            Some(ConnError::NetUnreachable)
+        );
+        assert_eq!(icmp_error(true, unreach(1)), Some(ConnError::Prohibited));
+        assert_eq!(icmp_error(true, unreach(3)), Some(ConnError::Unreachable));
+        assert_eq!(icmp_error(true, unreach(4)), Some(ConnError::Refused));
+        assert_eq!(icmp_error(true, unreach(7)), None);
+        for v6 in [false, true] {
+            assert_eq!(
+                icmp_error(v6, IcmpKind::TimeExceeded),
+                Some(ConnError::Unreachable)
+            );
+            assert_eq!(icmp_error(v6, IcmpKind::PacketTooBig { mtu: 1280 }), None);
+        }
+    }
+}
