@@ -185,7 +185,8 @@ impl Connection {
                 self.stalled_since = Some(env.now);
             }
             self.pend.probe_pending = true;
-            self.persist_backoff = (self.persist_backoff + 1).min(16);
+            // Linux tcp_send_probe0: the backoff grows up to tcp_retries2.
+            self.persist_backoff = (self.persist_backoff + 1).min(env.cfg.retries.clamp(1, 16));
             let rto = self.rtt.rto();
             let wait = rto
                 .checked_mul(1 << self.persist_backoff.min(10))

@@ -34,7 +34,9 @@
 //!   synack (see [`divergences`]) are reported as expected divergences when they
 //!   fail, not as failures.
 //! - Shell commands and `%{ }%` code blocks cannot run here: they are reported as
-//!   skipped lines.
+//!   skipped lines, except `sysctl` settings of Linux's TCP limits the engine has
+//!   (`tcp_retries2`, `tcp_orphan_retries`, ...; see `sysctl`), which configure the
+//!   engine before the script starts, wherever they appear.
 //!
 //! Syscalls live in `syscall`, packet building and matching in `packet`, Linux
 //! constants in `consts`.
@@ -43,6 +45,7 @@ mod consts;
 pub mod divergences;
 mod packet;
 mod syscall;
+mod sysctl;
 
 use crate::ast::{
     Direction, Event, EventKind, EventTime, PacketBody, PacketEvent, Script, TcpSegmentSpec,
@@ -487,10 +490,15 @@ impl Run {
         if local_ip.is_ipv4() != remote_ip.is_ipv4() {
             return Err(fail(0, "--local_ip and --remote_ip differ in family"));
         }
-        let config = Config {
+        let mut config = Config {
             tso_max: TSO_MAX,
             ..Config::linux()
         };
+        for e in &script.events {
+            if let EventKind::Command(c) = &e.kind {
+                sysctl::apply(&mut config, c);
+            }
+        }
         let mut stack = Stack::new(config, *b"packetdrill-run!");
         stack.add_address(local_ip);
         let buf = vec![0u8; stack.max_packet_size()];
@@ -535,6 +543,8 @@ impl Run {
             .count();
         for e in &script.events {
             match &e.kind {
+                // A sysctl the engine has was applied to its configuration.
+                EventKind::Command(c) if sysctl::apply(&mut Config::default(), c) => {}
                 EventKind::Command(_) => self
                     .skipped_lines
                     .push(format!("line {}: skipped shell command", e.line)),
