@@ -368,7 +368,8 @@ pub(crate) struct Connection {
     pub(crate) linger_at: Option<Instant>,
     /// Consecutive RTO expirations without progress.
     pub(crate) retries: u32,
-    pub(crate) persist_backoff: u32,
+    /// Persist timer backoff exponent (at most 16; 16 bits, beside `probes_out`).
+    pub(crate) persist_backoff: u16,
     /// Zero-window probes sent since the peer last sent an acceptable segment (Linux
     /// `icsk_probes_out`; bounded by `Connection::retry_limit`).
     pub(crate) probes_out: u16,

@@ -172,9 +172,9 @@ impl Connection {
             let backed_off = self
                 .rtt
                 .rto()
-                .checked_mul(1 << self.persist_backoff.min(10))
+                .checked_mul(1u32 << self.persist_backoff.min(10))
                 .is_none_or(|w| w >= env.cfg.rto_max);
-            let orphan_done = self.orphan && backed_off && self.persist_backoff >= limit;
+            let orphan_done = self.orphan && backed_off && u32::from(self.persist_backoff) >= limit;
             if self.user_timeout_expired(env) || u32::from(self.probes_out) >= limit || orphan_done
             {
                 self.give_up(env);
@@ -186,10 +186,11 @@ impl Connection {
             }
             self.pend.probe_pending = true;
             // Linux tcp_send_probe0: the backoff grows up to tcp_retries2.
-            self.persist_backoff = (self.persist_backoff + 1).min(env.cfg.retries.clamp(1, 16));
+            let cap = env.cfg.retries.clamp(1, 16) as u16;
+            self.persist_backoff = (self.persist_backoff + 1).min(cap);
             let rto = self.rtt.rto();
             let wait = rto
-                .checked_mul(1 << self.persist_backoff.min(10))
+                .checked_mul(1u32 << self.persist_backoff.min(10))
                 .unwrap_or(env.cfg.rto_max)
                 .min(env.cfg.rto_max);
             self.persist_at = Some(env.now + wait);
