@@ -8,12 +8,15 @@
 use sha2::{Digest, Sha256};
 use std::future::Future;
 use std::io;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use synack::{Config, Device, MemoryDevice, NetStack, PacketBatch, TcpListener, TcpStream};
 use synack_wire::icmp::{IcmpKind, IcmpRepr};
+use synack_wire::{
+    emit_tcp_packet, parse_packet, IpRepr, Packet, TcpFlags, TcpOptions, TcpRepr, PROTO_TCP,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn ip(s: &str) -> IpAddr {
@@ -179,7 +182,7 @@ async fn shutdown_timeout_reports_a_stack_still_finishing() {
     assert!(!a.shutdown_timeout(Duration::from_millis(300)).await);
 }
 
-/// Read packets from the raw end until one is a TCP SYN; return it.
+/// The next packet the raw end receives.
 async fn next_packet(dev: &mut MemoryDevice) -> Vec<u8> {
     let mut batch = PacketBatch::new(16);
     loop {
@@ -223,4 +226,93 @@ async fn connect_fails_with_the_icmp_error_at_once() {
     // Port unreachable: refused (Linux maps it to ECONNREFUSED).
     let e = connect_answered_by_icmp(3).await;
     assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused);
+}
+
+/// Build an IP packet carrying `tcp` from `src` to `dst` (no payload).
+fn tcp_packet(src: SocketAddr, dst: SocketAddr, mut tcp: TcpRepr) -> Vec<u8> {
+    tcp.src_port = src.port();
+    tcp.dst_port = dst.port();
+    let ip = IpRepr {
+        src: src.ip(),
+        dst: dst.ip(),
+        protocol: PROTO_TCP,
+        ttl: 64,
+        payload_len: tcp.header_len(),
+    };
+    let mut buf = vec![0u8; ip.header_len() + tcp.header_len()];
+    let n = emit_tcp_packet(&mut buf, &ip, &tcp, 0).expect("emit");
+    buf.truncate(n);
+    buf
+}
+
+async fn send_raw(dev: &mut MemoryDevice, bytes: &[u8]) {
+    let mut out = PacketBatch::new(1);
+    out.push(bytes);
+    dev.send(&out).await.expect("send");
+}
+
+#[tokio::test]
+async fn take_error_reports_an_icmp_soft_error_once_and_the_stream_lives_on() {
+    let (da, mut raw) = MemoryDevice::pair();
+    let a = NetStack::new(da, &[ip("10.0.0.1")]).expect("stack a");
+    let connect = tokio::spawn({
+        let a = a.clone();
+        async move { TcpStream::connect(&a, "10.0.0.2:80").await }
+    });
+    // The raw end plays the server: SYN-ACK by hand.
+    let syn_bytes = within("SYN", next_packet(&mut raw)).await;
+    let Ok(Packet::Tcp(syn)) = parse_packet(&syn_bytes, true) else {
+        panic!("not a TCP SYN");
+    };
+    let (client, server) = (
+        SocketAddr::new(syn.ip.src, syn.tcp.src_port),
+        SocketAddr::new(syn.ip.dst, syn.tcp.dst_port),
+    );
+    let synack = TcpRepr {
+        src_port: 0,
+        dst_port: 0,
+        seq: 5000,
+        ack: syn.tcp.seq.wrapping_add(1),
+        flags: TcpFlags::SYN | TcpFlags::ACK,
+        window: 65535,
+        urgent: 0,
+        options: TcpOptions::default(),
+    };
+    send_raw(&mut raw, &tcp_packet(server, client, synack)).await;
+    let mut stream = within("connect", connect)
+        .await
+        .expect("join")
+        .expect("connect");
+    let _ack = within("ACK", next_packet(&mut raw)).await;
+    assert!(stream.take_error().expect("take_error").is_none());
+    // Data goes out; a router says the host is unreachable (a soft error while
+    // established: RFC 1122 §4.2.3.9).
+    stream.write_all(b"hello").await.expect("write");
+    let data = within("data", next_packet(&mut raw)).await;
+    let mut buf = vec![0u8; 1600];
+    let kind = IcmpKind::DestUnreachable {
+        code: 1,
+        hard: false,
+    };
+    let n = IcmpRepr::emit_packet(kind, ip("10.0.0.254"), ip("10.0.0.1"), &data, &mut buf)
+        .expect("icmp");
+    send_raw(&mut raw, &buf[..n]).await;
+    // SO_ERROR semantics: reported once, as EHOSTUNREACH; the stream stays usable.
+    let e = within("soft error", async {
+        loop {
+            if let Some(e) = stream.take_error().expect("take_error") {
+                return e;
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert_eq!(e.kind(), io::ErrorKind::HostUnreachable);
+    assert_eq!(e.raw_os_error(), Some(libc::EHOSTUNREACH));
+    assert!(stream.take_error().expect("take_error").is_none());
+    stream
+        .write_all(b" again")
+        .await
+        .expect("write after a soft error");
+    drop(a);
 }
