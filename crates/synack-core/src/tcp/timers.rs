@@ -10,8 +10,8 @@
 //! keeps answering the probes with a zero window keeps the connection open, as RFC 1122
 //! §4.2.2.17 requires, unless the user timeout is set; an orphan is dropped even then
 //! once its probes have backed off to `rto_max` as many times as its limit). A
-//! connection that gives up
-//! reports its last ICMP soft error, else `TimedOut` (Linux `tcp_write_err`).
+//! connection that gives up reports its last ICMP soft error, else `TimedOut` (Linux
+//! `tcp_write_err`).
 
 use super::{Connection, Env};
 use crate::cc::CongestionControl;
