@@ -79,7 +79,10 @@ pub struct Config {
     /// SYN-ACK retransmissions before a half-open connection is dropped (Linux: 5).
     pub synack_retries: u32,
     /// Data / FIN retransmissions before the connection fails with `TimedOut`
-    /// (RFC 1122 §4.2.3.5 R2; Linux tcp_retries2: 15).
+    /// (RFC 1122 §4.2.3.5 R2; Linux tcp_retries2: 15). Unanswered zero-window probes
+    /// are bounded by the same count, as in Linux `tcp_probe_timer`; a peer that
+    /// answers them keeps the connection open (RFC 1122 §4.2.2.17) unless
+    /// `user_timeout` is set.
     pub retries: u32,
     /// Maximum segment lifetime; TIME-WAIT lasts 2*MSL (RFC 9293 §3.4.2). Default 30 s,
     /// so TIME-WAIT lasts 60 s like Linux.
@@ -135,9 +138,25 @@ pub struct Config {
     pub ttl: u8,
     /// Verify checksums of received packets (turn off only for offloaded devices).
     pub verify_checksums: bool,
-    /// Keep SYN-SENT / data retransmission within a user timeout etc.: the zero-window
-    /// probe backoff cap is `rto_max`.
+    /// Stack-wide cap on connections (every state, compact TIME-WAIT records
+    /// included; default 4,194,304). At the cap `connect` fails with
+    /// `TooManyConnections` and a SYN for a listener is dropped without an answer and
+    /// counted in `StackStats::connection_limit_drops`: dropped rather than reset so
+    /// the peer retransmits and gets in once a connection ends, as Linux does when it
+    /// cannot allocate a request (an RST would fail its connect at once).
     pub max_connections: usize,
+    /// Connections the application has closed that may still be finishing (sending
+    /// queued data, FIN-WAIT-1/2, CLOSING, LAST-ACK), stack-wide (like Linux
+    /// `tcp_max_orphans`; default 65,536). A close beyond it resets the connection
+    /// instead (counted in `StackStats::orphans_reset`), as Linux's `tcp_close` does
+    /// when `tcp_check_oom` finds too many orphans. Compact TIME-WAIT records do not
+    /// count.
+    pub max_orphans: usize,
+    /// Retransmissions (and unanswered zero-window probes) an orphaned connection may
+    /// make before it is dropped (Linux `tcp_orphan_retries`, default 0, which means
+    /// 8 while the RTO is below `rto_max`). Orphans in FIN-WAIT-2 are bounded by
+    /// `fin_wait2_timeout` instead.
+    pub orphan_retries: u32,
     /// Maximum data queued for one TSO super-segment (bytes). 0 = one MSS per packet.
     pub tso_max: usize,
 
@@ -214,6 +233,8 @@ impl Default for Config {
             ttl: 64,
             verify_checksums: true,
             max_connections: 1 << 22,
+            max_orphans: 65_536,
+            orphan_retries: 0,
             tso_max: 0,
             udp_recv_buffer: 212_992,
             udp_send_buffer: 212_992,

@@ -14,7 +14,6 @@ use crate::hash::{Demux, TupleHashBuilder};
 use crate::isn::IsnGenerator;
 use crate::memory::BufferMemory;
 use crate::ports::PortAllocator;
-use crate::seq::Seq;
 use crate::state::State;
 use crate::tcp::input::Outcome;
 use crate::tcp::timewait::{TimeWaitTable, TwAction};
@@ -24,13 +23,14 @@ use crate::timer::TimerQueue;
 use crate::trace::{Direction, SegmentTrace, TraceEvent, TraceKind};
 use core::net::{IpAddr, SocketAddr};
 use std::collections::{HashMap, VecDeque};
-use synack_wire::icmp::{IcmpKind, IcmpRepr};
 use synack_wire::{
     emit_tcp_packet, emit_tcp_packet_summed, parse_packet, parse_packet_deferred, IpRepr, Packet,
     TcpFlags, TcpOptions, TcpPacket, TcpRepr, PROTO_TCP,
 };
 
 mod buffers;
+mod icmp;
+mod limits;
 mod time_wait;
 mod udp;
 
@@ -125,6 +125,11 @@ pub struct StackStats {
     pub largest_packet_out: u64,
     /// UDP and ICMP echo counters (issue 15).
     pub udp: crate::udp::UdpStats,
+    /// SYNs dropped because the stack held [`Config::max_connections`].
+    pub connection_limit_drops: u64,
+    /// Connections reset at close because [`Config::max_orphans`] orphans were
+    /// already finishing (Linux `TCPAbortOnMemory`).
+    pub orphans_reset: u64,
 }
 
 #[derive(Debug)]
@@ -220,6 +225,8 @@ pub struct Stack {
     mem_waiters: Vec<ConnHandle>,
     /// UDP sockets, intercepted flows, ICMP output (udp.rs, stack/udp.rs).
     udp: crate::udp::UdpState,
+    /// Live connections the application has let go of (stack/limits.rs).
+    orphans: usize,
 }
 
 impl Stack {
@@ -260,6 +267,7 @@ impl Stack {
             stats: StackStats::default(),
             mem,
             mem_waiters: Vec::new(),
+            orphans: 0,
         }
     }
 
@@ -624,9 +632,15 @@ impl Stack {
             return;
         }
         let _ = self.shutdown(now, h);
+        if self.orphan_cap_reached(idx) {
+            // Linux tcp_close with tcp_check_oom: too many orphans, reset this one.
+            self.stats.orphans_reset += 1;
+            self.abort(now, h);
+            return;
+        }
         self.slots[idx as usize].app_owned = false;
+        self.set_orphan(idx);
         if let Some(c) = self.slots[idx as usize].conn.as_mut() {
-            c.orphan = true;
             if c.state == State::FinWait2 {
                 c.linger_at = Some(now + c.opts.fin_wait2_timeout);
             }
@@ -639,6 +653,7 @@ impl Stack {
     pub fn abort(&mut self, now: Instant, h: ConnHandle) {
         let Some(idx) = self.check(h) else { return };
         self.slots[idx as usize].app_owned = false;
+        self.set_orphan(idx);
         let mut ts = None;
         self.with_conn(idx, now, |c, env| {
             if matches!(
@@ -654,7 +669,6 @@ impl Stack {
                     ts = Some((c.remote.port(), c.ts_now(env.now), c.ts_recent));
                 }
             }
-            c.orphan = true;
             c.fail(ConnError::Aborted, env);
         });
         // RFC 7323 §3.2: once negotiated, TSopt "SHOULD be sent in an <RST>" too
@@ -1203,7 +1217,7 @@ impl Stack {
             }
         }
         if self.connection_count() >= self.cfg.max_connections {
-            self.stats.listen_overflows += 1;
+            self.stats.connection_limit_drops += 1;
             return;
         }
         let iss = self.isn.isn(now, local, remote);
@@ -1268,56 +1282,6 @@ impl Stack {
                 options: TcpOptions::default(),
             },
         ));
-    }
-
-    /// RFC 5927 / RFC 1122 §4.2.3.9: an ICMP error about one of our connections.
-    #[cold]
-    fn handle_icmp(&mut self, now: Instant, icmp: &IcmpRepr) {
-        let local = SocketAddr::new(icmp.quoted_src, icmp.src_port);
-        let remote = SocketAddr::new(icmp.quoted_dst, icmp.dst_port);
-        let Some(&idx) = self
-            .table
-            .get(&(local, remote))
-            .or_else(|| self.tw_table.get(&(local, remote)))
-        else {
-            self.stats.icmp_ignored += 1;
-            return;
-        };
-        if idx & TW_TAG != 0 {
-            // TIME-WAIT: nothing is in flight (RFC 5927 §4.1).
-            self.stats.icmp_ignored += 1;
-            return;
-        }
-        let kind = icmp.kind;
-        let seq = Seq(icmp.seq);
-        let applied = self.with_conn(idx, now, |c, env| {
-            // RFC 5927 §4.1: the quoted sequence number must be in flight.
-            let in_flight = seq >= c.snd_una && seq < c.snd_max.max(c.snd_una + 1);
-            if !in_flight {
-                return false;
-            }
-            match kind {
-                IcmpKind::PacketTooBig { mtu } => {
-                    let hdr = if c.local.is_ipv6() { 60 } else { 40 };
-                    let new_mss = (mtu as usize).saturating_sub(hdr).max(536) as u16;
-                    if new_mss < c.mss {
-                        c.mss = new_mss;
-                        // RFC 1191 §6.5: retransmit what was too big at once.
-                        c.snd_nxt = c.snd_una;
-                    }
-                }
-                IcmpKind::DestUnreachable { hard: true, .. } if c.state == State::SynSent => {
-                    c.fail(ConnError::Unreachable, env);
-                }
-                _ => c.soft_error = Some(ConnError::Unreachable),
-            }
-            true
-        });
-        if applied == Some(true) {
-            self.stats.icmp_applied += 1;
-        } else {
-            self.stats.icmp_ignored += 1;
-        }
     }
 
     fn insert(&mut self, conn: Connection, app_owned: bool) -> u32 {
@@ -1520,6 +1484,7 @@ impl Stack {
         if let Some(b) = slot.conn.take() {
             self.mem.recharge(b.mem_charged as usize, 0);
             self.live -= 1;
+            self.orphans -= usize::from(b.orphan);
             if self.spare.len() < SPARE_BOXES {
                 self.spare.push(b);
             }

@@ -25,13 +25,26 @@ use synack_core::{Event, UdpEvent};
 /// Longest time captured packets stay in the capture buffer while traffic flows.
 const CAPTURE_FLUSH: Duration = Duration::from_millis(200);
 
-/// Run the stack until every user handle is gone or the device fails.
+/// Marks the driver stopped when it returns, however it returns.
+struct StopGuard(Arc<Shared>);
+
+impl Drop for StopGuard {
+    fn drop(&mut self) {
+        self.0.mark_stopped();
+    }
+}
+
+/// Run the stack until the device fails, or every user handle is gone and every
+/// connection has finished (the engine holds no connection but compact TIME-WAIT
+/// records: the FINs of closed connections are retransmitted until acknowledged or
+/// their retry limits end them).
 pub(crate) async fn run<D: Device>(
     shared: Arc<Shared>,
     mut device: D,
     mut trace: Option<TraceFn>,
     batch: usize,
 ) {
+    let _stopped = StopGuard(shared.clone());
     let mut rx = PacketBatch::new(batch);
     let mut tx = PacketBatch::new(batch);
     let mut wakers: Vec<Waker> = Vec::new();
@@ -80,7 +93,7 @@ pub(crate) async fn run<D: Device>(
                     traces.push(ev);
                 }
             }
-            let stop = shared.handle_count() == 0;
+            let stop = shared.handle_count() == 0 && inner.engine.active_connection_count() == 0;
             (inner.engine.poll_timeout(), tx.is_full(), stop)
         };
         rx.clear();

@@ -11,7 +11,7 @@ use crate::driver;
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, Write};
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::Waker;
 use synack_core::trace::TraceEvent;
@@ -98,9 +98,14 @@ pub(crate) struct Shared {
     pub(crate) driver_wake: Notify,
     /// Engine time zero.
     start: tokio::time::Instant,
-    /// Live user handles (NetStack clones, sockets); the driver stops at zero.
+    /// Live user handles (NetStack clones, sockets); the driver stops once this is
+    /// zero and every connection they closed has finished.
     handles: AtomicUsize,
     pub(crate) capture: Mutex<Option<Capture>>,
+    /// Set when the driver task has returned (for [`NetStack::shutdown`]) ...
+    stopped: AtomicBool,
+    /// ... and its waiters woken.
+    stopped_notify: Notify,
 }
 
 impl Shared {
@@ -134,6 +139,26 @@ impl Shared {
     /// Number of live user handles.
     pub(crate) fn handle_count(&self) -> usize {
         self.handles.load(Ordering::Acquire)
+    }
+
+    /// Record that the driver has returned and wake [`NetStack::shutdown`] waiters.
+    pub(crate) fn mark_stopped(&self) {
+        self.stopped.store(true, Ordering::Release);
+        self.stopped_notify.notify_waiters();
+    }
+
+    /// Wait until the driver task has returned.
+    async fn wait_stopped(&self) {
+        loop {
+            let notified = self.stopped_notify.notified();
+            tokio::pin!(notified);
+            // Registered before the check, so a stop in between is not missed.
+            notified.as_mut().enable();
+            if self.stopped.load(Ordering::Acquire) {
+                return;
+            }
+            notified.await;
+        }
     }
 
     fn lock_capture(&self) -> MutexGuard<'_, Option<Capture>> {
@@ -325,6 +350,8 @@ impl NetStackBuilder {
             start: tokio::time::Instant::now(),
             handles: AtomicUsize::new(0),
             capture: Mutex::new(capture),
+            stopped: AtomicBool::new(false),
+            stopped_notify: Notify::new(),
         });
         let handle = StackRef::new(shared.clone());
         rt.spawn(driver::run(shared, device, self.trace, self.batch));
@@ -339,7 +366,10 @@ impl NetStackBuilder {
 /// [`TcpStream::connect`](crate::TcpStream::connect).
 ///
 /// One driver task owns the device; it runs while any handle (a `NetStack` clone or
-/// a socket) is alive. Cloning is cheap.
+/// a socket) is alive, and after the last one is dropped until every connection they
+/// closed has finished its FIN exchange (retransmitting what the peer has not
+/// acknowledged) or given up, and what is left in TIME-WAIT is the engine's compact
+/// records. [`NetStack::shutdown`] waits for that. Cloning is cheap.
 #[derive(Clone)]
 pub struct NetStack {
     pub(crate) stack: StackRef,
@@ -395,6 +425,42 @@ impl NetStack {
     /// Why the driver stopped, if the device failed (sockets then fail with it too).
     pub fn error(&self) -> Option<io::Error> {
         self.stack.lock().check_running().err()
+    }
+
+    /// Drop this handle and wait until the stack has stopped: every other handle (the
+    /// `NetStack`'s clones, listeners, streams) is gone, and every connection they
+    /// closed has delivered its queued data and finished its FIN exchange, or given up
+    /// (retransmission and orphan limits, FIN-WAIT-2 timeout; see
+    /// [`Config::orphan_retries`]). TIME-WAIT needs no packets and is not waited for.
+    /// Returns at once if the device failed. A stream still held elsewhere keeps the
+    /// stack running, so drop the sockets first; see
+    /// [`shutdown_timeout`](NetStack::shutdown_timeout) to bound the wait.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let (dev, _peer) = synack::MemoryDevice::pair();
+    /// let stack = synack::NetStack::new(dev, &["10.0.0.1".parse().unwrap()]).unwrap();
+    /// stack.shutdown().await; // nothing open: returns at once
+    /// # }
+    /// ```
+    pub async fn shutdown(self) {
+        let shared = self.stack.0.clone();
+        drop(self);
+        shared.wait_stopped().await;
+    }
+
+    /// [`shutdown`](NetStack::shutdown) with a deadline: true if the stack stopped
+    /// within `timeout`. When it did not, the driver keeps finishing the closing
+    /// connections in the background (each is bounded by its retry limits).
+    pub async fn shutdown_timeout(self, timeout: std::time::Duration) -> bool {
+        tokio::time::timeout(timeout, self.shutdown()).await.is_ok()
+    }
+
+    /// Whether the driver task has stopped (the device failed, or the stack was shut
+    /// down and finished).
+    pub fn is_stopped(&self) -> bool {
+        self.stack.stopped.load(Ordering::Acquire)
     }
 
     /// Write out buffered capture records now.

@@ -115,6 +115,9 @@ impl Connection {
         self.stats.segs_received += 1;
         self.last_recv_at = env.now;
         self.keepalive_probes = 0;
+        self.probes_out = 0;
+        // The path works: forget an ICMP soft error (Linux tcp_ack clears sk_err_soft).
+        self.soft_error = None;
 
         // RFC 7323 §4.3: remember TS.Recent from a segment that covers Last.ACK.sent.
         if self.ts_ok {

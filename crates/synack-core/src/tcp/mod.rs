@@ -380,7 +380,11 @@ pub(crate) struct Connection {
     pub(crate) linger_at: Option<Instant>,
     /// Consecutive RTO expirations without progress.
     pub(crate) retries: u32,
-    pub(crate) persist_backoff: u32,
+    /// Persist timer backoff exponent (at most 16; 16 bits, beside `probes_out`).
+    pub(crate) persist_backoff: u16,
+    /// Zero-window probes sent since the peer last sent an acceptable segment (Linux
+    /// `icsk_probes_out`; bounded by `Connection::retry_limit`).
+    pub(crate) probes_out: u16,
     pub(crate) keepalive_probes: u32,
     /// When the oldest unacknowledged data was first sent without progress since
     /// (for the user timeout).
@@ -489,6 +493,7 @@ impl Connection {
             linger_at: None,
             retries: 0,
             persist_backoff: 0,
+            probes_out: 0,
             keepalive_probes: 0,
             stalled_since: None,
             last_recv_at: now,

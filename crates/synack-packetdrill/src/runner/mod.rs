@@ -34,7 +34,9 @@
 //!   synack (see [`divergences`]) are reported as expected divergences when they
 //!   fail, not as failures.
 //! - Shell commands and `%{ }%` code blocks cannot run here: they are reported as
-//!   skipped lines.
+//!   skipped lines, except `sysctl` settings of Linux's TCP limits the engine has
+//!   (`tcp_retries2`, `tcp_orphan_retries`, ...; see `sysctl`), which configure the
+//!   engine before the script starts, wherever they appear.
 //!
 //! Syscalls live in `syscall`, packet building and matching in `packet`, Linux
 //! constants in `consts`.
@@ -43,6 +45,7 @@ mod consts;
 pub mod divergences;
 mod packet;
 mod syscall;
+mod sysctl;
 
 use crate::ast::{
     Direction, Event, EventKind, EventTime, PacketBody, PacketEvent, Script, TcpSegmentSpec,
@@ -487,10 +490,15 @@ impl Run {
         if local_ip.is_ipv4() != remote_ip.is_ipv4() {
             return Err(fail(0, "--local_ip and --remote_ip differ in family"));
         }
-        let config = Config {
+        let mut config = Config {
             tso_max: TSO_MAX,
             ..Config::linux()
         };
+        for e in &script.events {
+            if let EventKind::Command(c) = &e.kind {
+                sysctl::apply(&mut config, c);
+            }
+        }
         let mut stack = Stack::new(config, *b"packetdrill-run!");
         stack.add_address(local_ip);
         let buf = vec![0u8; stack.max_packet_size()];
@@ -535,6 +543,8 @@ impl Run {
             .count();
         for e in &script.events {
             match &e.kind {
+                // A sysctl the engine has was applied to its configuration.
+                EventKind::Command(c) if sysctl::apply(&mut Config::default(), c) => {}
                 EventKind::Command(_) => self
                     .skipped_lines
                     .push(format!("line {}: skipped shell command", e.line)),
@@ -810,12 +820,40 @@ impl Run {
                 }
             }
             ("unreachable" | "destination_unreachable", code) => {
-                let (c, hard) = match code {
-                    Some("net_unreachable") => (0, false),
-                    Some("host_unreachable") => (1, false),
-                    Some("protocol_unreachable") => (2, true),
-                    Some("port_unreachable") => (if v6 { 4 } else { 3 }, true),
-                    _ => (1, false),
+                // packetdrill's code names (its icmp_packet.c tables: ICMPv4, and
+                // for an IPv6 script the ICMPv6 ones of RFC 4443 §3.1); a code it does
+                // not name is host unreachable / address unreachable.
+                let c = if v6 {
+                    match code {
+                        Some("net_unreachable" | "no_route") => 0,
+                        Some("admin_prohibited") => 1,
+                        Some("not_neighbour") => 2,
+                        Some("port_unreachable") => 4,
+                        _ => 3,
+                    }
+                } else {
+                    match code {
+                        Some("net_unreachable") => 0,
+                        Some("protocol_unreachable") => 2,
+                        Some("port_unreachable") => 3,
+                        Some("source_route_failed") => 5,
+                        Some("net_unknown") => 6,
+                        Some("host_unknown") => 7,
+                        Some("source_host_isolated") => 8,
+                        Some("net_prohibited") => 9,
+                        Some("host_prohibited") => 10,
+                        Some("net_unreachable_for_tos") => 11,
+                        Some("host_unreachable_for_tos") => 12,
+                        Some("packet_filtered") => 13,
+                        Some("precedence_violation") => 14,
+                        Some("precedence_cutoff") => 15,
+                        _ => 1,
+                    }
+                };
+                let hard = if v6 {
+                    synack_wire::icmp::v6_unreachable_is_hard(c)
+                } else {
+                    synack_wire::icmp::v4_unreachable_is_hard(c)
                 };
                 IcmpKind::DestUnreachable { code: c, hard }
             }

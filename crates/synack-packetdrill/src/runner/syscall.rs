@@ -94,6 +94,9 @@ fn conn_errno(e: ConnError) -> Ret {
         ConnError::TimedOut => "ETIMEDOUT",
         ConnError::Aborted => "ECONNABORTED",
         ConnError::Unreachable => "EHOSTUNREACH",
+        ConnError::NetUnreachable => "ENETUNREACH",
+        ConnError::ProtocolUnreachable => "ENOPROTOOPT",
+        ConnError::Prohibited => "EACCES",
     })
 }
 
@@ -1006,13 +1009,20 @@ impl Run {
         let o = &f.opts;
         let value: i64 = match (level, name) {
             (1, 4) => {
-                // SO_ERROR: the pending error, cleared by reading it.
+                // SO_ERROR: the pending error, cleared by reading it; else the soft
+                // error of an ICMP message, cleared too (Linux sock_getsockopt).
                 let e = conn.and_then(|h| self.stack.info(h)).and_then(|i| i.error);
+                let soft = |stack: &mut synack_core::Stack| {
+                    conn.and_then(|h| stack.take_soft_error(h))
+                        .map_or(0, |e| match conn_errno(e) {
+                            Ret::Err(v) | Ret::Ok(v) => v,
+                        })
+                };
                 match e {
                     Some(e) if !f.error_reported => match self.take_error(n, e, Ret::Ok(0)) {
                         Ret::Err(v) | Ret::Ok(v) => v,
                     },
-                    _ => 0,
+                    _ => soft(&mut self.stack),
                 }
             }
             (1, 2) => i64::from(o.reuseaddr),
