@@ -140,6 +140,17 @@ pub struct Config {
     pub max_connections: usize,
     /// Maximum data queued for one TSO super-segment (bytes). 0 = one MSS per packet.
     pub tso_max: usize,
+    /// TCP Fast Open (RFC 7413), as Linux's `net.ipv4.tcp_fastopen` bits (constants in
+    /// [`crate::fastopen`]): 0x1 client, 0x2 server, 0x4 client sends data
+    /// without a cookie, 0x200 server takes data without a cookie, 0x400 every
+    /// listener takes Fast Open without `TCP_FASTOPEN`. Default 0x1, as in Linux: a
+    /// client may use it when the application asks ([`Stack::connect_fastopen`]).
+    ///
+    /// [`Stack::connect_fastopen`]: crate::Stack::connect_fastopen
+    pub fastopen: u32,
+    /// The Fast Open server key (Linux `net.ipv4.tcp_fastopen_key`). `None`: derived
+    /// from the stack secret.
+    pub fastopen_key: Option<[u8; 16]>,
 }
 
 impl Default for Config {
@@ -183,6 +194,8 @@ impl Default for Config {
             verify_checksums: true,
             max_connections: 1 << 22,
             tso_max: 0,
+            fastopen: crate::tcp::fastopen::CLIENT_ENABLE,
+            fastopen_key: None,
         }
     }
 }

@@ -28,4 +28,5 @@ mod tcp;
 pub use config::{Config, Keepalive};
 pub use error::{ConnError, ConnectError, ListenError, RecvError, SendError};
 pub use stack::{ConnHandle, Event, ListenerHandle, Stack, StackStats, Transmit};
+pub use tcp::fastopen;
 pub use tcp::{ConnInfo, ConnStats, SocketOptions};

@@ -31,6 +31,7 @@ use synack_wire::{
 };
 
 mod buffers;
+mod fastopen;
 mod time_wait;
 
 /// Names one connection. Stale handles (of a connection that was freed) are detected.
@@ -147,6 +148,8 @@ struct Listener {
     backlog: usize,
     syn_received: usize,
     accept_queue: VecDeque<ConnHandle>,
+    /// TCP Fast Open switch, queue and key (stack/fastopen.rs).
+    tfo: crate::tcp::fastopen::ListenerFastOpen,
 }
 
 /// Demux table values with this bit set name a TIME-WAIT record, not a slot.
@@ -215,6 +218,10 @@ pub struct Stack {
     /// Connections whose application write found no buffer memory (woken with
     /// `Writable` when memory is freed).
     mem_waiters: Vec<ConnHandle>,
+    /// TCP Fast Open server keys (RFC 7413 §4.1.2).
+    tfo_keys: crate::tcp::fastopen::ServerKeys,
+    /// TCP Fast Open client cookie cache (RFC 7413 §4.1.3).
+    tfo_cache: crate::tcp::fastopen::ClientCache,
 }
 
 impl Stack {
@@ -227,6 +234,7 @@ impl Stack {
             ^ u64::from_le_bytes(secret[8..].try_into().unwrap_or([0; 8])).rotate_left(17);
         let ports = PortAllocator::new(cfg.ephemeral_ports.clone(), port_key);
         let mem = BufferMemory::new(cfg.memory_pressure, cfg.memory_limit);
+        let tfo_keys = Stack::initial_fastopen_keys(cfg.fastopen_key, &secret);
         Stack {
             challenge_budget: cfg.challenge_ack_limit,
             rst_budget: cfg.rst_limit,
@@ -254,6 +262,8 @@ impl Stack {
             stats: StackStats::default(),
             mem,
             mem_waiters: Vec::new(),
+            tfo_keys,
+            tfo_cache: Default::default(),
         }
     }
 
@@ -344,15 +354,17 @@ impl Stack {
     }
 
     fn new_listener(&mut self, local: SocketAddr, backlog: usize) -> u32 {
+        let backlog = if backlog == 0 {
+            self.cfg.backlog
+        } else {
+            backlog
+        };
         let l = Listener {
             local,
-            backlog: if backlog == 0 {
-                self.cfg.backlog
-            } else {
-                backlog
-            },
+            backlog,
             syn_received: 0,
             accept_queue: VecDeque::new(),
+            tfo: self.listener_fastopen_at_listen(backlog),
         };
         if let Some(i) = self.listeners.iter().position(Option::is_none) {
             self.listeners[i] = Some(l);
@@ -437,6 +449,19 @@ impl Stack {
         remote: SocketAddr,
         local: Option<SocketAddr>,
     ) -> Result<ConnHandle, ConnectError> {
+        let h = self.connect_deferred(now, remote, local)?;
+        self.with_conn(h.idx, now, |c, env| c.active_open(env));
+        Ok(h)
+    }
+
+    /// [`connect`](Stack::connect) up to the SYN: the connection exists (CLOSED), its
+    /// ends and ISS are chosen, and `active_open` has not run.
+    fn connect_deferred(
+        &mut self,
+        now: Instant,
+        remote: SocketAddr,
+        local: Option<SocketAddr>,
+    ) -> Result<ConnHandle, ConnectError> {
         if remote.ip().is_unspecified() || remote.port() == 0 {
             return Err(ConnectError::BadAddress);
         }
@@ -485,7 +510,6 @@ impl Stack {
         let opts = SocketOptions::from_config(&self.cfg);
         let conn = Connection::new(&self.cfg, opts, local, remote, iss, now);
         let idx = self.insert(conn, true);
-        self.with_conn(idx, now, |c, env| c.active_open(env));
         Ok(self.handle_of(idx))
     }
 
@@ -1194,6 +1218,10 @@ impl Stack {
         }
         let tcp = p.tcp;
         self.with_conn(idx, now, |c, env| c.passive_open(env, &tcp));
+        if tcp.options.fast_open.is_some() || !p.payload.is_empty() {
+            // RFC 7413 §4.2.2: a cookie, a cookie request, or data in the SYN.
+            self.fastopen_passive_syn(now, idx, l, p);
+        }
     }
 
     /// RFC 9293 §3.10.7.1: the reset for a segment that matches nothing.
@@ -1393,6 +1421,13 @@ impl Stack {
     /// After any call into a connection: events, accept queue, timers, freeing.
     fn after_call(&mut self, idx: u32) {
         self.recharge(idx);
+        if self.slots[idx as usize]
+            .conn
+            .as_ref()
+            .is_some_and(|c| c.wake & wake::FASTOPEN != 0)
+        {
+            self.fastopen_after_call(idx);
+        }
         let h = self.handle_of(idx);
         let slot = &mut self.slots[idx as usize];
         let Some(conn) = slot.conn.as_mut() else {

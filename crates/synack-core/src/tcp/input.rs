@@ -184,11 +184,14 @@ impl Connection {
                 // A passive open goes to the listener's accept queue; a simultaneous
                 // open (RFC 9293 §3.10.7.3, Figure 8) completes the application's connect.
                 self.wake |= wake::WRITABLE;
-                self.wake |= if self.listener.is_some() {
-                    wake::ESTABLISHED_PASSIVE
+                if self.tfo.as_ref().is_some_and(|t| t.passive.is_some()) {
+                    // RFC 7413 §4.2.2: a Fast Open connection went to the accept
+                    // queue with its SYN; nothing more to announce.
+                } else if self.listener.is_some() {
+                    self.wake |= wake::ESTABLISHED_PASSIVE;
                 } else {
-                    wake::CONNECTED
-                };
+                    self.wake |= wake::CONNECTED;
+                }
                 if self.fin_queued {
                     self.set_state(State::FinWait1, env);
                 }
@@ -384,10 +387,18 @@ impl Connection {
             self.rtx_count = 0;
             self.rtt.reset_backoff();
             self.rto_at = None;
+            // RFC 7413 §4.2.1: SYN data the SYN-ACK did not acknowledge goes again at
+            // once, and queued data carries the handshake's ACK (as in Linux).
+            let data_waiting = self.fastopen_synack(seg, seg_ack);
+            if self.snd_una < self.snd_max {
+                self.rto_at = Some(env.now.add_micros(self.rtt.rto_us()));
+            }
             self.set_state(State::Established, env);
-            self.pend.ack_now = true;
             self.wake |= wake::CONNECTED | wake::WRITABLE;
-            self.pend.handshake_ack = true;
+            if !data_waiting {
+                self.pend.ack_now = true;
+                self.pend.handshake_ack = true;
+            }
             if !payload.is_empty() {
                 self.accept_data(env, self.rcv_nxt, payload);
             }

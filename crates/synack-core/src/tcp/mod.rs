@@ -7,6 +7,7 @@
 //! (RFC 6298, RFC 1122 §4.2.3.6, RFC 5482, RFC 9293 §3.4.2).
 
 mod autotune;
+pub mod fastopen;
 pub(crate) mod input;
 mod output;
 mod pacing;
@@ -193,6 +194,9 @@ pub(crate) mod wake {
     pub(crate) const CONNECTED: u8 = 4;
     pub(crate) const CLOSED: u8 = 8;
     pub(crate) const ESTABLISHED_PASSIVE: u8 = 16;
+    /// Fast Open news for the stack: a client learned a cookie (or its absence) from
+    /// a SYN-ACK, or a passive Fast Open connection left SYN-RECEIVED.
+    pub(crate) const FASTOPEN: u8 = 32;
 }
 
 /// Output a connection owes outside the ordinary data path. Kept together so that
@@ -396,6 +400,8 @@ pub(crate) struct Connection {
     pub(crate) tune: autotune::RcvSpace,
     /// Buffer bytes this connection was last charged in the stack's memory budget.
     pub(crate) mem_charged: u32,
+    /// TCP Fast Open state during the handshake (tcp/fastopen.rs), when used.
+    pub(crate) tfo: Option<Box<fastopen::FastOpenConn>>,
 }
 
 impl Connection {
@@ -499,6 +505,7 @@ impl Connection {
                 now,
             ),
             mem_charged: 0,
+            tfo: None,
         }
     }
 
@@ -577,6 +584,10 @@ impl Connection {
             return;
         }
         self.state = new;
+        if old == State::SynReceived && self.fastopen_passive() {
+            // The listener's Fast Open queue counts it no longer.
+            self.wake |= wake::FASTOPEN;
+        }
         if env.trace.is_some() {
             self.trace_state(env, old, new);
         }

@@ -35,6 +35,10 @@ impl Connection {
         }
         match self.state {
             State::Closed | State::Listen => false,
+            State::SynReceived if self.fastopen_passive() && self.snd_nxt != self.iss => {
+                let off = self.snd_nxt.since(self.buf_seq) as usize;
+                self.send.len() > off
+            }
             State::SynSent | State::SynReceived => self.snd_nxt == self.iss,
             _ => {
                 // Data at or beyond SND.NXT (new or to resend), or a FIN not yet sent:
@@ -70,7 +74,11 @@ impl Connection {
                 if self.state == State::SynReceived && self.pend.ack_now {
                     return Some(self.ack_segment(env, self.snd_nxt));
                 }
-                return None;
+                // RFC 7413 §4.2.2: a Fast Open server may send data before the
+                // handshake completes (as Linux does).
+                if !(self.state == State::SynReceived && self.fastopen_passive()) {
+                    return None;
+                }
             }
             _ => {}
         }
@@ -134,6 +142,15 @@ impl Connection {
         if passive {
             flags |= TcpFlags::ACK;
         }
+        // A SYN sent again after an RTO (not the first SYN-ACK of a simultaneous open).
+        let retransmission = self.snd_max != self.iss && self.retries > 0;
+        // RFC 7413: the cookie option, and data in a client's first SYN.
+        let (fast_open, syn_data) = if self.tfo.is_some() {
+            self.fastopen_syn(retransmission)
+        } else {
+            (None, 0)
+        };
+        options.fast_open = fast_open;
         // RFC 7323 §2.2: the window of a SYN is never scaled.
         let window = self.rcv_wnd().min(65535) as u16;
         self.rcv_adv = self.rcv_nxt + u32::from(window);
@@ -147,9 +164,7 @@ impl Connection {
             urgent: 0,
             options,
         };
-        // A SYN sent again after an RTO (not the first SYN-ACK of a simultaneous open).
-        let retransmission = self.snd_max != self.iss && self.retries > 0;
-        self.snd_nxt = self.iss + 1;
+        self.snd_nxt = self.iss + 1 + syn_data;
         if retransmission {
             self.rtt_probe = None;
             self.stats.segs_retransmitted += 1;
@@ -158,7 +173,7 @@ impl Connection {
                 self.note_retransmission_ts(tsval, self.iss + 1);
             }
         } else {
-            self.snd_max = self.iss + 1;
+            self.snd_max = self.iss + 1 + syn_data;
             // Time the SYN even when we offer timestamps: the peer may decline them,
             // and then this is the only RTT sample of the handshake (RFC 6298 §2).
             self.rtt_probe = Some((self.iss, env.now.total_micros() as u32));
@@ -169,7 +184,10 @@ impl Connection {
         if passive {
             self.after_ack_sent();
         }
-        self.finish(env, repr, 0, 0, retransmission)
+        if syn_data > 0 {
+            self.stats.bytes_sent += u64::from(syn_data);
+        }
+        self.finish(env, repr, 0, syn_data as usize, retransmission)
     }
 
     /// New data, a retransmission, and/or our FIN, if the windows and Nagle allow.
@@ -181,7 +199,8 @@ impl Connection {
                 | State::FinWait1
                 | State::Closing
                 | State::LastAck
-        ) {
+        ) && !(self.state == State::SynReceived && self.fastopen_passive())
+        {
             return None;
         }
         // RFC 9293 §3.7.1: the MSS counts data only after the options of the segment;
