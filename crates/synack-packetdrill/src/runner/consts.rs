@@ -81,6 +81,11 @@ const SYMBOLS: &[(&str, i64)] = &[
     ("TCP_QUICKACK", 12),
     ("TCP_CONGESTION", 13),
     ("TCP_USER_TIMEOUT", 18),
+    ("TCP_FASTOPEN", 23),
+    ("TCP_FASTOPEN_CONNECT", 30),
+    ("TCP_FASTOPEN_KEY", 33),
+    ("TCP_FASTOPEN_NO_COOKIE", 34),
+    ("SOL_IP", 0),
     ("SHUT_RD", 0),
     ("SHUT_WR", 1),
     ("SHUT_RDWR", 2),
@@ -93,6 +98,7 @@ const SYMBOLS: &[(&str, i64)] = &[
     ("MSG_PEEK", 2),
     ("MSG_DONTWAIT", 0x40),
     ("MSG_NOSIGNAL", 0x4000),
+    ("MSG_FASTOPEN", 0x2000_0000),
     ("POLLIN", 0x1),
     ("POLLPRI", 0x2),
     ("POLLOUT", 0x4),
@@ -130,6 +136,8 @@ pub(crate) const O_NONBLOCK: i64 = 0x800;
 pub(crate) const O_RDWR: i64 = 2;
 /// `MSG_DONTWAIT`.
 pub(crate) const MSG_DONTWAIT: i64 = 0x40;
+/// `MSG_FASTOPEN`.
+pub(crate) const MSG_FASTOPEN: i64 = 0x2000_0000;
 
 /// The number of errno `name`.
 pub(crate) fn errno_value(name: &str) -> Option<i64> {

@@ -33,14 +33,18 @@
 //! - Scripts a `divergences` file beside them lists as deliberate differences of
 //!   synack (see [`divergences`]) are reported as expected divergences when they
 //!   fail, not as failures.
-//! - Shell commands and `%{ }%` code blocks cannot run here: they are reported as
-//!   skipped lines.
+//! - Shell commands that set sysctls (`set_sysctls.py`, `sysctl -q`) configure the
+//!   engine where the setting maps onto its configuration, and `ip tcp_metrics flush`
+//!   clears the Fast Open cookie cache (see `fastopen`); the runner starts from the
+//!   settings of upstream's `defaults.sh` (Fast Open `0x70403` and its key). Other
+//!   commands, ignored settings and `%{ }%` code blocks are reported as skipped lines.
 //!
 //! Syscalls live in `syscall`, packet building and matching in `packet`, Linux
 //! constants in `consts`.
 
 mod consts;
 pub mod divergences;
+mod fastopen;
 mod packet;
 mod syscall;
 
@@ -369,6 +373,11 @@ struct Flow {
     ts_map: Vec<(u32, u32)>,
     /// The engine's latest TSval on this connection.
     last_ts_val: Option<u32>,
+    /// The remote side's ISN, from the script's SYN or SYN-ACK: like packetdrill
+    /// (`remote_seq_script_to_live_offset`), the remote sequence numbers of packets
+    /// other than SYNs are written relative to it, and so are the ACK and SACK
+    /// numbers of the engine's packets other than SYNs.
+    remote_isn: Option<u32>,
 }
 
 /// The "socket under test": where a packet line without ports goes.
@@ -407,6 +416,9 @@ struct Run {
     /// `Incoming` events not yet consumed by `accept`, per listener index.
     incoming: HashMap<usize, usize>,
     skipped_lines: Vec<String>,
+    /// Events before the first packet or call (their shell commands configured the
+    /// stack already).
+    startup_events: usize,
     buf: Vec<u8>,
 }
 
@@ -487,10 +499,32 @@ impl Run {
         if local_ip.is_ipv4() != remote_ip.is_ipv4() {
             return Err(fail(0, "--local_ip and --remote_ip differ in family"));
         }
-        let config = Config {
+        let mut config = Config {
             tso_max: TSO_MAX,
+            fastopen: fastopen::DEFAULT_FASTOPEN,
+            fastopen_key: synack_core::fastopen::parse_key(fastopen::DEFAULT_KEY).map(|k| k.0),
             ..Config::linux()
         };
+        // Shell commands before the first event configure the stack it starts with.
+        let mut skipped_lines = Vec::new();
+        let mut startup_events = 0;
+        for e in &script.events {
+            match &e.kind {
+                EventKind::Command(c) => {
+                    let effect = fastopen::interpret_command(c, &mut config);
+                    if !effect.ignored.is_empty() {
+                        skipped_lines.push(format!(
+                            "line {}: shell command: ignored {}",
+                            e.line,
+                            effect.ignored.join(", ")
+                        ));
+                    }
+                }
+                EventKind::Code(_) => {}
+                _ => break,
+            }
+            startup_events += 1;
+        }
         let mut stack = Stack::new(config, *b"packetdrill-run!");
         stack.add_address(local_ip);
         let buf = vec![0u8; stack.max_packet_size()];
@@ -512,7 +546,8 @@ impl Run {
             pending: None,
             all_conns: Vec::new(),
             incoming: HashMap::new(),
-            skipped_lines: Vec::new(),
+            skipped_lines,
+            startup_events,
             buf,
         })
     }
@@ -535,9 +570,6 @@ impl Run {
             .count();
         for e in &script.events {
             match &e.kind {
-                EventKind::Command(_) => self
-                    .skipped_lines
-                    .push(format!("line {}: skipped shell command", e.line)),
                 EventKind::Code(_) => self
                     .skipped_lines
                     .push(format!("line {}: skipped python code block", e.line)),
@@ -554,7 +586,7 @@ impl Run {
         // Script time of the previous event, and whether it was an inbound packet.
         let mut last_time = 0u64;
         let mut last_inbound = false;
-        for e in &script.events {
+        for (i, e) in script.events.iter().enumerate() {
             let inbound =
                 matches!(&e.kind, EventKind::Packet(p) if p.direction == Direction::Inbound);
             let base = if inbound && last_inbound {
@@ -574,7 +606,14 @@ impl Run {
             };
             let tol = self.tolerance(start.saturating_sub(last_time));
             match &e.kind {
-                EventKind::Command(_) | EventKind::Code(_) => continue,
+                EventKind::Command(c) => {
+                    if i >= self.startup_events {
+                        self.advance_to(start)?;
+                        self.run_command(e.line, c);
+                    }
+                    continue;
+                }
+                EventKind::Code(_) => continue,
                 EventKind::Packet(p) => match (&p.body, p.direction) {
                     (PacketBody::Tcp(t), Direction::Inbound) => {
                         self.advance_to(start)?;
@@ -760,8 +799,17 @@ impl Run {
             )));
         }
         let key = self.inbound_flow(p);
+        let syn = t.flags.syn;
+        if syn {
+            self.flows.entry(key).or_default().remote_isn = Some(t.seq_start);
+        }
         let flow = self.flows.get(&key);
         let offset = flow.and_then(|f| f.local_offset).unwrap_or(0);
+        let remote_isn = if syn {
+            0
+        } else {
+            flow.and_then(|f| f.remote_isn).unwrap_or(0)
+        };
         let ts_map: Vec<(u32, u32)> = flow.map(|f| f.ts_map.clone()).unwrap_or_default();
         let last_ts = flow.and_then(|f| f.last_ts_val);
         // packetdrill maps the script's TS ecr to the live TSval the engine sent for
@@ -779,7 +827,7 @@ impl Run {
         let bytes = build_tcp(&InboundTcp {
             src: SocketAddr::new(self.remote_ip, key.1),
             dst: SocketAddr::new(self.local_ip, key.0),
-            seq: t.seq_start,
+            seq: t.seq_start.wrapping_add(remote_isn),
             ack: t.ack.map_or(0, |a| a.wrapping_add(offset)),
             flags: &t.flags,
             window: t.window.unwrap_or(0),
@@ -935,9 +983,16 @@ impl Run {
         if o.syn() && self.sut == Sut::Connecting {
             self.sut = Sut::Flow(key.0, key.1);
         }
+        let remote_isn = if o.syn() {
+            0
+        } else {
+            flow.remote_isn.unwrap_or(0)
+        };
         let mut mapped = o.clone();
         mapped.seq = o.seq.wrapping_sub(offset);
-        let shown = format!("{} at {} s", o.to_script(offset), secs(c.time));
+        mapped.ack = o.ack.wrapping_sub(remote_isn);
+        mapped.unoffset_sacks(remote_isn);
+        let shown = format!("{} at {} s", mapped.to_script(0), secs(c.time));
         if let Err(m) = compare(p, t, &mapped) {
             return Err(fail_with(e.line, m, p.to_string(), shown));
         }

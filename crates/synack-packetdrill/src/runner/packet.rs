@@ -65,6 +65,18 @@ impl Outbound {
 
     /// This segment in script notation, its sequence number shifted into script
     /// space by `local_offset`.
+    /// Make the SACK blocks relative to the remote ISN `remote_isn`.
+    pub(crate) fn unoffset_sacks(&mut self, remote_isn: u32) {
+        for o in &mut self.options {
+            if let OptionSpec::Sack(blocks) = o {
+                for b in blocks {
+                    b.left = b.left.wrapping_sub(remote_isn);
+                    b.right = b.right.wrapping_sub(remote_isn);
+                }
+            }
+        }
+    }
+
     pub(crate) fn to_script(&self, local_offset: u32) -> PacketEvent {
         let seq = self.seq.wrapping_sub(local_offset);
         let f = self.flags;

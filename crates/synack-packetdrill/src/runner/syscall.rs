@@ -49,16 +49,24 @@ pub(super) struct SockOpts {
 /// One file descriptor.
 #[derive(Debug, Clone)]
 pub(super) struct Fd {
-    kind: FdKind,
-    nonblocking: bool,
-    opts: SockOpts,
-    bound_port: Option<u16>,
+    pub(super) kind: FdKind,
+    pub(super) nonblocking: bool,
+    pub(super) opts: SockOpts,
+    pub(super) bound_port: Option<u16>,
     /// The connection's error has been reported once (Linux clears `sk_err`).
     error_reported: bool,
     shut_wr: bool,
     /// `shutdown(SHUT_RD)` was called: like Linux (`RCV_SHUTDOWN` in
     /// `tcp_recvmsg`), a read returns what is queued, then 0 instead of blocking.
     shut_rd: bool,
+    /// `TCP_FASTOPEN_CONNECT` is on.
+    pub(super) fastopen_connect: bool,
+    /// A `TCP_FASTOPEN_CONNECT` connect waiting for the first write, to this server.
+    pub(super) deferred: Option<SocketAddr>,
+    /// `TCP_FASTOPEN` queue length, for when the socket listens.
+    pub(super) fastopen_qlen: Option<usize>,
+    /// `TCP_FASTOPEN_KEY`, for when the socket listens.
+    pub(super) fastopen_key: Option<[u8; 16]>,
 }
 
 impl Fd {
@@ -71,18 +79,27 @@ impl Fd {
             error_reported: false,
             shut_wr: false,
             shut_rd: false,
+            fastopen_connect: false,
+            deferred: None,
+            fastopen_qlen: None,
+            fastopen_key: None,
         }
     }
 }
 
+/// A read or write of `len > 0` bytes from a `NULL` buffer.
+fn len_is_null(s: &SyscallEvent) -> bool {
+    arg(s, 2).and_then(|e| eval_int(e).ok()).is_some_and(|l| l > 0) && null_buffer(s)
+}
+
 /// A call's outcome: a value or -1 with errno.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Ret {
+pub(super) enum Ret {
     Ok(i64),
     Err(i64),
 }
 
-fn errno(name: &str) -> Ret {
+pub(super) fn errno(name: &str) -> Ret {
     Ret::Err(consts::errno_value(name).unwrap_or(22))
 }
 
@@ -99,7 +116,7 @@ fn conn_errno(e: ConnError) -> Ret {
 
 /// A call that can wait.
 #[derive(Debug, Clone)]
-enum Op {
+pub(super) enum Op {
     Accept {
         fd: i64,
         new_fd: Option<i64>,
@@ -117,6 +134,8 @@ enum Op {
         len: usize,
         done: usize,
         dontwait: bool,
+        /// A Fast Open `sendto`: the handshake's failure is the call's error.
+        connecting: bool,
     },
     Poll {
         fds: Vec<PollFd>,
@@ -125,7 +144,7 @@ enum Op {
 }
 
 #[derive(Debug, Clone)]
-struct PollFd {
+pub(super) struct PollFd {
     fd: i64,
     events: u32,
     revents: Option<u32>,
@@ -164,7 +183,7 @@ fn int_arg(line: usize, s: &SyscallEvent, i: usize) -> Result<i64, Stop> {
 }
 
 /// A port in a sockaddr struct argument (`{sa_family=AF_INET, sin_port=htons(80), ...}`).
-fn sockaddr_port(e: Option<&Expr>) -> Option<u16> {
+pub(super) fn sockaddr_port(e: Option<&Expr>) -> Option<u16> {
     let e = e?;
     e.field("sin_port")
         .or_else(|| e.field("sin6_port"))
@@ -173,7 +192,7 @@ fn sockaddr_port(e: Option<&Expr>) -> Option<u16> {
 }
 
 /// An address in a sockaddr struct argument (`sin_addr=inet_addr("192.0.2.1")`).
-fn sockaddr_ip(e: Option<&Expr>) -> Option<std::net::IpAddr> {
+pub(super) fn sockaddr_ip(e: Option<&Expr>) -> Option<std::net::IpAddr> {
     let a = e?.field("sin_addr").or_else(|| e?.field("sin6_addr"))?;
     match a {
         Expr::Call { args, .. } => match args.first()? {
@@ -185,7 +204,7 @@ fn sockaddr_ip(e: Option<&Expr>) -> Option<std::net::IpAddr> {
 }
 
 impl Run {
-    fn fd(&self, n: i64) -> Option<&Fd> {
+    pub(super) fn fd(&self, n: i64) -> Option<&Fd> {
         self.fds.get(&n)
     }
 
@@ -197,7 +216,7 @@ impl Run {
     }
 
     /// Apply the script's options to a connection.
-    fn apply_opts(&mut self, h: ConnHandle, o: &SockOpts) {
+    pub(super) fn apply_opts(&mut self, h: ConnHandle, o: &SockOpts) {
         let now = self.instant();
         let o2 = o.clone();
         self.stack.set_options(now, h, move |so| {
@@ -432,21 +451,35 @@ impl Run {
                 };
                 return self.wait_or(line, op);
             }
-            "write" | "send" | "sendto" => {
-                let flags = if name == "write" {
-                    0
+            "write" | "send" | "sendto" | "sendmsg" => {
+                let (len, flags, addr) = if name == "sendmsg" {
+                    let msg = arg(s, 1);
+                    let len = super::fastopen::msghdr_len(line, msg)?;
+                    let addr = msg.and_then(|m| match m {
+                        Expr::Struct(f) => f.iter().find(|f| f.name == "msg_name").map(|f| &f.value),
+                        _ => None,
+                    });
+                    (len, int_arg(line, s, 2).unwrap_or(0), addr)
                 } else {
-                    int_arg(line, s, 3).unwrap_or(0)
+                    let flags = if name == "write" {
+                        0
+                    } else {
+                        int_arg(line, s, 3).unwrap_or(0)
+                    };
+                    if len_is_null(s) {
+                        return Ok(Immediate::Done(errno("EFAULT")));
+                    }
+                    (int_arg(line, s, 2)?.max(0) as usize, flags, arg(s, 4))
                 };
-                let len = int_arg(line, s, 2)?.max(0) as usize;
-                if len > 0 && null_buffer(s) {
-                    return Ok(Immediate::Done(errno("EFAULT")));
+                if let Some(imm) = self.fastopen_write(fdn()?, len, flags, addr) {
+                    return Ok(imm);
                 }
                 let op = Op::Write {
                     fd: fdn()?,
                     len,
                     done: 0,
                     dontwait: flags & consts::MSG_DONTWAIT != 0,
+                    connecting: false,
                 };
                 return self.wait_or(line, op);
             }
@@ -598,6 +631,7 @@ impl Run {
                 len,
                 done,
                 dontwait,
+                connecting,
             } => {
                 let Some(f) = self.fd(*fd).cloned() else {
                     return Ok(Some(errno("EBADF")));
@@ -606,6 +640,21 @@ impl Run {
                     return Ok(Some(errno("EPIPE")));
                 };
                 let nonblock = f.nonblocking || *dontwait;
+                if *connecting {
+                    // A blocking Fast Open `sendto` (Linux `tcp_sendmsg_fastopen`):
+                    // the connect's error is the call's, whatever the SYN carried.
+                    match self.stack.state(h) {
+                        Some(State::SynSent | State::SynReceived) => return Ok(None),
+                        Some(State::Closed) | None => {
+                            let e = self.stack.info(h).and_then(|i| i.error);
+                            return Ok(Some(match e {
+                                Some(e) => self.take_error(*fd, e, errno("EPIPE")),
+                                None => errno("EPIPE"),
+                            }));
+                        }
+                        _ => *connecting = false,
+                    }
+                }
                 // Linux sk_stream_wait_connect: writes wait for the handshake.
                 if matches!(
                     self.stack.state(h),
@@ -804,6 +853,7 @@ impl Run {
                     f.kind = FdKind::Listener(l);
                     f.bound_port = Some(port);
                 }
+                self.fastopen_listen(n);
                 self.sut = Sut::Listening(port);
                 Ret::Ok(0)
             }
@@ -833,6 +883,13 @@ impl Run {
                 return Ok(Immediate::Done(ret));
             }
             FdKind::Fresh => {}
+        }
+        let target = super::fastopen::connect_target(self, s);
+        if let Some(imm) = self.fastopen_defer_connect(n, target) {
+            return Ok(match imm {
+                Immediate::Wait(op) => self.wait_or(line, op)?,
+                done => done,
+            });
         }
         let ip = sockaddr_ip(arg(s, 1)).unwrap_or(self.remote_ip);
         let port = sockaddr_port(arg(s, 1)).unwrap_or(self.connect_port);
@@ -914,6 +971,9 @@ impl Run {
     fn setsockopt(&mut self, line: usize, n: i64, s: &SyscallEvent) -> Result<Ret, Stop> {
         let level = int_arg(line, s, 1)?;
         let name = int_arg(line, s, 2)?;
+        if level == 6 && matches!(name, 23 | 30 | 33) {
+            return self.fastopen_setsockopt(line, n, name, s);
+        }
         let val_expr = arg(s, 3).ok_or_else(|| fail(line, "setsockopt: missing value"))?;
         let Some(f) = self.fds.get_mut(&n) else {
             return Ok(errno("EBADF"));
@@ -1091,7 +1151,7 @@ impl Run {
 }
 
 /// The first part of a call.
-enum Immediate {
+pub(super) enum Immediate {
     Done(Ret),
     Wait(Op),
 }
