@@ -272,6 +272,15 @@ impl Stack {
         &self.cfg
     }
 
+    /// Change the configuration of a running stack (like a `sysctl`). Settings read
+    /// when a connection is made or a segment is chosen (the options offered,
+    /// retries, timeouts, Fast Open) apply from then on; the MTU, the buffer and
+    /// memory sizes, the ephemeral port range and `fastopen_key` (see
+    /// [`set_fastopen_key`](Stack::set_fastopen_key)) are fixed when the stack is made.
+    pub fn update_config(&mut self, f: impl FnOnce(&mut Config)) {
+        f(&mut self.cfg);
+    }
+
     /// Assign an address to the stack. Packets to other addresses are ignored (unless
     /// an intercepting listener exists).
     pub fn add_address(&mut self, addr: IpAddr) {

@@ -136,6 +136,18 @@ impl Stack {
             .is_some_and(|t| t.syn_data_acked)
     }
 
+    /// True while `h` is a passive Fast Open connection in SYN-RECEIVED: accepted
+    /// before its handshake completed, it may already send (Linux lets such a socket
+    /// write at once).
+    pub fn is_passive_fastopen(&self, h: ConnHandle) -> bool {
+        let Some(idx) = self.check(h) else {
+            return false;
+        };
+        self.slots[idx as usize].conn.as_ref().is_some_and(|c| {
+            c.state == crate::state::State::SynReceived && c.fastopen_passive()
+        })
+    }
+
     /// Open a connection with TCP Fast Open (RFC 7413 §4.2.1; Linux `sendto` with
     /// `MSG_FASTOPEN`, or the first write of a `TCP_FASTOPEN_CONNECT` socket). With a
     /// cached cookie the SYN carries the first bytes of `data` (at most one segment of

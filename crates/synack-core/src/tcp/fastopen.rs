@@ -26,6 +26,7 @@
 
 use super::{wake, Connection, Env};
 use crate::seq::Seq;
+use crate::state::State;
 use core::hash::Hasher;
 use core::net::IpAddr;
 use siphasher::sip::SipHasher24;
@@ -323,6 +324,8 @@ pub(crate) struct FastOpenConn {
     /// All the SYN's data was acknowledged by the SYN-ACK (Linux `TCPI_OPT_SYN_DATA`),
     /// or, passive, the SYN's data was accepted.
     pub(crate) syn_data_acked: bool,
+    /// Acknowledge arriving data with a delay (see `fastopen_pingpong`).
+    pub(crate) pingpong: bool,
 }
 
 /// How much data a client SYN may carry: one segment of the MSS the server gave last
@@ -344,8 +347,31 @@ impl Connection {
     /// (RFC 7413 §4.2.1: a retransmitted SYN carries neither, as in Linux).
     pub(crate) fn fastopen_syn(&self, retransmission: bool) -> (Option<FastOpenOption>, u32) {
         match &self.tfo {
-            Some(t) if !retransmission => (t.option, if t.active { t.syn_data } else { 0 }),
+            Some(t) if !retransmission => match (self.state, t.active) {
+                (State::SynSent, true) => (t.option, t.syn_data),
+                (State::SynReceived, false) => (t.option, 0),
+                // A simultaneous open answers with a plain SYN-ACK (Linux).
+                _ => (None, 0),
+            },
             _ => (None, 0),
+        }
+    }
+
+    /// Delayed ACKs instead of quick ones (Linux's interactive "pingpong" mode): set
+    /// when a Fast Open client's SYN-ACK finds more data queued than the SYN took, so
+    /// that data leaves at once and the peer's answer is acknowledged with a delay,
+    /// as Linux does (`tcp_rcv_synsent_state_process` with a write pending); the
+    /// delayed-ACK timer ends it.
+    #[inline]
+    pub(crate) fn fastopen_pingpong(&self) -> bool {
+        self.tfo.as_ref().is_some_and(|t| t.pingpong)
+    }
+
+    /// The delayed-ACK timer fired: leave the pingpong mode (Linux
+    /// `tcp_delack_timer_handler`).
+    pub(crate) fn fastopen_delack_fired(&mut self) {
+        if let Some(t) = self.tfo.as_mut() {
+            t.pingpong = false;
         }
     }
 
@@ -414,6 +440,11 @@ impl Connection {
             if data_unacked {
                 // Go back to SND.UNA: the rest of the SYN's data goes again now.
                 self.snd_nxt = seg_ack;
+            } else if self.send.len() > self.snd_nxt.since(self.buf_seq) as usize {
+                // The application's write is still going on (Linux: a write
+                // pending on the socket): its data carries the ACK and the peer's
+                // answer is acknowledged with a delay.
+                t.pingpong = true;
             }
         }
         let off = self.snd_nxt.since(self.buf_seq) as usize;

@@ -132,6 +132,9 @@ impl Connection {
                 return Outcome::Done;
             }
             match self.state {
+                // A Fast Open connection is the application's already (RFC 7413
+                // §4.2.2): it is reset like an established one (Linux).
+                State::SynReceived if self.fastopen_passive() => self.fail(ConnError::Reset, env),
                 State::SynReceived if self.listener.is_some() => {
                     // Passive open: the half-open connection just goes away.
                     self.set_state(State::Closed, env);
@@ -636,7 +639,7 @@ impl Connection {
             self.pend.ack_now = true;
             return;
         }
-        if self.quickacks > 0 {
+        if self.quickacks > 0 && !self.fastopen_pingpong() {
             // Quick-ACK mode (Linux tcp_in_quickack_mode; RFC 1122 §4.2.3.2 lets a
             // receiver acknowledge sooner than the delayed-ACK timeout).
             self.quickacks -= 1;

@@ -382,26 +382,18 @@ impl Run {
         }
     }
 
-    /// A shell command met at run time.
+    /// A shell command met at run time: the settings it changes apply to what the
+    /// engine does from now on.
     pub(super) fn run_command(&mut self, line: usize, cmd: &str) {
-        let mut scratch = self.stack.config().clone();
-        let e = interpret_command(cmd, &mut scratch);
+        let mut e = CommandEffect::default();
+        self.stack.update_config(|cfg| e = interpret_command(cmd, cfg));
         if e.flush_metrics {
             self.stack.clear_fastopen_cache();
-        }
-        if let Some(v) = e.fastopen {
-            self.stack.set_fastopen(v);
         }
         if let Some((k, b)) = e.key {
             self.stack.set_fastopen_key(k, b);
         }
-        let mut ignored = e.ignored;
-        for c in e.config {
-            let runtime = c.contains("tcp_fastopen=") || c.contains("tcp_fastopen_key=");
-            if !runtime && !c.starts_with("net.ipv4.tcp_fastopen_blackhole") {
-                ignored.push(format!("{c} (only before the first event)"));
-            }
-        }
+        let ignored = e.ignored;
         if !ignored.is_empty() {
             self.skipped_lines.push(format!(
                 "line {line}: shell command: ignored {}",

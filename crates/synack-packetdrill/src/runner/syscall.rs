@@ -655,11 +655,13 @@ impl Run {
                         _ => *connecting = false,
                     }
                 }
-                // Linux sk_stream_wait_connect: writes wait for the handshake.
+                // Linux sk_stream_wait_connect: writes wait for the handshake (not
+                // on a Fast Open server connection, which may write at once).
                 if matches!(
                     self.stack.state(h),
                     Some(State::SynSent | State::SynReceived)
-                ) {
+                ) && !self.stack.is_passive_fastopen(h)
+                {
                     return Ok(if nonblock {
                         Some(errno("EAGAIN"))
                     } else {
