@@ -150,6 +150,8 @@ struct Listener {
     accept_queue: VecDeque<ConnHandle>,
     /// TCP Fast Open switch, queue and key (stack/fastopen.rs).
     tfo: crate::tcp::fastopen::ListenerFastOpen,
+    /// MSS clamp for its connections (TCP_MAXSEG on the listening socket).
+    max_segment: Option<u16>,
 }
 
 /// Demux table values with this bit set name a TIME-WAIT record, not a slot.
@@ -374,6 +376,7 @@ impl Stack {
             syn_received: 0,
             accept_queue: VecDeque::new(),
             tfo: self.listener_fastopen_at_listen(backlog),
+            max_segment: None,
         };
         if let Some(i) = self.listeners.iter().position(Option::is_none) {
             self.listeners[i] = Some(l);
@@ -401,6 +404,14 @@ impl Stack {
             }
         }
         Some(h)
+    }
+
+    /// Clamp the MSS of a listener's connections, the one its SYN-ACKs offer
+    /// included (Linux: `TCP_MAXSEG` on the listening socket).
+    pub fn set_listener_max_segment(&mut self, listener: ListenerHandle, mss: Option<u16>) {
+        if let Some(Some(l)) = self.listeners.get_mut(listener.0 as usize) {
+            l.max_segment = mss;
+        }
     }
 
     /// The local address a listener listens on.
@@ -1218,7 +1229,10 @@ impl Stack {
             return;
         }
         let iss = self.isn.isn(now, local, remote);
-        let opts = SocketOptions::from_config(&self.cfg);
+        let mut opts = SocketOptions::from_config(&self.cfg);
+        opts.max_segment = self.listeners[l as usize]
+            .as_ref()
+            .and_then(|x| x.max_segment);
         let mut conn = Connection::new(&self.cfg, opts, local, remote, iss, now);
         conn.listener = Some(l);
         let idx = self.insert(conn, false);

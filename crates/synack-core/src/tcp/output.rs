@@ -375,8 +375,12 @@ impl Connection {
         if fin {
             flags |= TcpFlags::FIN;
         }
-        // PSH on the last segment of what the application wrote (RFC 9293 §3.9.1.2).
-        if len > 0 && off + len == self.send.len() {
+        // PSH on the last segment of what the application wrote (RFC 9293 §3.9.1.2),
+        // and, as Linux does, on every offload super-segment of new data (the
+        // segmentation device puts it on the last segment it cuts).
+        if len > 0
+            && (off + len == self.send.len() || (!retransmission && len > usize::from(self.mss)))
+        {
             flags |= TcpFlags::PSH;
         }
         let repr = self.header(env, seq, flags);

@@ -373,7 +373,10 @@ impl Run {
         let FdKind::Listener(l) = f.kind else {
             return;
         };
-        let (qlen, key) = (f.fastopen_qlen, f.fastopen_key);
+        let (qlen, key, maxseg) = (f.fastopen_qlen, f.fastopen_key, f.opts.maxseg);
+        if maxseg.is_some() {
+            self.stack.set_listener_max_segment(l, maxseg);
+        }
         if let Some(q) = qlen {
             self.stack.set_listener_fastopen(l, q);
         }

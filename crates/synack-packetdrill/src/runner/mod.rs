@@ -368,6 +368,11 @@ struct Captured {
 struct Flow {
     /// Live ISN minus scripted ISN of the engine's side, once learned.
     local_offset: Option<u32>,
+    /// The engine's live ISN, once learned: like packetdrill
+    /// (`local_seq_script_to_live_offset`), the engine's sequence numbers in
+    /// packets other than SYNs are written relative to it (the scripted ISN
+    /// matters only in the SYN itself).
+    local_isn: Option<u32>,
     /// Scripted TSval -> live TSval of the engine's packets (packetdrill maps
     /// inbound TS ecr through this).
     ts_map: Vec<(u32, u32)>,
@@ -819,7 +824,12 @@ impl Run {
             self.flows.entry(key).or_default().remote_isn = Some(t.seq_start);
         }
         let flow = self.flows.get(&key);
-        let offset = flow.and_then(|f| f.local_offset).unwrap_or(0);
+        let offset = if syn {
+            flow.and_then(|f| f.local_offset)
+        } else {
+            flow.and_then(|f| f.local_isn.or(f.local_offset))
+        }
+        .unwrap_or(0);
         let remote_isn = if syn {
             0
         } else {
@@ -995,8 +1005,14 @@ impl Run {
         // (TIME-WAIT reuse, a new SYN after an RST) is judged against it.
         if o.syn() && flow.local_offset.is_none() {
             flow.local_offset = Some(o.seq.wrapping_sub(t.seq_start));
+            flow.local_isn = Some(o.seq);
         }
-        let offset = flow.local_offset.unwrap_or(0);
+        let offset = if o.syn() {
+            flow.local_offset
+        } else {
+            flow.local_isn.or(flow.local_offset)
+        }
+        .unwrap_or(0);
         if let (Some(live), Some(script)) = (o.ts_val(), script_ts_val(t)) {
             flow.ts_map.push((script, live));
         }

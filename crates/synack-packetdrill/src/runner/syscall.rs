@@ -38,7 +38,7 @@ pub(super) struct SockOpts {
     keepintvl: Option<u64>,
     keepcnt: Option<u32>,
     nodelay: bool,
-    maxseg: Option<u16>,
+    pub(super) maxseg: Option<u16>,
     user_timeout_ms: Option<u64>,
     linger2: Option<i64>,
     syncnt: Option<u32>,
@@ -210,7 +210,9 @@ impl Run {
 
     fn new_fd_number(&self, wanted: &Expr) -> i64 {
         match wanted.as_int() {
-            Some(n) if n >= 0 && !self.fds.contains_key(&n) => n,
+            // Script descriptors are names, as in packetdrill (which maps them to
+            // live ones): a name still in use is given to the new socket.
+            Some(n) if n >= 0 => n,
             _ => (3..).find(|n| !self.fds.contains_key(n)).unwrap_or(3),
         }
     }
@@ -572,7 +574,7 @@ impl Run {
                             *c = c.saturating_sub(1);
                         }
                         let n = match new_fd {
-                            Some(n) if *n >= 0 && !self.fds.contains_key(n) => *n,
+                            Some(n) if *n >= 0 => *n,
                             _ => (3..).find(|n| !self.fds.contains_key(n)).unwrap_or(3),
                         };
                         let mut nf = Fd::new();
@@ -1049,8 +1051,11 @@ impl Run {
             }
         }
         let opts = o.clone();
-        if let FdKind::Conn(h) = f.kind {
-            self.apply_opts(h, &opts);
+        match f.kind {
+            FdKind::Conn(h) => self.apply_opts(h, &opts),
+            // TCP_MAXSEG on a listener clamps the MSS of its SYN-ACKs (Linux).
+            FdKind::Listener(l) => self.stack.set_listener_max_segment(l, opts.maxseg),
+            FdKind::Fresh => {}
         }
         Ok(Ret::Ok(0))
     }
