@@ -44,6 +44,7 @@
 
 mod consts;
 pub mod divergences;
+mod epoll;
 mod fastopen;
 mod packet;
 mod syscall;
@@ -424,6 +425,8 @@ struct Run {
     /// Events before the first packet or call (their shell commands configured the
     /// stack already).
     startup_events: usize,
+    /// epoll instances by descriptor (epoll.rs).
+    epolls: BTreeMap<i64, epoll::Epoll>,
     buf: Vec<u8>,
 }
 
@@ -553,6 +556,7 @@ impl Run {
             incoming: HashMap::new(),
             skipped_lines,
             startup_events,
+            epolls: BTreeMap::new(),
             buf,
         })
     }
@@ -688,8 +692,29 @@ impl Run {
             });
         }
         while let Some(ev) = self.stack.poll_event() {
-            if let synack_core::Event::Incoming(l) = ev {
+            use synack_core::Event as E;
+            if let E::Incoming(l) = ev {
                 *self.incoming.entry(l.index()).or_default() += 1;
+            }
+            if self.epolls.is_empty() {
+                continue;
+            }
+            // Socket news puts the descriptor's epoll items on the ready list.
+            let hit: Vec<i64> = self
+                .fds
+                .iter()
+                .filter(|(_, f)| match (ev, f.kind) {
+                    (E::Incoming(l), syscall::FdKind::Listener(m)) => l == m,
+                    (
+                        E::Readable(h) | E::Writable(h) | E::Connected(h) | E::Closed(h, _),
+                        syscall::FdKind::Conn(c),
+                    ) => h == c,
+                    _ => false,
+                })
+                .map(|(n, _)| *n)
+                .collect();
+            for n in hit {
+                self.epoll_wake(n);
             }
         }
     }

@@ -67,10 +67,12 @@ pub(super) struct Fd {
     pub(super) fastopen_qlen: Option<usize>,
     /// `TCP_FASTOPEN_KEY`, for when the socket listens.
     pub(super) fastopen_key: Option<[u8; 16]>,
+    /// `TCP_INQ`: `recvmsg` reports the bytes left to read.
+    pub(super) inq: bool,
 }
 
 impl Fd {
-    fn new() -> Fd {
+    pub(super) fn new() -> Fd {
         Fd {
             kind: FdKind::Fresh,
             nonblocking: false,
@@ -83,6 +85,7 @@ impl Fd {
             deferred: None,
             fastopen_qlen: None,
             fastopen_key: None,
+            inq: false,
         }
     }
 }
@@ -208,7 +211,7 @@ impl Run {
         self.fds.get(&n)
     }
 
-    fn new_fd_number(&self, wanted: &Expr) -> i64 {
+    pub(super) fn new_fd_number(&self, wanted: &Expr) -> i64 {
         match wanted.as_int() {
             // Script descriptors are names, as in packetdrill (which maps them to
             // live ones): a name still in use is given to the new socket.
@@ -485,7 +488,18 @@ impl Run {
                 };
                 return self.wait_or(line, op);
             }
-            "close" => self.close(fdn()?),
+            "close" => {
+                let n = fdn()?;
+                self.epolls.remove(&n);
+                for e in self.epolls.values_mut() {
+                    e.forget(n);
+                }
+                self.close(n)
+            }
+            "epoll_create" | "epoll_create1" => self.epoll_create(s),
+            "epoll_ctl" => self.epoll_ctl(line, s)?,
+            "epoll_wait" | "epoll_pwait" => self.epoll_wait(line, s)?,
+            "recvmsg" => return self.recvmsg(line, fdn()?, s),
             "shutdown" => self.shutdown(fdn()?, int_arg(line, s, 1)?),
             "setsockopt" => self.setsockopt(line, fdn()?, s)?,
             "getsockopt" => self.getsockopt(line, fdn()?, s)?,
@@ -559,7 +573,12 @@ impl Run {
 
     /// One try at a waiting call (a non-blocking socket answers EAGAIN instead of
     /// waiting). `timed_out`: a poll's timeout has expired.
-    fn attempt(&mut self, line: usize, op: &mut Op, timed_out: bool) -> Result<Option<Ret>, Stop> {
+    pub(super) fn attempt(
+        &mut self,
+        line: usize,
+        op: &mut Op,
+        timed_out: bool,
+    ) -> Result<Option<Ret>, Stop> {
         match op {
             Op::Accept { fd, new_fd } => {
                 let Some(f) = self.fd(*fd).cloned() else {
@@ -613,6 +632,10 @@ impl Run {
                     return Ok(Some(errno("EBADF")));
                 };
                 let FdKind::Conn(h) = f.kind else {
+                    if f.deferred.is_some() {
+                        // A deferred Fast Open connect is in SYN-SENT for Linux.
+                        return Ok((f.nonblocking || *dontwait).then(|| errno("EAGAIN")));
+                    }
                     return Ok(Some(errno("ENOTCONN")));
                 };
                 let mut buf = vec![0u8; *len];
@@ -750,12 +773,15 @@ impl Run {
     }
 
     /// Linux `tcp_poll` readiness of a descriptor (before masking with events).
-    fn poll_mask(&self, fdn: i64) -> u32 {
+    pub(super) fn poll_mask(&self, fdn: i64) -> u32 {
         use consts::*;
         let Some(f) = self.fd(fdn) else {
             return 0x20; // POLLNVAL
         };
         match f.kind {
+            // A deferred Fast Open connect is writable: the write sends the SYN
+            // (Linux `tcp_poll` with `defer_connect`).
+            FdKind::Fresh if f.deferred.is_some() => POLLOUT | POLLWRNORM,
             FdKind::Fresh => POLLOUT | POLLWRNORM | POLLHUP,
             FdKind::Listener(l) => {
                 if self.incoming.get(&l.index()).copied().unwrap_or(0) > 0 {
@@ -1007,6 +1033,9 @@ impl Run {
             (1, 7) => o.sndbuf = Some(int()?.max(0) as usize),
             (1, 8) => o.rcvbuf = Some(int()?.max(0) as usize),
             (1, 9) => o.keepalive = int()? != 0,
+            // SO_ZEROCOPY: data is copied here either way.
+            (1, 60) => {}
+            (6, 36) => f.inq = int()? != 0,
             (6, 1) => o.nodelay = int()? != 0,
             (6, 2) => {
                 let v = int()?;
