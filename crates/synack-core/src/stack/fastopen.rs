@@ -143,9 +143,10 @@ impl Stack {
         let Some(idx) = self.check(h) else {
             return false;
         };
-        self.slots[idx as usize].conn.as_ref().is_some_and(|c| {
-            c.state == crate::state::State::SynReceived && c.fastopen_passive()
-        })
+        self.slots[idx as usize]
+            .conn
+            .as_ref()
+            .is_some_and(|c| c.state == crate::state::State::SynReceived && c.fastopen_passive())
     }
 
     /// Open a connection with TCP Fast Open (RFC 7413 §4.2.1; Linux `sendto` with

@@ -477,6 +477,224 @@ mod tests {
         assert_eq!(hex(&c), "3021b9d889017eeb");
     }
 
+    fn keys(primary: u8, backup: Option<u8>) -> ServerKeys {
+        ServerKeys {
+            primary: [primary; 16],
+            backup: backup.map(|b| [b; 16]),
+        }
+    }
+
+    fn syn_with(fo: Option<FastOpenOption>) -> TcpRepr {
+        let mut syn = TcpRepr::default();
+        syn.options.fast_open = fo;
+        syn
+    }
+
+    fn on(qlen: usize) -> ListenerFastOpen {
+        ListenerFastOpen {
+            max_qlen: qlen,
+            ..ListenerFastOpen::default()
+        }
+    }
+
+    const SRV: u32 = SERVER_ENABLE;
+
+    #[test]
+    fn server_hands_out_and_checks_cookies() {
+        let k = keys(1, None);
+        let (c, s) = (v4(192, 0, 2, 1), v4(192, 168, 0, 1));
+        let good = k.cookie(c, s);
+        // RFC 7413 §4.1.2: a request gets a cookie, in the format it was asked in.
+        for exp in [false, true] {
+            let d = server_decide(
+                SRV,
+                &on(4),
+                &k,
+                &syn_with(Some(FastOpenOption::request(exp))),
+                false,
+                c,
+                s,
+            );
+            assert!(!d.accept);
+            let o = d.synack_option.expect("cookie");
+            assert_eq!((o.cookie(), o.exp), (&good[..], exp));
+        }
+        // A valid cookie with data: accepted, nothing more in the SYN-ACK.
+        let valid = FastOpenOption::with_cookie(&good, false);
+        let d = server_decide(SRV, &on(4), &k, &syn_with(valid), true, c, s);
+        assert_eq!((d.accept, d.synack_option), (true, None));
+        // The same cookie from another client is not valid there: data ignored, a
+        // fresh cookie offered.
+        let other = v4(192, 0, 2, 9);
+        let d = server_decide(SRV, &on(4), &k, &syn_with(valid), true, other, s);
+        assert!(!d.accept);
+        assert_eq!(
+            d.synack_option.map(|o| o.cookie().to_vec()),
+            Some(k.cookie(other, s).to_vec())
+        );
+        // A cookie of the wrong length is invalid.
+        let short = FastOpenOption::with_cookie(&good[..4], false);
+        assert!(!server_decide(SRV, &on(4), &k, &syn_with(short), true, c, s).accept);
+    }
+
+    #[test]
+    fn rotated_keys_expire_cookies() {
+        let (c, s) = (v4(10, 0, 0, 1), v4(10, 0, 0, 2));
+        let old = keys(1, None).cookie(c, s);
+        // One rotation: the old cookie is still accepted, and a fresh one handed out.
+        let once = keys(2, Some(1));
+        assert_eq!(once.check(&old, c, s), CookieCheck::ValidOld);
+        let d = server_decide(
+            SRV,
+            &on(4),
+            &once,
+            &syn_with(FastOpenOption::with_cookie(&old, true)),
+            true,
+            c,
+            s,
+        );
+        assert!(d.accept);
+        let fresh = d.synack_option.expect("fresh cookie");
+        assert_eq!(fresh.cookie(), &once.cookie(c, s)[..]);
+        assert!(fresh.exp, "answered in the format the client used");
+        // Two rotations: the old cookie has expired.
+        let twice = keys(3, Some(2));
+        assert_eq!(twice.check(&old, c, s), CookieCheck::Invalid);
+        assert!(
+            !server_decide(
+                SRV,
+                &on(4),
+                &twice,
+                &syn_with(FastOpenOption::with_cookie(&old, false)),
+                true,
+                c,
+                s
+            )
+            .accept
+        );
+    }
+
+    #[test]
+    fn server_switches_and_queue_limit() {
+        let k = keys(1, None);
+        let (c, s) = (v4(10, 0, 0, 1), v4(10, 0, 0, 2));
+        let valid = FastOpenOption::with_cookie(&k.cookie(c, s), false);
+        let none = ServerDecision {
+            accept: false,
+            synack_option: None,
+        };
+        // Server bit off, listener off, or its queue full: an ordinary SYN.
+        assert_eq!(
+            server_decide(CLIENT_ENABLE, &on(4), &k, &syn_with(valid), true, c, s),
+            none
+        );
+        assert_eq!(
+            server_decide(SRV, &on(0), &k, &syn_with(valid), true, c, s),
+            none
+        );
+        let full = ListenerFastOpen {
+            max_qlen: 2,
+            qlen: 2,
+            keys: None,
+        };
+        assert_eq!(
+            server_decide(SRV, &full, &k, &syn_with(valid), true, c, s),
+            none
+        );
+        // Data without any option: ignored, unless cookies are not required.
+        assert_eq!(
+            server_decide(SRV, &on(4), &k, &syn_with(None), true, c, s),
+            none
+        );
+        let d = server_decide(
+            SRV | SERVER_COOKIE_NOT_REQD,
+            &on(4),
+            &k,
+            &syn_with(None),
+            true,
+            c,
+            s,
+        );
+        assert_eq!((d.accept, d.synack_option), (true, None));
+        // A listener's own key wins over the stack's.
+        let own = ListenerFastOpen {
+            keys: Some(keys(7, None)),
+            ..on(4)
+        };
+        assert!(!server_decide(SRV, &own, &k, &syn_with(valid), true, c, s).accept);
+    }
+
+    #[test]
+    fn client_cache_fallbacks() {
+        let mut cache = ClientCache::default();
+        let srv = v4(10, 0, 0, 2);
+        // A request answered without a cookie: try the experimental option next,
+        // then back to kind 34 (Linux try_exp 1, 2).
+        cache.learn(
+            srv,
+            &Learned {
+                try_exp: 1,
+                ..Learned::default()
+            },
+        );
+        assert_eq!(cache.get(srv).try_exp, 1);
+        cache.learn(
+            srv,
+            &Learned {
+                try_exp: 2,
+                mss: 940,
+                ..Learned::default()
+            },
+        );
+        assert_eq!((cache.get(srv).try_exp, cache.get(srv).mss), (2, 940));
+        // A cookie is kept with the MSS; no later SYN-ACK without one erases it.
+        let c = FastOpenOption::with_cookie(&[1, 2, 3, 4], false);
+        cache.learn(
+            srv,
+            &Learned {
+                cookie: c,
+                ..Learned::default()
+            },
+        );
+        cache.learn(
+            srv,
+            &Learned {
+                mss: 0,
+                ..Learned::default()
+            },
+        );
+        assert_eq!(cache.get(srv).cookie, c);
+        assert_eq!(cache.get(srv).mss, 940);
+        // Lost SYNs with data are counted until one gets through.
+        cache.learn(
+            srv,
+            &Learned {
+                syn_lost: true,
+                ..Learned::default()
+            },
+        );
+        cache.learn(
+            srv,
+            &Learned {
+                syn_lost: true,
+                ..Learned::default()
+            },
+        );
+        assert_eq!(cache.get(srv).syn_loss, 2);
+        cache.learn(srv, &Learned::default());
+        assert_eq!(cache.get(srv).syn_loss, 0);
+        cache.clear();
+        assert_eq!(cache.get(srv), CacheEntry::default());
+    }
+
+    #[test]
+    fn syn_data_room_is_one_segment_less_option_room() {
+        assert_eq!(syn_data_room(0, 1460, None), 1420);
+        assert_eq!(syn_data_room(940, 1460, None), 900);
+        assert_eq!(syn_data_room(1460, 1460, Some(1040)), 1000);
+        assert_eq!(syn_data_room(0, 30, None), 0);
+    }
+
     #[test]
     fn key_parsing() {
         let (k, b) = parse_key("a0bf63f7-ed803d81-cd641d30-cebc4a90").expect("key");

@@ -337,8 +337,12 @@ impl Connection {
             // Minshall's variant (Linux tcp_nagle_check): only one sub-MSS segment
             // may be unacknowledged at a time.
             let small_outstanding = self.snd_sml > self.snd_una && self.snd_sml <= self.snd_nxt;
+            // The SYN of a Fast Open server still in SYN-RECEIVED is not data in
+            // flight (RFC 1122 §4.2.3.4 holds back small segments behind data).
+            let syn_only = flight == 1 && self.snd_una == self.iss;
             let nagle_ok = self.opts.nodelay
                 || flight == 0
+                || syn_only
                 || self.fin_queued
                 || (env.cfg.nagle_minshall && !small_outstanding);
             let half_window = self.max_snd_wnd > 0 && len as u32 >= self.max_snd_wnd / 2;

@@ -197,7 +197,10 @@ impl Run {
                     want.to_string(),
                     match got {
                         Some((m, d)) => {
-                            format!("{{events={}, data={d}}}", super::consts::poll_flags_to_string(m))
+                            format!(
+                                "{{events={}, data={d}}}",
+                                super::consts::poll_flags_to_string(m)
+                            )
                         }
                         None => "no event".to_string(),
                     },
@@ -219,7 +222,12 @@ impl Run {
     /// `recvmsg(fd, {msg_iov(..)=[...], msg_control=[{... TCP_CM_INQ, cmsg_data=N}]},
     /// flags)`: a read of the iovecs' total length; with `TCP_INQ` on, the control
     /// message's byte count is checked.
-    pub(super) fn recvmsg(&mut self, line: usize, n: i64, s: &SyscallEvent) -> Result<Immediate, Stop> {
+    pub(super) fn recvmsg(
+        &mut self,
+        line: usize,
+        n: i64,
+        s: &SyscallEvent,
+    ) -> Result<Immediate, Stop> {
         let msg = s.args.get(1);
         let len = super::fastopen::msghdr_len(line, msg)?;
         let flags = s
@@ -230,7 +238,9 @@ impl Run {
             .map_err(|m| fail(line, m))?
             .unwrap_or(0);
         if flags & 2 != 0 {
-            return Err(Stop::Skip(format!("line {line}: MSG_PEEK is not supported")));
+            return Err(Stop::Skip(format!(
+                "line {line}: MSG_PEEK is not supported"
+            )));
         }
         let mut op = Op::Read {
             fd: n,

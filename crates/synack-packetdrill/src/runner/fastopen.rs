@@ -116,9 +116,9 @@ pub(super) fn interpret_command(cmd: &str, cfg: &mut Config) -> CommandEffect {
                 true
             }
             ("tcp_syn_retries", _) => parse_u32(&value).map(|v| cfg.syn_retries = v).is_some(),
-            ("tcp_synack_retries", _) => parse_u32(&value)
-                .map(|v| cfg.synack_retries = v)
-                .is_some(),
+            ("tcp_synack_retries", _) => {
+                parse_u32(&value).map(|v| cfg.synack_retries = v).is_some()
+            }
             ("tcp_retries2", _) => parse_u32(&value).map(|v| cfg.retries = v).is_some(),
             _ => false,
         };
@@ -137,7 +137,8 @@ pub(super) fn interpret_command(cmd: &str, cfg: &mut Config) -> CommandEffect {
         || trimmed.contains("sysctl_restore")
         || e.flush_metrics;
     if !known {
-        e.ignored.push(format!("`{}`", trimmed.lines().next().unwrap_or("")));
+        e.ignored
+            .push(format!("`{}`", trimmed.lines().next().unwrap_or("")));
     }
     e
 }
@@ -147,7 +148,9 @@ pub(super) fn interpret_command(cmd: &str, cfg: &mut Config) -> CommandEffect {
 fn af_unspec(addr: Option<&Expr>) -> bool {
     match addr {
         Some(Expr::Symbol(s)) => s == "AF_UNSPEC",
-        Some(e) => matches!(e.field("sa_family").or_else(|| e.field("sin_family")), Some(Expr::Symbol(s)) if s == "AF_UNSPEC"),
+        Some(e) => {
+            matches!(e.field("sa_family").or_else(|| e.field("sin_family")), Some(Expr::Symbol(s)) if s == "AF_UNSPEC")
+        }
         None => false,
     }
 }
@@ -161,7 +164,10 @@ pub(super) fn msghdr_len(line: usize, msg: Option<&Expr>) -> Result<usize, Stop>
         return Ok(0);
     };
     let Expr::Array(items) = &iov.value else {
-        return Err(fail(line, "sendmsg: msg_iov must be an array of {base, len}"));
+        return Err(fail(
+            line,
+            "sendmsg: msg_iov must be an array of {base, len}",
+        ));
     };
     let mut total = 0usize;
     for it in items {
@@ -209,8 +215,7 @@ impl Run {
                 if !fastopen_flag && f.deferred.is_none() {
                     return None;
                 }
-                if self.stack.config().fastopen & fastopen::CLIENT_ENABLE == 0 || af_unspec(addr)
-                {
+                if self.stack.config().fastopen & fastopen::CLIENT_ENABLE == 0 || af_unspec(addr) {
                     return Some(Immediate::Done(errno("EOPNOTSUPP")));
                 }
                 let remote = match f.deferred {
@@ -278,7 +283,11 @@ impl Run {
     /// with a cookie for the server the SYN waits for the first write and `connect`
     /// returns 0 at once; without one, the SYN asks for a cookie. `None`: not such a
     /// socket.
-    pub(super) fn fastopen_defer_connect(&mut self, n: i64, remote: SocketAddr) -> Option<Immediate> {
+    pub(super) fn fastopen_defer_connect(
+        &mut self,
+        n: i64,
+        remote: SocketAddr,
+    ) -> Option<Immediate> {
         let f = self.fd(n)?.clone();
         if !f.fastopen_connect || !matches!(f.kind, FdKind::Fresh) {
             return None;
@@ -294,7 +303,11 @@ impl Run {
         }
         let r = self.fastopen_connect(n, &f, remote, 0, false);
         Some(match r {
-            Immediate::Done(Ret::Err(e)) if e != consts::errno_value("EINPROGRESS").unwrap_or(0) => r,
+            Immediate::Done(Ret::Err(e))
+                if e != consts::errno_value("EINPROGRESS").unwrap_or(0) =>
+            {
+                r
+            }
             _ if f.nonblocking => Immediate::Done(errno("EINPROGRESS")),
             _ => Immediate::Wait(Op::Connect { fd: n }),
         })
@@ -309,7 +322,12 @@ impl Run {
         s: &SyscallEvent,
     ) -> Result<Ret, Stop> {
         let val = s.args.get(3);
-        let len = s.args.get(4).map(eval_int).transpose().map_err(|m| fail(line, m))?;
+        let len = s
+            .args
+            .get(4)
+            .map(eval_int)
+            .transpose()
+            .map_err(|m| fail(line, m))?;
         let client_on = self.stack.config().fastopen & fastopen::CLIENT_ENABLE != 0;
         let Some(f) = self.fds.get_mut(&n) else {
             return Ok(errno("EBADF"));
@@ -389,7 +407,8 @@ impl Run {
     /// engine does from now on.
     pub(super) fn run_command(&mut self, line: usize, cmd: &str) {
         let mut e = CommandEffect::default();
-        self.stack.update_config(|cfg| e = interpret_command(cmd, cfg));
+        self.stack
+            .update_config(|cfg| e = interpret_command(cmd, cfg));
         if e.flush_metrics {
             self.stack.clear_fastopen_cache();
         }

@@ -142,7 +142,9 @@ pub(crate) fn parse_outbound(bytes: &[u8]) -> Result<Outbound, String> {
             TcpOption::Unknown { kind, data } => match kind {
                 19 => OptionSpec::Md5(data.to_vec()),
                 34 => OptionSpec::FastOpen(data.to_vec()),
-                254 if data.starts_with(&[0xF9, 0x89]) => OptionSpec::FastOpenExp(data[2..].to_vec()),
+                254 if data.starts_with(&[0xF9, 0x89]) => {
+                    OptionSpec::FastOpenExp(data[2..].to_vec())
+                }
                 _ => return Err(format!("unknown TCP option kind {kind}")),
             },
         });

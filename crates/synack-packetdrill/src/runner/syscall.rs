@@ -92,7 +92,10 @@ impl Fd {
 
 /// A read or write of `len > 0` bytes from a `NULL` buffer.
 fn len_is_null(s: &SyscallEvent) -> bool {
-    arg(s, 2).and_then(|e| eval_int(e).ok()).is_some_and(|l| l > 0) && null_buffer(s)
+    arg(s, 2)
+        .and_then(|e| eval_int(e).ok())
+        .is_some_and(|l| l > 0)
+        && null_buffer(s)
 }
 
 /// A call's outcome: a value or -1 with errno.
@@ -461,7 +464,9 @@ impl Run {
                     let msg = arg(s, 1);
                     let len = super::fastopen::msghdr_len(line, msg)?;
                     let addr = msg.and_then(|m| match m {
-                        Expr::Struct(f) => f.iter().find(|f| f.name == "msg_name").map(|f| &f.value),
+                        Expr::Struct(f) => {
+                            f.iter().find(|f| f.name == "msg_name").map(|f| &f.value)
+                        }
                         _ => None,
                     });
                     (len, int_arg(line, s, 2).unwrap_or(0), addr)
