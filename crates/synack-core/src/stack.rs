@@ -469,18 +469,20 @@ impl Stack {
         remote: SocketAddr,
         local: Option<SocketAddr>,
     ) -> Result<ConnHandle, ConnectError> {
-        let h = self.connect_deferred(now, remote, local)?;
+        let h = self.connect_deferred(now, remote, local, None)?;
         self.with_conn(h.idx, now, |c, env| c.active_open(env));
         Ok(h)
     }
 
     /// [`connect`](Stack::connect) up to the SYN: the connection exists (CLOSED), its
-    /// ends and ISS are chosen, and `active_open` has not run.
+    /// ends and ISS are chosen, and `active_open` has not run. `opts`: the options to
+    /// start with (else the configuration's).
     fn connect_deferred(
         &mut self,
         now: Instant,
         remote: SocketAddr,
         local: Option<SocketAddr>,
+        opts: Option<SocketOptions>,
     ) -> Result<ConnHandle, ConnectError> {
         if remote.ip().is_unspecified() || remote.port() == 0 {
             return Err(ConnectError::BadAddress);
@@ -527,7 +529,7 @@ impl Stack {
         };
         let local = SocketAddr::new(local_ip, port);
         let iss = self.isn.isn(now, local, remote);
-        let opts = SocketOptions::from_config(&self.cfg);
+        let opts = opts.unwrap_or_else(|| SocketOptions::from_config(&self.cfg));
         let conn = Connection::new(&self.cfg, opts, local, remote, iss, now);
         let idx = self.insert(conn, true);
         Ok(self.handle_of(idx))
@@ -1336,6 +1338,15 @@ impl Stack {
                     }
                 }
                 IcmpKind::DestUnreachable { hard: true, .. } if c.state == State::SynSent => {
+                    c.fail(ConnError::Unreachable, env);
+                }
+                // A Fast Open connection not yet accepted dies of any unreachable
+                // (Linux `tcp_v4_err` in SYN-RECV); its SYN data stays readable.
+                IcmpKind::DestUnreachable { .. }
+                    if c.state == State::SynReceived
+                        && c.fastopen_passive()
+                        && c.listener.is_some() =>
+                {
                     c.fail(ConnError::Unreachable, env);
                 }
                 _ => c.soft_error = Some(ConnError::Unreachable),

@@ -8,7 +8,7 @@ use crate::error::ConnectError;
 use crate::tcp::fastopen::{
     self, syn_data_room, CacheEntry, FastOpenConn, FastOpenKey, ListenerFastOpen, ServerKeys,
 };
-use crate::tcp::wake;
+use crate::tcp::{wake, SocketOptions};
 use crate::time::Instant;
 use core::net::{IpAddr, SocketAddr};
 use synack_wire::{FastOpenOption, TcpPacket};
@@ -166,7 +166,22 @@ impl Stack {
         data: &[u8],
         queue_rest: bool,
     ) -> Result<(ConnHandle, usize), ConnectError> {
-        let h = self.connect_deferred(now, remote, local)?;
+        self.connect_fastopen_with(now, remote, local, None, data, queue_rest)
+    }
+
+    /// [`connect_fastopen`](Stack::connect_fastopen) with the connection's options
+    /// given up front (socket options set before the connect): `TCP_MAXSEG` bounds
+    /// the data the SYN carries, as in Linux.
+    pub fn connect_fastopen_with(
+        &mut self,
+        now: Instant,
+        remote: SocketAddr,
+        local: Option<SocketAddr>,
+        opts: Option<SocketOptions>,
+        data: &[u8],
+        queue_rest: bool,
+    ) -> Result<(ConnHandle, usize), ConnectError> {
+        let h = self.connect_deferred(now, remote, local, opts)?;
         let idx = h.idx;
         let flags = self.cfg.fastopen;
         let entry = self.tfo_cache.get(remote.ip());

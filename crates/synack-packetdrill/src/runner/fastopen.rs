@@ -243,9 +243,12 @@ impl Run {
         let local = f.bound_port.map(|p| SocketAddr::new(self.local_ip, p));
         let now = self.instant();
         let data = vec![0u8; len];
+        // Options set before the connect shape the SYN (TCP_MAXSEG bounds its data).
+        let mut so = synack_core::SocketOptions::from_config(self.stack.config());
+        so.max_segment = f.opts.maxseg;
         match self
             .stack
-            .connect_fastopen(now, remote, local, &data, blocking)
+            .connect_fastopen_with(now, remote, local, Some(so), &data, blocking)
         {
             Ok((h, taken)) => {
                 self.apply_opts(h, &f.opts);
