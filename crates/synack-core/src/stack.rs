@@ -562,6 +562,17 @@ impl Stack {
         Ok(n)
     }
 
+    /// Mark the end of what has been written to `h` so far as the end of a record
+    /// (Linux `MSG_EOR`): no segment will carry bytes of this record and the next,
+    /// and the record's last segment carries PSH.
+    pub fn end_record(&mut self, h: ConnHandle) {
+        if let Some(idx) = self.check(h) {
+            if let Some(c) = self.slots[idx as usize].conn.as_mut() {
+                c.end_record();
+            }
+        }
+    }
+
     /// Read received data (RFC 9293 §3.10.3). `Ok(0)` means the peer closed its side
     /// and everything was read (end of stream).
     pub fn recv(&mut self, h: ConnHandle, buf: &mut [u8]) -> Result<usize, RecvError> {

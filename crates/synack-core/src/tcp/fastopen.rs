@@ -326,6 +326,9 @@ pub(crate) struct FastOpenConn {
     pub(crate) syn_data_acked: bool,
     /// Acknowledge arriving data with a delay (see `fastopen_pingpong`).
     pub(crate) pingpong: bool,
+    /// Passive: the peer knows only the SYN-ACK's unscaled window (see
+    /// `fastopen_quiet_window`).
+    pub(crate) synack_window_only: bool,
 }
 
 /// How much data a client SYN may carry: one segment of the MSS the server gave last
@@ -390,6 +393,25 @@ impl Connection {
         let t = self.tfo.get_or_insert_with(Box::default);
         t.passive = Some(listener);
         t.syn_data_acked = true;
+        t.synack_window_only = true;
+    }
+
+    /// True while a Fast Open server has sent nothing after its SYN-ACK: reading the
+    /// SYN's data then does not call for a window update. Linux grows the window it
+    /// offers from the SYN-ACK's step by step (`rcv_ssthresh`), so the new window is
+    /// never twice the advertised one yet and `tcp_cleanup_rbuf` sends nothing; the
+    /// next segment carries the window.
+    #[inline]
+    pub(crate) fn fastopen_quiet_window(&self) -> bool {
+        self.tfo.as_ref().is_some_and(|t| t.synack_window_only)
+    }
+
+    /// A segment after the SYN-ACK carried our window.
+    #[inline]
+    pub(crate) fn fastopen_window_sent(&mut self) {
+        if let Some(t) = self.tfo.as_mut() {
+            t.synack_window_only = false;
+        }
     }
 
     /// True for a passive Fast Open connection still in SYN-RECEIVED: it may send

@@ -402,6 +402,9 @@ pub(crate) struct Connection {
     pub(crate) mem_charged: u32,
     /// TCP Fast Open state during the handshake (tcp/fastopen.rs), when used.
     pub(crate) tfo: Option<Box<fastopen::FastOpenConn>>,
+    /// Ends of records the application marked (Linux `MSG_EOR`), ascending: no
+    /// segment extends past one. Allocated on the first mark.
+    pub(crate) records: Option<Box<VecDeque<Seq>>>,
 }
 
 impl Connection {
@@ -506,7 +509,32 @@ impl Connection {
             ),
             mem_charged: 0,
             tfo: None,
+            records: None,
         }
+    }
+
+    /// The data written so far ends a record (Linux `MSG_EOR`): later data never
+    /// shares a segment with it.
+    pub(crate) fn end_record(&mut self) {
+        let end = self.buf_seq + self.send.len() as u32;
+        let r = self.records.get_or_insert_with(Box::default);
+        if r.back().is_none_or(|&b| b < end) {
+            r.push_back(end);
+        }
+    }
+
+    /// The first record end after `seq`, forgetting those the peer has acknowledged.
+    pub(crate) fn record_end_after(&mut self, seq: Seq) -> Option<Seq> {
+        let r = self.records.as_mut()?;
+        while r.front().is_some_and(|&m| m <= self.snd_una) {
+            r.pop_front();
+        }
+        r.iter().copied().find(|&m| m > seq)
+    }
+
+    /// True when `seq` is the end of a record.
+    pub(crate) fn is_record_end(&self, seq: Seq) -> bool {
+        self.records.as_ref().is_some_and(|r| r.contains(&seq))
     }
 
     /// RFC 9293 §3.10.1 OPEN (active): send SYN, enter SYN-SENT.
@@ -763,7 +791,7 @@ impl Connection {
             } else {
                 65535
             });
-            if grow >= threshold as i32 && advertised * 2 <= full {
+            if grow >= threshold as i32 && advertised * 2 <= full && !self.fastopen_quiet_window() {
                 self.pend.ack_now = true;
             }
         }

@@ -312,6 +312,19 @@ impl Connection {
                 len = len.min(stop.since(self.snd_nxt) as usize);
             }
         }
+        // A record end (MSG_EOR) ends the segment, and such a segment is not held
+        // back by Nagle: like Linux, whose records are separate buffers, and Nagle
+        // applies only to the last one queued.
+        let mut at_record_end = false;
+        if self.records.is_some() {
+            if let Some(m) = self.record_end_after(self.snd_nxt) {
+                let room = m.since(self.snd_nxt) as usize;
+                if len >= room && room < avail {
+                    len = room;
+                    at_record_end = true;
+                }
+            }
+        }
         let retransmission = self.snd_nxt < self.snd_max;
         if retransmission && pipe > 0 && len < mss && len < avail {
             // Go-back-N: the window cuts this segment short while ACKs are still due;
@@ -330,7 +343,7 @@ impl Connection {
             }
             return None;
         }
-        if len > 0 && !retransmission && !self.pend.force_send {
+        if len > 0 && !retransmission && !self.pend.force_send && !at_record_end {
             // Sender SWS avoidance (RFC 9293 §3.8.6.2.1) with Nagle (RFC 1122 §4.2.3.4).
             let full = len >= mss;
             let all_queued = len == avail;
@@ -383,7 +396,9 @@ impl Connection {
         // and, as Linux does, on every offload super-segment of new data (the
         // segmentation device puts it on the last segment it cuts).
         if len > 0
-            && (off + len == self.send.len() || (!retransmission && len > usize::from(self.mss)))
+            && (off + len == self.send.len()
+                || (!retransmission && len > usize::from(self.mss))
+                || (self.records.is_some() && self.is_record_end(seq + len as u32)))
         {
             flags |= TcpFlags::PSH;
         }
@@ -480,6 +495,9 @@ impl Connection {
         }
         let window = self.window_field();
         self.after_ack_sent();
+        if self.tfo.is_some() {
+            self.fastopen_window_sent();
+        }
         TcpRepr {
             src_port: self.local.port(),
             dst_port: self.remote.port(),

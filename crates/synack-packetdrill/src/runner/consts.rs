@@ -115,6 +115,7 @@ const SYMBOLS: &[(&str, i64)] = &[
     ("MSG_DONTWAIT", 0x40),
     ("MSG_NOSIGNAL", 0x4000),
     ("MSG_FASTOPEN", 0x2000_0000),
+    ("MSG_EOR", 0x80),
     ("POLLIN", 0x1),
     ("POLLPRI", 0x2),
     ("POLLOUT", 0x4),

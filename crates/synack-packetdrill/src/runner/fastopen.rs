@@ -268,6 +268,7 @@ impl Run {
                         done: taken,
                         dontwait: false,
                         connecting: true,
+                        eor: false,
                     })
                 } else if taken > 0 {
                     Immediate::Done(Ret::Ok(taken as i64))

@@ -142,6 +142,8 @@ pub(super) enum Op {
         dontwait: bool,
         /// A Fast Open `sendto`: the handshake's failure is the call's error.
         connecting: bool,
+        /// `MSG_EOR`: the data ends a record.
+        eor: bool,
     },
     Poll {
         fds: Vec<PollFd>,
@@ -490,6 +492,7 @@ impl Run {
                     done: 0,
                     dontwait: flags & consts::MSG_DONTWAIT != 0,
                     connecting: false,
+                    eor: flags & 0x80 != 0,
                 };
                 return self.wait_or(line, op);
             }
@@ -662,6 +665,7 @@ impl Run {
                 done,
                 dontwait,
                 connecting,
+                eor,
             } => {
                 let Some(f) = self.fd(*fd).cloned() else {
                     return Ok(Some(errno("EBADF")));
@@ -701,6 +705,9 @@ impl Run {
                 let zeros = vec![0u8; *len - *done];
                 loop {
                     if *done == *len {
+                        if *eor {
+                            self.stack.end_record(h);
+                        }
                         return Ok(Some(Ret::Ok(*len as i64)));
                     }
                     match self.stack.send(h, &zeros[..*len - *done]) {
