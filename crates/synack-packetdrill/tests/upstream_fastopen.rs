@@ -26,9 +26,9 @@ const PASSING: &[&str] = &[
     "fastopen/client/nonblocking-sendto-empty-buf.pkt",
     "fastopen/client/nonblocking-sendto-errnos.pkt",
     "fastopen/client/nonblocking-sendto-over-mss.pkt",
-    "fastopen/client/nonblocking-sendto.pkt",
     "fastopen/client/poll.pkt",
     "fastopen/client/sendto-af-unspec.pkt",
+    "fastopen/client/syn-data-mss.pkt",
     "fastopen/client/syn-data-rtt-from-syn-data.pkt",
     "fastopen/client/syn-data-timeout.pkt",
     "fastopen/client/valid-cookie-format.pkt",
@@ -39,6 +39,7 @@ const PASSING: &[&str] = &[
     "fastopen/server/opt34/basic-rw.pkt",
     "fastopen/server/opt34/basic-zero-payload.pkt",
     "fastopen/server/opt34/fin-close-socket.pkt",
+    "fastopen/server/opt34/icmp-before-accept.pkt",
     "fastopen/server/opt34/listener-closed-trigger-rst.pkt",
     "fastopen/server/opt34/reset-after-accept.pkt",
     "fastopen/server/opt34/reset-before-accept.pkt",
@@ -49,6 +50,8 @@ const PASSING: &[&str] = &[
     "fastopen/server/opt34/unread-data-closed-trigger-rst.pkt",
     "fastopen/server/simple1.pkt",
     "fastopen/server/simple2.pkt",
+    "fastopen/server/simple3.pkt",
+    "fastopen/server/sockopt-fastopen-key.pkt",
     "syscall_bad_arg/fastopen-invalid-buf-ptr.pkt",
 ];
 

@@ -132,7 +132,7 @@ impl Stack {
         self.slots[idx as usize]
             .conn
             .as_ref()
-            .and_then(|c| c.tfo.as_ref())
+            .and_then(|c| c.tfo())
             .is_some_and(|t| t.syn_data_acked)
     }
 
@@ -206,7 +206,7 @@ impl Stack {
                 t.option = Some(FastOpenOption::request(entry.try_exp == 1));
             }
             t.syn_data = syn_data as u32;
-            c.tfo = Some(Box::new(t));
+            *c.tfo_or_insert() = t;
         }
         let want = if queue_rest { data.len() } else { syn_data };
         let mut taken = 0;
@@ -216,7 +216,7 @@ impl Stack {
                 .as_mut()
                 .expect("new connection");
             taken = c.write(&data[..want]);
-            if let Some(t) = c.tfo.as_mut() {
+            if let Some(t) = c.tfo_mut() {
                 t.syn_data = t.syn_data.min(taken as u32);
             }
         }
@@ -257,7 +257,7 @@ impl Stack {
         }
         let payload = p.payload;
         self.with_conn(idx, now, |c, env| {
-            c.tfo.get_or_insert_with(Box::default).option = d.synack_option;
+            c.tfo_or_insert().option = d.synack_option;
             if d.accept {
                 c.fastopen_accept(env, l, payload);
             }
@@ -273,7 +273,7 @@ impl Stack {
         c.wake &= !wake::FASTOPEN;
         let server = c.remote.ip();
         let in_syn_received = c.state == crate::state::State::SynReceived;
-        let Some(t) = c.tfo.as_mut() else {
+        let Some(t) = c.tfo_mut() else {
             return;
         };
         if let Some(learned) = t.learned.take() {

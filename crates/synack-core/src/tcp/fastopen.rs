@@ -349,7 +349,7 @@ impl Connection {
     /// The Fast Open option and payload length of the SYN or SYN-ACK about to go out
     /// (RFC 7413 §4.2.1: a retransmitted SYN carries neither, as in Linux).
     pub(crate) fn fastopen_syn(&self, retransmission: bool) -> (Option<FastOpenOption>, u32) {
-        match &self.tfo {
+        match self.tfo() {
             Some(t) if !retransmission => match (self.state, t.active) {
                 (State::SynSent, true) => (t.option, t.syn_data),
                 (State::SynReceived, false) => (t.option, 0),
@@ -367,13 +367,13 @@ impl Connection {
     /// delayed-ACK timer ends it.
     #[inline]
     pub(crate) fn fastopen_pingpong(&self) -> bool {
-        self.tfo.as_ref().is_some_and(|t| t.pingpong)
+        self.tfo().is_some_and(|t| t.pingpong)
     }
 
     /// The delayed-ACK timer fired: leave the pingpong mode (Linux
     /// `tcp_delack_timer_handler`).
     pub(crate) fn fastopen_delack_fired(&mut self) {
-        if let Some(t) = self.tfo.as_mut() {
+        if let Some(t) = self.tfo_mut() {
             t.pingpong = false;
         }
     }
@@ -390,7 +390,7 @@ impl Connection {
             self.autotune_on_data(env);
         }
         self.wake |= wake::ESTABLISHED_PASSIVE;
-        let t = self.tfo.get_or_insert_with(Box::default);
+        let t = self.tfo_or_insert();
         t.passive = Some(listener);
         t.syn_data_acked = true;
         t.synack_window_only = true;
@@ -403,13 +403,13 @@ impl Connection {
     /// next segment carries the window.
     #[inline]
     pub(crate) fn fastopen_quiet_window(&self) -> bool {
-        self.tfo.as_ref().is_some_and(|t| t.synack_window_only)
+        self.tfo().is_some_and(|t| t.synack_window_only)
     }
 
     /// A segment after the SYN-ACK carried our window.
     #[inline]
     pub(crate) fn fastopen_window_sent(&mut self) {
-        if let Some(t) = self.tfo.as_mut() {
+        if let Some(t) = self.tfo_mut() {
             t.synack_window_only = false;
         }
     }
@@ -418,7 +418,7 @@ impl Connection {
     /// data (Linux lets a Fast Open server write before the handshake completes).
     #[inline]
     pub(crate) fn fastopen_passive(&self) -> bool {
-        self.tfo.as_ref().is_some_and(|t| t.passive.is_some())
+        self.tfo().is_some_and(|t| t.passive.is_some())
     }
 
     /// A SYN-ACK arrived in SYN-SENT and acknowledged `seg_ack` (RFC 7413 §4.2.1,
@@ -433,41 +433,45 @@ impl Connection {
             self.stats.bytes_acked += n as u64;
         }
         let retransmitted = self.stats.segs_retransmitted > 0;
-        let Some(t) = self.tfo.as_mut() else {
+        let iss = self.iss;
+        let more_queued = self.send.len() > self.snd_nxt.since(self.buf_seq) as usize;
+        let Some(t) = self.tfo_mut() else {
             return false;
         };
-        if t.active {
-            let cookie = seg.options.fast_open.filter(|c| !c.is_request());
-            let data_unacked = t.syn_data > 0 && seg_ack < self.iss + 1 + t.syn_data;
-            let mut learned = Learned {
-                mss: seg.options.mss.unwrap_or(0),
-                cookie,
-                ..Learned::default()
+        if !t.active {
+            return false;
+        }
+        let cookie = seg.options.fast_open.filter(|c| !c.is_request());
+        let data_unacked = t.syn_data > 0 && seg_ack < iss + 1 + t.syn_data;
+        let mut learned = Learned {
+            mss: seg.options.mss.unwrap_or(0),
+            cookie,
+            ..Learned::default()
+        };
+        if retransmitted {
+            // The SYN timed out and the SYN-ACK neither has a cookie nor takes the
+            // data: the SYN with data (or its answer) was probably dropped.
+            learned.syn_lost = cookie.is_none() && data_unacked;
+        } else if cookie.is_none() && t.syn_data == 0 {
+            // A request got no cookie: try the other option format next time.
+            learned.try_exp = if t.option.is_some_and(|o| o.exp) {
+                2
+            } else {
+                1
             };
-            if retransmitted {
-                // The SYN timed out and the SYN-ACK neither has a cookie nor takes
-                // the data: the SYN with data (or its answer) was probably dropped.
-                learned.syn_lost = cookie.is_none() && data_unacked;
-            } else if cookie.is_none() && t.syn_data == 0 {
-                // A request got no cookie: try the other option format next time.
-                learned.try_exp = if t.option.is_some_and(|o| o.exp) {
-                    2
-                } else {
-                    1
-                };
-            }
-            t.learned = Some(learned);
-            t.syn_data_acked = t.syn_data > 0 && !data_unacked;
-            self.wake |= wake::FASTOPEN;
-            if data_unacked {
-                // Go back to SND.UNA: the rest of the SYN's data goes again now.
-                self.snd_nxt = seg_ack;
-            } else if self.send.len() > self.snd_nxt.since(self.buf_seq) as usize {
-                // The application's write is still going on (Linux: a write
-                // pending on the socket): its data carries the ACK and the peer's
-                // answer is acknowledged with a delay.
-                t.pingpong = true;
-            }
+        }
+        t.learned = Some(learned);
+        t.syn_data_acked = t.syn_data > 0 && !data_unacked;
+        if !data_unacked && more_queued {
+            // The application's write is still going on (Linux: a write pending on
+            // the socket): its data carries the ACK and the peer's answer is
+            // acknowledged with a delay.
+            t.pingpong = true;
+        }
+        self.wake |= wake::FASTOPEN;
+        if data_unacked {
+            // Go back to SND.UNA: the rest of the SYN's data goes again now.
+            self.snd_nxt = seg_ack;
         }
         let off = self.snd_nxt.since(self.buf_seq) as usize;
         self.send.len() > off

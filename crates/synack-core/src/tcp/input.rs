@@ -187,7 +187,7 @@ impl Connection {
                 // A passive open goes to the listener's accept queue; a simultaneous
                 // open (RFC 9293 §3.10.7.3, Figure 8) completes the application's connect.
                 self.wake |= wake::WRITABLE;
-                if self.tfo.as_ref().is_some_and(|t| t.passive.is_some()) {
+                if self.tfo().is_some_and(|t| t.passive.is_some()) {
                     // RFC 7413 §4.2.2: a Fast Open connection went to the accept
                     // queue with its SYN; nothing more to announce.
                 } else if self.listener.is_some() {

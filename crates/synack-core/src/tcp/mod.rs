@@ -400,11 +400,19 @@ pub(crate) struct Connection {
     pub(crate) tune: autotune::RcvSpace,
     /// Buffer bytes this connection was last charged in the stack's memory budget.
     pub(crate) mem_charged: u32,
+    /// State few connections use (Fast Open, records), boxed: the others pay one
+    /// pointer (the TCB stays within the 1 KiB per idle connection).
+    pub(crate) rare: Option<Box<Rare>>,
+}
+
+/// A connection's rarely used state.
+#[derive(Debug, Default)]
+pub(crate) struct Rare {
     /// TCP Fast Open state during the handshake (tcp/fastopen.rs), when used.
-    pub(crate) tfo: Option<Box<fastopen::FastOpenConn>>,
+    pub(crate) tfo: Option<fastopen::FastOpenConn>,
     /// Ends of records the application marked (Linux `MSG_EOR`), ascending: no
-    /// segment extends past one. Allocated on the first mark.
-    pub(crate) records: Option<Box<VecDeque<Seq>>>,
+    /// segment extends past one.
+    pub(crate) records: VecDeque<Seq>,
 }
 
 impl Connection {
@@ -508,16 +516,41 @@ impl Connection {
                 now,
             ),
             mem_charged: 0,
-            tfo: None,
-            records: None,
+            rare: None,
         }
+    }
+
+    /// The Fast Open state, if the connection uses Fast Open.
+    #[inline]
+    pub(crate) fn tfo(&self) -> Option<&fastopen::FastOpenConn> {
+        self.rare.as_deref().and_then(|r| r.tfo.as_ref())
+    }
+
+    /// The Fast Open state, mutable.
+    #[inline]
+    pub(crate) fn tfo_mut(&mut self) -> Option<&mut fastopen::FastOpenConn> {
+        self.rare.as_deref_mut().and_then(|r| r.tfo.as_mut())
+    }
+
+    /// The Fast Open state, created when absent.
+    pub(crate) fn tfo_or_insert(&mut self) -> &mut fastopen::FastOpenConn {
+        self.rare
+            .get_or_insert_with(Box::default)
+            .tfo
+            .get_or_insert_with(Default::default)
+    }
+
+    /// True when the application marked record ends.
+    #[inline]
+    pub(crate) fn has_records(&self) -> bool {
+        self.rare.as_ref().is_some_and(|r| !r.records.is_empty())
     }
 
     /// The data written so far ends a record (Linux `MSG_EOR`): later data never
     /// shares a segment with it.
     pub(crate) fn end_record(&mut self) {
         let end = self.buf_seq + self.send.len() as u32;
-        let r = self.records.get_or_insert_with(Box::default);
+        let r = &mut self.rare.get_or_insert_with(Box::default).records;
         if r.back().is_none_or(|&b| b < end) {
             r.push_back(end);
         }
@@ -525,8 +558,9 @@ impl Connection {
 
     /// The first record end after `seq`, forgetting those the peer has acknowledged.
     pub(crate) fn record_end_after(&mut self, seq: Seq) -> Option<Seq> {
-        let r = self.records.as_mut()?;
-        while r.front().is_some_and(|&m| m <= self.snd_una) {
+        let una = self.snd_una;
+        let r = &mut self.rare.as_mut()?.records;
+        while r.front().is_some_and(|&m| m <= una) {
             r.pop_front();
         }
         r.iter().copied().find(|&m| m > seq)
@@ -534,7 +568,7 @@ impl Connection {
 
     /// True when `seq` is the end of a record.
     pub(crate) fn is_record_end(&self, seq: Seq) -> bool {
-        self.records.as_ref().is_some_and(|r| r.contains(&seq))
+        self.rare.as_ref().is_some_and(|r| r.records.contains(&seq))
     }
 
     /// RFC 9293 §3.10.1 OPEN (active): send SYN, enter SYN-SENT.

@@ -145,7 +145,7 @@ impl Connection {
         // A SYN sent again after an RTO (not the first SYN-ACK of a simultaneous open).
         let retransmission = self.snd_max != self.iss && self.retries > 0;
         // RFC 7413: the cookie option, and data in a client's first SYN.
-        let (fast_open, syn_data) = if self.tfo.is_some() {
+        let (fast_open, syn_data) = if self.tfo().is_some() {
             self.fastopen_syn(retransmission)
         } else {
             (None, 0)
@@ -316,7 +316,7 @@ impl Connection {
         // back by Nagle: like Linux, whose records are separate buffers, and Nagle
         // applies only to the last one queued.
         let mut at_record_end = false;
-        if self.records.is_some() {
+        if self.has_records() {
             if let Some(m) = self.record_end_after(self.snd_nxt) {
                 let room = m.since(self.snd_nxt) as usize;
                 if len >= room && room < avail {
@@ -398,7 +398,7 @@ impl Connection {
         if len > 0
             && (off + len == self.send.len()
                 || (!retransmission && len > usize::from(self.mss))
-                || (self.records.is_some() && self.is_record_end(seq + len as u32)))
+                || (self.has_records() && self.is_record_end(seq + len as u32)))
         {
             flags |= TcpFlags::PSH;
         }
@@ -495,7 +495,7 @@ impl Connection {
         }
         let window = self.window_field();
         self.after_ack_sent();
-        if self.tfo.is_some() {
+        if self.tfo().is_some() {
             self.fastopen_window_sent();
         }
         TcpRepr {
