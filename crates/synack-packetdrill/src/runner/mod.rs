@@ -118,7 +118,8 @@ pub struct ScriptResult {
     pub path: String,
     /// Pass, fail or skip.
     pub verdict: Verdict,
-    /// Lines that were not run, such as `line 3: skipped shell command`.
+    /// Lines that were not run or not fully, such as `line 3: skipped python code
+    /// block` or `line 1: shell command: ignored net.ipv4.tcp_min_tso_segs=2`.
     pub skipped_lines: Vec<String>,
     /// Set by [`run_files`] when a `divergences` file lists the script as a
     /// deliberate difference of synack: the reason given there. A failing listed
