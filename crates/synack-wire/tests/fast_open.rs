@@ -84,7 +84,7 @@ fn not_on_other_segments_and_bad_forms_ignored() {
         while opts.len() % 4 != 0 {
             opts.push(1);
         }
-        seg[12] = ((20 + opts.len()) / 4 << 4) as u8;
+        seg[12] = (((20 + opts.len()) / 4) << 4) as u8;
         seg.extend_from_slice(&opts);
         let (r, _) = TcpRepr::parse(&seg, A, B, false).expect("parse");
         assert_eq!(r.options.fast_open, None);

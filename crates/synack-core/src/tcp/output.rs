@@ -192,15 +192,17 @@ impl Connection {
 
     /// New data, a retransmission, and/or our FIN, if the windows and Nagle allow.
     fn data_segment(&mut self, env: &mut Env<'_>) -> Option<Outgoing> {
-        if !matches!(
-            self.state,
+        let sending_state = match self.state {
             State::Established
-                | State::CloseWait
-                | State::FinWait1
-                | State::Closing
-                | State::LastAck
-        ) && !(self.state == State::SynReceived && self.fastopen_passive())
-        {
+            | State::CloseWait
+            | State::FinWait1
+            | State::Closing
+            | State::LastAck => true,
+            // RFC 7413 §4.2.2: a Fast Open server sends before the handshake ends.
+            State::SynReceived => self.fastopen_passive(),
+            _ => false,
+        };
+        if !sending_state {
             return None;
         }
         // RFC 9293 §3.7.1: the MSS counts data only after the options of the segment;

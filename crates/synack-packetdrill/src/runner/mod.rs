@@ -579,11 +579,9 @@ impl Run {
             .filter(|e| matches!(e.kind, EventKind::Packet(_) | EventKind::Syscall(_)))
             .count();
         for e in &script.events {
-            match &e.kind {
-                EventKind::Code(_) => self
-                    .skipped_lines
-                    .push(format!("line {}: skipped python code block", e.line)),
-                _ => {}
+            if let EventKind::Code(_) = &e.kind {
+                self.skipped_lines
+                    .push(format!("line {}: skipped python code block", e.line));
             }
         }
         if runnable == 0 {
