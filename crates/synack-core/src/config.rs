@@ -191,6 +191,17 @@ pub struct Config {
     pub icmp_error_rate: u32,
     /// Burst of the ICMP error token bucket (default 50, Linux `icmp_msgs_burst`).
     pub icmp_error_burst: u32,
+    /// TCP Fast Open (RFC 7413), as Linux's `net.ipv4.tcp_fastopen` bits (constants in
+    /// [`crate::fastopen`]): 0x1 client, 0x2 server, 0x4 client sends data
+    /// without a cookie, 0x200 server takes data without a cookie, 0x400 every
+    /// listener takes Fast Open without `TCP_FASTOPEN`. Default 0x1, as in Linux: a
+    /// client may use it when the application asks ([`Stack::connect_fastopen`]).
+    ///
+    /// [`Stack::connect_fastopen`]: crate::Stack::connect_fastopen
+    pub fastopen: u32,
+    /// The Fast Open server key (Linux `net.ipv4.tcp_fastopen_key`). `None`: derived
+    /// from the stack secret.
+    pub fastopen_key: Option<[u8; 16]>,
 }
 
 impl Default for Config {
@@ -245,6 +256,8 @@ impl Default for Config {
             icmp_echo_intercepted: false,
             icmp_error_rate: 1000,
             icmp_error_burst: 50,
+            fastopen: crate::tcp::fastopen::CLIENT_ENABLE,
+            fastopen_key: None,
         }
     }
 }

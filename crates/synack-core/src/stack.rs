@@ -29,6 +29,7 @@ use synack_wire::{
 };
 
 mod buffers;
+mod fastopen;
 mod icmp;
 mod limits;
 mod time_wait;
@@ -155,6 +156,10 @@ struct Listener {
     backlog: usize,
     syn_received: usize,
     accept_queue: VecDeque<ConnHandle>,
+    /// TCP Fast Open switch, queue and key (stack/fastopen.rs).
+    tfo: crate::tcp::fastopen::ListenerFastOpen,
+    /// MSS clamp for its connections (TCP_MAXSEG on the listening socket).
+    max_segment: Option<u16>,
 }
 
 /// Demux table values with this bit set name a TIME-WAIT record, not a slot.
@@ -227,6 +232,10 @@ pub struct Stack {
     udp: crate::udp::UdpState,
     /// Live connections the application has let go of (stack/limits.rs).
     orphans: usize,
+    /// TCP Fast Open server keys (RFC 7413 §4.1.2).
+    tfo_keys: crate::tcp::fastopen::ServerKeys,
+    /// TCP Fast Open client cookie cache (RFC 7413 §4.1.3).
+    tfo_cache: crate::tcp::fastopen::ClientCache,
 }
 
 impl Stack {
@@ -239,6 +248,7 @@ impl Stack {
             ^ u64::from_le_bytes(secret[8..].try_into().unwrap_or([0; 8])).rotate_left(17);
         let ports = PortAllocator::new(cfg.ephemeral_ports.clone(), port_key);
         let mem = BufferMemory::new(cfg.memory_pressure, cfg.memory_limit);
+        let tfo_keys = Stack::initial_fastopen_keys(cfg.fastopen_key, &secret);
         Stack {
             udp: crate::udp::UdpState::new(cfg.icmp_error_burst),
             challenge_budget: cfg.challenge_ack_limit,
@@ -268,12 +278,23 @@ impl Stack {
             mem,
             mem_waiters: Vec::new(),
             orphans: 0,
+            tfo_keys,
+            tfo_cache: Default::default(),
         }
     }
 
     /// The configuration.
     pub fn config(&self) -> &Config {
         &self.cfg
+    }
+
+    /// Change the configuration of a running stack (like a `sysctl`). Settings read
+    /// when a connection is made or a segment is chosen (the options offered,
+    /// retries, timeouts, Fast Open) apply from then on; the MTU, the buffer and
+    /// memory sizes, the ephemeral port range and `fastopen_key` (see
+    /// [`set_fastopen_key`](Stack::set_fastopen_key)) are fixed when the stack is made.
+    pub fn update_config(&mut self, f: impl FnOnce(&mut Config)) {
+        f(&mut self.cfg);
     }
 
     /// Assign an address to the stack. Packets to other addresses are ignored (unless
@@ -361,15 +382,18 @@ impl Stack {
     }
 
     fn new_listener(&mut self, local: SocketAddr, backlog: usize) -> u32 {
+        let backlog = if backlog == 0 {
+            self.cfg.backlog
+        } else {
+            backlog
+        };
         let l = Listener {
             local,
-            backlog: if backlog == 0 {
-                self.cfg.backlog
-            } else {
-                backlog
-            },
+            backlog,
             syn_received: 0,
             accept_queue: VecDeque::new(),
+            tfo: self.listener_fastopen_at_listen(backlog),
+            max_segment: None,
         };
         if let Some(i) = self.listeners.iter().position(Option::is_none) {
             self.listeners[i] = Some(l);
@@ -397,6 +421,14 @@ impl Stack {
             }
         }
         Some(h)
+    }
+
+    /// Clamp the MSS of a listener's connections, the one its SYN-ACKs offer
+    /// included (Linux: `TCP_MAXSEG` on the listening socket).
+    pub fn set_listener_max_segment(&mut self, listener: ListenerHandle, mss: Option<u16>) {
+        if let Some(Some(l)) = self.listeners.get_mut(listener.0 as usize) {
+            l.max_segment = mss;
+        }
     }
 
     /// The local address a listener listens on.
@@ -454,6 +486,21 @@ impl Stack {
         remote: SocketAddr,
         local: Option<SocketAddr>,
     ) -> Result<ConnHandle, ConnectError> {
+        let h = self.connect_deferred(now, remote, local, None)?;
+        self.with_conn(h.idx, now, |c, env| c.active_open(env));
+        Ok(h)
+    }
+
+    /// [`connect`](Stack::connect) up to the SYN: the connection exists (CLOSED), its
+    /// ends and ISS are chosen, and `active_open` has not run. `opts`: the options to
+    /// start with (else the configuration's).
+    fn connect_deferred(
+        &mut self,
+        now: Instant,
+        remote: SocketAddr,
+        local: Option<SocketAddr>,
+        opts: Option<SocketOptions>,
+    ) -> Result<ConnHandle, ConnectError> {
         if remote.ip().is_unspecified() || remote.port() == 0 {
             return Err(ConnectError::BadAddress);
         }
@@ -499,10 +546,9 @@ impl Stack {
         };
         let local = SocketAddr::new(local_ip, port);
         let iss = self.isn.isn(now, local, remote);
-        let opts = SocketOptions::from_config(&self.cfg);
+        let opts = opts.unwrap_or_else(|| SocketOptions::from_config(&self.cfg));
         let conn = Connection::new(&self.cfg, opts, local, remote, iss, now);
         let idx = self.insert(conn, true);
-        self.with_conn(idx, now, |c, env| c.active_open(env));
         Ok(self.handle_of(idx))
     }
 
@@ -531,6 +577,17 @@ impl Stack {
         }
         self.mark_dirty(idx);
         Ok(n)
+    }
+
+    /// Mark the end of what has been written to `h` so far as the end of a record
+    /// (Linux `MSG_EOR`): no segment will carry bytes of this record and the next,
+    /// and the record's last segment carries PSH.
+    pub fn end_record(&mut self, h: ConnHandle) {
+        if let Some(idx) = self.check(h) {
+            if let Some(c) = self.slots[idx as usize].conn.as_mut() {
+                c.end_record();
+            }
+        }
     }
 
     /// Read received data (RFC 9293 §3.10.3). `Ok(0)` means the peer closed its side
@@ -1221,7 +1278,10 @@ impl Stack {
             return;
         }
         let iss = self.isn.isn(now, local, remote);
-        let opts = SocketOptions::from_config(&self.cfg);
+        let mut opts = SocketOptions::from_config(&self.cfg);
+        opts.max_segment = self.listeners[l as usize]
+            .as_ref()
+            .and_then(|x| x.max_segment);
         let mut conn = Connection::new(&self.cfg, opts, local, remote, iss, now);
         conn.listener = Some(l);
         let idx = self.insert(conn, false);
@@ -1230,6 +1290,10 @@ impl Stack {
         }
         let tcp = p.tcp;
         self.with_conn(idx, now, |c, env| c.passive_open(env, &tcp));
+        if tcp.options.fast_open.is_some() || !p.payload.is_empty() {
+            // RFC 7413 §4.2.2: a cookie, a cookie request, or data in the SYN.
+            self.fastopen_passive_syn(now, idx, l, p);
+        }
     }
 
     /// RFC 9293 §3.10.7.1: the reset for a segment that matches nothing.
@@ -1379,6 +1443,13 @@ impl Stack {
     /// After any call into a connection: events, accept queue, timers, freeing.
     fn after_call(&mut self, idx: u32) {
         self.recharge(idx);
+        if self.slots[idx as usize]
+            .conn
+            .as_ref()
+            .is_some_and(|c| c.wake & wake::FASTOPEN != 0)
+        {
+            self.fastopen_after_call(idx);
+        }
         let h = self.handle_of(idx);
         let slot = &mut self.slots[idx as usize];
         let Some(conn) = slot.conn.as_mut() else {

@@ -35,7 +35,7 @@ pub use ipv6::Ipv6Packet;
 pub use packet::{
     emit_tcp_packet, emit_tcp_packet_summed, parse_packet, parse_packet_deferred, Packet, TcpPacket,
 };
-pub use tcp::{SackBlock, TcpFlags, TcpOption, TcpOptions, TcpRepr, TcpSegment};
+pub use tcp::{FastOpenOption, SackBlock, TcpFlags, TcpOption, TcpOptions, TcpRepr, TcpSegment};
 pub use udp::{emit_udp_packet, parse_udp_packet, UdpDatagram, UdpPacket, UdpRepr, PROTO_UDP};
 
 /// IP protocol number of TCP.

@@ -102,6 +102,13 @@ impl Stack {
             match c.state {
                 State::SynSent => c.fail(err, env),
                 State::SynReceived if c.listener.is_none() => c.fail(err, env),
+                // A Fast Open connection not yet accepted dies of any unreachable
+                // (Linux `tcp_v4_err` in SYN-RECV); its SYN data stays readable.
+                State::SynReceived
+                    if c.fastopen_passive() && matches!(kind, IcmpKind::DestUnreachable { .. }) =>
+                {
+                    c.fail(err, env)
+                }
                 State::SynReceived => {
                     // Linux tcp_req_err: only these drop a request.
                     let drop = match kind {

@@ -137,6 +137,9 @@ impl Connection {
                 return Outcome::Done;
             }
             match self.state {
+                // A Fast Open connection is the application's already (RFC 7413
+                // §4.2.2): it is reset like an established one (Linux).
+                State::SynReceived if self.fastopen_passive() => self.fail(ConnError::Reset, env),
                 State::SynReceived if self.listener.is_some() => {
                     // Passive open: the half-open connection just goes away.
                     self.set_state(State::Closed, env);
@@ -188,11 +191,14 @@ impl Connection {
                 // A passive open goes to the listener's accept queue; a simultaneous
                 // open (RFC 9293 §3.10.7.3, Figure 8) completes the application's connect.
                 self.wake |= wake::WRITABLE;
-                self.wake |= if self.listener.is_some() {
-                    wake::ESTABLISHED_PASSIVE
+                if self.tfo().is_some_and(|t| t.passive.is_some()) {
+                    // RFC 7413 §4.2.2: a Fast Open connection went to the accept
+                    // queue with its SYN; nothing more to announce.
+                } else if self.listener.is_some() {
+                    self.wake |= wake::ESTABLISHED_PASSIVE;
                 } else {
-                    wake::CONNECTED
-                };
+                    self.wake |= wake::CONNECTED;
+                }
                 if self.fin_queued {
                     self.set_state(State::FinWait1, env);
                 }
@@ -388,10 +394,18 @@ impl Connection {
             self.retries = 0;
             self.rtt.reset_backoff();
             self.rto_at = None;
+            // RFC 7413 §4.2.1: SYN data the SYN-ACK did not acknowledge goes again at
+            // once, and queued data carries the handshake's ACK (as in Linux).
+            let data_waiting = self.fastopen_synack(seg, seg_ack);
+            if self.snd_una < self.snd_max {
+                self.rto_at = Some(env.now.add_micros(self.rtt.rto_us()));
+            }
             self.set_state(State::Established, env);
-            self.pend.ack_now = true;
             self.wake |= wake::CONNECTED | wake::WRITABLE;
-            self.pend.handshake_ack = true;
+            if !data_waiting {
+                self.pend.ack_now = true;
+                self.pend.handshake_ack = true;
+            }
             if !payload.is_empty() {
                 self.accept_data(env, self.rcv_nxt, payload);
             }
@@ -624,7 +638,7 @@ impl Connection {
                 .find(|&(s, e)| s < to && from < e)
                 .map(|(s, e)| (s.max(from), e.min(to)));
             if let Some((s, e)) = dup {
-                self.dsack = (self.rcv_nxt + s as u32, self.rcv_nxt + e as u32);
+                self.set_dsack(self.rcv_nxt + s as u32, self.rcv_nxt + e as u32);
             }
         }
         if !self.recv_memory_ok(env, offset as usize, data.len()) {
@@ -646,7 +660,7 @@ impl Connection {
             self.pend.ack_now = true;
             return;
         }
-        if self.quickacks > 0 {
+        if self.quickacks > 0 && !self.fastopen_pingpong() {
             // Quick-ACK mode (Linux tcp_in_quickack_mode; RFC 1122 §4.2.3.2 lets a
             // receiver acknowledge sooner than the delayed-ACK timeout).
             self.quickacks -= 1;
@@ -680,7 +694,7 @@ impl Connection {
             return;
         }
         let end = (seg_seq + len as u32).min(self.rcv_nxt);
-        self.dsack = (seg_seq, end);
+        self.set_dsack(seg_seq, end);
     }
 
     /// The peer's FIN, in order (RFC 9293 §3.10.7.4 eighth).

@@ -7,6 +7,7 @@
 //! (RFC 6298, RFC 1122 §4.2.3.6, RFC 5482, RFC 9293 §3.4.2).
 
 mod autotune;
+pub mod fastopen;
 pub(crate) mod input;
 mod output;
 mod pacing;
@@ -205,6 +206,9 @@ pub(crate) mod wake {
     pub(crate) const CONNECTED: u8 = 4;
     pub(crate) const CLOSED: u8 = 8;
     pub(crate) const ESTABLISHED_PASSIVE: u8 = 16;
+    /// Fast Open news for the stack: a client learned a cookie (or its absence) from
+    /// a SYN-ACK, or a passive Fast Open connection left SYN-RECEIVED.
+    pub(crate) const FASTOPEN: u8 = 32;
 }
 
 /// Output a connection owes outside the ordinary data path. Kept together so that
@@ -356,9 +360,6 @@ pub(crate) struct Connection {
     pub(crate) sb: Option<Box<recovery::Scoreboard>>,
     /// RACK's transmission log (RFC 8985), allocated when data is first sent with SACK.
     pub(crate) rack: Option<Box<rack::Rack>>,
-    /// A D-SACK block (RFC 2883) for the next ACK, `[left, right)`: duplicate data
-    /// that arrived (empty when there is none).
-    pub(crate) dsack: (Seq, Seq),
     /// Our TSval when the latest retransmission was sent, while retransmitted data is
     /// outstanding (RTT sanity: [`Connection::ts_sample_ok`]).
     pub(crate) rtx_tsval: u32,
@@ -410,9 +411,40 @@ pub(crate) struct Connection {
     pub(crate) tune: autotune::RcvSpace,
     /// Buffer bytes this connection was last charged in the stack's memory budget.
     pub(crate) mem_charged: u32,
+    /// State few connections use (Fast Open, records), boxed: the others pay one
+    /// pointer (the TCB stays within the 1 KiB per idle connection).
+    pub(crate) rare: Option<Box<Rare>>,
+}
+
+/// A connection's rarely used state.
+#[derive(Debug, Default)]
+pub(crate) struct Rare {
+    /// TCP Fast Open state during the handshake (tcp/fastopen.rs), when used.
+    pub(crate) tfo: Option<fastopen::FastOpenConn>,
+    /// Ends of records the application marked (Linux `MSG_EOR`), ascending: no
+    /// segment extends past one.
+    pub(crate) records: VecDeque<Seq>,
+    /// A D-SACK block (RFC 2883) for the next ACK, `[left, right)`: duplicate data
+    /// that arrived.
+    pub(crate) dsack: Option<(Seq, Seq)>,
 }
 
 impl Connection {
+    /// A D-SACK block waits for the next ACK.
+    pub(crate) fn dsack_pending(&self) -> bool {
+        self.rare.as_ref().is_some_and(|r| r.dsack.is_some())
+    }
+
+    /// Report `[left, right)` as a D-SACK block on the next ACK (RFC 2883 §4).
+    pub(crate) fn set_dsack(&mut self, left: Seq, right: Seq) {
+        self.rare.get_or_insert_with(Box::default).dsack = Some((left, right));
+    }
+
+    /// The D-SACK block for the ACK being built, once.
+    pub(crate) fn take_dsack(&mut self) -> Option<(Seq, Seq)> {
+        self.rare.as_mut()?.dsack.take()
+    }
+
     /// A connection in CLOSED with the given ends and ISS; `active_open` or
     /// `passive_open` moves it on.
     pub(crate) fn new(
@@ -480,7 +512,6 @@ impl Connection {
             recover: iss,
             sb: None,
             rack: None,
-            dsack: (iss, iss),
             rtx_tsval: 0,
             rtx_high: iss,
             pto_armed: false,
@@ -513,7 +544,59 @@ impl Connection {
                 now,
             ),
             mem_charged: 0,
+            rare: None,
         }
+    }
+
+    /// The Fast Open state, if the connection uses Fast Open.
+    #[inline]
+    pub(crate) fn tfo(&self) -> Option<&fastopen::FastOpenConn> {
+        self.rare.as_deref().and_then(|r| r.tfo.as_ref())
+    }
+
+    /// The Fast Open state, mutable.
+    #[inline]
+    pub(crate) fn tfo_mut(&mut self) -> Option<&mut fastopen::FastOpenConn> {
+        self.rare.as_deref_mut().and_then(|r| r.tfo.as_mut())
+    }
+
+    /// The Fast Open state, created when absent.
+    pub(crate) fn tfo_or_insert(&mut self) -> &mut fastopen::FastOpenConn {
+        self.rare
+            .get_or_insert_with(Box::default)
+            .tfo
+            .get_or_insert_with(Default::default)
+    }
+
+    /// True when the application marked record ends.
+    #[inline]
+    pub(crate) fn has_records(&self) -> bool {
+        self.rare.as_ref().is_some_and(|r| !r.records.is_empty())
+    }
+
+    /// The data written so far ends a record (Linux `MSG_EOR`): later data never
+    /// shares a segment with it.
+    pub(crate) fn end_record(&mut self) {
+        let end = self.buf_seq + self.send.len() as u32;
+        let r = &mut self.rare.get_or_insert_with(Box::default).records;
+        if r.back().is_none_or(|&b| b < end) {
+            r.push_back(end);
+        }
+    }
+
+    /// The first record end after `seq`, forgetting those the peer has acknowledged.
+    pub(crate) fn record_end_after(&mut self, seq: Seq) -> Option<Seq> {
+        let una = self.snd_una;
+        let r = &mut self.rare.as_mut()?.records;
+        while r.front().is_some_and(|&m| m <= una) {
+            r.pop_front();
+        }
+        r.iter().copied().find(|&m| m > seq)
+    }
+
+    /// True when `seq` is the end of a record.
+    pub(crate) fn is_record_end(&self, seq: Seq) -> bool {
+        self.rare.as_ref().is_some_and(|r| r.records.contains(&seq))
     }
 
     /// RFC 9293 §3.10.1 OPEN (active): send SYN, enter SYN-SENT.
@@ -591,6 +674,10 @@ impl Connection {
             return;
         }
         self.state = new;
+        if old == State::SynReceived && self.fastopen_passive() {
+            // The listener's Fast Open queue counts it no longer.
+            self.wake |= wake::FASTOPEN;
+        }
         if env.trace.is_some() {
             self.trace_state(env, old, new);
         }
@@ -769,7 +856,7 @@ impl Connection {
             } else {
                 65535
             });
-            if grow >= threshold as i32 && advertised * 2 <= full {
+            if grow >= threshold as i32 && advertised * 2 <= full && !self.fastopen_quiet_window() {
                 self.pend.ack_now = true;
             }
         }

@@ -50,6 +50,7 @@ impl Connection {
         }
         if self.delack_at.is_some_and(|t| t <= now) {
             self.delack_at = None;
+            self.fastopen_delack_fired();
             self.pend.ack_now = true;
         }
         if self.persist_at.is_some_and(|t| t <= now) {
