@@ -62,7 +62,7 @@ fn table() -> Vec<(Profile, usize, [f64; 3])> {
         (profiles::p2_lossy(), 3_000_000, [2.7, 3.0, 23.0]),
         (profiles::p3_long_fat(), 6_000_000, [17.0, 18.0, 14.0]),
         (profiles::p4_bufferbloat(), 4_000_000, [32.0, 26.0, 26.0]),
-        (profiles::p5_mobile(), 2_000_000, [2.2, 5.8, 8.5]),
+        (profiles::p5_mobile(), 2_000_000, [2.2, 3.5, 8.5]),
     ]
 }
 

@@ -249,7 +249,7 @@ impl Connection {
                 self.handle_dup_ack(env);
             }
             // RFC 8985 §6.2: RACK notes what this ACK delivered and marks losses.
-            self.rack_on_ack(env, seg);
+            let rack = self.rack_on_ack(env, seg);
             self.sack_after_ack(env);
             // Every ACK tells the controller what it delivered (each byte once: when
             // SACKed or, if never SACKed, when cumulatively acknowledged).
@@ -265,7 +265,9 @@ impl Connection {
                 app_limited: self.send.len() <= off,
             };
             self.cc.on_delivery(env.now, &delivery);
-            self.prr_on_ack(delivered);
+            // RFC 6937bis §6: a "safe" ACK advanced SND.UNA and showed no new loss.
+            let safe_ack = self.snd_una > una_before && rack.lost == 0;
+            self.prr_on_ack(delivered, safe_ack);
         }
         if simultaneous_synack {
             // Only the ACK of the duplicate SYN-ACK is new; nothing else to process.

@@ -223,9 +223,16 @@ impl Connection {
             if self.snd_una < self.snd_max {
                 let off = self.snd_una.since(self.buf_seq) as usize;
                 // Stop at data the peer SACKed (RFC 6675 §4 NextSeg sends holes only).
-                let hole = self
+                let mut hole = self
                     .sacked_stop(self.snd_una)
                     .map_or(usize::MAX, |s| s.since(self.snd_una) as usize);
+                // And at a record end (Linux `MSG_EOR`).
+                if self.has_records() {
+                    let una = self.snd_una;
+                    if let Some(m) = self.record_end_after(una) {
+                        hole = hole.min(m.since(una) as usize);
+                    }
+                }
                 let len = self.send.len().saturating_sub(off).min(mss).min(hole);
                 let fin = fin_seq.is_some_and(|f| self.snd_una + len as u32 == f);
                 if len > 0 || fin {
@@ -248,7 +255,13 @@ impl Connection {
             SackSend::Blocked => return None,
             SackSend::Retransmit { seq, end } => {
                 let off = seq.since(self.buf_seq) as usize;
-                let hole = end.since(seq) as usize;
+                let mut hole = end.since(seq) as usize;
+                // A retransmission stops at a record end too (Linux `MSG_EOR`).
+                if self.has_records() {
+                    if let Some(m) = self.record_end_after(seq) {
+                        hole = hole.min(m.since(seq) as usize);
+                    }
+                }
                 let len = self.send.len().saturating_sub(off).min(mss).min(hole);
                 let fin = fin_seq.is_some_and(|f| seq + len as u32 == f);
                 if len == 0 && !fin {

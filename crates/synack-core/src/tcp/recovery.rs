@@ -598,7 +598,7 @@ impl Connection {
     /// slow start (PRR-SSRB, at most one SMSS more than was delivered) brings pipe back
     /// up to ssthresh. cwnd = pipe + sndcnt. A controller that governs the window in
     /// recovery itself (BBR) is left alone.
-    pub(crate) fn prr_on_ack(&mut self, delivered: u32) {
+    pub(crate) fn prr_on_ack(&mut self, delivered: u32, safe_ack: bool) {
         if !self.in_sack_recovery() || self.cc.controls_recovery_window() {
             return;
         }
@@ -619,12 +619,15 @@ impl Connection {
             u32::try_from(target.saturating_sub(u64::from(sb.prr_out))).unwrap_or(u32::MAX)
         } else {
             // PRR-SSRB: MIN(ssthresh - pipe, MAX(prr_delivered - prr_out,
-            // DeliveredData) + MSS).
-            let limit = sb
-                .prr_delivered
-                .saturating_sub(sb.prr_out)
-                .max(delivered)
-                .saturating_add(mss);
+            // DeliveredData) + MSS), the extra MSS only on an ACK that advanced
+            // SND.UNA without showing a new loss (RFC 6937bis §6 "SafeACK", as Linux
+            // tcp_cwnd_reduction): while holes are still being found, sending no
+            // faster than data leaves keeps the retransmissions from adding to the
+            // loss.
+            let mut limit = sb.prr_delivered.saturating_sub(sb.prr_out).max(delivered);
+            if safe_ack || sb.prr_out > 0 {
+                limit = limit.saturating_add(mss);
+            }
             (ssthresh - pipe).min(limit)
         };
         self.cc.set_cwnd(pipe.saturating_add(sndcnt));
