@@ -619,11 +619,13 @@ impl Connection {
             u32::try_from(target.saturating_sub(u64::from(sb.prr_out))).unwrap_or(u32::MAX)
         } else {
             // PRR-SSRB: MIN(ssthresh - pipe, MAX(prr_delivered - prr_out,
-            // DeliveredData) + MSS), the extra MSS only on an ACK that advanced
-            // SND.UNA without showing a new loss (RFC 6937bis §6 "SafeACK", as Linux
-            // tcp_cwnd_reduction): while holes are still being found, sending no
-            // faster than data leaves keeps the retransmissions from adding to the
-            // loss.
+            // DeliveredData) + MSS). On the ACK that starts recovery the extra MSS
+            // needs a "SafeACK" (RFC 6937bis §6: SND.UNA advanced, no new loss), as in
+            // Linux tcp_cwnd_reduction, so entering recovery sends the fast
+            // retransmit alone. Later ACKs always get it: with the SafeACK rule on
+            // every ACK, a slow-start overshoot (new holes found on nearly every ACK)
+            // kept pipe from growing for the whole recovery and halved NewReno's
+            // goodput on the simulated P1 path.
             let mut limit = sb.prr_delivered.saturating_sub(sb.prr_out).max(delivered);
             if safe_ack || sb.prr_out > 0 {
                 limit = limit.saturating_add(mss);
