@@ -49,6 +49,30 @@ pub fn format_event(ev: &TraceEvent) -> String {
         }
         TraceKind::StateChange { old, new } => format!("{head}  {old} -> {new}"),
         TraceKind::Dropped { reason } => format!("{head}  dropped: {reason}"),
+        TraceKind::Congestion(c) => {
+            let ms = |us: Option<u64>| {
+                us.map_or("-".to_string(), |v| format!("{:.1} ms", v as f64 / 1e3))
+            };
+            let ssthresh = if c.ssthresh == u32::MAX {
+                "-".to_string()
+            } else {
+                c.ssthresh.to_string()
+            };
+            let mut line = format!(
+                "{head}  {} {}: cwnd {}  ssthresh {ssthresh}  wnd {}  in flight {}  srtt {}  rtt {}",
+                c.algorithm,
+                c.phase.name(),
+                c.cwnd,
+                c.snd_wnd,
+                c.in_flight,
+                ms(c.srtt_us),
+                ms(c.rtt_us)
+            );
+            if let Some(rate) = c.pacing_rate {
+                line.push_str(&format!("  pacing {:.1} Mbit/s", rate as f64 * 8.0 / 1e6));
+            }
+            line
+        }
     }
 }
 

@@ -7,6 +7,7 @@
 //! (RFC 6298, RFC 1122 §4.2.3.6, RFC 5482, RFC 9293 §3.4.2).
 
 mod autotune;
+mod cc_trace;
 pub(crate) mod input;
 mod output;
 mod pacing;
@@ -382,6 +383,8 @@ pub(crate) struct Connection {
     pub(crate) rtx_count: u32,
     /// The RTO (ms) that last expired, for the trace of the retransmission it caused.
     pub(crate) rto_fired_ms: u32,
+    /// Fingerprint of the last congestion state traced (tcp/cc_trace.rs), 0 before.
+    pub(crate) cc_trace_sig: u32,
     pub(crate) error: Option<ConnError>,
     /// A soft error (ICMP) remembered for reporting (RFC 1122 §4.2.3.9).
     pub(crate) soft_error: Option<ConnError>,
@@ -487,6 +490,7 @@ impl Connection {
             unacked_segs: 0,
             rtx_count: 0,
             rto_fired_ms: 0,
+            cc_trace_sig: 0,
             error: None,
             soft_error: None,
             opts,
