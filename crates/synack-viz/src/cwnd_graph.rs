@@ -116,7 +116,7 @@ pub fn congestion_series(events: &[TraceEvent]) -> Vec<CongestionSeries> {
 const STYLE: &str = "\
 text{font-family:system-ui,-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;font-size:11px;fill:#3e4c59}\
 .title{font-size:14px;font-weight:600;fill:#1f2933}.axtitle{font-size:11.5px;fill:#52606d}\
-.frame{fill:none;stroke:#9aa5b1;stroke-width:1}.grid{stroke:#e4e7eb;stroke-width:1}\
+.frame,.tickmark{fill:none;stroke:#9aa5b1;stroke-width:1}.grid{stroke:#e4e7eb;stroke-width:1}\
 .recovery{fill:#f9d9d9;fill-opacity:0.75}.loss{fill:#e8a3a3;fill-opacity:0.75}\
 .cwnd,.sw-cwnd{fill:none;stroke:#1f5fa8;stroke-width:2;stroke-linejoin:round}\
 .ssthresh,.sw-ssthresh{fill:none;stroke:#e07b00;stroke-width:1.6;stroke-dasharray:7 4}\
@@ -420,7 +420,7 @@ fn draw_panel(svg: &mut Svg, s: &CongestionSeries, k: usize, w: f64, ph: f64, t0
             continue;
         }
         let y = p.y_ms(*v);
-        svg.line(p.left + p.width, y, p.left + p.width + 4.0, y, "frame");
+        svg.line(p.left + p.width, y, p.left + p.width + 4.0, y, "tickmark");
         svg.text(p.left + p.width + 7.0, y + 3.5, "tick", "start", &label);
     }
     let mid = p.top + p.height / 2.0;
