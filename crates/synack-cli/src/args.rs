@@ -122,6 +122,11 @@ pub(crate) struct BenchArgs {
     /// one of net.ipv4.tcp_available_congestion_control). Default: the system's.
     #[arg(long, value_name = "NAME")]
     pub(crate) kernel_cc: Option<String>,
+    /// Congestion control(s) of synack's sender in the WAN rows, comma-separated
+    /// (`cubic`, `reno`, `bbr`): one synack → kernel row each, against kernel → kernel
+    /// with the same one. Default: cubic,bbr.
+    #[arg(long, value_name = "NAME[,NAME]", value_delimiter = ',', value_parser = parse_cc)]
+    pub(crate) cc: Vec<synack_core::cc::Algorithm>,
 }
 
 #[derive(Debug, Args)]
