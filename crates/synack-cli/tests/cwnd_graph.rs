@@ -1,35 +1,13 @@
 //! `synack demo --cwnd-graph FILE.svg`: both hosts' data senders drawn from a real
 //! run, and the flag's bad values refused in one line before anything runs.
 
+mod common;
+
+use common::{assert_one_line_error, stderr, synack};
 use std::path::PathBuf;
-use std::process::{Command, Output};
-
-fn synack(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_synack"))
-        .args(args)
-        .output()
-        .expect("run synack")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("synack-cwnd-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
-
-fn assert_one_line_error(o: &Output, needle: &str) {
-    assert_eq!(o.status.code(), Some(2), "exit status: {}", stderr(o));
-    let err = stderr(o);
-    assert_eq!(
-        err.trim_end().lines().count(),
-        1,
-        "one line expected:\n{err}"
-    );
-    assert!(err.contains(needle), "{err:?} should mention {needle:?}");
+    common::tmp("cwnd", name)
 }
 
 #[test]
