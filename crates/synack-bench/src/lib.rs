@@ -27,6 +27,8 @@ mod alloc;
 mod link;
 mod pattern;
 mod report;
+#[cfg(target_os = "linux")]
+mod smol_host;
 mod smol_side;
 mod synack_side;
 #[cfg(target_os = "linux")]
