@@ -22,7 +22,9 @@
 
 use crate::pattern::Pattern;
 use crate::report::{Baseline, Figure, Row};
-use crate::tun::{connect_retry, io_err, sweep_stale, unavailable, Netns, SEED};
+use crate::tun::{
+    accept_within, connect_retry, io_err, sweep_stale, timed_out, unavailable, Netns, SEED,
+};
 use crate::wan_smol;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
@@ -216,12 +218,7 @@ pub(crate) fn kernel_send_until(
                 sent += n as u64;
                 last = Instant::now();
             }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
+            Err(e) if timed_out(&e) => {
                 if last.elapsed() > STALL {
                     return Err(format!("kernel send stalled at byte {sent}"));
                 }
@@ -240,21 +237,7 @@ pub(crate) fn kernel_receive_for(
     secs: f64,
     stop: &AtomicBool,
 ) -> Result<f64, String> {
-    l.set_nonblocking(true).map_err(io_err("kernel listener"))?;
-    let deadline = Instant::now() + STALL;
-    let mut s = loop {
-        match l.accept() {
-            Ok((s, _)) => break s,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            Err(e) => {
-                stop.store(true, Ordering::Relaxed);
-                return Err(format!("kernel accept: {e}"));
-            }
-        }
-    };
-    s.set_nonblocking(false).map_err(io_err("kernel"))?;
+    let mut s = accept_within(&l).inspect_err(|_| stop.store(true, Ordering::Relaxed))?;
     s.set_read_timeout(Some(Duration::from_millis(50)))
         .map_err(io_err("kernel"))?;
     let pattern = Pattern::new(SEED);
@@ -276,12 +259,7 @@ pub(crate) fn kernel_receive_for(
                 got += k as u64;
                 last = Instant::now();
             }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
+            Err(e) if timed_out(&e) => {
                 if last.elapsed() > STALL {
                     break Err(format!("kernel receive stalled at byte {got}"));
                 }
