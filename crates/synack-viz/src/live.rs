@@ -127,4 +127,35 @@ mod tests {
         };
         assert!(format_event(&st).ends_with("SYN-RECEIVED -> ESTABLISHED"));
     }
+
+    #[test]
+    fn congestion_state() {
+        use synack_core::trace::{CongestionPhase, CongestionTrace};
+        let mut c = CongestionTrace {
+            algorithm: "bbr",
+            phase: CongestionPhase::Recovery,
+            cwnd: 28_960,
+            ssthresh: u32::MAX,
+            snd_wnd: 65_535,
+            in_flight: 14_480,
+            srtt_us: Some(50_400),
+            rtt_us: None,
+            pacing_rate: Some(12_500_000),
+        };
+        let ev = |c| TraceEvent {
+            kind: TraceKind::Congestion(c),
+            ..seg(Direction::Sent, TcpFlags::ACK, 0, 0)
+        };
+        let line = format_event(&ev(c));
+        assert!(
+            line.ends_with(
+                "bbr recovery: cwnd 28960  ssthresh -  wnd 65535  in flight 14480  srtt 50.4 ms  rtt -  pacing 100.0 Mbit/s"
+            ),
+            "{line}"
+        );
+        c.ssthresh = 20_000;
+        c.pacing_rate = None;
+        assert!(format_event(&ev(c)).contains("ssthresh 20000  wnd"));
+        assert!(!format_event(&ev(c)).contains("pacing"));
+    }
 }

@@ -7,7 +7,11 @@ use core::net::SocketAddr;
 use roxmltree::{Document, Node};
 use synack_core::trace::{CongestionPhase, CongestionTrace, TraceEvent, TraceKind};
 use synack_core::Instant;
-use synack_viz::{congestion_series, render_cwnd_graph, CongestionSeries, CwndGraphOptions};
+use synack_core::State;
+use synack_viz::{
+    congestion_series, render_cwnd_graph, render_json, CongestionSeries, CwndGraphOptions,
+    Endpoint, Entry, Side, Timeline,
+};
 
 fn dump(name: &str, svg: &str) {
     if let Ok(dir) = std::env::var("VIZ_DUMP_DIR") {
@@ -343,4 +347,40 @@ fn no_events_is_said_in_words() {
         .descendants()
         .filter_map(|n| n.text())
         .any(|t| t.contains("no congestion-state events")));
+}
+
+#[test]
+fn ladders_leave_congestion_events_out_and_json_spells_them_out() {
+    let ev = events(&sender_samples(5));
+    let tl = Timeline::from_traces(
+        Endpoint::new("client", addr("10.0.0.1:49152"), State::Closed),
+        ev.clone(),
+        Endpoint::new("server", addr("10.0.0.2:80"), State::Listen),
+        Vec::new(),
+    );
+    assert!(tl.entries.is_empty(), "the ladder does not draw them");
+    // A timeline built by hand may hold one: JSON gives every field.
+    let mut tl = Timeline::new(
+        Endpoint::new("client", addr("10.0.0.1:49152"), State::Closed),
+        Endpoint::new("server", addr("10.0.0.2:80"), State::Listen),
+    );
+    tl.entries.push(Entry {
+        side: Side::Left,
+        event: ev[1].clone(),
+        lost: false,
+        peer: None,
+    });
+    let v: serde_json::Value = serde_json::from_str(&render_json(&tl)).unwrap();
+    let e = &v["entries"][0];
+    let TraceKind::Congestion(c) = &ev[1].kind else {
+        unreachable!()
+    };
+    assert_eq!(e["kind"], "congestion");
+    assert_eq!(e["phase"], "slow start");
+    assert_eq!(e["cwnd"], c.cwnd);
+    assert_eq!(e["ssthresh"], serde_json::Value::Null, "not set yet");
+    assert_eq!(e["snd_wnd"], c.snd_wnd);
+    assert_eq!(e["in_flight"], c.in_flight);
+    assert_eq!(e["srtt_us"], c.srtt_us.unwrap());
+    assert_eq!(e["rtt_us"], c.rtt_us.unwrap());
 }
