@@ -325,13 +325,7 @@ fn draw_panel(svg: &mut Svg, s: &CongestionSeries, k: usize, w: f64, ph: f64, t0
             ));
         }
     }
-    let bytes_ticks = ticks(0.0, top * 1.08, 6);
-    let bytes_max = bytes_ticks
-        .last()
-        .copied()
-        .unwrap_or(1.0)
-        .max(top * 1.02)
-        .max(1.0);
+    let (bytes_ticks, bytes_max) = axis(top);
     let ms = |us: u64| us as f64 / 1e3;
     let rtt_top = s
         .samples
@@ -340,13 +334,7 @@ fn draw_panel(svg: &mut Svg, s: &CongestionSeries, k: usize, w: f64, ph: f64, t0
         .flatten()
         .max()
         .map_or(1.0, ms);
-    let ms_ticks = ticks(0.0, rtt_top * 1.08, 6);
-    let ms_max = ms_ticks
-        .last()
-        .copied()
-        .unwrap_or(1.0)
-        .max(rtt_top * 1.02)
-        .max(0.001);
+    let (ms_ticks, ms_max) = axis(rtt_top);
     let p = Panel {
         top: y0 + mt,
         left: ml,
@@ -373,31 +361,7 @@ fn draw_panel(svg: &mut Svg, s: &CongestionSeries, k: usize, w: f64, ph: f64, t0
         fmt_count(s.samples.len() as u64)
     );
     svg.text(ml, y0 + 22.0, "title", "start", &heading);
-    // Legend: one row under the heading, outside the plot.
-    let mut lx = ml;
-    let ly = y0 + 44.0;
-    for (class, name, line) in LEGEND {
-        if line {
-            if class == "rtt" {
-                let _ = writeln!(
-                    svg.out,
-                    "<path class=\"sw-rtt\" d=\"M{} {}h0M{} {}h0M{} {}h0\"/>",
-                    n(lx + 3.0),
-                    n(ly - 3.0),
-                    n(lx + 11.0),
-                    n(ly - 5.0),
-                    n(lx + 19.0),
-                    n(ly - 2.5)
-                );
-            } else {
-                svg.line(lx, ly - 3.5, lx + 22.0, ly - 3.5, &format!("sw-{class}"));
-            }
-        } else {
-            svg.rect(lx, ly - 10.0, 22.0, 12.0, &format!("sw-{class}"));
-        }
-        svg.text(lx + 27.0, ly, "legend", "start", name);
-        lx += 27.0 + 6.2 * name.chars().count() as f64 + 18.0;
-    }
+    draw_legend(svg, ml, y0 + 44.0);
 
     // Grid and axes.
     let time_ticks = ticks(0.0, t1 - t0, 10);
@@ -525,6 +489,41 @@ fn draw_panel(svg: &mut Svg, s: &CongestionSeries, k: usize, w: f64, ph: f64, t0
             note,
         );
     }
+}
+
+/// The legend: one row at (`x`, baseline `y`), under the heading and outside the plot.
+fn draw_legend(svg: &mut Svg, x: f64, ly: f64) {
+    let mut lx = x;
+    for (class, name, line) in LEGEND {
+        if line {
+            if class == "rtt" {
+                let _ = writeln!(
+                    svg.out,
+                    "<path class=\"sw-rtt\" d=\"M{} {}h0M{} {}h0M{} {}h0\"/>",
+                    n(lx + 3.0),
+                    n(ly - 3.0),
+                    n(lx + 11.0),
+                    n(ly - 5.0),
+                    n(lx + 19.0),
+                    n(ly - 2.5)
+                );
+            } else {
+                svg.line(lx, ly - 3.5, lx + 22.0, ly - 3.5, &format!("sw-{class}"));
+            }
+        } else {
+            svg.rect(lx, ly - 10.0, 22.0, 12.0, &format!("sw-{class}"));
+        }
+        svg.text(lx + 27.0, ly, "legend", "start", name);
+        lx += 27.0 + 6.2 * name.chars().count() as f64 + 18.0;
+    }
+}
+
+/// An axis from 0 holding `top`: its ticks (round numbers) and its maximum, the
+/// first tick above `top` (with some room) or just above `top`.
+fn axis(top: f64) -> (Vec<f64>, f64) {
+    let t = ticks(0.0, top * 1.08, 6);
+    let max = t.last().copied().unwrap_or(1.0).max(top * 1.02).max(1e-3);
+    (t, max)
 }
 
 /// A polyline, or a dot for a single point.
