@@ -66,7 +66,12 @@ fn each_congestion_control_is_named() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let text = std::fs::read_to_string(&path).unwrap();
-    assert!(text.contains("client → server (bbr)"), "{text:.300}");
+    assert!(
+        text.contains("client → server (bbr): cwnd up to"),
+        "{text:.300}"
+    );
+    // BBR paces: the heading names the peak rate.
+    assert!(text.contains("paced up to"), "{text:.300}");
 }
 
 #[test]

@@ -350,8 +350,17 @@ fn draw_panel(svg: &mut Svg, s: &CongestionSeries, k: usize, w: f64, ph: f64, t0
     let algorithm = s.samples.last().map_or("?", |(_, c)| c.algorithm);
     let recoveries = s.episodes(CongestionPhase::Recovery);
     let losses = s.episodes(CongestionPhase::Loss);
+    // The pacing rate has no axis of its own: its peak is named in the heading.
+    let paced = s
+        .samples
+        .iter()
+        .filter_map(|(_, c)| c.pacing_rate)
+        .max()
+        .map_or(String::new(), |r| {
+            format!(", paced up to {:.1} Mbit/s", r as f64 * 8.0 / 1e6)
+        });
     let heading = format!(
-        "{} ({algorithm}): cwnd up to {}, {} fast recover{}, {} timeout{}, {} samples",
+        "{} ({algorithm}): cwnd up to {}{paced}, {} fast recover{}, {} timeout{}, {} samples",
         s.label,
         fmt_bytes(u64::from(max_of(&|c| Some(c.cwnd)))),
         recoveries.len(),
