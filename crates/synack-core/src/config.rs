@@ -79,7 +79,10 @@ pub struct Config {
     /// SYN-ACK retransmissions before a half-open connection is dropped (Linux: 5).
     pub synack_retries: u32,
     /// Data / FIN retransmissions before the connection fails with `TimedOut`
-    /// (RFC 1122 §4.2.3.5 R2; Linux tcp_retries2: 15).
+    /// (RFC 1122 §4.2.3.5 R2; Linux tcp_retries2: 15). Unanswered zero-window probes
+    /// are bounded by the same count, as in Linux `tcp_probe_timer`; a peer that
+    /// answers them keeps the connection open (RFC 1122 §4.2.2.17) unless
+    /// `user_timeout` is set.
     pub retries: u32,
     /// Maximum segment lifetime; TIME-WAIT lasts 2*MSL (RFC 9293 §3.4.2). Default 30 s,
     /// so TIME-WAIT lasts 60 s like Linux.
@@ -135,11 +138,70 @@ pub struct Config {
     pub ttl: u8,
     /// Verify checksums of received packets (turn off only for offloaded devices).
     pub verify_checksums: bool,
-    /// Keep SYN-SENT / data retransmission within a user timeout etc.: the zero-window
-    /// probe backoff cap is `rto_max`.
+    /// Stack-wide cap on connections (every state, compact TIME-WAIT records
+    /// included; default 4,194,304). At the cap `connect` fails with
+    /// `TooManyConnections` and a SYN for a listener is dropped without an answer and
+    /// counted in `StackStats::connection_limit_drops`: dropped rather than reset so
+    /// the peer retransmits and gets in once a connection ends, as Linux does when it
+    /// cannot allocate a request (an RST would fail its connect at once).
     pub max_connections: usize,
+    /// Connections the application has closed that may still be finishing (sending
+    /// queued data, FIN-WAIT-1/2, CLOSING, LAST-ACK), stack-wide (like Linux
+    /// `tcp_max_orphans`; default 65,536). A close beyond it resets the connection
+    /// instead (counted in `StackStats::orphans_reset`), as Linux's `tcp_close` does
+    /// when `tcp_check_oom` finds too many orphans. Compact TIME-WAIT records do not
+    /// count.
+    pub max_orphans: usize,
+    /// Retransmissions (and unanswered zero-window probes) an orphaned connection may
+    /// make before it is dropped (Linux `tcp_orphan_retries`, default 0, which means
+    /// 8 while the RTO is below `rto_max`). Orphans in FIN-WAIT-2 are bounded by
+    /// `fin_wait2_timeout` instead.
+    pub orphan_retries: u32,
     /// Maximum data queued for one TSO super-segment (bytes). 0 = one MSS per packet.
     pub tso_max: usize,
+
+    // UDP and ICMP (issue 15; udp.rs, stack/udp.rs).
+    /// Receive queue bound of each UDP socket, in bytes: each datagram is charged
+    /// its payload plus 64 bytes, and one that does not fit is dropped and counted
+    /// (default 212,992, Linux `rmem_default`).
+    pub udp_recv_buffer: usize,
+    /// Send queue bound of each UDP socket, in bytes charged like the receive queue:
+    /// beyond it a send gets `WouldBlock` until the queue drains (default 212,992,
+    /// Linux `wmem_default`).
+    pub udp_send_buffer: usize,
+    /// Idle time after which an intercepted UDP flow the application has not replied
+    /// on is forgotten (default 30 s, Linux `nf_conntrack_udp_timeout`).
+    pub udp_flow_timeout: Duration,
+    /// Idle time after which an intercepted UDP flow the application has replied on
+    /// is forgotten (default 120 s, Linux `nf_conntrack_udp_timeout_stream`).
+    pub udp_flow_timeout_stream: Duration,
+    /// Most intercepted UDP flows held at once; a datagram that would start one more
+    /// is dropped and counted (default 65,536).
+    pub udp_max_flows: usize,
+    /// Answer ICMP echo requests to the stack's own addresses (default on, like
+    /// Linux's `icmp_echo_ignore_all=0`; not rate-limited, as in Linux).
+    pub icmp_echo: bool,
+    /// Also answer echo requests to any other address while a TCP or UDP intercept is
+    /// active, as if every intercepted destination were alive (default off: a ping
+    /// through a tunnel should not report a host up that the tunnel never reached).
+    pub icmp_echo_intercepted: bool,
+    /// ICMP error messages sent per second, stack-wide (token bucket, RFC 1812
+    /// §4.3.2.8 / RFC 4443 §2.4 (f); default 1,000, Linux `icmp_msgs_per_sec`;
+    /// 0 = unlimited).
+    pub icmp_error_rate: u32,
+    /// Burst of the ICMP error token bucket (default 50, Linux `icmp_msgs_burst`).
+    pub icmp_error_burst: u32,
+    /// TCP Fast Open (RFC 7413), as Linux's `net.ipv4.tcp_fastopen` bits (constants in
+    /// [`crate::fastopen`]): 0x1 client, 0x2 server, 0x4 client sends data
+    /// without a cookie, 0x200 server takes data without a cookie, 0x400 every
+    /// listener takes Fast Open without `TCP_FASTOPEN`. Default 0x1, as in Linux: a
+    /// client may use it when the application asks ([`Stack::connect_fastopen`]).
+    ///
+    /// [`Stack::connect_fastopen`]: crate::Stack::connect_fastopen
+    pub fastopen: u32,
+    /// The Fast Open server key (Linux `net.ipv4.tcp_fastopen_key`). `None`: derived
+    /// from the stack secret.
+    pub fastopen_key: Option<[u8; 16]>,
 }
 
 impl Default for Config {
@@ -182,7 +244,20 @@ impl Default for Config {
             ttl: 64,
             verify_checksums: true,
             max_connections: 1 << 22,
+            max_orphans: 65_536,
+            orphan_retries: 0,
             tso_max: 0,
+            udp_recv_buffer: 212_992,
+            udp_send_buffer: 212_992,
+            udp_flow_timeout: Duration::from_secs(30),
+            udp_flow_timeout_stream: Duration::from_secs(120),
+            udp_max_flows: 65_536,
+            icmp_echo: true,
+            icmp_echo_intercepted: false,
+            icmp_error_rate: 1000,
+            icmp_error_burst: 50,
+            fastopen: crate::tcp::fastopen::CLIENT_ENABLE,
+            fastopen_key: None,
         }
     }
 }

@@ -14,9 +14,20 @@ pub enum ConnError {
     TimedOut,
     /// The local application aborted the connection.
     Aborted,
-    /// An ICMP hard error (destination/port unreachable) arrived while connecting
-    /// (RFC 1122 §4.2.3.9).
+    /// The destination host is unreachable (EHOSTUNREACH): an ICMP destination
+    /// unreachable (host codes, administratively prohibited) or time exceeded arrived
+    /// while connecting, or was the last soft error when the connection timed out
+    /// (RFC 1122 §4.2.3.9; what Linux `tcp_v4_err` reports).
     Unreachable,
+    /// The destination network is unreachable (ENETUNREACH): ICMP net unreachable
+    /// (ICMPv6: no route), reported like [`ConnError::Unreachable`].
+    NetUnreachable,
+    /// The protocol is unreachable at the destination (ENOPROTOOPT, as Linux maps
+    /// ICMP protocol unreachable).
+    ProtocolUnreachable,
+    /// Communication is administratively prohibited (EACCES, as Linux maps ICMPv6
+    /// destination unreachable codes 1, 5 and 6).
+    Prohibited,
 }
 
 impl fmt::Display for ConnError {
@@ -26,7 +37,10 @@ impl fmt::Display for ConnError {
             ConnError::Refused => "connection refused",
             ConnError::TimedOut => "connection timed out",
             ConnError::Aborted => "connection aborted",
-            ConnError::Unreachable => "destination unreachable",
+            ConnError::Unreachable => "no route to host",
+            ConnError::NetUnreachable => "network is unreachable",
+            ConnError::ProtocolUnreachable => "protocol not available",
+            ConnError::Prohibited => "communication administratively prohibited",
         })
     }
 }

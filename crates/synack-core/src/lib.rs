@@ -1,6 +1,6 @@
 //! # synack-core
 //!
-//! The sans-IO TCP engine. No I/O, no clock reads, no RNG: time arrives as `now`, and
+//! The sans-IO TCP/UDP engine. No I/O, no clock reads, no RNG: time arrives as `now`, and
 //! randomness (the ISN and port keys) is injected. See [`Stack`] for the driving order.
 
 pub mod buffer;
@@ -24,8 +24,11 @@ mod hash;
 mod memory;
 mod stack;
 mod tcp;
+pub mod udp;
 
 pub use config::{Config, Keepalive};
 pub use error::{ConnError, ConnectError, ListenError, RecvError, SendError};
 pub use stack::{ConnHandle, Event, ListenerHandle, Stack, StackStats, Transmit};
+pub use tcp::fastopen;
 pub use tcp::{ConnInfo, ConnStats, SocketOptions};
+pub use udp::{Datagram, UdpError, UdpEvent, UdpHandle, UdpStats};

@@ -14,7 +14,6 @@ use crate::hash::{Demux, TupleHashBuilder};
 use crate::isn::IsnGenerator;
 use crate::memory::BufferMemory;
 use crate::ports::PortAllocator;
-use crate::seq::Seq;
 use crate::state::State;
 use crate::tcp::input::Outcome;
 use crate::tcp::timewait::{TimeWaitTable, TwAction};
@@ -24,14 +23,17 @@ use crate::timer::TimerQueue;
 use crate::trace::{Direction, SegmentTrace, TraceEvent, TraceKind};
 use core::net::{IpAddr, SocketAddr};
 use std::collections::{HashMap, VecDeque};
-use synack_wire::icmp::{IcmpKind, IcmpRepr};
 use synack_wire::{
     emit_tcp_packet, emit_tcp_packet_summed, parse_packet, parse_packet_deferred, IpRepr, Packet,
     TcpFlags, TcpOptions, TcpPacket, TcpRepr, PROTO_TCP,
 };
 
 mod buffers;
+mod fastopen;
+mod icmp;
+mod limits;
 mod time_wait;
+mod udp;
 
 /// Names one connection. Stale handles (of a connection that was freed) are detected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -122,6 +124,13 @@ pub struct StackStats {
     pub largest_packet_in: u64,
     /// Length of the largest packet written.
     pub largest_packet_out: u64,
+    /// UDP and ICMP echo counters (issue 15).
+    pub udp: crate::udp::UdpStats,
+    /// SYNs dropped because the stack held [`Config::max_connections`].
+    pub connection_limit_drops: u64,
+    /// Connections reset at close because [`Config::max_orphans`] orphans were
+    /// already finishing (Linux `TCPAbortOnMemory`).
+    pub orphans_reset: u64,
 }
 
 #[derive(Debug)]
@@ -147,6 +156,10 @@ struct Listener {
     backlog: usize,
     syn_received: usize,
     accept_queue: VecDeque<ConnHandle>,
+    /// TCP Fast Open switch, queue and key (stack/fastopen.rs).
+    tfo: crate::tcp::fastopen::ListenerFastOpen,
+    /// MSS clamp for its connections (TCP_MAXSEG on the listening socket).
+    max_segment: Option<u16>,
 }
 
 /// Demux table values with this bit set name a TIME-WAIT record, not a slot.
@@ -215,6 +228,14 @@ pub struct Stack {
     /// Connections whose application write found no buffer memory (woken with
     /// `Writable` when memory is freed).
     mem_waiters: Vec<ConnHandle>,
+    /// UDP sockets, intercepted flows, ICMP output (udp.rs, stack/udp.rs).
+    udp: crate::udp::UdpState,
+    /// Live connections the application has let go of (stack/limits.rs).
+    orphans: usize,
+    /// TCP Fast Open server keys (RFC 7413 §4.1.2).
+    tfo_keys: crate::tcp::fastopen::ServerKeys,
+    /// TCP Fast Open client cookie cache (RFC 7413 §4.1.3).
+    tfo_cache: crate::tcp::fastopen::ClientCache,
 }
 
 impl Stack {
@@ -227,7 +248,9 @@ impl Stack {
             ^ u64::from_le_bytes(secret[8..].try_into().unwrap_or([0; 8])).rotate_left(17);
         let ports = PortAllocator::new(cfg.ephemeral_ports.clone(), port_key);
         let mem = BufferMemory::new(cfg.memory_pressure, cfg.memory_limit);
+        let tfo_keys = Stack::initial_fastopen_keys(cfg.fastopen_key, &secret);
         Stack {
+            udp: crate::udp::UdpState::new(cfg.icmp_error_burst),
             challenge_budget: cfg.challenge_ack_limit,
             rst_budget: cfg.rst_limit,
             cfg,
@@ -254,12 +277,24 @@ impl Stack {
             stats: StackStats::default(),
             mem,
             mem_waiters: Vec::new(),
+            orphans: 0,
+            tfo_keys,
+            tfo_cache: Default::default(),
         }
     }
 
     /// The configuration.
     pub fn config(&self) -> &Config {
         &self.cfg
+    }
+
+    /// Change the configuration of a running stack (like a `sysctl`). Settings read
+    /// when a connection is made or a segment is chosen (the options offered,
+    /// retries, timeouts, Fast Open) apply from then on; the MTU, the buffer and
+    /// memory sizes, the ephemeral port range and `fastopen_key` (see
+    /// [`set_fastopen_key`](Stack::set_fastopen_key)) are fixed when the stack is made.
+    pub fn update_config(&mut self, f: impl FnOnce(&mut Config)) {
+        f(&mut self.cfg);
     }
 
     /// Assign an address to the stack. Packets to other addresses are ignored (unless
@@ -292,7 +327,10 @@ impl Stack {
 
     /// Counters.
     pub fn stats(&self) -> StackStats {
-        self.stats
+        StackStats {
+            udp: self.udp.stats,
+            ..self.stats
+        }
     }
 
     /// Number of connections the stack holds (any state except freed), TIME-WAIT
@@ -344,15 +382,18 @@ impl Stack {
     }
 
     fn new_listener(&mut self, local: SocketAddr, backlog: usize) -> u32 {
+        let backlog = if backlog == 0 {
+            self.cfg.backlog
+        } else {
+            backlog
+        };
         let l = Listener {
             local,
-            backlog: if backlog == 0 {
-                self.cfg.backlog
-            } else {
-                backlog
-            },
+            backlog,
             syn_received: 0,
             accept_queue: VecDeque::new(),
+            tfo: self.listener_fastopen_at_listen(backlog),
+            max_segment: None,
         };
         if let Some(i) = self.listeners.iter().position(Option::is_none) {
             self.listeners[i] = Some(l);
@@ -380,6 +421,14 @@ impl Stack {
             }
         }
         Some(h)
+    }
+
+    /// Clamp the MSS of a listener's connections, the one its SYN-ACKs offer
+    /// included (Linux: `TCP_MAXSEG` on the listening socket).
+    pub fn set_listener_max_segment(&mut self, listener: ListenerHandle, mss: Option<u16>) {
+        if let Some(Some(l)) = self.listeners.get_mut(listener.0 as usize) {
+            l.max_segment = mss;
+        }
     }
 
     /// The local address a listener listens on.
@@ -437,6 +486,21 @@ impl Stack {
         remote: SocketAddr,
         local: Option<SocketAddr>,
     ) -> Result<ConnHandle, ConnectError> {
+        let h = self.connect_deferred(now, remote, local, None)?;
+        self.with_conn(h.idx, now, |c, env| c.active_open(env));
+        Ok(h)
+    }
+
+    /// [`connect`](Stack::connect) up to the SYN: the connection exists (CLOSED), its
+    /// ends and ISS are chosen, and `active_open` has not run. `opts`: the options to
+    /// start with (else the configuration's).
+    fn connect_deferred(
+        &mut self,
+        now: Instant,
+        remote: SocketAddr,
+        local: Option<SocketAddr>,
+        opts: Option<SocketOptions>,
+    ) -> Result<ConnHandle, ConnectError> {
         if remote.ip().is_unspecified() || remote.port() == 0 {
             return Err(ConnectError::BadAddress);
         }
@@ -482,10 +546,9 @@ impl Stack {
         };
         let local = SocketAddr::new(local_ip, port);
         let iss = self.isn.isn(now, local, remote);
-        let opts = SocketOptions::from_config(&self.cfg);
+        let opts = opts.unwrap_or_else(|| SocketOptions::from_config(&self.cfg));
         let conn = Connection::new(&self.cfg, opts, local, remote, iss, now);
         let idx = self.insert(conn, true);
-        self.with_conn(idx, now, |c, env| c.active_open(env));
         Ok(self.handle_of(idx))
     }
 
@@ -514,6 +577,17 @@ impl Stack {
         }
         self.mark_dirty(idx);
         Ok(n)
+    }
+
+    /// Mark the end of what has been written to `h` so far as the end of a record
+    /// (Linux `MSG_EOR`): no segment will carry bytes of this record and the next,
+    /// and the record's last segment carries PSH.
+    pub fn end_record(&mut self, h: ConnHandle) {
+        if let Some(idx) = self.check(h) {
+            if let Some(c) = self.slots[idx as usize].conn.as_mut() {
+                c.end_record();
+            }
+        }
     }
 
     /// Read received data (RFC 9293 §3.10.3). `Ok(0)` means the peer closed its side
@@ -615,9 +689,15 @@ impl Stack {
             return;
         }
         let _ = self.shutdown(now, h);
+        if self.orphan_cap_reached(idx) {
+            // Linux tcp_close with tcp_check_oom: too many orphans, reset this one.
+            self.stats.orphans_reset += 1;
+            self.abort(now, h);
+            return;
+        }
         self.slots[idx as usize].app_owned = false;
+        self.set_orphan(idx);
         if let Some(c) = self.slots[idx as usize].conn.as_mut() {
-            c.orphan = true;
             if c.state == State::FinWait2 {
                 c.linger_at = Some(now + c.opts.fin_wait2_timeout);
             }
@@ -630,6 +710,7 @@ impl Stack {
     pub fn abort(&mut self, now: Instant, h: ConnHandle) {
         let Some(idx) = self.check(h) else { return };
         self.slots[idx as usize].app_owned = false;
+        self.set_orphan(idx);
         let mut ts = None;
         self.with_conn(idx, now, |c, env| {
             if matches!(
@@ -645,7 +726,6 @@ impl Stack {
                     ts = Some((c.remote.port(), c.ts_now(env.now), c.ts_recent));
                 }
             }
-            c.orphan = true;
             c.fail(ConnError::Aborted, env);
         });
         // RFC 7323 §3.2: once negotiated, TSopt "SHOULD be sent in an <RST>" too
@@ -805,13 +885,13 @@ impl Stack {
         if verify {
             match &parse_packet_deferred(bytes) {
                 Ok((Packet::Tcp(p), header_sum)) => self.handle_tcp_packet(now, p, *header_sum),
-                Ok((other, _)) => self.handle_other(now, other),
+                Ok((other, _)) => self.handle_other(now, other, bytes, verify),
                 Err(e) => self.count_parse_error(e),
             }
         } else {
             match &parse_packet(bytes, false) {
                 Ok(Packet::Tcp(p)) => self.handle_tcp_packet(now, p, None),
-                Ok(other) => self.handle_other(now, other),
+                Ok(other) => self.handle_other(now, other, bytes, verify),
                 Err(e) => self.count_parse_error(e),
             }
         }
@@ -846,9 +926,11 @@ impl Stack {
 
     /// A packet that is not TCP.
     #[cold]
-    fn handle_other(&mut self, now: Instant, p: &Packet<'_>) {
+    fn handle_other(&mut self, now: Instant, p: &Packet<'_>, bytes: &[u8], verify: bool) {
         match p {
             Packet::Icmp { icmp, .. } => self.handle_icmp(now, icmp),
+            // UDP, ICMP echo (stack/udp.rs), anything else.
+            Packet::Other { ip } => self.handle_ip_other(now, ip, bytes, verify),
             _ => self.stats.not_for_us += 1,
         }
     }
@@ -908,11 +990,17 @@ impl Stack {
         while let Some(ti) = self.tw.pop_expired(now) {
             self.retire_time_wait(now, ti);
         }
+        self.handle_timeout_udp(now);
     }
 
     /// The next time [`handle_timeout`](Stack::handle_timeout) has work to do.
     pub fn poll_timeout(&mut self) -> Option<Instant> {
-        match (self.timers.next_deadline(), self.tw.next_deadline()) {
+        let tcp = match (self.timers.next_deadline(), self.tw.next_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, None) => a,
+            (None, b) => b,
+        };
+        match (tcp, self.udp.next_deadline()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, None) => a,
             (None, b) => b,
@@ -927,6 +1015,11 @@ impl Stack {
     /// Write the next outgoing IP packet into `buf` (at least
     /// [`max_packet_size`](Stack::max_packet_size) bytes). Call until `None`.
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        if self.udp.has_output() {
+            if let Some(t) = self.poll_transmit_udp(buf) {
+                return Some(t);
+            }
+        }
         if self.dirty.is_empty() && self.rsts.is_empty() && self.tw_acks.is_empty() {
             // The common last call of a drain: nothing is queued.
             return None;
@@ -1181,11 +1274,14 @@ impl Stack {
             }
         }
         if self.connection_count() >= self.cfg.max_connections {
-            self.stats.listen_overflows += 1;
+            self.stats.connection_limit_drops += 1;
             return;
         }
         let iss = self.isn.isn(now, local, remote);
-        let opts = SocketOptions::from_config(&self.cfg);
+        let mut opts = SocketOptions::from_config(&self.cfg);
+        opts.max_segment = self.listeners[l as usize]
+            .as_ref()
+            .and_then(|x| x.max_segment);
         let mut conn = Connection::new(&self.cfg, opts, local, remote, iss, now);
         conn.listener = Some(l);
         let idx = self.insert(conn, false);
@@ -1194,6 +1290,10 @@ impl Stack {
         }
         let tcp = p.tcp;
         self.with_conn(idx, now, |c, env| c.passive_open(env, &tcp));
+        if tcp.options.fast_open.is_some() || !p.payload.is_empty() {
+            // RFC 7413 §4.2.2: a cookie, a cookie request, or data in the SYN.
+            self.fastopen_passive_syn(now, idx, l, p);
+        }
     }
 
     /// RFC 9293 §3.10.7.1: the reset for a segment that matches nothing.
@@ -1246,56 +1346,6 @@ impl Stack {
                 options: TcpOptions::default(),
             },
         ));
-    }
-
-    /// RFC 5927 / RFC 1122 §4.2.3.9: an ICMP error about one of our connections.
-    #[cold]
-    fn handle_icmp(&mut self, now: Instant, icmp: &IcmpRepr) {
-        let local = SocketAddr::new(icmp.quoted_src, icmp.src_port);
-        let remote = SocketAddr::new(icmp.quoted_dst, icmp.dst_port);
-        let Some(&idx) = self
-            .table
-            .get(&(local, remote))
-            .or_else(|| self.tw_table.get(&(local, remote)))
-        else {
-            self.stats.icmp_ignored += 1;
-            return;
-        };
-        if idx & TW_TAG != 0 {
-            // TIME-WAIT: nothing is in flight (RFC 5927 §4.1).
-            self.stats.icmp_ignored += 1;
-            return;
-        }
-        let kind = icmp.kind;
-        let seq = Seq(icmp.seq);
-        let applied = self.with_conn(idx, now, |c, env| {
-            // RFC 5927 §4.1: the quoted sequence number must be in flight.
-            let in_flight = seq >= c.snd_una && seq < c.snd_max.max(c.snd_una + 1);
-            if !in_flight {
-                return false;
-            }
-            match kind {
-                IcmpKind::PacketTooBig { mtu } => {
-                    let hdr = if c.local.is_ipv6() { 60 } else { 40 };
-                    let new_mss = (mtu as usize).saturating_sub(hdr).max(536) as u16;
-                    if new_mss < c.mss {
-                        c.mss = new_mss;
-                        // RFC 1191 §6.5: retransmit what was too big at once.
-                        c.snd_nxt = c.snd_una;
-                    }
-                }
-                IcmpKind::DestUnreachable { hard: true, .. } if c.state == State::SynSent => {
-                    c.fail(ConnError::Unreachable, env);
-                }
-                _ => c.soft_error = Some(ConnError::Unreachable),
-            }
-            true
-        });
-        if applied == Some(true) {
-            self.stats.icmp_applied += 1;
-        } else {
-            self.stats.icmp_ignored += 1;
-        }
     }
 
     fn insert(&mut self, conn: Connection, app_owned: bool) -> u32 {
@@ -1393,6 +1443,13 @@ impl Stack {
     /// After any call into a connection: events, accept queue, timers, freeing.
     fn after_call(&mut self, idx: u32) {
         self.recharge(idx);
+        if self.slots[idx as usize]
+            .conn
+            .as_ref()
+            .is_some_and(|c| c.wake & wake::FASTOPEN != 0)
+        {
+            self.fastopen_after_call(idx);
+        }
         let h = self.handle_of(idx);
         let slot = &mut self.slots[idx as usize];
         let Some(conn) = slot.conn.as_mut() else {
@@ -1498,6 +1555,7 @@ impl Stack {
         if let Some(b) = slot.conn.take() {
             self.mem.recharge(b.mem_charged as usize, 0);
             self.live -= 1;
+            self.orphans -= usize::from(b.orphan);
             if self.spare.len() < SPARE_BOXES {
                 self.spare.push(b);
             }

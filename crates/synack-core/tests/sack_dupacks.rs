@@ -83,7 +83,10 @@ fn repeated_sack_information_is_not_a_new_duplicate() {
     t.out();
     let s = e.s_nxt;
     // The same SACK block three times, each with another window (window updates
-    // while the hole is open): one new report only, no fast retransmit.
+    // while the hole is open), one RTT after the data left: one new report only, no
+    // fast retransmit (RACK, RFC 8985 §6.2, waits a quarter of the minimum RTT before
+    // it deems the hole lost; repeated reports do not count as three duplicates).
+    t.advance(ms(10));
     for w in [60000u16, 60100, 60200, 60300] {
         t.inject(e.local, sack_ack(&e, s, w, s + mss, s + 2 * mss), &[]);
     }

@@ -23,16 +23,32 @@ fn cfg() -> Config {
     }
 }
 
-/// A passive connection whose peer offered SACK and an MSS of 1000.
+/// A passive connection whose peer offered SACK and an MSS of 1000, over a path of
+/// 10 ms RTT (RACK's reordering window is a quarter of it, RFC 8985 §6.2).
 fn sack_conn(t: &mut Lone) -> Est {
-    let opts = TcpOptions {
+    let l = t.listen80();
+    let local = t.local(80);
+    let a = 1000u32;
+    let mut syn = tcp(SYN, a, 0, 65535);
+    syn.options = TcpOptions {
         mss: Some(MSS as u16),
         sack_permitted: true,
         ..TcpOptions::default()
     };
-    let e = t.passive(1000, opts);
+    let out = t.inject(local, syn, &[]);
+    let b = out[0].seq();
+    t.advance(ms(10));
+    none(&t.inject(local, tcp(ACK, a + 1, b.wrapping_add(1), 65535), &[]));
+    let h = t.stack.accept(l).expect("accepted");
     events(&mut t.stack);
-    e
+    Est {
+        h,
+        local,
+        p_nxt: a + 1,
+        s_nxt: b.wrapping_add(1),
+        irs: a,
+        iss: b,
+    }
 }
 
 /// Sequence number of segment `i`.
@@ -70,6 +86,7 @@ fn several_holes_are_repaired_in_one_round_trip() {
     let e = sack_conn(&mut t);
     t.stack.send(e.h, &vec![5u8; 30 * MSS as usize]).unwrap();
     assert_eq!(idx(&e, &t.out()), (0..10).collect::<Vec<_>>());
+    t.advance(ms(10));
     // Segments 0, 3 and 6 are lost; the peer reports each arrival as a receiver
     // would (the newest block first).
     let acks: [&[(u32, u32)]; 7] = [
@@ -112,11 +129,13 @@ fn prr_spreads_transmissions_in_recovery() {
     let e = sack_conn(&mut t);
     t.stack.send(e.h, &vec![5u8; 60 * MSS as usize]).unwrap();
     assert_eq!(t.out().len(), 10);
+    t.advance(ms(10));
     // Grow cwnd to 20 segments: each ACK of one segment releases two.
     for i in 1..=10 {
         assert_eq!(t.inject(e.local, sack(&e, i, &[]), &[]).len(), 2);
     }
     // In flight: 10..30. Segment 10 is lost; 11.. arrive and are SACKed one by one.
+    t.advance(ms(10));
     let mut per_ack = Vec::new();
     for k in 1..=19u32 {
         let out = idx(&e, &t.inject(e.local, sack(&e, 10, &[(11, 11 + k)]), &[]));
@@ -163,10 +182,13 @@ fn a_lost_retransmission_is_sent_again_before_the_rto() {
     let e = sack_conn(&mut t);
     t.stack.send(e.h, &vec![5u8; 40 * MSS as usize]).unwrap();
     assert_eq!(t.out().len(), 10);
+    t.advance(ms(10));
     // Segment 0 is lost; 1..10 are SACKed. Limited transmit sends 10 and 11, the
     // third dup ACK retransmits 0; later ACKs let new data (12..) go.
+    // The ACKs arrive 1 ms apart, so every transmission has its own send time.
     let mut sent = Vec::new();
     for k in 1..=9u32 {
+        t.advance(ms(1));
         sent.extend(idx(&e, &t.inject(e.local, sack(&e, 0, &[(1, 1 + k)]), &[])));
     }
     assert_eq!(sent.iter().filter(|&&i| i == 0).count(), 1, "{sent:?}");
@@ -175,14 +197,17 @@ fn a_lost_retransmission_is_sent_again_before_the_rto() {
         "new data sent after the retransmission: {sent:?}"
     );
     // The retransmission of 0 is lost too. 10 and 11 (sent before it) arrive: not
-    // yet evidence. Then 12, 13, 14 (sent after it) arrive: more than two segments
-    // sent after the retransmission are SACKed while 0 is still missing.
+    // evidence. Then 12 (sent after it) arrives while 0 is still missing: by RACK's
+    // time order (RFC 8985 §6.2, no reordering seen, so no reordering window) the
+    // retransmission is lost; 13 and 14 add nothing new.
     let mut again = Vec::new();
     for r in [11, 12] {
+        t.advance(ms(1));
         again.extend(idx(&e, &t.inject(e.local, sack(&e, 0, &[(1, r)]), &[])));
     }
     assert!(!again.contains(&0), "too early: {again:?}");
     for r in [13, 14, 15] {
+        t.advance(ms(1));
         again.extend(idx(&e, &t.inject(e.local, sack(&e, 0, &[(1, r)]), &[])));
     }
     assert_eq!(again.iter().filter(|&&i| i == 0).count(), 1, "{again:?}");
@@ -197,20 +222,30 @@ fn go_back_n_after_a_timeout_skips_sacked_data() {
     let e = sack_conn(&mut t);
     t.stack.send(e.h, &vec![5u8; 10 * MSS as usize]).unwrap();
     assert_eq!(t.out().len(), 10);
+    t.advance(ms(10));
     // 0, 1 and 3 are lost; 2 and 4 arrive: two duplicate ACKs, too few for fast
     // retransmit, and no new data to send with limited transmit.
     none(&t.inject(e.local, sack(&e, 0, &[(2, 3)]), &[]));
     none(&t.inject(e.local, sack(&e, 0, &[(4, 5), (2, 3)]), &[]));
-    // Tail loss probes (RFC 8985 §7, two at most) resend the last segment; their
-    // ACKs are lost.
-    for _ in 0..2 {
-        let (d, out) = t.next_timer().expect("PTO armed");
-        assert!(d < ms(200));
-        assert_eq!(idx(&e, &out), vec![9]);
+    // RACK's reordering timer, then probes resend what is missing; every one of
+    // them and their ACKs are lost, until the RTO. The SACKed 2 and 4 never go again.
+    let mut before_rto = Vec::new();
+    for _ in 0..8 {
+        let (_, out) = t.next_timer().expect("a timer armed");
+        before_rto.extend(idx(&e, &out));
+        if t.stack.info(e.h).unwrap().stats.timeouts == 1 {
+            break;
+        }
     }
-    // RTO: cwnd = 1 segment, resend 0.
-    let (_, out) = t.next_timer().expect("RTO armed");
-    assert_eq!(idx(&e, &out), vec![0]);
+    let info = t.stack.info(e.h).unwrap();
+    assert_eq!(info.stats.timeouts, 1, "{before_rto:?}");
+    assert!(
+        !before_rto.contains(&2) && !before_rto.contains(&4),
+        "{before_rto:?}"
+    );
+    // The RTO resent 0 (cwnd = 1 segment).
+    assert_eq!(before_rto.last(), Some(&0), "{before_rto:?}");
+    let rtx_before = info.stats.segs_retransmitted;
     // 0 arrives: cwnd 2; go-back-N sends 1 and 3, not the SACKed 2.
     let out = t.inject(e.local, sack(&e, 1, &[(4, 5), (2, 3)]), &[]);
     assert_eq!(idx(&e, &out), vec![1, 3]);
@@ -220,8 +255,9 @@ fn go_back_n_after_a_timeout_skips_sacked_data() {
     assert_eq!(idx(&e, &out), vec![5, 6, 7]);
     let info = t.stack.info(e.h).unwrap();
     assert_eq!(
-        info.stats.segs_retransmitted, 8,
-        "9 (two probes), 0, 1, 3, 5, 6, 7"
+        info.stats.segs_retransmitted,
+        rtx_before + 5,
+        "1, 3, 5, 6, 7 after the RTO"
     );
 }
 
@@ -232,6 +268,7 @@ fn without_sack_a_loss_still_uses_newreno() {
     events(&mut t.stack);
     t.stack.send(e.h, &vec![5u8; 10 * MSS as usize]).unwrap();
     assert_eq!(t.out().len(), 10);
+    t.advance(ms(10));
     for _ in 0..2 {
         t.inject(e.local, sack(&e, 0, &[]), &[]);
     }
@@ -305,18 +342,19 @@ fn a_tail_loss_probe_replaces_the_rto_and_its_sack_starts_recovery() {
     let e = sack_conn(&mut t);
     t.stack.send(e.h, &vec![5u8; 10 * MSS as usize]).unwrap();
     assert_eq!(t.out().len(), 10);
-    // 0..5 arrive; 5 is lost, 6 and 7 arrive (two duplicate ACKs, too few), and 8
-    // and 9 are lost: nothing more will come back on its own.
+    t.advance(ms(10));
+    // 0..5 arrive; 5..10 are lost: nothing more will come back on its own.
     t.inject(e.local, sack(&e, 5, &[]), &[]);
-    none(&t.inject(e.local, sack(&e, 5, &[(6, 7)]), &[]));
-    none(&t.inject(e.local, sack(&e, 5, &[(6, 8)]), &[]));
     // RFC 8985 §7.3: after the PTO (2*SRTT, at least 10 ms; far below the 200 ms RTO)
     // the last segment goes again.
     let (d, out) = t.next_timer().expect("PTO armed");
     assert!(d < ms(200), "probe after {d:?}");
     assert_eq!(idx(&e, &out), vec![9]);
-    // The probe's ACK SACKs it: 5, sent before it, is lost; recovery starts.
-    let out = t.inject(e.local, sack(&e, 5, &[(9, 10), (6, 8)]), &[]);
+    // The probe's ACK SACKs it one RTT later: 5..9 were sent a PTO before it, more
+    // than RACK.rtt + the reordering window earlier (RFC 8985 §6.2), so they are
+    // lost; recovery starts with 5.
+    t.advance(ms(10));
+    let out = t.inject(e.local, sack(&e, 5, &[(9, 10)]), &[]);
     assert_eq!(idx(&e, &out)[0], 5, "{:?}", brief(&out));
     let info = t.stack.info(e.h).unwrap();
     assert_eq!(info.stats.loss_probes, 1);
@@ -331,6 +369,7 @@ fn without_sack_there_is_no_loss_probe() {
     events(&mut t.stack);
     t.stack.send(e.h, &vec![5u8; 10 * MSS as usize]).unwrap();
     assert_eq!(t.out().len(), 10);
+    t.advance(ms(10));
     t.inject(e.local, sack(&e, 5, &[]), &[]);
     let (d, out) = t.next_timer().expect("RTO armed");
     assert!(d >= ms(200), "RTO after {d:?}");
@@ -344,6 +383,7 @@ fn in_recovery_a_probe_resends_the_oldest_hole_when_acks_stop() {
     let e = sack_conn(&mut t);
     t.stack.send(e.h, &vec![5u8; 10 * MSS as usize]).unwrap();
     assert_eq!(t.out().len(), 10);
+    t.advance(ms(10));
     // 0 is lost, 1..10 are SACKed: fast retransmit of 0 on the third report.
     let mut sent = Vec::new();
     for k in 1..=9u32 {
@@ -361,4 +401,56 @@ fn in_recovery_a_probe_resends_the_oldest_hole_when_acks_stop() {
     // It arrives: everything is acknowledged and recovery ends.
     t.inject(e.local, sack(&e, 10, &[]), &[]);
     assert_eq!(t.stack.info(e.h).unwrap().send_queue, 0);
+}
+
+#[test]
+fn a_recovery_whose_retransmission_was_a_duplicate_is_undone() {
+    let mut t = Lone::new(cfg());
+    let e = sack_conn(&mut t);
+    t.stack.send(e.h, &vec![5u8; 10 * MSS as usize]).unwrap();
+    assert_eq!(t.out().len(), 10);
+    let before = t.stack.info(e.h).unwrap();
+    t.advance(ms(10));
+    // 0 is late (reordered), 1..4 arrive: three SACKed segments, so RACK deems 0
+    // lost and recovery halves the window.
+    let out = t.inject(e.local, sack(&e, 0, &[(1, 4)]), &[]);
+    assert_eq!(idx(&e, &out), vec![0]);
+    let reduced = t.stack.info(e.h).unwrap();
+    assert!(reduced.cwnd < before.cwnd, "{reduced:?}");
+    // The original 0 arrives after all, then the rest: the cumulative ACK ends
+    // recovery; then the retransmitted copy arrives and the peer reports it as a
+    // duplicate (RFC 2883 D-SACK below the cumulative ACK).
+    t.advance(ms(1));
+    t.inject(e.local, sack(&e, 10, &[]), &[]);
+    assert_eq!(t.stack.info(e.h).unwrap().stats.spurious_recoveries, 0);
+    t.advance(ms(9));
+    t.inject(e.local, sack(&e, 10, &[(0, 1)]), &[]);
+    let info = t.stack.info(e.h).unwrap();
+    assert_eq!(info.stats.dsacks_received, 1);
+    assert_eq!(info.stats.spurious_recoveries, 1);
+    assert!(info.cwnd >= before.cwnd, "window restored: {info:?}");
+    assert_eq!(info.ssthresh, before.ssthresh, "{info:?}");
+}
+
+#[test]
+fn a_dsack_for_data_older_than_the_recovery_undoes_nothing() {
+    let mut t = Lone::new(cfg());
+    let e = sack_conn(&mut t);
+    t.stack.send(e.h, &vec![5u8; 10 * MSS as usize]).unwrap();
+    t.out();
+    t.advance(ms(10));
+    // 0..5 arrive; 5 is lost and 6..9 arrive: recovery from SND.UNA = 5.
+    t.inject(e.local, sack(&e, 5, &[]), &[]);
+    t.inject(e.local, sack(&e, 5, &[(6, 9)]), &[]);
+    t.advance(ms(10));
+    t.inject(e.local, sack(&e, 10, &[]), &[]);
+    let reduced = t.stack.info(e.h).unwrap();
+    assert_eq!(reduced.stats.fast_retransmits, 1);
+    // A D-SACK of segment 2, acknowledged before the recovery began: not one of
+    // its retransmissions (Linux counts D-SACKs only above its undo marker too).
+    t.inject(e.local, sack(&e, 10, &[(2, 3)]), &[]);
+    let info = t.stack.info(e.h).unwrap();
+    assert_eq!(info.stats.dsacks_received, 1);
+    assert_eq!(info.stats.spurious_recoveries, 0);
+    assert_eq!(info.ssthresh, reduced.ssthresh, "{info:?}");
 }

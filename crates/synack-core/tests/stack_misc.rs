@@ -123,7 +123,7 @@ fn icmp_about(t: &mut Lone, kind: IcmpKind, quoted: &Seg) {
 }
 
 #[test]
-fn hard_unreachable_fails_syn_sent_only_when_the_quoted_seq_is_in_flight() {
+fn port_unreachable_fails_syn_sent_only_when_the_quoted_seq_is_in_flight() {
     let mut t = Lone::new(quick_cfg());
     let h = t.stack.connect(t.now, t.peer, None).unwrap();
     let syn = t.out().remove(0);
@@ -140,38 +140,40 @@ fn hard_unreachable_fails_syn_sent_only_when_the_quoted_seq_is_in_flight() {
     icmp_about(&mut t, port_unreach, &syn);
     assert_eq!(t.stack.state(h), Some(State::Closed));
     assert_eq!(t.stack.stats().icmp_applied, 1);
+    // Linux icmp_err_convert: port unreachable is ECONNREFUSED.
     assert_eq!(
         closed_with(&events(&mut t.stack), h),
-        Some(Some(ConnError::Unreachable))
+        Some(Some(ConnError::Refused))
     );
 }
 
 #[test]
-fn soft_unreachable_does_not_abort_a_connect() {
-    let mut t = Lone::new(quick_cfg());
-    let h = t.stack.connect(t.now, t.peer, None).unwrap();
-    let syn = t.out().remove(0);
-    icmp_about(
-        &mut t,
-        IcmpKind::DestUnreachable {
-            code: 1,
-            hard: false,
-        },
-        &syn,
-    );
-    assert_eq!(t.stack.state(h), Some(State::SynSent));
-    // An error about a connection we do not have is ignored.
-    let mut other = syn.clone();
-    other.src = t.local(1);
-    icmp_about(
-        &mut t,
-        IcmpKind::DestUnreachable {
-            code: 3,
-            hard: true,
-        },
-        &other,
-    );
-    assert_eq!(t.stack.stats().icmp_ignored, 1);
+fn soft_unreachable_ends_a_connect_with_its_own_error_as_linux_does() {
+    // Linux tcp_v4_err ends SYN-SENT on soft codes too (checked against Linux by
+    // conformance/synsent-icmp-*.pkt), with the errno the code maps to.
+    for (code, want) in [
+        (0u8, ConnError::NetUnreachable),
+        (1, ConnError::Unreachable),
+        (2, ConnError::ProtocolUnreachable),
+        (13, ConnError::Unreachable),
+    ] {
+        let mut t = Lone::new(quick_cfg());
+        let h = t.stack.connect(t.now, t.peer, None).unwrap();
+        let syn = t.out().remove(0);
+        // An error about a connection we do not have is ignored.
+        let mut other = syn.clone();
+        other.src = t.local(1);
+        let kind = IcmpKind::DestUnreachable { code, hard: false };
+        icmp_about(&mut t, kind, &other);
+        assert_eq!(t.stack.stats().icmp_ignored, 1);
+        assert_eq!(t.stack.state(h), Some(State::SynSent));
+        icmp_about(&mut t, kind, &syn);
+        assert_eq!(
+            closed_with(&events(&mut t.stack), h),
+            Some(Some(want)),
+            "code {code}"
+        );
+    }
 }
 
 #[test]

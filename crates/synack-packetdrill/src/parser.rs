@@ -67,9 +67,11 @@ const MAX_TCP_OPTION_BYTES: usize = 40;
 /// Longest TCP MD5 digest (RFC 2385 §3.0: 16 bytes).
 const MAX_MD5_DIGEST_BYTES: usize = 16;
 
-/// Longest Fast Open cookie (RFC 7413 §4.1.1: 4 to 16 bytes; shorter
-/// cookies are accepted so scripts can send invalid ones).
-const MAX_FAST_OPEN_COOKIE_BYTES: usize = 16;
+/// Longest Fast Open cookie a script may write: RFC 7413 §4.1.1 allows 4 to 16
+/// bytes, but like packetdrill (`MAX_TCP_FAST_OPEN_COOKIE_BYTES`) anything that
+/// fits the option space (40 bytes less kind and length) is accepted, so scripts
+/// can send invalid cookies.
+const MAX_FAST_OPEN_COOKIE_BYTES: usize = 38;
 
 /// AccECN option counters are 24 bits (draft-ietf-tcpm-accurate-ecn §3.2.3).
 const MAX_ACCECN_COUNTER: u64 = 0xFF_FFFF;

@@ -100,6 +100,18 @@ impl IcmpRepr {
     /// The quoted datagram may be truncated, so its length fields and checksums are not
     /// checked.
     pub fn parse(body: &[u8], src: IpAddr, dst: IpAddr) -> Result<IcmpRepr, Error> {
+        Self::parse_quoting(body, src, dst, crate::PROTO_TCP)
+    }
+
+    /// [`IcmpRepr::parse`] for an error about a packet of `protocol` (TCP or UDP): the
+    /// quoted packet must carry that protocol. For UDP, `src_port` / `dst_port` are
+    /// the quoted datagram's ports and `seq` holds its length and checksum fields.
+    pub fn parse_quoting(
+        body: &[u8],
+        src: IpAddr,
+        dst: IpAddr,
+        protocol: u8,
+    ) -> Result<IcmpRepr, Error> {
         if src.is_ipv4() != dst.is_ipv4() {
             return Err(Error::BadAddress);
         }
@@ -159,9 +171,9 @@ impl IcmpRepr {
         };
         let quoted = &body[ICMP_HEADER_LEN..];
         let (qsrc, qdst, tcp) = if is_v6 {
-            quoted_v6(quoted, unsupported)?
+            quoted_v6(quoted, protocol, unsupported)?
         } else {
-            quoted_v4(quoted, unsupported)?
+            quoted_v4(quoted, protocol, unsupported)?
         };
         Ok(IcmpRepr {
             kind,
@@ -255,7 +267,7 @@ impl IcmpRepr {
 type Quoted<'a> = (IpAddr, IpAddr, &'a [u8]);
 
 /// The quoted IPv4 header (RFC 792: "Internet Header + 64 bits of Data Datagram").
-fn quoted_v4(q: &[u8], unsupported: Error) -> Result<Quoted<'_>, Error> {
+fn quoted_v4(q: &[u8], protocol: u8, unsupported: Error) -> Result<Quoted<'_>, Error> {
     if q.len() < IPV4_HEADER_LEN {
         return Err(Error::Truncated {
             what: "quoted IPv4 header",
@@ -271,8 +283,8 @@ fn quoted_v4(q: &[u8], unsupported: Error) -> Result<Quoted<'_>, Error> {
     if hlen < IPV4_HEADER_LEN {
         return Err(Error::BadIhl((hlen / 4) as u8));
     }
-    // Not about TCP (or a non-first fragment, which quotes no TCP header).
-    if p.protocol() != crate::PROTO_TCP || p.frag_offset() != 0 {
+    // Not about `protocol` (or a non-first fragment, which quotes no header).
+    if p.protocol() != protocol || p.frag_offset() != 0 {
         return Err(unsupported);
     }
     let tcp = q.get(hlen..hlen + QUOTED_TCP_LEN).ok_or(Error::Truncated {
@@ -284,7 +296,7 @@ fn quoted_v4(q: &[u8], unsupported: Error) -> Result<Quoted<'_>, Error> {
 }
 
 /// The quoted IPv6 packet (RFC 4443 §3.1: "As much of invoking packet as possible").
-fn quoted_v6(q: &[u8], unsupported: Error) -> Result<Quoted<'_>, Error> {
+fn quoted_v6(q: &[u8], protocol: u8, unsupported: Error) -> Result<Quoted<'_>, Error> {
     if q.len() < IPV6_HEADER_LEN {
         return Err(Error::Truncated {
             what: "quoted IPv6 header",
@@ -304,7 +316,7 @@ fn quoted_v6(q: &[u8], unsupported: Error) -> Result<Quoted<'_>, Error> {
         Err(Error::Fragmented) | Err(Error::UnsupportedExtension(_)) => return Err(unsupported),
         Err(e) => return Err(e),
     };
-    if proto != crate::PROTO_TCP {
+    if proto != protocol {
         return Err(unsupported);
     }
     let tcp = rest

@@ -1,7 +1,7 @@
 //! # synack-wire
 //!
 //! Bytes to typed headers and back, for the protocols synack speaks: IPv4, IPv6,
-//! TCP (with every option the stack uses) and ICMPv4 / ICMPv6 errors.
+//! TCP (with every option the stack uses), UDP, ICMPv4 / ICMPv6 errors and echo.
 //!
 //! Two layers, in the style of smoltcp's `wire` module:
 //! - *views* (`Ipv4Packet<T>`, `TcpSegment<T>`, ...) are zero-copy typed accessors over a
@@ -13,6 +13,7 @@
 //! naming what is wrong. Checksums are written for speed (see [`checksum`]).
 
 pub mod checksum;
+pub mod echo;
 mod error;
 pub mod icmp;
 pub mod ip;
@@ -20,10 +21,12 @@ pub mod ipv4;
 pub mod ipv6;
 pub mod packet;
 pub mod tcp;
+pub mod udp;
 
 #[cfg(test)]
 mod fast_tests;
 
+pub use echo::EchoRepr;
 pub use error::Error;
 pub use icmp::{IcmpKind, IcmpRepr};
 pub use ip::IpRepr;
@@ -32,7 +35,8 @@ pub use ipv6::Ipv6Packet;
 pub use packet::{
     emit_tcp_packet, emit_tcp_packet_summed, parse_packet, parse_packet_deferred, Packet, TcpPacket,
 };
-pub use tcp::{SackBlock, TcpFlags, TcpOption, TcpOptions, TcpRepr, TcpSegment};
+pub use tcp::{FastOpenOption, SackBlock, TcpFlags, TcpOption, TcpOptions, TcpRepr, TcpSegment};
+pub use udp::{emit_udp_packet, parse_udp_packet, UdpDatagram, UdpPacket, UdpRepr, PROTO_UDP};
 
 /// IP protocol number of TCP.
 pub const PROTO_TCP: u8 = 6;

@@ -1,5 +1,6 @@
 //! The TCP header (RFC 9293 §3.1) and its options: MSS (§3.2), window scale and
-//! timestamps (RFC 7323), SACK-permitted and SACK blocks (RFC 2018), NOP / EOL.
+//! timestamps (RFC 7323), SACK-permitted and SACK blocks (RFC 2018), TCP Fast Open
+//! (RFC 7413 §4.1.1, and its experimental encoding under kind 254), NOP / EOL.
 //!
 //! [`TcpRepr`] is the parsed form the engine works with; [`TcpOption`] iterates the raw
 //! option list in order (the packetdrill runner needs the exact layout).
@@ -184,6 +185,95 @@ pub struct TcpOptions {
     pub sack: [SackBlock; MAX_SACK_BLOCKS],
     /// Number of SACK blocks present.
     pub sack_len: u8,
+    /// TCP Fast Open (RFC 7413 §4.1.1), SYN only: a cookie request (empty) or a
+    /// cookie.
+    pub fast_open: Option<FastOpenOption>,
+}
+
+/// The TCP Fast Open option (RFC 7413 §4.1.1): kind 34, or the experimental form
+/// Linux still accepts and sends when asked (kind 254 with the RFC 6994 magic
+/// 0xF989). An empty cookie is a cookie request; a cookie is 4 to 16 bytes, of even
+/// length (what Linux accepts; other lengths are ignored when parsing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FastOpenOption {
+    /// Use the experimental encoding (kind 254, magic 0xF989).
+    pub exp: bool,
+    len: u8,
+    bytes: [u8; FAST_OPEN_COOKIE_MAX],
+}
+
+/// The longest Fast Open cookie (RFC 7413 §4.1.1: 4 to 16 bytes).
+pub const FAST_OPEN_COOKIE_MAX: usize = 16;
+
+/// The shortest Fast Open cookie (RFC 7413 §4.1.1).
+pub const FAST_OPEN_COOKIE_MIN: usize = 4;
+
+/// The RFC 6994 magic number of the experimental Fast Open option.
+pub const FAST_OPEN_EXP_MAGIC: u16 = 0xF989;
+
+impl FastOpenOption {
+    /// A cookie request (the option with no cookie).
+    pub fn request(exp: bool) -> FastOpenOption {
+        FastOpenOption {
+            exp,
+            len: 0,
+            bytes: [0; FAST_OPEN_COOKIE_MAX],
+        }
+    }
+
+    /// An option carrying `cookie`; `None` unless its length is even and 4 to 16.
+    pub fn with_cookie(cookie: &[u8], exp: bool) -> Option<FastOpenOption> {
+        let n = cookie.len();
+        if !(FAST_OPEN_COOKIE_MIN..=FAST_OPEN_COOKIE_MAX).contains(&n) || n % 2 != 0 {
+            return None;
+        }
+        let mut bytes = [0; FAST_OPEN_COOKIE_MAX];
+        bytes[..n].copy_from_slice(cookie);
+        Some(FastOpenOption {
+            exp,
+            len: n as u8,
+            bytes,
+        })
+    }
+
+    /// The cookie (empty for a request).
+    pub fn cookie(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len).min(FAST_OPEN_COOKIE_MAX)]
+    }
+
+    /// True for a cookie request.
+    pub fn is_request(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Bytes the option takes in a header, padded with two NOPs to a 32-bit boundary
+    /// when its length is not a multiple of 4 (as Linux writes it).
+    pub fn emitted_len(&self) -> usize {
+        let raw = if self.exp { 4 } else { 2 } + self.cookie().len();
+        (raw + 3) & !3
+    }
+
+    /// Parse the data of a kind-34 option, or of a kind-254 option (the magic
+    /// included): `None` when it is not a Fast Open option Linux would use (wrong
+    /// magic, or a cookie length other than 0 or an even 4 to 16).
+    fn parse(kind_byte: u8, data: &[u8]) -> Option<FastOpenOption> {
+        let (exp, cookie) = match kind_byte {
+            kind::FAST_OPEN => (false, data),
+            kind::EXPERIMENTAL => {
+                let magic = data.first_chunk::<2>()?;
+                if u16::from_be_bytes(*magic) != FAST_OPEN_EXP_MAGIC {
+                    return None;
+                }
+                (true, &data[2..])
+            }
+            _ => return None,
+        };
+        if cookie.is_empty() {
+            Some(FastOpenOption::request(exp))
+        } else {
+            FastOpenOption::with_cookie(cookie, exp)
+        }
+    }
 }
 
 impl TcpOptions {
@@ -249,6 +339,12 @@ impl TcpOptions {
         if ws {
             fixed += 4;
         }
+        // RFC 7413 §4.1.1: Fast Open only in a SYN (Linux writes it last).
+        let fo = match self.fast_open {
+            Some(f) if syn => f.emitted_len(),
+            _ => 0,
+        };
+        fixed += fo;
         let want = self.sack_blocks().len();
         // "nop, nop, kind, len" word + 8 bytes per block (RFC 2018 §3).
         let room = MAX_OPTIONS_LEN.saturating_sub(fixed + 4) / 8;
@@ -262,6 +358,7 @@ impl TcpOptions {
             ws,
             sack_ok,
             ts,
+            fo,
             fixed,
             sack_n,
         }
@@ -284,6 +381,8 @@ struct Layout {
     ws: bool,
     sack_ok: bool,
     ts: bool,
+    /// Bytes of the Fast Open option (0: none).
+    fo: usize,
     /// Bytes of everything but the SACK blocks option.
     fixed: usize,
     /// SACK blocks that fit.
@@ -316,6 +415,10 @@ pub mod kind {
     pub const SACK: u8 = 5;
     /// Timestamps (RFC 7323 §3.2).
     pub const TIMESTAMP: u8 = 8;
+    /// TCP Fast Open cookie (RFC 7413 §4.1.1).
+    pub const FAST_OPEN: u8 = 34;
+    /// Shared experimental option (RFC 6994), used by the experimental Fast Open form.
+    pub const EXPERIMENTAL: u8 = 254;
 }
 
 /// One raw option, as it appears in order in the header.
@@ -744,6 +847,21 @@ impl TcpRepr {
                 o.window_scale.unwrap_or(0),
             ]);
         }
+        if l.fo > 0 {
+            if let Some(f) = o.fast_open {
+                let c = f.cookie();
+                if f.exp {
+                    let m = FAST_OPEN_EXP_MAGIC.to_be_bytes();
+                    put(&[kind::EXPERIMENTAL, (4 + c.len()) as u8, m[0], m[1]]);
+                } else {
+                    put(&[kind::FAST_OPEN, (2 + c.len()) as u8]);
+                }
+                put(c);
+                if (c.len() + if f.exp { 4 } else { 2 }) % 4 != 0 {
+                    put(&[kind::NOP, kind::NOP]);
+                }
+            }
+        }
         if l.sack_n > 0 {
             put(&[kind::NOP, kind::NOP, kind::SACK, (2 + 8 * l.sack_n) as u8]);
             for b in &o.sack_blocks()[..l.sack_n] {
@@ -781,7 +899,12 @@ pub(crate) fn parse_options_general(raw: &[u8]) -> Result<TcpOptions, Error> {
     let mut options = TcpOptions::default();
     for opt in options_iter(raw) {
         match opt? {
-            TcpOption::EndOfList | TcpOption::NoOp | TcpOption::Unknown { .. } => {}
+            TcpOption::Unknown { kind, data } => {
+                if let Some(f) = FastOpenOption::parse(kind, data) {
+                    options.fast_open = Some(f);
+                }
+            }
+            TcpOption::EndOfList | TcpOption::NoOp => {}
             TcpOption::Mss(m) => options.mss = Some(m),
             TcpOption::WindowScale(w) => options.window_scale = Some(w),
             TcpOption::SackPermitted => options.sack_permitted = true,

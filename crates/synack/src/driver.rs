@@ -20,18 +20,31 @@ use std::sync::Arc;
 use std::task::Waker;
 use std::time::Duration;
 use synack_core::trace::TraceEvent;
-use synack_core::Event;
+use synack_core::{Event, UdpEvent};
 
 /// Longest time captured packets stay in the capture buffer while traffic flows.
 const CAPTURE_FLUSH: Duration = Duration::from_millis(200);
 
-/// Run the stack until every user handle is gone or the device fails.
+/// Marks the driver stopped when it returns, however it returns.
+struct StopGuard(Arc<Shared>);
+
+impl Drop for StopGuard {
+    fn drop(&mut self) {
+        self.0.mark_stopped();
+    }
+}
+
+/// Run the stack until the device fails, or every user handle is gone and every
+/// connection has finished (the engine holds no connection but compact TIME-WAIT
+/// records: the FINs of closed connections are retransmitted until acknowledged or
+/// their retry limits end them).
 pub(crate) async fn run<D: Device>(
     shared: Arc<Shared>,
     mut device: D,
     mut trace: Option<TraceFn>,
     batch: usize,
 ) {
+    let _stopped = StopGuard(shared.clone());
     let mut rx = PacketBatch::new(batch);
     let mut tx = PacketBatch::new(batch);
     let mut wakers: Vec<Waker> = Vec::new();
@@ -80,7 +93,7 @@ pub(crate) async fn run<D: Device>(
                     traces.push(ev);
                 }
             }
-            let stop = shared.handle_count() == 0;
+            let stop = shared.handle_count() == 0 && inner.engine.active_connection_count() == 0;
             (inner.engine.poll_timeout(), tx.is_full(), stop)
         };
         rx.clear();
@@ -138,6 +151,7 @@ pub(crate) async fn run<D: Device>(
 
 /// Turn engine events into wake-ups of the tasks waiting for them.
 fn dispatch_events(inner: &mut Inner, wakers: &mut Vec<Waker>) {
+    dispatch_udp_events(inner, wakers);
     while let Some(ev) = inner.engine.poll_event() {
         match ev {
             Event::Incoming(l) => {
@@ -159,6 +173,38 @@ fn dispatch_events(inner: &mut Inner, wakers: &mut Vec<Waker>) {
                 if let Some(c) = inner.conns.get_mut(&h) {
                     wakers.extend(c.read.take());
                     wakers.extend(c.write.take());
+                }
+            }
+        }
+    }
+}
+
+/// UDP events: wake the socket's reader or writer; keep expired intercepted flows
+/// (at most `EXPIRED_KEPT`, the oldest dropped) for `UdpIntercept::expired`.
+fn dispatch_udp_events(inner: &mut Inner, wakers: &mut Vec<Waker>) {
+    while let Some(ev) = inner.engine.poll_udp_event() {
+        match ev {
+            UdpEvent::Readable(h) => {
+                if let Some(w) = inner.udp.get_mut(&h) {
+                    wakers.extend(w.read.take());
+                }
+            }
+            UdpEvent::Writable(h) => {
+                if let Some(w) = inner.udp.get_mut(&h) {
+                    wakers.extend(w.write.take());
+                }
+            }
+            UdpEvent::FlowExpired {
+                handle,
+                client,
+                target,
+            } => {
+                if inner.udp_expired.len() >= crate::udp::EXPIRED_KEPT {
+                    inner.udp_expired.pop_front();
+                }
+                inner.udp_expired.push_back((client, target));
+                if let Some(w) = inner.udp.get_mut(&handle) {
+                    wakers.extend(w.expired.take());
                 }
             }
         }

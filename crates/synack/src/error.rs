@@ -5,27 +5,41 @@
 use std::io;
 use synack_core::{ConnError, ConnectError, ListenError, RecvError, SendError};
 
-/// The error for a connection that died for `e`.
+/// The error for a connection that died for `e`. ICMP-reported errors carry the errno
+/// Linux gives (EHOSTUNREACH, ENETUNREACH, ENOPROTOOPT, EACCES), so `raw_os_error`
+/// matches a kernel socket and `kind()` is `HostUnreachable`, `NetworkUnreachable`,
+/// ... as std derives it from the errno.
 pub(crate) fn conn_error(e: ConnError) -> io::Error {
     let kind = match e {
         ConnError::Reset => io::ErrorKind::ConnectionReset,
         ConnError::Refused => io::ErrorKind::ConnectionRefused,
         ConnError::TimedOut => io::ErrorKind::TimedOut,
         ConnError::Aborted => io::ErrorKind::ConnectionAborted,
-        ConnError::Unreachable => return unreachable_error(),
+        ConnError::Unreachable => return os_error(e, io::ErrorKind::HostUnreachable),
+        ConnError::NetUnreachable => return os_error(e, io::ErrorKind::NetworkUnreachable),
+        ConnError::ProtocolUnreachable => return os_error(e, io::ErrorKind::Other),
+        ConnError::Prohibited => return os_error(e, io::ErrorKind::PermissionDenied),
     };
     io::Error::new(kind, e)
 }
 
-/// EHOSTUNREACH, whose `ErrorKind` (HostUnreachable) is newer than the workspace MSRV.
-fn unreachable_error() -> io::Error {
+/// The errno Linux reports for an ICMP-signalled `e`, as an `io::Error` (`kind` where
+/// there is no errno).
+fn os_error(e: ConnError, kind: io::ErrorKind) -> io::Error {
     #[cfg(unix)]
     {
-        io::Error::from_raw_os_error(libc::EHOSTUNREACH)
+        let errno = match e {
+            ConnError::NetUnreachable => libc::ENETUNREACH,
+            ConnError::ProtocolUnreachable => libc::ENOPROTOOPT,
+            ConnError::Prohibited => libc::EACCES,
+            _ => libc::EHOSTUNREACH,
+        };
+        let _ = kind;
+        io::Error::from_raw_os_error(errno)
     }
     #[cfg(not(unix))]
     {
-        io::Error::other(ConnError::Unreachable)
+        io::Error::new(kind, e)
     }
 }
 
@@ -106,6 +120,23 @@ mod tests {
         assert_eq!(
             conn_error(ConnError::Unreachable).raw_os_error(),
             Some(libc::EHOSTUNREACH)
+        );
+        #[cfg(unix)]
+        assert_eq!(
+            conn_error(ConnError::NetUnreachable).raw_os_error(),
+            Some(libc::ENETUNREACH)
+        );
+        assert_eq!(
+            conn_error(ConnError::Unreachable).kind(),
+            io::ErrorKind::HostUnreachable
+        );
+        assert_eq!(
+            conn_error(ConnError::NetUnreachable).kind(),
+            io::ErrorKind::NetworkUnreachable
+        );
+        assert_eq!(
+            conn_error(ConnError::Prohibited).kind(),
+            io::ErrorKind::PermissionDenied
         );
     }
 }

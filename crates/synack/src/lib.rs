@@ -10,6 +10,9 @@
 //!   [`TcpStream::info`];
 //! - [`TcpListener::intercept`] accepts connections to any destination (VPN /
 //!   tun2socks); each stream's `local_addr()` is the original destination;
+//! - [`UdpSocket`] (`bind`, `connect`, `send_to` / `recv_from`, `send` / `recv`) and
+//!   [`UdpIntercept`], which yields datagrams to any destination with their original
+//!   destination and replies as it; the stack answers pings to its addresses;
 //! - devices: [`MemoryDevice::pair`] (two stacks back to back, for tests) and, on
 //!   Linux, [`TunDevice`];
 //! - a pcap capture of the device ([`NetStackBuilder::capture`]) and a live trace hook
@@ -69,6 +72,7 @@ mod socket;
 mod stream;
 #[cfg(target_os = "linux")]
 mod tun;
+mod udp;
 
 pub use addr::{ToSocketAddr, ToSocketAddrs};
 pub use cidr::IpCidr;
@@ -81,10 +85,13 @@ pub use socket::TcpSocket;
 pub use stream::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, ReuniteError, TcpStream, WriteHalf};
 #[cfg(target_os = "linux")]
 pub use tun::{interface_exists, TunConfig, TunDevice};
+pub use udp::{UdpIntercept, UdpSocket};
 
 pub use synack_core::trace;
 pub use synack_core::trace::TraceEvent;
-pub use synack_core::{Config, ConnError, ConnInfo, SocketOptions, StackStats, State};
+pub use synack_core::{
+    Config, ConnError, ConnInfo, SocketOptions, StackStats, State, UdpError, UdpStats,
+};
 
 /// Two connected streams over an in-memory device pair (10.0.0.1 ↔ 10.0.0.2), for
 /// the examples in this crate's documentation.

@@ -8,10 +8,10 @@
 use crate::capture::Capture;
 use crate::device::Device;
 use crate::driver;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io::{self, Write};
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::Waker;
 use synack_core::trace::TraceEvent;
@@ -35,6 +35,10 @@ pub(crate) struct Inner {
     pub(crate) listeners: HashMap<ListenerHandle, Vec<Waker>>,
     /// Set when the driver stopped because the device failed.
     pub(crate) failure: Option<(io::ErrorKind, String)>,
+    /// Wakers of the tasks waiting on UDP sockets (udp.rs).
+    pub(crate) udp: HashMap<synack_core::UdpHandle, crate::udp::UdpWaiters>,
+    /// Intercepted UDP flows that expired, for `UdpIntercept::expired` (bounded).
+    pub(crate) udp_expired: VecDeque<(std::net::SocketAddr, std::net::SocketAddr)>,
 }
 
 impl Inner {
@@ -79,6 +83,11 @@ impl Inner {
         for l in self.listeners.values_mut() {
             out.append(l);
         }
+        for u in self.udp.values_mut() {
+            out.extend(u.read.take());
+            out.extend(u.write.take());
+            out.extend(u.expired.take());
+        }
     }
 }
 
@@ -89,9 +98,14 @@ pub(crate) struct Shared {
     pub(crate) driver_wake: Notify,
     /// Engine time zero.
     start: tokio::time::Instant,
-    /// Live user handles (NetStack clones, sockets); the driver stops at zero.
+    /// Live user handles (NetStack clones, sockets); the driver stops once this is
+    /// zero and every connection they closed has finished.
     handles: AtomicUsize,
     pub(crate) capture: Mutex<Option<Capture>>,
+    /// Set when the driver task has returned (for [`NetStack::shutdown`]) ...
+    stopped: AtomicBool,
+    /// ... and its waiters woken.
+    stopped_notify: Notify,
 }
 
 impl Shared {
@@ -125,6 +139,26 @@ impl Shared {
     /// Number of live user handles.
     pub(crate) fn handle_count(&self) -> usize {
         self.handles.load(Ordering::Acquire)
+    }
+
+    /// Record that the driver has returned and wake [`NetStack::shutdown`] waiters.
+    pub(crate) fn mark_stopped(&self) {
+        self.stopped.store(true, Ordering::Release);
+        self.stopped_notify.notify_waiters();
+    }
+
+    /// Wait until the driver task has returned.
+    async fn wait_stopped(&self) {
+        loop {
+            let notified = self.stopped_notify.notified();
+            tokio::pin!(notified);
+            // Registered before the check, so a stop in between is not missed.
+            notified.as_mut().enable();
+            if self.stopped.load(Ordering::Acquire) {
+                return;
+            }
+            notified.await;
+        }
     }
 
     fn lock_capture(&self) -> MutexGuard<'_, Option<Capture>> {
@@ -309,11 +343,15 @@ impl NetStackBuilder {
                 conns: HashMap::new(),
                 listeners: HashMap::new(),
                 failure: None,
+                udp: HashMap::new(),
+                udp_expired: VecDeque::new(),
             }),
             driver_wake: Notify::new(),
             start: tokio::time::Instant::now(),
             handles: AtomicUsize::new(0),
             capture: Mutex::new(capture),
+            stopped: AtomicBool::new(false),
+            stopped_notify: Notify::new(),
         });
         let handle = StackRef::new(shared.clone());
         rt.spawn(driver::run(shared, device, self.trace, self.batch));
@@ -328,7 +366,10 @@ impl NetStackBuilder {
 /// [`TcpStream::connect`](crate::TcpStream::connect).
 ///
 /// One driver task owns the device; it runs while any handle (a `NetStack` clone or
-/// a socket) is alive. Cloning is cheap.
+/// a socket) is alive, and after the last one is dropped until every connection they
+/// closed has finished its FIN exchange (retransmitting what the peer has not
+/// acknowledged) or given up, and what is left in TIME-WAIT is the engine's compact
+/// records. [`NetStack::shutdown`] waits for that. Cloning is cheap.
 #[derive(Clone)]
 pub struct NetStack {
     pub(crate) stack: StackRef,
@@ -384,6 +425,42 @@ impl NetStack {
     /// Why the driver stopped, if the device failed (sockets then fail with it too).
     pub fn error(&self) -> Option<io::Error> {
         self.stack.lock().check_running().err()
+    }
+
+    /// Drop this handle and wait until the stack has stopped: every other handle (the
+    /// `NetStack`'s clones, listeners, streams) is gone, and every connection they
+    /// closed has delivered its queued data and finished its FIN exchange, or given up
+    /// (retransmission and orphan limits, FIN-WAIT-2 timeout; see
+    /// [`Config::orphan_retries`]). TIME-WAIT needs no packets and is not waited for.
+    /// Returns at once if the device failed. A stream still held elsewhere keeps the
+    /// stack running, so drop the sockets first; see
+    /// [`shutdown_timeout`](NetStack::shutdown_timeout) to bound the wait.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let (dev, _peer) = synack::MemoryDevice::pair();
+    /// let stack = synack::NetStack::new(dev, &["10.0.0.1".parse().unwrap()]).unwrap();
+    /// stack.shutdown().await; // nothing open: returns at once
+    /// # }
+    /// ```
+    pub async fn shutdown(self) {
+        let shared = self.stack.0.clone();
+        drop(self);
+        shared.wait_stopped().await;
+    }
+
+    /// [`shutdown`](NetStack::shutdown) with a deadline: true if the stack stopped
+    /// within `timeout`. When it did not, the driver keeps finishing the closing
+    /// connections in the background (each is bounded by its retry limits).
+    pub async fn shutdown_timeout(self, timeout: std::time::Duration) -> bool {
+        tokio::time::timeout(timeout, self.shutdown()).await.is_ok()
+    }
+
+    /// Whether the driver task has stopped (the device failed, or the stack was shut
+    /// down and finished).
+    pub fn is_stopped(&self) -> bool {
+        self.stack.stopped.load(Ordering::Acquire)
     }
 
     /// Write out buffered capture records now.

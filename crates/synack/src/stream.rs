@@ -197,13 +197,15 @@ impl StreamInner {
     }
 
     fn take_error(&self) -> io::Result<Option<io::Error>> {
-        let inner = self.stack.lock();
+        let mut inner = self.stack.lock();
         let Some(info) = inner.engine.info(self.h) else {
             return Err(not_connected());
         };
+        // As Linux SO_ERROR: the connection's own error once, else the ICMP soft
+        // error (`sk_err_soft`), each cleared by reading it.
         Ok(match info.error {
             Some(e) if !self.error_taken.swap(true, Ordering::Relaxed) => Some(conn_error(e)),
-            _ => None,
+            _ => inner.engine.take_soft_error(self.h).map(conn_error),
         })
     }
 
@@ -296,7 +298,10 @@ impl TcpStream {
 
     /// Open a connection to `addr` (RFC 9293 §3.10.1), choosing a local address of
     /// the same family and an ephemeral port. Fails with `ConnectionRefused` if the
-    /// peer answers RST, `TimedOut` if SYN retransmissions run out. Several
+    /// peer answers RST (or ICMP port unreachable), `HostUnreachable` /
+    /// `NetworkUnreachable` (EHOSTUNREACH / ENETUNREACH) as soon as an ICMP
+    /// destination unreachable arrives for the SYN, as on Linux, and `TimedOut` if
+    /// SYN retransmissions run out. Several
     /// addresses (`&[SocketAddr]`) are tried in turn, as tokio does: the first that
     /// connects wins, otherwise the last error is returned.
     ///
@@ -560,8 +565,9 @@ impl TcpStream {
     }
 
     /// The error that ended the connection (reset, timeout, ...), once: like
-    /// SO_ERROR, a second call returns `None`. `None` too while the connection is
-    /// healthy.
+    /// SO_ERROR, a second call returns `None`. While the connection lives, the last
+    /// ICMP error reported about it (a soft error: host or network unreachable, ...;
+    /// Linux `sk_err_soft`), also once; `None` when there is neither.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]

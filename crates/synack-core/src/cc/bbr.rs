@@ -209,12 +209,22 @@ impl Bbr {
     fn end_round(&mut self, now: Instant) {
         let elapsed = u128::from(us(now).wrapping_sub(self.round_start));
         let bytes = u64::from(self.round_bytes);
-        // A sample over less than the propagation RTT measures ACK timing, not the
-        // path (Linux discards rate samples whose interval is below min_rtt).
-        let long_enough = self.min_rtt_us == u32::MAX || elapsed >= u128::from(self.min_rtt_us);
-        let sampled = elapsed > 0 && bytes > 0 && long_enough;
+        // A round's ACKs can span less than the propagation RTT (the data that
+        // opened it left before it began); over so short an interval they measure ACK
+        // timing, not the path. Linux discards per-packet rate samples whose interval
+        // is below min_rtt; a round is one sample, and discarding it when the round
+        // ends just short of min_rtt (the usual case for a paced sender) froze the
+        // estimate at its first, low value: a flow that started while the reverse
+        // path's queue was full stayed at 2 Mbit/s of 50. So the interval is at least
+        // min_rtt instead: the sample can only err low.
+        let interval = if self.min_rtt_us == u32::MAX {
+            elapsed
+        } else {
+            elapsed.max(u128::from(self.min_rtt_us))
+        };
+        let sampled = elapsed > 0 && bytes > 0;
         if sampled {
-            let sample = (u128::from(bytes) * 1_000_000 / elapsed) as u64;
+            let sample = (u128::from(bytes) * 1_000_000 / interval) as u64;
             // An application-limited sample only counts when it raises the estimate
             // (draft §4.5.2.3: it shows what the path can do at least).
             if !self.round_app_limited || sample > self.bottleneck_bw() {

@@ -232,6 +232,12 @@ impl CongestionControl for Cubic {
         self.after_timeout = false;
     }
 
+    fn on_spurious_recovery(&mut self, prior_cwnd: u32, prior_ssthresh: u32) {
+        self.cwnd = self.cwnd.max(prior_cwnd);
+        self.ssthresh = self.ssthresh.max(prior_ssthresh);
+        self.epoch_start = None;
+    }
+
     fn on_recovery_exit(&mut self, flight_size: u32, mss: u32) {
         // RFC 6582 §3.2 step 6 option 1.
         self.cwnd = self.ssthresh.min(flight_size.max(mss).saturating_add(mss));

@@ -194,6 +194,18 @@ pub trait CongestionControl: fmt::Debug + Send {
             .min(flight_size.max(mss).saturating_add(mss));
         self.set_cwnd(cwnd);
     }
+    /// The last reduction was spurious: every retransmission of the recovery turned
+    /// out to be a duplicate (the peer reported each with a D-SACK, RFC 2883 §5), or
+    /// the ACK that ended it echoed the original's timestamp (the Eifel detection of
+    /// RFC 3522). Restore what was held before it, as Linux's undo does (the response
+    /// of RFC 4015 §2). The default restores cwnd; controllers that keep ssthresh
+    /// restore it too.
+    fn on_spurious_recovery(&mut self, prior_cwnd: u32, prior_ssthresh: u32) {
+        let _ = prior_ssthresh;
+        if prior_cwnd > self.cwnd() {
+            self.set_cwnd(prior_cwnd);
+        }
+    }
     /// Restart after an idle period longer than an RTO (RFC 5681 §4.1:
     /// cwnd = min(RW, cwnd)).
     fn on_idle_restart(&mut self, restart_window: u32) {
@@ -385,6 +397,9 @@ impl CongestionControl for Congestion {
     }
     fn on_recovery_exit(&mut self, flight_size: u32, mss: u32) {
         delegate!(self, cc => cc.on_recovery_exit(flight_size, mss))
+    }
+    fn on_spurious_recovery(&mut self, prior_cwnd: u32, prior_ssthresh: u32) {
+        delegate!(self, cc => cc.on_spurious_recovery(prior_cwnd, prior_ssthresh))
     }
     fn on_idle_restart(&mut self, restart_window: u32) {
         delegate!(self, cc => cc.on_idle_restart(restart_window))

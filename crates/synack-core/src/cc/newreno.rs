@@ -77,6 +77,12 @@ impl CongestionControl for NewReno {
         self.bytes_acked = 0;
     }
 
+    fn on_spurious_recovery(&mut self, prior_cwnd: u32, prior_ssthresh: u32) {
+        self.cwnd = self.cwnd.max(prior_cwnd);
+        self.ssthresh = self.ssthresh.max(prior_ssthresh);
+        self.bytes_acked = 0;
+    }
+
     fn on_rto(&mut self, _now: Instant, flight_size: u32, mss: u32) {
         // RFC 5681 §3.1: when the segment timed out again (no new data acknowledged
         // since the last timeout), ssthresh is held constant.

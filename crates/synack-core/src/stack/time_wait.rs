@@ -100,6 +100,7 @@ impl Stack {
             return;
         };
         self.mem.recharge(conn.mem_charged as usize, 0);
+        self.orphans -= usize::from(conn.orphan);
         let mut rec = conn.time_wait_record();
         rec.slot = idx;
         let tuple = (conn.local, conn.remote);

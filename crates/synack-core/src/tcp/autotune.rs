@@ -240,6 +240,10 @@ mod tests {
     #[test]
     fn an_idle_connection_stays_under_1_kib() {
         assert_eq!(core::mem::size_of::<RcvSpace>(), 28);
-        assert!(core::mem::size_of::<Connection>() + 96 <= 1024);
+        assert!(
+            core::mem::size_of::<Connection>() + 96 <= 1024,
+            "{}",
+            core::mem::size_of::<Connection>()
+        );
     }
 }

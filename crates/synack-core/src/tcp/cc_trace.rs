@@ -17,10 +17,13 @@ impl Connection {
     pub(crate) fn trace_congestion(&mut self, env: &mut Env<'_>) {
         let sample = self.congestion_sample(env.cfg);
         let sig = signature(&sample);
-        if sig == self.cc_trace_sig {
+        // Kept in the connection's rarely used box: tracing is a diagnostic mode, and
+        // the 4 bytes would push an idle TCB past 1 KiB.
+        let last = &mut self.rare.get_or_insert_with(Box::default).cc_trace_sig;
+        if sig == *last {
             return;
         }
-        self.cc_trace_sig = sig;
+        *last = sig;
         env.record(self.local, self.remote, TraceKind::Congestion(sample));
     }
 
@@ -56,7 +59,8 @@ impl Connection {
 }
 
 /// A 32-bit fingerprint of everything a sample holds (FNV-1a over the fields), so a
-/// connection keeps 4 bytes to tell whether anything changed. Two different states
+/// traced connection keeps 4 bytes (in its `Rare` box) to tell whether anything
+/// changed. Two different states
 /// with the same fingerprint would skip one record; consecutive states colliding is
 /// a one-in-four-billion event.
 fn signature(s: &CongestionTrace) -> u32 {

@@ -86,6 +86,7 @@ impl Connection {
                 let older = (tsval.wrapping_sub(self.ts_recent) as i32) < 0;
                 if older && env.now.saturating_duration_since(self.ts_recent_at) < PAWS_IDLE {
                     self.drop_segment(env, "PAWS: old timestamp");
+                    self.note_dsack(seg_seq, payload.len());
                     self.pend.ack_now = true;
                     return Outcome::Done;
                 }
@@ -106,6 +107,7 @@ impl Connection {
             }
             self.drop_segment(env, "sequence number outside the receive window");
             if !flags.rst() {
+                self.note_dsack(seg_seq, payload.len());
                 self.pend.ack_now = true;
             }
             return Outcome::Done;
@@ -113,6 +115,9 @@ impl Connection {
         self.stats.segs_received += 1;
         self.last_recv_at = env.now;
         self.keepalive_probes = 0;
+        self.probes_out = 0;
+        // The path works: forget an ICMP soft error (Linux tcp_ack clears sk_err_soft).
+        self.soft_error = None;
 
         // RFC 7323 §4.3: remember TS.Recent from a segment that covers Last.ACK.sent.
         if self.ts_ok {
@@ -132,6 +137,9 @@ impl Connection {
                 return Outcome::Done;
             }
             match self.state {
+                // A Fast Open connection is the application's already (RFC 7413
+                // §4.2.2): it is reset like an established one (Linux).
+                State::SynReceived if self.fastopen_passive() => self.fail(ConnError::Reset, env),
                 State::SynReceived if self.listener.is_some() => {
                     // Passive open: the half-open connection just goes away.
                     self.set_state(State::Closed, env);
@@ -179,16 +187,18 @@ impl Connection {
                 self.retries = 0;
                 self.rtt.reset_backoff();
                 self.rto_at = None;
-                self.rtx_count = 0;
                 self.set_state(State::Established, env);
                 // A passive open goes to the listener's accept queue; a simultaneous
                 // open (RFC 9293 §3.10.7.3, Figure 8) completes the application's connect.
                 self.wake |= wake::WRITABLE;
-                self.wake |= if self.listener.is_some() {
-                    wake::ESTABLISHED_PASSIVE
+                if self.tfo().is_some_and(|t| t.passive.is_some()) {
+                    // RFC 7413 §4.2.2: a Fast Open connection went to the accept
+                    // queue with its SYN; nothing more to announce.
+                } else if self.listener.is_some() {
+                    self.wake |= wake::ESTABLISHED_PASSIVE;
                 } else {
-                    wake::CONNECTED
-                };
+                    self.wake |= wake::CONNECTED;
+                }
                 if self.fin_queued {
                     self.set_state(State::FinWait1, env);
                 }
@@ -238,8 +248,9 @@ impl Connection {
                 // three of them and loss recovery falls back to the RTO).
                 self.handle_dup_ack(env);
             }
-            let tsecr = seg.options.timestamp.map(|(_, ecr)| ecr);
-            self.sack_after_ack(env, tsecr);
+            // RFC 8985 §6.2: RACK notes what this ACK delivered and marks losses.
+            self.rack_on_ack(env, seg);
+            self.sack_after_ack(env);
             // Every ACK tells the controller what it delivered (each byte once: when
             // SACKed or, if never SACKed, when cumulatively acknowledged).
             let delivered = (self.snd_una.since(una_before) + self.sacked_bytes())
@@ -384,13 +395,20 @@ impl Connection {
             self.snd_wl2 = seg_ack;
             self.sample_rtt_on_ack(env, seg, seg_ack, self.snd_una);
             self.retries = 0;
-            self.rtx_count = 0;
             self.rtt.reset_backoff();
             self.rto_at = None;
+            // RFC 7413 §4.2.1: SYN data the SYN-ACK did not acknowledge goes again at
+            // once, and queued data carries the handshake's ACK (as in Linux).
+            let data_waiting = self.fastopen_synack(seg, seg_ack);
+            if self.snd_una < self.snd_max {
+                self.rto_at = Some(env.now.add_micros(self.rtt.rto_us()));
+            }
             self.set_state(State::Established, env);
-            self.pend.ack_now = true;
             self.wake |= wake::CONNECTED | wake::WRITABLE;
-            self.pend.handshake_ack = true;
+            if !data_waiting {
+                self.pend.ack_now = true;
+                self.pend.handshake_ack = true;
+            }
             if !payload.is_empty() {
                 self.accept_data(env, self.rcv_nxt, payload);
             }
@@ -441,6 +459,10 @@ impl Connection {
                 self.in_recovery = false;
                 self.sack_exit_recovery();
                 self.cc.on_recovery_exit(flight, mss);
+                if let Some(rack) = self.rack.as_deref_mut() {
+                    rack.on_recovery_exit();
+                }
+                self.rack_on_recovery_exit(seg.options.timestamp.map(|(_, ecr)| ecr));
             } else if self.in_sack_recovery() {
                 // RFC 6675 §5: a partial ACK changes neither cwnd nor HighRxt; pipe
                 // decides what the next transmission opportunity sends.
@@ -464,7 +486,6 @@ impl Connection {
         self.dupacks = 0;
         // RFC 6298 §5.2 / §5.3: stop the timer when all is acknowledged, else restart.
         self.retries = 0;
-        self.rtx_count = 0;
         self.rtt.reset_backoff();
         if self.snd_una == self.snd_max {
             self.rto_at = None;
@@ -516,8 +537,9 @@ impl Connection {
             if !self.in_sack_recovery() {
                 self.cc.on_recovery_dup_ack(u32::from(self.mss));
             }
-        } else if self.dupacks == 3 {
-            // RFC 6582 §3.2 step 2 / RFC 6675 §5 step (2): DupThresh reached.
+        } else if self.dupacks == 3 && !self.rack_mode() {
+            // RFC 6582 §3.2 step 2 / RFC 6675 §5 step (2): DupThresh reached. With
+            // SACK blocks, RACK's time order decides instead (RFC 8985 §6.2).
             self.enter_recovery(env);
         }
     }
@@ -601,6 +623,8 @@ impl Connection {
         let mut data = payload;
         let mut offset = seg_seq.diff(self.rcv_nxt);
         if offset < 0 {
+            // RFC 2883 §4 (Linux tcp_data_queue): report the part already received.
+            self.note_dsack(seg_seq, payload.len());
             let skip = (-offset) as usize;
             if skip >= data.len() {
                 self.pend.ack_now = true;
@@ -608,6 +632,17 @@ impl Connection {
             }
             data = &data[skip..];
             offset = 0;
+        } else if offset > 0 && self.dsack_enabled() {
+            // RFC 2883 §4: out-of-order data that was already held.
+            let (from, to) = (offset as usize, offset as usize + data.len());
+            let dup = self
+                .recv
+                .sack_ranges(usize::MAX)
+                .find(|&(s, e)| s < to && from < e)
+                .map(|(s, e)| (s.max(from), e.min(to)));
+            if let Some((s, e)) = dup {
+                self.set_dsack(self.rcv_nxt + s as u32, self.rcv_nxt + e as u32);
+            }
         }
         if !self.recv_memory_ok(env, offset as usize, data.len()) {
             // The stack's hard memory limit (crate::memory): the data is not stored
@@ -628,7 +663,7 @@ impl Connection {
             self.pend.ack_now = true;
             return;
         }
-        if self.quickacks > 0 {
+        if self.quickacks > 0 && !self.fastopen_pingpong() {
             // Quick-ACK mode (Linux tcp_in_quickack_mode; RFC 1122 §4.2.3.2 lets a
             // receiver acknowledge sooner than the delayed-ACK timeout).
             self.quickacks -= 1;
@@ -637,7 +672,8 @@ impl Connection {
         }
         // A GRO super-segment counts for every full-sized segment it carries, so the
         // every-second-segment rule (RFC 5681 §4.2) still holds for it.
-        self.unacked_segs += (n / usize::from(self.mss).max(1)).max(1) as u32;
+        let segs = (n / usize::from(self.mss).max(1)).clamp(1, usize::from(u16::MAX)) as u16;
+        self.unacked_segs = self.unacked_segs.saturating_add(segs);
         match self.opts.delayed_ack {
             Some(d) if self.unacked_segs < 2 => {
                 if self.delack_at.is_none() {
@@ -646,6 +682,22 @@ impl Connection {
             }
             _ => self.pend.ack_now = true,
         }
+    }
+
+    /// D-SACK (RFC 2883) is reported to peers that negotiated SACK, as Linux does by
+    /// default (net.ipv4.tcp_dsack = 1).
+    fn dsack_enabled(&self) -> bool {
+        self.sack_ok && self.state.is_synchronized()
+    }
+
+    /// RFC 2883 §4: `len` bytes at `seg_seq` arrived again; the part below RCV.NXT
+    /// goes in the next ACK's first SACK block.
+    fn note_dsack(&mut self, seg_seq: Seq, len: usize) {
+        if len == 0 || !self.dsack_enabled() || seg_seq >= self.rcv_nxt {
+            return;
+        }
+        let end = (seg_seq + len as u32).min(self.rcv_nxt);
+        self.set_dsack(seg_seq, end);
     }
 
     /// The peer's FIN, in order (RFC 9293 §3.10.7.4 eighth).

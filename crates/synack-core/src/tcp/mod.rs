@@ -8,9 +8,11 @@
 
 mod autotune;
 mod cc_trace;
+pub mod fastopen;
 pub(crate) mod input;
 mod output;
 mod pacing;
+mod rack;
 mod recovery;
 mod timers;
 pub(crate) mod timewait;
@@ -101,6 +103,13 @@ pub struct ConnStats {
     pub challenge_acks: u64,
     /// Segments dropped as unacceptable (out of window, PAWS, bad ACK).
     pub dropped: u64,
+    /// ACKs from the peer carrying a D-SACK block (RFC 2883): data we sent twice.
+    pub dsacks_received: u64,
+    /// ACKs we sent with a D-SACK block (RFC 2883): data the peer sent twice.
+    pub dsacks_sent: u64,
+    /// Recoveries undone as spurious (every retransmission D-SACKed, or the Eifel
+    /// timestamp check): the window they reduced was restored.
+    pub spurious_recoveries: u64,
 }
 
 /// A connection's counters as it keeps them: byte counts in 64 bits, event counts in
@@ -122,6 +131,7 @@ pub(crate) struct Counters {
     pub(crate) dup_acks: u32,
     pub(crate) challenge_acks: u32,
     pub(crate) dropped: u32,
+    pub(crate) dsacks_sent: u32,
 }
 
 impl Counters {
@@ -142,6 +152,9 @@ impl Counters {
             dup_acks: u64::from(self.dup_acks),
             challenge_acks: u64::from(self.challenge_acks),
             dropped: u64::from(self.dropped),
+            dsacks_received: 0,
+            dsacks_sent: u64::from(self.dsacks_sent),
+            spurious_recoveries: 0,
         }
     }
 }
@@ -194,6 +207,9 @@ pub(crate) mod wake {
     pub(crate) const CONNECTED: u8 = 4;
     pub(crate) const CLOSED: u8 = 8;
     pub(crate) const ESTABLISHED_PASSIVE: u8 = 16;
+    /// Fast Open news for the stack: a client learned a cookie (or its absence) from
+    /// a SYN-ACK, or a passive Fast Open connection left SYN-RECEIVED.
+    pub(crate) const FASTOPEN: u8 = 32;
 }
 
 /// Output a connection owes outside the ordinary data path. Kept together so that
@@ -328,9 +344,6 @@ pub(crate) struct Connection {
     /// ... and SND.NXT when that window began (its figures stand until SND.UNA
     /// passes it).
     pub(crate) cwnd_usage_seq: Seq,
-    /// Our TSval when the data ending at SND.MAX was sent (RACK's time order,
-    /// [`Connection::sack_after_ack`]).
-    pub(crate) snd_max_ts: u32,
     /// Pacing: the next data segment may not leave before this instant ...
     pub(crate) pace_at: Instant,
     /// ... and a segment waits for it (the deadline is armed).
@@ -340,12 +353,14 @@ pub(crate) struct Connection {
     /// End of the last sub-MSS segment sent (Minshall's Nagle, Linux `snd_sml`).
     pub(crate) snd_sml: Seq,
     /// Quick ACKs left (Linux quick-ACK mode at connection start).
-    pub(crate) quickacks: u32,
+    pub(crate) quickacks: u16,
     pub(crate) in_recovery: bool,
     /// RFC 6582 "recover".
     pub(crate) recover: Seq,
     /// SACK scoreboard and RFC 6675 recovery state, allocated on the first SACK.
     pub(crate) sb: Option<Box<recovery::Scoreboard>>,
+    /// RACK's transmission log (RFC 8985), allocated when data is first sent with SACK.
+    pub(crate) rack: Option<Box<rack::Rack>>,
     /// Our TSval when the latest retransmission was sent, while retransmitted data is
     /// outstanding (RTT sanity: [`Connection::ts_sample_ok`]).
     pub(crate) rtx_tsval: u32,
@@ -358,8 +373,6 @@ pub(crate) struct Connection {
     pub(crate) tlp_sent: u8,
     /// The last ACK SACKed new data (restart the probe timeout).
     pub(crate) sack_progress: bool,
-    /// First sequence number of the last tail loss probe.
-    pub(crate) tlp_seq: Seq,
     // Timers.
     pub(crate) rto_at: Option<Instant>,
     pub(crate) delack_at: Option<Instant>,
@@ -369,7 +382,11 @@ pub(crate) struct Connection {
     pub(crate) linger_at: Option<Instant>,
     /// Consecutive RTO expirations without progress.
     pub(crate) retries: u32,
-    pub(crate) persist_backoff: u32,
+    /// Persist timer backoff exponent (at most 16; 16 bits, beside `probes_out`).
+    pub(crate) persist_backoff: u16,
+    /// Zero-window probes sent since the peer last sent an acceptable segment (Linux
+    /// `icsk_probes_out`; bounded by `Connection::retry_limit`).
+    pub(crate) probes_out: u16,
     pub(crate) keepalive_probes: u32,
     /// When the oldest unacknowledged data was first sent without progress since
     /// (for the user timeout).
@@ -378,13 +395,9 @@ pub(crate) struct Connection {
     pub(crate) last_send_at: Instant,
     // Pending output.
     pub(crate) pend: Pending,
-    pub(crate) unacked_segs: u32,
-    /// Retransmission counter for the trace (which retransmission this is).
-    pub(crate) rtx_count: u32,
+    pub(crate) unacked_segs: u16,
     /// The RTO (ms) that last expired, for the trace of the retransmission it caused.
     pub(crate) rto_fired_ms: u32,
-    /// Fingerprint of the last congestion state traced (tcp/cc_trace.rs), 0 before.
-    pub(crate) cc_trace_sig: u32,
     pub(crate) error: Option<ConnError>,
     /// A soft error (ICMP) remembered for reporting (RFC 1122 §4.2.3.9).
     pub(crate) soft_error: Option<ConnError>,
@@ -399,9 +412,44 @@ pub(crate) struct Connection {
     pub(crate) tune: autotune::RcvSpace,
     /// Buffer bytes this connection was last charged in the stack's memory budget.
     pub(crate) mem_charged: u32,
+    /// State few connections use (Fast Open, records, the trace's congestion
+    /// fingerprint), boxed: the others pay one
+    /// pointer (the TCB stays within the 1 KiB per idle connection).
+    pub(crate) rare: Option<Box<Rare>>,
+}
+
+/// A connection's rarely used state.
+#[derive(Debug, Default)]
+pub(crate) struct Rare {
+    /// TCP Fast Open state during the handshake (tcp/fastopen.rs), when used.
+    pub(crate) tfo: Option<fastopen::FastOpenConn>,
+    /// Ends of records the application marked (Linux `MSG_EOR`), ascending: no
+    /// segment extends past one.
+    pub(crate) records: VecDeque<Seq>,
+    /// A D-SACK block (RFC 2883) for the next ACK, `[left, right)`: duplicate data
+    /// that arrived.
+    pub(crate) dsack: Option<(Seq, Seq)>,
+    /// Fingerprint of the last congestion state traced (tcp/cc_trace.rs), 0 before:
+    /// only a traced connection has it.
+    pub(crate) cc_trace_sig: u32,
 }
 
 impl Connection {
+    /// A D-SACK block waits for the next ACK.
+    pub(crate) fn dsack_pending(&self) -> bool {
+        self.rare.as_ref().is_some_and(|r| r.dsack.is_some())
+    }
+
+    /// Report `[left, right)` as a D-SACK block on the next ACK (RFC 2883 §4).
+    pub(crate) fn set_dsack(&mut self, left: Seq, right: Seq) {
+        self.rare.get_or_insert_with(Box::default).dsack = Some((left, right));
+    }
+
+    /// The D-SACK block for the ACK being built, once.
+    pub(crate) fn take_dsack(&mut self) -> Option<(Seq, Seq)> {
+        self.rare.as_mut()?.dsack.take()
+    }
+
     /// A connection in CLOSED with the given ends and ISS; `active_open` or
     /// `passive_open` moves it on.
     pub(crate) fn new(
@@ -460,20 +508,19 @@ impl Connection {
             cwnd_limited: false,
             max_flight: 0,
             cwnd_usage_seq: iss,
-            snd_max_ts: 0,
             pace_at: Instant::ZERO,
             pace_armed: false,
             sack_high: iss,
             snd_sml: iss,
-            quickacks: cfg.quickacks,
+            quickacks: cfg.quickacks.min(u32::from(u16::MAX)) as u16,
             in_recovery: false,
             recover: iss,
             sb: None,
+            rack: None,
             rtx_tsval: 0,
             rtx_high: iss,
             pto_armed: false,
             tlp_sent: 0,
-            tlp_seq: iss,
             sack_progress: false,
             rto_at: None,
             delack_at: None,
@@ -482,15 +529,14 @@ impl Connection {
             linger_at: None,
             retries: 0,
             persist_backoff: 0,
+            probes_out: 0,
             keepalive_probes: 0,
             stalled_since: None,
             last_recv_at: now,
             last_send_at: now,
             pend: Pending::default(),
             unacked_segs: 0,
-            rtx_count: 0,
             rto_fired_ms: 0,
-            cc_trace_sig: 0,
             error: None,
             soft_error: None,
             opts,
@@ -503,7 +549,59 @@ impl Connection {
                 now,
             ),
             mem_charged: 0,
+            rare: None,
         }
+    }
+
+    /// The Fast Open state, if the connection uses Fast Open.
+    #[inline]
+    pub(crate) fn tfo(&self) -> Option<&fastopen::FastOpenConn> {
+        self.rare.as_deref().and_then(|r| r.tfo.as_ref())
+    }
+
+    /// The Fast Open state, mutable.
+    #[inline]
+    pub(crate) fn tfo_mut(&mut self) -> Option<&mut fastopen::FastOpenConn> {
+        self.rare.as_deref_mut().and_then(|r| r.tfo.as_mut())
+    }
+
+    /// The Fast Open state, created when absent.
+    pub(crate) fn tfo_or_insert(&mut self) -> &mut fastopen::FastOpenConn {
+        self.rare
+            .get_or_insert_with(Box::default)
+            .tfo
+            .get_or_insert_with(Default::default)
+    }
+
+    /// True when the application marked record ends.
+    #[inline]
+    pub(crate) fn has_records(&self) -> bool {
+        self.rare.as_ref().is_some_and(|r| !r.records.is_empty())
+    }
+
+    /// The data written so far ends a record (Linux `MSG_EOR`): later data never
+    /// shares a segment with it.
+    pub(crate) fn end_record(&mut self) {
+        let end = self.buf_seq + self.send.len() as u32;
+        let r = &mut self.rare.get_or_insert_with(Box::default).records;
+        if r.back().is_none_or(|&b| b < end) {
+            r.push_back(end);
+        }
+    }
+
+    /// The first record end after `seq`, forgetting those the peer has acknowledged.
+    pub(crate) fn record_end_after(&mut self, seq: Seq) -> Option<Seq> {
+        let una = self.snd_una;
+        let r = &mut self.rare.as_mut()?.records;
+        while r.front().is_some_and(|&m| m <= una) {
+            r.pop_front();
+        }
+        r.iter().copied().find(|&m| m > seq)
+    }
+
+    /// True when `seq` is the end of a record.
+    pub(crate) fn is_record_end(&self, seq: Seq) -> bool {
+        self.rare.as_ref().is_some_and(|r| r.records.contains(&seq))
     }
 
     /// RFC 9293 §3.10.1 OPEN (active): send SYN, enter SYN-SENT.
@@ -581,6 +679,10 @@ impl Connection {
             return;
         }
         self.state = new;
+        if old == State::SynReceived && self.fastopen_passive() {
+            // The listener's Fast Open queue counts it no longer.
+            self.wake |= wake::FASTOPEN;
+        }
         if env.trace.is_some() {
             self.trace_state(env, old, new);
         }
@@ -636,7 +738,10 @@ impl Connection {
         earlier(
             earlier(
                 earlier(self.rto_at, self.delack_at),
-                self.pace_armed.then_some(self.pace_at),
+                earlier(
+                    self.pace_armed.then_some(self.pace_at),
+                    self.rack_deadline(),
+                ),
             ),
             earlier(earlier(self.persist_at, self.keepalive_at), self.linger_at),
         )
@@ -756,7 +861,7 @@ impl Connection {
             } else {
                 65535
             });
-            if grow >= threshold as i32 && advertised * 2 <= full {
+            if grow >= threshold as i32 && advertised * 2 <= full && !self.fastopen_quiet_window() {
                 self.pend.ack_now = true;
             }
         }
@@ -782,7 +887,11 @@ impl Connection {
             recv_queue: self.recv.len(),
             buffer_bytes: self.send.allocated() + self.recv.allocated(),
             error: self.error,
-            stats: self.stats.to_stats(),
+            stats: ConnStats {
+                dsacks_received: self.rack.as_deref().map_or(0, |r| u64::from(r.dsacks)),
+                spurious_recoveries: self.rack.as_deref().map_or(0, |r| u64::from(r.undone)),
+                ..self.stats.to_stats()
+            },
         }
     }
 

@@ -35,6 +35,10 @@ impl Connection {
         }
         match self.state {
             State::Closed | State::Listen => false,
+            State::SynReceived if self.fastopen_passive() && self.snd_nxt != self.iss => {
+                let off = self.snd_nxt.since(self.buf_seq) as usize;
+                self.send.len() > off
+            }
             State::SynSent | State::SynReceived => self.snd_nxt == self.iss,
             _ => {
                 // Data at or beyond SND.NXT (new or to resend), or a FIN not yet sent:
@@ -70,7 +74,11 @@ impl Connection {
                 if self.state == State::SynReceived && self.pend.ack_now {
                     return Some(self.ack_segment(env, self.snd_nxt));
                 }
-                return None;
+                // RFC 7413 §4.2.2: a Fast Open server may send data before the
+                // handshake completes (as Linux does).
+                if !(self.state == State::SynReceived && self.fastopen_passive()) {
+                    return None;
+                }
             }
             _ => {}
         }
@@ -134,6 +142,15 @@ impl Connection {
         if passive {
             flags |= TcpFlags::ACK;
         }
+        // A SYN sent again after an RTO (not the first SYN-ACK of a simultaneous open).
+        let retransmission = self.snd_max != self.iss && self.retries > 0;
+        // RFC 7413: the cookie option, and data in a client's first SYN.
+        let (fast_open, syn_data) = if self.tfo().is_some() {
+            self.fastopen_syn(retransmission)
+        } else {
+            (None, 0)
+        };
+        options.fast_open = fast_open;
         // RFC 7323 §2.2: the window of a SYN is never scaled.
         let window = self.rcv_wnd().min(65535) as u16;
         self.rcv_adv = self.rcv_nxt + u32::from(window);
@@ -147,9 +164,7 @@ impl Connection {
             urgent: 0,
             options,
         };
-        // A SYN sent again after an RTO (not the first SYN-ACK of a simultaneous open).
-        let retransmission = self.snd_max != self.iss && self.retries > 0;
-        self.snd_nxt = self.iss + 1;
+        self.snd_nxt = self.iss + 1 + syn_data;
         if retransmission {
             self.rtt_probe = None;
             self.stats.segs_retransmitted += 1;
@@ -158,7 +173,7 @@ impl Connection {
                 self.note_retransmission_ts(tsval, self.iss + 1);
             }
         } else {
-            self.snd_max = self.iss + 1;
+            self.snd_max = self.iss + 1 + syn_data;
             // Time the SYN even when we offer timestamps: the peer may decline them,
             // and then this is the only RTT sample of the handshake (RFC 6298 §2).
             self.rtt_probe = Some((self.iss, env.now.total_micros() as u32));
@@ -169,19 +184,25 @@ impl Connection {
         if passive {
             self.after_ack_sent();
         }
-        self.finish(env, repr, 0, 0, retransmission)
+        if syn_data > 0 {
+            self.stats.bytes_sent += u64::from(syn_data);
+        }
+        self.finish(env, repr, 0, syn_data as usize, retransmission)
     }
 
     /// New data, a retransmission, and/or our FIN, if the windows and Nagle allow.
     fn data_segment(&mut self, env: &mut Env<'_>) -> Option<Outgoing> {
-        if !matches!(
-            self.state,
+        let sending_state = match self.state {
             State::Established
-                | State::CloseWait
-                | State::FinWait1
-                | State::Closing
-                | State::LastAck
-        ) {
+            | State::CloseWait
+            | State::FinWait1
+            | State::Closing
+            | State::LastAck => true,
+            // RFC 7413 §4.2.2: a Fast Open server sends before the handshake ends.
+            State::SynReceived => self.fastopen_passive(),
+            _ => false,
+        };
+        if !sending_state {
             return None;
         }
         // RFC 9293 §3.7.1: the MSS counts data only after the options of the segment;
@@ -293,6 +314,19 @@ impl Connection {
                 len = len.min(stop.since(self.snd_nxt) as usize);
             }
         }
+        // A record end (MSG_EOR) ends the segment, and such a segment is not held
+        // back by Nagle: like Linux, whose records are separate buffers, and Nagle
+        // applies only to the last one queued.
+        let mut at_record_end = false;
+        if self.has_records() {
+            if let Some(m) = self.record_end_after(self.snd_nxt) {
+                let room = m.since(self.snd_nxt) as usize;
+                if len >= room && room < avail {
+                    len = room;
+                    at_record_end = true;
+                }
+            }
+        }
         let retransmission = self.snd_nxt < self.snd_max;
         if retransmission && pipe > 0 && len < mss && len < avail {
             // Go-back-N: the window cuts this segment short while ACKs are still due;
@@ -311,15 +345,19 @@ impl Connection {
             }
             return None;
         }
-        if len > 0 && !retransmission && !self.pend.force_send {
+        if len > 0 && !retransmission && !self.pend.force_send && !at_record_end {
             // Sender SWS avoidance (RFC 9293 §3.8.6.2.1) with Nagle (RFC 1122 §4.2.3.4).
             let full = len >= mss;
             let all_queued = len == avail;
             // Minshall's variant (Linux tcp_nagle_check): only one sub-MSS segment
             // may be unacknowledged at a time.
             let small_outstanding = self.snd_sml > self.snd_una && self.snd_sml <= self.snd_nxt;
+            // The SYN of a Fast Open server still in SYN-RECEIVED is not data in
+            // flight (RFC 1122 §4.2.3.4 holds back small segments behind data).
+            let syn_only = flight == 1 && self.snd_una == self.iss;
             let nagle_ok = self.opts.nodelay
                 || flight == 0
+                || syn_only
                 || self.fin_queued
                 || (env.cfg.nagle_minshall && !small_outstanding);
             let half_window = self.max_snd_wnd > 0 && len as u32 >= self.max_snd_wnd / 2;
@@ -356,8 +394,14 @@ impl Connection {
         if fin {
             flags |= TcpFlags::FIN;
         }
-        // PSH on the last segment of what the application wrote (RFC 9293 §3.9.1.2).
-        if len > 0 && off + len == self.send.len() {
+        // PSH on the last segment of what the application wrote (RFC 9293 §3.9.1.2),
+        // and, as Linux does, on every offload super-segment of new data (the
+        // segmentation device puts it on the last segment it cuts).
+        if len > 0
+            && (off + len == self.send.len()
+                || (!retransmission && len > usize::from(self.mss))
+                || (self.has_records() && self.is_record_end(seq + len as u32)))
+        {
             flags |= TcpFlags::PSH;
         }
         let repr = self.header(env, seq, flags);
@@ -373,13 +417,12 @@ impl Connection {
                 self.rtt_probe = Some((seq, env.now.total_micros() as u32));
             }
             self.snd_max = end;
-            if self.ts_ok {
-                self.snd_max_ts = self.ts_now(env.now);
-            }
         }
         if self.in_recovery && len > 0 {
             self.prr_on_send(len as u32);
         }
+        // RFC 8985 §6.1: every transmission's send time, for RACK.
+        self.rack_on_send(env.now, seq, end, retransmission);
         if retransmission {
             // Karn: no RTT sample from a retransmitted range.
             self.rtt_probe = None;
@@ -414,12 +457,11 @@ impl Connection {
         if self.ts_ok {
             n += 12;
         }
-        if self.sack_ok && self.recv.has_out_of_order() {
+        if self.sack_ok && (self.recv.has_out_of_order() || self.dsack_pending()) {
             let max = if self.ts_ok { 3 } else { MAX_SACK_BLOCKS };
-            let blocks = self.recv.sack_ranges(max).take(max).count();
-            if blocks > 0 {
-                n += 4 + 8 * blocks;
-            }
+            let d = usize::from(self.dsack_pending());
+            let blocks = d + self.recv.sack_ranges(max - d).take(max - d).count();
+            n += 4 + 8 * blocks;
         }
         n
     }
@@ -436,10 +478,19 @@ impl Connection {
         if self.ts_ok {
             options.timestamp = Some((self.ts_now(env.now), self.ts_recent));
         }
-        if self.sack_ok && self.recv.has_out_of_order() {
+        if self.sack_ok && (self.recv.has_out_of_order() || self.dsack_pending()) {
             let max = if self.ts_ok { 3 } else { MAX_SACK_BLOCKS };
             let mut n = 0;
-            for (start, end) in self.recv.sack_ranges(max) {
+            // RFC 2883 §4: a D-SACK block comes first, on one ACK only.
+            if let Some((left, right)) = self.take_dsack() {
+                options.sack[0] = SackBlock {
+                    left: left.0,
+                    right: right.0,
+                };
+                n = 1;
+                self.stats.dsacks_sent += 1;
+            }
+            for (start, end) in self.recv.sack_ranges(max - n) {
                 options.sack[n] = SackBlock {
                     left: (self.rcv_nxt + start as u32).0,
                     right: (self.rcv_nxt + end as u32).0,
@@ -453,6 +504,9 @@ impl Connection {
         }
         let window = self.window_field();
         self.after_ack_sent();
+        if self.tfo().is_some() {
+            self.fastopen_window_sent();
+        }
         TcpRepr {
             src_port: self.local.port(),
             dst_port: self.remote.port(),
@@ -561,7 +615,7 @@ impl Connection {
                     irs: self.state_has_irs().then_some(self.irs.0),
                     retransmission,
                     retransmit_count: if retransmission {
-                        self.rtx_count.max(1)
+                        self.retries.max(1)
                     } else {
                         0
                     },

@@ -77,9 +77,6 @@ pub(crate) struct Scoreboard {
     rxt_fence: Seq,
     /// SACK-based loss recovery (RFC 6675 §5) is in progress.
     active: bool,
-    /// Every unSACKed byte below this is lost by RACK's time order (RFC 8985 §6.2):
-    /// the peer got a segment sent at least a reordering window after all of them.
-    rack_lost_to: Seq,
     /// RFC 6937 PRR: bytes delivered to the peer since recovery began ...
     prr_delivered: u32,
     /// ... bytes sent since then ...
@@ -96,7 +93,6 @@ impl Scoreboard {
             high_rxt: snd_una,
             rxt_fence: snd_una,
             active: false,
-            rack_lost_to: snd_una,
             prr_delivered: 0,
             prr_out: 0,
             recover_fs: 0,
@@ -171,7 +167,6 @@ impl Scoreboard {
     /// Every unSACKed byte below the returned edge is lost by RFC 6675 §4 IsLost():
     /// DupThresh discontiguous SACKed ranges, or more than (DupThresh - 1) * SMSS
     /// SACKed bytes, lie above it. Scans from the highest range down.
-    /// RACK's edge (see `rack_lost_to`) raises it when it lies higher.
     fn lost_edge(&self, mss: u32) -> Option<Seq> {
         let mut bytes = 0u32;
         let mut edge = None;
@@ -182,18 +177,10 @@ impl Scoreboard {
                 break;
             }
         }
-        // A RACK edge at or below SND.UNA marks nothing (callers look above SND.UNA).
-        match edge {
-            Some(e) if e >= self.rack_lost_to => Some(e),
-            _ => Some(self.rack_lost_to),
-        }
+        edge
     }
 
     /// True if `seq` lies in a SACKed range.
-    fn is_sacked(&self, seq: Seq) -> bool {
-        self.ranges().iter().any(|r| r.0 <= seq && seq < r.1)
-    }
-
     /// RFC 6675 §4 IsLost(seq) for an unSACKed `seq`.
     fn is_lost(&self, seq: Seq, mss: u32) -> bool {
         self.lost_edge(mss).is_some_and(|edge| seq < edge)
@@ -214,6 +201,17 @@ impl Scoreboard {
             return (s < limit).then_some((s, l.min(limit)));
         }
         (s < limit).then_some((s, limit))
+    }
+
+    /// SetPipe() with RACK's loss marks when given (`rack_lost`: bytes RACK deems
+    /// lost and not sent again; RFC 8985 §6 in place of IsLost()), else RFC 6675's.
+    fn pipe_with(&self, snd_una: Seq, snd_max: Seq, mss: u32, rack_lost: Option<u32>) -> u32 {
+        match rack_lost {
+            Some(lost) => {
+                (snd_max.since(snd_una) - self.sacked_in(snd_una, snd_max)).saturating_sub(lost)
+            }
+            None => self.pipe(snd_una, snd_max, mss),
+        }
     }
 
     /// RFC 6675 §4 SetPipe(), in bytes: unSACKed bytes not deemed lost, plus
@@ -318,73 +316,57 @@ impl Connection {
                 sb.prr_delivered = 0;
                 sb.prr_out = 0;
                 sb.recover_fs = flight;
+                self.rack_on_recovery_start();
                 self.cc.on_sack_recovery(env.now, flight, mss);
             }
             None => self.cc.on_fast_retransmit(env.now, flight, mss),
         }
     }
 
-    /// After the scoreboard was updated by an ACK: RFC 6675 §5 enters recovery also
-    /// when IsLost(HighACK + 1) holds, without three duplicate ACKs; in recovery,
-    /// a retransmission overtaken by three segments sent after it is lost again.
-    ///
-    /// `tsecr` is the ACK's timestamp echo: when it shows that the peer received a
-    /// segment sent at least a reordering window (SRTT / 4, RFC 8985 §6.2's
-    /// RACK.reo_wnd) after all of the data outstanding was first sent, every unSACKed
-    /// byte of that data is lost (RFC 8985 §6.2, with timestamps in place of
-    /// per-segment send times: the echo is the TSval of the segment that made the peer
-    /// acknowledge, RFC 7323 §4.3). This is what ends a recovery in which a whole
-    /// window was lost and only the probes' retransmissions get through, one per
-    /// probe timeout: RFC 6675 alone counts the lost window as in flight until the RTO,
-    /// and each probe's ACK restarts the RTO.
-    pub(crate) fn sack_after_ack(&mut self, env: &mut Env<'_>, tsecr: Option<u32>) {
+    /// After the scoreboard was updated by an ACK. With RACK (whenever the peer SACKs
+    /// and data was logged, see `rack.rs`) recovery starts once RACK deems something
+    /// lost. Otherwise RFC 6675 §5: recovery starts also when IsLost(HighACK + 1)
+    /// holds, without three duplicate ACKs; in recovery, a retransmission overtaken by
+    /// three segments sent after it is lost again.
+    pub(crate) fn sack_after_ack(&mut self, env: &mut Env<'_>) {
         if core::mem::replace(&mut self.sack_progress, false) {
             if self.in_recovery && !self.pto_armed {
                 // The ACK clock runs (the peer SACKs new data): restart the RTO as a
                 // cumulative ACK would (Linux re-arms it on SACKed data too), so the
                 // timeout does not cut a recovery short into go-back-N from one
                 // segment while retransmissions are still being repaired; a lost
-                // retransmission is caught by the fence below or the probe timeout.
+                // retransmission is caught by RACK or the probe timeout.
                 self.rto_at = Some(env.now.add_micros(self.rtt.rto_us()));
             }
             self.arm_pto(env.now);
+        }
+        if self.rack_mode() {
+            // RFC 8985 §6.2: RACK marked the losses (`rack_on_ack`); recovery starts
+            // when it found one (RFC 8985 §6.2 step 5 with RFC 6675 §5), and lost
+            // retransmissions are marked lost again by the same rule.
+            if !self.in_recovery && self.rack_lost_out() > 0 {
+                self.enter_recovery(env);
+            }
+            return;
         }
         let mss = u32::from(self.mss);
         let Some(sb) = self.sb.as_deref_mut() else {
             return;
         };
         if !self.in_recovery {
-            // RFC 8985 §6.2 (RACK) for the probe alone: everything below it was sent
-            // at least a PTO (2*SRTT) earlier, so once the probe is SACKed an unSACKed
-            // SND.UNA is lost.
-            let probe_delivered =
-                self.tlp_sent > 0 && self.tlp_seq > self.snd_una && sb.is_sacked(self.tlp_seq);
-            if probe_delivered || sb.is_lost(self.snd_una, mss) {
+            if sb.is_lost(self.snd_una, mss) {
                 self.enter_recovery(env);
             }
             return;
         }
-        if sb.active {
-            if let (true, Some(ecr), Some(srtt)) = (self.ts_ok, tsecr, self.rtt.srtt_us()) {
-                let reo_wnd_ms = (srtt / 4_000).max(1) as i32;
-                if (ecr.wrapping_sub(self.snd_max_ts) as i32) >= reo_wnd_ms
-                    && sb.rack_lost_to < self.snd_max
-                {
-                    sb.rack_lost_to = self.snd_max;
-                    // Retransmissions sent before this point are lost as well.
-                    sb.high_rxt = self.snd_una;
-                    sb.rxt_fence = self.snd_max;
-                }
-            }
-        }
         if !sb.active || sb.high_rxt <= self.snd_una {
             return;
         }
-        // Lost retransmission (RFC 8985 §6.2's time order in place of per-segment
-        // send times): the hole at SND.UNA was retransmitted before anything at or
-        // above the fence was sent; more than (DupThresh - 1) * SMSS of that later
-        // data is SACKed while the hole stays open, so the retransmission was lost.
-        // Send it again and start a new round.
+        // Lost retransmission (the time order of RFC 8985 §6.2 by sequence number):
+        // the hole at SND.UNA was retransmitted before anything at or above the fence
+        // was sent; more than (DupThresh - 1) * SMSS of that later data is SACKed
+        // while the hole stays open, so the retransmission was lost. Send it again
+        // and start a new round.
         if sb.sacked_in(sb.rxt_fence, self.snd_max) > (DUP_THRESH - 1) * mss {
             sb.rxt_fence = self.snd_max;
             self.pend.rtx_one = true;
@@ -425,6 +407,9 @@ impl Connection {
                 .is_some_and(|sb| sb.ranges().first().is_some_and(|r| r.0 <= una));
         if reneged {
             self.sb = None;
+            if let Some(rack) = self.rack.as_deref_mut() {
+                rack.forget_sacks();
+            }
         } else if let Some(sb) = self.sb.as_deref_mut() {
             sb.active = false;
             sb.high_rxt = una;
@@ -520,7 +505,12 @@ impl Connection {
             // hole per probe timeout.
             let snd_max = self.snd_max;
             let una = self.snd_una;
-            if let Some(sb) = self.sb.as_deref_mut() {
+            if self.rack_mode() {
+                if let Some(rack) = self.rack.as_deref_mut() {
+                    let n = rack.mark_retransmissions_lost();
+                    self.stats.lost_retransmits += n;
+                }
+            } else if let Some(sb) = self.sb.as_deref_mut() {
                 if sb.active && sb.high_rxt > una {
                     sb.high_rxt = una;
                     sb.rxt_fence = snd_max;
@@ -555,7 +545,6 @@ impl Connection {
         if avail > 0 && wnd_left > 0 && self.tlp_sent <= 1 {
             let len = avail.min(mss).min(wnd_left);
             let fin = len == avail && fin_seq.is_some_and(|f| self.snd_nxt + len as u32 == f);
-            self.tlp_seq = self.snd_nxt;
             return Some(self.emit_data(env, self.snd_nxt, off, len, fin, false));
         }
         // Else the last segment (as Linux, its tail skb): data goes out in MSS-sized
@@ -574,7 +563,6 @@ impl Connection {
         }
         let off = start.since(self.buf_seq) as usize;
         let len = data_end.since(start) as usize;
-        self.tlp_seq = start;
         Some(self.emit_data(env, start, off, len, fin, true))
     }
 
@@ -617,11 +605,12 @@ impl Connection {
         let mss = u32::from(self.mss);
         let (una, max) = (self.snd_una, self.snd_max);
         let ssthresh = self.cc.ssthresh();
+        let rack_lost = self.rack_mode().then(|| self.rack_lost_out());
         let Some(sb) = self.sb.as_deref_mut() else {
             return;
         };
         sb.prr_delivered = sb.prr_delivered.saturating_add(delivered);
-        let pipe = sb.pipe(una, max, mss);
+        let pipe = sb.pipe_with(una, max, mss, rack_lost);
         let sndcnt = if pipe > ssthresh {
             // Proportional Rate Reduction: CEIL(prr_delivered * ssthresh / RecoverFS)
             // - prr_out.
@@ -687,10 +676,29 @@ impl Connection {
         }
         let mss = u32::from(self.mss);
         let (una, max) = (self.snd_una, self.snd_max);
-        let pipe = sb.pipe(una, max, mss);
+        let rack = self.rack.as_deref().filter(|_| self.rack_mode());
+        let pipe = sb.pipe_with(una, max, mss, rack.map(|r| r.lost_out()));
         let room = self.cc.cwnd().saturating_sub(pipe);
         // RFC 6675 §5 (C): send while cwnd - pipe >= 1 SMSS.
         if room < seg_mss.min(mss) {
+            return SackSend::Blocked;
+        }
+        if let Some(rack) = rack {
+            // RFC 8985 §6 with RFC 6675 §4 NextSeg(): rule 1 resends what RACK deems
+            // lost, in sequence order; rule 2 sends new data; rule 3 (resending
+            // unSACKed data not deemed lost) is left out, as RACK's time order, not a
+            // guess, decides what is lost.
+            if let Some((s, e)) = rack.next_lost() {
+                return SackSend::Retransmit { seq: s, end: e };
+            }
+            let queued = self.send.len() as u32 + u32::from(self.fin_queued);
+            let sent = self.snd_max.since(self.buf_seq);
+            let wnd_left = self
+                .snd_wnd
+                .saturating_sub(self.snd_max.since(self.snd_una));
+            if queued > sent && wnd_left > 0 {
+                return SackSend::NewData { usable: room };
+            }
             return SackSend::Blocked;
         }
         let from = sb.high_rxt.max(una);

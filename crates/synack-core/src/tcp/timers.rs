@@ -2,6 +2,16 @@
 //! RFC 1122 §4.2.3.5), user timeout (RFC 5482), delayed ACK (RFC 1122 §4.2.3.2), the
 //! persist timer (RFC 9293 §3.8.6.1), keep-alive (RFC 1122 §4.2.3.6), TIME-WAIT (2*MSL,
 //! RFC 9293 §3.4.2) and the FIN-WAIT-2 timeout.
+//!
+//! Nothing is held forever: data and FIN retransmissions give up after
+//! `Config::retries` (Linux `tcp_retries2`), or `Config::orphan_retries` once the
+//! application has closed the connection (Linux `tcp_orphan_retries`); zero-window
+//! probes give up after as many unanswered probes (Linux `tcp_probe_timer`: a peer that
+//! keeps answering the probes with a zero window keeps the connection open, as RFC 1122
+//! §4.2.2.17 requires, unless the user timeout is set; an orphan is dropped even then
+//! once its probes have backed off to `rto_max` as many times as its limit). A
+//! connection that gives up reports its last ICMP soft error, else `TimedOut` (Linux
+//! `tcp_write_err`).
 
 use super::{Connection, Env};
 use crate::cc::CongestionControl;
@@ -30,12 +40,17 @@ impl Connection {
                 return;
             }
         }
+        if self.rack_deadline().is_some_and(|t| t <= now) {
+            // RFC 8985 §6.3: the reordering timer.
+            self.rack_on_timeout(env);
+        }
         if self.pace_armed && self.pace_at <= now {
             // The next paced segment may leave (the stack polls the connection).
             self.pace_armed = false;
         }
         if self.delack_at.is_some_and(|t| t <= now) {
             self.delack_at = None;
+            self.fastopen_delack_fired();
             self.pend.ack_now = true;
         }
         if self.persist_at.is_some_and(|t| t <= now) {
@@ -61,11 +76,10 @@ impl Connection {
                     env.cfg.synack_retries
                 };
                 if self.retries > limit || self.user_timeout_expired(env) {
-                    self.fail(ConnError::TimedOut, env);
+                    self.give_up(env);
                     return;
                 }
                 self.stats.timeouts += 1;
-                self.rtx_count = self.retries;
                 self.rto_fired_ms = self.rtt.rto().as_millis().min(u128::from(u32::MAX)) as u32;
                 self.rtt.backoff();
                 self.snd_nxt = self.iss;
@@ -82,17 +96,19 @@ impl Connection {
                     return;
                 }
                 self.retries += 1;
-                if self.retries > env.cfg.retries || self.user_timeout_expired(env) {
-                    self.fail(ConnError::TimedOut, env);
+                if self.retries > self.retry_limit(env) || self.user_timeout_expired(env) {
+                    self.give_up(env);
                     return;
                 }
                 self.stats.timeouts += 1;
-                self.rtx_count = self.retries;
                 let mss = u32::from(self.mss);
                 // RFC 5681 §3.1 eq. 4 and RFC 6582 §4: leave recovery, go back to SND.UNA.
                 self.cc.on_rto(now, self.flight_size(), mss);
                 self.in_recovery = false;
                 self.sack_on_rto();
+                if let Some(rack) = self.rack.as_deref_mut() {
+                    rack.on_rto();
+                }
                 self.dupacks = 0;
                 self.recover = self.snd_max;
                 self.snd_nxt = self.snd_una;
@@ -105,6 +121,30 @@ impl Connection {
                 }
             }
         }
+    }
+
+    /// Retransmission timeouts (or unanswered zero-window probes) allowed before the
+    /// connection gives up: `Config::retries` (RFC 1122 §4.2.3.5 R2, Linux
+    /// `tcp_retries2`), or for an orphan the orphan limit (Linux `tcp_orphan_retries`:
+    /// the configured count, where 0 means 8 while the RTO is below its maximum, and
+    /// none at all once it is not and an ICMP error said the path is broken).
+    pub(crate) fn retry_limit(&self, env: &Env<'_>) -> u32 {
+        if !self.orphan {
+            return env.cfg.retries;
+        }
+        let alive = self.rtt.rto() < env.cfg.rto_max;
+        match env.cfg.orphan_retries {
+            _ if self.soft_error.is_some() && !alive => 0,
+            0 if alive => 8,
+            n => n,
+        }
+    }
+
+    /// Give up on the peer (Linux `tcp_write_err`): the connection fails with the
+    /// last ICMP soft error it heard, else `TimedOut` (RFC 1122 §4.2.3.9).
+    fn give_up(&mut self, env: &mut Env<'_>) {
+        let err = self.soft_error.take().unwrap_or(ConnError::TimedOut);
+        self.fail(err, env);
     }
 
     /// RFC 5482: the connection must fail when the user timeout ends, not at the
@@ -131,18 +171,35 @@ impl Connection {
             return;
         }
         if self.snd_wnd == 0 {
-            if self.user_timeout_expired(env) {
-                self.fail(ConnError::TimedOut, env);
+            // Linux tcp_probe_timer: give up after as many unanswered probes as
+            // retransmissions (an acceptable segment from the peer resets the count,
+            // so a peer that answers keeps the connection: RFC 1122 §4.2.2.17).
+            let limit = self.retry_limit(env);
+            // An orphan is dropped even while the peer answers, once the probe
+            // interval has backed off to rto_max and as many times as its limit
+            // (tcp_probe_timer on a dead socket): nobody will read what it holds.
+            let backed_off = self
+                .rtt
+                .rto()
+                .checked_mul(1u32 << self.persist_backoff.min(10))
+                .is_none_or(|w| w >= env.cfg.rto_max);
+            let orphan_done = self.orphan && backed_off && u32::from(self.persist_backoff) >= limit;
+            if self.user_timeout_expired(env) || u32::from(self.probes_out) >= limit || orphan_done
+            {
+                self.give_up(env);
                 return;
             }
+            self.probes_out = self.probes_out.saturating_add(1);
             if self.stalled_since.is_none() {
                 self.stalled_since = Some(env.now);
             }
             self.pend.probe_pending = true;
-            self.persist_backoff = (self.persist_backoff + 1).min(16);
+            // Linux tcp_send_probe0: the backoff grows up to tcp_retries2.
+            let cap = env.cfg.retries.clamp(1, 16) as u16;
+            self.persist_backoff = (self.persist_backoff + 1).min(cap);
             let rto = self.rtt.rto();
             let wait = rto
-                .checked_mul(1 << self.persist_backoff.min(10))
+                .checked_mul(1u32 << self.persist_backoff.min(10))
                 .unwrap_or(env.cfg.rto_max)
                 .min(env.cfg.rto_max);
             self.persist_at = Some(env.now + wait);
@@ -173,7 +230,7 @@ impl Connection {
             // The peer is gone: tell it, in case it is only silent (Linux
             // tcp_keepalive_timer sends an RST; RFC 1122 §4.2.3.6 leaves it open).
             self.pend.rst_pending = env.cfg.keepalive_rst;
-            self.fail(ConnError::TimedOut, env);
+            self.give_up(env);
             return;
         }
         self.keepalive_probes += 1;

@@ -81,6 +81,27 @@ const SYMBOLS: &[(&str, i64)] = &[
     ("TCP_QUICKACK", 12),
     ("TCP_CONGESTION", 13),
     ("TCP_USER_TIMEOUT", 18),
+    ("TCP_FASTOPEN", 23),
+    ("TCP_INQ", 36),
+    ("TCP_CM_INQ", 36),
+    ("SO_ZEROCOPY", 60),
+    ("MSG_ZEROCOPY", 0x400_0000),
+    ("EPOLLIN", 0x1),
+    ("EPOLLPRI", 0x2),
+    ("EPOLLOUT", 0x4),
+    ("EPOLLERR", 0x8),
+    ("EPOLLHUP", 0x10),
+    ("EPOLLRDNORM", 0x40),
+    ("EPOLLWRNORM", 0x100),
+    ("EPOLLRDHUP", 0x2000),
+    ("EPOLLET", 0x8000_0000),
+    ("EPOLL_CTL_ADD", 1),
+    ("EPOLL_CTL_DEL", 2),
+    ("EPOLL_CTL_MOD", 3),
+    ("TCP_FASTOPEN_CONNECT", 30),
+    ("TCP_FASTOPEN_KEY", 33),
+    ("TCP_FASTOPEN_NO_COOKIE", 34),
+    ("SOL_IP", 0),
     ("SHUT_RD", 0),
     ("SHUT_WR", 1),
     ("SHUT_RDWR", 2),
@@ -93,6 +114,8 @@ const SYMBOLS: &[(&str, i64)] = &[
     ("MSG_PEEK", 2),
     ("MSG_DONTWAIT", 0x40),
     ("MSG_NOSIGNAL", 0x4000),
+    ("MSG_FASTOPEN", 0x2000_0000),
+    ("MSG_EOR", 0x80),
     ("POLLIN", 0x1),
     ("POLLPRI", 0x2),
     ("POLLOUT", 0x4),
@@ -130,6 +153,8 @@ pub(crate) const O_NONBLOCK: i64 = 0x800;
 pub(crate) const O_RDWR: i64 = 2;
 /// `MSG_DONTWAIT`.
 pub(crate) const MSG_DONTWAIT: i64 = 0x40;
+/// `MSG_FASTOPEN`.
+pub(crate) const MSG_FASTOPEN: i64 = 0x2000_0000;
 
 /// The number of errno `name`.
 pub(crate) fn errno_value(name: &str) -> Option<i64> {

@@ -33,14 +33,19 @@
 //! - Scripts a `divergences` file beside them lists as deliberate differences of
 //!   synack (see [`divergences`]) are reported as expected divergences when they
 //!   fail, not as failures.
-//! - Shell commands and `%{ }%` code blocks cannot run here: they are reported as
-//!   skipped lines.
+//! - Shell commands that set sysctls (`set_sysctls.py`, `sysctl -q`) configure the
+//!   engine where the setting maps onto its configuration, and `ip tcp_metrics flush`
+//!   clears the Fast Open cookie cache (see `fastopen`); the runner starts from the
+//!   settings of upstream's `defaults.sh` (Fast Open `0x70403` and its key). Other
+//!   commands, ignored settings and `%{ }%` code blocks are reported as skipped lines.
 //!
 //! Syscalls live in `syscall`, packet building and matching in `packet`, Linux
 //! constants in `consts`.
 
 mod consts;
 pub mod divergences;
+mod epoll;
+mod fastopen;
 mod packet;
 mod syscall;
 
@@ -113,7 +118,8 @@ pub struct ScriptResult {
     pub path: String,
     /// Pass, fail or skip.
     pub verdict: Verdict,
-    /// Lines that were not run, such as `line 3: skipped shell command`.
+    /// Lines that were not run or not fully, such as `line 3: skipped python code
+    /// block` or `line 1: shell command: ignored net.ipv4.tcp_min_tso_segs=2`.
     pub skipped_lines: Vec<String>,
     /// Set by [`run_files`] when a `divergences` file lists the script as a
     /// deliberate difference of synack: the reason given there. A failing listed
@@ -364,11 +370,21 @@ struct Captured {
 struct Flow {
     /// Live ISN minus scripted ISN of the engine's side, once learned.
     local_offset: Option<u32>,
+    /// The engine's live ISN, once learned: like packetdrill
+    /// (`local_seq_script_to_live_offset`), the engine's sequence numbers in
+    /// packets other than SYNs are written relative to it (the scripted ISN
+    /// matters only in the SYN itself).
+    local_isn: Option<u32>,
     /// Scripted TSval -> live TSval of the engine's packets (packetdrill maps
     /// inbound TS ecr through this).
     ts_map: Vec<(u32, u32)>,
     /// The engine's latest TSval on this connection.
     last_ts_val: Option<u32>,
+    /// The remote side's ISN, from the script's SYN or SYN-ACK: like packetdrill
+    /// (`remote_seq_script_to_live_offset`), the remote sequence numbers of packets
+    /// other than SYNs are written relative to it, and so are the ACK and SACK
+    /// numbers of the engine's packets other than SYNs.
+    remote_isn: Option<u32>,
 }
 
 /// The "socket under test": where a packet line without ports goes.
@@ -407,6 +423,11 @@ struct Run {
     /// `Incoming` events not yet consumed by `accept`, per listener index.
     incoming: HashMap<usize, usize>,
     skipped_lines: Vec<String>,
+    /// Events before the first packet or call (their shell commands configured the
+    /// stack already).
+    startup_events: usize,
+    /// epoll instances by descriptor (epoll.rs).
+    epolls: BTreeMap<i64, epoll::Epoll>,
     buf: Vec<u8>,
 }
 
@@ -487,10 +508,32 @@ impl Run {
         if local_ip.is_ipv4() != remote_ip.is_ipv4() {
             return Err(fail(0, "--local_ip and --remote_ip differ in family"));
         }
-        let config = Config {
+        let mut config = Config {
             tso_max: TSO_MAX,
+            fastopen: fastopen::DEFAULT_FASTOPEN,
+            fastopen_key: synack_core::fastopen::parse_key(fastopen::DEFAULT_KEY).map(|k| k.0),
             ..Config::linux()
         };
+        // Shell commands before the first event configure the stack it starts with.
+        let mut skipped_lines = Vec::new();
+        let mut startup_events = 0;
+        for e in &script.events {
+            match &e.kind {
+                EventKind::Command(c) => {
+                    let effect = fastopen::interpret_command(c, &mut config);
+                    if !effect.ignored.is_empty() {
+                        skipped_lines.push(format!(
+                            "line {}: shell command: ignored {}",
+                            e.line,
+                            effect.ignored.join(", ")
+                        ));
+                    }
+                }
+                EventKind::Code(_) => {}
+                _ => break,
+            }
+            startup_events += 1;
+        }
         let mut stack = Stack::new(config, *b"packetdrill-run!");
         stack.add_address(local_ip);
         let buf = vec![0u8; stack.max_packet_size()];
@@ -512,7 +555,9 @@ impl Run {
             pending: None,
             all_conns: Vec::new(),
             incoming: HashMap::new(),
-            skipped_lines: Vec::new(),
+            skipped_lines,
+            startup_events,
+            epolls: BTreeMap::new(),
             buf,
         })
     }
@@ -534,14 +579,9 @@ impl Run {
             .filter(|e| matches!(e.kind, EventKind::Packet(_) | EventKind::Syscall(_)))
             .count();
         for e in &script.events {
-            match &e.kind {
-                EventKind::Command(_) => self
-                    .skipped_lines
-                    .push(format!("line {}: skipped shell command", e.line)),
-                EventKind::Code(_) => self
-                    .skipped_lines
-                    .push(format!("line {}: skipped python code block", e.line)),
-                _ => {}
+            if let EventKind::Code(_) = &e.kind {
+                self.skipped_lines
+                    .push(format!("line {}: skipped python code block", e.line));
             }
         }
         if runnable == 0 {
@@ -554,7 +594,7 @@ impl Run {
         // Script time of the previous event, and whether it was an inbound packet.
         let mut last_time = 0u64;
         let mut last_inbound = false;
-        for e in &script.events {
+        for (i, e) in script.events.iter().enumerate() {
             let inbound =
                 matches!(&e.kind, EventKind::Packet(p) if p.direction == Direction::Inbound);
             let base = if inbound && last_inbound {
@@ -574,7 +614,14 @@ impl Run {
             };
             let tol = self.tolerance(start.saturating_sub(last_time));
             match &e.kind {
-                EventKind::Command(_) | EventKind::Code(_) => continue,
+                EventKind::Command(c) => {
+                    if i >= self.startup_events {
+                        self.advance_to(start)?;
+                        self.run_command(e.line, c);
+                    }
+                    continue;
+                }
+                EventKind::Code(_) => continue,
                 EventKind::Packet(p) => match (&p.body, p.direction) {
                     (PacketBody::Tcp(t), Direction::Inbound) => {
                         self.advance_to(start)?;
@@ -644,8 +691,29 @@ impl Run {
             });
         }
         while let Some(ev) = self.stack.poll_event() {
-            if let synack_core::Event::Incoming(l) = ev {
+            use synack_core::Event as E;
+            if let E::Incoming(l) = ev {
                 *self.incoming.entry(l.index()).or_default() += 1;
+            }
+            if self.epolls.is_empty() {
+                continue;
+            }
+            // Socket news puts the descriptor's epoll items on the ready list.
+            let hit: Vec<i64> = self
+                .fds
+                .iter()
+                .filter(|(_, f)| match (ev, f.kind) {
+                    (E::Incoming(l), syscall::FdKind::Listener(m)) => l == m,
+                    (
+                        E::Readable(h) | E::Writable(h) | E::Connected(h) | E::Closed(h, _),
+                        syscall::FdKind::Conn(c),
+                    ) => h == c,
+                    _ => false,
+                })
+                .map(|(n, _)| *n)
+                .collect();
+            for n in hit {
+                self.epoll_wake(n);
             }
         }
     }
@@ -728,6 +796,21 @@ impl Run {
         }
     }
 
+    /// Whether a packet the engine sent belongs to the socket under test, or is the
+    /// SYN of a connection being opened: upstream packetdrill
+    /// (`sniff_outbound_live_packet`) drops every other packet unseen, such as the
+    /// FIN of a socket the script closed before it opened the next one.
+    fn for_socket_under_test(&self, bytes: &[u8]) -> bool {
+        let Ok(o) = parse_outbound(bytes) else {
+            return true;
+        };
+        match self.sut {
+            Sut::Flow(l, r) => (o.src.port(), o.dst.port()) == (l, r) || o.syn(),
+            Sut::Connecting => o.syn(),
+            Sut::None | Sut::Listening(_) => true,
+        }
+    }
+
     fn new_remote_port(&mut self) -> u16 {
         let p = self.next_ephemeral;
         self.next_ephemeral = self.next_ephemeral.wrapping_add(1).max(1024);
@@ -760,8 +843,22 @@ impl Run {
             )));
         }
         let key = self.inbound_flow(p);
+        let syn = t.flags.syn;
+        if syn {
+            self.flows.entry(key).or_default().remote_isn = Some(t.seq_start);
+        }
         let flow = self.flows.get(&key);
-        let offset = flow.and_then(|f| f.local_offset).unwrap_or(0);
+        let offset = if syn {
+            flow.and_then(|f| f.local_offset)
+        } else {
+            flow.and_then(|f| f.local_isn.or(f.local_offset))
+        }
+        .unwrap_or(0);
+        let remote_isn = if syn {
+            0
+        } else {
+            flow.and_then(|f| f.remote_isn).unwrap_or(0)
+        };
         let ts_map: Vec<(u32, u32)> = flow.map(|f| f.ts_map.clone()).unwrap_or_default();
         let last_ts = flow.and_then(|f| f.last_ts_val);
         // packetdrill maps the script's TS ecr to the live TSval the engine sent for
@@ -779,7 +876,7 @@ impl Run {
         let bytes = build_tcp(&InboundTcp {
             src: SocketAddr::new(self.remote_ip, key.1),
             dst: SocketAddr::new(self.local_ip, key.0),
-            seq: t.seq_start,
+            seq: t.seq_start.wrapping_add(remote_isn),
             ack: t.ack.map_or(0, |a| a.wrapping_add(offset)),
             flags: &t.flags,
             window: t.window.unwrap_or(0),
@@ -810,12 +907,40 @@ impl Run {
                 }
             }
             ("unreachable" | "destination_unreachable", code) => {
-                let (c, hard) = match code {
-                    Some("net_unreachable") => (0, false),
-                    Some("host_unreachable") => (1, false),
-                    Some("protocol_unreachable") => (2, true),
-                    Some("port_unreachable") => (if v6 { 4 } else { 3 }, true),
-                    _ => (1, false),
+                // packetdrill's code names (its icmp_packet.c tables: ICMPv4, and
+                // for an IPv6 script the ICMPv6 ones of RFC 4443 §3.1); a code it does
+                // not name is host unreachable / address unreachable.
+                let c = if v6 {
+                    match code {
+                        Some("net_unreachable" | "no_route") => 0,
+                        Some("admin_prohibited") => 1,
+                        Some("not_neighbour") => 2,
+                        Some("port_unreachable") => 4,
+                        _ => 3,
+                    }
+                } else {
+                    match code {
+                        Some("net_unreachable") => 0,
+                        Some("protocol_unreachable") => 2,
+                        Some("port_unreachable") => 3,
+                        Some("source_route_failed") => 5,
+                        Some("net_unknown") => 6,
+                        Some("host_unknown") => 7,
+                        Some("source_host_isolated") => 8,
+                        Some("net_prohibited") => 9,
+                        Some("host_prohibited") => 10,
+                        Some("net_unreachable_for_tos") => 11,
+                        Some("host_unreachable_for_tos") => 12,
+                        Some("packet_filtered") => 13,
+                        Some("precedence_violation") => 14,
+                        Some("precedence_cutoff") => 15,
+                        _ => 1,
+                    }
+                };
+                let hard = if v6 {
+                    synack_wire::icmp::v6_unreachable_is_hard(c)
+                } else {
+                    synack_wire::icmp::v4_unreachable_is_hard(c)
                 };
                 IcmpKind::DestUnreachable { code: c, hard }
             }
@@ -883,12 +1008,20 @@ impl Run {
         } else {
             end.saturating_add(tol)
         };
-        while self.queue.is_empty() {
-            if !self.step_timer(deadline)? {
-                break;
+        let next = loop {
+            while self.queue.is_empty() {
+                if !self.step_timer(deadline)? {
+                    break;
+                }
             }
-        }
-        let Some(c) = self.queue.pop_front() else {
+            let Some(c) = self.queue.pop_front() else {
+                break None;
+            };
+            if self.strict || self.for_socket_under_test(&c.bytes) {
+                break Some(c);
+            }
+        };
+        let Some(c) = next else {
             // Nothing by the deadline: look further ahead to say what came instead.
             let mut steps = 0;
             while self.queue.is_empty() && steps < 10_000 && self.step_timer(u64::MAX)? {
@@ -924,8 +1057,14 @@ impl Run {
         // (TIME-WAIT reuse, a new SYN after an RST) is judged against it.
         if o.syn() && flow.local_offset.is_none() {
             flow.local_offset = Some(o.seq.wrapping_sub(t.seq_start));
+            flow.local_isn = Some(o.seq);
         }
-        let offset = flow.local_offset.unwrap_or(0);
+        let offset = if o.syn() {
+            flow.local_offset
+        } else {
+            flow.local_isn.or(flow.local_offset)
+        }
+        .unwrap_or(0);
         if let (Some(live), Some(script)) = (o.ts_val(), script_ts_val(t)) {
             flow.ts_map.push((script, live));
         }
@@ -935,9 +1074,16 @@ impl Run {
         if o.syn() && self.sut == Sut::Connecting {
             self.sut = Sut::Flow(key.0, key.1);
         }
+        let remote_isn = if o.syn() {
+            0
+        } else {
+            flow.remote_isn.unwrap_or(0)
+        };
         let mut mapped = o.clone();
         mapped.seq = o.seq.wrapping_sub(offset);
-        let shown = format!("{} at {} s", o.to_script(offset), secs(c.time));
+        mapped.ack = o.ack.wrapping_sub(remote_isn);
+        mapped.unoffset_sacks(remote_isn);
+        let shown = format!("{} at {} s", mapped.to_script(0), secs(c.time));
         if let Err(m) = compare(p, t, &mapped) {
             return Err(fail_with(e.line, m, p.to_string(), shown));
         }

@@ -65,6 +65,18 @@ impl Outbound {
 
     /// This segment in script notation, its sequence number shifted into script
     /// space by `local_offset`.
+    /// Make the SACK blocks relative to the remote ISN `remote_isn`.
+    pub(crate) fn unoffset_sacks(&mut self, remote_isn: u32) {
+        for o in &mut self.options {
+            if let OptionSpec::Sack(blocks) = o {
+                for b in blocks {
+                    b.left = b.left.wrapping_sub(remote_isn);
+                    b.right = b.right.wrapping_sub(remote_isn);
+                }
+            }
+        }
+    }
+
     pub(crate) fn to_script(&self, local_offset: u32) -> PacketEvent {
         let seq = self.seq.wrapping_sub(local_offset);
         let f = self.flags;
@@ -130,6 +142,9 @@ pub(crate) fn parse_outbound(bytes: &[u8]) -> Result<Outbound, String> {
             TcpOption::Unknown { kind, data } => match kind {
                 19 => OptionSpec::Md5(data.to_vec()),
                 34 => OptionSpec::FastOpen(data.to_vec()),
+                254 if data.starts_with(&[0xF9, 0x89]) => {
+                    OptionSpec::FastOpenExp(data[2..].to_vec())
+                }
                 _ => return Err(format!("unknown TCP option kind {kind}")),
             },
         });

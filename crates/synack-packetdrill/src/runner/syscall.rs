@@ -38,7 +38,7 @@ pub(super) struct SockOpts {
     keepintvl: Option<u64>,
     keepcnt: Option<u32>,
     nodelay: bool,
-    maxseg: Option<u16>,
+    pub(super) maxseg: Option<u16>,
     user_timeout_ms: Option<u64>,
     linger2: Option<i64>,
     syncnt: Option<u32>,
@@ -49,20 +49,30 @@ pub(super) struct SockOpts {
 /// One file descriptor.
 #[derive(Debug, Clone)]
 pub(super) struct Fd {
-    kind: FdKind,
-    nonblocking: bool,
-    opts: SockOpts,
-    bound_port: Option<u16>,
+    pub(super) kind: FdKind,
+    pub(super) nonblocking: bool,
+    pub(super) opts: SockOpts,
+    pub(super) bound_port: Option<u16>,
     /// The connection's error has been reported once (Linux clears `sk_err`).
     error_reported: bool,
     shut_wr: bool,
     /// `shutdown(SHUT_RD)` was called: like Linux (`RCV_SHUTDOWN` in
     /// `tcp_recvmsg`), a read returns what is queued, then 0 instead of blocking.
     shut_rd: bool,
+    /// `TCP_FASTOPEN_CONNECT` is on.
+    pub(super) fastopen_connect: bool,
+    /// A `TCP_FASTOPEN_CONNECT` connect waiting for the first write, to this server.
+    pub(super) deferred: Option<SocketAddr>,
+    /// `TCP_FASTOPEN` queue length, for when the socket listens.
+    pub(super) fastopen_qlen: Option<usize>,
+    /// `TCP_FASTOPEN_KEY`, for when the socket listens.
+    pub(super) fastopen_key: Option<[u8; 16]>,
+    /// `TCP_INQ`: `recvmsg` reports the bytes left to read.
+    pub(super) inq: bool,
 }
 
 impl Fd {
-    fn new() -> Fd {
+    pub(super) fn new() -> Fd {
         Fd {
             kind: FdKind::Fresh,
             nonblocking: false,
@@ -71,18 +81,31 @@ impl Fd {
             error_reported: false,
             shut_wr: false,
             shut_rd: false,
+            fastopen_connect: false,
+            deferred: None,
+            fastopen_qlen: None,
+            fastopen_key: None,
+            inq: false,
         }
     }
 }
 
+/// A read or write of `len > 0` bytes from a `NULL` buffer.
+fn len_is_null(s: &SyscallEvent) -> bool {
+    arg(s, 2)
+        .and_then(|e| eval_int(e).ok())
+        .is_some_and(|l| l > 0)
+        && null_buffer(s)
+}
+
 /// A call's outcome: a value or -1 with errno.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Ret {
+pub(super) enum Ret {
     Ok(i64),
     Err(i64),
 }
 
-fn errno(name: &str) -> Ret {
+pub(super) fn errno(name: &str) -> Ret {
     Ret::Err(consts::errno_value(name).unwrap_or(22))
 }
 
@@ -94,12 +117,15 @@ fn conn_errno(e: ConnError) -> Ret {
         ConnError::TimedOut => "ETIMEDOUT",
         ConnError::Aborted => "ECONNABORTED",
         ConnError::Unreachable => "EHOSTUNREACH",
+        ConnError::NetUnreachable => "ENETUNREACH",
+        ConnError::ProtocolUnreachable => "ENOPROTOOPT",
+        ConnError::Prohibited => "EACCES",
     })
 }
 
 /// A call that can wait.
 #[derive(Debug, Clone)]
-enum Op {
+pub(super) enum Op {
     Accept {
         fd: i64,
         new_fd: Option<i64>,
@@ -117,6 +143,10 @@ enum Op {
         len: usize,
         done: usize,
         dontwait: bool,
+        /// A Fast Open `sendto`: the handshake's failure is the call's error.
+        connecting: bool,
+        /// `MSG_EOR`: the data ends a record.
+        eor: bool,
     },
     Poll {
         fds: Vec<PollFd>,
@@ -125,7 +155,7 @@ enum Op {
 }
 
 #[derive(Debug, Clone)]
-struct PollFd {
+pub(super) struct PollFd {
     fd: i64,
     events: u32,
     revents: Option<u32>,
@@ -164,7 +194,7 @@ fn int_arg(line: usize, s: &SyscallEvent, i: usize) -> Result<i64, Stop> {
 }
 
 /// A port in a sockaddr struct argument (`{sa_family=AF_INET, sin_port=htons(80), ...}`).
-fn sockaddr_port(e: Option<&Expr>) -> Option<u16> {
+pub(super) fn sockaddr_port(e: Option<&Expr>) -> Option<u16> {
     let e = e?;
     e.field("sin_port")
         .or_else(|| e.field("sin6_port"))
@@ -173,7 +203,7 @@ fn sockaddr_port(e: Option<&Expr>) -> Option<u16> {
 }
 
 /// An address in a sockaddr struct argument (`sin_addr=inet_addr("192.0.2.1")`).
-fn sockaddr_ip(e: Option<&Expr>) -> Option<std::net::IpAddr> {
+pub(super) fn sockaddr_ip(e: Option<&Expr>) -> Option<std::net::IpAddr> {
     let a = e?.field("sin_addr").or_else(|| e?.field("sin6_addr"))?;
     match a {
         Expr::Call { args, .. } => match args.first()? {
@@ -185,19 +215,21 @@ fn sockaddr_ip(e: Option<&Expr>) -> Option<std::net::IpAddr> {
 }
 
 impl Run {
-    fn fd(&self, n: i64) -> Option<&Fd> {
+    pub(super) fn fd(&self, n: i64) -> Option<&Fd> {
         self.fds.get(&n)
     }
 
-    fn new_fd_number(&self, wanted: &Expr) -> i64 {
+    pub(super) fn new_fd_number(&self, wanted: &Expr) -> i64 {
         match wanted.as_int() {
-            Some(n) if n >= 0 && !self.fds.contains_key(&n) => n,
+            // Script descriptors are names, as in packetdrill (which maps them to
+            // live ones): a name still in use is given to the new socket.
+            Some(n) if n >= 0 => n,
             _ => (3..).find(|n| !self.fds.contains_key(n)).unwrap_or(3),
         }
     }
 
     /// Apply the script's options to a connection.
-    fn apply_opts(&mut self, h: ConnHandle, o: &SockOpts) {
+    pub(super) fn apply_opts(&mut self, h: ConnHandle, o: &SockOpts) {
         let now = self.instant();
         let o2 = o.clone();
         self.stack.set_options(now, h, move |so| {
@@ -432,25 +464,53 @@ impl Run {
                 };
                 return self.wait_or(line, op);
             }
-            "write" | "send" | "sendto" => {
-                let flags = if name == "write" {
-                    0
+            "write" | "send" | "sendto" | "sendmsg" => {
+                let (len, flags, addr) = if name == "sendmsg" {
+                    let msg = arg(s, 1);
+                    let len = super::fastopen::msghdr_len(line, msg)?;
+                    let addr = msg.and_then(|m| match m {
+                        Expr::Struct(f) => {
+                            f.iter().find(|f| f.name == "msg_name").map(|f| &f.value)
+                        }
+                        _ => None,
+                    });
+                    (len, int_arg(line, s, 2).unwrap_or(0), addr)
                 } else {
-                    int_arg(line, s, 3).unwrap_or(0)
+                    let flags = if name == "write" {
+                        0
+                    } else {
+                        int_arg(line, s, 3).unwrap_or(0)
+                    };
+                    if len_is_null(s) {
+                        return Ok(Immediate::Done(errno("EFAULT")));
+                    }
+                    (int_arg(line, s, 2)?.max(0) as usize, flags, arg(s, 4))
                 };
-                let len = int_arg(line, s, 2)?.max(0) as usize;
-                if len > 0 && null_buffer(s) {
-                    return Ok(Immediate::Done(errno("EFAULT")));
+                if let Some(imm) = self.fastopen_write(fdn()?, len, flags, addr) {
+                    return Ok(imm);
                 }
                 let op = Op::Write {
                     fd: fdn()?,
                     len,
                     done: 0,
                     dontwait: flags & consts::MSG_DONTWAIT != 0,
+                    connecting: false,
+                    eor: flags & 0x80 != 0,
                 };
                 return self.wait_or(line, op);
             }
-            "close" => self.close(fdn()?),
+            "close" => {
+                let n = fdn()?;
+                self.epolls.remove(&n);
+                for e in self.epolls.values_mut() {
+                    e.forget(n);
+                }
+                self.close(n)
+            }
+            "epoll_create" | "epoll_create1" => self.epoll_create(s),
+            "epoll_ctl" => self.epoll_ctl(line, s)?,
+            "epoll_wait" | "epoll_pwait" => self.epoll_wait(line, s)?,
+            "recvmsg" => return self.recvmsg(line, fdn()?, s),
             "shutdown" => self.shutdown(fdn()?, int_arg(line, s, 1)?),
             "setsockopt" => self.setsockopt(line, fdn()?, s)?,
             "getsockopt" => self.getsockopt(line, fdn()?, s)?,
@@ -524,7 +584,12 @@ impl Run {
 
     /// One try at a waiting call (a non-blocking socket answers EAGAIN instead of
     /// waiting). `timed_out`: a poll's timeout has expired.
-    fn attempt(&mut self, line: usize, op: &mut Op, timed_out: bool) -> Result<Option<Ret>, Stop> {
+    pub(super) fn attempt(
+        &mut self,
+        line: usize,
+        op: &mut Op,
+        timed_out: bool,
+    ) -> Result<Option<Ret>, Stop> {
         match op {
             Op::Accept { fd, new_fd } => {
                 let Some(f) = self.fd(*fd).cloned() else {
@@ -539,7 +604,7 @@ impl Run {
                             *c = c.saturating_sub(1);
                         }
                         let n = match new_fd {
-                            Some(n) if *n >= 0 && !self.fds.contains_key(n) => *n,
+                            Some(n) if *n >= 0 => *n,
                             _ => (3..).find(|n| !self.fds.contains_key(n)).unwrap_or(3),
                         };
                         let mut nf = Fd::new();
@@ -578,6 +643,10 @@ impl Run {
                     return Ok(Some(errno("EBADF")));
                 };
                 let FdKind::Conn(h) = f.kind else {
+                    if f.deferred.is_some() {
+                        // A deferred Fast Open connect is in SYN-SENT for Linux.
+                        return Ok((f.nonblocking || *dontwait).then(|| errno("EAGAIN")));
+                    }
                     return Ok(Some(errno("ENOTCONN")));
                 };
                 let mut buf = vec![0u8; *len];
@@ -598,6 +667,8 @@ impl Run {
                 len,
                 done,
                 dontwait,
+                connecting,
+                eor,
             } => {
                 let Some(f) = self.fd(*fd).cloned() else {
                     return Ok(Some(errno("EBADF")));
@@ -606,11 +677,28 @@ impl Run {
                     return Ok(Some(errno("EPIPE")));
                 };
                 let nonblock = f.nonblocking || *dontwait;
-                // Linux sk_stream_wait_connect: writes wait for the handshake.
+                if *connecting {
+                    // A blocking Fast Open `sendto` (Linux `tcp_sendmsg_fastopen`):
+                    // the connect's error is the call's, whatever the SYN carried.
+                    match self.stack.state(h) {
+                        Some(State::SynSent | State::SynReceived) => return Ok(None),
+                        Some(State::Closed) | None => {
+                            let e = self.stack.info(h).and_then(|i| i.error);
+                            return Ok(Some(match e {
+                                Some(e) => self.take_error(*fd, e, errno("EPIPE")),
+                                None => errno("EPIPE"),
+                            }));
+                        }
+                        _ => *connecting = false,
+                    }
+                }
+                // Linux sk_stream_wait_connect: writes wait for the handshake (not
+                // on a Fast Open server connection, which may write at once).
                 if matches!(
                     self.stack.state(h),
                     Some(State::SynSent | State::SynReceived)
-                ) {
+                ) && !self.stack.is_passive_fastopen(h)
+                {
                     return Ok(if nonblock {
                         Some(errno("EAGAIN"))
                     } else {
@@ -620,6 +708,9 @@ impl Run {
                 let zeros = vec![0u8; *len - *done];
                 loop {
                     if *done == *len {
+                        if *eor {
+                            self.stack.end_record(h);
+                        }
                         return Ok(Some(Ret::Ok(*len as i64)));
                     }
                     match self.stack.send(h, &zeros[..*len - *done]) {
@@ -697,12 +788,15 @@ impl Run {
     }
 
     /// Linux `tcp_poll` readiness of a descriptor (before masking with events).
-    fn poll_mask(&self, fdn: i64) -> u32 {
+    pub(super) fn poll_mask(&self, fdn: i64) -> u32 {
         use consts::*;
         let Some(f) = self.fd(fdn) else {
             return 0x20; // POLLNVAL
         };
         match f.kind {
+            // A deferred Fast Open connect is writable: the write sends the SYN
+            // (Linux `tcp_poll` with `defer_connect`).
+            FdKind::Fresh if f.deferred.is_some() => POLLOUT | POLLWRNORM,
             FdKind::Fresh => POLLOUT | POLLWRNORM | POLLHUP,
             FdKind::Listener(l) => {
                 if self.incoming.get(&l.index()).copied().unwrap_or(0) > 0 {
@@ -804,6 +898,7 @@ impl Run {
                     f.kind = FdKind::Listener(l);
                     f.bound_port = Some(port);
                 }
+                self.fastopen_listen(n);
                 self.sut = Sut::Listening(port);
                 Ret::Ok(0)
             }
@@ -833,6 +928,13 @@ impl Run {
                 return Ok(Immediate::Done(ret));
             }
             FdKind::Fresh => {}
+        }
+        let target = super::fastopen::connect_target(self, s);
+        if let Some(imm) = self.fastopen_defer_connect(n, target) {
+            return Ok(match imm {
+                Immediate::Wait(op) => self.wait_or(line, op)?,
+                done => done,
+            });
         }
         let ip = sockaddr_ip(arg(s, 1)).unwrap_or(self.remote_ip);
         let port = sockaddr_port(arg(s, 1)).unwrap_or(self.connect_port);
@@ -914,6 +1016,9 @@ impl Run {
     fn setsockopt(&mut self, line: usize, n: i64, s: &SyscallEvent) -> Result<Ret, Stop> {
         let level = int_arg(line, s, 1)?;
         let name = int_arg(line, s, 2)?;
+        if level == 6 && matches!(name, 23 | 30 | 33) {
+            return self.fastopen_setsockopt(line, n, name, s);
+        }
         let val_expr = arg(s, 3).ok_or_else(|| fail(line, "setsockopt: missing value"))?;
         let Some(f) = self.fds.get_mut(&n) else {
             return Ok(errno("EBADF"));
@@ -943,6 +1048,9 @@ impl Run {
             (1, 7) => o.sndbuf = Some(int()?.max(0) as usize),
             (1, 8) => o.rcvbuf = Some(int()?.max(0) as usize),
             (1, 9) => o.keepalive = int()? != 0,
+            // SO_ZEROCOPY: data is copied here either way.
+            (1, 60) => {}
+            (6, 36) => f.inq = int()? != 0,
             (6, 1) => o.nodelay = int()? != 0,
             (6, 2) => {
                 let v = int()?;
@@ -987,8 +1095,11 @@ impl Run {
             }
         }
         let opts = o.clone();
-        if let FdKind::Conn(h) = f.kind {
-            self.apply_opts(h, &opts);
+        match f.kind {
+            FdKind::Conn(h) => self.apply_opts(h, &opts),
+            // TCP_MAXSEG on a listener clamps the MSS of its SYN-ACKs (Linux).
+            FdKind::Listener(l) => self.stack.set_listener_max_segment(l, opts.maxseg),
+            FdKind::Fresh => {}
         }
         Ok(Ret::Ok(0))
     }
@@ -1006,13 +1117,20 @@ impl Run {
         let o = &f.opts;
         let value: i64 = match (level, name) {
             (1, 4) => {
-                // SO_ERROR: the pending error, cleared by reading it.
+                // SO_ERROR: the pending error, cleared by reading it; else the soft
+                // error of an ICMP message, cleared too (Linux sock_getsockopt).
                 let e = conn.and_then(|h| self.stack.info(h)).and_then(|i| i.error);
+                let soft = |stack: &mut synack_core::Stack| {
+                    conn.and_then(|h| stack.take_soft_error(h))
+                        .map_or(0, |e| match conn_errno(e) {
+                            Ret::Err(v) | Ret::Ok(v) => v,
+                        })
+                };
                 match e {
                     Some(e) if !f.error_reported => match self.take_error(n, e, Ret::Ok(0)) {
                         Ret::Err(v) | Ret::Ok(v) => v,
                     },
-                    _ => 0,
+                    _ => soft(&mut self.stack),
                 }
             }
             (1, 2) => i64::from(o.reuseaddr),
@@ -1091,7 +1209,7 @@ impl Run {
 }
 
 /// The first part of a call.
-enum Immediate {
+pub(super) enum Immediate {
     Done(Ret),
     Wait(Op),
 }

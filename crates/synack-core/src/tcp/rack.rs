@@ -1,0 +1,769 @@
+//! RACK (RFC 8985 §6): time-based loss detection for the sending side, with SACK.
+//!
+//! The sender keeps a transmission log: one record per segment (or TSO super-segment)
+//! it sent, covering `[SND.UNA, SND.MAX)` without gaps, each with the time it was last
+//! sent and whether it was SACKed, deemed lost, or retransmitted. Records split where
+//! a SACK block or a retransmission begins or ends, so each record is SACKed whole or
+//! not at all. From the log RACK learns, on every ACK, the send time of the most
+//! recently sent segment the peer has (RACK.xmit_ts, §6.2 step 2); any segment sent
+//! more than RACK.rtt + RACK.reo_wnd before it and still not delivered is lost (§6.2
+//! step 5), and when a segment is not yet that old the reordering timer (§6.3) fires
+//! when it will be. The reordering window starts at zero (DupThresh behaviour, §6.2
+//! step 4) until reordering is seen, then is a quarter of the minimum RTT, widened for
+//! each round in which the peer reports a D-SACK (RFC 2883) and narrowed again after
+//! 16 recoveries without one.
+//!
+//! Loss marks replace RFC 6675's IsLost() (DupThresh counting) once the peer SACKs:
+//! pipe counts what is neither SACKed nor lost-and-not-retransmitted (RFC 8985 §6 with
+//! RFC 6675 §4 SetPipe), NextSeg resends the lost records in sequence order, and a
+//! retransmission that is itself older than the newest delivered segment is lost again
+//! (§6.2: retransmissions are ordinary segments with a new send time).
+//!
+//! The log lives behind an `Option<Box<_>>` that is allocated when data is first sent
+//! on a connection that negotiated SACK; its records are freed as they are
+//! acknowledged.
+
+use super::{Connection, Env};
+use crate::cc::CongestionControl;
+use crate::seq::Seq;
+use crate::time::Instant;
+use std::collections::VecDeque;
+use synack_wire::TcpRepr;
+
+/// The peer SACKed the record.
+const SACKED: u8 = 1;
+/// RACK deemed the record lost and it was not sent again since.
+const LOST: u8 = 2;
+/// The record was retransmitted (its time is the retransmission's).
+const RETRANS: u8 = 4;
+
+/// D-SACK rounds that keep a widened reordering window (RFC 8985 §6.2 step 4).
+const REO_WND_PERSIST: u8 = 16;
+
+/// Floor of a non-zero reordering window, microseconds: the timer granularity RFC 8985
+/// §6.2 leaves to the sender (Linux's comes from its clock tick and the 2-jiffy floor of
+/// its reordering timer). Without it a path with a microsecond RTT would have no
+/// window at all and take every reordering for loss.
+const REO_WND_MIN_US: u64 = 1_000;
+
+/// Largest multiplier of the reordering window (RFC 8985 §6.2 step 4 bounds it by
+/// SRTT anyway).
+const REO_WND_MULT_MAX: u8 = 32;
+
+/// One transmission: the record covers `[previous record's end, end)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct TxRec {
+    /// First sequence number after the record.
+    end: Seq,
+    /// When the record was last sent, microseconds of engine time.
+    xmit: u64,
+    /// `SACKED`, `LOST`, `RETRANS`.
+    flags: u8,
+}
+
+/// RFC 8985 §6.2 RACK_sent_after(t1, seq1, t2, seq2).
+fn sent_after(t1: u64, seq1: Seq, t2: u64, seq2: Seq) -> bool {
+    t1 > t2 || (t1 == t2 && seq1 > seq2)
+}
+
+/// What loss detection found on one run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Detected {
+    /// Records newly deemed lost.
+    pub(crate) lost: u32,
+    /// Of those, records that were retransmissions.
+    pub(crate) lost_retransmissions: u32,
+}
+
+/// What a recovery may have to undo (RFC 2883 §5, RFC 3522, Linux's undo_marker).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Undo {
+    /// cwnd before the reduction.
+    prior_cwnd: u32,
+    /// ssthresh before the reduction.
+    prior_ssthresh: u32,
+    /// SND.UNA when recovery began: D-SACKs at or above it report this recovery's
+    /// retransmissions.
+    marker: Seq,
+    /// Retransmitted segments not yet reported as duplicates.
+    retrans: u32,
+    /// Whether anything was retransmitted.
+    any: bool,
+    /// TSval of the first retransmission (timestamps only).
+    first_rtx_ts: Option<u32>,
+}
+
+/// The transmission log and RACK's variables (RFC 8985 §6.1).
+#[derive(Debug, Clone)]
+pub(crate) struct Rack {
+    /// Records from SND.UNA up, in sequence order.
+    log: VecDeque<TxRec>,
+    /// Start of the first record (SND.UNA once acknowledgments are processed).
+    start: Seq,
+    /// Bytes in records marked `LOST` (neither SACKed nor sent again).
+    lost_out: u32,
+    /// RACK.xmit_ts: send time of the most recently sent segment delivered.
+    xmit: u64,
+    /// RACK.end_seq: its end.
+    end_seq: Seq,
+    /// RACK.rtt: the RTT measured from that segment, microseconds.
+    rtt: u64,
+    /// RACK.fack: the highest end of any segment delivered.
+    fack: Seq,
+    /// RACK.min_RTT, microseconds (`u64::MAX` until measured).
+    min_rtt: u64,
+    /// RACK.reordering_seen.
+    reordering_seen: bool,
+    /// RACK.reo_wnd_mult.
+    reo_wnd_mult: u8,
+    /// RACK.reo_wnd_persist.
+    reo_wnd_persist: u8,
+    /// RACK.dsack_round: SND.NXT when the last counted D-SACK arrived.
+    dsack_round: Option<Seq>,
+    /// ACKs that carried a D-SACK block (for `ConnStats::dsacks_received`).
+    pub(crate) dsacks: u32,
+    /// Recoveries undone as spurious (for `ConnStats::spurious_recoveries`).
+    pub(crate) undone: u32,
+    /// The last recovery's undo record, until the next one or an RTO.
+    undo: Option<Undo>,
+    /// A segment was delivered since RACK was created (xmit/end_seq/rtt are valid).
+    valid: bool,
+    /// The reordering timer (RFC 8985 §6.3).
+    pub(crate) reo_at: Option<Instant>,
+}
+
+impl Rack {
+    /// A log starting at `start`; `min_rtt_us` is an RTT already measured (the
+    /// handshake's), if any, as the first RACK.min_RTT.
+    pub(crate) fn new(start: Seq, min_rtt_us: Option<u64>) -> Rack {
+        Rack {
+            log: VecDeque::new(),
+            start,
+            lost_out: 0,
+            xmit: 0,
+            end_seq: start,
+            rtt: 0,
+            fack: start,
+            min_rtt: min_rtt_us.map_or(u64::MAX, |m| m.max(1)),
+            reordering_seen: false,
+            reo_wnd_mult: 1,
+            reo_wnd_persist: 0,
+            dsack_round: None,
+            dsacks: 0,
+            undone: 0,
+            undo: None,
+            valid: false,
+            reo_at: None,
+        }
+    }
+
+    /// End of the last record (SND.MAX as far as the log knows).
+    fn log_end(&self) -> Seq {
+        self.log.back().map_or(self.start, |r| r.end)
+    }
+
+    /// Start of record `i`.
+    fn rec_start(&self, i: usize) -> Seq {
+        if i == 0 {
+            self.start
+        } else {
+            self.log[i - 1].end
+        }
+    }
+
+    /// Make `at` a record boundary (when it lies inside a record); returns the index
+    /// of the first record starting at or after `at`.
+    fn split(&mut self, at: Seq) -> usize {
+        let i = self.log.partition_point(|r| r.end <= at);
+        if i < self.log.len() && self.rec_start(i) < at {
+            let mut first = self.log[i];
+            first.end = at;
+            self.log.insert(i, first);
+            return i + 1;
+        }
+        i
+    }
+
+    /// A segment `[seq, end)` left at `now_us`; `retransmission` when it was sent
+    /// before.
+    pub(crate) fn on_send(&mut self, seq: Seq, end: Seq, now_us: u64) {
+        if self.log.is_empty() {
+            self.start = self.start.max(seq);
+        }
+        let log_end = self.log_end();
+        // The part below the log's end was sent before: a retransmission.
+        if seq < log_end && end > self.start {
+            let from = self.split(seq.max(self.start));
+            let to = self.split(end.min(log_end));
+            for r in self.log.range_mut(from..to) {
+                if r.flags & SACKED == 0 {
+                    r.flags = RETRANS;
+                    r.xmit = now_us;
+                }
+            }
+            self.recount_lost();
+        }
+        if end > log_end {
+            if seq > log_end {
+                // Never expected (data leaves from SND.NXT ≤ SND.MAX); keep the log
+                // contiguous.
+                self.log.push_back(TxRec {
+                    end: seq,
+                    xmit: now_us,
+                    flags: 0,
+                });
+            }
+            self.log.push_back(TxRec {
+                end,
+                xmit: now_us,
+                flags: 0,
+            });
+        }
+    }
+
+    /// Recompute `lost_out` (after flags changed over a range).
+    fn recount_lost(&mut self) {
+        let mut n = 0u32;
+        let mut s = self.start;
+        for r in &self.log {
+            if r.flags & LOST != 0 {
+                n = n.saturating_add(r.end.since(s));
+            }
+            s = r.end;
+        }
+        self.lost_out = n;
+    }
+
+    /// RFC 8985 §6.2 steps 2 and 3 for one newly delivered record.
+    fn update(&mut self, rec: TxRec, now_us: u64) {
+        let rtt = now_us.saturating_sub(rec.xmit);
+        if rec.flags & RETRANS != 0 && rtt < self.min_rtt {
+            // Step 2: an ACK sooner than any RTT seen after a retransmission answers
+            // the original transmission (RFC 8985 §6.2, without a per-segment TSval).
+            return;
+        }
+        if rec.flags & RETRANS == 0 {
+            self.min_rtt = self.min_rtt.min(rtt.max(1));
+            // Step 3: a segment never retransmitted delivered below one delivered
+            // earlier: the network reordered them.
+            if self.valid && rec.end < self.fack {
+                self.reordering_seen = true;
+            }
+        }
+        if rec.end > self.fack {
+            self.fack = rec.end;
+        }
+        if !self.valid || sent_after(rec.xmit, rec.end, self.xmit, self.end_seq) {
+            self.xmit = rec.xmit;
+            self.end_seq = rec.end;
+            self.rtt = rtt;
+            self.valid = true;
+        }
+    }
+
+    /// SND.UNA moved to `una`: records below it are delivered (those not SACKed
+    /// before count for RACK now) and leave the log.
+    pub(crate) fn on_cum_ack(&mut self, una: Seq, now_us: u64) {
+        if una <= self.start {
+            return;
+        }
+        // A record acknowledged in part delivered that part only: split it, so the
+        // delivered end is SND.UNA, not the record's end (which would pass for a
+        // high fack and make the rest look reordered).
+        self.split(una.min(self.log_end()));
+        while let Some(&r) = self.log.front() {
+            if r.end > una {
+                break;
+            }
+            self.log.pop_front();
+            if r.flags & LOST != 0 {
+                self.lost_out = self.lost_out.saturating_sub(r.end.since(self.start));
+            }
+            if r.flags & SACKED == 0 {
+                self.update(r, now_us);
+            }
+            self.start = r.end;
+        }
+        self.start = self.start.max(una);
+        if self.log.is_empty() && self.log.capacity() > 64 {
+            self.log.shrink_to(16);
+        }
+    }
+
+    /// The peer SACKed `[left, right)` (already clipped to `[SND.UNA, SND.MAX)`).
+    pub(crate) fn on_sack(&mut self, left: Seq, right: Seq, now_us: u64) {
+        if right <= left || right <= self.start || left >= self.log_end() {
+            return;
+        }
+        let from = self.split(left.max(self.start));
+        let to = self.split(right.min(self.log_end()));
+        for i in from..to {
+            let r = self.log[i];
+            if r.flags & SACKED != 0 {
+                continue;
+            }
+            if r.flags & LOST != 0 {
+                let len = r.end.since(self.rec_start(i));
+                self.lost_out = self.lost_out.saturating_sub(len);
+            }
+            self.log[i].flags = SACKED;
+            self.update(r, now_us);
+        }
+    }
+
+    /// RFC 8985 §6.2 step 4: a D-SACK arrived (`snd_nxt` is SND.NXT now).
+    pub(crate) fn on_dsack(&mut self, snd_una: Seq, snd_nxt: Seq) {
+        if self.dsack_round.is_some_and(|r| snd_una >= r) {
+            self.dsack_round = None;
+        }
+        if self.dsack_round.is_none() {
+            self.dsack_round = Some(snd_nxt);
+            self.reo_wnd_mult = (self.reo_wnd_mult + 1).min(REO_WND_MULT_MAX);
+            self.reo_wnd_persist = REO_WND_PERSIST;
+            // A D-SACK shows a spurious retransmission: reordering (or delay), not loss.
+            self.reordering_seen = true;
+        }
+    }
+
+    /// RFC 8985 §6.2 step 4: leaving fast or RTO recovery.
+    pub(crate) fn on_recovery_exit(&mut self) {
+        self.reo_wnd_persist = self.reo_wnd_persist.saturating_sub(1);
+        if self.reo_wnd_persist == 0 {
+            self.reo_wnd_mult = 1;
+        }
+    }
+
+    /// RFC 8985 §6.2 step 4 RACK_update_reo_wnd(), microseconds. `in_recovery`: fast
+    /// or RTO recovery; `dupthresh`: the SACKed data reaches DupThresh.
+    pub(crate) fn reo_wnd(&self, srtt_us: u64, in_recovery: bool, dupthresh: bool) -> u64 {
+        if !self.reordering_seen && (in_recovery || dupthresh) {
+            return 0;
+        }
+        let base = if self.min_rtt == u64::MAX {
+            srtt_us
+        } else {
+            self.min_rtt
+        };
+        (u64::from(self.reo_wnd_mult) * base / 4)
+            .min(srtt_us)
+            .max(REO_WND_MIN_US)
+    }
+
+    /// RFC 8985 §6.2 step 5 RACK_detect_loss(): mark what is lost; returns what was
+    /// found and the time the reordering timer should fire, if any.
+    pub(crate) fn detect_loss(&mut self, now_us: u64, reo_wnd: u64) -> (Detected, Option<u64>) {
+        let mut found = Detected::default();
+        if !self.valid {
+            return (found, None);
+        }
+        let mut timeout: Option<u64> = None;
+        let mut s = self.start;
+        for r in self.log.iter_mut() {
+            let len = r.end.since(s);
+            s = r.end;
+            if r.flags & (SACKED | LOST) != 0 {
+                continue;
+            }
+            if !sent_after(self.xmit, self.end_seq, r.xmit, r.end) {
+                if r.flags & RETRANS == 0 {
+                    // Sent after RACK.xmit_ts, and so is everything above that was
+                    // never retransmitted; later retransmissions are later still.
+                    break;
+                }
+                continue;
+            }
+            let due = r.xmit.saturating_add(self.rtt).saturating_add(reo_wnd);
+            if due <= now_us {
+                found.lost += 1;
+                if r.flags & RETRANS != 0 {
+                    found.lost_retransmissions += 1;
+                }
+                r.flags = LOST;
+                self.lost_out = self.lost_out.saturating_add(len);
+            } else {
+                timeout = Some(timeout.map_or(due, |t: u64| t.max(due)));
+            }
+        }
+        (found, timeout)
+    }
+
+    /// The first record deemed lost and not yet sent again: `[start, end)`.
+    pub(crate) fn next_lost(&self) -> Option<(Seq, Seq)> {
+        if self.lost_out == 0 {
+            return None;
+        }
+        let mut s = self.start;
+        for r in &self.log {
+            if r.flags & LOST != 0 {
+                return Some((s, r.end));
+            }
+            s = r.end;
+        }
+        None
+    }
+
+    /// Bytes deemed lost and not yet sent again.
+    pub(crate) fn lost_out(&self) -> u32 {
+        self.lost_out
+    }
+
+    /// Every retransmission still unSACKed is lost (a probe timeout passed in recovery
+    /// without the peer reporting anything new).
+    pub(crate) fn mark_retransmissions_lost(&mut self) -> u32 {
+        let mut n = 0;
+        for r in self.log.iter_mut() {
+            if r.flags & RETRANS != 0 && r.flags & SACKED == 0 {
+                r.flags = LOST;
+                n += 1;
+            }
+        }
+        self.recount_lost();
+        n
+    }
+
+    /// A retransmission timeout: go-back-N resends everything unSACKed, so the lost
+    /// and retransmitted marks start over.
+    pub(crate) fn on_rto(&mut self) {
+        for r in self.log.iter_mut() {
+            r.flags &= SACKED;
+        }
+        self.lost_out = 0;
+        self.reo_at = None;
+        self.undo = None;
+    }
+
+    /// The peer reneged (RFC 2018 §8): forget the SACK marks.
+    pub(crate) fn forget_sacks(&mut self) {
+        for r in self.log.iter_mut() {
+            r.flags = 0;
+        }
+        self.lost_out = 0;
+    }
+
+    /// Records in the log (for tests).
+    #[cfg(test)]
+    fn records(&self) -> Vec<(u32, u32, u64, u8)> {
+        let mut s = self.start;
+        self.log
+            .iter()
+            .map(|r| {
+                let out = (s.0, r.end.0, r.xmit, r.flags);
+                s = r.end;
+                out
+            })
+            .collect()
+    }
+}
+
+/// True if the first SACK block of `seg` is a D-SACK (RFC 2883 §4): below the
+/// cumulative ACK, or inside the second block.
+pub(crate) fn has_dsack(seg: &TcpRepr) -> bool {
+    let mut blocks = seg.options.sack_blocks().iter();
+    let Some(first) = blocks.next() else {
+        return false;
+    };
+    let (l, r) = (Seq(first.left), Seq(first.right));
+    if r <= Seq(seg.ack) && l < r {
+        return true;
+    }
+    blocks
+        .next()
+        .is_some_and(|b| Seq(b.left) <= l && r <= Seq(b.right) && l < r)
+}
+
+impl Connection {
+    /// True when RACK decides losses (the peer negotiated SACK and has sent SACK
+    /// blocks, so RFC 6675's DupThresh counting is replaced).
+    pub(crate) fn rack_mode(&self) -> bool {
+        self.rack.is_some() && self.sb.is_some()
+    }
+
+    /// A data segment `[seq, end)` went out (new or again).
+    pub(crate) fn rack_on_send(&mut self, now: Instant, seq: Seq, end: Seq, retransmission: bool) {
+        if !self.sack_ok || end <= seq {
+            return;
+        }
+        let una = self.snd_una;
+        let min_rtt = self.rtt.latest().map(|d| d.as_micros() as u64);
+        let ts = self.ts_ok.then(|| self.ts_now(now));
+        let mss = u32::from(self.mss).max(1);
+        let rack = self
+            .rack
+            .get_or_insert_with(|| Box::new(Rack::new(una, min_rtt)));
+        rack.on_send(seq, end, now.total_micros());
+        if retransmission {
+            if let Some(u) = rack.undo.as_mut() {
+                u.retrans = u.retrans.saturating_add(end.since(seq).div_ceil(mss));
+                u.any = true;
+                if u.first_rtx_ts.is_none() {
+                    u.first_rtx_ts = ts;
+                }
+            }
+        }
+    }
+
+    /// Recovery begins (SACK-based): remember what a spurious one must restore.
+    pub(crate) fn rack_on_recovery_start(&mut self) {
+        let (cwnd, ssthresh, una) = (self.cc.cwnd(), self.cc.ssthresh(), self.snd_una);
+        if let Some(rack) = self.rack.as_deref_mut() {
+            rack.undo = Some(Undo {
+                prior_cwnd: cwnd,
+                prior_ssthresh: ssthresh,
+                marker: una,
+                retrans: 0,
+                any: false,
+                first_rtx_ts: None,
+            });
+        }
+    }
+
+    /// Recovery ended with a full ACK echoing `tsecr`: undo it if every retransmission
+    /// was reported a duplicate already, or (RFC 3522 §3.2, Eifel) the ACK echoes a
+    /// timestamp older than the first retransmission's: the original arrived.
+    pub(crate) fn rack_on_recovery_exit(&mut self, tsecr: Option<u32>) {
+        let Some(u) = self.rack.as_deref().and_then(|r| r.undo) else {
+            return;
+        };
+        let eifel = matches!((u.first_rtx_ts, tsecr), (Some(first), Some(ecr))
+            if ecr != 0 && (ecr.wrapping_sub(first) as i32) < 0);
+        if u.any && (u.retrans == 0 || eifel) {
+            self.rack_undo();
+        }
+    }
+
+    /// Restore the window a spurious recovery reduced.
+    fn rack_undo(&mut self) {
+        let Some(rack) = self.rack.as_deref_mut() else {
+            return;
+        };
+        let Some(u) = rack.undo.take() else {
+            return;
+        };
+        rack.undone = rack.undone.saturating_add(1);
+        // A spurious retransmission means the network reordered (or delayed) data.
+        rack.reordering_seen = true;
+        self.cc.on_spurious_recovery(u.prior_cwnd, u.prior_ssthresh);
+    }
+
+    /// A D-SACK `[left, right)` arrived: the segments it covers were sent twice and
+    /// both copies arrived (RFC 2883 §5). Once every retransmission of the last
+    /// recovery is reported so, it was spurious: undo it (after it ended).
+    fn rack_on_dsack_block(&mut self, left: Seq, right: Seq) {
+        let mss = u32::from(self.mss).max(1);
+        let in_recovery = self.in_recovery;
+        let Some(u) = self.rack.as_deref_mut().and_then(|r| r.undo.as_mut()) else {
+            return;
+        };
+        if left < u.marker || right <= left || !u.any {
+            return;
+        }
+        u.retrans = u.retrans.saturating_sub(right.since(left).div_ceil(mss));
+        if u.retrans == 0 && !in_recovery {
+            self.rack_undo();
+        }
+    }
+
+    /// RFC 8985 §6.2 on an acceptable ACK, after SND.UNA and the scoreboard were
+    /// updated: note what was delivered, adapt the reordering window, mark losses and
+    /// arm the reordering timer. Returns what was found.
+    pub(crate) fn rack_on_ack(&mut self, env: &mut Env<'_>, seg: &TcpRepr) -> Detected {
+        let now_us = env.now.total_micros();
+        let (una, max, nxt) = (self.snd_una, self.snd_max, self.snd_nxt);
+        let dsack = self.sack_ok && has_dsack(seg);
+        let Some(rack) = self.rack.as_deref_mut() else {
+            return Detected::default();
+        };
+        rack.on_cum_ack(una, now_us);
+        if self.sack_ok {
+            // In sequence order (as Linux's tcp_sacktag_write_queue sorts them): the
+            // order the peer lists its blocks in (most recent first, RFC 2018 §4) is
+            // not reordering.
+            let mut blocks = [(Seq(0), Seq(0)); 4];
+            let mut n = 0;
+            for b in seg.options.sack_blocks().iter().take(4) {
+                let (l, r) = (Seq(b.left).max(una), Seq(b.right));
+                if l < r && r <= max {
+                    blocks[n] = (l, r);
+                    n += 1;
+                }
+            }
+            let blocks = &mut blocks[..n];
+            blocks.sort_unstable_by(|a, b| a.0.diff(b.0).cmp(&0));
+            for &(l, r) in blocks.iter() {
+                rack.on_sack(l, r, now_us);
+            }
+        }
+        if dsack {
+            rack.on_dsack(una, nxt);
+            rack.dsacks = rack.dsacks.saturating_add(1);
+            if let Some(b) = seg.options.sack_blocks().first() {
+                self.rack_on_dsack_block(Seq(b.left), Seq(b.right));
+            }
+        }
+        self.rack_detect(env)
+    }
+
+    /// Run RACK_detect_loss() and arm the reordering timer (RFC 8985 §6.2 step 5,
+    /// §6.3). Marks count only once the peer has SACKed something (`rack_mode`).
+    pub(crate) fn rack_detect(&mut self, env: &mut Env<'_>) -> Detected {
+        if !self.rack_mode() {
+            return Detected::default();
+        }
+        let mss = u32::from(self.mss);
+        let dupthresh = self.sacked_bytes() > 2 * mss;
+        let srtt = self.rtt.srtt_us().unwrap_or(self.rtt.rto_us());
+        let in_recovery = self.in_recovery;
+        let Some(rack) = self.rack.as_deref_mut() else {
+            return Detected::default();
+        };
+        let reo_wnd = rack.reo_wnd(srtt, in_recovery, dupthresh);
+        let now_us = env.now.total_micros();
+        let (found, timeout) = rack.detect_loss(now_us, reo_wnd);
+        rack.reo_at = timeout.map(Instant::from_micros);
+        if found.lost_retransmissions > 0 {
+            self.stats.lost_retransmits += found.lost_retransmissions;
+        }
+        found
+    }
+
+    /// The reordering timer fired (RFC 8985 §6.3): detect losses again; enter
+    /// recovery if any were found.
+    pub(crate) fn rack_on_timeout(&mut self, env: &mut Env<'_>) {
+        if let Some(rack) = self.rack.as_deref_mut() {
+            rack.reo_at = None;
+        }
+        let found = self.rack_detect(env);
+        if found.lost > 0 && !self.in_recovery {
+            self.enter_recovery(env);
+        }
+    }
+
+    /// The reordering timer's deadline.
+    pub(crate) fn rack_deadline(&self) -> Option<Instant> {
+        self.rack.as_deref().and_then(|r| r.reo_at)
+    }
+
+    /// Bytes RACK deems lost and not yet sent again (0 outside RACK mode).
+    pub(crate) fn rack_lost_out(&self) -> u32 {
+        match self.rack.as_deref() {
+            Some(r) if self.sb.is_some() => r.lost_out(),
+            _ => 0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_split_at_sack_edges_and_retransmissions() {
+        let mut r = Rack::new(Seq(0), None);
+        r.on_send(Seq(0), Seq(3000), 10);
+        r.on_send(Seq(3000), Seq(6000), 20);
+        r.on_sack(Seq(1000), Seq(2000), 100);
+        assert_eq!(
+            r.records(),
+            vec![
+                (0, 1000, 10, 0),
+                (1000, 2000, 10, SACKED),
+                (2000, 3000, 10, 0),
+                (3000, 6000, 20, 0)
+            ]
+        );
+        r.on_send(Seq(3000), Seq(4000), 200);
+        assert_eq!(r.records()[3], (3000, 4000, 200, RETRANS));
+        assert_eq!(r.records()[4], (4000, 6000, 20, 0));
+        r.on_cum_ack(Seq(2500), 300);
+        assert_eq!(r.records()[0], (2500, 3000, 10, 0));
+    }
+
+    #[test]
+    fn without_reordering_a_hole_below_a_sacked_segment_is_lost_at_once() {
+        let mut r = Rack::new(Seq(0), None);
+        r.on_send(Seq(0), Seq(1000), 0);
+        r.on_send(Seq(1000), Seq(2000), 10);
+        r.on_send(Seq(2000), Seq(3000), 20);
+        r.on_sack(Seq(1000), Seq(2000), 50_000);
+        // No reordering seen, in recovery: reo_wnd = 0.
+        let w = r.reo_wnd(50_000, true, false);
+        assert_eq!(w, 0);
+        let (found, timer) = r.detect_loss(50_000, w);
+        assert_eq!(found.lost, 1);
+        assert_eq!(timer, None);
+        assert_eq!(r.next_lost(), Some((Seq(0), Seq(1000))));
+        assert_eq!(r.lost_out(), 1000);
+        // Sending it again takes it out of the lost count.
+        r.on_send(Seq(0), Seq(1000), 60_000);
+        assert_eq!(r.lost_out(), 0);
+        assert_eq!(r.next_lost(), None);
+    }
+
+    #[test]
+    fn reordering_widens_the_window_and_the_timer_waits_it_out() {
+        let mut r = Rack::new(Seq(0), None);
+        for i in 0..4u32 {
+            r.on_send(Seq(i * 1000), Seq(i * 1000 + 1000), u64::from(i) * 100);
+        }
+        // Segment 1 arrives first, then 0: reordering.
+        r.on_sack(Seq(1000), Seq(2000), 40_000);
+        r.on_cum_ack(Seq(2000), 40_100);
+        assert!(r.reordering_seen);
+        // Segment 3 SACKed: 2 was sent 100 µs before it; the window is min_rtt / 4.
+        r.on_sack(Seq(3000), Seq(4000), 40_300);
+        let w = r.reo_wnd(40_000, false, false);
+        assert_eq!(w, r.min_rtt / 4);
+        let (found, timer) = r.detect_loss(40_300, w);
+        assert_eq!(found.lost, 0);
+        let due = timer.expect("the reordering timer is armed");
+        assert!(due > 40_300);
+        let (found, _) = r.detect_loss(due, w);
+        assert_eq!(found.lost, 1);
+        assert_eq!(r.next_lost(), Some((Seq(2000), Seq(3000))));
+    }
+
+    #[test]
+    fn a_lost_retransmission_is_found_by_time() {
+        let mut r = Rack::new(Seq(0), None);
+        r.on_send(Seq(0), Seq(1000), 0);
+        r.on_send(Seq(1000), Seq(2000), 10);
+        r.on_sack(Seq(1000), Seq(2000), 40_000);
+        r.detect_loss(40_000, 0);
+        r.on_send(Seq(0), Seq(1000), 40_100); // retransmission
+        r.on_send(Seq(2000), Seq(3000), 40_200); // new data after it
+        r.on_sack(Seq(2000), Seq(3000), 80_200);
+        let (found, _) = r.detect_loss(80_200, 0);
+        assert_eq!(found.lost_retransmissions, 1);
+        assert_eq!(r.next_lost(), Some((Seq(0), Seq(1000))));
+    }
+
+    #[test]
+    fn dsack_rounds_grow_the_window_and_recoveries_shrink_it() {
+        let mut r = Rack::new(Seq(0), None);
+        r.min_rtt = 40_000;
+        r.reordering_seen = true;
+        assert_eq!(r.reo_wnd(100_000, false, false), 10_000);
+        r.on_dsack(Seq(0), Seq(5000));
+        r.on_dsack(Seq(100), Seq(6000)); // same round: not counted
+        assert_eq!(r.reo_wnd(100_000, false, false), 20_000);
+        r.on_dsack(Seq(5000), Seq(9000)); // next round
+        assert_eq!(r.reo_wnd(100_000, false, false), 30_000);
+        assert_eq!(r.reo_wnd(25_000, false, false), 25_000, "bounded by SRTT");
+        for _ in 0..REO_WND_PERSIST {
+            r.on_recovery_exit();
+        }
+        assert_eq!(r.reo_wnd(100_000, false, false), 10_000);
+    }
+
+    #[test]
+    fn a_spurious_looking_retransmission_ack_is_not_taken() {
+        let mut r = Rack::new(Seq(0), None);
+        r.on_send(Seq(0), Seq(1000), 0);
+        r.on_send(Seq(1000), Seq(2000), 10);
+        r.on_sack(Seq(1000), Seq(2000), 40_010); // min_rtt 40 ms
+        r.on_send(Seq(0), Seq(1000), 50_000);
+        // Acknowledged 1 ms after the retransmission: the original arrived.
+        r.on_cum_ack(Seq(2000), 51_000);
+        assert_eq!(r.xmit, 10, "RACK.xmit_ts still the SACKed segment's");
+    }
+}
