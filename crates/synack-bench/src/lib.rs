@@ -27,6 +27,8 @@ mod alloc;
 mod link;
 mod pattern;
 mod report;
+#[cfg(target_os = "linux")]
+mod smol_host;
 mod smol_side;
 mod synack_side;
 #[cfg(target_os = "linux")]
@@ -120,6 +122,9 @@ pub struct BenchOptions {
     /// default. It shapes the kernel → synack figure: a BBR sender paces at the
     /// delivery rate it measures, CUBIC sends as fast as the windows allow.
     pub kernel_cc: Option<String>,
+    /// Congestion controls of synack's sender in the WAN rows: one synack → kernel
+    /// row each, against kernel → kernel with the same one. Empty: CUBIC and BBR.
+    pub synack_cc: Vec<synack_core::cc::Algorithm>,
 }
 
 impl BenchOptions {
@@ -352,9 +357,15 @@ pub fn run(opts: &BenchOptions) -> Report {
 /// Add `row` to the report, and say so on stderr when `opts.progress`.
 fn push_row(rows: &mut Vec<Row>, row: Row, opts: &BenchOptions) {
     if opts.progress {
+        let fig = |f: &Figure| match f {
+            Figure::Value(_) => format!("{f} {}", row.unit),
+            Figure::NotRun(_) => f.to_string(),
+        };
         eprintln!(
-            "{}: synack {:?} / {PEER} {:?} ({})",
-            row.scenario, row.synack, row.peer, row.unit
+            "{}: synack {} · {PEER}: {}",
+            row.scenario,
+            fig(&row.synack),
+            fig(&row.peer)
         );
     }
     rows.push(row);
@@ -400,10 +411,19 @@ fn tun_rows(_plan: &Plan, _opts: &BenchOptions) -> Vec<Row> {
 
 #[cfg(target_os = "linux")]
 fn wan_rows(plan: &Plan, opts: &BenchOptions) -> (Vec<Row>, Vec<String>) {
+    let synack_cc = if opts.synack_cc.is_empty() {
+        vec![
+            synack_core::cc::Algorithm::Cubic,
+            synack_core::cc::Algorithm::Bbr,
+        ]
+    } else {
+        opts.synack_cc.clone()
+    };
     wan::rows(
         wan::WanPlan {
             secs: plan.wan_secs.0,
             share_secs: plan.wan_secs.1,
+            synack_cc,
         },
         opts.progress,
     )

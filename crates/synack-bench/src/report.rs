@@ -22,12 +22,15 @@ impl Figure {
             Figure::NotRun(_) => None,
         }
     }
+}
 
-    fn cell(&self) -> String {
+/// As the table prints it: `183`, `3.27`, `not run: why`.
+impl fmt::Display for Figure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Figure::Value(v) if v.abs() >= 100.0 => format!("{v:.0}"),
-            Figure::Value(v) => format!("{v:.2}"),
-            Figure::NotRun(why) => format!("not run: {why}"),
+            Figure::Value(v) if v.abs() >= 100.0 => write!(f, "{v:.0}"),
+            Figure::Value(v) => write!(f, "{v:.2}"),
+            Figure::NotRun(why) => write!(f, "not run: {why}"),
         }
     }
 }
@@ -161,8 +164,8 @@ impl fmt::Display for Report {
                 [
                     r.scenario.clone(),
                     r.unit.clone(),
-                    r.synack.cell(),
-                    r.peer.cell(),
+                    r.synack.to_string(),
+                    r.peer.to_string(),
                     r.ratio
                         .map_or_else(|| "-".to_string(), |x| format!("{x:.2}x")),
                     r.note.clone(),

@@ -238,17 +238,13 @@ pub(crate) fn connect_retry(to: SocketAddr) -> Result<std::net::TcpStream, Strin
     }
 }
 
-/// A kernel receiver: accept one connection and read it to the end, checking every
-/// byte; timed from the accept.
-pub(crate) fn kernel_receive(
-    l: std::net::TcpListener,
-    pattern: &Pattern,
-) -> Result<Measured, String> {
-    // Accept with a deadline, so a peer that never connects does not leave this
-    // thread blocked forever.
+/// Accept one connection on the kernel listener `l`, waiting at most [`STALL`], so a
+/// peer that never connects does not leave the thread blocked forever; the stream
+/// is blocking.
+pub(crate) fn accept_within(l: &std::net::TcpListener) -> Result<std::net::TcpStream, String> {
     l.set_nonblocking(true).map_err(io_err("kernel listener"))?;
     let deadline = Instant::now() + STALL;
-    let mut s = loop {
+    let s = loop {
         match l.accept() {
             Ok((s, _)) => break s,
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && Instant::now() < deadline => {
@@ -258,6 +254,25 @@ pub(crate) fn kernel_receive(
         }
     };
     s.set_nonblocking(false).map_err(io_err("kernel"))?;
+    Ok(s)
+}
+
+/// A kernel read or write that timed out or would block (the loop checks its stop
+/// conditions and goes on).
+pub(crate) fn timed_out(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+    )
+}
+
+/// A kernel receiver: accept one connection and read it to the end, checking every
+/// byte; timed from the accept.
+pub(crate) fn kernel_receive(
+    l: std::net::TcpListener,
+    pattern: &Pattern,
+) -> Result<Measured, String> {
+    let mut s = accept_within(&l)?;
     s.set_read_timeout(Some(STALL)).map_err(io_err("kernel"))?;
     let start = Instant::now();
     let mut buf = vec![0u8; CHUNK];

@@ -22,7 +22,9 @@
 
 use crate::pattern::Pattern;
 use crate::report::{Baseline, Figure, Row};
-use crate::tun::{connect_retry, io_err, sweep_stale, unavailable, Netns, SEED};
+use crate::tun::{
+    accept_within, connect_retry, io_err, sweep_stale, timed_out, unavailable, Netns, SEED,
+};
 use crate::wan_smol;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
@@ -31,6 +33,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use synack::{NetStack, TcpListener, TcpStream};
+use synack_core::cc::Algorithm;
 use synack_link::{open_plain_tun, Egress, Ingress, Link, Reader, Side, TunPort};
 use synack_sim::profiles::{self, Profile, MTU};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -215,12 +218,7 @@ pub(crate) fn kernel_send_until(
                 sent += n as u64;
                 last = Instant::now();
             }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
+            Err(e) if timed_out(&e) => {
                 if last.elapsed() > STALL {
                     return Err(format!("kernel send stalled at byte {sent}"));
                 }
@@ -239,21 +237,7 @@ pub(crate) fn kernel_receive_for(
     secs: f64,
     stop: &AtomicBool,
 ) -> Result<f64, String> {
-    l.set_nonblocking(true).map_err(io_err("kernel listener"))?;
-    let deadline = Instant::now() + STALL;
-    let mut s = loop {
-        match l.accept() {
-            Ok((s, _)) => break s,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            Err(e) => {
-                stop.store(true, Ordering::Relaxed);
-                return Err(format!("kernel accept: {e}"));
-            }
-        }
-    };
-    s.set_nonblocking(false).map_err(io_err("kernel"))?;
+    let mut s = accept_within(&l).inspect_err(|_| stop.store(true, Ordering::Relaxed))?;
     s.set_read_timeout(Some(Duration::from_millis(50)))
         .map_err(io_err("kernel"))?;
     let pattern = Pattern::new(SEED);
@@ -275,12 +259,7 @@ pub(crate) fn kernel_receive_for(
                 got += k as u64;
                 last = Instant::now();
             }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
+            Err(e) if timed_out(&e) => {
                 if last.elapsed() > STALL {
                     break Err(format!("kernel receive stalled at byte {got}"));
                 }
@@ -332,13 +311,19 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
         .map_err(io_err("tokio runtime"))
 }
 
-/// synack at `addr` on a channel end of the link, with the runtime's defaults.
+/// synack at `addr` on a channel end of the link, with the runtime's defaults but for
+/// the congestion control `cc`.
 fn synack_stack(
     ingress: Ingress,
     rx: tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>,
     addr: Ipv4Addr,
+    cc: &Algorithm,
 ) -> Result<NetStack, String> {
     NetStack::builder()
+        .config(synack_core::Config {
+            congestion: cc.clone(),
+            ..synack_core::Config::default()
+        })
         .address(addr.into())
         .build(synack_link::StackPort::new(ingress, rx, MTU))
         .map_err(io_err("synack stack"))
@@ -425,7 +410,7 @@ pub(crate) fn kernel_to_synack(p: &Profile, secs: f64) -> Result<WanRun, String>
     let to = SocketAddr::V4(SocketAddrV4::new(ADDR_B, PORT));
     let st2 = stop.clone();
     let mbps = runtime()?.block_on(async move {
-        let stack = synack_stack(ingress, rx, ADDR_B)?;
+        let stack = synack_stack(ingress, rx, ADDR_B, &Algorithm::default())?;
         let sender = spawn_in(&path.ns[0], "kernel-send", move || {
             kernel_send_until(to, "cubic", &st2)
         })?;
@@ -446,8 +431,8 @@ pub(crate) fn kernel_to_synack(p: &Profile, secs: f64) -> Result<WanRun, String>
     })
 }
 
-/// synack → kernel (CUBIC) over `profile`.
-pub(crate) fn synack_to_kernel(p: &Profile, secs: f64) -> Result<WanRun, String> {
+/// synack → kernel over `profile`, synack's sender running `cc`.
+pub(crate) fn synack_to_kernel(p: &Profile, secs: f64, cc: &Algorithm) -> Result<WanRun, String> {
     let (to_b, rx) = synack_link::channel();
     let (path, ingress) = kernel_inproc_path(p, Box::new(to_b))?;
     let l = join(spawn_in(&path.ns[0], "bind", move || {
@@ -457,8 +442,9 @@ pub(crate) fn synack_to_kernel(p: &Profile, secs: f64) -> Result<WanRun, String>
     let st = stop.clone();
     let receiver = std::thread::spawn(move || kernel_receive_for(l, secs, &st));
     let st = stop.clone();
+    let cc = cc.clone();
     let sent = runtime()?.block_on(async move {
-        let stack = synack_stack(ingress, rx, ADDR_B)?;
+        let stack = synack_stack(ingress, rx, ADDR_B, &cc)?;
         synack_send_until(&stack, SocketAddrV4::new(ADDR_A, PORT), &st).await
     });
     stop.store(true, Ordering::Relaxed);
@@ -541,7 +527,7 @@ pub(crate) fn sharing(p: &Profile, secs: f64) -> Result<(f64, f64, f64), String>
     })?;
     let st = stop_s.clone();
     let sent = runtime()?.block_on(async move {
-        let stack = synack_stack(ingress, rx, ADDR_C)?;
+        let stack = synack_stack(ingress, rx, ADDR_C, &Algorithm::default())?;
         synack_send_until(&stack, SocketAddrV4::new(ADDR_A, PORT), &st).await
     });
     stop_s.store(true, Ordering::Relaxed);
@@ -586,13 +572,15 @@ fn capacity(secs: f64) -> Result<WanRun, String> {
     kernel_to_kernel(&p, "cubic", secs)
 }
 
-/// Durations of the WAN transfers.
-#[derive(Clone, Copy, Debug)]
+/// Durations of the WAN transfers and synack's senders.
+#[derive(Clone, Debug)]
 pub(crate) struct WanPlan {
     /// Seconds per single-flow transfer.
     pub(crate) secs: f64,
     /// Seconds of the sharing profile.
     pub(crate) share_secs: f64,
+    /// synack's congestion controls in the synack → kernel rows, one row each.
+    pub(crate) synack_cc: Vec<Algorithm>,
 }
 
 fn cell(r: &Result<WanRun, String>) -> Figure {
@@ -610,17 +598,170 @@ fn short(r: &Result<WanRun, String>, with_rtt: bool) -> String {
     }
 }
 
+fn rtt(r: &Result<WanRun, String>) -> String {
+    match r {
+        Ok(w) => format!("{:.1} ms", w.rtt_ms),
+        Err(_) => "-".into(),
+    }
+}
+
 /// Row names.
 fn row_name(p: &Profile, dir: &str) -> String {
     format!("WAN {} {}, {dir}", p.id, p.name)
 }
 
+/// The direction of a synack → kernel row with synack's sender running `cc`.
+fn upload(cc: &Algorithm) -> String {
+    format!("synack → kernel, {}", cc.name().to_uppercase())
+}
+
+/// The sharing profile's row name.
+fn sharing_name() -> String {
+    row_name(
+        &profiles::p6_sharing(),
+        "synack and Linux CUBIC sending at once",
+    )
+}
+
+/// The WAN rows' names, in order.
+fn row_names(synack_cc: &[Algorithm]) -> Vec<String> {
+    let mut names = Vec::new();
+    for p in profiles::single_flow() {
+        names.push(row_name(&p, "kernel → synack"));
+        names.extend(synack_cc.iter().map(|cc| row_name(&p, &upload(cc))));
+    }
+    names.push(sharing_name());
+    names
+}
+
+/// Everything measured on one profile.
+struct ProfileRuns {
+    /// Kernel → kernel per congestion control (CUBIC and BBR always, then any other
+    /// that a synack sender runs), by Linux name.
+    kernel: Vec<(&'static str, Result<WanRun, String>)>,
+    k2s: Result<WanRun, String>,
+    /// synack → kernel per congestion control of synack's sender.
+    s2k: Vec<(Algorithm, Result<WanRun, String>)>,
+    k2smol: Result<WanRun, String>,
+    smol2k: Result<WanRun, String>,
+}
+
+impl ProfileRuns {
+    /// Run every transfer of `p`, reporting each with `say`.
+    fn measure(
+        p: &Profile,
+        plan: &WanPlan,
+        say: &dyn Fn(&str, &Result<WanRun, String>),
+    ) -> ProfileRuns {
+        let mut kernel_cc = vec!["cubic", "bbr"];
+        for cc in &plan.synack_cc {
+            if !kernel_cc.contains(&cc.name()) {
+                kernel_cc.push(cc.name());
+            }
+        }
+        let run = |what: String, r: Result<WanRun, String>| {
+            say(&format!("{} {what}", p.id), &r);
+            r
+        };
+        let kernel = kernel_cc
+            .into_iter()
+            .map(|cc| {
+                let what = format!("kernel → kernel {}", cc.to_uppercase());
+                (cc, run(what, kernel_to_kernel(p, cc, plan.secs)))
+            })
+            .collect();
+        let k2s = run("kernel → synack".into(), kernel_to_synack(p, plan.secs));
+        let s2k = plan
+            .synack_cc
+            .iter()
+            .map(|cc| {
+                let r = run(upload(cc), synack_to_kernel(p, plan.secs, cc));
+                (cc.clone(), r)
+            })
+            .collect();
+        let k2smol = run(
+            "kernel → smoltcp".into(),
+            wan_smol::kernel_to_smoltcp(p, plan.secs),
+        );
+        let smol2k = run(
+            "smoltcp → kernel".into(),
+            wan_smol::smoltcp_to_kernel(p, plan.secs),
+        );
+        ProfileRuns {
+            kernel,
+            k2s,
+            s2k,
+            k2smol,
+            smol2k,
+        }
+    }
+
+    fn kernel(&self, cc: &str) -> Option<&Result<WanRun, String>> {
+        self.kernel.iter().find(|(c, _)| *c == cc).map(|(_, r)| r)
+    }
+
+    /// One row: synack's figure `ours` against smoltcp's `peer`, with kernel → kernel
+    /// running `base_cc` as the baseline; the note gives the profile, every kernel →
+    /// kernel figure, and on the bufferbloat profile the mean RTTs under load.
+    fn row(
+        &self,
+        p: &Profile,
+        dir: &str,
+        ours: &Result<WanRun, String>,
+        peer: &Result<WanRun, String>,
+        base_cc: &str,
+    ) -> Row {
+        let kernels = self
+            .kernel
+            .iter()
+            .map(|(cc, r)| format!("{} {}", cc.to_uppercase(), short(r, false)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut note = format!("{}; kernel → kernel: {kernels} Mbit/s", p.describe());
+        if p.id == "P4" {
+            let kernel_rtts = self
+                .kernel
+                .iter()
+                .map(|(cc, r)| format!("{} {}", cc.to_uppercase(), rtt(r)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            note += &format!(
+                "; mean RTT under load: synack's flow {}, smoltcp's {}, {kernel_rtts}",
+                rtt(ours),
+                rtt(peer)
+            );
+        }
+        let ours_fig = cell(ours);
+        let base_fig = self
+            .kernel(base_cc)
+            .map_or_else(|| Figure::NotRun("not measured".into()), cell);
+        let base = Baseline::new(
+            format!("kernel → kernel, {}", base_cc.to_uppercase()),
+            base_fig,
+            &ours_fig,
+        );
+        Row::new(row_name(p, dir), "Mbit/s", true, ours_fig, cell(peer), note).with_baseline(base)
+    }
+
+    /// The profile's rows: kernel → synack (the kernel sends with CUBIC; baseline
+    /// kernel → kernel CUBIC, peer kernel → smoltcp), then synack → kernel per
+    /// congestion control of synack's (baseline kernel → kernel with the same one,
+    /// peer smoltcp → kernel).
+    fn rows(&self, p: &Profile) -> Vec<Row> {
+        let mut rows = vec![self.row(p, "kernel → synack", &self.k2s, &self.k2smol, "cubic")];
+        for (cc, r) in &self.s2k {
+            rows.push(self.row(p, &upload(cc), r, &self.smol2k, cc.name()));
+        }
+        rows
+    }
+}
+
 /// The WAN rows: per profile P1–P5, one row kernel → synack (peer: kernel → smoltcp)
-/// and one synack → kernel (peer: smoltcp → kernel), each with kernel → kernel CUBIC
-/// as the baseline and BBR in the note; then P6.
+/// and one synack → kernel per congestion control of synack's sender (peer:
+/// smoltcp → kernel), each with kernel → kernel as the baseline; then P6.
 pub(crate) fn rows(plan: WanPlan, progress: bool) -> (Vec<Row>, Vec<String>) {
     if let Some(why) = unavailable() {
-        return (not_run(&why), Vec::new());
+        return (not_run(&why, &plan.synack_cc), Vec::new());
     }
     sweep_stale();
     let say = |what: &str, r: &Result<WanRun, String>| {
@@ -633,52 +774,7 @@ pub(crate) fn rows(plan: WanPlan, progress: bool) -> (Vec<Row>, Vec<String>) {
     let cap = capacity(plan.secs.min(3.0));
     say("emulator capacity (kernel → kernel, no rate limit)", &cap);
     for p in profiles::single_flow() {
-        let k_cubic = kernel_to_kernel(&p, "cubic", plan.secs);
-        say(&format!("{} kernel → kernel CUBIC", p.id), &k_cubic);
-        let k_bbr = kernel_to_kernel(&p, "bbr", plan.secs);
-        say(&format!("{} kernel → kernel BBR", p.id), &k_bbr);
-        let k2s = kernel_to_synack(&p, plan.secs);
-        say(&format!("{} kernel → synack", p.id), &k2s);
-        let s2k = synack_to_kernel(&p, plan.secs);
-        say(&format!("{} synack → kernel", p.id), &s2k);
-        let k2smol = wan_smol::kernel_to_smoltcp(&p, plan.secs);
-        say(&format!("{} kernel → smoltcp", p.id), &k2smol);
-        let smol2k = wan_smol::smoltcp_to_kernel(&p, plan.secs);
-        say(&format!("{} smoltcp → kernel", p.id), &smol2k);
-        let bloat = p.id == "P4";
-        for (dir, ours, peer) in [
-            ("kernel → synack", &k2s, &k2smol),
-            ("synack → kernel", &s2k, &smol2k),
-        ] {
-            let mut note = format!(
-                "{}; kernel → kernel: CUBIC {}, BBR {} Mbit/s",
-                p.describe(),
-                short(&k_cubic, false),
-                short(&k_bbr, false)
-            );
-            if bloat {
-                note += &format!(
-                    "; mean RTT under load: synack's flow {}, smoltcp's {}, CUBIC {}, BBR {}",
-                    rtt(ours),
-                    rtt(peer),
-                    rtt(&k_cubic),
-                    rtt(&k_bbr)
-                );
-            }
-            let ours_fig = cell(ours);
-            let base = Baseline::new("kernel → kernel, CUBIC", cell(&k_cubic), &ours_fig);
-            rows.push(
-                Row::new(
-                    row_name(&p, dir),
-                    "Mbit/s",
-                    true,
-                    ours_fig,
-                    cell(peer),
-                    note,
-                )
-                .with_baseline(base),
-            );
-        }
+        rows.extend(ProfileRuns::measure(&p, &plan, &say).rows(&p));
     }
     let p6 = profiles::p6_sharing();
     let shared = sharing(&p6, plan.share_secs);
@@ -688,7 +784,7 @@ pub(crate) fn rows(plan: WanPlan, progress: bool) -> (Vec<Row>, Vec<String>) {
                 eprintln!("  WAN P6 sharing: synack {s:.1}, CUBIC {k:.1} Mbit/s");
             }
             Row::new(
-                row_name(&p6, "synack and Linux CUBIC sending at once"),
+                sharing_name(),
                 "Mbit/s",
                 true,
                 Figure::Value(*s),
@@ -702,18 +798,20 @@ pub(crate) fn rows(plan: WanPlan, progress: bool) -> (Vec<Row>, Vec<String>) {
                 ),
             )
         }
-        Err(e) => Row::new(
-            row_name(&p6, "synack and Linux CUBIC sending at once"),
-            "Mbit/s",
-            true,
-            Figure::NotRun(format!("failed: {e}")),
-            Figure::NotRun(format!("failed: {e}")),
-            "",
-        ),
+        Err(e) => {
+            let why = || Figure::NotRun(format!("failed: {e}"));
+            Row::new(sharing_name(), "Mbit/s", true, why(), why(), "")
+        }
     };
     rows.push(row);
+    let senders = plan
+        .synack_cc
+        .iter()
+        .map(|cc| cc.name().to_uppercase())
+        .collect::<Vec<_>>()
+        .join(" and ");
     notes.push(format!(
-        "WAN rows: goodput in Mbit/s at the receiver over {} s per transfer (slow start included), every byte checked; the path is the synack-link emulator (the simulator's link model on the wall clock) between a kernel in a namespace on a plain TUN device (MTU 1500) and the other end; kernel ends facing synack or smoltcp use CUBIC; synack runs its runtime's defaults on a current-thread tokio runtime; smoltcp has 256 KiB buffers each way (synack's default size); the baseline is kernel → kernel with CUBIC in the same run; the peer column of P6 is the Linux CUBIC flow sharing the bottleneck",
+        "WAN rows: goodput in Mbit/s at the receiver over {} s per transfer (slow start included), every byte checked; the path is the synack-link emulator (the simulator's link model on the wall clock) between a kernel in a namespace on a plain TUN device (MTU 1500) and the other end; kernel ends sending to synack or smoltcp use CUBIC; synack runs its runtime's defaults on a current-thread tokio runtime, its sender once with each of {senders}; smoltcp has 256 KiB buffers each way (synack's default size); each row's baseline is kernel → kernel in the same run with the congestion control synack's sender runs (CUBIC for kernel → synack); the peer column of P6 is the Linux CUBIC flow sharing the bottleneck",
         plan.secs
     ));
     notes.push(format!(
@@ -723,35 +821,13 @@ pub(crate) fn rows(plan: WanPlan, progress: bool) -> (Vec<Row>, Vec<String>) {
     (rows, notes)
 }
 
-fn rtt(r: &Result<WanRun, String>) -> String {
-    match r {
-        Ok(w) => format!("{:.1} ms", w.rtt_ms),
-        Err(_) => "-".into(),
-    }
-}
-
 /// Every WAN row, not run, saying why.
-pub(crate) fn not_run(why: &str) -> Vec<Row> {
-    let mut names = Vec::new();
-    for p in profiles::single_flow() {
-        names.push(row_name(&p, "kernel → synack"));
-        names.push(row_name(&p, "synack → kernel"));
-    }
-    names.push(row_name(
-        &profiles::p6_sharing(),
-        "synack and Linux CUBIC sending at once",
-    ));
-    names
+pub(crate) fn not_run(why: &str, synack_cc: &[Algorithm]) -> Vec<Row> {
+    row_names(synack_cc)
         .into_iter()
         .map(|n| {
-            Row::new(
-                n,
-                "Mbit/s",
-                true,
-                Figure::NotRun(why.into()),
-                Figure::NotRun(why.into()),
-                "",
-            )
+            let f = || Figure::NotRun(why.into());
+            Row::new(n, "Mbit/s", true, f(), f(), "")
         })
         .collect()
 }
@@ -769,8 +845,9 @@ mod tests {
 
     #[test]
     fn rows_that_cannot_run_cover_every_profile() {
-        let rows = not_run("needs root: test");
-        assert_eq!(rows.len(), 11);
+        let rows = not_run("needs root: test", &[Algorithm::Cubic, Algorithm::Bbr]);
+        assert_eq!(rows.len(), 5 * 3 + 1);
+        assert_eq!(rows[2].scenario, "WAN P1 broadband, synack → kernel, BBR");
         assert!(rows
             .iter()
             .all(|r| r.synack == Figure::NotRun("needs root: test".into())));

@@ -122,6 +122,11 @@ pub(crate) struct BenchArgs {
     /// one of net.ipv4.tcp_available_congestion_control). Default: the system's.
     #[arg(long, value_name = "NAME")]
     pub(crate) kernel_cc: Option<String>,
+    /// Congestion control(s) of synack's sender in the WAN rows, comma-separated
+    /// (`cubic`, `reno`, `bbr`): one synack → kernel row each, against kernel → kernel
+    /// with the same one. Default: cubic,bbr.
+    #[arg(long, value_name = "NAME[,NAME]", value_delimiter = ',', value_parser = parse_cc)]
+    pub(crate) cc: Vec<synack_core::cc::Algorithm>,
 }
 
 #[derive(Debug, Args)]
@@ -294,8 +299,35 @@ pub(crate) struct DemoArgs {
     /// Write every packet to this pcap file (Wireshark / tshark read it).
     #[arg(long)]
     pub(crate) pcap: Option<PathBuf>,
+    /// Draw each data sender's cwnd, ssthresh, peer window, bytes in flight and RTT
+    /// against time (SVG), recovery shaded, into this file.
+    #[arg(long, value_name = "FILE.svg", value_parser = parse_output_file)]
+    pub(crate) cwnd_graph: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) draw: DrawArgs,
+}
+
+/// A file to write after a run: checked before the run, so a long simulation does not
+/// end in a write error. Its directory must exist and it must not be a directory.
+pub(crate) fn parse_output_file(s: &str) -> Result<PathBuf, String> {
+    if s.trim().is_empty() {
+        return Err("an empty file name".into());
+    }
+    let path = PathBuf::from(s);
+    if path.is_dir() {
+        return Err(format!("'{s}' is a directory, not a file"));
+    }
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    if !parent.is_dir() {
+        return Err(format!(
+            "no directory '{}' to write '{s}' in",
+            parent.display()
+        ));
+    }
+    Ok(path)
 }
 
 /// How `demo` and `trace` show a connection: the format on stdout and optional

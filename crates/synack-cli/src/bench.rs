@@ -17,6 +17,12 @@ pub(crate) fn run(a: BenchArgs) -> Result<ExitCode, String> {
         check_kernel_cc(cc)?;
     }
     opts.kernel_cc = a.kernel_cc;
+    // Each named once, in the order given.
+    for cc in a.cc {
+        if !opts.synack_cc.iter().any(|c| c.name() == cc.name()) {
+            opts.synack_cc.push(cc);
+        }
+    }
     let report = synack_bench::run(&opts);
     if a.json {
         println!("{}", report.to_json());

@@ -6,8 +6,9 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant as WallInstant};
 use synack_sim::demo::{run_demo, CloseMode, DemoConfig, DemoReport};
 use synack_viz::{
-    render_json, render_mermaid, render_seq_graph, render_svg_ladder, render_text, Endpoint,
-    LadderSvgOptions, MermaidOptions, SeqGraphOptions, TextOptions, Timeline,
+    congestion_series, render_cwnd_graph, render_json, render_mermaid, render_seq_graph,
+    render_svg_ladder, render_text, CwndGraphOptions, Endpoint, LadderSvgOptions, MermaidOptions,
+    SeqGraphOptions, TextOptions, Timeline,
 };
 
 pub(crate) fn run(a: DemoArgs) -> Result<ExitCode, String> {
@@ -102,6 +103,9 @@ pub(crate) fn run(a: DemoArgs) -> Result<ExitCode, String> {
         ..LadderSvgOptions::default()
     };
     a.draw.write_pictures(&tl, &svg)?;
+    if let Some(path) = &a.cwnd_graph {
+        write_file(path, cwnd_graph(&report).as_bytes())?;
+    }
     if let Some(path) = &a.pcap {
         let mut bytes = Vec::new();
         synack_sim::write_pcap(&mut bytes, &report.packets)
@@ -138,6 +142,22 @@ impl DrawArgs {
         }
         Ok(())
     }
+}
+
+/// Both hosts' data senders, one panel each: the client's connection, then the
+/// server's.
+fn cwnd_graph(r: &DemoReport) -> String {
+    let mut series = Vec::new();
+    for (from, side, to) in [
+        ("client", &r.client, "server"),
+        ("server", &r.server, "client"),
+    ] {
+        for mut s in congestion_series(&side.trace) {
+            s.label = format!("{from} → {to}");
+            series.push(s);
+        }
+    }
+    render_cwnd_graph(&series, &CwndGraphOptions::default())
 }
 
 fn timeline(r: &DemoReport) -> Timeline {

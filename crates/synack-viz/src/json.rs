@@ -98,6 +98,21 @@ pub fn to_json_value(tl: &Timeline) -> Value {
                 m.insert("kind".into(), json!("dropped"));
                 m.insert("reason".into(), json!(reason));
             }
+            TraceKind::Congestion(c) => {
+                m.insert("kind".into(), json!("congestion"));
+                m.insert("algorithm".into(), json!(c.algorithm));
+                m.insert("phase".into(), json!(c.phase.name()));
+                m.insert("cwnd".into(), json!(c.cwnd));
+                m.insert(
+                    "ssthresh".into(),
+                    json!((c.ssthresh != u32::MAX).then_some(c.ssthresh)),
+                );
+                m.insert("snd_wnd".into(), json!(c.snd_wnd));
+                m.insert("in_flight".into(), json!(c.in_flight));
+                m.insert("srtt_us".into(), json!(c.srtt_us));
+                m.insert("rtt_us".into(), json!(c.rtt_us));
+                m.insert("pacing_rate".into(), json!(c.pacing_rate));
+            }
         }
         entries.push(Value::Object(m));
     }

@@ -10,6 +10,9 @@
 //! - [`render_svg_ladder`]: the same ladder as an SVG picture with slanted arrows;
 //! - [`render_seq_graph`]: a time-sequence graph (sequence number vs time, ACK line,
 //!   window edge, retransmissions, SACK blocks) as SVG;
+//! - [`render_cwnd_graph`]: each sender's cwnd, ssthresh, peer window, bytes in flight
+//!   and RTT against time, recovery shaded, from the engine's congestion-state events
+//!   ([`congestion_series`]);
 //! - [`timeline_from_pcap`]: timelines rebuilt from a capture, states inferred by a
 //!   passive tracker;
 //! - [`Summary`]: handshake time, segment, retransmission and byte counts, TIME-WAIT.
@@ -21,6 +24,7 @@
 //!   10.0 ms                ◀──  SYN-ACK  seq=B (1150032007)  ack=A+1  SYN-RECEIVED
 //! ```
 
+pub mod cwnd_graph;
 mod format;
 pub mod json;
 pub mod ladder_svg;
@@ -35,6 +39,7 @@ pub mod text;
 pub mod timeline;
 mod tracker;
 
+pub use cwnd_graph::{congestion_series, render_cwnd_graph, CongestionSeries, CwndGraphOptions};
 pub use json::{render_json, render_json_connections, to_json_value};
 pub use ladder_svg::{render_svg_ladder, LadderSvgOptions};
 pub use live::format_event;

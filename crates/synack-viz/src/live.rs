@@ -49,6 +49,30 @@ pub fn format_event(ev: &TraceEvent) -> String {
         }
         TraceKind::StateChange { old, new } => format!("{head}  {old} -> {new}"),
         TraceKind::Dropped { reason } => format!("{head}  dropped: {reason}"),
+        TraceKind::Congestion(c) => {
+            let ms = |us: Option<u64>| {
+                us.map_or("-".to_string(), |v| format!("{:.1} ms", v as f64 / 1e3))
+            };
+            let ssthresh = if c.ssthresh == u32::MAX {
+                "-".to_string()
+            } else {
+                c.ssthresh.to_string()
+            };
+            let mut line = format!(
+                "{head}  {} {}: cwnd {}  ssthresh {ssthresh}  wnd {}  in flight {}  srtt {}  rtt {}",
+                c.algorithm,
+                c.phase.name(),
+                c.cwnd,
+                c.snd_wnd,
+                c.in_flight,
+                ms(c.srtt_us),
+                ms(c.rtt_us)
+            );
+            if let Some(rate) = c.pacing_rate {
+                line.push_str(&format!("  pacing {:.1} Mbit/s", rate as f64 * 8.0 / 1e6));
+            }
+            line
+        }
     }
 }
 
@@ -102,5 +126,36 @@ mod tests {
             ..seg(Direction::Sent, TcpFlags::ACK, 0, 0)
         };
         assert!(format_event(&st).ends_with("SYN-RECEIVED -> ESTABLISHED"));
+    }
+
+    #[test]
+    fn congestion_state() {
+        use synack_core::trace::{CongestionPhase, CongestionTrace};
+        let mut c = CongestionTrace {
+            algorithm: "bbr",
+            phase: CongestionPhase::Recovery,
+            cwnd: 28_960,
+            ssthresh: u32::MAX,
+            snd_wnd: 65_535,
+            in_flight: 14_480,
+            srtt_us: Some(50_400),
+            rtt_us: None,
+            pacing_rate: Some(12_500_000),
+        };
+        let ev = |c| TraceEvent {
+            kind: TraceKind::Congestion(c),
+            ..seg(Direction::Sent, TcpFlags::ACK, 0, 0)
+        };
+        let line = format_event(&ev(c));
+        assert!(
+            line.ends_with(
+                "bbr recovery: cwnd 28960  ssthresh -  wnd 65535  in flight 14480  srtt 50.4 ms  rtt -  pacing 100.0 Mbit/s"
+            ),
+            "{line}"
+        );
+        c.ssthresh = 20_000;
+        c.pacing_rate = None;
+        assert!(format_event(&ev(c)).contains("ssthresh 20000  wnd"));
+        assert!(!format_event(&ev(c)).contains("pacing"));
     }
 }

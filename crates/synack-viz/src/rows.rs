@@ -174,6 +174,8 @@ pub(crate) fn build_rows(tl: &Timeline, summarize_over: usize) -> Vec<Row> {
                             }
                         }
                     }
+                    // Not part of the ladder (the cwnd graph draws these).
+                    TraceKind::Congestion(_) => continue,
                     TraceKind::Dropped { reason } => {
                         flush(&mut pending, &mut rows);
                         let mut r = Row::new(t, entry_order(i));

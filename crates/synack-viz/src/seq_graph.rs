@@ -48,7 +48,7 @@ type AckPoint = (u64, f64, f64, Vec<(f64, f64)>);
 /// Labels of time-axis ticks in one unit for the whole axis (seconds when it reaches
 /// 1 s, otherwise milliseconds, microseconds below 1 ms), with as many decimals as the
 /// tick step needs: `0.5 s`, `1.0 s`, ... never `8000.0 ms` beside `10.00 s`.
-fn time_labels(ticks: &[f64], end_us: f64) -> Vec<String> {
+pub(crate) fn time_labels(ticks: &[f64], end_us: f64) -> Vec<String> {
     let (div, unit) = if end_us >= 1e6 {
         (1e6, "s")
     } else if end_us >= 1e3 {
@@ -72,7 +72,7 @@ fn time_labels(ticks: &[f64], end_us: f64) -> Vec<String> {
 }
 
 /// Tick positions: about `want` round numbers (1, 2, 5 × 10^k) covering [lo, hi].
-fn ticks(lo: f64, hi: f64, want: usize) -> Vec<f64> {
+pub(crate) fn ticks(lo: f64, hi: f64, want: usize) -> Vec<f64> {
     let span = (hi - lo).max(1e-9);
     let raw = span / want.max(1) as f64;
     let mag = 10f64.powf(raw.log10().floor());
@@ -92,7 +92,7 @@ fn ticks(lo: f64, hi: f64, want: usize) -> Vec<f64> {
 
 /// Labels of sequence-axis ticks in one unit for the whole axis (bytes, kB or MB,
 /// decimal as `fmt_bytes` uses), with as many decimals as the tick step needs.
-fn seq_labels(ticks: &[f64], top: f64) -> Vec<String> {
+pub(crate) fn seq_labels(ticks: &[f64], top: f64) -> Vec<String> {
     let (div, unit) = if top >= 1e6 {
         (1e6, " MB")
     } else if top >= 1e4 {

@@ -194,13 +194,18 @@ impl Timeline {
     /// (so with zero latency a whole exchange at one instant is drawn in the order it
     /// happened), and otherwise the left side goes first. Losses, ISNs and the origin
     /// are inferred (see [`Timeline::infer`]). An empty list for one side means that
-    /// side was not traced: nothing is marked lost toward it.
+    /// side was not traced: nothing is marked lost toward it. Congestion-state events
+    /// ([`TraceKind::Congestion`]) are left out: the ladder does not draw them (the
+    /// cwnd graph, [`render_cwnd_graph`](crate::render_cwnd_graph), does).
     pub fn from_traces(
         left: Endpoint,
         mut left_events: Vec<TraceEvent>,
         right: Endpoint,
         mut right_events: Vec<TraceEvent>,
     ) -> Timeline {
+        let ladder = |e: &TraceEvent| !matches!(e.kind, TraceKind::Congestion(_));
+        left_events.retain(ladder);
+        right_events.retain(ladder);
         left_events.sort_by_key(|e| e.time);
         right_events.sort_by_key(|e| e.time);
         let mut tl = Timeline::new(left, right);

@@ -284,6 +284,9 @@ impl Connection {
                 self.persist_backoff = 0;
             }
         }
+        if env.trace.is_some() {
+            self.trace_congestion(env);
+        }
         let fin_acked = self.fin_acked();
         match self.state {
             State::FinWait1 if fin_acked => {

@@ -7,6 +7,7 @@
 //! (RFC 6298, RFC 1122 §4.2.3.6, RFC 5482, RFC 9293 §3.4.2).
 
 mod autotune;
+mod cc_trace;
 pub mod fastopen;
 pub(crate) mod input;
 mod output;
@@ -411,7 +412,8 @@ pub(crate) struct Connection {
     pub(crate) tune: autotune::RcvSpace,
     /// Buffer bytes this connection was last charged in the stack's memory budget.
     pub(crate) mem_charged: u32,
-    /// State few connections use (Fast Open, records), boxed: the others pay one
+    /// State few connections use (Fast Open, records, the trace's congestion
+    /// fingerprint), boxed: the others pay one
     /// pointer (the TCB stays within the 1 KiB per idle connection).
     pub(crate) rare: Option<Box<Rare>>,
 }
@@ -427,6 +429,9 @@ pub(crate) struct Rare {
     /// A D-SACK block (RFC 2883) for the next ACK, `[left, right)`: duplicate data
     /// that arrived.
     pub(crate) dsack: Option<(Seq, Seq)>,
+    /// Fingerprint of the last congestion state traced (tcp/cc_trace.rs), 0 before:
+    /// only a traced connection has it.
+    pub(crate) cc_trace_sig: u32,
 }
 
 impl Connection {

@@ -116,6 +116,9 @@ impl Connection {
                 self.rto_fired_ms = self.rtt.rto().as_millis().min(u128::from(u32::MAX)) as u32;
                 self.rtt.backoff();
                 self.rto_at = Some(self.clamp_to_user_timeout(now + self.rtt.rto()));
+                if env.trace.is_some() {
+                    self.trace_congestion(env);
+                }
             }
         }
     }
