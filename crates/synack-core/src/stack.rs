@@ -31,6 +31,7 @@ use synack_wire::{
 };
 
 mod buffers;
+mod invariants;
 mod time_wait;
 
 /// Names one connection. Stale handles (of a connection that was freed) are detected.
