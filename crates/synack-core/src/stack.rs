@@ -831,6 +831,12 @@ impl Stack {
         let staged = match header_sum.map(|h| self.tcp_checksum(p, h, conn)) {
             Some(Err(())) => {
                 self.stats.bad_checksum += 1;
+                // Staging may have allocated the receive ring before the sum failed:
+                // charge it to the budget (found by fuzzing: an uncharged ring let a
+                // later write pass the memory limit).
+                if let Some(idx) = conn {
+                    self.recharge(idx);
+                }
                 return;
             }
             Some(Ok(staged)) => staged,

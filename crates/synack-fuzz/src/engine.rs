@@ -34,13 +34,23 @@ pub fn run(data: &[u8]) {
     let Ok(setup) = Setup::arbitrary(&mut u) else {
         return;
     };
+    let trace = std::env::var_os("SYNACK_FUZZ_TRACE").is_some();
+    if trace {
+        eprintln!("{setup:?}");
+    }
     let mut h = Harness::new(&setup);
     let mut steps = 0;
     while !u.is_empty() && steps < 400 {
         let Ok(step) = Step::arbitrary(&mut u) else {
             break;
         };
+        if trace {
+            eprintln!("{:?} {step:?}", h.now);
+        }
         h.step(step);
+        if trace {
+            h.dump();
+        }
         h.check();
         steps += 1;
     }
@@ -507,6 +517,19 @@ impl Harness {
             pkt[i] ^= 0x20;
         }
         Some(pkt)
+    }
+
+    /// Prints the connections (`SYNACK_FUZZ_TRACE`).
+    fn dump(&self) {
+        eprintln!("  buffer memory {}", self.stack.buffer_memory());
+        for &h in &self.handles {
+            if let Some(i) = self.stack.info(h) {
+                eprintln!(
+                    "  {h:?} {:?} {} -> {} send {} recv {} buf {}",
+                    i.state, i.local, i.remote, i.send_queue, i.recv_queue, i.buffer_bytes
+                );
+            }
+        }
     }
 
     /// The checks after every step.
