@@ -31,6 +31,7 @@ use synack_wire::{
 };
 
 mod buffers;
+mod discard;
 mod invariants;
 mod time_wait;
 
@@ -123,6 +124,10 @@ pub struct StackStats {
     pub largest_packet_in: u64,
     /// Length of the largest packet written.
     pub largest_packet_out: u64,
+    /// Segments that matched no connection and came from or went to a broadcast,
+    /// multicast or unspecified address or port 0: dropped unanswered, whether a
+    /// listener or the intercept would have taken them (RFC 1122 §4.2.3.10).
+    pub bad_address: u64,
 }
 
 #[derive(Debug)]
@@ -181,6 +186,8 @@ type TwAck = (SocketAddr, SocketAddr, TcpRepr, (u32, u32, u8, u32));
 pub struct Stack {
     cfg: Config,
     addrs: Vec<IpAddr>,
+    /// Subnet-directed broadcast addresses the driver declared (stack/discard.rs).
+    broadcasts: Vec<IpAddr>,
     slots: Vec<Slot>,
     free: Vec<u32>,
     /// Live connections by 4-tuple (slot index).
@@ -233,6 +240,7 @@ impl Stack {
             rst_budget: cfg.rst_limit,
             cfg,
             addrs: Vec::new(),
+            broadcasts: Vec::new(),
             slots: Vec::new(),
             free: Vec::new(),
             table: Demux::new(hash_key),
@@ -438,7 +446,8 @@ impl Stack {
         remote: SocketAddr,
         local: Option<SocketAddr>,
     ) -> Result<ConnHandle, ConnectError> {
-        if remote.ip().is_unspecified() || remote.port() == 0 {
+        // RFC 1122 §4.2.3.10: an OPEN to a broadcast or multicast address is an error.
+        if !self.is_acceptable_end(remote) {
             return Err(ConnectError::BadAddress);
         }
         if self.connection_count() >= self.cfg.max_connections {
@@ -1120,6 +1129,9 @@ impl Stack {
             return;
         }
         let (local, remote) = (local(), remote());
+        if self.discard_bad_address(local, remote) {
+            return;
+        }
         if self.trace.is_some() {
             self.trace_segment(
                 now,
@@ -1170,9 +1182,6 @@ impl Stack {
             return;
         }
         if !flags.syn() {
-            return;
-        }
-        if remote.ip().is_unspecified() || remote.ip().is_multicast() || remote.port() == 0 {
             return;
         }
         {
