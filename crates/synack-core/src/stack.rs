@@ -8,6 +8,7 @@
 //! so old handles still report it, and its 2*MSL deadline waits in a FIFO.
 
 use crate::cc::Algorithm;
+use crate::challenge::ChallengeDraw;
 use crate::config::Config;
 use crate::error::{ConnError, ConnectError, ListenError, RecvError, SendError};
 use crate::hash::{Demux, TupleHashBuilder};
@@ -214,6 +215,8 @@ pub struct Stack {
     isn: IsnGenerator,
     ports: PortAllocator,
     challenge_budget: u32,
+    /// Draws of the stack-wide challenge-ACK budget (challenge.rs).
+    challenge_draw: ChallengeDraw,
     budget_epoch: Instant,
     rst_budget: u32,
     live: usize,
@@ -235,8 +238,11 @@ impl Stack {
             ^ u64::from_le_bytes(secret[8..].try_into().unwrap_or([0; 8])).rotate_left(17);
         let ports = PortAllocator::new(cfg.ephemeral_ports.clone(), port_key);
         let mem = BufferMemory::new(cfg.memory_pressure, cfg.memory_limit);
+        let mut challenge_draw = ChallengeDraw::new(secret);
+        let challenge_budget = challenge_draw.next_budget(cfg.challenge_ack_limit);
         Stack {
-            challenge_budget: cfg.challenge_ack_limit,
+            challenge_budget,
+            challenge_draw,
             rst_budget: cfg.rst_limit,
             cfg,
             addrs: Vec::new(),
@@ -1075,7 +1081,10 @@ impl Stack {
     fn refill_budgets(&mut self, now: Instant) {
         if now.saturating_duration_since(self.budget_epoch) >= Duration::from_secs(1) {
             self.budget_epoch = now;
-            self.challenge_budget = self.cfg.challenge_ack_limit;
+            // RFC 5961 §7, randomised as Linux does (challenge.rs: CVE-2016-5696).
+            self.challenge_budget = self
+                .challenge_draw
+                .next_budget(self.cfg.challenge_ack_limit);
             self.rst_budget = self.cfg.rst_limit;
         }
     }

@@ -95,9 +95,15 @@ fn no_rst_to_non_unicast_for_unmatched_segments() {
     let mut s = stack(false);
     let now = Instant::from_secs(1);
     let ack = tcp(ACK, 1, 1, 100);
-    s.handle_packet(now, &packet(addr("224.0.0.9:4000"), addr("10.0.0.2:81"), ack, &[]));
+    s.handle_packet(
+        now,
+        &packet(addr("224.0.0.9:4000"), addr("10.0.0.2:81"), ack, &[]),
+    );
     none(&drain(&mut s, now));
-    s.handle_packet(now, &packet(addr("10.0.0.1:4000"), addr("10.0.0.2:81"), ack, &[]));
+    s.handle_packet(
+        now,
+        &packet(addr("10.0.0.1:4000"), addr("10.0.0.2:81"), ack, &[]),
+    );
     assert!(drain(&mut s, now)[0].is(RST));
     assert_eq!(s.stats().bad_address, 1);
 }

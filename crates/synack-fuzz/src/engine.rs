@@ -162,10 +162,7 @@ fn peer(n: u8) -> SocketAddr {
     if n & 4 == 0 {
         SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), port)
     } else {
-        SocketAddr::new(
-            IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 1)),
-            port,
-        )
+        SocketAddr::new(IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 1)), port)
     }
 }
 
@@ -225,8 +222,16 @@ impl Harness {
         if s.intercept {
             listeners.extend(stack.listen_any(4).ok());
         } else {
-            listeners.extend(stack.listen(SocketAddr::new(IpAddr::V4(LOCAL4), 80), 4).ok());
-            listeners.extend(stack.listen(SocketAddr::new(IpAddr::V6(LOCAL6), 80), 4).ok());
+            listeners.extend(
+                stack
+                    .listen(SocketAddr::new(IpAddr::V4(LOCAL4), 80), 4)
+                    .ok(),
+            );
+            listeners.extend(
+                stack
+                    .listen(SocketAddr::new(IpAddr::V6(LOCAL6), 80), 4)
+                    .ok(),
+            );
         }
         let mut h = Harness {
             buf: vec![0; stack.max_packet_size()],
@@ -300,17 +305,22 @@ impl Harness {
                 let _ = n;
             }
             Step::Close(n) => {
-                let h = self.handles.swap_remove(usize::from(n) % self.handles.len());
+                let h = self
+                    .handles
+                    .swap_remove(usize::from(n) % self.handles.len());
                 self.stack.close(now, h);
             }
             Step::Abort(n) => {
-                let h = self.handles.swap_remove(usize::from(n) % self.handles.len());
+                let h = self
+                    .handles
+                    .swap_remove(usize::from(n) % self.handles.len());
                 self.stack.abort(now, h);
             }
             Step::Buffers(n, send, recv) => {
                 if let Some(h) = self.handle(n) {
                     let size = |v: u16| usize::from(v) * 4;
-                    self.stack.set_buffer_sizes(h, send.map(size), recv.map(size));
+                    self.stack
+                        .set_buffer_sizes(h, send.map(size), recv.map(size));
                 }
             }
             Step::Options(n, nodelay, keepalive) => {
@@ -391,11 +401,15 @@ impl Harness {
     /// Learn the stack's sequence space from a packet it sent.
     fn observe(&mut self, pkt: &[u8]) {
         let Ok(Packet::Tcp(p)) = parse_packet(pkt, true) else {
-            panic!("the stack sent a packet that does not parse: {:?}", parse_packet(pkt, true));
+            panic!(
+                "the stack sent a packet that does not parse: {:?}",
+                parse_packet(pkt, true)
+            );
         };
         let local = SocketAddr::new(p.ip.src, p.tcp.src_port);
         let remote = SocketAddr::new(p.ip.dst, p.tcp.dst_port);
-        let len = p.payload.len() as u32 + u32::from(p.tcp.flags.syn()) + u32::from(p.tcp.flags.fin());
+        let len =
+            p.payload.len() as u32 + u32::from(p.tcp.flags.syn()) + u32::from(p.tcp.flags.fin());
         let end = p.tcp.seq.wrapping_add(len);
         let i = match self.by_tuple.get(&(local, remote)) {
             Some(&i) => i,

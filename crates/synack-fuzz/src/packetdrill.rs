@@ -29,7 +29,11 @@ pub fn run(data: &[u8]) {
         }
         Err(e) => {
             let lines = text.split('\n').count();
-            assert!(e.line >= 1 && e.line <= lines, "error line {} of {lines}", e.line);
+            assert!(
+                e.line >= 1 && e.line <= lines,
+                "error line {} of {lines}",
+                e.line
+            );
             assert!(e.column >= 1, "error column {}", e.column);
             assert!(!e.message.is_empty(), "empty error message");
         }

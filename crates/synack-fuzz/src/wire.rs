@@ -39,12 +39,27 @@ pub fn run(data: &[u8]) {
 /// other, and a TCP packet that parses must survive emit → parse.
 fn parse_bytes(bytes: &[u8]) {
     if let Ok(v4) = Ipv4Packet::new_checked(bytes) {
-        let _ = (v4.version(), v4.header_len(), v4.total_len(), v4.frag_offset());
-        let _ = (v4.src_addr(), v4.dst_addr(), v4.verify_checksum(), v4.options());
+        let _ = (
+            v4.version(),
+            v4.header_len(),
+            v4.total_len(),
+            v4.frag_offset(),
+        );
+        let _ = (
+            v4.src_addr(),
+            v4.dst_addr(),
+            v4.verify_checksum(),
+            v4.options(),
+        );
         let _ = v4.payload().len();
     }
     if let Ok(v6) = Ipv6Packet::new_checked(bytes) {
-        let _ = (v6.payload_len(), v6.next_header(), v6.src_addr(), v6.dst_addr());
+        let _ = (
+            v6.payload_len(),
+            v6.next_header(),
+            v6.src_addr(),
+            v6.dst_addr(),
+        );
         let _ = synack_wire::ipv6::walk_extensions(v6.next_header(), v6.payload());
     }
     if let Ok(seg) = TcpSegment::new_checked(bytes) {
@@ -95,7 +110,10 @@ fn reemit(ip: &IpRepr, t: &TcpRepr, payload: &[u8]) {
         return;
     };
     let Ok(Packet::Tcp(p)) = parse_packet(&first, true) else {
-        panic!("emitted packet does not parse: {:?}", parse_packet(&first, true));
+        panic!(
+            "emitted packet does not parse: {:?}",
+            parse_packet(&first, true)
+        );
     };
     assert_eq!(p.payload, payload);
     assert_eq!((p.tcp.src_port, p.tcp.dst_port), (t.src_port, t.dst_port));
@@ -108,7 +126,10 @@ fn reemit(ip: &IpRepr, t: &TcpRepr, payload: &[u8]) {
         assert_eq!(p.tcp.options.sack_permitted, t.options.sack_permitted);
     }
     let kept = p.tcp.options.sack_blocks();
-    assert!(t.options.sack_blocks().starts_with(kept), "SACK blocks changed");
+    assert!(
+        t.options.sack_blocks().starts_with(kept),
+        "SACK blocks changed"
+    );
     assert_eq!((p.ip.src, p.ip.dst, p.ip.ttl), (ip.src, ip.dst, ip.ttl));
     let second = emit(&p.ip, &p.tcp, p.payload).expect("re-emit");
     assert_eq!(first, second, "emit is not stable across a parse");
@@ -218,7 +239,10 @@ fn icmp_round_trip(e: &IcmpInput) {
     match parse_packet(&buf[..n], true) {
         Ok(Packet::Icmp { icmp, .. }) => {
             let same = match (kind, icmp.kind) {
-                (IcmpKind::DestUnreachable { code: a, .. }, IcmpKind::DestUnreachable { code: b, .. }) => a == b,
+                (
+                    IcmpKind::DestUnreachable { code: a, .. },
+                    IcmpKind::DestUnreachable { code: b, .. },
+                ) => a == b,
                 // IPv4 "fragmentation needed" is destination unreachable code 4.
                 (IcmpKind::DestUnreachable { code: 4, .. }, IcmpKind::PacketTooBig { .. }) => !e.v6,
                 (IcmpKind::PacketTooBig { mtu: a }, IcmpKind::PacketTooBig { mtu: b }) => a == b,

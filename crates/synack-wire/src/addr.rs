@@ -45,7 +45,12 @@ mod tests {
 
     #[test]
     fn classifies_addresses() {
-        for ok in ["10.0.0.1:80", "192.0.2.255:1", "[fd00::1]:443", "[::ffff:10.0.0.1]:9"] {
+        for ok in [
+            "10.0.0.1:80",
+            "192.0.2.255:1",
+            "[fd00::1]:443",
+            "[::ffff:10.0.0.1]:9",
+        ] {
             assert!(is_acceptable_unicast(sa(ok)), "{ok}");
         }
         for bad in [

@@ -107,7 +107,10 @@ impl Stack {
             }
         }
         if live != self.live {
-            return Err(format!("{live} connections in slots, {} counted", self.live));
+            return Err(format!(
+                "{live} connections in slots, {} counted",
+                self.live
+            ));
         }
         if self.mem.used > self.cfg.memory_limit {
             return Err(format!(

@@ -374,6 +374,9 @@ pub(crate) struct Connection {
     /// (for the user timeout).
     pub(crate) stalled_since: Option<Instant>,
     pub(crate) last_recv_at: Instant,
+    /// When the last challenge ACK was allowed, a millisecond stamp (RFC 5961 §7,
+    /// challenge.rs).
+    pub(crate) challenge_at: u32,
     pub(crate) last_send_at: Instant,
     // Pending output.
     pub(crate) pend: Pending,
@@ -482,6 +485,7 @@ impl Connection {
             keepalive_probes: 0,
             stalled_since: None,
             last_recv_at: now,
+            challenge_at: 0,
             last_send_at: now,
             pend: Pending::default(),
             unacked_segs: 0,
