@@ -5,7 +5,7 @@
 
 mod common;
 use common::*;
-use synack_core::{Config, ConnError, Event, RecvError, SendError, State};
+use synack_core::{ConnError, Event, RecvError, SendError, State};
 
 fn est() -> (Lone, Est) {
     let mut t = Lone::new(quick_cfg());

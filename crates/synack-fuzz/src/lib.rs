@@ -17,9 +17,12 @@ pub mod packetdrill;
 pub mod pcap;
 pub mod wire;
 
+/// A target body: takes the fuzzer's bytes, panics on a bug.
+pub type Target = fn(&[u8]);
+
 /// The targets by name, as `fuzz/fuzz_targets/<name>.rs` and the corpus directories
 /// name them.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("wire", wire::run),
     ("engine", engine::run),
     ("packetdrill", packetdrill::run),
