@@ -21,7 +21,7 @@ pub fn run(data: &[u8]) {
         }
     }
     if let Ok(conns) = timeline_from_pcap(data, &PcapOptions::default()) {
-        for c in conns.iter().take(4) {
+        for c in conns.iter().take(2) {
             let tl = &c.timeline;
             let _ = synack_viz::render_text(tl, &synack_viz::TextOptions::default());
             let _ = synack_viz::render_json(tl);
