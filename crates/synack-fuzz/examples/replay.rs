@@ -13,6 +13,7 @@ fn main() {
         std::process::exit(2);
     };
     for f in files {
+        let start = std::time::Instant::now();
         match std::fs::read(f) {
             Ok(data) => body(&data),
             Err(e) => {
@@ -20,6 +21,6 @@ fn main() {
                 std::process::exit(1);
             }
         }
-        println!("{f}: ok");
+        println!("{f}: ok in {:.1} ms", start.elapsed().as_secs_f64() * 1e3);
     }
 }

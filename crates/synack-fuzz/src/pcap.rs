@@ -25,7 +25,12 @@ pub fn run(data: &[u8]) {
             let tl = &c.timeline;
             let _ = synack_viz::render_text(tl, &synack_viz::TextOptions::default());
             let _ = synack_viz::render_json(tl);
-            let _ = synack_viz::render_svg_ladder(tl, &synack_viz::LadderSvgOptions::default());
+            // The SVG ladder's label placement is the slow part (tens of ms for a few
+            // dozen arrows): drawn for short timelines only, so the readers get most of
+            // the executions.
+            if tl.entries.len() <= 24 {
+                let _ = synack_viz::render_svg_ladder(tl, &synack_viz::LadderSvgOptions::default());
+            }
             let _ = synack_viz::render_seq_graph(tl, &synack_viz::SeqGraphOptions::default());
             let _ = synack_viz::render_mermaid(tl, &synack_viz::MermaidOptions::default());
         }
