@@ -349,3 +349,20 @@ proptest! {
         prop_assert_eq!(&script.events[0].kind, &EventKind::Packet(packet));
     }
 }
+
+/// Found by the packetdrill fuzz target (fuzz/regressions/packetdrill/
+/// note-spanning-a-comment-line): a note that spans lines took a comment line inside it
+/// as text, so the printed script, with the note on one line, had its `)` commented
+/// out and did not parse.
+#[test]
+fn a_comment_inside_a_multi_line_note_is_not_note_text() {
+    let text = "+0 accept(3, ..., ...) = -1 EINVAL (one (two) three\n// a comment\nfour)\n";
+    let script = parse_script(text).unwrap();
+    let EventKind::Syscall(call) = &script.events[0].kind else {
+        panic!("{script:?}");
+    };
+    assert_eq!(call.note.as_deref(), Some("one (two) three four"));
+    let printed = script.to_string();
+    let again = parse_script(&printed).unwrap();
+    assert_eq!(again.events[0].kind, script.events[0].kind, "{printed}");
+}
