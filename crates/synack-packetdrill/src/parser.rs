@@ -115,10 +115,18 @@ impl<'a> Parser<'a> {
         tok.text(self.src)
     }
 
-    /// True when the next token starts on the line of the last consumed one.
+    /// True when the next token starts on the line where the last consumed one ends
+    /// (a string may span lines: what follows it is on its last line, as the fuzzer
+    /// found when a printed script put an errno there).
     fn next_on_same_line(&self) -> bool {
         match self.pos.checked_sub(1).and_then(|i| self.tokens.get(i)) {
-            Some(prev) => prev.line == self.peek().line,
+            Some(prev) => {
+                let spans = self
+                    .src
+                    .get(prev.start..prev.end)
+                    .map_or(0, |t| t.matches('\n').count());
+                prev.line + spans == self.peek().line
+            }
             None => true,
         }
     }

@@ -366,3 +366,20 @@ fn a_comment_inside_a_multi_line_note_is_not_note_text() {
     let again = parse_script(&printed).unwrap();
     assert_eq!(again.events[0].kind, script.events[0].kind, "{printed}");
 }
+
+/// Found by the packetdrill fuzz target (fuzz/regressions/packetdrill/
+/// errno-after-a-multi-line-string): the errno and note must be on the line where the
+/// result ends, which for a string spanning lines is its last line.
+#[test]
+fn errno_after_a_string_that_spans_lines() {
+    let text = "+0 read(3, ..., 5) = \"ab\ncd\" EAGAIN (try again)\n+0 close(3) = 0\n";
+    let script = parse_script(text).unwrap();
+    assert_eq!(script.events.len(), 2, "{script:?}");
+    let EventKind::Syscall(call) = &script.events[0].kind else {
+        panic!("{script:?}");
+    };
+    assert_eq!(call.errno.as_deref(), Some("EAGAIN"));
+    assert_eq!(call.note.as_deref(), Some("try again"));
+    let again = parse_script(&script.to_string()).unwrap();
+    assert_eq!(again.events[0].kind, script.events[0].kind);
+}
