@@ -383,3 +383,15 @@ fn errno_after_a_string_that_spans_lines() {
     let again = parse_script(&script.to_string()).unwrap();
     assert_eq!(again.events[0].kind, script.events[0].kind);
 }
+
+/// Found by the packetdrill fuzz target (fuzz/regressions/packetdrill/
+/// option-word-equals-string): an option value written `word="string"` was printed
+/// inside quotes of its own, which nested them.
+#[test]
+fn option_value_with_an_assignment_round_trips() {
+    let text = "--ip_version=x=\"a b\"\n--cmd=y=`echo hi`\n0 close(3) = 0\n";
+    let script = parse_script(text).unwrap();
+    assert_eq!(script.options[0].1, "x=\"a b\"");
+    let again = parse_script(&script.to_string()).unwrap();
+    assert_eq!(again.options, script.options);
+}
