@@ -44,6 +44,9 @@ fn open_stack(t: &TunArgs) -> Result<NetStack, String> {
     }
     for a in &t.addrs {
         b = b.address(a.addr);
+        if let Some(bc) = a.broadcast() {
+            b = b.broadcast(bc);
+        }
     }
     if let Some(p) = &t.pcap {
         let f =

@@ -128,8 +128,13 @@ pub struct Config {
     pub backlog: usize,
     /// Maximum connections in SYN-RECEIVED per listener.
     pub syn_backlog: usize,
-    /// Challenge ACKs allowed per second, stack-wide (RFC 5961 §7; Linux 1000).
+    /// Challenge ACKs allowed per second, stack-wide (RFC 5961 §7; Linux 1000). Each
+    /// second's budget is drawn at random between half and one and a half times this
+    /// (as Linux does; see `challenge.rs`), so it hides what other connections spent.
     pub challenge_ack_limit: u32,
+    /// Shortest time between two challenge ACKs of one connection (RFC 5961 §7; Linux
+    /// `tcp_invalid_ratelimit`, default 500 ms).
+    pub challenge_ack_interval: Duration,
     /// RSTs sent for segments matching no connection, per second (0 = unlimited).
     pub rst_limit: u32,
     /// Ephemeral port range (RFC 6056 §2.1: 49152–65535).
@@ -239,6 +244,7 @@ impl Default for Config {
             backlog: 128,
             syn_backlog: 256,
             challenge_ack_limit: 1000,
+            challenge_ack_interval: Duration::from_millis(500),
             rst_limit: 0,
             ephemeral_ports: 49152..=65535,
             ttl: 64,

@@ -50,7 +50,8 @@ impl std::error::Error for ConnError {}
 /// Why `connect` failed at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConnectError {
-    /// No local address of the remote's family, or the remote is unspecified.
+    /// No local address of the remote's family, or the remote cannot be a peer:
+    /// unspecified, broadcast, multicast or port 0 (RFC 1122 §4.2.3.10).
     BadAddress,
     /// The chosen local address/port is taken (or its 4-tuple is in TIME-WAIT).
     AddrInUse,

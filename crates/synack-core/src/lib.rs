@@ -18,6 +18,7 @@ pub use seq::Seq;
 pub use state::State;
 pub use time::{Duration, Instant};
 
+mod challenge;
 pub mod config;
 pub mod error;
 mod hash;

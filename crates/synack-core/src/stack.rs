@@ -8,6 +8,7 @@
 //! so old handles still report it, and its 2*MSL deadline waits in a FIFO.
 
 use crate::cc::Algorithm;
+use crate::challenge::ChallengeDraw;
 use crate::config::Config;
 use crate::error::{ConnError, ConnectError, ListenError, RecvError, SendError};
 use crate::hash::{Demux, TupleHashBuilder};
@@ -29,8 +30,10 @@ use synack_wire::{
 };
 
 mod buffers;
+mod discard;
 mod fastopen;
 mod icmp;
+mod invariants;
 mod limits;
 mod time_wait;
 mod udp;
@@ -131,6 +134,10 @@ pub struct StackStats {
     /// Connections reset at close because [`Config::max_orphans`] orphans were
     /// already finishing (Linux `TCPAbortOnMemory`).
     pub orphans_reset: u64,
+    /// Segments that matched no connection and came from or went to a broadcast,
+    /// multicast or unspecified address or port 0: dropped unanswered, whether a
+    /// listener or the intercept would have taken them (RFC 1122 §4.2.3.10).
+    pub bad_address: u64,
 }
 
 #[derive(Debug)]
@@ -193,6 +200,8 @@ type TwAck = (SocketAddr, SocketAddr, TcpRepr, (u32, u32, u8, u32));
 pub struct Stack {
     cfg: Config,
     addrs: Vec<IpAddr>,
+    /// Subnet-directed broadcast addresses the driver declared (stack/discard.rs).
+    broadcasts: Vec<IpAddr>,
     slots: Vec<Slot>,
     free: Vec<u32>,
     /// Live connections by 4-tuple (slot index).
@@ -219,6 +228,8 @@ pub struct Stack {
     isn: IsnGenerator,
     ports: PortAllocator,
     challenge_budget: u32,
+    /// Draws of the stack-wide challenge-ACK budget (challenge.rs).
+    challenge_draw: ChallengeDraw,
     budget_epoch: Instant,
     rst_budget: u32,
     live: usize,
@@ -249,12 +260,16 @@ impl Stack {
         let ports = PortAllocator::new(cfg.ephemeral_ports.clone(), port_key);
         let mem = BufferMemory::new(cfg.memory_pressure, cfg.memory_limit);
         let tfo_keys = Stack::initial_fastopen_keys(cfg.fastopen_key, &secret);
+        let mut challenge_draw = ChallengeDraw::new(secret);
+        let challenge_budget = challenge_draw.next_budget(cfg.challenge_ack_limit);
         Stack {
             udp: crate::udp::UdpState::new(cfg.icmp_error_burst),
-            challenge_budget: cfg.challenge_ack_limit,
+            challenge_budget,
+            challenge_draw,
             rst_budget: cfg.rst_limit,
             cfg,
             addrs: Vec::new(),
+            broadcasts: Vec::new(),
             slots: Vec::new(),
             free: Vec::new(),
             table: Demux::new(hash_key),
@@ -501,7 +516,8 @@ impl Stack {
         local: Option<SocketAddr>,
         opts: Option<SocketOptions>,
     ) -> Result<ConnHandle, ConnectError> {
-        if remote.ip().is_unspecified() || remote.port() == 0 {
+        // RFC 1122 §4.2.3.10: an OPEN to a broadcast or multicast address is an error.
+        if !self.is_acceptable_end(remote) {
             return Err(ConnectError::BadAddress);
         }
         if self.connection_count() >= self.cfg.max_connections {
@@ -910,6 +926,12 @@ impl Stack {
         let staged = match header_sum.map(|h| self.tcp_checksum(p, h, conn)) {
             Some(Err(())) => {
                 self.stats.bad_checksum += 1;
+                // Staging may have allocated the receive ring before the sum failed:
+                // charge it to the budget (found by fuzzing: an uncharged ring let a
+                // later write pass the memory limit).
+                if let Some(idx) = conn {
+                    self.recharge(idx);
+                }
                 return;
             }
             Some(Ok(staged)) => staged,
@@ -1152,7 +1174,10 @@ impl Stack {
     fn refill_budgets(&mut self, now: Instant) {
         if now.saturating_duration_since(self.budget_epoch) >= Duration::from_secs(1) {
             self.budget_epoch = now;
-            self.challenge_budget = self.cfg.challenge_ack_limit;
+            // RFC 5961 §7, randomised as Linux does (challenge.rs: CVE-2016-5696).
+            self.challenge_budget = self
+                .challenge_draw
+                .next_budget(self.cfg.challenge_ack_limit);
             self.rst_budget = self.cfg.rst_limit;
         }
     }
@@ -1206,6 +1231,9 @@ impl Stack {
             return;
         }
         let (local, remote) = (local(), remote());
+        if self.discard_bad_address(local, remote) {
+            return;
+        }
         if self.trace.is_some() {
             self.trace_segment(
                 now,
@@ -1256,9 +1284,6 @@ impl Stack {
             return;
         }
         if !flags.syn() {
-            return;
-        }
-        if remote.ip().is_unspecified() || remote.ip().is_multicast() || remote.port() == 0 {
             return;
         }
         {

@@ -924,7 +924,7 @@ impl fmt::Display for Script {
         for (name, value) in &self.options {
             if value.is_empty() {
                 writeln!(f, "--{name}")?;
-            } else if is_plain_option_value(value) {
+            } else if is_plain_option_value(value) || is_assignment_option_value(value) {
                 writeln!(f, "--{name}={value}")?;
             } else {
                 writeln!(f, "--{name}=\"{value}\"")?;
@@ -938,6 +938,21 @@ impl fmt::Display for Script {
 }
 
 /// True when an option value can be printed without quotes.
+/// A value the parser built from `word="string"` or ``word=`command` ``: printed as it
+/// is (quoting it again would nest its quotes; found by the packetdrill fuzz target).
+fn is_assignment_option_value(value: &str) -> bool {
+    let Some((lhs, rhs)) = value.split_once('=') else {
+        return false;
+    };
+    let quoted = |q: char| {
+        rhs.len() >= 2
+            && rhs.starts_with(q)
+            && rhs.ends_with(q)
+            && !rhs[1..rhs.len() - 1].contains(q)
+    };
+    !lhs.is_empty() && is_plain_option_value(lhs) && (quoted('"') || quoted('`'))
+}
+
 fn is_plain_option_value(value: &str) -> bool {
     value
         .chars()

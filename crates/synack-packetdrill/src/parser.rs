@@ -117,10 +117,18 @@ impl<'a> Parser<'a> {
         tok.text(self.src)
     }
 
-    /// True when the next token starts on the line of the last consumed one.
+    /// True when the next token starts on the line where the last consumed one ends
+    /// (a string may span lines: what follows it is on its last line, as the fuzzer
+    /// found when a printed script put an errno there).
     fn next_on_same_line(&self) -> bool {
         match self.pos.checked_sub(1).and_then(|i| self.tokens.get(i)) {
-            Some(prev) => prev.line == self.peek().line,
+            Some(prev) => {
+                let spans = self
+                    .src
+                    .get(prev.start..prev.end)
+                    .map_or(0, |t| t.matches('\n').count());
+                prev.line + spans == self.peek().line
+            }
             None => true,
         }
     }
@@ -986,10 +994,16 @@ impl<'a> Parser<'a> {
         })
     }
 
-    /// `( free text )` after a result: returns the text, whitespace collapsed.
+    /// `( free text )` after a result: returns the text, whitespace collapsed. The
+    /// text is that of the tokens inside, each gap between them (whitespace or a
+    /// comment, which the lexer dropped) one space: a comment on a line of a note that
+    /// spans lines is not part of it (kept, it would end the printed note's line and
+    /// hide its `)`, as the fuzzer found).
     fn note(&mut self) -> Result<String, ParseError> {
         let open = self.bump();
         let mut depth = 1usize;
+        let mut text = String::new();
+        let mut prev_end = open.end;
         loop {
             let tok = self.bump();
             match tok.kind {
@@ -1000,12 +1014,16 @@ impl<'a> Parser<'a> {
                 Tok::Punct(')') => {
                     depth -= 1;
                     if depth == 0 {
-                        let inner = self.src.get(open.end..tok.start).unwrap_or("");
-                        return Ok(inner.split_whitespace().collect::<Vec<_>>().join(" "));
+                        return Ok(text.split_whitespace().collect::<Vec<_>>().join(" "));
                     }
                 }
                 _ => {}
             }
+            if tok.start > prev_end {
+                text.push(' ');
+            }
+            text.push_str(self.src.get(tok.start..tok.end).unwrap_or(""));
+            prev_end = tok.end;
         }
     }
 

@@ -349,3 +349,49 @@ proptest! {
         prop_assert_eq!(&script.events[0].kind, &EventKind::Packet(packet));
     }
 }
+
+/// Found by the packetdrill fuzz target (fuzz/regressions/packetdrill/
+/// note-spanning-a-comment-line): a note that spans lines took a comment line inside it
+/// as text, so the printed script, with the note on one line, had its `)` commented
+/// out and did not parse.
+#[test]
+fn a_comment_inside_a_multi_line_note_is_not_note_text() {
+    let text = "+0 accept(3, ..., ...) = -1 EINVAL (one (two) three\n// a comment\nfour)\n";
+    let script = parse_script(text).unwrap();
+    let EventKind::Syscall(call) = &script.events[0].kind else {
+        panic!("{script:?}");
+    };
+    assert_eq!(call.note.as_deref(), Some("one (two) three four"));
+    let printed = script.to_string();
+    let again = parse_script(&printed).unwrap();
+    assert_eq!(again.events[0].kind, script.events[0].kind, "{printed}");
+}
+
+/// Found by the packetdrill fuzz target (fuzz/regressions/packetdrill/
+/// errno-after-a-multi-line-string): the errno and note must be on the line where the
+/// result ends, which for a string spanning lines is its last line.
+#[test]
+fn errno_after_a_string_that_spans_lines() {
+    let text = "+0 read(3, ..., 5) = \"ab\ncd\" EAGAIN (try again)\n+0 close(3) = 0\n";
+    let script = parse_script(text).unwrap();
+    assert_eq!(script.events.len(), 2, "{script:?}");
+    let EventKind::Syscall(call) = &script.events[0].kind else {
+        panic!("{script:?}");
+    };
+    assert_eq!(call.errno.as_deref(), Some("EAGAIN"));
+    assert_eq!(call.note.as_deref(), Some("try again"));
+    let again = parse_script(&script.to_string()).unwrap();
+    assert_eq!(again.events[0].kind, script.events[0].kind);
+}
+
+/// Found by the packetdrill fuzz target (fuzz/regressions/packetdrill/
+/// option-word-equals-string): an option value written `word="string"` was printed
+/// inside quotes of its own, which nested them.
+#[test]
+fn option_value_with_an_assignment_round_trips() {
+    let text = "--ip_version=x=\"a b\"\n--cmd=y=`echo hi`\n0 close(3) = 0\n";
+    let script = parse_script(text).unwrap();
+    assert_eq!(script.options[0].1, "x=\"a b\"");
+    let again = parse_script(&script.to_string()).unwrap();
+    assert_eq!(again.options, script.options);
+}

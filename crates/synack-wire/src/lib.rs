@@ -12,6 +12,7 @@
 //! Parsing untrusted bytes never panics: every malformed input returns an [`Error`]
 //! naming what is wrong. Checksums are written for speed (see [`checksum`]).
 
+pub mod addr;
 pub mod checksum;
 pub mod echo;
 mod error;

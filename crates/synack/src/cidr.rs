@@ -44,6 +44,18 @@ impl IpCidr {
         }
     }
 
+    /// The subnet-directed broadcast address of an IPv4 prefix (`10.0.0.255` for
+    /// `10.0.0.2/24`); `None` for IPv6 (which has none) and for /31 and /32, which have
+    /// no broadcast (RFC 3021).
+    pub fn broadcast(&self) -> Option<IpAddr> {
+        match self.addr {
+            IpAddr::V4(a) if self.prefix <= 30 => Some(IpAddr::V4(Ipv4Addr::from(
+                u32::from(a) | !mask32(self.prefix),
+            ))),
+            _ => None,
+        }
+    }
+
     /// The address the kernel's end of a TUN device gets when synack owns `self`: the
     /// first host address of the prefix (`10.0.0.1` for `10.0.0.2/24`), or the second
     /// if synack took the first. Fails for prefixes with no room for two hosts.
@@ -151,6 +163,16 @@ mod tests {
         assert_eq!(c("fd00::2/64").peer_host().ok(), Some(c("fd00::1/64")));
         assert!(c("10.0.0.2/31").peer_host().is_err());
         assert!("10.0.0.2/33".parse::<IpCidr>().is_err());
+    }
+
+    #[test]
+    fn subnet_broadcast() {
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().expect("ip");
+        assert_eq!(c("10.0.0.2/24").broadcast(), Some(ip("10.0.0.255")));
+        assert_eq!(c("10.9.8.77/16").broadcast(), Some(ip("10.9.255.255")));
+        assert_eq!(c("192.0.2.9/30").broadcast(), Some(ip("192.0.2.11")));
+        assert_eq!(c("10.0.0.2/31").broadcast(), None);
+        assert_eq!(c("fd00::2/64").broadcast(), None);
     }
 
     #[test]

@@ -219,6 +219,7 @@ impl std::ops::Deref for StackRef {
 pub struct NetStackBuilder {
     config: Config,
     addresses: Vec<IpAddr>,
+    broadcasts: Vec<IpAddr>,
     secret: Option<[u8; 16]>,
     capture: Option<Box<dyn Write + Send>>,
     trace: Option<TraceFn>,
@@ -249,6 +250,7 @@ impl NetStackBuilder {
         NetStackBuilder {
             config: Config::default(),
             addresses: Vec::new(),
+            broadcasts: Vec::new(),
             secret: None,
             capture: None,
             trace: None,
@@ -272,6 +274,16 @@ impl NetStackBuilder {
     pub fn address(mut self, addr: IpAddr) -> NetStackBuilder {
         if !self.addresses.contains(&addr) {
             self.addresses.push(addr);
+        }
+        self
+    }
+
+    /// Declare a broadcast address of an attached network (the subnet-directed
+    /// broadcast of an address's prefix): segments to or from it are discarded
+    /// unanswered (RFC 1122 §4.2.3.10; [`Stack::add_broadcast`]).
+    pub fn broadcast(mut self, addr: IpAddr) -> NetStackBuilder {
+        if !self.broadcasts.contains(&addr) {
+            self.broadcasts.push(addr);
         }
         self
     }
@@ -332,6 +344,9 @@ impl NetStackBuilder {
         let mut engine = Stack::new(config, secret);
         for a in &self.addresses {
             engine.add_address(*a);
+        }
+        for b in &self.broadcasts {
+            engine.add_broadcast(*b);
         }
         if self.trace.is_some() {
             engine.set_trace(true);

@@ -736,8 +736,15 @@ impl Connection {
         }
     }
 
-    /// Queue a rate-limited challenge ACK (RFC 5961 §3.2, §4.2, §7).
+    /// Queue a rate-limited challenge ACK (RFC 5961 §3.2, §4.2, §7): one per
+    /// connection per `challenge_ack_interval`, then the stack-wide budget
+    /// (challenge.rs: no side channel, CVE-2016-5696).
     fn challenge_ack(&mut self, env: &mut Env<'_>) {
+        let interval = env.cfg.challenge_ack_interval;
+        let last = &mut self.rare.get_or_insert_with(Box::default).challenge_at;
+        if !crate::challenge::connection_allows(last, env.now, interval) {
+            return;
+        }
         if *env.challenge_budget > 0 {
             *env.challenge_budget -= 1;
             self.pend.ack_now = true;

@@ -41,6 +41,9 @@ pub(crate) struct TimeWait {
     pub(crate) deadline: Instant,
     /// When TS.Recent was last updated (RFC 7323 §5.5).
     ts_recent_at: Instant,
+    /// When the last challenge ACK was allowed, a millisecond stamp (RFC 5961 §7,
+    /// challenge.rs).
+    challenge_at: u32,
     /// Our ISN and the peer's, for the trace.
     pub(crate) iss: u32,
     pub(crate) irs: u32,
@@ -92,6 +95,7 @@ impl Connection {
             // Set on entering TIME-WAIT (RFC 9293 §3.4.2).
             deadline: self.linger_at.unwrap_or(Instant::ZERO),
             ts_recent_at: self.ts_recent_at,
+            challenge_at: self.rare.as_ref().map_or(0, |r| r.challenge_at),
             iss: self.iss.0,
             irs: self.irs.0,
             snd_nxt: self.snd_max,
@@ -176,13 +180,13 @@ impl TimeWait {
         // Second: RST (RFC 5961 §3.2; RFC 9293 §3.10.7.4 TIME-WAIT: close).
         if flags.rst() {
             if seg_seq != self.rcv_nxt {
-                return challenge_ack(env);
+                return self.challenge_ack(env);
             }
             return TwAction::Close;
         }
         // Fourth: SYN in a synchronized state (RFC 5961 §4.2).
         if flags.syn() {
-            return challenge_ack(env);
+            return self.challenge_ack(env);
         }
         // Fifth: ACK.
         if !flags.ack() {
@@ -197,7 +201,7 @@ impl TimeWait {
         if seg_ack < self.snd_nxt - self.max_snd_wnd.max(1) {
             // RFC 5961 §5.2.
             self.dropped(env, "ACK too old (RFC 5961)");
-            return challenge_ack(env);
+            return self.challenge_ack(env);
         }
         let mut action = TwAction::Nothing;
         // Seventh: text after the FIN is ignored but acknowledged (as Linux does).
@@ -267,19 +271,23 @@ impl TimeWait {
         }
     }
 
+    /// A rate-limited challenge ACK (RFC 5961 §3.2, §4.2, §7), limited as the full
+    /// connection's (challenge.rs).
+    fn challenge_ack(&mut self, env: &mut Env<'_>) -> TwAction {
+        let interval = env.cfg.challenge_ack_interval;
+        if crate::challenge::connection_allows(&mut self.challenge_at, env.now, interval)
+            && *env.challenge_budget > 0
+        {
+            *env.challenge_budget -= 1;
+            TwAction::Ack
+        } else {
+            TwAction::Nothing
+        }
+    }
+
     /// Record a dropped segment in the trace.
     fn dropped(&self, env: &mut Env<'_>, reason: &'static str) {
         env.record(self.local, self.remote, TraceKind::Dropped { reason });
-    }
-}
-
-/// A rate-limited challenge ACK (RFC 5961 §3.2, §4.2, §7).
-fn challenge_ack(env: &mut Env<'_>) -> TwAction {
-    if *env.challenge_budget > 0 {
-        *env.challenge_budget -= 1;
-        TwAction::Ack
-    } else {
-        TwAction::Nothing
     }
 }
 
