@@ -195,13 +195,21 @@ impl Rack {
         if seq < log_end && end > self.start {
             let from = self.split(seq.max(self.start));
             let to = self.split(end.min(log_end));
+            // Sent again: no longer lost (per record, not a rescan of the whole log:
+            // this runs for every retransmission in recovery).
+            let mut s = self.rec_start(from);
+            let mut resent_lost = 0u32;
             for r in self.log.range_mut(from..to) {
+                if r.flags & LOST != 0 {
+                    resent_lost = resent_lost.saturating_add(r.end.since(s));
+                }
                 if r.flags & SACKED == 0 {
                     r.flags = RETRANS;
                     r.xmit = now_us;
                 }
+                s = r.end;
             }
-            self.recount_lost();
+            self.lost_out = self.lost_out.saturating_sub(resent_lost);
         }
         if end > log_end {
             if seq > log_end {
