@@ -2,7 +2,8 @@
 //! its segment processing): turning an orphaned connection into a record, answering
 //! segments for a record, and retiring it (expiry, RST, RFC 6191 reuse).
 
-use super::{push_segment_trace, ConnHandle, Stack, TwAction, SPARE_BOXES, TW_TAG};
+use super::output::push_segment_trace;
+use super::{ConnHandle, Stack, TwAction, SPARE_BOXES, TW_TAG};
 use crate::state::State;
 use crate::tcp::timewait::TimeWait;
 use crate::tcp::Env;
