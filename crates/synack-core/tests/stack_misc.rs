@@ -284,7 +284,11 @@ fn info_reports_sensible_fields() {
     assert_eq!(i.remote, t.peer);
     assert_eq!((i.iss, i.irs), (e.iss, 1234));
     assert_eq!(i.srtt, Some(ms(50)));
-    assert_eq!(i.rto, ms(200), "3 x 50 ms, raised to rto_min");
+    assert_eq!(
+        i.rto,
+        ms(250),
+        "SRTT 50 ms + max(2 x 50 ms, rto_min 200 ms)"
+    );
     assert_eq!(i.mss, 1460);
     assert_eq!(i.cwnd, 10 * 1460);
     assert_eq!(i.snd_wnd, 65535);

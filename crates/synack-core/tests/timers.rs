@@ -31,15 +31,36 @@ fn second_sample_updates_srtt_and_rttvar_per_rfc_6298() {
     let e = t.passive_rtt(1, ms(500));
     t.stack.send(e.h, b"x").unwrap();
     t.out();
+    t.advance(ms(900));
+    let mut e2 = e;
+    e2.s_nxt += 1;
+    t.ack(&e2, 65535);
+    let info = t.stack.info(e.h).unwrap();
+    // RTTVAR = 3/4 * 250 + 1/4 * |500 - 900| = 287.5; SRTT = 7/8 * 500 + 1/8 * 900 = 550.
+    assert_eq!(info.srtt, Some(ms(550)));
+    assert_eq!(info.rttvar, Some(Duration::from_micros(287_500)));
+    // RTO = SRTT + 4 * RTTVAR (the variance term rises at once).
+    assert_eq!(info.rto, ms(550 + 1150));
+}
+
+#[test]
+fn a_sample_below_srtt_raises_rttvar_by_an_eighth_as_linux_does() {
+    let mut t = Lone::new(cfg());
+    let e = t.passive_rtt(1, ms(500));
+    t.stack.send(e.h, b"x").unwrap();
+    t.out();
     t.advance(ms(100));
     let mut e2 = e;
     e2.s_nxt += 1;
     t.ack(&e2, 65535);
     let info = t.stack.info(e.h).unwrap();
-    // RTTVAR = 3/4 * 250 + 1/4 * |500 - 100| = 287.5; SRTT = 7/8 * 500 + 1/8 * 100 = 450.
+    // RFC 6298 alone: RTTVAR = 3/4 * 250 + 1/4 * 400 = 287.5; below SRTT only an
+    // eighth of that 37.5 ms rise is taken: 254.6875. SRTT = 7/8 * 500 + 1/8 * 100.
     assert_eq!(info.srtt, Some(ms(450)));
-    assert_eq!(info.rttvar, Some(Duration::from_micros(287_500)));
-    assert_eq!(info.rto, ms(450 + 1150));
+    assert_eq!(info.rttvar, Some(Duration::from_micros(254_687)));
+    // The variance term keeps its larger value until a round trip ends:
+    // max(1000, 4 * 254.687) ms.
+    assert_eq!(info.rto, Duration::from_micros(450_000 + 1_018_748));
 }
 
 use synack_core::Duration;

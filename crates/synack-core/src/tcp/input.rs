@@ -223,6 +223,8 @@ impl Connection {
             let sacked_before = self.sacked_bytes();
             // RFC 6675 §5: every ACK's SACK blocks update the scoreboard first.
             self.sack_update(seg, seg_ack);
+            // RFC 8985 §6.2: the transmission log notes and times what was delivered.
+            self.rack_log_ack(env, seg, seg_ack);
             let mut rtt_sample = None;
             // RFC 9406 §4.2: a round ends when the data that was the highest sent at
             // its start is acknowledged.
@@ -248,7 +250,14 @@ impl Connection {
                 // three of them and loss recovery falls back to the RTO).
                 self.handle_dup_ack(env);
             }
-            // RFC 8985 §6.2: RACK notes what this ACK delivered and marks losses.
+            if seg_ack <= una_before {
+                // An ACK that SACKs new data times it too (RFC 6298 §3 per record).
+                rtt_sample = self.sample_rtt_from_log(env);
+            }
+            if new_round {
+                self.rtt.end_round();
+            }
+            // RFC 8985 §6.2: RACK adapts its window and marks losses.
             let rack = self.rack_on_ack(env, seg);
             self.sack_after_ack(env);
             // Every ACK tells the controller what it delivered (each byte once: when
@@ -546,9 +555,20 @@ impl Connection {
         }
     }
 
-    /// Take an RTT sample from an ACK that advanced SND.UNA: from the timestamp echo
-    /// (RFC 7323 §4.1) or from the one timed segment (RFC 6298 §3, Karn's rule).
-    /// Returns the sample taken, if any.
+    /// Take an RTT sample from the transmission log's send times of what this ACK
+    /// delivered ([`Rack::ack_rtt`](super::rack::Rack::ack_rtt)): SRTT takes the
+    /// earliest record's, and the returned sample (for the congestion controller's
+    /// minimum RTT) is the latest record's.
+    fn sample_rtt_from_log(&mut self, env: &Env<'_>) -> Option<Duration> {
+        let s = self.rack.as_deref()?.ack_rtt(env.now.total_micros())?;
+        self.rtt.sample(Duration::from_micros(s.srtt_us));
+        Some(Duration::from_micros(s.ca_us))
+    }
+
+    /// Take an RTT sample from an ACK that advanced SND.UNA: from the transmission
+    /// log when it timed what was delivered, else from the timestamp echo (RFC 7323
+    /// §4.1) or from the one timed segment (RFC 6298 §3, Karn's rule). Returns the
+    /// sample taken, if any.
     fn sample_rtt_on_ack(
         &mut self,
         env: &mut Env<'_>,
@@ -556,6 +576,11 @@ impl Connection {
         seg_ack: Seq,
         old_una: Seq,
     ) -> Option<Duration> {
+        if let Some(rtt) = self.sample_rtt_from_log(env) {
+            // The timed-segment probe is not needed (RFC 7323 §4.1 likewise).
+            self.rtt_probe = None;
+            return Some(rtt);
+        }
         if self.ts_ok {
             if let Some((_, tsecr)) = seg.options.timestamp {
                 let mut sample = None;

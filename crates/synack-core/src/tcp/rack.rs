@@ -36,6 +36,10 @@ const SACKED: u8 = 1;
 const LOST: u8 = 2;
 /// The record was retransmitted (its time is the retransmission's).
 const RETRANS: u8 = 4;
+/// The record was sent more than once, or its delivery state was forgotten (an RTO
+/// clears `RETRANS`, reneging clears `SACKED`): its send time can no longer time an
+/// ACK (Karn's rule, RFC 6298 §3). Never cleared.
+const AMBIGUOUS: u8 = 8;
 
 /// D-SACK rounds that keep a widened reordering window (RFC 8985 §6.2 step 4).
 const REO_WND_PERSIST: u8 = 16;
@@ -130,6 +134,41 @@ pub(crate) struct Rack {
     valid: bool,
     /// The reordering timer (RFC 8985 §6.3).
     pub(crate) reo_at: Option<Instant>,
+    /// RTT samples of the ACK being processed, from the log's send times (RFC 6298 §3
+    /// with Karn's rule per record; see [`Rack::ack_rtt`]).
+    ack: AckTimes,
+}
+
+/// Send times of what one ACK newly delivered, among records never retransmitted
+/// (Linux's `first_ackt`/`last_ackt` and `first_sackt`/`last_sackt`).
+#[derive(Debug, Clone, Copy, Default)]
+struct AckTimes {
+    /// Lowest and latest send time among the newly cumulatively acknowledged records.
+    acked: Option<(u64, u64)>,
+    /// A retransmitted record was cumulatively acknowledged: Karn's rule (RFC 6298
+    /// §3) forbids the cumulative sample, which may answer either copy.
+    acked_rtx: bool,
+    /// The same for the newly SACKed records.
+    sacked: Option<(u64, u64)>,
+}
+
+impl AckTimes {
+    fn note(slot: &mut Option<(u64, u64)>, xmit: u64) {
+        *slot = Some(match *slot {
+            None => (xmit, xmit),
+            Some((first, last)) => (first, last.max(xmit)),
+        });
+    }
+}
+
+/// RTT samples one ACK gave, from per-record send times (see [`Rack::ack_rtt`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct AckRtt {
+    /// For SRTT and RTTVAR (RFC 6298 §2): from the earliest newly delivered record,
+    /// as a timestamp echo would measure it (RFC 7323 §4.3 echoes the oldest).
+    pub(crate) srtt_us: u64,
+    /// For the congestion controller's minimum RTT: from the most recently sent one.
+    pub(crate) ca_us: u64,
 }
 
 impl Rack {
@@ -154,7 +193,32 @@ impl Rack {
             undo: None,
             valid: false,
             reo_at: None,
+            ack: AckTimes::default(),
         }
+    }
+
+    /// A new ACK's processing begins: forget the last one's samples.
+    pub(crate) fn begin_ack(&mut self) {
+        self.ack = AckTimes::default();
+    }
+
+    /// The RTT this ACK measured at `now_us`, from the send times of the records it
+    /// newly delivered that were never retransmitted, so no sample can answer an
+    /// earlier copy or include a backoff (RFC 6298 §3, Karn's rule, applied per
+    /// record as Linux's `tcp_ack_update_rtt` does): the cumulatively acknowledged
+    /// ones first (unless a retransmitted record was among them), else the newly
+    /// SACKed ones. During recovery, when SND.UNA waits on a hole for a round trip
+    /// or more, the SACKs still time every round.
+    pub(crate) fn ack_rtt(&self, now_us: u64) -> Option<AckRtt> {
+        let (first, last) = match (self.ack.acked, self.ack.sacked) {
+            (Some(a), _) if !self.ack.acked_rtx => a,
+            (_, Some(s)) => s,
+            _ => return None,
+        };
+        Some(AckRtt {
+            srtt_us: now_us.checked_sub(first)?,
+            ca_us: now_us.checked_sub(last)?,
+        })
     }
 
     /// End of the last record (SND.MAX as far as the log knows).
@@ -204,7 +268,7 @@ impl Rack {
                     resent_lost = resent_lost.saturating_add(r.end.since(s));
                 }
                 if r.flags & SACKED == 0 {
-                    r.flags = RETRANS;
+                    r.flags = RETRANS | AMBIGUOUS;
                     r.xmit = now_us;
                 }
                 s = r.end;
@@ -287,6 +351,11 @@ impl Rack {
             if r.flags & LOST != 0 {
                 self.lost_out = self.lost_out.saturating_sub(r.end.since(self.start));
             }
+            if r.flags & AMBIGUOUS != 0 {
+                self.ack.acked_rtx = true;
+            } else if r.flags & SACKED == 0 {
+                AckTimes::note(&mut self.ack.acked, r.xmit);
+            }
             if r.flags & SACKED == 0 {
                 self.update(r, now_us);
             }
@@ -315,6 +384,9 @@ impl Rack {
                 self.lost_out = self.lost_out.saturating_sub(len);
             }
             self.log[i].flags = SACKED;
+            if r.flags & AMBIGUOUS == 0 {
+                AckTimes::note(&mut self.ack.sacked, r.xmit);
+            }
             self.update(r, now_us);
         }
     }
@@ -386,7 +458,7 @@ impl Rack {
                 if r.flags & RETRANS != 0 {
                     found.lost_retransmissions += 1;
                 }
-                r.flags = LOST;
+                r.flags = LOST | (r.flags & AMBIGUOUS);
                 self.lost_out = self.lost_out.saturating_add(len);
             } else {
                 timeout = Some(timeout.map_or(due, |t: u64| t.max(due)));
@@ -421,7 +493,7 @@ impl Rack {
         let mut n = 0;
         for r in self.log.iter_mut() {
             if r.flags & RETRANS != 0 && r.flags & SACKED == 0 {
-                r.flags = LOST;
+                r.flags = LOST | AMBIGUOUS;
                 n += 1;
             }
         }
@@ -433,7 +505,7 @@ impl Rack {
     /// and retransmitted marks start over.
     pub(crate) fn on_rto(&mut self) {
         for r in self.log.iter_mut() {
-            r.flags &= SACKED;
+            r.flags &= SACKED | AMBIGUOUS;
         }
         self.lost_out = 0;
         self.reo_at = None;
@@ -443,7 +515,7 @@ impl Rack {
     /// The peer reneged (RFC 2018 §8): forget the SACK marks.
     pub(crate) fn forget_sacks(&mut self) {
         for r in self.log.iter_mut() {
-            r.flags = 0;
+            r.flags = AMBIGUOUS;
         }
         self.lost_out = 0;
     }
@@ -571,16 +643,37 @@ impl Connection {
         }
     }
 
-    /// RFC 8985 §6.2 on an acceptable ACK, after SND.UNA and the scoreboard were
-    /// updated: note what was delivered, adapt the reordering window, mark losses and
-    /// arm the reordering timer. Returns what was found.
+    /// RFC 8985 §6.2 steps 4–5 on an acceptable ACK, after SND.UNA and the scoreboard
+    /// were updated (and [`Connection::rack_log_ack`] noted what it delivered): adapt
+    /// the reordering window to a D-SACK, mark losses and arm the reordering timer.
+    /// Returns what was found.
     pub(crate) fn rack_on_ack(&mut self, env: &mut Env<'_>, seg: &TcpRepr) -> Detected {
-        let now_us = env.now.total_micros();
-        let (una, max, nxt) = (self.snd_una, self.snd_max, self.snd_nxt);
+        let (una, nxt) = (self.snd_una, self.snd_nxt);
         let dsack = self.sack_ok && has_dsack(seg);
         let Some(rack) = self.rack.as_deref_mut() else {
             return Detected::default();
         };
+        if dsack {
+            rack.on_dsack(una, nxt);
+            rack.dsacks = rack.dsacks.saturating_add(1);
+            if let Some(b) = seg.options.sack_blocks().first() {
+                self.rack_on_dsack_block(Seq(b.left), Seq(b.right));
+            }
+        }
+        self.rack_detect(env)
+    }
+
+    /// RFC 8985 §6.2 steps 1–3 for an acceptable ACK of `seg_ack`, before SND.UNA
+    /// moves: the log takes what the ACK delivered (cumulatively and by SACK) and
+    /// times it, so the RTT sample ([`Rack::ack_rtt`]) is known when the ACK's other
+    /// processing needs it.
+    pub(crate) fn rack_log_ack(&mut self, env: &Env<'_>, seg: &TcpRepr, seg_ack: Seq) {
+        let now_us = env.now.total_micros();
+        let (una, max) = (self.snd_una.max(seg_ack), self.snd_max);
+        let Some(rack) = self.rack.as_deref_mut() else {
+            return;
+        };
+        rack.begin_ack();
         rack.on_cum_ack(una, now_us);
         if self.sack_ok {
             // In sequence order (as Linux's tcp_sacktag_write_queue sorts them): the
@@ -601,14 +694,6 @@ impl Connection {
                 rack.on_sack(l, r, now_us);
             }
         }
-        if dsack {
-            rack.on_dsack(una, nxt);
-            rack.dsacks = rack.dsacks.saturating_add(1);
-            if let Some(b) = seg.options.sack_blocks().first() {
-                self.rack_on_dsack_block(Seq(b.left), Seq(b.right));
-            }
-        }
-        self.rack_detect(env)
     }
 
     /// Run RACK_detect_loss() and arm the reordering timer (RFC 8985 §6.2 step 5,
@@ -665,6 +750,38 @@ mod tests {
     use super::*;
 
     #[test]
+    fn acks_are_timed_from_send_times_of_records_sent_once() {
+        let mut r = Rack::new(Seq(0), None);
+        r.on_send(Seq(0), Seq(1000), 1_000);
+        r.on_send(Seq(1000), Seq(2000), 2_000);
+        r.on_send(Seq(2000), Seq(3000), 3_000);
+        r.on_send(Seq(3000), Seq(4000), 4_000);
+        // A SACK times the earliest and the latest record it newly covers.
+        r.begin_ack();
+        r.on_sack(Seq(2000), Seq(4000), 50_000);
+        let s = r.ack_rtt(50_000).unwrap();
+        assert_eq!((s.srtt_us, s.ca_us), (47_000, 46_000));
+        // A hole retransmitted and then acknowledged cumulatively: Karn's rule, no
+        // sample from the cumulative part, and nothing newly SACKed.
+        r.on_send(Seq(0), Seq(1000), 60_000);
+        r.begin_ack();
+        r.on_cum_ack(Seq(1000), 70_000);
+        assert_eq!(r.ack_rtt(70_000), None);
+        // A record sent once, acknowledged cumulatively: timed.
+        r.begin_ack();
+        r.on_cum_ack(Seq(2000), 80_000);
+        assert_eq!(r.ack_rtt(80_000).map(|s| s.srtt_us), Some(78_000));
+        // After an RTO the retransmitted mark is cleared, but the record stays
+        // ambiguous: no sample can include the backoff.
+        r.on_send(Seq(4000), Seq(5000), 90_000);
+        r.on_send(Seq(4000), Seq(5000), 95_000);
+        r.on_rto();
+        r.begin_ack();
+        r.on_cum_ack(Seq(5000), 3_000_000);
+        assert_eq!(r.ack_rtt(3_000_000), None);
+    }
+
+    #[test]
     fn records_split_at_sack_edges_and_retransmissions() {
         let mut r = Rack::new(Seq(0), None);
         r.on_send(Seq(0), Seq(3000), 10);
@@ -680,7 +797,7 @@ mod tests {
             ]
         );
         r.on_send(Seq(3000), Seq(4000), 200);
-        assert_eq!(r.records()[3], (3000, 4000, 200, RETRANS));
+        assert_eq!(r.records()[3], (3000, 4000, 200, RETRANS | AMBIGUOUS));
         assert_eq!(r.records()[4], (4000, 6000, 20, 0));
         r.on_cum_ack(Seq(2500), 300);
         assert_eq!(r.records()[0], (2500, 3000, 10, 0));
