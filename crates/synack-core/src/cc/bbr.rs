@@ -12,8 +12,11 @@
 //! draft is still changing. What this version leaves out, and why:
 //! - delivery-rate samples are taken once per round (bytes delivered, cumulatively or
 //!   by SACK, over the round's duration) instead of per packet, because the engine
-//!   keeps no per-segment send record; a round lasts about one RTT, which is also the
-//!   interval over which the draft's per-packet samples are meaningful;
+//!   started without a per-segment send record; a round lasts about one RTT, which is
+//!   also the interval over which the draft's per-packet samples are meaningful. Like
+//!   Linux's samples, the interval is at least the one the data was sent over (the
+//!   send log's times come with each ACK's RTT sample), so compressed ACKs cannot
+//!   inflate the estimate;
 //! - the ProbeBW gain cycle advances once per round, about once per min RTT (the
 //!   draft also ends the 1.25 phase early on loss and the 0.75 phase when the queue
 //!   has drained);
@@ -21,7 +24,8 @@
 //!
 //! The connection feeds it through [`CongestionControl::on_delivery`] on every ACK,
 //! in recovery too; the window rules of loss recovery (inflation, deflation, cwnd =
-//! ssthresh) do not apply to it.
+//! ssthresh) do not apply to it. Its own recovery rules: losses leave the window, and
+//! the window saved at the start of a recovery comes back at its end.
 
 use super::{Ack, CongestionControl, Delivery};
 use crate::time::{Duration, Instant};
@@ -40,6 +44,11 @@ const BW_WINDOW_ROUNDS: u32 = 10;
 const MIN_RTT_WINDOW_MS: u32 = 10_000;
 /// How long ProbeRTT holds the window at its minimum, ms.
 const PROBE_RTT_MS: u32 = 200;
+
+/// `Bbr::bits`: the current round was application-limited.
+const APP_LIMITED: u8 = 1;
+/// `Bbr::bits`: the connection was in fast recovery at the last ACK.
+const IN_RECOVERY: u8 = 2;
 
 /// Engine time in wrapping milliseconds and microseconds (32-bit stamps keep the
 /// state small).
@@ -77,7 +86,7 @@ pub struct Bbr {
     cwnd: u32,
     /// cwnd before ProbeRTT or a timeout, restored after.
     prior_cwnd: u32,
-    mss: u32,
+    mss: u16,
     /// Bandwidth samples, bytes per second (saturating at 4 GB/s), with the round
     /// they were taken in: the best, second-best and third-best of the window (a
     /// Kathleen Nichols min-max filter, as Linux's `minmax`).
@@ -92,7 +101,7 @@ pub struct Bbr {
     /// minimum window (0: not yet).
     probe_rtt_done: u32,
     /// Rounds counted so far.
-    round: u32,
+    round: u16,
     /// Bytes delivered in the current round, and when it began.
     round_bytes: u32,
     /// Engine microseconds (wrapping; rounds last far less than 71 minutes), 0 before
@@ -102,10 +111,15 @@ pub struct Bbr {
     full_bw: u32,
     full_bw_rounds: u8,
     filled_pipe: bool,
-    /// The current round was limited by the application, not the network.
-    round_app_limited: bool,
+    /// `APP_LIMITED`: the current round was limited by the application, not the
+    /// network; `IN_RECOVERY`: the connection was in fast recovery at the last ACK.
+    bits: u8,
     /// ProbeBW phase (advanced once per round, about once per min RTT).
     cycle_index: u8,
+    /// Send time (engine µs, wrapping; 0: none yet) of the latest-sent data delivered
+    /// in this round, and in the previous one: the round's send interval.
+    round_xmit: u32,
+    prev_round_xmit: u32,
 }
 
 impl Bbr {
@@ -127,8 +141,10 @@ impl Bbr {
             full_bw: 0,
             full_bw_rounds: 0,
             filled_pipe: false,
-            round_app_limited: false,
+            bits: 0,
             cycle_index: 2,
+            round_xmit: 0,
+            prev_round_xmit: 0,
         }
     }
 
@@ -173,7 +189,7 @@ impl Bbr {
     }
 
     fn min_cwnd(&self) -> u32 {
-        MIN_CWND_SEGS * self.mss
+        MIN_CWND_SEGS * u32::from(self.mss)
     }
 
     /// Windowed maximum filter update (draft §4.5.2.2): a new best replaces all; the
@@ -217,17 +233,29 @@ impl Bbr {
         // estimate at its first, low value: a flow that started while the reverse
         // path's queue was full stayed at 2 Mbit/s of 50. So the interval is at least
         // min_rtt instead: the sample can only err low.
-        let interval = if self.min_rtt_us == u32::MAX {
-            elapsed
+        //
+        // And at least the interval over which the round's data was sent (Linux's
+        // rate samples take the larger of the send and the ACK interval): ACKs that
+        // queued behind data on the reverse path arrive compressed, and a round of
+        // them spanning less than the data took to leave measured up to five times
+        // the link's rate, which Startup then paced at.
+        let sent_over = if self.round_xmit != 0 && self.prev_round_xmit != 0 {
+            u128::from(self.round_xmit.wrapping_sub(self.prev_round_xmit)).min(1 << 31)
         } else {
-            elapsed.max(u128::from(self.min_rtt_us))
+            0
+        };
+        self.prev_round_xmit = self.round_xmit;
+        let interval = if self.min_rtt_us == u32::MAX {
+            elapsed.max(sent_over)
+        } else {
+            elapsed.max(sent_over).max(u128::from(self.min_rtt_us))
         };
         let sampled = elapsed > 0 && bytes > 0;
         if sampled {
             let sample = (u128::from(bytes) * 1_000_000 / interval) as u64;
             // An application-limited sample only counts when it raises the estimate
             // (draft §4.5.2.3: it shows what the path can do at least).
-            if !self.round_app_limited || sample > self.bottleneck_bw() {
+            if self.bits & APP_LIMITED == 0 || sample > self.bottleneck_bw() {
                 self.update_bw(sample);
             }
         }
@@ -239,7 +267,7 @@ impl Bbr {
         }
         // Only a round that measured the path, limited by the network rather than the
         // application, tells whether the bandwidth stopped growing.
-        if sampled && !self.filled_pipe && !self.round_app_limited {
+        if sampled && !self.filled_pipe && self.bits & APP_LIMITED == 0 {
             // Draft §4.3.2.2: the pipe is full when three rounds in a row failed to
             // grow the bandwidth by 25 %.
             let bw = self.bottleneck_bw();
@@ -253,7 +281,7 @@ impl Bbr {
                 }
             }
         }
-        self.round_app_limited = false;
+        self.bits &= !APP_LIMITED;
     }
 
     /// Mode transitions after an ACK (draft §4.3).
@@ -299,6 +327,37 @@ impl Bbr {
         // Start in a cruising phase, derived from the round count rather than a
         // random draw (the engine owns no RNG); never in the draining 0.75 phase.
         self.cycle_index = 2 + (self.round % 6) as u8;
+    }
+
+    /// Loss recovery's part of the window (draft §4.2.3.4, as Linux's
+    /// `bbr_set_cwnd_to_recover_or_restore`): bytes newly deemed lost leave the window
+    /// at once, so a burst of losses (a queue that overflowed) does not turn into a
+    /// burst of retransmissions into the same full queue; leaving recovery restores
+    /// the window saved when it began. Linux also conserves packets for the first
+    /// round of a recovery (the window held to what is in flight plus what each ACK
+    /// delivered); not here: the engine's rounds end on cumulative ACKs, which a hole
+    /// holds back, and held for a timed round trip instead the window fell below the
+    /// BDP on every loss of a 1 %-loss path and took the bandwidth estimate with it
+    /// (P2 in virtual time: 64 Mbit/s without, 51 with).
+    fn recover_or_restore(&mut self, d: &Delivery) {
+        if d.lost > 0 {
+            self.cwnd = self.cwnd.saturating_sub(d.lost).max(self.min_cwnd());
+        }
+        let was = self.bits & IN_RECOVERY != 0;
+        if d.in_recovery && !was {
+            self.prior_cwnd = if self.mode == BbrMode::ProbeRtt {
+                self.prior_cwnd.max(self.cwnd)
+            } else {
+                self.cwnd
+            };
+        } else if !d.in_recovery && was {
+            self.cwnd = self.cwnd.max(self.prior_cwnd);
+        }
+        if d.in_recovery {
+            self.bits |= IN_RECOVERY;
+        } else {
+            self.bits &= !IN_RECOVERY;
+        }
     }
 
     /// The window for this ACK (draft §4.2.3): gain × BDP plus room for delayed and
@@ -352,7 +411,7 @@ impl CongestionControl for Bbr {
     }
 
     fn on_delivery(&mut self, now: Instant, d: &Delivery) {
-        self.mss = d.mss.max(1);
+        self.mss = u16::try_from(d.mss).unwrap_or(u16::MAX).max(1);
         if self.round_start == 0 {
             self.round_start = us(now).max(1);
             self.min_rtt_stamp = ms(now);
@@ -367,13 +426,21 @@ impl CongestionControl for Bbr {
                 self.min_rtt_us = us;
                 self.min_rtt_stamp = ms(now);
             }
+            // The latest-sent data this ACK delivered left `rtt` ago.
+            let xmit = self::us(now).wrapping_sub(us).max(1);
+            if self.round_xmit == 0 || (xmit.wrapping_sub(self.round_xmit) as i32) > 0 {
+                self.round_xmit = xmit;
+            }
         }
         self.round_bytes = self.round_bytes.saturating_add(d.delivered);
-        self.round_app_limited |= d.app_limited;
+        if d.app_limited {
+            self.bits |= APP_LIMITED;
+        }
         if d.new_round {
             self.end_round(now);
         }
         self.update_mode(now, d.in_flight);
+        self.recover_or_restore(d);
         self.update_cwnd(d.delivered);
     }
 

@@ -121,8 +121,13 @@ pub struct Delivery {
     /// Bytes newly delivered to the peer by this ACK: cumulatively acknowledged or
     /// newly SACKed (each byte counted once).
     pub delivered: u32,
-    /// Bytes in flight after this ACK (RFC 6675 pipe when SACK recovery runs).
+    /// Bytes in flight after this ACK: RFC 6675's pipe when SACK is in use (sent,
+    /// not SACKed, not deemed lost), else SND.NXT - SND.UNA.
     pub in_flight: u32,
+    /// Bytes this ACK newly showed lost (RACK's marks, RFC 8985 §6.2).
+    pub lost: u32,
+    /// The connection is in fast recovery (after this ACK's processing).
+    pub in_recovery: bool,
     /// The sender's SMSS.
     pub mss: u32,
     /// The RTT sample this ACK gave, if any.

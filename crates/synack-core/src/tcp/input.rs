@@ -267,7 +267,9 @@ impl Connection {
             let off = self.snd_nxt.since(self.buf_seq) as usize;
             let delivery = Delivery {
                 delivered,
-                in_flight: self.flight_for_send(),
+                in_flight: self.pipe_for_cc(),
+                lost: rack.lost_bytes,
+                in_recovery: self.in_recovery,
                 mss: u32::from(self.mss),
                 rtt_sample,
                 new_round,

@@ -77,6 +77,8 @@ pub(crate) struct Detected {
     pub(crate) lost: u32,
     /// Of those, records that were retransmissions.
     pub(crate) lost_retransmissions: u32,
+    /// Bytes in the records newly deemed lost.
+    pub(crate) lost_bytes: u32,
 }
 
 /// What a recovery may have to undo (RFC 2883 §5, RFC 3522, Linux's undo_marker).
@@ -455,6 +457,7 @@ impl Rack {
             let due = r.xmit.saturating_add(self.rtt).saturating_add(reo_wnd);
             if due <= now_us {
                 found.lost += 1;
+                found.lost_bytes = found.lost_bytes.saturating_add(len);
                 if r.flags & RETRANS != 0 {
                     found.lost_retransmissions += 1;
                 }

@@ -658,6 +658,23 @@ impl Connection {
         sb.ranges().iter().find(|r| r.0 > seq).map(|r| r.0)
     }
 
+    /// Bytes in flight for the congestion controller: with SACK, RFC 6675's pipe
+    /// with RACK's loss marks (sent, not SACKed, not deemed lost and not yet sent
+    /// again), as Linux's `tcp_packets_in_flight`; without, SND.NXT - SND.UNA. After
+    /// a timeout (SND.NXT back at SND.UNA) only what was sent again counts.
+    pub(crate) fn pipe_for_cc(&self) -> u32 {
+        let flight = self.flight_for_send();
+        match self.sb.as_deref() {
+            Some(sb) => {
+                let lost = self.rack_mode().then(|| self.rack_lost_out());
+                let mss = u32::from(self.mss);
+                sb.pipe_with(self.snd_una, self.snd_max, mss, lost)
+                    .min(flight)
+            }
+            None => flight,
+        }
+    }
+
     /// Bytes in flight for the sending rules outside SACK recovery: SND.NXT -
     /// SND.UNA, less what the peer SACKed below SND.NXT (during go-back-N after a
     /// timeout those bytes are not in the network, RFC 6675 §5.1).
