@@ -52,6 +52,7 @@ impl Stack {
             accept_queue: VecDeque::new(),
             tfo: self.listener_fastopen_at_listen(backlog),
             max_segment: None,
+            cookie_at: None,
         };
         if let Some(i) = self.listeners.iter().position(Option::is_none) {
             self.listeners[i] = Some(l);
