@@ -153,7 +153,7 @@ pub(crate) fn rows(plan: FloodPlan, progress: bool) -> (Vec<Row>, Vec<String>) {
         })
         .collect();
     let notes = vec![format!(
-        "SYN flood rows: hping3 -S --flood --rand-source for {:.0} s against a listener (backlog {BACKLOG}, SYN cookies when full) while a kernel client in the flooding namespace connects, sends {} bytes and reads them back, one attempt after another ({} ms apart); an attempt succeeds when it completes within {} s; synack is `synack serve --echo` on a TUN device (its own process: memory is its RSS), the kernel is an echo listener over a veth pair (memory: its request_sock_TCP and TCP slabs); the flood's rate is what hping3 reaches on this machine, shared with the listener",
+        "SYN flood rows (one run each, not repeated): hping3 -S --flood --rand-source for {:.0} s against a listener (backlog {BACKLOG}, SYN cookies when full) while a kernel client in the flooding namespace connects, sends {} bytes and reads them back, one attempt after another ({} ms apart); an attempt succeeds when it completes within {} s; synack is `synack serve --echo` on a TUN device (its own process: memory is its RSS), the kernel is an echo listener over a veth pair (memory: its request_sock_TCP and TCP slabs); the flood's rate is what hping3 reaches on this machine, shared with the listener",
         plan.secs,
         REQUEST.len(),
         PAUSE.as_millis(),
