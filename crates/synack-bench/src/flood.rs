@@ -67,6 +67,9 @@ struct FloodRun {
     /// Packets that reached the listener's device, and that it sent, during the flood.
     syns_in: u64,
     replies_out: u64,
+    /// Packets the device dropped towards the listener, and from it.
+    dropped_in: u64,
+    dropped_out: u64,
     mem_idle: u64,
     mem_peak: u64,
     attempts: usize,
@@ -167,8 +170,9 @@ fn describe(r: &Result<FloodRun, String>) -> String {
         Ok(run) => {
             let f = run.figures();
             format!(
-                "{:.0}k SYNs/s in, {:.1}k replies/s, memory +{:.1} MiB (idle {:.1} MiB), {}/{} attempts ok, median connect {:.2} ms",
+                "{:.0}k SYNs/s in ({:.1}k/s dropped on the way), {:.1}k replies/s, memory +{:.1} MiB (idle {:.1} MiB), {}/{} attempts ok, median connect {:.2} ms",
                 run.syns_in as f64 / run.secs / 1e3,
+                run.dropped_in as f64 / run.secs / 1e3,
                 f[0],
                 f[1],
                 run.mem_idle as f64 / (1 << 20) as f64,
@@ -186,10 +190,12 @@ fn row_note(i: usize, s: &FloodRun, k: &FloodRun) -> String {
     let slow = |r: &FloodRun| r.attempt_ms.iter().filter(|&&ms| ms >= 1000.0).count();
     match i {
         0 => format!(
-            "kernel listener {:.1} k/s; SYNs reaching the listener's device: synack {:.1} k/s, kernel {:.1} k/s",
+            "kernel listener {:.1} k/s; SYNs reaching the listener's device: synack {:.1} k/s (and {:.1} k/s dropped by the TUN queue), kernel {:.1} k/s (and {:.1} k/s dropped)",
             kf[0],
             s.syns_in as f64 / s.secs / 1e3,
-            k.syns_in as f64 / k.secs / 1e3
+            s.dropped_in as f64 / s.secs / 1e3,
+            k.syns_in as f64 / k.secs / 1e3,
+            k.dropped_in as f64 / k.secs / 1e3
         ),
         1 => format!(
             "kernel listener +{:.2} MiB (slabs); peak during the flood less the figure before it; synack's idle RSS {:.1} MiB",
@@ -240,8 +246,9 @@ fn start_flood(ns: &str, target: Ipv4Addr) -> Result<Reaped, String> {
     Ok(Reaped(child))
 }
 
-/// (received, sent) packets of `dev` as its namespace's kernel counts them.
-fn dev_counters(ns: &Netns, dev: &'static str) -> Result<(u64, u64), String> {
+/// (received, sent, dropped on receive, dropped on transmit) packets of `dev` as its
+/// namespace's kernel counts them.
+fn dev_counters(ns: &Netns, dev: &'static str) -> Result<[u64; 4], String> {
     ns.run(move || {
         let text = std::fs::read_to_string("/proc/thread-self/net/dev")
             .map_err(io_err("/proc/net/dev"))?;
@@ -254,11 +261,10 @@ fn dev_counters(ns: &Netns, dev: &'static str) -> Result<(u64, u64), String> {
                     .split_whitespace()
                     .map(|x| x.parse().unwrap_or(0))
                     .collect();
-                // Receive packets is the second column, transmit packets the tenth.
-                return Ok((
-                    v.get(1).copied().unwrap_or(0),
-                    v.get(9).copied().unwrap_or(0),
-                ));
+                // Columns: receive bytes, packets, errs, drop, ...; transmit (the
+                // ninth) bytes, packets, errs, drop, ...
+                let at = |i: usize| v.get(i).copied().unwrap_or(0);
+                return Ok([at(1), at(9), at(3), at(11)]);
             }
         }
         Err(format!("no device {dev}"))
@@ -405,10 +411,13 @@ fn measure(
     drop(flood);
     stop.store(true, Ordering::Relaxed);
     let t = c.join().map_err(|_| "the client panicked".to_string())??;
+    let d = |i: usize| after[i].saturating_sub(before[i]);
     Ok(FloodRun {
         secs,
-        syns_in: after.0.saturating_sub(before.0),
-        replies_out: after.1.saturating_sub(before.1),
+        syns_in: d(0),
+        replies_out: d(1),
+        dropped_in: d(2),
+        dropped_out: d(3),
         mem_idle,
         mem_peak,
         attempts: t.attempts,
@@ -441,6 +450,7 @@ fn flood_synack(plan: &FloodPlan) -> Result<FloodRun, String> {
     // The device's counters are the kernel's: what it sent is what synack read.
     run.map(|mut r| {
         core::mem::swap(&mut r.syns_in, &mut r.replies_out);
+        core::mem::swap(&mut r.dropped_in, &mut r.dropped_out);
         r
     })
 }

@@ -173,7 +173,16 @@ impl Stack {
             lst.syn_received += 1;
         }
         self.stats.syncookies_accepted += 1;
-        let outcome = self.with_conn(idx, now, |c, env| c.handle_segment(env, seg, p.payload));
+        let outcome = self.with_conn(idx, now, |c, env| {
+            let o = c.handle_segment(env, seg, p.payload);
+            // The ACK always completes the handshake (it acknowledges exactly ISS + 1
+            // at RCV.NXT); should it not, a half-open connection with no SYN-ACK to
+            // retransmit would have no deadline: drop it.
+            if c.state == State::SynReceived {
+                c.set_state(State::Closed, env);
+            }
+            o
+        });
         if let Some(Outcome::Reset { seq }) = outcome {
             self.queue_rst(local, remote, seq, None);
         }
