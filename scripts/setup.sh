@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh Debian machine: the tools the interop tests
 # drive (iproute2 for `ip netns` / `ss`, nftables for kernel-side loss, curl, wget,
-# python3, ping) and the Rust components (rustfmt, clippy). Safe to run again: it only
-# installs what is missing. Without root, it prints what is missing and carries on
-# (the interop tests skip themselves when not root).
+# python3, ping, hping3 for the SYN flood bench) and the Rust components (rustfmt,
+# clippy). Safe to run again: it only installs what is missing. Without root, it prints
+# what is missing and carries on (the interop tests skip themselves when not root).
 set -euo pipefail
 
 need=()
@@ -19,6 +19,8 @@ command -v ping >/dev/null 2>&1 || need+=(iputils-ping)
 # scripts/linux-oracle.sh: a fresh network namespace per script, and its sysctls.
 command -v unshare >/dev/null 2>&1 || need+=(util-linux)
 command -v sysctl >/dev/null 2>&1 || need+=(procps)
+# `synack bench --only flood`: a SYN flood with spoofed sources (issue 16).
+command -v hping3 >/dev/null 2>&1 || need+=(hping3)
 # Deduplicate.
 mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u | sed '/^$/d')
 

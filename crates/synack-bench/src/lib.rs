@@ -24,6 +24,8 @@
 //! sharing one bottleneck (wan.rs, wan_smol.rs).
 
 mod alloc;
+#[cfg(target_os = "linux")]
+mod flood;
 mod link;
 mod pattern;
 mod report;
@@ -75,6 +77,9 @@ pub enum Scenarios {
     /// Only the WAN rows (goodput over emulated paths P1–P6 through the link
     /// emulator, kernel ↔ kernel, synack and smoltcp): needs root on Linux.
     Wan,
+    /// Only the SYN flood rows (hping3 against `synack serve` and against a kernel
+    /// listener, a kernel client connecting throughout): needs root and hping3.
+    Flood,
 }
 
 impl Scenarios {
@@ -89,6 +94,10 @@ impl Scenarios {
     fn wan(self) -> bool {
         matches!(self, Scenarios::All | Scenarios::Wan)
     }
+
+    fn flood(self) -> bool {
+        matches!(self, Scenarios::All | Scenarios::Flood)
+    }
 }
 
 impl std::str::FromStr for Scenarios {
@@ -99,8 +108,9 @@ impl std::str::FromStr for Scenarios {
             "in-process" => Ok(Scenarios::InProcess),
             "tun" => Ok(Scenarios::Tun),
             "wan" => Ok(Scenarios::Wan),
+            "flood" => Ok(Scenarios::Flood),
             _ => Err(format!(
-                "unknown scenario group {s:?} (expected all, in-process, tun or wan)"
+                "unknown scenario group {s:?} (expected all, in-process, tun, wan or flood)"
             )),
         }
     }
@@ -125,6 +135,12 @@ pub struct BenchOptions {
     /// Congestion controls of synack's sender in the WAN rows: one synack → kernel
     /// row each, against kernel → kernel with the same one. Empty: CUBIC and BBR.
     pub synack_cc: Vec<synack_core::cc::Algorithm>,
+    /// Seconds of SYN flood per listener in the flood rows; `None` picks the mode's
+    /// (30 full, 10 quick, 2 smoke).
+    pub flood_secs: Option<f64>,
+    /// The `synack` binary whose `serve` command the flood rows attack (the CLI
+    /// passes itself); without it those rows say why they did not run.
+    pub serve_exe: Option<std::path::PathBuf>,
 }
 
 impl BenchOptions {
@@ -342,6 +358,13 @@ pub fn run(opts: &BenchOptions) -> Report {
         }
         notes.extend(wan_notes);
     }
+    if opts.scenarios.flood() {
+        let (flood, flood_notes) = flood_rows(opts);
+        for row in flood {
+            push_row(&mut rows, row, opts);
+        }
+        notes.extend(flood_notes);
+    }
     Report {
         mode: plan.name.into(),
         peer: PEER.into(),
@@ -434,6 +457,31 @@ fn wan_rows(_plan: &Plan, _opts: &BenchOptions) -> (Vec<Row>, Vec<String>) {
     let why = || Figure::NotRun("needs Linux (TUN, network namespaces)".into());
     (
         vec![Row::new("WAN rows", "Mbit/s", true, why(), why(), "")],
+        Vec::new(),
+    )
+}
+
+#[cfg(target_os = "linux")]
+fn flood_rows(opts: &BenchOptions) -> (Vec<Row>, Vec<String>) {
+    let secs = opts.flood_secs.unwrap_or(match opts.mode {
+        Mode::Smoke => 2.0,
+        Mode::Quick => 10.0,
+        Mode::Full => 30.0,
+    });
+    flood::rows(
+        flood::FloodPlan {
+            secs,
+            serve_exe: opts.serve_exe.clone(),
+        },
+        opts.progress,
+    )
+}
+
+#[cfg(not(target_os = "linux"))]
+fn flood_rows(_opts: &BenchOptions) -> (Vec<Row>, Vec<String>) {
+    let why = || Figure::NotRun("needs Linux (TUN, network namespaces)".into());
+    (
+        vec![Row::new("SYN flood rows", "", true, why(), why(), "")],
         Vec::new(),
     )
 }

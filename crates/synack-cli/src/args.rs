@@ -114,8 +114,9 @@ pub(crate) struct BenchArgs {
     /// smoltcp, with kernel ↔ kernel over veth as reference; needs root, otherwise
     /// each row says why it did not run) or `wan` (goodput over emulated WAN paths
     /// P1–P6 through the link emulator: kernel ↔ kernel with CUBIC and BBR, kernel ↔
-    /// synack, kernel ↔ smoltcp, synack sharing a bottleneck with CUBIC; needs root).
-    /// Default: all.
+    /// synack, kernel ↔ smoltcp, synack sharing a bottleneck with CUBIC; needs root)
+    /// or `flood` (hping3 SYN-floods `synack serve` and a kernel listener while a
+    /// kernel client keeps connecting; needs root and hping3). Default: all.
     #[arg(long, value_name = "GROUP", default_value = "all")]
     pub(crate) only: synack_bench::Scenarios,
     /// Congestion control of the kernel's TCP in the TUN rows (e.g. `cubic`, `bbr`;
@@ -127,6 +128,20 @@ pub(crate) struct BenchArgs {
     /// with the same one. Default: cubic,bbr.
     #[arg(long, value_name = "NAME[,NAME]", value_delimiter = ',', value_parser = parse_cc)]
     pub(crate) cc: Vec<synack_core::cc::Algorithm>,
+    /// Seconds of SYN flood per listener in the flood rows (default 30; 10 with
+    /// --quick).
+    #[arg(long, value_name = "SECS", value_parser = parse_flood_secs)]
+    pub(crate) flood_secs: Option<f64>,
+}
+
+/// `--flood-secs`: a positive number of seconds, at most an hour.
+fn parse_flood_secs(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v <= 3600.0 => Ok(v),
+        _ => Err(format!(
+            "{s:?} is not a number of seconds between 0 and 3600"
+        )),
+    }
 }
 
 #[derive(Debug, Args)]

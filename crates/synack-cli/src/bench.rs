@@ -17,6 +17,9 @@ pub(crate) fn run(a: BenchArgs) -> Result<ExitCode, String> {
         check_kernel_cc(cc)?;
     }
     opts.kernel_cc = a.kernel_cc;
+    opts.flood_secs = a.flood_secs;
+    // The flood rows attack this very binary's `serve`.
+    opts.serve_exe = std::env::current_exe().ok();
     // Each named once, in the order given.
     for cc in a.cc {
         if !opts.synack_cc.iter().any(|c| c.name() == cc.name()) {

@@ -128,6 +128,13 @@ pub struct Config {
     pub backlog: usize,
     /// Maximum connections in SYN-RECEIVED per listener.
     pub syn_backlog: usize,
+    /// SYN cookies (RFC 4987 §3.6; Linux `net.ipv4.tcp_syncookies`): when a listener
+    /// answers a SYN with a cookie instead of a queued half-open connection. Default
+    /// [`SynCookies::WhenFull`](crate::SynCookies::WhenFull), as in Linux: a SYN that
+    /// finds the listener's SYN queue full (`syn_backlog`, or the backlog with the
+    /// accept queue) gets a cookie, so a SYN flood cannot lock legitimate clients
+    /// out. A full accept queue still drops SYNs.
+    pub syncookies: crate::SynCookies,
     /// Challenge ACKs allowed per second, stack-wide (RFC 5961 §7; Linux 1000). Each
     /// second's budget is drawn at random between half and one and a half times this
     /// (as Linux does; see `challenge.rs`), so it hides what other connections spent.
@@ -243,6 +250,7 @@ impl Default for Config {
             pacing: false,
             backlog: 128,
             syn_backlog: 256,
+            syncookies: crate::SynCookies::WhenFull,
             challenge_ack_limit: 1000,
             challenge_ack_interval: Duration::from_millis(500),
             rst_limit: 0,

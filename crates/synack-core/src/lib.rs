@@ -31,5 +31,6 @@ pub use config::{Config, Keepalive};
 pub use error::{ConnError, ConnectError, ListenError, RecvError, SendError};
 pub use stack::{ConnHandle, Event, ListenerHandle, Stack, StackStats, Transmit};
 pub use tcp::fastopen;
+pub use tcp::syncookie::SynCookies;
 pub use tcp::{ConnInfo, ConnStats, SocketOptions};
 pub use udp::{Datagram, UdpError, UdpEvent, UdpHandle, UdpStats};

@@ -39,6 +39,7 @@ mod invariants;
 mod limits;
 mod listen;
 mod output;
+mod syncookie;
 mod time_wait;
 mod udp;
 
@@ -142,6 +143,16 @@ pub struct StackStats {
     /// multicast or unspecified address or port 0: dropped unanswered, whether a
     /// listener or the intercept would have taken them (RFC 1122 §4.2.3.10).
     pub bad_address: u64,
+    /// SYN-ACKs sent with a SYN cookie instead of a queued half-open connection
+    /// (RFC 4987 §3.6; Linux `SyncookiesSent`).
+    pub syncookies_sent: u64,
+    /// ACKs that returned a valid SYN cookie and became a connection (Linux
+    /// `SyncookiesRecv`).
+    pub syncookies_accepted: u64,
+    /// ACKs to a listener that had sent cookies lately whose cookie was invalid,
+    /// expired or named options switched off since: answered with RST (Linux
+    /// `SyncookiesFailed`).
+    pub syncookies_rejected: u64,
 }
 
 #[derive(Debug)]
@@ -171,6 +182,9 @@ struct Listener {
     tfo: crate::tcp::fastopen::ListenerFastOpen,
     /// MSS clamp for its connections (TCP_MAXSEG on the listening socket).
     max_segment: Option<u16>,
+    /// When it last sent a SYN cookie: it takes cookie ACKs for a cookie's lifetime
+    /// after (stack/syncookie.rs).
+    cookie_at: Option<Instant>,
 }
 
 /// Demux table values with this bit set name a TIME-WAIT record, not a slot.
@@ -251,6 +265,8 @@ pub struct Stack {
     tfo_keys: crate::tcp::fastopen::ServerKeys,
     /// TCP Fast Open client cookie cache (RFC 7413 §4.1.3).
     tfo_cache: crate::tcp::fastopen::ClientCache,
+    /// SYN cookie keys (RFC 4987 §3.6; tcp/syncookie.rs).
+    cookies: crate::tcp::syncookie::CookieKeys,
 }
 
 impl Stack {
@@ -299,6 +315,7 @@ impl Stack {
             orphans: 0,
             tfo_keys,
             tfo_cache: Default::default(),
+            cookies: crate::tcp::syncookie::CookieKeys::new(secret),
         }
     }
 

@@ -5,7 +5,7 @@
 mod common;
 use common::*;
 use proptest::prelude::*;
-use synack_core::{Config, ConnHandle, Duration, Instant, Stack};
+use synack_core::{Config, ConnHandle, Duration, Instant, Stack, SynCookies};
 use synack_wire::{TcpFlags, TcpOptions};
 
 fn fuzz_cfg(verify: bool) -> Config {
@@ -225,18 +225,36 @@ proptest! {
 
 #[test]
 fn a_flood_of_syns_is_bounded_by_the_backlog() {
-    let mut s = new_stack(true);
-    let now = Instant::from_secs(1);
-    for port in 1..2000u16 {
-        let p = packet(
-            addr(&format!("10.0.0.1:{port}")),
-            addr("10.0.0.2:80"),
-            tcp(TcpFlags::SYN, 1, 0, 1000),
-            &[],
+    // With SYN cookies off the overflow is dropped; with them (the default) it is
+    // answered with cookies, which hold nothing either.
+    for cookies in [SynCookies::Off, SynCookies::WhenFull] {
+        let mut s = Stack::new(
+            Config {
+                syncookies: cookies,
+                ..fuzz_cfg(true)
+            },
+            [3; 16],
         );
-        s.handle_packet(now, &p);
+        s.add_address(ip("10.0.0.2"));
+        s.listen(addr("10.0.0.2:80"), 0).unwrap();
+        let now = Instant::from_secs(1);
+        for port in 1..2000u16 {
+            let p = packet(
+                addr(&format!("10.0.0.1:{port}")),
+                addr("10.0.0.2:80"),
+                tcp(TcpFlags::SYN, 1, 0, 1000),
+                &[],
+            );
+            s.handle_packet(now, &p);
+        }
+        pump(&mut s, now);
+        assert_eq!(s.connection_count(), 16);
+        let st = s.stats();
+        match cookies {
+            SynCookies::Off => {
+                assert_eq!((st.listen_overflows, st.syncookies_sent), (1999 - 16, 0))
+            }
+            _ => assert_eq!((st.listen_overflows, st.syncookies_sent), (0, 1999 - 16)),
+        }
     }
-    pump(&mut s, now);
-    assert_eq!(s.connection_count(), 16);
-    assert_eq!(s.stats().listen_overflows, 1999 - 16);
 }

@@ -242,21 +242,25 @@ impl Stack {
             return;
         }
         if flags.ack() {
-            self.queue_rst(local, remote, p.tcp.ack, None);
+            // RFC 4987 §3.6: it may return a SYN cookie (stack/syncookie.rs).
+            if !self.handle_cookie_ack(now, l, local, remote, p) {
+                self.queue_rst(local, remote, p.tcp.ack, None);
+            }
             return;
         }
         if !flags.syn() {
             return;
         }
-        {
-            let lst = self.listeners[l as usize].as_ref().expect("listener");
-            // The backlog bounds half-open and completed-but-unaccepted connections
-            // together, so the accept queue can never outgrow it when the half-open
-            // ones complete (RFC 9293 §3.10.7.2 leaves the resource policy to us; like
-            // Linux, a SYN that does not fit is dropped and the peer retransmits).
-            let pending = lst.syn_received + lst.accept_queue.len();
-            if lst.syn_received >= self.cfg.syn_backlog || pending >= lst.backlog {
-                self.stats.listen_overflows += 1;
+        // The backlog bounds half-open and completed-but-unaccepted connections
+        // together, so the accept queue can never outgrow it when the half-open ones
+        // complete (RFC 9293 §3.10.7.2 leaves the resource policy to us; like Linux, a
+        // SYN that does not fit gets a SYN cookie, or is dropped and the peer
+        // retransmits): stack/syncookie.rs.
+        match self.admit_syn(l) {
+            syncookie::Admission::Queue => {}
+            syncookie::Admission::Drop => return,
+            syncookie::Admission::Cookie => {
+                self.send_syn_cookie(now, l, local, remote, &p.tcp);
                 return;
             }
         }

@@ -7,7 +7,9 @@ impl Stack {
     /// Listen on `local` (an unspecified IP listens on every address of that family).
     /// `backlog` bounds the connections waiting for `accept` together with those still
     /// in SYN-RECEIVED (0 picks the configured default); half-open ones are further
-    /// bounded by `Config::syn_backlog`. SYNs beyond that are dropped and counted.
+    /// bounded by `Config::syn_backlog`. SYNs beyond that get a SYN cookie
+    /// (`Config::syncookies`, stack/syncookie.rs) or, with cookies off or the accept
+    /// queue full, are dropped and counted.
     pub fn listen(
         &mut self,
         local: SocketAddr,
@@ -52,6 +54,7 @@ impl Stack {
             accept_queue: VecDeque::new(),
             tfo: self.listener_fastopen_at_listen(backlog),
             max_segment: None,
+            cookie_at: None,
         };
         if let Some(i) = self.listeners.iter().position(Option::is_none) {
             self.listeners[i] = Some(l);

@@ -19,7 +19,8 @@ impl Stack {
         while let Some((local, remote, repr)) = self.rsts.pop_front() {
             self.trace_segment(now, local, remote, &repr, 0, Direction::Sent, None);
             if let Some(len) = self.emit(buf, local, remote, &repr, 0) {
-                self.stats.rsts_sent += 1;
+                // The queue also carries SYN cookie SYN-ACKs (stack/syncookie.rs).
+                self.stats.rsts_sent += u64::from(repr.flags.rst());
                 return Some(Transmit {
                     len,
                     segment_size: None,

@@ -14,6 +14,7 @@ mod output;
 mod pacing;
 mod rack;
 mod recovery;
+pub(crate) mod syncookie;
 mod timers;
 pub(crate) mod timewait;
 

@@ -115,7 +115,7 @@ impl Connection {
     }
 
     /// SYN (SYN-SENT) or SYN-ACK (SYN-RECEIVED), first sending or retransmission.
-    fn syn_segment(&mut self, env: &mut Env<'_>) -> Outgoing {
+    pub(super) fn syn_segment(&mut self, env: &mut Env<'_>) -> Outgoing {
         let cfg = env.cfg;
         let passive = self.state == State::SynReceived;
         let mut options = TcpOptions::default();

@@ -3,7 +3,7 @@
 //! - Shell commands: `set_sysctls.py /proc/sys/net/ipv4/NAME=VALUE ...` and
 //!   `sysctl -q net.ipv4.NAME=VALUE` set the engine's configuration where a setting
 //!   maps onto it (`tcp_fastopen`, `tcp_fastopen_key`, `tcp_timestamps`, `tcp_sack`,
-//!   `tcp_window_scaling`, `tcp_syn_retries`, ...); commands before the script's first
+//!   `tcp_window_scaling`, `tcp_syn_retries`, `tcp_syncookies`, ...); commands before the script's first
 //!   event configure the stack it starts with, later ones change what the engine can
 //!   change while running (Fast Open bits and key). `ip tcp_metrics flush` empties the
 //!   Fast Open cookie cache. `defaults.sh` is the baseline the runner starts from, so it
@@ -125,6 +125,9 @@ pub(super) fn interpret_command(cmd: &str, cfg: &mut Config) -> CommandEffect {
             }
             ("tcp_max_orphans", _) => parse_u32(&value)
                 .map(|v| cfg.max_orphans = v as usize)
+                .is_some(),
+            ("tcp_syncookies", _) => parse_u32(&value)
+                .map(|v| cfg.syncookies = synack_core::SynCookies::from_sysctl(v))
                 .is_some(),
             _ => false,
         };
@@ -493,6 +496,11 @@ mod tests {
         assert_eq!(e.ignored, vec!["net.ipv4.tcp_min_tso_segs=2".to_string()]);
         let e = interpret_command("sysctl -q net.ipv4.tcp_fastopen=0", &mut cfg);
         assert_eq!(e.fastopen, Some(0));
+        let e = interpret_command("sysctl -q net.ipv4.tcp_syncookies=2", &mut cfg);
+        assert_eq!(e.config, ["net.ipv4.tcp_syncookies=2"]);
+        assert_eq!(cfg.syncookies, synack_core::SynCookies::Always);
+        interpret_command("sysctl -q net.ipv4.tcp_syncookies=0", &mut cfg);
+        assert_eq!(cfg.syncookies, synack_core::SynCookies::Off);
         let e = interpret_command("ip tcp_metrics flush all > /dev/null 2>&1", &mut cfg);
         assert!(e.flush_metrics && e.ignored.is_empty());
         let e = interpret_command("tc qdisc add dev tun0 root fq", &mut cfg);
