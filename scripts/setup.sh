@@ -19,6 +19,10 @@ command -v ping >/dev/null 2>&1 || need+=(iputils-ping)
 # scripts/linux-oracle.sh: a fresh network namespace per script, and its sysctls.
 command -v unshare >/dev/null 2>&1 || need+=(util-linux)
 command -v sysctl >/dev/null 2>&1 || need+=(procps)
+# `synack tun2socks` interop test (crates/synack-cli/tests): a real SOCKS5 server
+# (Dante: CONNECT and UDP ASSOCIATE) and `dig` for DNS queries through the tunnel.
+command -v danted >/dev/null 2>&1 || [ -x /usr/sbin/danted ] || need+=(dante-server)
+command -v dig >/dev/null 2>&1 || need+=(dnsutils)
 # Deduplicate.
 mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u | sed '/^$/d')
 
