@@ -196,6 +196,11 @@ impl TcpListener {
         Ok(self.local)
     }
 
+    /// The stack and the engine's handle of this listener.
+    pub(crate) fn parts(&self) -> (&StackRef, ListenerHandle) {
+        (&self.stack, self.h)
+    }
+
     /// True for a listener made by [`intercept`](TcpListener::intercept).
     pub fn is_intercept(&self) -> bool {
         self.intercept

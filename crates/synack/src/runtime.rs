@@ -39,6 +39,10 @@ pub(crate) struct Inner {
     pub(crate) udp: HashMap<synack_core::UdpHandle, crate::udp::UdpWaiters>,
     /// Intercepted UDP flows that expired, for `UdpIntercept::expired` (bounded).
     pub(crate) udp_expired: VecDeque<(std::net::SocketAddr, std::net::SocketAddr)>,
+    /// Tasks waiting for a SYN to decide (decide.rs).
+    pub(crate) syn_waiters: Vec<Waker>,
+    /// The task waiting for an unhandled packet (raw.rs).
+    pub(crate) raw_waiter: Option<Waker>,
 }
 
 impl Inner {
@@ -88,6 +92,8 @@ impl Inner {
             out.extend(u.write.take());
             out.extend(u.expired.take());
         }
+        out.append(&mut self.syn_waiters);
+        out.extend(self.raw_waiter.take());
     }
 }
 
@@ -360,6 +366,8 @@ impl NetStackBuilder {
                 failure: None,
                 udp: HashMap::new(),
                 udp_expired: VecDeque::new(),
+                syn_waiters: Vec::new(),
+                raw_waiter: None,
             }),
             driver_wake: Notify::new(),
             start: tokio::time::Instant::now(),

@@ -373,6 +373,15 @@ impl TcpStream {
         Ok(stream)
     }
 
+    /// A stream for the connection `h` the application already owns (registered in
+    /// `conns`), once its handshake completes: a connection accepted at SYN time.
+    pub(crate) async fn adopt_connected(stack: StackRef, h: ConnHandle) -> io::Result<TcpStream> {
+        stack.kick();
+        let stream = TcpStream::from_inner(StreamInner::new(stack, h));
+        poll_fn(|cx| stream.inner.poll_connected(cx)).await?;
+        Ok(stream)
+    }
+
     /// Our address of the connection. For a connection accepted by an intercepting
     /// listener it is the original destination the client asked for.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
