@@ -69,6 +69,7 @@ mod decide;
 mod device;
 mod driver;
 mod error;
+pub mod forward;
 mod listener;
 mod lossy;
 mod memory;

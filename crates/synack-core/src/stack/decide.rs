@@ -107,6 +107,11 @@ impl Stack {
         None
     }
 
+    /// True when [`poll_syn_request`](Stack::poll_syn_request) may have a request.
+    pub fn has_syn_requests(&self) -> bool {
+        self.decide.as_ref().is_some_and(|d| !d.requests.is_empty())
+    }
+
     /// SYNs held now (polled or not).
     pub fn syn_requests_held(&self) -> usize {
         self.decide.as_ref().map_or(0, |d| d.held.len())

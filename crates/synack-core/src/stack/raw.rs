@@ -36,6 +36,11 @@ impl Stack {
         self.raw.queue.pop_front()
     }
 
+    /// True when [`poll_unhandled`](Stack::poll_unhandled) has a packet.
+    pub fn has_unhandled(&self) -> bool {
+        !self.raw.queue.is_empty()
+    }
+
     /// Unhandled packets dropped because the queue was full.
     pub fn unhandled_dropped(&self) -> u64 {
         self.raw.dropped
