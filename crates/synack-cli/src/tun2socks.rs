@@ -27,6 +27,9 @@ pub(crate) fn run(a: Tun2socksArgs) -> Result<ExitCode, String> {
     let mut opts = ForwardOptions::new(upstream);
     opts.dns = a.dns.as_deref().map(|d| resolve("--dns", d)).transpose()?;
     opts.connect_timeout = a.connect_timeout;
+    if let Err(e) = forward::raise_fd_limit() {
+        eprintln!("synack: cannot raise the open-file limit: {e}");
+    }
     let rt = runtime()?;
     rt.block_on(async move {
         if let Upstream::Socks5(p) = upstream {

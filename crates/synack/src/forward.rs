@@ -81,6 +81,29 @@ pub struct ForwardStats {
     pub udp_refused: std::sync::atomic::AtomicU64,
 }
 
+/// Raise this process's open-file limit to its hard limit: a forwarder holds two
+/// descriptors per TCP connection (the upstream socket and, with a proxy, nothing
+/// more) and one or two per UDP flow, and the usual soft limit of 1,024 would cap it
+/// near 1,000 connections. Returns the limit now in force.
+pub fn raise_fd_limit() -> io::Result<u64> {
+    let mut r = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit with a valid resource and a live struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        r.rlim_cur = r.rlim_max;
+        if libc::setrlimit(libc::RLIMIT_NOFILE, &r) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    #[allow(clippy::unnecessary_cast)] // rlim_t is not u64 everywhere
+    Ok(r.rlim_cur as u64)
+}
+
 /// Check that the proxy answers a SOCKS5 greeting (no authentication), so a wrong
 /// `--socks5` is reported at start rather than as failing connections. `Direct`
 /// needs no check.
@@ -317,14 +340,9 @@ async fn udp_loop(
                 .insert(key, a.clone());
             let _ = a.send(&payload).await;
             let mut buf = vec![0u8; 65_536];
-            loop {
-                match tokio::time::timeout(opts.udp_idle, a.recv(&mut buf)).await {
-                    Ok(Ok(n)) => {
-                        if udp.send_as(target, client, &buf[..n]).await.is_err() {
-                            break;
-                        }
-                    }
-                    _ => break,
+            while let Ok(Ok(n)) = tokio::time::timeout(opts.udp_idle, a.recv(&mut buf)).await {
+                if udp.send_as(target, client, &buf[..n]).await.is_err() {
+                    break;
                 }
             }
             flows
