@@ -156,6 +156,24 @@ impl TunConfig {
 }
 
 /// A Linux TUN device.
+///
+/// ```no_run
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> std::io::Result<()> {
+/// use synack::{IpCidr, NetStack, TcpListener, TunConfig, TunDevice};
+/// // Needs root or CAP_NET_ADMIN. synack is 10.0.0.2; a created device gives the
+/// // kernel 10.0.0.1/24.
+/// let own: IpCidr = "10.0.0.2/24".parse().unwrap();
+/// let mut cfg = TunConfig::new("synack0", &[own]);
+/// cfg.offload = true; // TSO/GRO super-segments with the kernel
+/// let dev = TunDevice::open(&cfg)?;
+/// let stack = NetStack::new(dev, &[own.addr])?;
+/// let listener = TcpListener::bind(&stack, "10.0.0.2:80").await?;
+/// let (_stream, peer) = listener.accept().await?; // e.g. curl http://10.0.0.2/
+/// println!("connection from {peer}");
+/// # Ok(())
+/// # }
+/// ```
 pub struct TunDevice {
     dev: TunIo,
     name: String,
