@@ -180,12 +180,15 @@ fn fig(v: &[f64], err: &Option<String>) -> Figure {
     }
 }
 
+/// One path's measurement.
+type Measure<'a> = Box<dyn Fn() -> Result<f64, String> + 'a>;
+
 /// The two rows; each repetition measures the four paths in turn.
 pub(crate) fn rows(plan: Plan, progress: bool) -> Vec<Row> {
     let mut v: [Vec<f64>; 4] = Default::default();
     let mut err: [Option<String>; 4] = Default::default();
     for rep in 0..plan.reps {
-        let runs: [(&str, Box<dyn Fn() -> Result<f64, String>>); 4] = [
+        let runs: [(&str, Measure<'_>); 4] = [
             (
                 "kernel → kernel (veth)",
                 Box::new(|| over_veth(Some(plan.bytes), 0)),
