@@ -87,7 +87,7 @@ fn main() {
             break;
         }
         // 4. The clock: 1 ms per turn; timers fire through handle_timeout.
-        now = now + Duration::from_millis(1);
+        now += Duration::from_millis(1);
         for st in [&mut client, &mut server] {
             if st.poll_timeout().is_some_and(|t| t <= now) {
                 st.handle_timeout(now);
