@@ -178,6 +178,27 @@ fn own_listeners_and_a_stack_without_decisions_answer_at_once() {
 }
 
 #[test]
+fn closing_the_intercept_forgets_held_syns_and_decisions() {
+    let mut s = Stack::new(quick_cfg(), [3; 16]);
+    s.add_address(ip("10.0.0.2"));
+    let l = s.listen_any(0).unwrap();
+    s.set_syn_decisions(Some(secs(2)));
+    let now = Instant::from_secs(1);
+    syn_at(&mut s, now, 1);
+    let req = s.poll_syn_request().unwrap();
+    s.close_listener(now, l);
+    assert_eq!(s.syn_requests_held(), 0);
+    assert_eq!(
+        s.decide_syn(now, &req, SynDecision::Accept),
+        Err(DecideError::Unknown)
+    );
+    // A new intercept answers at once until it asks for decisions.
+    s.listen_any(0).unwrap();
+    syn_at(&mut s, now, 1);
+    assert_eq!(drain(&mut s, now).len(), 1, "a SYN-ACK at once");
+}
+
+#[test]
 fn the_backlog_bounds_held_syns() {
     let mut cfg = quick_cfg();
     cfg.syn_backlog = 4;
