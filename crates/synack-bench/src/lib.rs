@@ -79,7 +79,7 @@ pub enum Scenarios {
     Wan,
     /// Only the tun2socks rows (kernel → synack's forwarder → kernel, and
     /// connections per second through it, next to kernel ↔ kernel over veth; part
-    /// of `Tun` too): needs root on Linux.
+    /// of `All`): needs root on Linux.
     Tun2socks,
 }
 
@@ -406,7 +406,10 @@ fn tun_rows(plan: &Plan, opts: &BenchOptions) -> Vec<Row> {
             opts.progress,
         );
     }
-    // Through the tun2socks forwarder (issue 15), when the TUN rows could run.
+    // Through the tun2socks forwarder (issue 15): in a full run and on their own.
+    if !matches!(opts.scenarios, Scenarios::All | Scenarios::Tun2socks) {
+        return rows;
+    }
     if let Some(why) = tun::unavailable() {
         let no = || Figure::NotRun(why.clone());
         for name in [tun2socks::BULK, tun2socks::CHURN] {

@@ -122,7 +122,7 @@ pub(crate) struct BenchArgs {
     /// synack, kernel ↔ smoltcp, synack sharing a bottleneck with CUBIC; needs root)
     /// or `tun2socks` (a kernel client through synack's tun2socks forwarder to a kernel
     /// server, Gbit/s and connections per second, beside kernel ↔ kernel over veth;
-    /// part of `tun`; needs root). Default: all.
+    /// needs root). Default: all.
     #[arg(long, value_name = "GROUP", default_value = "all")]
     pub(crate) only: synack_bench::Scenarios,
     /// Congestion control of the kernel's TCP in the TUN rows (e.g. `cubic`, `bbr`;
