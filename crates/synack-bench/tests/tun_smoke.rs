@@ -96,7 +96,10 @@ fn tun2socks_rows_run_or_say_why_not() {
     let names: Vec<&str> = report.rows.iter().map(|r| r.scenario.as_str()).collect();
     assert_eq!(
         names,
-        ["TUN, kernel → tun2socks → kernel", "TUN, tun2socks connections"],
+        [
+            "TUN, kernel → tun2socks → kernel",
+            "TUN, tun2socks connections"
+        ],
         "\n{report}"
     );
     for row in &report.rows {
