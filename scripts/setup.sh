@@ -21,6 +21,10 @@ command -v unshare >/dev/null 2>&1 || need+=(util-linux)
 command -v sysctl >/dev/null 2>&1 || need+=(procps)
 # `synack bench --only flood`: a SYN flood with spoofed sources (issue 16).
 command -v hping3 >/dev/null 2>&1 || need+=(hping3)
+# `synack tun2socks` interop test (crates/synack-cli/tests): a real SOCKS5 server
+# (Dante: CONNECT and UDP ASSOCIATE) and `dig` for DNS queries through the tunnel.
+command -v danted >/dev/null 2>&1 || [ -x /usr/sbin/danted ] || need+=(dante-server)
+command -v dig >/dev/null 2>&1 || need+=(dnsutils)
 # Deduplicate.
 mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u | sed '/^$/d')
 

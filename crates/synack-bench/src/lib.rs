@@ -36,6 +36,8 @@ mod synack_side;
 #[cfg(target_os = "linux")]
 mod tun;
 #[cfg(target_os = "linux")]
+mod tun2socks;
+#[cfg(target_os = "linux")]
 mod tun_smol;
 #[cfg(target_os = "linux")]
 mod wan;
@@ -80,6 +82,10 @@ pub enum Scenarios {
     /// Only the SYN flood rows (hping3 against `synack serve` and against a kernel
     /// listener, a kernel client connecting throughout): needs root and hping3.
     Flood,
+    /// Only the tun2socks rows (kernel → synack's forwarder → kernel, and
+    /// connections per second through it, next to kernel ↔ kernel over veth; part
+    /// of `All`): needs root on Linux.
+    Tun2socks,
 }
 
 impl Scenarios {
@@ -88,7 +94,7 @@ impl Scenarios {
     }
 
     fn tun(self) -> bool {
-        matches!(self, Scenarios::All | Scenarios::Tun)
+        matches!(self, Scenarios::All | Scenarios::Tun | Scenarios::Tun2socks)
     }
 
     fn wan(self) -> bool {
@@ -109,8 +115,9 @@ impl std::str::FromStr for Scenarios {
             "tun" => Ok(Scenarios::Tun),
             "wan" => Ok(Scenarios::Wan),
             "flood" => Ok(Scenarios::Flood),
+            "tun2socks" => Ok(Scenarios::Tun2socks),
             _ => Err(format!(
-                "unknown scenario group {s:?} (expected all, in-process, tun, wan or flood)"
+                "unknown scenario group {s:?} (expected all, in-process, tun, tun2socks, wan or flood)"
             )),
         }
     }
@@ -411,14 +418,37 @@ fn tun_notes() -> Vec<String> {
 
 #[cfg(target_os = "linux")]
 fn tun_rows(plan: &Plan, opts: &BenchOptions) -> Vec<Row> {
-    tun::rows(
-        tun::TunPlan {
-            bytes: plan.tun_bytes,
-            reps: plan.reps,
-            kernel_cc: opts.kernel_cc.clone(),
-        },
-        opts.progress,
-    )
+    let mut rows = Vec::new();
+    if opts.scenarios != Scenarios::Tun2socks {
+        rows = tun::rows(
+            tun::TunPlan {
+                bytes: plan.tun_bytes,
+                reps: plan.reps,
+                kernel_cc: opts.kernel_cc.clone(),
+            },
+            opts.progress,
+        );
+    }
+    // Through the tun2socks forwarder (issue 15): in a full run and on their own.
+    if !matches!(opts.scenarios, Scenarios::All | Scenarios::Tun2socks) {
+        return rows;
+    }
+    if let Some(why) = tun::unavailable() {
+        let no = || Figure::NotRun(why.clone());
+        for name in [tun2socks::BULK, tun2socks::CHURN] {
+            rows.push(Row::new(name, "-", true, no(), no(), ""));
+        }
+    } else {
+        rows.extend(tun2socks::rows(
+            tun2socks::Plan {
+                bytes: plan.tun_bytes,
+                conns: (plan.tun_bytes >> 20).clamp(50, 1000) as usize,
+                reps: plan.reps,
+            },
+            opts.progress,
+        ));
+    }
+    rows
 }
 
 #[cfg(not(target_os = "linux"))]

@@ -84,3 +84,44 @@ fn single_tun_paths_check_their_streams() {
         assert!(g > 0.0, "{path:?}");
     }
 }
+
+/// The tun2socks rows (issue 15): a kernel client through synack's forwarder to a
+/// kernel server, and the same pair over veth, every stream checked.
+#[test]
+fn tun2socks_rows_run_or_say_why_not() {
+    let report = synack_bench::run(&BenchOptions {
+        scenarios: Scenarios::Tun2socks,
+        ..BenchOptions::smoke()
+    });
+    let names: Vec<&str> = report.rows.iter().map(|r| r.scenario.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "TUN, kernel → tun2socks → kernel",
+            "TUN, tun2socks connections"
+        ],
+        "\n{report}"
+    );
+    for row in &report.rows {
+        if !is_root() {
+            assert!(
+                matches!(&row.synack, Figure::NotRun(why) if why.starts_with("needs root")),
+                "{}: {:?}",
+                row.scenario,
+                row.synack
+            );
+            continue;
+        }
+        assert!(
+            row.synack.value().is_some_and(|v| v > 0.0),
+            "{}: {:?}\n{report}",
+            row.scenario,
+            row.synack
+        );
+        let base = row.baseline.as_ref().expect("a veth baseline");
+        assert!(base.value.value().is_some_and(|v| v > 0.0), "{base:?}");
+    }
+    if !is_root() {
+        eprintln!("skipped the tun2socks transfers: not root (each row says so)");
+    }
+}

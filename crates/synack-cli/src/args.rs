@@ -28,6 +28,11 @@ pub(crate) enum Command {
     /// Accept every TCP connection arriving on a TUN device, whatever its destination,
     /// echo its bytes and log the original destination (tun2socks style).
     Intercept(InterceptArgs),
+    /// Forward every TCP connection and UDP flow arriving on a TUN device to its
+    /// destination through a SOCKS5 proxy (CONNECT, UDP ASSOCIATE) or the host's own
+    /// sockets (--direct). A TCP connection is answered only once the upstream
+    /// connected: a refusal reaches the client as "connection refused".
+    Tun2socks(Tun2socksArgs),
     /// Run packetdrill scripts against the engine, in virtual time.
     Packetdrill(PacketdrillArgs),
     /// Benchmark synack against smoltcp in the same run: bulk throughput, idle
@@ -117,6 +122,9 @@ pub(crate) struct BenchArgs {
     /// synack, kernel ↔ smoltcp, synack sharing a bottleneck with CUBIC; needs root)
     /// or `flood` (hping3 SYN-floods `synack serve` and a kernel listener while a
     /// kernel client keeps connecting; needs root and hping3). Default: all.
+    /// or `tun2socks` (a kernel client through synack's tun2socks forwarder to a kernel
+    /// server, Gbit/s and connections per second, beside kernel ↔ kernel over veth;
+    /// needs root). Default: all.
     #[arg(long, value_name = "GROUP", default_value = "all")]
     pub(crate) only: synack_bench::Scenarios,
     /// Congestion control of the kernel's TCP in the TUN rows (e.g. `cubic`, `bbr`;
@@ -236,6 +244,25 @@ pub(crate) struct ConnectArgs {
     /// after its SYN retransmissions (about 2 minutes).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub(crate) timeout: Option<Duration>,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("upstream").required(true).args(["socks5", "direct"])))]
+pub(crate) struct Tun2socksArgs {
+    #[command(flatten)]
+    pub(crate) tun: TunArgs,
+    /// The SOCKS5 proxy (no authentication): HOST:PORT.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub(crate) socks5: Option<String>,
+    /// Use the host's own sockets instead of a proxy.
+    #[arg(long)]
+    pub(crate) direct: bool,
+    /// Send DNS (port 53, UDP and TCP) to this server, whatever server was asked.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub(crate) dns: Option<String>,
+    /// How long an upstream connection may take before the client's SYN is dropped.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub(crate) connect_timeout: Duration,
 }
 
 #[derive(Debug, Args)]

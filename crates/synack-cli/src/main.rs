@@ -11,6 +11,7 @@ mod link;
 mod net;
 mod packetdrill;
 mod trace;
+mod tun2socks;
 
 use clap::Parser;
 
@@ -54,6 +55,7 @@ fn main() -> ExitCode {
         args::Command::Serve(a) => net::serve(a),
         args::Command::Connect(a) => net::connect(a),
         args::Command::Intercept(a) => net::intercept(a),
+        args::Command::Tun2socks(a) => tun2socks::run(a),
         args::Command::Packetdrill(a) => packetdrill::run(a),
         args::Command::Bench(a) => bench::run(a),
         args::Command::Link(a) => link::run(a),

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use synack::{LossyDevice, NetStack, TcpListener, TcpStream, TunConfig, TunDevice};
 
-fn runtime() -> Result<tokio::runtime::Runtime, String> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, String> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -15,6 +15,11 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
 
 /// Open the device and start a stack on it, with capture and trace if asked.
 fn open_stack(t: &TunArgs) -> Result<NetStack, String> {
+    open_stack_with(t, synack::Config::default())
+}
+
+/// [`open_stack`] from the engine configuration `base`.
+pub(crate) fn open_stack_with(t: &TunArgs, base: synack::Config) -> Result<NetStack, String> {
     check_prefixes(t)?;
     let mut cfg = TunConfig::new(t.tun.clone(), &t.addrs);
     cfg.kernel_addrs = t.host_addrs.clone();
@@ -34,14 +39,14 @@ fn open_stack(t: &TunArgs) -> Result<NetStack, String> {
         );
     }
     let mut b = NetStack::builder();
-    if let Some(min) = t.rto_min {
-        let base = synack::Config::default();
-        b = b.config(synack::Config {
+    b = b.config(match t.rto_min {
+        Some(min) => synack::Config {
             rto_min: min,
             rto_initial: base.rto_initial.max(min),
             ..base
-        });
-    }
+        },
+        None => base,
+    });
     for a in &t.addrs {
         b = b.address(a.addr);
         if let Some(bc) = a.broadcast() {
@@ -84,7 +89,7 @@ fn check_prefixes(t: &TunArgs) -> Result<(), String> {
 }
 
 /// Wait for Ctrl-C, then flush the capture.
-async fn until_interrupted(stack: &NetStack) {
+pub(crate) async fn until_interrupted(stack: &NetStack) {
     let _ = tokio::signal::ctrl_c().await;
     let _ = stack.flush_capture();
 }

@@ -29,7 +29,10 @@ pub mod udp;
 
 pub use config::{Config, Keepalive};
 pub use error::{ConnError, ConnectError, ListenError, RecvError, SendError};
-pub use stack::{ConnHandle, Event, ListenerHandle, Stack, StackStats, Transmit};
+pub use stack::{
+    ConnHandle, DecideError, Event, ListenerHandle, Stack, StackStats, SynDecision, SynRequest,
+    Transmit,
+};
 pub use tcp::fastopen;
 pub use tcp::syncookie::SynCookies;
 pub use tcp::{ConnInfo, ConnStats, SocketOptions};

@@ -31,6 +31,7 @@ use synack_wire::{
 
 mod api;
 mod buffers;
+mod decide;
 mod discard;
 mod fastopen;
 mod icmp;
@@ -40,8 +41,11 @@ mod limits;
 mod listen;
 mod output;
 mod syncookie;
+mod raw;
 mod time_wait;
 mod udp;
+
+pub use decide::{DecideError, SynDecision, SynRequest};
 
 /// Names one connection. Stale handles (of a connection that was freed) are detected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -267,6 +271,10 @@ pub struct Stack {
     tfo_cache: crate::tcp::fastopen::ClientCache,
     /// SYN cookie keys (RFC 4987 §3.6; tcp/syncookie.rs).
     cookies: crate::tcp::syncookie::CookieKeys,
+    /// SYNs held for the application's decision (stack/decide.rs); `None`: off.
+    decide: Option<Box<decide::SynDecisions>>,
+    /// Unhandled packets kept for the application (stack/raw.rs).
+    raw: raw::RawTap,
 }
 
 impl Stack {
@@ -314,6 +322,8 @@ impl Stack {
             mem_waiters: Vec::new(),
             orphans: 0,
             tfo_keys,
+            decide: None,
+            raw: raw::RawTap::default(),
             tfo_cache: Default::default(),
             cookies: crate::tcp::syncookie::CookieKeys::new(secret),
         }
@@ -395,6 +405,7 @@ impl Stack {
             self.retire_time_wait(now, ti);
         }
         self.handle_timeout_udp(now);
+        self.handle_timeout_decisions(now);
     }
 
     /// The next time [`handle_timeout`](Stack::handle_timeout) has work to do.
@@ -404,7 +415,12 @@ impl Stack {
             (a, None) => a,
             (None, b) => b,
         };
-        match (tcp, self.udp.next_deadline()) {
+        let t = match (tcp, self.udp.next_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, None) => a,
+            (None, b) => b,
+        };
+        match (t, self.decisions_deadline()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, None) => a,
             (None, b) => b,

@@ -152,6 +152,12 @@ pub(crate) async fn run<D: Device>(
 /// Turn engine events into wake-ups of the tasks waiting for them.
 fn dispatch_events(inner: &mut Inner, wakers: &mut Vec<Waker>) {
     dispatch_udp_events(inner, wakers);
+    if inner.engine.has_syn_requests() {
+        wakers.append(&mut inner.syn_waiters);
+    }
+    if inner.engine.has_unhandled() {
+        wakers.extend(inner.raw_waiter.take());
+    }
     while let Some(ev) = inner.engine.poll_event() {
         match ev {
             Event::Incoming(l) => {

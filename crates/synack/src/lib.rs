@@ -9,7 +9,11 @@
 //!   `AsyncRead` / `AsyncWrite`, `split` / `into_split`, `set_nodelay`, `set_linger`,
 //!   [`TcpStream::info`];
 //! - [`TcpListener::intercept`] accepts connections to any destination (VPN /
-//!   tun2socks); each stream's `local_addr()` is the original destination;
+//!   tun2socks); each stream's `local_addr()` is the original destination; with
+//!   [`TcpListener::decide_at_syn`] each SYN waits as a [`SynRequest`] until the
+//!   application accepts, refuses (RST), drops or answers it unreachable (ICMP);
+//! - [`RawPackets`] ([`NetStack::raw_packets`]): the packets the stack does not
+//!   handle, and packets of the application's own injected whole;
 //! - [`UdpSocket`] (`bind`, `connect`, `send_to` / `recv_from`, `send` / `recv`) and
 //!   [`UdpIntercept`], which yields datagrams to any destination with their original
 //!   destination and replies as it; the stack answers pings to its addresses;
@@ -61,12 +65,15 @@ mod addr;
 pub mod apps;
 mod capture;
 mod cidr;
+mod decide;
 mod device;
 mod driver;
 mod error;
+pub mod forward;
 mod listener;
 mod lossy;
 mod memory;
+mod raw;
 mod runtime;
 mod socket;
 mod stream;
@@ -76,10 +83,12 @@ mod udp;
 
 pub use addr::{ToSocketAddr, ToSocketAddrs};
 pub use cidr::IpCidr;
+pub use decide::SynRequest;
 pub use device::{Device, PacketBatch};
 pub use listener::TcpListener;
 pub use lossy::LossyDevice;
 pub use memory::{MemoryDevice, DEFAULT_QUEUE_PACKETS};
+pub use raw::RawPackets;
 pub use runtime::{NetStack, NetStackBuilder};
 pub use socket::TcpSocket;
 pub use stream::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, ReuniteError, TcpStream, WriteHalf};

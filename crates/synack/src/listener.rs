@@ -18,6 +18,28 @@ use synack_core::{ListenError, ListenerHandle};
 const EPHEMERAL_FIRST: u16 = 49152;
 
 /// A TCP listener on a [`NetStack`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> std::io::Result<()> {
+/// use synack::{MemoryDevice, NetStack, TcpListener, TcpStream};
+/// use tokio::io::AsyncWriteExt;
+/// let (a, b) = MemoryDevice::pair();
+/// let client = NetStack::new(a, &["10.0.0.1".parse().unwrap()])?;
+/// let server = NetStack::new(b, &["10.0.0.2".parse().unwrap()])?;
+/// let listener = TcpListener::bind(&server, "0.0.0.0:8080").await?;
+/// tokio::spawn(async move {
+///     while let Ok((mut s, _)) = listener.accept().await {
+///         let _ = s.write_all(b"hi\n").await;
+///     }
+/// });
+/// let mut c = TcpStream::connect(&client, "10.0.0.2:8080").await?;
+/// let mut line = String::new();
+/// tokio::io::AsyncReadExt::read_to_string(&mut c, &mut line).await?;
+/// assert_eq!(line, "hi\n");
+/// # Ok(())
+/// # }
+/// ```
 pub struct TcpListener {
     stack: StackRef,
     h: ListenerHandle,
@@ -135,7 +157,24 @@ impl TcpListener {
     /// and port that arrive on the device (for VPN / tun2socks use). Each accepted
     /// stream's [`local_addr`](TcpStream::local_addr) is the original destination.
     /// Specific listeners take precedence; one intercepting listener per stack
-    /// (`AddrInUse` otherwise).
+    /// (`AddrInUse` otherwise). To decide before the handshake completes (accept,
+    /// refuse, drop, unreachable), see [`decide_at_syn`](TcpListener::decide_at_syn).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// use synack::{MemoryDevice, NetStack, TcpListener, TcpStream};
+    /// let (a, b) = MemoryDevice::pair();
+    /// let client = NetStack::new(a, &["10.0.0.1".parse().unwrap()])?;
+    /// let tunnel = NetStack::new(b, &["10.0.0.2".parse().unwrap()])?;
+    /// let intercept = TcpListener::intercept(&tunnel).await?;
+    /// // Any destination: the tunnel answers as 203.0.113.9:443.
+    /// let _c = TcpStream::connect(&client, "203.0.113.9:443").await?;
+    /// let (s, _client) = intercept.accept().await?;
+    /// assert_eq!(s.local_addr()?, "203.0.113.9:443".parse().unwrap());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn intercept(stack: &NetStack) -> io::Result<TcpListener> {
         let mut inner = stack.stack.lock();
         inner.check_running()?;
@@ -194,6 +233,11 @@ impl TcpListener {
     /// The address listened on (`0.0.0.0:0` for an intercepting listener).
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         Ok(self.local)
+    }
+
+    /// The stack and the engine's handle of this listener.
+    pub(crate) fn parts(&self) -> (&StackRef, ListenerHandle) {
+        (&self.stack, self.h)
     }
 
     /// True for a listener made by [`intercept`](TcpListener::intercept).

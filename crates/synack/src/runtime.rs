@@ -39,6 +39,10 @@ pub(crate) struct Inner {
     pub(crate) udp: HashMap<synack_core::UdpHandle, crate::udp::UdpWaiters>,
     /// Intercepted UDP flows that expired, for `UdpIntercept::expired` (bounded).
     pub(crate) udp_expired: VecDeque<(std::net::SocketAddr, std::net::SocketAddr)>,
+    /// Tasks waiting for a SYN to decide (decide.rs).
+    pub(crate) syn_waiters: Vec<Waker>,
+    /// The task waiting for an unhandled packet (raw.rs).
+    pub(crate) raw_waiter: Option<Waker>,
 }
 
 impl Inner {
@@ -88,6 +92,8 @@ impl Inner {
             out.extend(u.write.take());
             out.extend(u.expired.take());
         }
+        out.append(&mut self.syn_waiters);
+        out.extend(self.raw_waiter.take());
     }
 }
 
@@ -216,6 +222,23 @@ impl std::ops::Deref for StackRef {
 }
 
 /// Builds a [`NetStack`]: engine configuration, addresses, capture and trace hooks.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> std::io::Result<()> {
+/// use synack::{Config, MemoryDevice, NetStack};
+/// let (dev, _peer) = MemoryDevice::pair();
+/// let stack = NetStack::builder()
+///     .config(Config { icmp_echo_intercepted: true, ..Config::default() })
+///     .address("10.0.0.2".parse().unwrap())
+///     .address("fd00::2".parse().unwrap())
+///     .secret([7; 16]) // repeatable ISNs and ports, for tests
+///     .capture(std::io::sink()) // a pcap of the device, e.g. to a File
+///     .build(dev)?;
+/// assert_eq!(stack.addresses().len(), 2);
+/// # Ok(())
+/// # }
+/// ```
 pub struct NetStackBuilder {
     config: Config,
     addresses: Vec<IpAddr>,
@@ -360,6 +383,8 @@ impl NetStackBuilder {
                 failure: None,
                 udp: HashMap::new(),
                 udp_expired: VecDeque::new(),
+                syn_waiters: Vec::new(),
+                raw_waiter: None,
             }),
             driver_wake: Notify::new(),
             start: tokio::time::Instant::now(),
@@ -385,6 +410,25 @@ impl NetStackBuilder {
 /// closed has finished its FIN exchange (retransmitting what the peer has not
 /// acknowledged) or given up, and what is left in TIME-WAIT is the engine's compact
 /// records. [`NetStack::shutdown`] waits for that. Cloning is cheap.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> std::io::Result<()> {
+/// use synack::{MemoryDevice, NetStack, TcpListener, TcpStream};
+/// let (a, b) = MemoryDevice::pair();
+/// let client = NetStack::new(a, &["10.0.0.1".parse().unwrap()])?;
+/// let server = NetStack::new(b, &["10.0.0.2".parse().unwrap()])?;
+/// let listener = TcpListener::bind(&server, "10.0.0.2:80").await?;
+/// let c = TcpStream::connect(&client, "10.0.0.2:80").await?;
+/// let (_s, peer) = listener.accept().await?;
+/// assert_eq!(peer, c.local_addr()?);
+/// assert_eq!(server.connection_count(), 1);
+/// drop(c);
+/// // Wait until the closed connection has finished its FIN exchange.
+/// client.shutdown_timeout(std::time::Duration::from_secs(5)).await;
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct NetStack {
     pub(crate) stack: StackRef,

@@ -276,6 +276,21 @@ impl Drop for StreamInner {
 }
 
 /// A TCP connection on a [`NetStack`], like `tokio::net::TcpStream`.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> std::io::Result<()> {
+/// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+/// let (mut client, mut server) = synack::doc_pair().await?; // 10.0.0.1 <-> 10.0.0.2:7
+/// client.write_all(b"GET / HTTP/1.0\r\n\r\n").await?;
+/// client.shutdown().await?; // FIN: the server reads to the end
+/// let mut req = Vec::new();
+/// server.read_to_end(&mut req).await?;
+/// assert!(req.starts_with(b"GET /"));
+/// println!("{:?}", server.info()?.state);
+/// # Ok(())
+/// # }
+/// ```
 pub struct TcpStream {
     inner: Arc<StreamInner>,
 }
@@ -369,6 +384,15 @@ impl TcpStream {
         stack.stack.kick();
         // Dropping this future before the handshake ends closes the attempt.
         let stream = TcpStream::from_inner(StreamInner::new(stack.stack.clone(), h));
+        poll_fn(|cx| stream.inner.poll_connected(cx)).await?;
+        Ok(stream)
+    }
+
+    /// A stream for the connection `h` the application already owns (registered in
+    /// `conns`), once its handshake completes: a connection accepted at SYN time.
+    pub(crate) async fn adopt_connected(stack: StackRef, h: ConnHandle) -> io::Result<TcpStream> {
+        stack.kick();
+        let stream = TcpStream::from_inner(StreamInner::new(stack, h));
         poll_fn(|cx| stream.inner.poll_connected(cx)).await?;
         Ok(stream)
     }

@@ -45,6 +45,59 @@ use std::net::IpAddr;
 use std::path::Path;
 use tun_rs::{AsyncDevice, DeviceBuilder};
 
+mod fd;
+
+/// Where a [`TunDevice`]'s packets cross: a device tun-rs opened, or a descriptor
+/// handed over ([`TunDevice::from_fd`], tun/fd.rs).
+enum TunIo {
+    Tun(AsyncDevice),
+    Fd(tokio::io::unix::AsyncFd<std::os::fd::OwnedFd>),
+}
+
+impl TunIo {
+    fn try_recv_vectored(&self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
+        match self {
+            TunIo::Tun(d) => d.try_recv_vectored(bufs),
+            TunIo::Fd(f) => fd::recv_vectored(f, bufs),
+        }
+    }
+
+    fn try_recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            TunIo::Tun(d) => d.try_recv(buf),
+            TunIo::Fd(f) => fd::recv_vectored(f, &mut [IoSliceMut::new(buf)]),
+        }
+    }
+
+    fn try_send_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        match self {
+            TunIo::Tun(d) => d.try_send_vectored(bufs),
+            TunIo::Fd(f) => fd::send_vectored(f, bufs),
+        }
+    }
+
+    fn try_send(&self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            TunIo::Tun(d) => d.try_send(buf),
+            TunIo::Fd(f) => fd::send_vectored(f, &[IoSlice::new(buf)]),
+        }
+    }
+
+    async fn readable(&self) -> io::Result<()> {
+        match self {
+            TunIo::Tun(d) => d.readable().await,
+            TunIo::Fd(f) => f.readable().await.map(|mut g| g.retain_ready()),
+        }
+    }
+
+    async fn writable(&self) -> io::Result<()> {
+        match self {
+            TunIo::Tun(d) => d.writable().await,
+            TunIo::Fd(f) => f.writable().await.map(|mut g| g.retain_ready()),
+        }
+    }
+}
+
 /// Largest packet read from the device: an IPv4 packet is at most 65,535 bytes, an
 /// IPv6 one 40 more (a GSO super-segment stays within the same limits).
 const MAX_READ: usize = 65_535 + 40;
@@ -103,8 +156,26 @@ impl TunConfig {
 }
 
 /// A Linux TUN device.
+///
+/// ```no_run
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> std::io::Result<()> {
+/// use synack::{IpCidr, NetStack, TcpListener, TunConfig, TunDevice};
+/// // Needs root or CAP_NET_ADMIN. synack is 10.0.0.2; a created device gives the
+/// // kernel 10.0.0.1/24.
+/// let own: IpCidr = "10.0.0.2/24".parse().unwrap();
+/// let mut cfg = TunConfig::new("synack0", &[own]);
+/// cfg.offload = true; // TSO/GRO super-segments with the kernel
+/// let dev = TunDevice::open(&cfg)?;
+/// let stack = NetStack::new(dev, &[own.addr])?;
+/// let listener = TcpListener::bind(&stack, "10.0.0.2:80").await?;
+/// let (_stream, peer) = listener.accept().await?; // e.g. curl http://10.0.0.2/
+/// println!("connection from {peer}");
+/// # Ok(())
+/// # }
+/// ```
 pub struct TunDevice {
-    dev: AsyncDevice,
+    dev: TunIo,
     name: String,
     created: bool,
     kernel: Vec<IpCidr>,
@@ -200,7 +271,7 @@ impl TunDevice {
         }
         let mtu = usize::from(dev.mtu().unwrap_or(cfg.mtu));
         Ok(TunDevice {
-            dev,
+            dev: TunIo::Tun(dev),
             name: cfg.name.clone(),
             created: !exists,
             kernel,

@@ -239,6 +239,8 @@ impl Stack {
         };
         // RFC 9293 §3.10.7.2 LISTEN.
         if flags.rst() {
+            // An RST may withdraw a SYN held for a decision (stack/decide.rs).
+            self.withdraw_syn(local, remote);
             return;
         }
         if flags.ack() {
@@ -267,6 +269,15 @@ impl Stack {
         if self.connection_count() >= self.cfg.max_connections {
             self.stats.connection_limit_drops += 1;
             return;
+        }
+        if Some(l) == self.any_listener && self.decide.is_some() {
+            // Intercepted: the application decides before anything is answered.
+            let used = self.listeners[l as usize]
+                .as_ref()
+                .map_or(0, |x| x.syn_received + x.accept_queue.len());
+            if self.hold_syn(now, local, remote, &p.tcp, used) {
+                return;
+            }
         }
         let iss = self.isn.isn(now, local, remote);
         let mut opts = SocketOptions::from_config(&self.cfg);

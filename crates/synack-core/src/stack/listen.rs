@@ -109,6 +109,8 @@ impl Stack {
         self.listen_map.retain(|_, v| *v != listener.0);
         if self.any_listener == Some(listener.0) {
             self.any_listener = None;
+            // SYNs held for its decisions go unanswered (stack/decide.rs).
+            self.set_syn_decisions(None);
         }
         for h in l.accept_queue {
             self.slots[h.idx as usize].app_owned = true;

@@ -404,7 +404,7 @@ impl Stack {
         } else if ip.protocol == icmp {
             self.handle_icmp_other(now, ip, bytes);
         } else {
-            self.stats.not_for_us += 1;
+            self.unhandled(bytes);
         }
     }
 
@@ -472,7 +472,7 @@ impl Stack {
         }
         if !self.is_local(ip.dst) {
             self.udp.stats.not_for_us += 1;
-            self.stats.not_for_us += 1;
+            self.unhandled(bytes);
             return;
         }
         self.udp.stats.no_socket += 1;
@@ -527,7 +527,7 @@ impl Stack {
             Err(Error::UnsupportedIcmp { .. }) => {
                 match IcmpRepr::parse_quoting(body, ip.src, ip.dst, PROTO_UDP) {
                     Ok(icmp) => self.handle_icmp_udp(now, &icmp),
-                    Err(Error::UnsupportedIcmp { .. }) => self.stats.not_for_us += 1,
+                    Err(Error::UnsupportedIcmp { .. }) => self.unhandled(bytes),
                     Err(_) => {
                         self.udp.stats.icmp_malformed += 1;
                         self.stats.malformed += 1;
@@ -538,7 +538,7 @@ impl Stack {
             Ok(_) => {
                 // Echo replies (we send no requests), errors about other protocols,
                 // neighbour discovery, ...
-                self.stats.not_for_us += 1;
+                self.unhandled(bytes);
                 return;
             }
             Err(_) => {
@@ -557,7 +557,7 @@ impl Stack {
             || no_icmp_errors(ip.src)
             || no_icmp_errors(ip.dst)
         {
-            self.stats.not_for_us += 1;
+            self.unhandled(bytes);
             return;
         }
         let mut p = vec![0u8; data.len() + 8 + ip.header_len()];
