@@ -15,6 +15,7 @@ mod pacing;
 mod rack;
 mod recovery;
 mod timers;
+mod tso;
 pub(crate) mod timewait;
 
 use crate::buffer::{RecvBuffer, SendBuffer};
