@@ -426,7 +426,8 @@ impl Connection {
         if len > 0
             && (off + len == self.send.len()
                 || (!retransmission && len > usize::from(self.mss))
-                || (self.has_records() && self.is_record_end(seq + len as u32)))
+                || (self.has_records() && self.is_record_end(seq + len as u32))
+                || (retransmission && self.is_syn_data_end(seq + len as u32)))
         {
             flags |= TcpFlags::PSH;
         }

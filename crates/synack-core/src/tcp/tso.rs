@@ -79,6 +79,13 @@ impl Connection {
         goal_segs.min(auto_segs) * mss
     }
 
+    /// True when `end` is where a Fast Open client's SYN data ended: sent again, that
+    /// data is the segment Linux queued with PSH (`tcp_send_syn_data`).
+    pub(super) fn is_syn_data_end(&self, end: crate::seq::Seq) -> bool {
+        self.tfo()
+            .is_some_and(|t| t.active && t.syn_data > 0 && end == self.iss + 1 + t.syn_data)
+    }
+
     /// The rate Linux would pace at, bytes per second (`tcp_update_pacing_rate`, or
     /// the controller's own rate, like BBR's), or `None` (unlimited) before an RTT
     /// sample.
