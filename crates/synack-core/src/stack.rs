@@ -38,6 +38,7 @@ mod input;
 mod invariants;
 mod limits;
 mod listen;
+mod notsent;
 mod output;
 mod time_wait;
 mod udp;

@@ -1148,8 +1148,7 @@ impl Run {
                 break;
             };
             let next_seq = first.seq.wrapping_add(total as u32);
-            if n.src != first.src || n.dst != first.dst || n.seq != next_seq || n.payload_len == 0
-            {
+            if n.src != first.src || n.dst != first.dst || n.seq != next_seq || n.payload_len == 0 {
                 break;
             }
             if n.payload_len < expected - total && n.payload_len != prev_len {
