@@ -11,7 +11,8 @@ use crate::config::Config;
 impl Connection {
     /// Bytes queued and not yet sent (Linux `write_seq - snd_nxt`).
     pub(crate) fn unsent_bytes(&self) -> usize {
-        let sent = self.snd_nxt.since(self.buf_seq) as usize;
+        // Before the SYN is acknowledged SND.NXT may sit below the first data byte.
+        let sent = self.snd_nxt.diff(self.buf_seq).max(0) as usize;
         self.send.len().saturating_sub(sent)
     }
 

@@ -123,6 +123,11 @@ impl Connection {
         if let Some(m) = self.opts.max_segment {
             mss = mss.min(m);
         }
+        if !passive {
+            // Lowered by an ICMP "fragmentation needed" (stack/icmp.rs): the SYN
+            // offers what the path carries (Linux advertises the route's MSS).
+            mss = mss.min(self.mss);
+        }
         options.mss = Some(mss);
         let offer_ws = if passive {
             self.ws_ok
