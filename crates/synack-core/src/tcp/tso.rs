@@ -6,13 +6,13 @@
 //!   the largest window the peer has offered (the whole of it when that window is at
 //!   most the default MSS, 536), rounded down to whole segments, never below one.
 //! - `tcp_tso_autosize` / `tcp_tso_segs`: about 1 ms of the pacing rate
-//!   (`sk_pacing_rate >> sk_pacing_shift`, a shift of 10), plus `gso_max >> (min_rtt
-//!   >> tcp_tso_rtt_log)` (`tcp_tso_rtt_log` = 9: with a round trip under about half a
-//!   millisecond a whole `gso_max`, halving for each further doubling), at least
-//!   `tcp_min_tso_segs` (2) segments, at most `gso_max`. Linux computes the pacing
-//!   rate whether or not anything paces (`tcp_update_pacing_rate`): cwnd (or what is
-//!   in flight, if more) over SRTT, times 200 % while cwnd is below half ssthresh and
-//!   120 % after; before any RTT sample the rate is unlimited.
+//!   (`sk_pacing_rate` shifted right by `sk_pacing_shift`, 10), plus `gso_max` shifted
+//!   right by the RTT in µs over 512 (`tcp_tso_rtt_log` = 9: with a round trip under
+//!   about half a millisecond a whole `gso_max`, halving for each further doubling),
+//!   at least `tcp_min_tso_segs` (2) segments, at most `gso_max`. Linux computes the
+//!   pacing rate whether or not anything paces (`tcp_update_pacing_rate`): cwnd (or
+//!   what is in flight, if more) over SRTT, times 200 % while cwnd is below half
+//!   ssthresh and 120 % after; before any RTT sample the rate is unlimited.
 //!
 //! RFC 9293 §3.7.1 only bounds each resulting segment by the MSS; the grouping into
 //! super-segments is Linux's choice, followed so that upstream's scripts see the same
