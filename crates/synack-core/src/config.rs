@@ -169,6 +169,12 @@ pub struct Config {
     /// 8 while the RTO is below `rto_max`). Orphans in FIN-WAIT-2 are bounded by
     /// `fin_wait2_timeout` instead.
     pub orphan_retries: u32,
+    /// A connection is writable only while fewer than this many bytes are queued and
+    /// not yet sent (Linux `tcp_notsent_lowat`, default `u32::MAX`: no limit); the
+    /// per-connection `TCP_NOTSENT_LOWAT` ([`Stack::set_notsent_lowat`]) overrides it.
+    ///
+    /// [`Stack::set_notsent_lowat`]: crate::Stack::set_notsent_lowat
+    pub notsent_lowat: u32,
     /// Maximum data queued for one TSO super-segment (bytes). 0 = one MSS per packet.
     pub tso_max: usize,
 
@@ -260,6 +266,7 @@ impl Default for Config {
             max_connections: 1 << 22,
             max_orphans: 65_536,
             orphan_retries: 0,
+            notsent_lowat: u32::MAX,
             tso_max: 0,
             udp_recv_buffer: 212_992,
             udp_send_buffer: 212_992,

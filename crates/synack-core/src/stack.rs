@@ -39,6 +39,7 @@ mod input;
 mod invariants;
 mod limits;
 mod listen;
+mod notsent;
 mod output;
 mod syncookie;
 mod raw;

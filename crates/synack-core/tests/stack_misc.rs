@@ -207,6 +207,34 @@ fn packet_too_big_lowers_the_mss_and_retransmits_smaller_segments() {
 }
 
 #[test]
+fn frag_needed_for_a_syn_with_data_resends_a_plain_syn_offering_the_smaller_mss() {
+    // Fast Open without a cookie (tcp_fastopen = 5): the SYN carries data.
+    let mut t = Lone::new(Config {
+        timestamps: false,
+        fastopen: 5,
+        ..quick_cfg()
+    });
+    let peer = t.peer;
+    let (h, n) = t
+        .stack
+        .connect_fastopen(t.now, peer, None, &[1u8; 1000], false)
+        .unwrap();
+    assert_eq!(n, 1000);
+    let syn = t.out().remove(0);
+    assert_eq!(syn.payload.len(), 1000);
+    assert_eq!(syn.tcp.options.mss, Some(1460));
+    icmp_about(&mut t, IcmpKind::PacketTooBig { mtu: 800 }, &syn);
+    // At once, as Linux: a plain SYN (a retransmission carries no data) offering
+    // 800 - 40 bytes.
+    let again = t.out();
+    assert_eq!(again.len(), 1, "{:?}", brief(&again));
+    assert!(again[0].payload.is_empty());
+    assert_eq!(again[0].seq(), syn.seq());
+    assert_eq!(again[0].tcp.options.mss, Some(760));
+    assert_eq!(t.stack.state(h), Some(State::SynSent));
+}
+
+#[test]
 fn ipv6_handshake_and_data() {
     let mut stack = Stack::new(quick_cfg(), [7; 16]);
     stack.add_address(ip("fd00::2"));

@@ -93,6 +93,13 @@ impl Stack {
                     c.mss = new_mss;
                     // RFC 1191 §6.5: retransmit what was too big at once.
                     c.snd_nxt = c.snd_una;
+                    if c.state == State::SynSent {
+                        // A SYN (with Fast Open data) was too big: it goes again now
+                        // as a retransmission, a plain SYN offering the smaller MSS
+                        // (Linux `tcp_v4_mtu_reduced` / `tcp_simple_retransmit`);
+                        // the data follows the handshake.
+                        c.retries = c.retries.max(1);
+                    }
                 }
                 return true;
             }

@@ -441,7 +441,13 @@ impl Connection {
         if !t.active {
             return false;
         }
-        let cookie = seg.options.fast_open.filter(|c| !c.is_request());
+        // A cookie our SYN did not ask for (it carried no Fast Open option: the
+        // cookie-less mode) is not cached (Linux `tcp_rcv_fastopen_synack` ignores an
+        // unsolicited cookie); RFC 7413 §4.1.2 has the server send one only on request.
+        let cookie = seg
+            .options
+            .fast_open
+            .filter(|c| !c.is_request() && t.option.is_some());
         let data_unacked = t.syn_data > 0 && seg_ack < iss + 1 + t.syn_data;
         let mut learned = Learned {
             mss: seg.options.mss.unwrap_or(0),

@@ -10,6 +10,7 @@ mod autotune;
 mod cc_trace;
 pub mod fastopen;
 pub(crate) mod input;
+mod notsent;
 mod output;
 mod pacing;
 mod rack;
@@ -17,6 +18,7 @@ mod recovery;
 pub(crate) mod syncookie;
 mod timers;
 pub(crate) mod timewait;
+mod tso;
 
 use crate::buffer::{RecvBuffer, SendBuffer};
 use crate::cc::{Algorithm, Congestion, CongestionControl};
@@ -436,6 +438,8 @@ pub(crate) struct Rare {
     /// Fingerprint of the last congestion state traced (tcp/cc_trace.rs), 0 before:
     /// only a traced connection has it.
     pub(crate) cc_trace_sig: u32,
+    /// `TCP_NOTSENT_LOWAT` set on this connection, 0 when unset (tcp/notsent.rs).
+    pub(crate) notsent_lowat: u32,
 }
 
 impl Connection {

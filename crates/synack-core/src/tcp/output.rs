@@ -123,6 +123,11 @@ impl Connection {
         if let Some(m) = self.opts.max_segment {
             mss = mss.min(m);
         }
+        if !passive {
+            // Lowered by an ICMP "fragmentation needed" (stack/icmp.rs): the SYN
+            // offers what the path carries (Linux advertises the route's MSS).
+            mss = mss.min(self.mss);
+        }
         options.mss = Some(mss);
         let offer_ws = if passive {
             self.ws_ok
@@ -210,8 +215,9 @@ impl Connection {
         let mss = usize::from(self.mss)
             .saturating_sub(self.data_options_len())
             .max(1);
+        // Offload super-segments are sized as Linux sizes them (tso.rs).
         let max_seg = if env.cfg.tso_max > mss {
-            env.cfg.tso_max
+            self.tso_size_goal(env.cfg, mss)
         } else {
             mss
         };
@@ -292,8 +298,13 @@ impl Connection {
         }
         let off = self.snd_nxt.since(self.buf_seq) as usize;
         let avail = self.send.len().saturating_sub(off);
-        let flight = self.snd_nxt.since(self.snd_una);
-        let pipe = self.flight_for_send();
+        // A Fast Open server's SYN-ACK, still unacknowledged in SYN-RECEIVED, takes
+        // no room in either window: Linux starts the child socket at SND.UNA =
+        // ISS + 1 (`tcp_create_openreq_child`) and retransmits the SYN-ACK from the
+        // request, so the peer's first window and cwnd hold that many data bytes.
+        let syn = u32::from(self.snd_una == self.iss && self.state == State::SynReceived);
+        let flight = self.snd_nxt.since(self.snd_una) - syn;
+        let pipe = self.flight_for_send().saturating_sub(syn);
         if flight == 0 && avail > 0 && self.snd_nxt == self.snd_max && env.cfg.slow_start_after_idle
         {
             // RFC 5681 §4.1 / RFC 7661 §4.4: after an idle period longer than the
@@ -341,6 +352,15 @@ impl Connection {
             }
         }
         let retransmission = self.snd_nxt < self.snd_max;
+        if retransmission && max_seg > mss {
+            // The SYN's data goes again as the one super-segment it was, not
+            // merged with what was queued after it (Linux resends the skb as it is).
+            if let Some(end) = self.tfo().map(|t| self.iss + 1 + t.syn_data) {
+                if self.snd_nxt < end {
+                    len = len.min(end.since(self.snd_nxt) as usize);
+                }
+            }
+        }
         if retransmission && pipe > 0 && len < mss && len < avail {
             // Go-back-N: the window cuts this segment short while ACKs are still due;
             // wait for room for a whole one rather than resend a sliver (unless a
@@ -353,7 +373,7 @@ impl Connection {
         let fin = fin_seq.is_some_and(|f| self.snd_nxt + len as u32 == f && len == avail);
         if len == 0 && !fin {
             // RFC 9293 §3.8.6.1: with data waiting and a zero window, probe.
-            if avail > 0 && self.snd_wnd == 0 && flight == 0 && self.persist_at.is_none() {
+            if avail > 0 && self.snd_wnd == 0 && flight + syn == 0 && self.persist_at.is_none() {
                 self.persist_at = Some(env.now.add_micros(self.rtt.rto_us()));
             }
             return None;
@@ -365,12 +385,10 @@ impl Connection {
             // Minshall's variant (Linux tcp_nagle_check): only one sub-MSS segment
             // may be unacknowledged at a time.
             let small_outstanding = self.snd_sml > self.snd_una && self.snd_sml <= self.snd_nxt;
-            // The SYN of a Fast Open server still in SYN-RECEIVED is not data in
-            // flight (RFC 1122 §4.2.3.4 holds back small segments behind data).
-            let syn_only = flight == 1 && self.snd_una == self.iss;
+            // (`flight` leaves out the SYN of a Fast Open server still in
+            // SYN-RECEIVED: it is not data in flight, RFC 1122 §4.2.3.4.)
             let nagle_ok = self.opts.nodelay
                 || flight == 0
-                || syn_only
                 || self.fin_queued
                 || (env.cfg.nagle_minshall && !small_outstanding);
             let half_window = self.max_snd_wnd > 0 && len as u32 >= self.max_snd_wnd / 2;
@@ -413,13 +431,16 @@ impl Connection {
         if len > 0
             && (off + len == self.send.len()
                 || (!retransmission && len > usize::from(self.mss))
-                || (self.has_records() && self.is_record_end(seq + len as u32)))
+                || (self.has_records() && self.is_record_end(seq + len as u32))
+                || (retransmission && self.is_syn_data_end(seq + len as u32)))
         {
             flags |= TcpFlags::PSH;
         }
         let repr = self.header(env, seq, flags);
         let end = seq + len as u32 + u32::from(fin);
-        if len > 0 && len < usize::from(self.mss) && end > self.snd_sml {
+        // Minshall's small-segment mark counts new data only: Linux updates it in
+        // `tcp_write_xmit`, never for a retransmission.
+        if !retransmission && len > 0 && len < usize::from(self.mss) && end > self.snd_sml {
             self.snd_sml = end;
         }
         if seq == self.snd_nxt {

@@ -82,6 +82,7 @@ const SYMBOLS: &[(&str, i64)] = &[
     ("TCP_CONGESTION", 13),
     ("TCP_USER_TIMEOUT", 18),
     ("TCP_FASTOPEN", 23),
+    ("TCP_NOTSENT_LOWAT", 25),
     ("TCP_INQ", 36),
     ("TCP_CM_INQ", 36),
     ("SO_ZEROCOPY", 60),

@@ -123,6 +123,7 @@ pub(super) fn interpret_command(cmd: &str, cfg: &mut Config) -> CommandEffect {
             ("tcp_orphan_retries", _) => {
                 parse_u32(&value).map(|v| cfg.orphan_retries = v).is_some()
             }
+            ("tcp_notsent_lowat", _) => parse_u32(&value).map(|v| cfg.notsent_lowat = v).is_some(),
             ("tcp_max_orphans", _) => parse_u32(&value)
                 .map(|v| cfg.max_orphans = v as usize)
                 .is_some(),

@@ -53,7 +53,9 @@ use crate::ast::{
     Direction, Event, EventKind, EventTime, PacketBody, PacketEvent, Script, TcpSegmentSpec,
 };
 use divergences::{Divergences, Side};
-use packet::{build_tcp, compare, encode_options, inbound_tos, parse_outbound, InboundTcp};
+use packet::{
+    build_tcp, compare, encode_options, inbound_tos, parse_outbound, InboundTcp, Outbound,
+};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
 use std::io::Write;
@@ -1049,7 +1051,13 @@ impl Run {
             return Err(fail_with(e.line, message, p.to_string(), actual));
         };
         self.now = self.now.max(c.time);
-        let o = parse_outbound(&c.bytes).map_err(|m| fail(e.line, m))?;
+        let mut o = parse_outbound(&c.bytes).map_err(|m| fail(e.line, m))?;
+        let mut c = c;
+        if o.payload_len > 0 && o.payload_len < usize::from(t.payload_len) {
+            let (last, time) = self.aggregate(e.line, &o, usize::from(t.payload_len), deadline)?;
+            o = last;
+            c.time = time;
+        }
         let key = (o.src.port(), o.dst.port());
         let flow = self.flows.entry(key).or_default();
         // The ISN is learned from the first SYN of the connection and kept, as
@@ -1105,6 +1113,64 @@ impl Run {
             ));
         }
         Ok(())
+    }
+}
+
+impl Run {
+    /// Upstream packetdrill's TSO aggregation (`run_packet.c`, on unless
+    /// `--strict_segments`): when a `>` line expects more payload than the packet that
+    /// came, the packets that follow on the same flow are joined to it until the
+    /// payload adds up, so a script written for one super-segment also matches the
+    /// smaller ones Linux sizes from its pacing rate. Each piece but the last must be
+    /// as long as the one before it; the result has the first piece's sequence
+    /// number, the last piece's header otherwise, and the last piece's time.
+    fn aggregate(
+        &mut self,
+        line: usize,
+        first: &Outbound,
+        expected: usize,
+        deadline: u64,
+    ) -> Result<(Outbound, u64), Stop> {
+        let mut total = first.payload_len;
+        let mut prev_len = first.payload_len;
+        let mut joined = first.clone();
+        let mut time = self.now;
+        while total < expected {
+            while self.queue.is_empty() {
+                if !self.step_timer(deadline)? {
+                    break;
+                }
+            }
+            let Some(next) = self.queue.front() else {
+                break;
+            };
+            let Ok(n) = parse_outbound(&next.bytes) else {
+                break;
+            };
+            let next_seq = first.seq.wrapping_add(total as u32);
+            if n.src != first.src || n.dst != first.dst || n.seq != next_seq || n.payload_len == 0 {
+                break;
+            }
+            if n.payload_len < expected - total && n.payload_len != prev_len {
+                return Err(fail(
+                    line,
+                    format!(
+                        "fragment payload: expected {prev_len} bytes vs actual {} bytes; total payload: expected {expected} bytes vs actual {} bytes",
+                        n.payload_len,
+                        total + n.payload_len
+                    ),
+                ));
+            }
+            time = next.time;
+            self.now = self.now.max(time);
+            self.queue.pop_front();
+            total += n.payload_len;
+            prev_len = n.payload_len;
+            joined = n;
+        }
+        joined.seq = first.seq;
+        joined.payload_len = total;
+        Ok((joined, time))
     }
 }
 

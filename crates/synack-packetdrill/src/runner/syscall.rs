@@ -40,6 +40,8 @@ pub(super) struct SockOpts {
     nodelay: bool,
     pub(super) maxseg: Option<u16>,
     user_timeout_ms: Option<u64>,
+    /// TCP_NOTSENT_LOWAT, 0 when unset.
+    notsent_lowat: u32,
     linger2: Option<i64>,
     syncnt: Option<u32>,
     /// TCP_CONGESTION.
@@ -263,6 +265,7 @@ impl Run {
         if o.rcvbuf.is_some() || o.sndbuf.is_some() {
             self.stack.set_buffer_sizes(h, o.sndbuf, o.rcvbuf);
         }
+        self.stack.set_notsent_lowat(h, o.notsent_lowat);
     }
 
     /// Start a system call event (any pending blocking call has finished).
@@ -825,7 +828,7 @@ impl Run {
                     if self.stack.recv_queue(h) > 0 {
                         m |= POLLIN | POLLRDNORM;
                     }
-                    if snd_shut || self.stack.send_capacity(h) > 0 {
+                    if snd_shut || self.stack.is_writable(h) {
                         m |= POLLOUT | POLLWRNORM;
                     }
                 }
@@ -1078,6 +1081,8 @@ impl Run {
                 o.user_timeout_ms = Some(v as u64);
             }
             (6, 12) => {}
+            // TCP_NOTSENT_LOWAT.
+            (6, 25) => o.notsent_lowat = int()?.clamp(0, i64::from(u32::MAX)) as u32,
             (6, 13) => {
                 // TCP_CONGESTION: a name as Linux takes it ("cubic", "reno", "bbr").
                 let Expr::Str { text, .. } = val_expr else {
@@ -1144,6 +1149,7 @@ impl Run {
             (6, 6) => i64::from(o.keepcnt.unwrap_or(9)),
             (6, 7) => i64::from(o.syncnt.unwrap_or(6)),
             (6, 18) => o.user_timeout_ms.unwrap_or(0) as i64,
+            (6, 25) => i64::from(o.notsent_lowat),
             _ => {
                 return Err(Stop::Skip(format!(
                     "line {line}: getsockopt {level}/{name} is not supported"
