@@ -182,3 +182,48 @@ fn seq_graph_other_direction_and_empty() {
     let doc = Document::parse(&svg).unwrap();
     assert_eq!(count(&doc, "line", "data"), 0);
 }
+
+/// Vertices of the ACK line and ends of the data lines of a time-sequence graph.
+fn plotted_points(doc: &Document<'_>) -> Vec<(f64, f64)> {
+    let num = |n: &Node<'_, '_>, k: &str| n.attribute(k).unwrap().parse::<f64>().unwrap();
+    let mut pts = Vec::new();
+    for n in doc.descendants() {
+        if n.has_tag_name("line") && has_class(&n, "data") {
+            pts.push((num(&n, "x1"), num(&n, "y1")));
+            pts.push((num(&n, "x2"), num(&n, "y2")));
+        } else if n.has_tag_name("polyline") && has_class(&n, "ackline") {
+            let v: Vec<f64> = n
+                .attribute("points")
+                .unwrap()
+                .split([' ', ','])
+                .filter(|s| !s.is_empty())
+                .map(|s| s.parse().unwrap())
+                .collect();
+            pts.extend(v.chunks(2).map(|c| (c[0], c[1])));
+        }
+    }
+    pts
+}
+
+#[test]
+fn seq_graph_legend_leaves_the_data_clear() {
+    // A small transfer: the last ACK rises at the right edge, through the bottom
+    // right corner (issue 17 audit); and a bulk one, whose bottom right is empty.
+    for (name, tl) in [("small", client_close()), ("bulk", bulk(60, Some(30)))] {
+        let svg = render_seq_graph(&tl, &SeqGraphOptions::default());
+        dump(&format!("seq_graph_legend_{name}.svg"), &svg);
+        let doc = Document::parse(&svg).unwrap();
+        let legend = doc
+            .descendants()
+            .find(|n| n.has_tag_name("rect") && has_class(n, "legend"))
+            .expect("a legend");
+        let num = |k: &str| legend.attribute(k).unwrap().parse::<f64>().unwrap();
+        let (x, y, w, h) = (num("x"), num("y"), num("width"), num("height"));
+        let pts = plotted_points(&doc);
+        assert!(!pts.is_empty(), "{name}");
+        for p in pts {
+            let inside = p.0 > x && p.0 < x + w && p.1 > y && p.1 < y + h;
+            assert!(!inside, "{name}: {p:?} under the legend at {x},{y} {w}x{h}");
+        }
+    }
+}
