@@ -705,3 +705,62 @@ fn unknown_congestion_control_and_rate_units_are_one_line_errors() {
     assert_one_line_error(&synack(&["demo", "--rate", "100furlongs"]), "unit");
     assert_one_line_error(&synack(&["demo", "--queue", "2bdp"]), "--rate");
 }
+
+#[test]
+fn seq_graph_legend_leaves_the_data_clear() {
+    // The default demo's 5 bytes: the last ACK rises at the right edge, where the
+    // legend used to sit (issue 17 audit); and a lossy 64 KiB transfer.
+    for (name, extra) in [
+        ("small", vec![]),
+        (
+            "lossy64k",
+            vec!["--bytes", "64K", "--loss", "0.1", "--seed", "2"],
+        ),
+    ] {
+        let path = tmp(&format!("seq-{name}.svg"));
+        let mut a = vec!["demo", "--seq-graph", path.to_str().unwrap()];
+        a.extend(extra);
+        let o = synack(&a);
+        assert!(o.status.code().is_some_and(|c| c <= 1), "{}", stderr(&o));
+        let svg = std::fs::read_to_string(&path).unwrap();
+        let doc = roxmltree::Document::parse(&svg).expect("well-formed SVG");
+        let cls = |n: &roxmltree::Node<'_, '_>, c: &str| {
+            n.attribute("class")
+                .is_some_and(|v| v.split_whitespace().any(|x| x == c))
+        };
+        let num = |n: &roxmltree::Node<'_, '_>, k: &str| -> f64 {
+            n.attribute(k).unwrap().parse().unwrap()
+        };
+        let legend = doc
+            .descendants()
+            .find(|n| n.has_tag_name("rect") && cls(n, "legend"))
+            .expect("a legend");
+        let (x, y) = (num(&legend, "x"), num(&legend, "y"));
+        let (w, h) = (num(&legend, "width"), num(&legend, "height"));
+        let mut pts = Vec::new();
+        for n in doc.descendants() {
+            if n.has_tag_name("line") && (cls(&n, "data") || cls(&n, "retx")) {
+                pts.push((num(&n, "x1"), num(&n, "y1")));
+                pts.push((num(&n, "x2"), num(&n, "y2")));
+            } else if n.has_tag_name("polyline") && cls(&n, "ackline") {
+                let v: Vec<f64> = n
+                    .attribute("points")
+                    .unwrap()
+                    .split([' ', ','])
+                    .filter(|s| !s.is_empty())
+                    .map(|s| s.parse().unwrap())
+                    .collect();
+                // Every vertex and the middle of every leg of the step line.
+                for c in v.chunks(2).collect::<Vec<_>>().windows(2) {
+                    pts.push((c[0][0], c[0][1]));
+                    pts.push(((c[0][0] + c[1][0]) / 2.0, (c[0][1] + c[1][1]) / 2.0));
+                }
+            }
+        }
+        assert!(!pts.is_empty(), "{name}");
+        for p in pts {
+            let inside = p.0 > x && p.0 < x + w && p.1 > y && p.1 < y + h;
+            assert!(!inside, "{name}: {p:?} under the legend at {x},{y} {w}x{h}");
+        }
+    }
+}
