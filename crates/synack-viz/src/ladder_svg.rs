@@ -2,6 +2,9 @@
 //! time on the sender's line to its arrival on the receiver's line (lost ones end in an
 //! X halfway), labels along the arrows, state boxes at each change, a time axis, and
 //! long idle gaps (such as TIME-WAIT's 2*MSL) compressed behind a visible break.
+//! Labels never overlap (label_place.rs finds each a free place); where arrows crowd,
+//! the layout makes room, and a label that still finds none is left out, kept as the
+//! arrow's hover title and counted under the picture.
 
 use crate::format::fmt_time;
 use crate::label_place::{self, Obstacles, Rect};
