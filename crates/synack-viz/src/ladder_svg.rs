@@ -289,7 +289,8 @@ pub fn render_svg_ladder(tl: &Timeline, opts: &LadderSvgOptions) -> String {
     let mut best: Option<(YMap, Vec<Arrow>, usize)> = None;
     let (ymap, arrows, left_out) = loop {
         let ymap = layout(&rows, &arrivals, tl, max_gap, &room);
-        let (arrows, failed) = arrange(tl, &rows, &ends, &ymap, lx, rx, &first);
+        let last = round + 1 == ROOM_ROUNDS;
+        let (arrows, failed) = arrange(tl, &rows, &ends, &ymap, lx, rx, &first, last);
         round += 1;
         let n = failed.len();
         if best.as_ref().is_none_or(|b| n < b.2) {
@@ -485,8 +486,9 @@ const ROOM_ROUNDS: usize = 5;
 const ROOM_STEP: f64 = 14.0;
 
 /// The arrows of a laid-out ladder and their labels: bursts labelled at their ends,
-/// every other label placed where it overlaps nothing. Returns the arrows and the
-/// rows whose label found no place.
+/// every other label placed where it overlaps nothing (with `shorten`, a label with
+/// no place for its whole text tries flags, seq and ack only). Returns the arrows and
+/// the rows whose label found no place.
 fn arrange(
     tl: &Timeline,
     rows: &[Row],
@@ -495,6 +497,7 @@ fn arrange(
     lx: f64,
     rx: f64,
     first: &[usize],
+    shorten: bool,
 ) -> (Vec<Arrow>, Vec<usize>) {
     // Bursts: a run of plain segments from one sender, each leaving before the one
     // before it arrives, would draw a fan of labels on top of each other. Only the
@@ -623,7 +626,8 @@ fn arrange(
         let a = &mut arrows[k];
         let e = &tl.entries[a.entry];
         let Some(seg) = e.segment() else { continue };
-        let mut label = tl.segment_parts(a.sender, seg, false, 0).join(" ");
+        let parts = tl.segment_parts(a.sender, seg, false, 0);
+        let mut label = parts.join(" ");
         if let Some(n) = burst_of[a.ri] {
             label = format!("{label} (1 of a burst of {n})");
         }
@@ -647,8 +651,33 @@ fn arrange(
         };
         let angle = (q.1 - p.1).atan2(q.0 - p.0).to_degrees();
         let w = label.chars().count() as f64 * CHAR_W;
-        match label_place::place(&mut obstacles, Some(k), p, q, w, a.lost) {
-            Some(c) => a.label = Some((c, angle, label)),
+        if let Some(c) = label_place::place(&mut obstacles, Some(k), p, q, w, a.lost) {
+            a.label = Some((c, angle, label));
+            continue;
+        }
+        // In the last round, a label that found no place tries its short form: the
+        // flags, seq and ack, and "…" (the whole label stays the arrow's title).
+        let short = shorten
+            .then(|| {
+                let mut kept: Vec<&str> = parts
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, p)| *i == 0 || p.starts_with("seq=") || p.starts_with("ack="))
+                    .map(|(_, p)| p.as_str())
+                    .collect();
+                kept.push("…");
+                if a.lost {
+                    kept.push("(lost)");
+                }
+                kept.join(" ")
+            })
+            .filter(|sh| sh.chars().count() < label.chars().count());
+        let placed = short.and_then(|sh| {
+            let w = sh.chars().count() as f64 * CHAR_W;
+            label_place::place(&mut obstacles, Some(k), p, q, w, a.lost).map(|c| (c, sh))
+        });
+        match placed {
+            Some((c, sh)) => a.label = Some((c, angle, sh)),
             None => failed.push(a.ri),
         }
     }
