@@ -290,7 +290,7 @@ pub fn render_svg_ladder(tl: &Timeline, opts: &LadderSvgOptions) -> String {
     let (ymap, arrows, left_out) = loop {
         let ymap = layout(&rows, &arrivals, tl, max_gap, &room);
         let last = round + 1 == ROOM_ROUNDS;
-        let (arrows, failed) = arrange(tl, &rows, &ends, &ymap, lx, rx, &first, last);
+        let (arrows, failed) = arrange(tl, &rows, &ends, &ymap, (lx, rx), &first, last);
         round += 1;
         let n = failed.len();
         if best.as_ref().is_none_or(|b| n < b.2) {
@@ -494,8 +494,7 @@ fn arrange(
     rows: &[Row],
     ends: &[Option<usize>],
     ymap: &YMap,
-    lx: f64,
-    rx: f64,
+    (lx, rx): (f64, f64),
     first: &[usize],
     shorten: bool,
 ) -> (Vec<Arrow>, Vec<usize>) {
