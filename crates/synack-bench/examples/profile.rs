@@ -1,6 +1,8 @@
 //! One scenario on one stack, for profilers:
 //! `profile bulk synack|smoltcp [MTU] [MiB]`, `profile churn synack|smoltcp [TIME-WAIT] [count]`
-//! or, as root on Linux, `profile tun veth|k2s|s2k|k2smol|smol2k [MiB]` (one TUN path).
+//! or, as root on Linux, `profile tun veth|k2s|s2k|k2smol|smol2k [MiB]` (one TUN path)
+//! or `profile tun http-file|http-mem|http-file-offload|http-mem-offload [MiB]` (curl
+//! downloading from synack's HTTP server).
 
 use synack_bench::Side;
 
@@ -20,6 +22,10 @@ fn main() {
             Some("s2k") => TunPath::SynackToKernel,
             Some("k2smol") => TunPath::KernelToSmoltcp,
             Some("smol2k") => TunPath::SmoltcpToKernel,
+            Some("http-file") => TunPath::HttpFile { offload: false },
+            Some("http-mem") => TunPath::HttpMemory { offload: false },
+            Some("http-file-offload") => TunPath::HttpFile { offload: true },
+            Some("http-mem-offload") => TunPath::HttpMemory { offload: true },
             _ => TunPath::KernelToSynack,
         };
         let mib: u64 = a.get(2).and_then(|x| x.parse().ok()).unwrap_or(1024);

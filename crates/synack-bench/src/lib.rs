@@ -37,6 +37,7 @@ mod synack_side;
 mod tun;
 #[cfg(target_os = "linux")]
 mod tun2socks;
+mod tun_http;
 #[cfg(target_os = "linux")]
 mod tun_smol;
 #[cfg(target_os = "linux")]
@@ -413,6 +414,7 @@ fn tun_notes() -> Vec<String> {
     vec![
         format!("TUN rows: the Linux kernel is the peer, over a TUN device in a fresh network namespace (MTU 1500); synack uses vnet_hdr offloads (it receives TSO/GRO super-segments whole and sends up to 64 KiB TSO frames the kernel cuts), smoltcp a plain TUN device (one read/write per packet, it has no offloads); synack's buffers autotune (its defaults: receive 128 KiB growing with the measured bandwidth-delay product up to 6 MiB, send 64 KiB growing with cwnd up to 4 MiB; the kernel autotunes its receive buffer up to {rmem}), smoltcp's 256 KiB (with 4 MiB its window overruns the TUN queue and losses cut its rate about 4x); synack runs on a current-thread tokio runtime (driver and application on one thread), smoltcp in a plain loop on one thread; the reference is kernel to kernel over a veth pair in the same run"),
         "TUN rows: Gbit/s at the receiver, from accept to end of stream; every byte is compared with the sent pattern on the receiving side and the byte count checked; each repetition runs all five paths in turn".to_string(),
+        "HTTP rows: the kernel's curl downloads one file from synack::apps::http_serve (what `synack serve --http` runs) over a TUN device, plain (MTU 1500) and with vnet_hdr offloads, on the TUN rows' current-thread runtime; the baseline is the same library answering the same request with the same bytes from memory on the same kind of device; curl writes to /dev/null (as a user timing a download would) and its byte count is checked; the content is checked byte for byte in the tests and by `profile tun http-*` (through a pipe to a checker, which on two cores costs a third busy process); Gbit/s from accept to the end of curl's output; each repetition runs the four downloads in turn".to_string(),
     ]
 }
 
@@ -428,6 +430,7 @@ fn tun_rows(plan: &Plan, opts: &BenchOptions) -> Vec<Row> {
             },
             opts.progress,
         );
+        rows.extend(tun_http::rows(plan.tun_bytes, plan.reps, opts.progress));
     }
     // Through the tun2socks forwarder (issue 15): in a full run and on their own.
     if !matches!(opts.scenarios, Scenarios::All | Scenarios::Tun2socks) {
@@ -453,13 +456,18 @@ fn tun_rows(plan: &Plan, opts: &BenchOptions) -> Vec<Row> {
 
 #[cfg(not(target_os = "linux"))]
 fn tun_rows(_plan: &Plan, _opts: &BenchOptions) -> Vec<Row> {
-    ["TUN, kernel → synack", "TUN, synack → kernel"]
-        .into_iter()
-        .map(|name| {
-            let why = || Figure::NotRun("needs Linux (TUN, network namespaces)".into());
-            Row::new(name, "Gbit/s", true, why(), why(), "")
-        })
-        .collect()
+    [
+        "TUN, kernel → synack",
+        "TUN, synack → kernel",
+        "TUN, serve --http → curl",
+        "TUN, serve --http → curl, offload",
+    ]
+    .into_iter()
+    .map(|name| {
+        let why = || Figure::NotRun("needs Linux (TUN, network namespaces)".into());
+        Row::new(name, "Gbit/s", true, why(), why(), "")
+    })
+    .collect()
 }
 
 #[cfg(target_os = "linux")]
@@ -812,6 +820,17 @@ pub enum TunPath {
     KernelToSmoltcp,
     /// smoltcp → kernel over a plain TUN device.
     SmoltcpToKernel,
+    /// The kernel's `curl` downloading a file from `synack::apps::http_serve` over
+    /// TUN, with vnet_hdr offloads or plain.
+    HttpFile {
+        /// Whether the device uses vnet_hdr offloads.
+        offload: bool,
+    },
+    /// The kernel's `curl` downloading the same bytes, answered from memory.
+    HttpMemory {
+        /// Whether the device uses vnet_hdr offloads.
+        offload: bool,
+    },
 }
 
 /// One verified transfer of `bytes` over one TUN path; returns Gbit/s at the
@@ -827,6 +846,30 @@ pub fn tun_once(path: TunPath, bytes: u64) -> Result<f64, String> {
         TunPath::SynackToKernel => tun::synack_send(bytes)?.measured,
         TunPath::KernelToSmoltcp => tun_smol::smol_receive(bytes)?,
         TunPath::SmoltcpToKernel => tun_smol::smol_send(bytes)?,
+        TunPath::HttpFile { offload } => {
+            if let Some(why) = tun_http::unavailable() {
+                return Err(why);
+            }
+            let served = tun_http::Served::new(bytes)?;
+            tun_http::download(
+                &served,
+                offload,
+                tun_http::Body::File,
+                tun_http::Check::EveryByte,
+            )?
+        }
+        TunPath::HttpMemory { offload } => {
+            if let Some(why) = tun_http::unavailable() {
+                return Err(why);
+            }
+            let served = tun_http::Served::new(bytes)?;
+            tun_http::download(
+                &served,
+                offload,
+                tun_http::Body::Memory,
+                tun_http::Check::EveryByte,
+            )?
+        }
     };
     Ok(m.gbps())
 }

@@ -347,7 +347,7 @@ pub(crate) fn named<T: Send + 'static>(
 /// (the kernel's sender or receiver already keeps one core busy). Measured here, 4
 /// A/B pairs of 2 GiB: kernel → synack 13.6–16.0 Gbit/s against 10.9–12.4 with a
 /// two-worker runtime, synack → kernel 30.6–36.5 against 27.4–29.4.
-fn runtime() -> Result<tokio::runtime::Runtime, String> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, String> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -18,7 +18,7 @@ pub(crate) enum Command {
     /// Run one connection between a client and a server on a simulated network, in
     /// virtual time, and draw its life as a ladder diagram.
     Demo(DemoArgs),
-    /// Draw the ladder (and SVGs) of the TCP connections in a pcap capture.
+    /// Draw the ladder (and SVGs) of the TCP connections in a pcap or pcapng capture.
     Trace(TraceArgs),
     /// Serve TCP on a TUN device: echo, discard, or files over HTTP.
     Serve(ServeArgs),

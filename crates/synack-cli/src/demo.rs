@@ -87,7 +87,13 @@ pub(crate) fn run(a: DemoArgs) -> Result<ExitCode, String> {
                 ..TextOptions::default()
             };
             let mut s = render_text(&tl, &opts);
-            s.push_str(&verdict_lines(&report));
+            // The verdict fits the same width as the ladder above it.
+            for line in verdict_lines(&report).lines() {
+                for part in synack_viz::text::fit_line(line, " · ", opts.width) {
+                    s.push_str(&part);
+                    s.push('\n');
+                }
+            }
             s
         }
         Format::Json => render_json(&tl),

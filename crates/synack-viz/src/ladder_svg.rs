@@ -2,8 +2,12 @@
 //! time on the sender's line to its arrival on the receiver's line (lost ones end in an
 //! X halfway), labels along the arrows, state boxes at each change, a time axis, and
 //! long idle gaps (such as TIME-WAIT's 2*MSL) compressed behind a visible break.
+//! Labels never overlap (label_place.rs finds each a free place); where arrows crowd,
+//! the layout makes room, and a label that still finds none is left out, kept as the
+//! arrow's hover title and counted under the picture.
 
 use crate::format::fmt_time;
+use crate::label_place::{self, Obstacles, Rect};
 use crate::rows::{build_rows, entry_order, summary_text, Row};
 use crate::summary::Summary;
 use crate::svg::{esc, n, Svg};
@@ -64,11 +68,8 @@ const BREAK_H: f64 = 56.0;
 const BAND_H: f64 = 40.0;
 /// Advance of a time-axis label character (10.5px proportional digits), generous.
 const TICK_W: f64 = 6.2;
-/// Two labels whose sample points are closer than this horizontally (px) and
-/// [`LABEL_GAP_Y`] vertically collide.
-const LABEL_GAP: f64 = 8.0;
-/// Vertical clearance between labels: a line of 10.5px text and a little air.
-const LABEL_GAP_Y: f64 = 13.0;
+/// Advance of a note character (11px italic proportional text), generous.
+const NOTE_W: f64 = 6.0;
 
 fn state_class(s: State) -> &'static str {
     match s {
@@ -101,8 +102,15 @@ struct YMap {
     arrival_y: Vec<f64>,
 }
 
-/// Vertical layout. `arrivals` are (time, causal order) of the drawn segments' ends.
-fn layout(rows: &[Row], arrivals: &[(u64, usize)], tl: &Timeline, max_gap_px: f64) -> YMap {
+/// Vertical layout. `arrivals` are (time, causal order) of the drawn segments' ends;
+/// `room[r]` is space added above row `r` (where labels found no place).
+fn layout(
+    rows: &[Row],
+    arrivals: &[(u64, usize)],
+    tl: &Timeline,
+    max_gap_px: f64,
+    room: &[f64],
+) -> YMap {
     let mut anchors: Vec<Anchor> = arrivals
         .iter()
         .enumerate()
@@ -154,7 +162,7 @@ fn layout(rows: &[Row], arrivals: &[(u64, usize)], tl: &Timeline, max_gap_px: f6
     // Previous anchor: its time (a band's end time), and whether it was an arrival.
     let mut prev: Option<(u64, bool)> = None;
     let mut prev_band = false;
-    for a in &anchors {
+    for (j, a) in anchors.iter().enumerate() {
         if let Some(k) = a.arrival {
             if let Some(&(_, _, r)) = bands.iter().find(|b| b.0 <= a.t && a.t <= b.1) {
                 in_band.push((k, r));
@@ -163,7 +171,18 @@ fn layout(rows: &[Row], arrivals: &[(u64, usize)], tl: &Timeline, max_gap_px: f6
         }
         if let Some((pt, p_arrival)) = prev {
             let gap = a.t.saturating_sub(pt);
-            let extra = if prev_band { BAND_H } else { 0.0 };
+            let mut extra = if prev_band { BAND_H } else { 0.0 };
+            // Room asked for above a row; a state change that sits at the tip of the
+            // arrow that caused it takes the arrow's end down with it.
+            match (a.row, anchors.get(j + 1)) {
+                (Some(r), _) if !(gap == 0 && p_arrival) => extra += room[r],
+                (None, Some(next)) if next.t == a.t => {
+                    if let Some(r) = next.row {
+                        extra += room[r];
+                    }
+                }
+                _ => {}
+            }
             if gap == 0 {
                 // A state change caused by an arrival sits at the arrow's tip; anything
                 // else at the same instant gets its own line.
@@ -230,8 +249,6 @@ pub fn render_svg_ladder(tl: &Timeline, opts: &LadderSvgOptions) -> String {
         ends[ri] = Some(arrivals.len());
         arrivals.push(end);
     }
-    let ymap = layout(&rows, &arrivals, tl, f64::from(opts.max_gap_px.max(40)));
-
     // Horizontal geometry.
     let mut longest = 0usize;
     for r in &rows {
@@ -261,12 +278,48 @@ pub fn render_svg_ladder(tl: &Timeline, opts: &LadderSvgOptions) -> String {
     let lx = 230.0 + (axis_x - 70.0);
     let rx = lx + lane;
     let width = rx + 170.0;
+    // Lay out, place the labels, and where a label found no place, make room above
+    // its row and the next, and lay out again with that label placed first (a few
+    // rounds at most).
+    let max_gap = f64::from(opts.max_gap_px.max(40));
+    let mut room = vec![0.0; rows.len()];
+    let mut round = 0;
+    let mut first: Vec<usize> = Vec::new();
+    // The round that left the fewest labels out.
+    let mut best: Option<(YMap, Vec<Arrow>, usize)> = None;
+    let (ymap, arrows, left_out) = loop {
+        let ymap = layout(&rows, &arrivals, tl, max_gap, &room);
+        let last = round + 1 == ROOM_ROUNDS;
+        let (arrows, failed) = arrange(tl, &rows, &ends, &ymap, (lx, rx), &first, last);
+        round += 1;
+        let n = failed.len();
+        if best.as_ref().is_none_or(|b| n < b.2) {
+            best = Some((ymap, arrows, n));
+        }
+        if n == 0 || round == ROOM_ROUNDS {
+            break best.expect("one round ran");
+        }
+        first.extend(&failed);
+        for ri in failed {
+            room[ri] += ROOM_STEP;
+            if let Some(next) = room.get_mut(ri + 1) {
+                *next += ROOM_STEP;
+            }
+        }
+    };
     let last_y = ymap.row_y.last().copied().unwrap_or(TOP);
-    let summary_lines = if opts.summary {
+
+    let mut summary_lines = if opts.summary {
         Summary::from_timeline(tl, opts.latency).lines(tl)
     } else {
         Vec::new()
     };
+    if left_out > 0 {
+        summary_lines.push(format!(
+            "{left_out} segment label{} left out where arrows crowd (each arrow's label shows when pointed at; the text ladder lists every segment)",
+            if left_out == 1 { "" } else { "s" }
+        ));
+    }
     let bottom = last_y + 50.0;
     let height = bottom + 24.0 + 18.0 * summary_lines.len() as f64;
 
@@ -329,111 +382,27 @@ pub fn render_svg_ladder(tl: &Timeline, opts: &LadderSvgOptions) -> String {
         }
     }
 
-    // Bursts: a run of plain segments from one sender, each leaving before the one
-    // before it arrives, would draw a fan of labels on top of each other. Only the
-    // first and last of a burst of BURST_MIN or more are labelled, the first with
-    // the burst's size.
-    let mut burst_of: Vec<Option<usize>> = vec![None; rows.len()];
-    let mut labelled = vec![true; rows.len()];
-    {
-        let plain_sender = |ri: usize| -> Option<Side> {
-            let r = &rows[ri];
-            let (i, sender) = r.segment?;
-            let seg = tl.entries[i].segment()?;
-            (r.state == [None, None]
-                && r.note.iter().all(Option::is_none)
-                && crate::timeline::is_plain(seg)
-                && seg.len > 0)
-                .then_some(sender)
-        };
-        let mut ri = 0;
-        while ri < rows.len() {
-            let Some(sender) = plain_sender(ri) else {
-                ri += 1;
-                continue;
-            };
-            let mut end = ri + 1;
-            while end < rows.len() && plain_sender(end) == Some(sender) {
-                let prev_arrival = ends[end - 1].map_or(0.0, |k| ymap.arrival_y[k]);
-                if ymap.row_y[end] >= prev_arrival {
-                    break;
-                }
-                end += 1;
-            }
-            if end - ri >= BURST_MIN {
-                burst_of[ri] = Some(end - ri);
-                for l in &mut labelled[ri + 1..end - 1] {
-                    *l = false;
-                }
-            }
-            ri = end;
-        }
-    }
-    // Labels already placed, as points along their baselines, and the lost marks;
-    // notes and the wavy edges of gap breaks are there from the start.
-    let mut taken: Vec<(f64, f64)> = Vec::new();
-    for (ri, r) in rows.iter().enumerate() {
-        let y = ymap.row_y[ri];
-        for (side, x) in [(Side::Left, lx), (Side::Right, rx)] {
-            if let Some(note) = r.note_of(side) {
-                let w = note.chars().count() as f64 * CHAR_W;
-                let (from, to) = match side {
-                    Side::Left => (x + 10.0, x + 10.0 + w),
-                    Side::Right => (x - 10.0 - w, x - 10.0),
-                };
-                let mut px = from;
-                while px <= to {
-                    taken.push((px, y));
-                    px += 5.0;
-                }
-            }
-        }
-    }
-    for &(y0, y1, _) in &ymap.breaks {
-        let mut px = lx;
-        while px <= rx {
-            taken.push((px, y0 + 15.0));
-            taken.push((px, y1 - 15.0));
-            px += 5.0;
-        }
-    }
-
-    // Arrows.
+    // Arrows, each with its label as a title (shown when pointed at).
     svg.raw("<g class=\"arrows\">");
-    for (ri, r) in rows.iter().enumerate() {
-        let (Some((i, sender)), Some(end)) = (r.segment, ends[ri]) else {
-            continue;
-        };
-        let e = &tl.entries[i];
-        let Some(seg) = e.segment() else { continue };
-        let (x1, x2) = match sender {
-            Side::Left => (lx, rx),
-            Side::Right => (rx, lx),
-        };
-        let y1 = ymap.row_y[ri];
-        let y2 = ymap.arrival_y[end].max(y1);
-        let retx = seg.retransmission || seg.retransmit_count > 0;
-        let (xe, ye) = if e.lost {
-            ((x1 + x2) / 2.0, y1 + (y2 - y1).max(16.0) / 2.0)
-        } else {
-            (x2, y2)
-        };
-        let (cls, lcls, marker) = if e.lost {
+    for a in &arrows {
+        let (cls, lcls, marker) = if a.lost {
             ("lost", "lbl-lost", "")
-        } else if retx {
+        } else if a.retx {
             ("retx", "lbl-retx", " marker-end=\"url(#ahr)\"")
         } else {
             ("seg", "lbl", " marker-end=\"url(#ah)\"")
         };
+        let ((x1, y1), (xe, ye)) = (a.from, a.to);
         let _ = write!(
             svg.out,
-            "<g class=\"segment\"><line class=\"{cls}\" x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\"{marker}/>",
+            "<g class=\"segment\"><title>{}</title><line class=\"{cls}\" x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\"{marker}/>",
+            esc(&a.title),
             n(x1),
             n(y1),
             n(xe),
             n(ye)
         );
-        if e.lost {
+        if a.lost {
             let d = 6.0;
             let _ = write!(
                 svg.out,
@@ -448,48 +417,19 @@ pub fn render_svg_ladder(tl: &Timeline, opts: &LadderSvgOptions) -> String {
                 n(ye - d)
             );
         }
-        if e.lost {
-            // The ✗ is an obstacle for every label.
-            for dx in [-6.0, 0.0, 6.0] {
-                taken.push((xe + dx, ye));
-            }
+        if let Some(((tx, ty), angle, label)) = &a.label {
+            let _ = write!(
+                svg.out,
+                "<text class=\"mono {lcls}\" x=\"{}\" y=\"{}\" text-anchor=\"middle\" transform=\"rotate({} {} {})\">{}</text>",
+                n(*tx),
+                n(*ty),
+                n(*angle),
+                n(*tx),
+                n(*ty),
+                esc(label)
+            );
         }
-        if !labelled[ri] {
-            svg.raw("</g>\n");
-            continue;
-        }
-        let mut label = tl.segment_parts(sender, seg, false, 0).join(" ");
-        if let Some(k) = burst_of[ri] {
-            label = format!("{label} (1 of a burst of {k})");
-        }
-        if e.lost {
-            label.push_str(" (lost)");
-        }
-        // Along the arrow (a lost one: along the path it would have taken), reading
-        // left to right, just above it.
-        let (fx, fy) = if e.lost {
-            (x2, y1 + 2.0 * (ye - y1))
-        } else {
-            (xe, ye)
-        };
-        let (ax, ay, bx, by) = if x1 < fx {
-            (x1, y1, fx, fy)
-        } else {
-            (fx, fy, x1, y1)
-        };
-        let angle = (by - ay).atan2(bx - ax).to_degrees();
-        let label_w = label.chars().count() as f64 * CHAR_W;
-        let (tx, ty) = place_label(&mut taken, (ax, ay), (bx, by), label_w, e.lost);
-        let _ = writeln!(
-            svg.out,
-            "<text class=\"mono {lcls}\" x=\"{}\" y=\"{}\" text-anchor=\"middle\" transform=\"rotate({} {} {})\">{}</text></g>",
-            n(tx),
-            n(ty),
-            n(angle),
-            n(tx),
-            n(ty),
-            esc(&label)
-        );
+        svg.raw("</g>\n");
     }
     svg.raw("</g>");
 
@@ -539,6 +479,210 @@ pub fn render_svg_ladder(tl: &Timeline, opts: &LadderSvgOptions) -> String {
     svg.finish()
 }
 
+/// Rounds of [`render_svg_ladder`]'s layout: the first, and up to this many minus one
+/// that make room where labels found no place.
+const ROOM_ROUNDS: usize = 5;
+/// Space added above a row (and the next) per round in which its label found no place.
+const ROOM_STEP: f64 = 14.0;
+
+/// The arrows of a laid-out ladder and their labels: bursts labelled at their ends,
+/// every other label placed where it overlaps nothing (with `shorten`, a label with
+/// no place for its whole text tries flags, seq and ack only). Returns the arrows and
+/// the rows whose label found no place.
+fn arrange(
+    tl: &Timeline,
+    rows: &[Row],
+    ends: &[Option<usize>],
+    ymap: &YMap,
+    (lx, rx): (f64, f64),
+    first: &[usize],
+    shorten: bool,
+) -> (Vec<Arrow>, Vec<usize>) {
+    // Bursts: a run of plain segments from one sender, each leaving before the one
+    // before it arrives, would draw a fan of labels on top of each other. Only the
+    // first and last of a burst of BURST_MIN or more are labelled, the first with
+    // the burst's size.
+    let mut burst_of: Vec<Option<usize>> = vec![None; rows.len()];
+    let mut labelled = vec![true; rows.len()];
+    {
+        let plain_sender = |ri: usize| -> Option<Side> {
+            let r = &rows[ri];
+            let (i, sender) = r.segment?;
+            let seg = tl.entries[i].segment()?;
+            (r.state == [None, None]
+                && r.note.iter().all(Option::is_none)
+                && crate::timeline::is_plain(seg)
+                && seg.len > 0)
+                .then_some(sender)
+        };
+        let mut ri = 0;
+        while ri < rows.len() {
+            let Some(sender) = plain_sender(ri) else {
+                ri += 1;
+                continue;
+            };
+            let mut end = ri + 1;
+            while end < rows.len() && plain_sender(end) == Some(sender) {
+                let prev_arrival = ends[end - 1].map_or(0.0, |k| ymap.arrival_y[k]);
+                if ymap.row_y[end] >= prev_arrival {
+                    break;
+                }
+                end += 1;
+            }
+            if end - ri >= BURST_MIN {
+                burst_of[ri] = Some(end - ri);
+                for l in &mut labelled[ri + 1..end - 1] {
+                    *l = false;
+                }
+            }
+            ri = end;
+        }
+    }
+
+    // Every arrow's geometry, before any label is placed: each label avoids the
+    // arrows drawn after it as well as those before.
+    let mut arrows: Vec<Arrow> = Vec::new();
+    for (ri, r) in rows.iter().enumerate() {
+        let (Some((i, sender)), Some(end)) = (r.segment, ends[ri]) else {
+            continue;
+        };
+        let e = &tl.entries[i];
+        let Some(seg) = e.segment() else { continue };
+        let (x1, x2) = match sender {
+            Side::Left => (lx, rx),
+            Side::Right => (rx, lx),
+        };
+        let y1 = ymap.row_y[ri];
+        let y2 = ymap.arrival_y[end].max(y1);
+        let (xe, ye) = if e.lost {
+            ((x1 + x2) / 2.0, y1 + (y2 - y1).max(16.0) / 2.0)
+        } else {
+            (x2, y2)
+        };
+        arrows.push(Arrow {
+            ri,
+            entry: i,
+            sender,
+            from: (x1, y1),
+            to: (xe, ye),
+            x2,
+            lost: e.lost,
+            retx: seg.retransmission || seg.retransmit_count > 0,
+            label: None,
+            title: String::new(),
+        });
+    }
+
+    // What labels must not cover: notes, the wavy edges of gap breaks, collapsed data
+    // bands and the ✗ of each lost segment; and what they had better not cross: the
+    // arrows.
+    let mut obstacles = Obstacles::default();
+    for (ri, r) in rows.iter().enumerate() {
+        let y = ymap.row_y[ri];
+        for (side, x) in [(Side::Left, lx), (Side::Right, rx)] {
+            if let Some(note) = r.note_of(side) {
+                let w = note.chars().count() as f64 * NOTE_W;
+                let (from, to) = match side {
+                    Side::Left => (x + 10.0, x + 10.0 + w),
+                    Side::Right => (x - 10.0 - w, x - 10.0),
+                };
+                obstacles
+                    .hard
+                    .push(Rect::upright(from, y - 6.0, to, y + 7.0));
+            }
+        }
+        if r.summary.is_some() {
+            obstacles.hard.push(Rect::upright(
+                lx + 12.0,
+                y - 4.0,
+                rx - 12.0,
+                y + BAND_H - 12.0,
+            ));
+        }
+    }
+    for &(y0, y1, _) in &ymap.breaks {
+        obstacles
+            .hard
+            .push(Rect::upright(0.0, y0 + 10.0, rx + 170.0, y1 - 10.0));
+    }
+    for a in &arrows {
+        if a.lost {
+            let (x, y) = a.to;
+            obstacles
+                .hard
+                .push(Rect::upright(x - 7.0, y - 7.0, x + 7.0, y + 7.0));
+        }
+        obstacles.lines.push(Rect::line(a.from, a.to));
+    }
+    // Labels, in time order except that the rows in `first` (whose labels found no
+    // place in an earlier round) go first: along the arrow (a lost one: along the
+    // path it would have taken), reading left to right, just above it where that is
+    // free.
+    let mut order: Vec<usize> = (0..arrows.len()).collect();
+    order.sort_by_key(|&k| !first.contains(&arrows[k].ri));
+    let mut failed = Vec::new();
+    for k in order {
+        let a = &mut arrows[k];
+        let e = &tl.entries[a.entry];
+        let Some(seg) = e.segment() else { continue };
+        let parts = tl.segment_parts(a.sender, seg, false, 0);
+        let mut label = parts.join(" ");
+        if let Some(n) = burst_of[a.ri] {
+            label = format!("{label} (1 of a burst of {n})");
+        }
+        if a.lost {
+            label.push_str(" (lost)");
+        }
+        a.title = label.clone();
+        if !labelled[a.ri] {
+            continue;
+        }
+        let (x1, y1) = a.from;
+        let (fx, fy) = if a.lost {
+            (a.x2, y1 + 2.0 * (a.to.1 - y1))
+        } else {
+            a.to
+        };
+        let (p, q) = if x1 < fx {
+            ((x1, y1), (fx, fy))
+        } else {
+            ((fx, fy), (x1, y1))
+        };
+        let angle = (q.1 - p.1).atan2(q.0 - p.0).to_degrees();
+        let w = label.chars().count() as f64 * CHAR_W;
+        if let Some(c) = label_place::place(&mut obstacles, Some(k), p, q, w, a.lost) {
+            a.label = Some((c, angle, label));
+            continue;
+        }
+        // In the last round, a label that found no place tries its short form: the
+        // flags, seq and ack, and "…" (the whole label stays the arrow's title).
+        let short = shorten
+            .then(|| {
+                let mut kept: Vec<&str> = parts
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, p)| *i == 0 || p.starts_with("seq=") || p.starts_with("ack="))
+                    .map(|(_, p)| p.as_str())
+                    .collect();
+                kept.push("…");
+                if a.lost {
+                    kept.push("(lost)");
+                }
+                kept.join(" ")
+            })
+            .filter(|sh| sh.chars().count() < label.chars().count());
+        let placed = short.and_then(|sh| {
+            let w = sh.chars().count() as f64 * CHAR_W;
+            label_place::place(&mut obstacles, Some(k), p, q, w, a.lost).map(|c| (c, sh))
+        });
+        match placed {
+            Some((c, sh)) => a.label = Some((c, angle, sh)),
+            None => failed.push(a.ri),
+        }
+    }
+    (arrows, failed)
+}
+
 /// A rounded box with the state name, outside the timeline (left of the left line,
 /// right of the right line), centred on `y`.
 fn state_box(svg: &mut Svg, x: f64, y: f64, side: Side, s: State) {
@@ -560,80 +704,24 @@ fn state_box(svg: &mut Svg, x: f64, y: f64, side: Side, s: State) {
     );
 }
 
-/// A candidate label place: overlaps, anchor x and y, sample points.
-type Placement = (usize, f64, f64, Vec<(f64, f64)>);
-
 /// A burst of this many overlapping data arrows or more is labelled at its ends only.
 const BURST_MIN: usize = 4;
 
-/// Where to put a label of width `w` along the segment from `a` to `b` (left to
-/// right): the middle, just above the line, unless another label, a note, a gap
-/// break or a ✗ is there; then further along either way, then below the line; where
-/// every place overlaps something, the one that overlaps least. The label's baseline points
-/// are added to `taken`. Returns the text anchor point (the label's centre).
-fn place_label(
-    taken: &mut Vec<(f64, f64)>,
-    a: (f64, f64),
-    b: (f64, f64),
-    w: f64,
+/// One drawn segment: where its arrow starts and ends (a lost one: at its ✗), and its
+/// label if it found a place (centre, angle, text).
+struct Arrow {
+    /// Its row.
+    ri: usize,
+    /// Its timeline entry.
+    entry: usize,
+    sender: Side,
+    from: (f64, f64),
+    to: (f64, f64),
+    /// The receiver's line (a lost arrow stops halfway to it).
+    x2: f64,
     lost: bool,
-) -> (f64, f64) {
-    let (dx, dy) = (b.0 - a.0, b.1 - a.1);
-    let len = dx.hypot(dy).max(1.0);
-    let (ux, uy) = (dx / len, dy / len);
-    // Normal pointing up (screen y grows downwards).
-    let (nx, ny) = (uy, -ux);
-    let half = (w / 2.0).min(len / 2.0);
-    let points = |t: f64, off: f64| -> (f64, f64, Vec<(f64, f64)>) {
-        let cx = a.0 + dx * t + nx * off;
-        let cy = a.1 + dy * t + ny * off;
-        let mut pts = Vec::new();
-        let mut s = -w / 2.0;
-        while s <= w / 2.0 {
-            // The text body sits above its baseline: sample its middle.
-            pts.push((cx + ux * s + nx * 4.0, cy + uy * s + ny * 4.0));
-            s += 5.0;
-        }
-        (cx, cy, pts)
-    };
-    let clashes = |pts: &[(f64, f64)]| {
-        pts.iter()
-            .filter(|p| {
-                taken
-                    .iter()
-                    .any(|q| (p.0 - q.0).abs() < LABEL_GAP && (p.1 - q.1).abs() < LABEL_GAP_Y)
-            })
-            .count()
-    };
-    let lo = (half / len).min(0.5);
-    let hi = 1.0 - lo;
-    // Just above the line, then just below it: a label further out would read as
-    // the label of a neighbouring arrow. A lost segment's label, which cannot slide
-    // past the ✗ in the middle of its path, may stand one line further out.
-    let mut best: Option<Placement> = None;
-    let offsets: &[f64] = if lost {
-        &[4.0, -13.0, 17.0, -26.0]
-    } else {
-        &[4.0, -13.0]
-    };
-    for &off in offsets {
-        for t in [0.5, 0.38, 0.62, 0.26, 0.74, lo, hi] {
-            let (cx, cy, pts) = points(t.clamp(lo, hi), off);
-            let c = clashes(&pts);
-            if c == 0 {
-                taken.extend(pts);
-                return (cx, cy);
-            }
-            if best.as_ref().is_none_or(|b| c < b.0) {
-                best = Some((c, cx, cy, pts));
-            }
-        }
-    }
-    // Nowhere free: the place with the fewest overlaps.
-    let (_, cx, cy, pts) = best.unwrap_or_else(|| {
-        let (cx, cy, pts) = points(0.5, 4.0);
-        (0, cx, cy, pts)
-    });
-    taken.extend(pts);
-    (cx, cy)
+    retx: bool,
+    label: Option<((f64, f64), f64, String)>,
+    /// The whole label, as the arrow's hover title.
+    title: String,
 }

@@ -27,6 +27,7 @@
 pub mod cwnd_graph;
 mod format;
 pub mod json;
+mod label_place;
 pub mod ladder_svg;
 pub mod live;
 pub mod mermaid;

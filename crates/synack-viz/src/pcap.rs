@@ -52,7 +52,7 @@ impl fmt::Display for PcapError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             PcapError::Unreadable { path, reason } => write!(f, "cannot read {path}: {reason}"),
-            PcapError::NotPcap(why) => write!(f, "not a pcap capture: {why}"),
+            PcapError::NotPcap(why) => write!(f, "not a pcap or pcapng capture: {why}"),
             PcapError::Truncated { offset, records } => write!(
                 f,
                 "the capture is cut off: the record at byte {offset} is incomplete (after {records} complete packet records)"
@@ -555,7 +555,10 @@ mod tests {
     #[test]
     fn empty_and_short_files_get_our_wording() {
         let e = timeline_from_pcap(&[], &PcapOptions::default()).unwrap_err();
-        assert_eq!(e.to_string(), "not a pcap capture: the file is empty");
+        assert_eq!(
+            e.to_string(),
+            "not a pcap or pcapng capture: the file is empty"
+        );
         let e = timeline_from_pcap(&[0xd4, 0xc3, 0xb2], &PcapOptions::default()).unwrap_err();
         assert!(
             e.to_string().contains("shorter than a pcap file header"),

@@ -316,9 +316,41 @@ pub fn render_seq_graph(tl: &Timeline, opts: &SeqGraphOptions) -> String {
         ("wnd", "window edge"),
         ("sack", "SACK"),
     ];
-    // Bottom right: below the data, where a time-sequence graph is usually empty.
+    // Bottom right, below the data, where a time-sequence graph is usually empty;
+    // top left (above the data of the first moments) when more of what is drawn
+    // runs through the bottom right (a small transfer whose last ACK rises at the
+    // right edge).
     let lh = 16.0 * items.len() as f64 + 10.0;
-    let (lx, ly) = (ml + pw - 148.0, mt + ph - lh - 12.0);
+    let mut drawn: Vec<(f64, f64)> = Vec::new();
+    for &(t, s, len, _) in &data {
+        let x = fx(t as f64);
+        let (ya, yb) = (fy(s), fy(s + len));
+        let steps = ((ya - yb) / 4.0).clamp(1.0, 200.0) as usize;
+        drawn.extend((0..=steps).map(|k| (x, yb + (ya - yb) * k as f64 / steps as f64)));
+    }
+    let ack_line = step(&|a| a.1, true);
+    for w in ack_line.windows(2) {
+        let ((xa, ya), (xb, yb)) = (w[0], w[1]);
+        let steps = ((xb - xa).abs().max((yb - ya).abs()) / 4.0).clamp(1.0, 400.0) as usize;
+        drawn.extend((0..=steps).map(|k| {
+            let f = k as f64 / steps as f64;
+            (xa + (xb - xa) * f, ya + (yb - ya) * f)
+        }));
+    }
+    let inside = |bx: f64, by: f64| {
+        drawn
+            .iter()
+            .filter(|p| p.0 >= bx && p.0 <= bx + 136.0 && p.1 >= by && p.1 <= by + lh)
+            .count()
+    };
+    let bottom_right = (ml + pw - 148.0, mt + ph - lh - 12.0);
+    // (The window-edge note is at the top right.)
+    let top_left = (ml + 12.0, mt + 12.0);
+    let (lx, ly) = if inside(top_left.0, top_left.1) < inside(bottom_right.0, bottom_right.1) {
+        top_left
+    } else {
+        bottom_right
+    };
     svg.rect(lx, ly, 136.0, lh, "legend");
     for (k, (cls, name)) in items.iter().enumerate() {
         let y = ly + 14.0 + 16.0 * k as f64;

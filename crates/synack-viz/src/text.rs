@@ -109,7 +109,34 @@ fn middle_of(tl: &Timeline, row: &Row, opts: &TextOptions) -> Middle {
 fn wrap_parts(parts: &[String], max: usize) -> Vec<String> {
     let mut lines: Vec<String> = Vec::new();
     let mut cur = String::new();
-    for p in parts {
+    // A part wider than a line (a long SACK list) breaks after its commas.
+    let split: Vec<String> = parts
+        .iter()
+        .flat_map(|p| {
+            if width(p) <= max {
+                return vec![p.clone()];
+            }
+            let mut pieces: Vec<String> = vec![String::new()];
+            for (k, chunk) in p.split(',').enumerate() {
+                let chunk = if k == 0 {
+                    chunk.to_string()
+                } else {
+                    format!(",{chunk}")
+                };
+                let last = pieces.last_mut().expect("one piece");
+                if !last.is_empty() && width(last) + width(&chunk) > max {
+                    pieces.push(chunk.trim_start_matches(',').to_string());
+                    // The comma stays at the end of the line it closes.
+                    let n = pieces.len();
+                    pieces[n - 2].push(',');
+                } else {
+                    last.push_str(&chunk);
+                }
+            }
+            pieces
+        })
+        .collect();
+    for p in &split {
         if !cur.is_empty() && width(&cur) + 2 + width(p) > max {
             lines.push(core::mem::take(&mut cur));
         }
@@ -117,6 +144,23 @@ fn wrap_parts(parts: &[String], max: usize) -> Vec<String> {
             cur.push_str("  ");
         }
         cur.push_str(p);
+    }
+    lines.push(cur);
+    lines
+}
+
+/// Join words into lines of at most `max` columns, one space apart.
+fn wrap_words(words: &[String], max: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut cur = String::new();
+    for w in words {
+        if !cur.is_empty() && width(&cur) + 1 + width(w) > max {
+            lines.push(core::mem::take(&mut cur));
+        }
+        if !cur.is_empty() {
+            cur.push(' ');
+        }
+        cur.push_str(w);
     }
     lines.push(cur);
     lines
@@ -175,10 +219,32 @@ fn middle_str(m: &Middle, mw: usize) -> (Vec<String>, Option<&'static str>) {
         Middle::Notes { left, right } => {
             let l = left.as_deref().unwrap_or("");
             let r = right.as_deref().unwrap_or("");
-            let room = mw.saturating_sub(width(l) + 2);
-            (one(format!("{l}{}  ", pad_left(r, room))), None)
+            if width(l) + width(r) + 4 <= mw {
+                let room = mw.saturating_sub(width(l) + 2);
+                return (one(format!("{l}{}  ", pad_left(r, room))), None);
+            }
+            // Too narrow for both on one line: the left note's lines, then the right
+            // note's, against their own timelines, each wrapped at its spaces.
+            let words = |t: &str| t.split(' ').map(str::to_string).collect::<Vec<_>>();
+            let mut out = Vec::new();
+            if !l.is_empty() {
+                for line in wrap_words(&words(l), mw.saturating_sub(2)) {
+                    out.push(pad_right(&line, mw));
+                }
+            }
+            if !r.is_empty() {
+                for line in wrap_words(&words(r), mw.saturating_sub(2)) {
+                    out.push(format!("{}  ", pad_left(&line, mw.saturating_sub(2))));
+                }
+            }
+            (out, None)
         }
-        Middle::Text(t) => (one(pad_right(t, mw)), None),
+        Middle::Text(t) => {
+            // A band's summary wider than the middle wraps at its spaces.
+            let words: Vec<String> = t.split(' ').map(str::to_string).collect();
+            let lines = wrap_words(&words, mw);
+            (lines.iter().map(|l| pad_right(l, mw)).collect(), None)
+        }
     }
 }
 
@@ -276,8 +342,16 @@ pub fn render_text(tl: &Timeline, opts: &TextOptions) -> String {
 }
 
 /// Break `line` at `sep` into lines of at most `width` columns (a piece wider than
-/// that stays whole); continuation lines are indented by two spaces.
-fn fit_line(line: &str, sep: &str, width: Option<usize>) -> Vec<String> {
+/// that stays whole); continuation lines are indented by two spaces. `None` keeps
+/// the line whole. The ladder's header and summary lines are fitted this way
+/// ([`TextOptions::width`]); callers that print lines of their own under a ladder
+/// can fit them the same way.
+///
+/// ```
+/// let lines = synack_viz::text::fit_line("one · two · three", " · ", Some(12));
+/// assert_eq!(lines, ["one · two", "  three"]);
+/// ```
+pub fn fit_line(line: &str, sep: &str, width: Option<usize>) -> Vec<String> {
     let Some(max) = width else {
         return vec![line.to_string()];
     };

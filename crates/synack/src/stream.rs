@@ -509,6 +509,21 @@ impl TcpStream {
     /// Poll form of [`peek`](TcpStream::peek): on `Ready(Ok(n))` the `n` bytes
     /// peeked were appended to `buf`; `Pending` registers the task to be woken when
     /// data arrives.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// # let (a, b) = synack::doc_pair().await?;
+    /// use tokio::io::{AsyncWriteExt, ReadBuf};
+    /// let mut a = a;
+    /// a.write_all(b"hey").await?;
+    /// let mut space = [0u8; 8];
+    /// let mut buf = ReadBuf::new(&mut space);
+    /// let n = std::future::poll_fn(|cx| b.poll_peek(cx, &mut buf)).await?;
+    /// assert_eq!(buf.filled(), &b"hey"[..n]);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn poll_peek(
         &self,
         cx: &mut Context<'_>,
@@ -553,12 +568,28 @@ impl TcpStream {
         self.ready(Interest::WRITABLE).await.map(|_| ())
     }
 
-    /// Poll form of [`readable`](TcpStream::readable).
+    /// Poll form of [`readable`](TcpStream::readable): `Pending` registers the task
+    /// to be woken when data, the end of the stream or an error arrives.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// # let (a, b) = synack::doc_pair().await?;
+    /// use std::future::poll_fn;
+    /// poll_fn(|cx| a.poll_write_ready(cx)).await?;
+    /// a.try_write(b"x")?;
+    /// poll_fn(|cx| b.poll_read_ready(cx)).await?;
+    /// assert_eq!(b.try_read(&mut [0u8; 8])?, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.inner.poll_ready(cx, Interest::READABLE).map_ok(|_| ())
     }
 
-    /// Poll form of [`writable`](TcpStream::writable).
+    /// Poll form of [`writable`](TcpStream::writable): `Pending` registers the task
+    /// to be woken when the send buffer has room (example at
+    /// [`poll_read_ready`](TcpStream::poll_read_ready)).
     pub fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.inner.poll_ready(cx, Interest::WRITABLE).map_ok(|_| ())
     }

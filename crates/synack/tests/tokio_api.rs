@@ -137,6 +137,30 @@ async fn readiness_and_try_calls() {
 }
 
 #[tokio::test]
+async fn poll_readiness_pends_until_data_arrives() {
+    within("poll readiness", async {
+        let (a, b) = pair();
+        let (c, s) = streams(&a, &b, 9).await;
+        // Nothing sent yet: reading is not ready (the waker is registered), writing is.
+        let pending =
+            std::future::poll_fn(|cx| std::task::Poll::Ready(s.poll_read_ready(cx).is_pending()))
+                .await;
+        assert!(pending);
+        std::future::poll_fn(|cx| c.poll_write_ready(cx))
+            .await
+            .unwrap();
+        assert_eq!(c.try_write(b"abc").unwrap(), 3);
+        std::future::poll_fn(|cx| s.poll_read_ready(cx))
+            .await
+            .unwrap();
+        let mut buf = [0u8; 8];
+        assert_eq!(s.try_read(&mut buf).unwrap(), 3);
+        assert_eq!(&buf[..3], b"abc");
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn take_error_reports_a_reset_once() {
     within("take_error", async {
         let (a, b) = pair();
