@@ -2,8 +2,9 @@
 # Installs what the tests need on a fresh Debian machine: the tools the interop tests
 # drive (iproute2 for `ip netns` / `ss`, nftables for kernel-side loss, curl, wget,
 # python3, ping, hping3 for the SYN flood bench) and the Rust components (rustfmt,
-# clippy). Safe to run again: it only installs what is missing. Without root, it prints
-# what is missing and carries on (the interop tests skip themselves when not root).
+# clippy, and two targets without std for the no_std check). Safe to run again: it only
+# installs what is missing. Without root, it prints what is missing and carries on (the
+# interop tests skip themselves when not root).
 set -euo pipefail
 
 need=()
@@ -42,4 +43,11 @@ fi
 if command -v rustup >/dev/null 2>&1; then
   rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
   rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+  # .ci/run builds synack-wire and synack-core for targets without std (no_std check);
+  # where a target cannot be added (offline), that step builds for the host instead.
+  for t in x86_64-unknown-none thumbv7em-none-eabihf; do
+    rustup target list --installed 2>/dev/null | grep -qx "$t" ||
+      rustup target add "$t" ||
+      echo "setup: could not add target $t: the no_std check will build for the host"
+  done
 fi

@@ -8,6 +8,7 @@
 //! (`shrink_capacity`), which gives memory back once that halves the ring. Every copy in or out is at most two
 //! copies (the ring may wrap once), each made in 1 KiB pieces (see [`copy_bytes`]).
 
+use alloc::vec::Vec;
 use core::fmt;
 use synack_wire::checksum;
 

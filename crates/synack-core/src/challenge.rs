@@ -83,6 +83,7 @@ pub(crate) fn connection_allows(last: &mut u32, now: Instant, interval: Duration
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::vec::Vec;
 
     #[test]
     fn budgets_spread_over_the_range() {

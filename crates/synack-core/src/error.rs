@@ -45,7 +45,7 @@ impl fmt::Display for ConnError {
     }
 }
 
-impl std::error::Error for ConnError {}
+impl core::error::Error for ConnError {}
 
 /// Why `connect` failed at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,7 +72,7 @@ impl fmt::Display for ConnectError {
     }
 }
 
-impl std::error::Error for ConnectError {}
+impl core::error::Error for ConnectError {}
 
 /// Why `listen` failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,7 +92,7 @@ impl fmt::Display for ListenError {
     }
 }
 
-impl std::error::Error for ListenError {}
+impl core::error::Error for ListenError {}
 
 /// Why `send` accepted nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,7 +119,7 @@ impl fmt::Display for SendError {
     }
 }
 
-impl std::error::Error for SendError {}
+impl core::error::Error for SendError {}
 
 /// Why `recv` returned no data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,4 +145,4 @@ impl fmt::Display for RecvError {
     }
 }
 
-impl std::error::Error for RecvError {}
+impl core::error::Error for RecvError {}

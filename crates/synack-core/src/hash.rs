@@ -4,7 +4,10 @@
 
 use core::hash::{BuildHasher, Hasher};
 use core::net::{IpAddr, SocketAddr};
-use std::collections::HashMap;
+
+/// The engine's hash map: hashbrown's (the table std's own `HashMap` is built on,
+/// usable without std), with a keyed [`TupleHashBuilder`] unless told otherwise.
+pub(crate) type HashMap<K, V, S = TupleHashBuilder> = hashbrown::HashMap<K, V, S>;
 
 /// Builds [`TupleHasher`]s sharing one key.
 #[derive(Debug, Clone, Copy)]

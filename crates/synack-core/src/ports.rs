@@ -103,6 +103,7 @@ impl PortAllocator {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::vec::Vec;
     use core::net::Ipv4Addr;
     use std::collections::HashSet;
 

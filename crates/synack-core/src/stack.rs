@@ -11,7 +11,7 @@ use crate::cc::Algorithm;
 use crate::challenge::ChallengeDraw;
 use crate::config::Config;
 use crate::error::{ConnError, ConnectError, ListenError, RecvError, SendError};
-use crate::hash::{Demux, TupleHashBuilder};
+use crate::hash::{Demux, HashMap, TupleHashBuilder};
 use crate::isn::IsnGenerator;
 use crate::memory::BufferMemory;
 use crate::ports::PortAllocator;
@@ -22,8 +22,10 @@ use crate::tcp::{wake, ConnInfo, Connection, Env, SocketOptions};
 use crate::time::{Duration, Instant};
 use crate::timer::TimerQueue;
 use crate::trace::{Direction, SegmentTrace, TraceEvent, TraceKind};
+use alloc::boxed::Box;
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
 use core::net::{IpAddr, SocketAddr};
-use std::collections::{HashMap, VecDeque};
 use synack_wire::{
     emit_tcp_packet, emit_tcp_packet_summed, parse_packet, parse_packet_deferred, IpRepr, Packet,
     TcpFlags, TcpOptions, TcpPacket, TcpRepr, PROTO_TCP,
@@ -41,8 +43,8 @@ mod limits;
 mod listen;
 mod notsent;
 mod output;
-mod syncookie;
 mod raw;
+mod syncookie;
 mod time_wait;
 mod udp;
 
@@ -292,7 +294,7 @@ impl Stack {
         let mut challenge_draw = ChallengeDraw::new(secret);
         let challenge_budget = challenge_draw.next_budget(cfg.challenge_ack_limit);
         Stack {
-            udp: crate::udp::UdpState::new(cfg.icmp_error_burst),
+            udp: crate::udp::UdpState::new(cfg.icmp_error_burst, hash_key),
             challenge_budget,
             challenge_draw,
             rst_budget: cfg.rst_limit,
@@ -325,7 +327,7 @@ impl Stack {
             tfo_keys,
             decide: None,
             raw: raw::RawTap::default(),
-            tfo_cache: Default::default(),
+            tfo_cache: crate::tcp::fastopen::ClientCache::new(hash_key ^ 5),
             cookies: crate::tcp::syncookie::CookieKeys::new(secret),
         }
     }

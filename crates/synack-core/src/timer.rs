@@ -20,8 +20,9 @@
 //! when its stale entries outnumber its live ones.
 
 use crate::time::Instant;
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
+use alloc::collections::{BTreeMap, BinaryHeap};
+use alloc::vec::Vec;
+use core::cmp::Reverse;
 
 /// A far bucket spans `2^BUCKET_SHIFT` µs (about 16.8 s).
 const BUCKET_SHIFT: u32 = 24;
@@ -278,7 +279,7 @@ impl TimerQueue {
                 let s = &mut self.slots[key];
                 if s.rep != Some(at) {
                     // Stale.
-                    std::collections::binary_heap::PeekMut::pop(top);
+                    alloc::collections::binary_heap::PeekMut::pop(top);
                     continue;
                 }
                 match s.deadline {
@@ -291,7 +292,7 @@ impl TimerQueue {
                     _ => {
                         // Cancelled, or moved to a far bucket (which holds it).
                         s.rep = None;
-                        std::collections::binary_heap::PeekMut::pop(top);
+                        alloc::collections::binary_heap::PeekMut::pop(top);
                     }
                 }
             }

@@ -5,6 +5,7 @@
 
 use crate::state::State;
 use crate::time::Instant;
+use alloc::vec::Vec;
 use core::net::SocketAddr;
 use synack_wire::{TcpFlags, TcpOptions};
 

@@ -6,11 +6,13 @@
 //! This module holds the data and the rules that need no packet; the stack's side
 //! (parsing, demultiplexing, emitting, the public calls) is in `stack/udp.rs`.
 
+use crate::hash::{HashMap, TupleHashBuilder};
 use crate::time::{Duration, Instant};
+use alloc::collections::{BinaryHeap, VecDeque};
+use alloc::vec::Vec;
 use core::cmp::Reverse;
 use core::fmt;
 use core::net::{IpAddr, SocketAddr};
-use std::collections::{BinaryHeap, HashMap, VecDeque};
 
 /// Names one UDP socket. Stale handles (of a socket that was closed) are detected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -77,7 +79,7 @@ impl fmt::Display for UdpError {
     }
 }
 
-impl std::error::Error for UdpError {}
+impl core::error::Error for UdpError {}
 
 /// Something a UDP socket's owner should know. Drain with
 /// [`Stack::poll_udp_event`](crate::Stack::poll_udp_event).
@@ -327,21 +329,22 @@ pub(crate) struct UdpState {
 }
 
 impl UdpState {
-    /// Empty state; the ICMP bucket starts full with `burst` tokens.
-    pub(crate) fn new(burst: u32) -> UdpState {
+    /// Empty state; the ICMP bucket starts full with `burst` tokens; the tables hash
+    /// with `key` (from the stack's secret).
+    pub(crate) fn new(burst: u32, key: u64) -> UdpState {
         UdpState {
             slots: Vec::new(),
             free: Vec::new(),
-            binds: HashMap::new(),
+            binds: HashMap::with_hasher(TupleHashBuilder::new(key ^ 2)),
             intercept: None,
-            flows: HashMap::new(),
+            flows: HashMap::with_hasher(TupleHashBuilder::new(key ^ 3)),
             flow_deadlines: BinaryHeap::new(),
             out: VecDeque::new(),
             icmp_out: VecDeque::new(),
             icmp_bucket: TokenBucket::new(burst),
             events: VecDeque::new(),
             stats: UdpStats::default(),
-            pmtu: HashMap::new(),
+            pmtu: HashMap::with_hasher(TupleHashBuilder::new(key ^ 4)),
             clock: Instant::ZERO,
         }
     }
@@ -413,7 +416,7 @@ impl UdpState {
         self.free.push(idx);
         if sock.intercept {
             self.intercept = None;
-            self.flows = HashMap::new();
+            self.flows = HashMap::with_hasher(*self.flows.hasher());
             self.flow_deadlines = BinaryHeap::new();
         } else if self.binds.get(&(sock.local.ip(), sock.local.port())) == Some(&idx) {
             self.binds.remove(&(sock.local.ip(), sock.local.port()));
@@ -531,7 +534,7 @@ impl UdpState {
             // A scan of many ports must not pin the table's peak size.
             if self.flows.is_empty() {
                 // Every remaining heap entry names a forgotten flow.
-                self.flows = HashMap::new();
+                self.flows = HashMap::with_hasher(*self.flows.hasher());
                 self.flow_deadlines = BinaryHeap::new();
                 return;
             }
@@ -605,7 +608,7 @@ mod tests {
 
     #[test]
     fn flows_expire_after_their_timeout_and_refresh_postpones_it() {
-        let mut u = UdpState::new(10);
+        let mut u = UdpState::new(10, 0);
         let h = u.insert(Socket {
             local: sa("0.0.0.0:0"),
             conn_src: None,
@@ -649,7 +652,7 @@ mod tests {
 
     #[test]
     fn flow_table_is_bounded() {
-        let mut u = UdpState::new(10);
+        let mut u = UdpState::new(10, 0);
         let t0 = Instant::from_millis(0);
         let to = Duration::from_secs(30);
         for p in 0..5u16 {

@@ -175,6 +175,17 @@ unsafe fn copy_lanes_avx2(dst: &mut [u8], src: &[u8]) -> u64 {
     copy_lanes(dst, src)
 }
 
+/// Whether this CPU has AVX2: asked at run time (once, then cached by std) with the
+/// `std` feature; without it, known at compile time from the target's features.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn has_avx2() -> bool {
+    #[cfg(feature = "std")]
+    return std::arch::is_x86_feature_detected!("avx2");
+    #[cfg(not(feature = "std"))]
+    return cfg!(target_feature = "avx2");
+}
+
 /// [`lanes`] with the widest vectors this CPU has.
 #[inline]
 fn lanes_best(data: &[u8]) -> u64 {
@@ -182,7 +193,7 @@ fn lanes_best(data: &[u8]) -> u64 {
         return short(data);
     }
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
+    if has_avx2() {
         // SAFETY: the CPU supports AVX2 (checked just above), the only requirement of
         // a `target_feature` function; `lanes` itself is safe code.
         return unsafe { lanes_avx2(data) };
@@ -194,7 +205,7 @@ fn lanes_best(data: &[u8]) -> u64 {
 #[inline]
 fn copy_lanes_best(dst: &mut [u8], src: &[u8]) -> u64 {
     #[cfg(target_arch = "x86_64")]
-    if src.len() >= WIDE && std::arch::is_x86_feature_detected!("avx2") {
+    if src.len() >= WIDE && has_avx2() {
         // SAFETY: as in `lanes_best`: AVX2 is present, and `copy_lanes` is safe code.
         return unsafe { copy_lanes_avx2(dst, src) };
     }
@@ -236,7 +247,7 @@ pub fn copy_and_sum(dst: &mut [u8], src: &[u8]) -> u32 {
 pub fn copy_and_sum_uninit(dst: &mut [MaybeUninit<u8>], src: &[u8]) -> u32 {
     assert_eq!(dst.len(), src.len(), "copy_and_sum_uninit: length mismatch");
     #[cfg(target_arch = "x86_64")]
-    if src.len() >= WIDE && std::arch::is_x86_feature_detected!("avx2") {
+    if src.len() >= WIDE && has_avx2() {
         // SAFETY: AVX2 is present; `copy_lanes_uninit` is safe code.
         let s = unsafe { copy_lanes_uninit_avx2(dst, src) };
         return u32::from(u16::from_be(fold64(s)));
@@ -317,6 +328,7 @@ pub fn update(checksum: u16, old: u16, new: u16) -> u16 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::vec::Vec;
 
     /// Plain 16-bit reference loop (RFC 1071 §4.1).
     fn reference(data: &[u8]) -> u16 {

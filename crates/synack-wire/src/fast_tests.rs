@@ -10,6 +10,7 @@ use crate::ip::IpRepr;
 use crate::ipv4::Ipv4Packet;
 use crate::tcp::{parse_options, parse_options_general};
 use crate::{Error, SackBlock, TcpFlags, TcpOptions, TcpRepr};
+use alloc::vec::Vec;
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use proptest::prelude::*;
 

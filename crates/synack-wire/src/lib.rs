@@ -11,6 +11,17 @@
 //!
 //! Parsing untrusted bytes never panics: every malformed input returns an [`Error`]
 //! naming what is wrong. Checksums are written for speed (see [`checksum`]).
+//!
+//! `no_std`: the crate needs only `core` and `alloc`. The `std` feature (on by default)
+//! lets the checksum pick AVX2 at run time; without it, AVX2 is used when the target
+//! enables it at compile time (`-C target-feature=+avx2`).
+
+#![no_std]
+
+#[cfg_attr(test, macro_use)]
+extern crate alloc;
+#[cfg(any(feature = "std", test))]
+extern crate std;
 
 pub mod addr;
 pub mod checksum;

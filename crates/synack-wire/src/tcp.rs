@@ -12,6 +12,8 @@
 
 use crate::checksum;
 use crate::Error;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
 use core::fmt;
 use core::net::{IpAddr, Ipv4Addr};
 

@@ -296,6 +296,7 @@ pub fn emit_udp_packet(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::vec::Vec;
     use proptest::prelude::*;
 
     const A4: IpAddr = IpAddr::V4(core::net::Ipv4Addr::new(10, 0, 0, 1));

@@ -4,6 +4,7 @@
 
 use super::hystart::{Growth, HyStart};
 use super::{slow_start, Ack, CongestionControl};
+use crate::math;
 use crate::time::{Duration, Instant};
 
 /// L of RFC 9406 §4.2 for a sender that does not pace: slow start adds at most this
@@ -109,7 +110,7 @@ impl Cubic {
             self.k = 0.0;
         } else {
             // RFC 9438 §4.2 eq. 2: K = cbrt((W_max - cwnd_epoch) / C), in segments.
-            self.k = ((w_max - cwnd) / mss / CUBIC_C).cbrt() as f32;
+            self.k = math::cbrt((w_max - cwnd) / mss / CUBIC_C) as f32;
         }
         self.after_timeout = false;
     }
@@ -153,7 +154,7 @@ impl Cubic {
             // (target - cwnd) / cwnd per SMSS acknowledged.
             let target = self.w_cubic(t + rtt, mss_f).clamp(cwnd, 1.5 * cwnd);
             let grow = (target - cwnd) * acked / cwnd + f64::from(self.carry);
-            let whole = grow.floor();
+            let whole = math::floor(grow);
             self.carry = (grow - whole) as f32;
             cwnd + whole
         };

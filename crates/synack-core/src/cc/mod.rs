@@ -82,8 +82,9 @@ pub use hystart::HyStart;
 pub use newreno::NewReno;
 
 use crate::time::{Duration, Instant};
+use alloc::boxed::Box;
+use alloc::sync::Arc;
 use core::fmt;
-use std::sync::Arc;
 
 /// What an ACK of new data tells a controller (outside loss recovery).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

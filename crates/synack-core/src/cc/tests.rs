@@ -1,6 +1,7 @@
 //! Unit tests for NewReno and CUBIC window rules.
 
 use super::*;
+use alloc::vec::Vec;
 
 const MSS: u32 = 1000;
 

@@ -80,11 +80,13 @@ impl Stack {
     /// decisions off and drops the SYNs still held (the clients retransmit, and
     /// their next SYN is answered at once).
     pub fn set_syn_decisions(&mut self, timeout: Option<Duration>) {
+        // Keyed like the listener table (the stack's secret), not by the OS.
+        let hasher = self.listen_map.hasher().clone();
         self.decide = timeout.map(|timeout| {
             Box::new(SynDecisions {
                 timeout,
                 next_id: 1,
-                held: HashMap::new(),
+                held: HashMap::with_hasher(hasher),
                 requests: VecDeque::new(),
                 deadlines: VecDeque::new(),
                 timed_out: 0,

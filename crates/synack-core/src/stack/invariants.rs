@@ -4,6 +4,7 @@
 
 use super::Stack;
 use crate::state::State;
+use alloc::string::String;
 
 impl Stack {
     /// Checks the stack's invariants and returns the first one broken, described.

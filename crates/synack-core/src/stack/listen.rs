@@ -2,6 +2,7 @@
 //! the connections still waiting in its queue (RFC 9293 §3.10.1, §3.10.4).
 
 use super::*;
+use alloc::vec::Vec;
 
 impl Stack {
     /// Listen on `local` (an unspecified IP listens on every address of that family).

@@ -2,6 +2,7 @@
 //! connection with something to send into IP packets, and records traced segments.
 
 use super::*;
+use alloc::vec::Vec;
 
 impl Stack {
     /// Write the next outgoing IP packet into `buf` (at least

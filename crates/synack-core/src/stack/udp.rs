@@ -11,8 +11,9 @@ use crate::udp::{
     charge, no_icmp_errors, unspecified_like, Datagram, FlowKey, Outgoing, Socket, UdpError,
     UdpEvent, UdpHandle, ICMP_QUEUE,
 };
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
 use core::net::{IpAddr, SocketAddr};
-use std::collections::VecDeque;
 use synack_wire::echo::{emit_port_unreachable, EchoRepr};
 use synack_wire::icmp::{IcmpKind, IcmpRepr};
 use synack_wire::udp::UDP_HEADER_LEN;

@@ -8,6 +8,7 @@ use super::{Connection, Env};
 use crate::cc::CongestionControl;
 use crate::config::Config;
 use crate::trace::{CongestionPhase, CongestionTrace, TraceKind};
+use alloc::boxed::Box;
 
 impl Connection {
     /// Record the congestion state if it changed since the last record. Callers test

@@ -25,12 +25,13 @@
 //! [`Config::fastopen`]: crate::Config::fastopen
 
 use super::{wake, Connection, Env};
+use crate::hash::{HashMap, TupleHashBuilder};
 use crate::seq::Seq;
 use crate::state::State;
+use alloc::vec::Vec;
 use core::hash::Hasher;
 use core::net::IpAddr;
 use siphasher::sip::SipHasher24;
-use std::collections::HashMap;
 use synack_wire::{FastOpenOption, TcpRepr};
 
 /// `tcp_fastopen` bit: the client side may use Fast Open (Linux `TFO_CLIENT_ENABLE`).
@@ -249,13 +250,21 @@ pub struct CacheEntry {
 }
 
 /// The client's cookie cache (RFC 7413 §4.1.3), per server address.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(crate) struct ClientCache {
     entries: HashMap<IpAddr, CacheEntry>,
-    order: std::collections::VecDeque<IpAddr>,
+    order: alloc::collections::VecDeque<IpAddr>,
 }
 
 impl ClientCache {
+    /// An empty cache whose table hashes with `key`.
+    pub(crate) fn new(key: u64) -> ClientCache {
+        ClientCache {
+            entries: HashMap::with_hasher(TupleHashBuilder::new(key)),
+            order: Default::default(),
+        }
+    }
+
     pub(crate) fn get(&self, server: IpAddr) -> CacheEntry {
         self.entries.get(&server).copied().unwrap_or_default()
     }
@@ -487,6 +496,7 @@ impl Connection {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::string::String;
     use core::net::Ipv4Addr;
 
     fn v4(a: u8, b: u8, c: u8, d: u8) -> IpAddr {
@@ -658,7 +668,7 @@ mod tests {
 
     #[test]
     fn client_cache_fallbacks() {
-        let mut cache = ClientCache::default();
+        let mut cache = ClientCache::new(0);
         let srv = v4(10, 0, 0, 2);
         // A request answered without a cookie: try the experimental option next,
         // then back to kind 34 (Linux try_exp 1, 2).

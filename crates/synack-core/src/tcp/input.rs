@@ -9,6 +9,7 @@ use crate::seq::Seq;
 use crate::state::State;
 use crate::time::Duration;
 use crate::trace::TraceKind;
+use alloc::boxed::Box;
 use synack_wire::TcpRepr;
 
 /// What the stack must do after a segment was processed.

@@ -30,8 +30,9 @@ use crate::seq::Seq;
 use crate::state::State;
 use crate::time::{Duration, Instant};
 use crate::trace::{TraceEvent, TraceKind};
+use alloc::boxed::Box;
+use alloc::collections::VecDeque;
 use core::net::SocketAddr;
-use std::collections::VecDeque;
 use synack_wire::TcpRepr;
 
 /// Per-connection settings that a socket option can change (they start from

@@ -7,6 +7,7 @@
 
 use super::Connection;
 use crate::config::Config;
+use alloc::boxed::Box;
 
 impl Connection {
     /// Bytes queued and not yet sent (Linux `write_seq - snd_nxt`).

@@ -27,7 +27,8 @@ use super::{Connection, Env};
 use crate::cc::CongestionControl;
 use crate::seq::Seq;
 use crate::time::Instant;
-use std::collections::VecDeque;
+use alloc::boxed::Box;
+use alloc::collections::VecDeque;
 use synack_wire::TcpRepr;
 
 /// The peer SACKed the record.
@@ -525,7 +526,7 @@ impl Rack {
 
     /// Records in the log (for tests).
     #[cfg(test)]
-    fn records(&self) -> Vec<(u32, u32, u64, u8)> {
+    fn records(&self) -> alloc::vec::Vec<(u32, u32, u64, u8)> {
         let mut s = self.start;
         self.log
             .iter()

@@ -17,6 +17,7 @@ use super::{Connection, Env};
 use crate::cc::CongestionControl;
 use crate::seq::Seq;
 use crate::time::{Duration, Instant};
+use alloc::boxed::Box;
 use synack_wire::TcpRepr;
 
 /// Ranges the scoreboard remembers. A peer reports at most four per ACK (RFC 2018 §3);
@@ -754,6 +755,7 @@ impl Connection {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::vec::Vec;
 
     fn sb(ranges: &[(u32, u32)]) -> Scoreboard {
         let mut b = Scoreboard::new(Seq(0));

@@ -11,8 +11,9 @@ use crate::seq::Seq;
 use crate::state::State;
 use crate::time::{Duration, Instant};
 use crate::trace::TraceKind;
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
 use core::net::SocketAddr;
-use std::collections::VecDeque;
 use synack_wire::{TcpFlags, TcpOptions, TcpRepr};
 
 /// RFC 7323 §5.5: a TS.Recent older than 24 days is invalid for PAWS.
