@@ -81,7 +81,7 @@ impl Stack {
     /// their next SYN is answered at once).
     pub fn set_syn_decisions(&mut self, timeout: Option<Duration>) {
         // Keyed like the listener table (the stack's secret), not by the OS.
-        let hasher = self.listen_map.hasher().clone();
+        let hasher = *self.listen_map.hasher();
         self.decide = timeout.map(|timeout| {
             Box::new(SynDecisions {
                 timeout,
