@@ -215,6 +215,25 @@ impl Connection {
         let mss = usize::from(self.mss)
             .saturating_sub(self.data_options_len())
             .max(1);
+        // Against a peer whose largest window is small, a segment is at most half of
+        // it (Linux `tcp_bound_to_half_wnd`; a whole window if it is under 536 B), so
+        // the sender's SWS rule (RFC 9293 §3.8.6.2.1, a fraction of 1/2 of the largest
+        // window) never holds the rest of a write back behind a full-MSS segment.
+        let cutoff = if self.max_snd_wnd > 536 {
+            self.max_snd_wnd / 2
+        } else {
+            self.max_snd_wnd
+        } as usize;
+        // Linux applies the bound when it syncs its MSS, not on every segment: a peer
+        // whose window stays under one MSS from the start still gets whole writes
+        // that fit it (conformance/listen-syncookies-timestamps-carry-options.pkt,
+        // checked on Linux); this applies it only once the largest window reached
+        // one MSS, an approximation of those sync points.
+        let mss = if cutoff > 0 && mss > cutoff && self.max_snd_wnd as usize >= mss {
+            cutoff.max(28)
+        } else {
+            mss
+        };
         // Offload super-segments are sized as Linux sizes them (tso.rs).
         let max_seg = if env.cfg.tso_max > mss {
             self.tso_size_goal(env.cfg, mss)
@@ -435,6 +454,24 @@ impl Connection {
                 || (retransmission && self.is_syn_data_end(seq + len as u32)))
         {
             flags |= TcpFlags::PSH;
+        }
+        // Against a peer whose largest window is under two segments (so segments are
+        // cut to half of it, see `data_segment`), PSH also goes on the segment that
+        // takes new data past half a window beyond the last push, as Linux's
+        // `forced_push` marks it (the window fills before any write ends).
+        let half = self.max_snd_wnd / 2;
+        if !retransmission && len > 0 && half > 0 && (half as usize) < usize::from(self.mss) {
+            let end = seq + len as u32;
+            let pushed = self.rare.as_ref().and_then(|r| r.pushed_seq);
+            let pushed = pushed
+                .filter(|p| *p >= self.snd_una)
+                .unwrap_or(self.snd_una);
+            if end > pushed + half {
+                flags |= TcpFlags::PSH;
+            }
+            if flags.psh() {
+                self.rare.get_or_insert_with(Default::default).pushed_seq = Some(end);
+            }
         }
         let repr = self.header(env, seq, flags);
         let end = seq + len as u32 + u32::from(fin);
