@@ -6,6 +6,7 @@ use super::hystart::{Growth, HyStart};
 use super::{slow_start, Ack, CongestionControl};
 use crate::math;
 use crate::time::{Duration, Instant};
+use core::num::NonZeroU32;
 
 /// L of RFC 9406 §4.2 for a sender that does not pace: slow start adds at most this
 /// many SMSS per ACK.
@@ -30,8 +31,9 @@ pub struct Cubic {
     cwnd_prior: f32,
     /// Start of the current congestion-avoidance stage (the epoch), in engine
     /// milliseconds (wrapping); `None` outside it. The window's state is kept in
-    /// 32-bit fields (computed in f64) so the controller stays small.
-    epoch_start: Option<u32>,
+    /// 32-bit fields (computed in f64) so the controller stays small; a start at
+    /// millisecond 0 of a wrap is taken as 1 so the field fits in 4 bytes.
+    epoch_start: Option<NonZeroU32>,
     /// K (RFC 9438 §4.2), seconds, for the current epoch.
     k: f32,
     /// W_est (RFC 9438 §4.3), bytes: the Reno-friendly estimate for the current epoch.
@@ -97,7 +99,8 @@ impl Cubic {
     /// Begin a congestion-avoidance epoch at `now` (RFC 9438 §4.2).
     fn start_epoch(&mut self, now: Instant, mss: f64) {
         let cwnd = f64::from(self.cwnd);
-        self.epoch_start = Some(now.total_millis() as u32);
+        self.epoch_start =
+            Some(NonZeroU32::new(now.total_millis() as u32).unwrap_or(NonZeroU32::MIN));
         self.carry = 0.0;
         // RFC 9438 §4.3: W_est starts at cwnd_epoch.
         self.w_est = cwnd as f32;
@@ -128,7 +131,7 @@ impl Cubic {
             self.start_epoch(now, mss_f);
         }
         let now_ms = now.total_millis() as u32;
-        let epoch = self.epoch_start.unwrap_or(now_ms);
+        let epoch = self.epoch_start.map_or(now_ms, NonZeroU32::get);
         let t = f64::from(now_ms.wrapping_sub(epoch)) / 1000.0;
         let rtt = srtt.unwrap_or(Duration::ZERO).as_secs_f64();
         let cwnd = f64::from(self.cwnd);
@@ -209,7 +212,7 @@ impl CongestionControl for Cubic {
         if self.cwnd < self.ssthresh {
             // RFC 9438 §4.10: slow start below ssthresh; RFC 9406 in the first one.
             let divisor = if self.ssthresh == u32::MAX {
-                match self.hystart.on_ack(ack) {
+                match self.hystart.on_ack(now, ack, self.cwnd) {
                     Growth::Divide(d) => d,
                     Growth::EnterAvoidance => {
                         // RFC 9406 §4.2: after CSS_ROUNDS, ssthresh = cwnd.

@@ -100,6 +100,9 @@ pub struct Ack {
     /// This ACK ends a round: it acknowledges the data that was the highest sent when
     /// the previous round ended (RFC 9406 §4.2's windowEnd).
     pub new_round: bool,
+    /// The connection paces its data ([`Config::pacing`](crate::Config::pacing)), so
+    /// a round's ACKs are spread by the sender, not only by the path.
+    pub paced: bool,
 }
 
 impl Ack {
@@ -111,6 +114,7 @@ impl Ack {
             srtt,
             rtt_sample: None,
             new_round: false,
+            paced: false,
         }
     }
 }

@@ -392,9 +392,11 @@ fn hystart_round(cc: &mut Cubic, now: &mut Instant, rtt: Duration) {
             srtt: Some(rtt),
             rtt_sample: Some(rtt),
             new_round: i == 0,
+            paced: false,
         };
         cc.on_ack(*now, &ack);
-        *now += ms(1);
+        // 0.1 ms apart: a round's ACKs are a short train, far from filling the path.
+        *now += Duration::from_micros(100);
     }
 }
 
@@ -531,4 +533,71 @@ fn built_in_controllers_stay_small() {
     // Every connection carries its controller inline: the largest built-in one sets
     // the size of all (idle connections are held to about 1 KiB each).
     assert!(core::mem::size_of::<Congestion>() <= 64);
+}
+
+/// One slow-start round whose ACKs arrive `gap` apart, each with an RTT sample of
+/// `rtt`; `paced` as the connection says.
+fn train_round(cc: &mut Cubic, now: &mut Instant, rtt: Duration, gap: Duration, paced: bool) {
+    let acks = (cc.cwnd() / MSS).max(1);
+    for i in 0..acks {
+        let ack = Ack {
+            bytes_acked: MSS,
+            mss: MSS,
+            srtt: Some(rtt),
+            rtt_sample: Some(rtt),
+            new_round: i == 0,
+            paced,
+        };
+        cc.on_ack(*now, &ack);
+        *now += gap;
+    }
+}
+
+#[test]
+fn an_unbroken_ack_train_longer_than_half_the_rtt_ends_slow_start() {
+    // Linux HyStart's ACK train: 50 ms RTT, ACKs 1 ms apart. The 20-segment round
+    // (20 ms of ACKs) stays below half the RTT; in the 40-segment round the train
+    // passes 25 ms and slow start ends there, with no RTT rise and no loss.
+    let mut cc = Cubic::new(10 * MSS);
+    let mut now = Instant::ZERO;
+    train_round(&mut cc, &mut now, ms(50), ms(1), false);
+    train_round(&mut cc, &mut now, ms(50), ms(1), false);
+    assert_eq!(cc.ssthresh(), u32::MAX, "20 ms of ACKs: still slow start");
+    assert_eq!(cc.cwnd(), 40 * MSS);
+    train_round(&mut cc, &mut now, ms(50), ms(1), false);
+    assert!(cc.hystart().is_done());
+    // The train passed 25 ms at the 27th ACK (26 ms after the round began): cwnd grew
+    // by 26 segments, then ssthresh = cwnd and the rest was congestion avoidance.
+    assert_eq!(cc.ssthresh(), 66 * MSS);
+    assert!(
+        cc.cwnd() >= 66 * MSS && cc.cwnd() < 68 * MSS,
+        "{}",
+        cc.cwnd() / MSS
+    );
+}
+
+#[test]
+fn a_paced_or_broken_ack_train_does_not_end_slow_start() {
+    // Paced: the threshold is the whole minimum RTT, 40 ms of ACKs pass it not.
+    let mut cc = Cubic::new(10 * MSS);
+    let mut now = Instant::ZERO;
+    for _ in 0..3 {
+        train_round(&mut cc, &mut now, ms(50), ms(1), true);
+    }
+    assert_eq!(cc.ssthresh(), u32::MAX);
+    assert_eq!(cc.cwnd(), 80 * MSS);
+    // Unpaced but with gaps of 3 ms (> 2 ms): no train, however long the round.
+    let mut cc = Cubic::new(10 * MSS);
+    let mut now = Instant::ZERO;
+    for _ in 0..4 {
+        train_round(&mut cc, &mut now, ms(50), ms(3), false);
+    }
+    assert_eq!(cc.ssthresh(), u32::MAX);
+    assert_eq!(cc.cwnd(), 160 * MSS);
+    // Below 16 segments the test does not run, even on a train past half the RTT.
+    let mut cc = Cubic::new(10 * MSS);
+    let mut now = Instant::ZERO;
+    train_round(&mut cc, &mut now, ms(10), ms(1), false);
+    assert_eq!(cc.cwnd(), 20 * MSS);
+    assert_eq!(cc.ssthresh(), u32::MAX);
 }

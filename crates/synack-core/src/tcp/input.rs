@@ -493,6 +493,7 @@ impl Connection {
                 srtt: self.rtt.srtt(),
                 rtt_sample,
                 new_round,
+                paced: env.cfg.pacing,
             };
             self.cc.on_ack(env.now, &ack);
         }

@@ -296,19 +296,6 @@ impl Rack {
         }
     }
 
-    /// Recompute `lost_out` (after flags changed over a range).
-    fn recount_lost(&mut self) {
-        let mut n = 0u32;
-        let mut s = self.start;
-        for r in &self.log {
-            if r.flags & LOST != 0 {
-                n = n.saturating_add(r.end.since(s));
-            }
-            s = r.end;
-        }
-        self.lost_out = n;
-    }
-
     /// RFC 8985 §6.2 steps 2 and 3 for one newly delivered record.
     fn update(&mut self, rec: TxRec, now_us: u64) {
         let rtt = now_us.saturating_sub(rec.xmit);
@@ -489,20 +476,6 @@ impl Rack {
     /// Bytes deemed lost and not yet sent again.
     pub(crate) fn lost_out(&self) -> u32 {
         self.lost_out
-    }
-
-    /// Every retransmission still unSACKed is lost (a probe timeout passed in recovery
-    /// without the peer reporting anything new).
-    pub(crate) fn mark_retransmissions_lost(&mut self) -> u32 {
-        let mut n = 0;
-        for r in self.log.iter_mut() {
-            if r.flags & RETRANS != 0 && r.flags & SACKED == 0 {
-                r.flags = LOST | AMBIGUOUS;
-                n += 1;
-            }
-        }
-        self.recount_lost();
-        n
     }
 
     /// A retransmission timeout: go-back-N resends everything unSACKed, so the lost

@@ -454,8 +454,10 @@ impl Connection {
     /// RFC 8985 §7.2: after new data was sent or acknowledged, run the probe timeout
     /// (PTO = 2*SRTT, plus WCDelAckT with one segment in flight, at least 10 ms) in
     /// place of the RTO when it ends sooner. Only with SACK (the probe's ACK must show
-    /// what was lost), not during go-back-N after an RTO, and at most `MAX_PROBES`
-    /// times while SND.UNA stands still.
+    /// what was lost), not in fast recovery (§7.2: the PTO is scheduled only outside
+    /// fast and RTO recovery, as Linux arms it only in the Open and CWR states), not
+    /// during go-back-N after an RTO, and at most `MAX_PROBES` times while SND.UNA
+    /// stands still.
     pub(crate) fn arm_pto(&mut self, now: Instant) {
         let was_pto = core::mem::replace(&mut self.pto_armed, false);
         if self.snd_una == self.snd_max {
@@ -470,6 +472,7 @@ impl Connection {
         };
         self.rto_at = Some(rto_at);
         if !self.sack_ok
+            || self.in_recovery
             || self.tlp_sent >= MAX_PROBES
             || self.snd_nxt != self.snd_max
             || !self.state.is_synchronized()
@@ -492,38 +495,17 @@ impl Connection {
     }
 
     /// The probe timeout fired (RFC 8985 §7.3): send one probe and re-arm the timer
-    /// (another PTO while probes remain, else the RTO). In recovery the probe resends
-    /// the oldest hole: its retransmission is the likeliest loss once ACKs stop.
+    /// (the RTO once the probes are spent). A probe timeout armed before fast recovery
+    /// began sends nothing in it (§7.2): the timer becomes the RTO again.
     pub(crate) fn on_pto(&mut self, env: &mut Env<'_>) {
         self.pto_armed = false;
+        self.rto_at = Some(env.now + self.rtt.rto());
+        if self.in_recovery {
+            return;
+        }
         self.tlp_sent += 1;
         self.stats.loss_probes += 1;
-        if self.in_recovery {
-            self.pend.rtx_one = true;
-            // RFC 8985 §6.3 (the reordering timer's rule, by time): a PTO of at least
-            // 2*SRTT passed without the peer SACKing anything new, so every
-            // retransmission still unSACKed was lost too. Start the round of
-            // retransmissions again from SND.UNA: pipe stops counting them as in
-            // flight, and NextSeg resends the holes as cwnd allows, rather than one
-            // hole per probe timeout.
-            let snd_max = self.snd_max;
-            let una = self.snd_una;
-            if self.rack_mode() {
-                if let Some(rack) = self.rack.as_deref_mut() {
-                    let n = rack.mark_retransmissions_lost();
-                    self.stats.lost_retransmits += n;
-                }
-            } else if let Some(sb) = self.sb.as_deref_mut() {
-                if sb.active && sb.high_rxt > una {
-                    sb.high_rxt = una;
-                    sb.rxt_fence = snd_max;
-                    self.stats.lost_retransmits += 1;
-                }
-            }
-        } else {
-            self.pend.tlp_pending = true;
-        }
-        self.rto_at = Some(env.now + self.rtt.rto());
+        self.pend.tlp_pending = true;
         self.arm_pto(env.now);
     }
 
