@@ -6,6 +6,7 @@
 mod common;
 use common::*;
 use synack_core::{Config, State};
+use synack_wire::TcpOptions;
 
 /// Listener on :80 and a SYN from the peer with ISN 1000; returns the SYN-ACK's seq.
 fn half_open(t: &mut Lone) -> u32 {
@@ -129,4 +130,33 @@ fn shutdown_before_the_final_ack_sends_fin_after_it() {
     let out = t.out();
     one(&out, FIN | ACK, b + 1, 1001);
     assert_eq!(t.stack.state(h), Some(State::FinWait1));
+}
+
+#[test]
+fn an_ack_echoing_the_first_of_two_syn_acks_gives_no_rtt_sample() {
+    // RFC 6298 §3 (Karn) with RFC 7323 §4.3: the SYN-ACK is retransmitted after its
+    // RTO; the peer's ACK echoes the first SYN-ACK's TSval (its copy of the second
+    // was lost, say), so the time since then includes the backoff and is no sample.
+    let mut t = Lone::new(Config::default());
+    let l = t.listen80();
+    let mut syn = tcp(SYN, 1000, 0, 65535);
+    syn.options = TcpOptions {
+        timestamp: Some((500, 0)),
+        ..syn_opts(1460)
+    };
+    let out = t.inject(t.local(80), syn, &[]);
+    let first = one(&out, SYN | ACK, out[0].seq(), 1001).clone();
+    let b = first.seq();
+    let first_tsval = first.tcp.options.timestamp.expect("TS offered").0;
+    let (waited, out) = t.next_timer().expect("SYN-ACK timer");
+    assert!(waited >= ms(1000), "{waited:?}");
+    one(&out, SYN | ACK, b, 1001);
+    t.advance(ms(10));
+    let mut ack = tcp(ACK, 1001, b.wrapping_add(1), 65535);
+    ack.options.timestamp = Some((501, first_tsval));
+    none(&t.inject(t.local(80), ack, &[]));
+    let h = t.stack.accept(l).expect("established");
+    assert_eq!(t.stack.state(h), Some(State::Established));
+    let info = t.stack.info(h).unwrap();
+    assert_eq!(info.srtt, None, "no sample from the ambiguous echo: {info:?}");
 }

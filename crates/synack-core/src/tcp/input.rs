@@ -174,6 +174,7 @@ impl Connection {
         let seg_ack = Seq(seg.ack);
         if self.state == State::SynReceived {
             if self.snd_una < seg_ack && seg_ack <= self.snd_max {
+                let old_una = self.snd_una;
                 self.snd_una = seg_ack;
                 if self.snd_nxt < self.snd_una {
                     self.snd_nxt = self.snd_una;
@@ -184,7 +185,10 @@ impl Connection {
                 self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
                 self.snd_wl1 = seg_seq;
                 self.snd_wl2 = seg_ack;
-                self.sample_rtt_on_ack(env, seg, seg_ack, self.snd_una);
+                // Karn (RFC 6298 §3) for a retransmitted SYN-ACK: the echo check
+                // (RFC 7323 §4.3) compares against the SND.UNA before this ACK, so an
+                // echo of the first SYN-ACK's TSval gives no sample.
+                self.sample_rtt_on_ack(env, seg, seg_ack, old_una);
                 self.retries = 0;
                 self.rtt.reset_backoff();
                 self.rto_at = None;
