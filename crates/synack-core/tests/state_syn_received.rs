@@ -158,5 +158,8 @@ fn an_ack_echoing_the_first_of_two_syn_acks_gives_no_rtt_sample() {
     let h = t.stack.accept(l).expect("established");
     assert_eq!(t.stack.state(h), Some(State::Established));
     let info = t.stack.info(h).unwrap();
-    assert_eq!(info.srtt, None, "no sample from the ambiguous echo: {info:?}");
+    assert_eq!(
+        info.srtt, None,
+        "no sample from the ambiguous echo: {info:?}"
+    );
 }
