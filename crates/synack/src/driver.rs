@@ -155,6 +155,9 @@ fn dispatch_events(inner: &mut Inner, wakers: &mut Vec<Waker>) {
     if inner.engine.has_syn_requests() {
         wakers.append(&mut inner.syn_waiters);
     }
+    if inner.engine.has_udp_flow_requests() {
+        wakers.append(&mut inner.udp_flow_waiters);
+    }
     if inner.engine.has_unhandled() {
         wakers.extend(inner.raw_waiter.take());
     }
