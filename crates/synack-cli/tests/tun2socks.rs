@@ -501,7 +501,19 @@ fn tun2socks_through_dante() {
 
 #[test]
 fn bad_flags_and_an_unreachable_proxy_are_one_line_errors() {
-    let cases: [(&[&str], &str); 4] = [
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &[
+                "tun2socks",
+                "--tun",
+                "t0",
+                "--addr",
+                "10.9.0.2/24",
+                "--socks5",
+                "user-without-password@127.0.0.1:1080",
+            ],
+            "is not USER:PASS",
+        ),
         (
             &["tun2socks", "--tun", "t0", "--addr", "10.9.0.2/24"],
             "--socks5",
