@@ -251,8 +251,10 @@ pub(crate) struct ConnectArgs {
 pub(crate) struct Tun2socksArgs {
     #[command(flatten)]
     pub(crate) tun: TunArgs,
-    /// The SOCKS5 proxy (no authentication): HOST:PORT.
-    #[arg(long, value_name = "HOST:PORT")]
+    /// The SOCKS5 proxy: HOST:PORT, or USER:PASS@HOST:PORT for username/password
+    /// authentication (RFC 1929); a socks5:// prefix is accepted, and %XX escapes in
+    /// USER and PASS (for ':' or '@' in them).
+    #[arg(long, value_name = "[USER:PASS@]HOST:PORT")]
     pub(crate) socks5: Option<String>,
     /// Use the host's own sockets instead of a proxy.
     #[arg(long)]

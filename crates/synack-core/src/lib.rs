@@ -44,7 +44,7 @@ pub use config::{Config, Keepalive};
 pub use error::{ConnError, ConnectError, ListenError, RecvError, SendError};
 pub use stack::{
     ConnHandle, DecideError, Event, ListenerHandle, Stack, StackStats, SynDecision, SynRequest,
-    Transmit,
+    Transmit, UdpDecisionStats, UdpFlowDecision, UdpFlowRequest, UDP_HELD_FLOWS,
 };
 pub use tcp::fastopen;
 pub use tcp::syncookie::SynCookies;

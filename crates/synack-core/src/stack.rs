@@ -47,8 +47,10 @@ mod raw;
 mod syncookie;
 mod time_wait;
 mod udp;
+mod udp_decide;
 
 pub use decide::{DecideError, SynDecision, SynRequest};
+pub use udp_decide::{UdpDecisionStats, UdpFlowDecision, UdpFlowRequest, UDP_HELD_FLOWS};
 
 /// Names one connection. Stale handles (of a connection that was freed) are detected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -276,6 +278,8 @@ pub struct Stack {
     cookies: crate::tcp::syncookie::CookieKeys,
     /// SYNs held for the application's decision (stack/decide.rs); `None`: off.
     decide: Option<Box<decide::SynDecisions>>,
+    /// UDP flows held for the application's decision (stack/udp_decide.rs); `None`: off.
+    udp_decide: Option<Box<udp_decide::UdpDecisions>>,
     /// Unhandled packets kept for the application (stack/raw.rs).
     raw: raw::RawTap,
 }
@@ -326,6 +330,7 @@ impl Stack {
             orphans: 0,
             tfo_keys,
             decide: None,
+            udp_decide: None,
             raw: raw::RawTap::default(),
             tfo_cache: crate::tcp::fastopen::ClientCache::new(hash_key ^ 5),
             cookies: crate::tcp::syncookie::CookieKeys::new(secret),
@@ -409,6 +414,7 @@ impl Stack {
         }
         self.handle_timeout_udp(now);
         self.handle_timeout_decisions(now);
+        self.handle_timeout_udp_decisions(now);
     }
 
     /// The next time [`handle_timeout`](Stack::handle_timeout) has work to do.
@@ -423,7 +429,12 @@ impl Stack {
             (a, None) => a,
             (None, b) => b,
         };
-        match (t, self.decisions_deadline()) {
+        let t = match (t, self.decisions_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, None) => a,
+            (None, b) => b,
+        };
+        match (t, self.udp_decisions_deadline()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, None) => a,
             (None, b) => b,

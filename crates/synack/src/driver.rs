@@ -50,6 +50,10 @@ pub(crate) async fn run<D: Device>(
     let mut wakers: Vec<Waker> = Vec::new();
     let mut traces: Vec<TraceEvent> = Vec::new();
     let mut capture_dirty_since: Option<tokio::time::Instant> = None;
+    // One timer for the engine's deadline, kept across turns (see `arm`).
+    let timer = tokio::time::sleep_until(tokio::time::Instant::now() + FAR);
+    tokio::pin!(timer);
+    let mut timer_at: Option<tokio::time::Instant> = None;
     loop {
         if shared.record(&rx) {
             capture_dirty_since.get_or_insert_with(tokio::time::Instant::now);
@@ -125,9 +129,13 @@ pub(crate) async fn run<D: Device>(
             tokio::task::yield_now().await;
             continue;
         }
-        let timer_at = deadline.map(|t| shared.tokio_instant(t));
+        arm(
+            timer.as_mut(),
+            &mut timer_at,
+            deadline.map(|t| shared.tokio_instant(t)),
+        );
         let flush_at = capture_dirty_since.map(|t| t + CAPTURE_FLUSH);
-        let far = tokio::time::Instant::now() + Duration::from_secs(3600);
+        let far = tokio::time::Instant::now() + FAR;
         tokio::select! {
             _ = shared.driver_wake.notified() => {}
             r = device.recv(&mut rx) => {
@@ -138,7 +146,10 @@ pub(crate) async fn run<D: Device>(
                     }
                 }
             }
-            _ = tokio::time::sleep_until(timer_at.unwrap_or(far)), if timer_at.is_some() => {}
+            _ = timer.as_mut(), if timer_at.is_some() => {
+                // Fired: the next turn arms it again for whatever is due then.
+                timer_at = None;
+            }
             _ = tokio::time::sleep_until(flush_at.unwrap_or(far)), if flush_at.is_some() => {
                 if let Err(e) = shared.flush_capture() {
                     tracing::warn!("pcap capture flush failed: {e}");
@@ -149,11 +160,37 @@ pub(crate) async fn run<D: Device>(
     }
 }
 
+/// A deadline so far away that it means "none".
+const FAR: Duration = Duration::from_secs(3600);
+
+/// Point the driver's timer at the engine's next deadline `want`, touching tokio's
+/// timer only when that deadline is earlier than the one armed (or none is armed).
+/// A later or vanished deadline leaves the timer where it was: it fires early once,
+/// the turn finds nothing due, and re-arms. Registering an earlier deadline makes
+/// tokio wake its I/O driver (an eventfd write and an extra `epoll_wait`), and a
+/// fresh timer each turn did that for most turns: twice per connection in the
+/// tun2socks connection benchmark (a SYN-ACK's retransmission timer, then the
+/// next), where the armed timer now mostly stays.
+fn arm(
+    timer: std::pin::Pin<&mut tokio::time::Sleep>,
+    armed: &mut Option<tokio::time::Instant>,
+    want: Option<tokio::time::Instant>,
+) {
+    let Some(want) = want else { return };
+    if armed.is_none_or(|a| want < a) {
+        timer.reset(want);
+        *armed = Some(want);
+    }
+}
+
 /// Turn engine events into wake-ups of the tasks waiting for them.
 fn dispatch_events(inner: &mut Inner, wakers: &mut Vec<Waker>) {
     dispatch_udp_events(inner, wakers);
     if inner.engine.has_syn_requests() {
         wakers.append(&mut inner.syn_waiters);
+    }
+    if inner.engine.has_udp_flow_requests() {
+        wakers.append(&mut inner.udp_flow_waiters);
     }
     if inner.engine.has_unhandled() {
         wakers.extend(inner.raw_waiter.take());

@@ -7,15 +7,19 @@
 //! connection is made first, and only when it succeeds does the client get its
 //! SYN-ACK; an upstream that refuses shows the client an RST ("connection refused"),
 //! an unreachable one ICMP host unreachable, and one that does not answer in time
-//! nothing (the client times out). UDP: a flow's first datagram waits for its
-//! upstream association; if that cannot be made the flow is refused (ICMP port
-//! unreachable, ECONNREFUSED at a connected client socket) and nothing else is sent.
+//! nothing (the client times out). UDP is decided on a flow's first datagram
+//! ([`UdpIntercept::decide_flows`]): it waits in the stack while the upstream
+//! association is made; if that cannot be made the flow is refused (ICMP port
+//! unreachable, ECONNREFUSED at a connected client socket, and the flow's later
+//! datagrams refused too until it is idle) and nothing else is sent.
 //! `dns` sends every flow and connection to port 53 to one server instead, answered
 //! as the address the client asked.
 //!
 //! SOCKS5 `CONNECT` is tokio-socks'; `UDP ASSOCIATE` is ours (forward/socks_udp.rs):
 //! tokio-socks has no UDP support, and the association is a short exchange on a TCP
 //! control connection plus a 10-byte header on each datagram (RFC 1928 §7).
+//! Username/password authentication (RFC 1929) is offered for both when
+//! [`ForwardOptions::auth`] is set.
 
 mod socks_udp;
 
@@ -34,8 +38,26 @@ use std::time::Duration;
 pub enum Upstream {
     /// Through the host's own sockets.
     Direct,
-    /// Through a SOCKS5 proxy (no authentication).
+    /// Through a SOCKS5 proxy (with [`ForwardOptions::auth`], if set).
     Socks5(SocketAddr),
+}
+
+/// A SOCKS5 username and password (RFC 1929), each at most 255 bytes.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SocksAuth {
+    /// The user name.
+    pub username: String,
+    /// The password.
+    pub password: String,
+}
+
+impl std::fmt::Debug for SocksAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The password stays out of logs.
+        f.debug_struct("SocksAuth")
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What the forwarder does.
@@ -51,6 +73,8 @@ pub struct ForwardOptions {
     /// A UDP flow's upstream association is closed after this long without a
     /// datagram either way.
     pub udp_idle: Duration,
+    /// Username/password for the SOCKS5 proxy (RFC 1929); `None`: no authentication.
+    pub auth: Option<SocksAuth>,
 }
 
 impl ForwardOptions {
@@ -62,6 +86,7 @@ impl ForwardOptions {
             dns: None,
             connect_timeout: Duration::from_secs(10),
             udp_idle: Duration::from_secs(60),
+            auth: None,
         }
     }
 }
@@ -104,13 +129,17 @@ pub fn raise_fd_limit() -> io::Result<u64> {
     Ok(r.rlim_cur as u64)
 }
 
-/// Check that the proxy answers a SOCKS5 greeting (no authentication), so a wrong
-/// `--socks5` is reported at start rather than as failing connections. `Direct`
-/// needs no check.
-pub async fn probe(upstream: Upstream, timeout: Duration) -> io::Result<()> {
+/// Check that the proxy answers a SOCKS5 greeting and accepts `auth` (or no
+/// authentication), so a wrong `--socks5` or bad credentials are reported at start
+/// rather than as failing connections. `Direct` needs no check.
+pub async fn probe(
+    upstream: Upstream,
+    auth: Option<&SocksAuth>,
+    timeout: Duration,
+) -> io::Result<()> {
     match upstream {
         Upstream::Direct => Ok(()),
-        Upstream::Socks5(proxy) => tokio::time::timeout(timeout, socks_udp::greet(proxy))
+        Upstream::Socks5(proxy) => tokio::time::timeout(timeout, socks_udp::greet(proxy, auth))
             .await
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "no answer"))?
             .map(|_| ()),
@@ -176,10 +205,22 @@ async fn tcp_loop(
 async fn carry_tcp(syn: SynRequest, opts: Arc<ForwardOptions>, stats: Arc<ForwardStats>) {
     use std::sync::atomic::Ordering::Relaxed;
     let to = destination(&opts, syn.target());
-    let upstream = tokio::time::timeout(opts.connect_timeout, connect(opts.upstream, to)).await;
+    let upstream = tokio::time::timeout(
+        opts.connect_timeout,
+        connect(opts.upstream, opts.auth.as_ref(), to),
+    )
+    .await;
     let mut upstream = match upstream {
         Ok(Ok(s)) => s,
-        Ok(Err(e)) if e.kind() == io::ErrorKind::ConnectionRefused => {
+        // Refused by the destination, or by the proxy (its ruleset, or credentials
+        // it no longer takes): the client sees "connection refused".
+        Ok(Err(e))
+            if matches!(
+                e.kind(),
+                io::ErrorKind::ConnectionRefused | io::ErrorKind::PermissionDenied
+            ) =>
+        {
+            tracing::debug!("tun2socks: {} -> {to}: {e}", syn.client());
             stats.tcp_refused.fetch_add(1, Relaxed);
             syn.refuse();
             return;
@@ -223,17 +264,34 @@ enum UpStream {
     Socks(tokio_socks::tcp::Socks5Stream<tokio::net::TcpStream>),
 }
 
-async fn connect(upstream: Upstream, to: SocketAddr) -> io::Result<UpStream> {
+async fn connect(
+    upstream: Upstream,
+    auth: Option<&SocksAuth>,
+    to: SocketAddr,
+) -> io::Result<UpStream> {
     match upstream {
         Upstream::Direct => {
             let s = tokio::net::TcpStream::connect(to).await?;
             let _ = s.set_nodelay(true);
             Ok(UpStream::Direct(s))
         }
-        Upstream::Socks5(proxy) => tokio_socks::tcp::Socks5Stream::connect(proxy, to)
-            .await
-            .map(UpStream::Socks)
-            .map_err(socks_error),
+        Upstream::Socks5(proxy) => {
+            let s = match auth {
+                None => tokio_socks::tcp::Socks5Stream::connect(proxy, to).await,
+                Some(a) => {
+                    tokio_socks::tcp::Socks5Stream::connect_with_password(
+                        proxy,
+                        to,
+                        &a.username,
+                        &a.password,
+                    )
+                    .await
+                }
+            };
+            let s = s.map_err(socks_error)?;
+            let _ = s.set_nodelay(true);
+            Ok(UpStream::Socks(s))
+        }
     }
 }
 
@@ -245,6 +303,10 @@ fn socks_error(e: tokio_socks::Error) -> io::Error {
         E::ConnectionRefused => io::ErrorKind::ConnectionRefused,
         E::HostUnreachable => io::ErrorKind::HostUnreachable,
         E::NetworkUnreachable => io::ErrorKind::NetworkUnreachable,
+        E::ConnectionNotAllowedByRuleset
+        | E::PasswordAuthFailure(_)
+        | E::AuthorizationRequired
+        | E::NoAcceptableAuthMethods => io::ErrorKind::PermissionDenied,
         E::Io(io) => io.kind(),
         _ => io::ErrorKind::Other,
     };
@@ -297,62 +359,145 @@ impl tokio::io::AsyncWrite for UpStream {
 /// A UDP flow's upstream: where its client's datagrams are sent.
 type Flows = Arc<Mutex<HashMap<(SocketAddr, SocketAddr), Arc<socks_udp::Association>>>>;
 
+fn lock(
+    flows: &Flows,
+) -> std::sync::MutexGuard<'_, HashMap<(SocketAddr, SocketAddr), Arc<socks_udp::Association>>> {
+    flows
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The data path: each intercepted datagram goes to its flow's association. New
+/// flows come from the decisions (`udp_decisions`), accepted only once their
+/// association is open.
 async fn udp_loop(
     udp: Arc<UdpIntercept>,
     opts: Arc<ForwardOptions>,
     stats: Arc<ForwardStats>,
 ) -> io::Result<()> {
-    use std::sync::atomic::Ordering::Relaxed;
+    // The first datagram waits as long as the association may take, plus a little.
+    udp.decide_flows(opts.connect_timeout + Duration::from_secs(1))?;
     let flows: Flows = Arc::default();
+    let decisions = tokio::spawn(udp_decisions(
+        udp.clone(),
+        opts.clone(),
+        stats.clone(),
+        flows.clone(),
+    ));
+    let _abort = AbortOnDrop(decisions);
     loop {
         let (payload, client, target) = udp.recv().await?;
-        let key = (client, target);
-        let known = flows
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(&key)
-            .cloned();
-        if let Some(a) = known {
-            let _ = a.send(&payload).await;
-            continue;
-        }
-        // The first datagram of a flow: open its association, then forward it, or
-        // refuse the flow (nothing was sent to the client yet).
-        let (udp, opts, stats, flows) = (udp.clone(), opts.clone(), stats.clone(), flows.clone());
-        // Later datagrams of the flow arriving meanwhile find no entry and start
-        // their own attempt; a placeholder would hold them, but a client that sends
-        // faster than one round trip to the proxy is rare for DNS-like flows.
-        tokio::spawn(async move {
-            let to = destination(&opts, target);
-            let a = tokio::time::timeout(
-                opts.connect_timeout,
-                socks_udp::Association::open(opts.upstream, to),
-            )
-            .await;
-            let a = match a {
-                Ok(Ok(a)) => Arc::new(a),
-                _ => {
-                    stats.udp_refused.fetch_add(1, Relaxed);
-                    let _ = udp.refuse(client, target, &payload);
-                    return;
-                }
-            };
-            stats.udp_flows.fetch_add(1, Relaxed);
-            flows
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .insert(key, a.clone());
-            let _ = a.send(&payload).await;
-            let mut buf = vec![0u8; 65_536];
-            while let Ok(Ok(n)) = tokio::time::timeout(opts.udp_idle, a.recv(&mut buf)).await {
-                if udp.send_as(target, client, &buf[..n]).await.is_err() {
-                    break;
-                }
+        let known = lock(&flows).get(&(client, target)).cloned();
+        match known {
+            Some(a) => {
+                let _ = a.send(&payload).await;
             }
-            flows
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .remove(&key);
+            None => {
+                // The stack still knows the flow but its association closed after
+                // `udp_idle` without an answer: open a new one for this datagram.
+                // (Datagrams arriving meanwhile start their own attempts; rare, as
+                // the flow was idle.)
+                let (udp, opts, stats, flows) =
+                    (udp.clone(), opts.clone(), stats.clone(), flows.clone());
+                tokio::spawn(async move {
+                    let Some(a) = open_flow(&opts, &stats, target).await else {
+                        let _ = udp.refuse(client, target, &payload);
+                        return;
+                    };
+                    lock(&flows).insert((client, target), a.clone());
+                    let _ = a.send(&payload).await;
+                    relay_answers(&udp, &opts, &flows, a, client, target).await;
+                });
+            }
+        }
+    }
+}
+
+/// Aborts a spawned task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<io::Result<()>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Each new flow: open its association, then accept the flow (its held datagrams
+/// reach the data path, which finds the association) or refuse it.
+async fn udp_decisions(
+    udp: Arc<UdpIntercept>,
+    opts: Arc<ForwardOptions>,
+    stats: Arc<ForwardStats>,
+    flows: Flows,
+) -> io::Result<()> {
+    loop {
+        let req = udp.next_flow().await?;
+        let (udp, opts, stats, flows) = (udp.clone(), opts.clone(), stats.clone(), flows.clone());
+        tokio::spawn(async move {
+            let (client, target) = (req.client(), req.target());
+            let Some(a) = open_flow(&opts, &stats, target).await else {
+                req.refuse();
+                return;
+            };
+            lock(&flows).insert((client, target), a.clone());
+            if req.accept().is_err() {
+                lock(&flows).remove(&(client, target));
+                return;
+            }
+            relay_answers(&udp, &opts, &flows, a, client, target).await;
         });
+    }
+}
+
+/// Open the upstream association of a flow to `target`; `None` (counted) when it
+/// cannot be made in time.
+async fn open_flow(
+    opts: &ForwardOptions,
+    stats: &ForwardStats,
+    target: SocketAddr,
+) -> Option<Arc<socks_udp::Association>> {
+    use std::sync::atomic::Ordering::Relaxed;
+    let to = destination(opts, target);
+    let a = tokio::time::timeout(
+        opts.connect_timeout,
+        socks_udp::Association::open(opts.upstream, opts.auth.as_ref(), to),
+    )
+    .await;
+    match a {
+        Ok(Ok(a)) => {
+            stats.udp_flows.fetch_add(1, Relaxed);
+            Some(Arc::new(a))
+        }
+        Ok(Err(e)) => {
+            tracing::debug!("tun2socks: udp -> {to}: {e}");
+            stats.udp_refused.fetch_add(1, Relaxed);
+            None
+        }
+        Err(_) => {
+            stats.udp_refused.fetch_add(1, Relaxed);
+            None
+        }
+    }
+}
+
+/// Send the association's answers to the client as `target` until it is idle for
+/// `udp_idle`, then close it.
+async fn relay_answers(
+    udp: &UdpIntercept,
+    opts: &ForwardOptions,
+    flows: &Flows,
+    a: Arc<socks_udp::Association>,
+    client: SocketAddr,
+    target: SocketAddr,
+) {
+    let mut buf = vec![0u8; 65_536];
+    while let Ok(Ok(n)) = tokio::time::timeout(opts.udp_idle, a.recv(&mut buf)).await {
+        if udp.send_as(target, client, &buf[..n]).await.is_err() {
+            break;
+        }
+    }
+    let mut f = lock(flows);
+    if f.get(&(client, target)).is_some_and(|x| Arc::ptr_eq(x, &a)) {
+        f.remove(&(client, target));
     }
 }

@@ -80,6 +80,7 @@ mod stream;
 #[cfg(target_os = "linux")]
 mod tun;
 mod udp;
+mod udp_decide;
 
 pub use addr::{ToSocketAddr, ToSocketAddrs};
 pub use cidr::IpCidr;
@@ -95,6 +96,7 @@ pub use stream::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, ReuniteError, TcpStrea
 #[cfg(target_os = "linux")]
 pub use tun::{interface_exists, TunConfig, TunDevice};
 pub use udp::{UdpIntercept, UdpSocket};
+pub use udp_decide::UdpFlowRequest;
 
 pub use synack_core::trace;
 pub use synack_core::trace::TraceEvent;

@@ -41,6 +41,8 @@ pub(crate) struct Inner {
     pub(crate) udp_expired: VecDeque<(std::net::SocketAddr, std::net::SocketAddr)>,
     /// Tasks waiting for a SYN to decide (decide.rs).
     pub(crate) syn_waiters: Vec<Waker>,
+    /// Tasks waiting for a UDP flow to decide (udp_decide.rs).
+    pub(crate) udp_flow_waiters: Vec<Waker>,
     /// The task waiting for an unhandled packet (raw.rs).
     pub(crate) raw_waiter: Option<Waker>,
 }
@@ -93,6 +95,7 @@ impl Inner {
             out.extend(u.expired.take());
         }
         out.append(&mut self.syn_waiters);
+        out.append(&mut self.udp_flow_waiters);
         out.extend(self.raw_waiter.take());
     }
 }
@@ -384,6 +387,7 @@ impl NetStackBuilder {
                 udp: HashMap::new(),
                 udp_expired: VecDeque::new(),
                 syn_waiters: Vec::new(),
+                udp_flow_waiters: Vec::new(),
                 raw_waiter: None,
             }),
             driver_wake: Notify::new(),

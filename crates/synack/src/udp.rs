@@ -391,8 +391,8 @@ impl Drop for UdpSocket {
 /// # }
 /// ```
 pub struct UdpIntercept {
-    stack: StackRef,
-    h: UdpHandle,
+    pub(crate) stack: StackRef,
+    pub(crate) h: UdpHandle,
 }
 
 impl fmt::Debug for UdpIntercept {

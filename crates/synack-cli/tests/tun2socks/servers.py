@@ -2,7 +2,8 @@
 
   echo ADDR PORT         TCP echo for many concurrent connections (asyncio)
   dns ADDR PORT IP       answer every DNS query for an A record with IP (TTL 60),
-                         any other type with an empty answer; UDP
+                         any other type with an empty answer; UDP over IPv4 or
+                         IPv6 (as ADDR is)
 Both print "ready" on stderr once they listen and run until killed.
 """
 
@@ -37,7 +38,8 @@ async def echo(addr, port):
 
 
 def dns(addr, port, answer):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    family = socket.AF_INET6 if ":" in addr else socket.AF_INET
+    s = socket.socket(family, socket.SOCK_DGRAM)
     s.bind((addr, port))
     print("ready", file=sys.stderr, flush=True)
     ip = socket.inet_aton(answer)

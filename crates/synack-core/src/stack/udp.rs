@@ -366,6 +366,9 @@ impl Stack {
     /// Close a socket: unread datagrams are dropped, queued ones are still sent.
     /// Closing the intercept forgets every flow.
     pub fn udp_close(&mut self, h: UdpHandle) {
+        if self.udp_is_intercept(h) {
+            self.clear_udp_flow_decisions();
+        }
         self.udp.remove(h);
     }
 
@@ -457,11 +460,14 @@ impl Stack {
                 self.udp.stats.not_for_us += 1;
                 return;
             }
+            let key = FlowKey::new(src, dst);
+            // A new flow waits for the application's decision when it asked for one
+            // (stack/udp_decide.rs).
+            if !self.udp.flows.contains_key(&key) && self.hold_udp_flow(now, key, payload) {
+                return;
+            }
             let (timeout, max) = (self.cfg.udp_flow_timeout, self.cfg.udp_max_flows);
-            if self
-                .udp
-                .touch_flow(FlowKey::new(src, dst), now, timeout, max)
-            {
+            if self.udp.touch_flow(key, now, timeout, max) {
                 let d = Datagram {
                     payload: payload.to_vec(),
                     src,

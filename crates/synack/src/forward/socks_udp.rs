@@ -1,11 +1,12 @@
 //! SOCKS5 UDP ASSOCIATE (RFC 1928 §4, §7), the part tokio-socks does not have: a TCP
-//! control connection that greets the proxy (no authentication, §3), asks for an
+//! control connection that greets the proxy (no authentication, or a username and
+//! password: §3, RFC 1929), asks for an
 //! association and keeps it alive, and a UDP socket that sends each datagram to the
 //! relay the proxy named behind a header with the destination (and receives the
 //! answers behind one with their source). With [`Upstream::Direct`] an association is
 //! a plain connected UDP socket.
 
-use super::Upstream;
+use super::{SocksAuth, Upstream};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -13,24 +14,76 @@ use tokio::net::{TcpStream, UdpSocket};
 
 /// §3: version 5, one method, "no authentication required".
 const GREETING: [u8; 3] = [5, 1, 0];
+/// §3: version 5, two methods, "no authentication" and "username/password" (the
+/// proxy picks; RFC 1929 §2 runs if it picks the second).
+const GREETING_AUTH: [u8; 4] = [5, 2, 0, 2];
+/// §3 method: username/password.
+const METHOD_PASSWORD: u8 = 2;
 /// §4 `CMD` of UDP ASSOCIATE.
 const CMD_UDP_ASSOCIATE: u8 = 3;
 
-/// Connect to the proxy and agree on "no authentication".
-pub(super) async fn greet(proxy: SocketAddr) -> io::Result<TcpStream> {
+/// Connect to the proxy and agree on "no authentication", or with `auth` on
+/// username/password if the proxy asks for it.
+pub(super) async fn greet(proxy: SocketAddr, auth: Option<&SocksAuth>) -> io::Result<TcpStream> {
     let mut s = TcpStream::connect(proxy).await?;
-    s.write_all(&GREETING).await?;
+    let _ = s.set_nodelay(true);
+    s.write_all(if auth.is_some() {
+        &GREETING_AUTH
+    } else {
+        &GREETING
+    })
+    .await?;
     let mut answer = [0u8; 2];
     s.read_exact(&mut answer).await?;
-    if answer != [5, 0] {
+    match (answer, auth) {
+        ([5, 0], _) => Ok(s),
+        ([5, METHOD_PASSWORD], Some(a)) => {
+            authenticate(&mut s, a).await?;
+            Ok(s)
+        }
+        ([5, 0xFF], None) | ([5, METHOD_PASSWORD], None) => Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            "the proxy wants authentication (give --socks5 USER:PASS@HOST:PORT)",
+        )),
+        ([5, 0xFF], Some(_)) => Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            "the proxy accepts neither no authentication nor a username and password",
+        )),
+        _ => Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("not a SOCKS5 proxy (answered {answer:?})"),
+        )),
+    }
+}
+
+/// RFC 1929 §2: VER(1) ULEN UNAME PLEN PASSWD; the answer VER STATUS, 0 = success.
+async fn authenticate(s: &mut TcpStream, a: &SocksAuth) -> io::Result<()> {
+    let (u, p) = (a.username.as_bytes(), a.password.as_bytes());
+    let (Ok(ulen), Ok(plen)) = (u8::try_from(u.len()), u8::try_from(p.len())) else {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "SOCKS5 username and password are at most 255 bytes each",
+        ));
+    };
+    let mut req = Vec::with_capacity(3 + u.len() + p.len());
+    req.push(1);
+    req.push(ulen);
+    req.extend_from_slice(u);
+    req.push(plen);
+    req.extend_from_slice(p);
+    s.write_all(&req).await?;
+    let mut answer = [0u8; 2];
+    s.read_exact(&mut answer).await?;
+    if answer[1] != 0 {
         return Err(io::Error::new(
             io::ErrorKind::PermissionDenied,
             format!(
-                "the SOCKS5 proxy {proxy} wants authentication or is not SOCKS5 (answered {answer:?})"
+                "the proxy refused the username and password for {:?}",
+                a.username
             ),
         ));
     }
-    Ok(s)
+    Ok(())
 }
 
 /// An address in SOCKS5 form (§5): ATYP, address, port.
@@ -77,7 +130,11 @@ pub(super) struct Association {
 
 impl Association {
     /// Open the upstream of a flow to `to`.
-    pub(super) async fn open(upstream: Upstream, to: SocketAddr) -> io::Result<Association> {
+    pub(super) async fn open(
+        upstream: Upstream,
+        auth: Option<&SocksAuth>,
+        to: SocketAddr,
+    ) -> io::Result<Association> {
         match upstream {
             Upstream::Direct => {
                 let sock = UdpSocket::bind(unspecified(to)).await?;
@@ -89,7 +146,7 @@ impl Association {
                 })
             }
             Upstream::Socks5(proxy) => {
-                let mut control = greet(proxy).await?;
+                let mut control = greet(proxy, auth).await?;
                 // §4: VER CMD RSV, then DST.ADDR/DST.PORT: where we will send from,
                 // unknown yet (all zeros: the proxy takes the first datagram's source).
                 let mut req = vec![5, CMD_UDP_ASSOCIATE, 0];
