@@ -387,8 +387,9 @@ pub(crate) struct DrawArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub(crate) format: Format,
-    /// Fit the text ladder in this many columns (long segment labels wrap under
-    /// their arrow). Default: the terminal's width when writing to a terminal,
+    /// Fit the text ladder in this many columns, at least 40 (long segment labels
+    /// wrap under their arrow; below about 75 columns states get rows of their own).
+    /// Default: the terminal's width (at least 40) when writing to a terminal,
     /// otherwise unlimited.
     #[arg(long, value_name = "COLUMNS", value_parser = clap::value_parser!(u16).range(40..))]
     pub(crate) width: Option<u16>,
@@ -413,7 +414,8 @@ impl DrawArgs {
                 terminal_size::terminal_size_of(std::io::stdout())
                     .map(|(terminal_size::Width(w), _)| usize::from(w))
             })
-            .filter(|&w| w >= 40)
+            // A terminal narrower than the narrowest ladder gets the narrowest.
+            .map(|w| w.max(synack_viz::text::MIN_WIDTH))
     }
 }
 

@@ -388,6 +388,48 @@ fn width_limits_the_text_ladder() {
     assert_one_line_error(&synack(&["demo", "--width", "10"]), "10");
 }
 
+/// Display columns of a line, as a terminal counts them (the arrows are multibyte).
+fn columns(line: &str) -> usize {
+    unicode_width::UnicodeWidthStr::width(line)
+}
+
+#[test]
+fn narrow_ladders_fit_down_to_40_columns() {
+    let pcap = tmp("narrow.pcap");
+    assert!(synack(&["demo", "--pcap", pcap.to_str().unwrap()])
+        .status
+        .success());
+    let runs: [&[&str]; 5] = [
+        &["demo"],
+        &["demo", "--loss", "0.3", "--seed", "2"],
+        &["demo", "--bytes", "64K", "--loss", "0.2", "--seed", "3"],
+        &[
+            "demo",
+            "--simultaneous-open",
+            "--close",
+            "both",
+            "--loss",
+            "0.3",
+            "--seed",
+            "5",
+        ],
+        &["trace", pcap.to_str().unwrap()],
+    ];
+    for run in runs {
+        for w in ["40", "50", "64"] {
+            let mut args = run.to_vec();
+            args.extend(["--width", w]);
+            let o = synack(&args);
+            assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+            let max: usize = w.parse().unwrap();
+            for l in stdout(&o).lines() {
+                assert!(columns(l) <= max, "{args:?}: {} columns: {l}", columns(l));
+            }
+        }
+    }
+    assert_one_line_error(&synack(&["demo", "--width", "39"]), "39");
+}
+
 #[test]
 fn serve_and_connect_check_their_flags_before_the_device() {
     assert_one_line_error(
