@@ -613,6 +613,51 @@ fn svg_labels(svg: &str) -> (Vec<Label>, Vec<(f64, f64)>, usize, usize) {
     (labels, marks, arrows, titled_only)
 }
 
+/// A note of the SVG ladder (`(dropped: …)`, `(2*MSL elapsed)`) as its box: x from
+/// and to, y from and to (the body of 11 px italic text at a generous 6 px per
+/// character, from 9 px above the baseline to 3 px below it).
+fn svg_notes(svg: &str) -> Vec<(String, [f64; 4])> {
+    let doc = roxmltree::Document::parse(svg).expect("well-formed SVG");
+    doc.descendants()
+        .filter(|n| n.has_tag_name("text") && n.attribute("class") == Some("note"))
+        .map(|n| {
+            let text = n.text().unwrap_or("").to_string();
+            let num = |k: &str| n.attribute(k).unwrap().parse::<f64>().unwrap();
+            let (x, y) = (num("x"), num("y"));
+            let w = text.chars().count() as f64 * 6.0;
+            let (x0, x1) = match n.attribute("text-anchor") {
+                Some("end") => (x - w, x),
+                _ => (x, x + w),
+            };
+            (text, [x0, x1, y - 9.0, y + 3.0])
+        })
+        .collect()
+}
+
+/// The arrows of a ladder SVG as line segments.
+fn svg_arrow_lines(svg: &str) -> Vec<[f64; 4]> {
+    let doc = roxmltree::Document::parse(svg).expect("well-formed SVG");
+    doc.descendants()
+        .filter(|n| n.has_tag_name("line") && n.attribute("class") == Some("seg"))
+        .map(|n| {
+            let num = |k: &str| n.attribute(k).unwrap().parse::<f64>().unwrap();
+            [num("x1"), num("y1"), num("x2"), num("y2")]
+        })
+        .collect()
+}
+
+/// Does the segment from (x1, y1) to (x2, y2) pass through the box (sampled every
+/// half pixel along its length)?
+fn line_crosses_box(l: [f64; 4], b: [f64; 4]) -> bool {
+    let [x1, y1, x2, y2] = l;
+    let steps = ((x2 - x1).hypot(y2 - y1) * 2.0).ceil().max(1.0) as usize;
+    (0..=steps).any(|k| {
+        let t = k as f64 / steps as f64;
+        let (x, y) = (x1 + (x2 - x1) * t, y1 + (y2 - y1) * t);
+        (b[0]..=b[1]).contains(&x) && (b[2]..=b[3]).contains(&y)
+    })
+}
+
 #[test]
 fn svg_labels_do_not_collide_and_bursts_are_labelled_once() {
     // Dense cases (issue 17): a lossy 64 KiB transfer, whose recovery crosses dozens
@@ -675,6 +720,39 @@ fn svg_labels_do_not_collide_and_bursts_are_labelled_once() {
                 let hit = l.samples().iter().any(|p| k.covers(p.0, p.1));
                 assert!(!hit, "{name}: {:?} collides with {:?}", l.text, k.text);
             }
+        }
+        // Notes cross no arrow and touch no label, ✗ or other note (issue 17).
+        let notes = svg_notes(&svg);
+        let lines = svg_arrow_lines(&svg);
+        for (i, (text, b)) in notes.iter().enumerate() {
+            for l in &lines {
+                assert!(
+                    !line_crosses_box(*l, *b),
+                    "{name}: note {text:?} at {b:?} crosses the arrow {l:?}"
+                );
+            }
+            for m in &marks {
+                let near = (m.0 - 6.0 <= b[1] && b[0] <= m.0 + 6.0)
+                    && (m.1 - 6.0 <= b[3] && b[2] <= m.1 + 6.0);
+                assert!(!near, "{name}: note {text:?} on a ✗");
+            }
+            for l in &labels {
+                let hit = l
+                    .samples()
+                    .iter()
+                    .any(|p| (b[0]..=b[1]).contains(&p.0) && (b[2]..=b[3]).contains(&p.1));
+                assert!(!hit, "{name}: note {text:?} under the label {:?}", l.text);
+            }
+            for (other, c) in notes.iter().skip(i + 1) {
+                let apart = b[1] < c[0] || c[1] < b[0] || b[3] < c[2] || c[3] < b[2];
+                assert!(apart, "{name}: notes {text:?} and {other:?} overlap");
+            }
+        }
+        if name == "lossy64k" || name == "simultaneous-lossy" {
+            assert!(
+                notes.iter().any(|(t, _)| t.starts_with("(dropped")),
+                "{name}: the case has drop notes"
+            );
         }
         if name == "burst" {
             assert!(
