@@ -192,6 +192,13 @@ fn zero_latency_keeps_causal_order() {
     assert!(synack_row < pos("ESTABLISHED"), "{out}");
     assert!(synack_row < pos("PSH-ACK"), "{out}");
     assert!(pos("PSH-ACK") < pos("FIN-ACK"), "{out}");
+    // A state change is drawn with the segment its side sends at that instant: the
+    // server's LAST-ACK with its FIN, not on the client's FIN-WAIT-2 row before it.
+    let last_ack = pos("LAST-ACK");
+    assert!(
+        rows[last_ack].contains("◀──  FIN-ACK"),
+        "LAST-ACK off its FIN:\n{out}"
+    );
     assert!(out.contains("both sides reached CLOSED"), "{out}");
 }
 
