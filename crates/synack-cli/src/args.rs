@@ -121,10 +121,9 @@ pub(crate) struct BenchArgs {
     /// P1–P6 through the link emulator: kernel ↔ kernel with CUBIC and BBR, kernel ↔
     /// synack, kernel ↔ smoltcp, synack sharing a bottleneck with CUBIC; needs root)
     /// or `flood` (hping3 SYN-floods `synack serve` and a kernel listener while a
-    /// kernel client keeps connecting; needs root and hping3). Default: all.
-    /// or `tun2socks` (a kernel client through synack's tun2socks forwarder to a kernel
-    /// server, Gbit/s and connections per second, beside kernel ↔ kernel over veth;
-    /// needs root). Default: all.
+    /// kernel client keeps connecting; needs root and hping3) or `tun2socks` (a
+    /// kernel client through synack's tun2socks forwarder to a kernel server, Gbit/s
+    /// and connections per second, beside kernel ↔ kernel over veth; needs root).
     #[arg(long, value_name = "GROUP", default_value = "all")]
     pub(crate) only: synack_bench::Scenarios,
     /// Congestion control of the kernel's TCP in the TUN rows (e.g. `cubic`, `bbr`;
