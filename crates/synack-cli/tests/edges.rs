@@ -39,6 +39,18 @@ fn assert_one_line_error(o: &Output, needle: &str) {
     assert!(err.contains(needle), "{err:?} should mention {needle:?}");
 }
 
+/// The densest small demo: simultaneous open and close at 30 % loss.
+const SIMULTANEOUS_LOSSY: &[&str] = &[
+    "demo",
+    "--simultaneous-open",
+    "--close",
+    "both",
+    "--loss",
+    "0.3",
+    "--seed",
+    "5",
+];
+
 /// The ladder rows of a demo's text output (between the column heads and the first
 /// blank line).
 fn ladder_rows(out: &str) -> Vec<&str> {
@@ -157,16 +169,7 @@ fn summary_agrees_with_the_ladder() {
     for args in [
         vec!["demo"],
         vec!["demo", "--loss", "0.2", "--seed", "3"],
-        vec![
-            "demo",
-            "--simultaneous-open",
-            "--close",
-            "both",
-            "--loss",
-            "0.3",
-            "--seed",
-            "5",
-        ],
+        SIMULTANEOUS_LOSSY.to_vec(),
     ] {
         let out = stdout(&synack(&args));
         let (arrows, rightward, retx_labels) = count_arrows(&ladder_rows(&out));
@@ -204,16 +207,7 @@ fn zero_latency_keeps_causal_order() {
 
 #[test]
 fn retransmission_labels_count_up() {
-    let out = stdout(&synack(&[
-        "demo",
-        "--simultaneous-open",
-        "--close",
-        "both",
-        "--loss",
-        "0.3",
-        "--seed",
-        "5",
-    ]));
+    let out = stdout(&synack(SIMULTANEOUS_LOSSY));
     // Per segment (flags and seq name it: seq=A.. is the client's), the labels must
     // read 1, 2, 3, ...
     let mut seen: std::collections::HashMap<String, u32> = Default::default();
@@ -410,16 +404,7 @@ fn narrow_ladders_fit_down_to_40_columns() {
         &["demo"],
         &["demo", "--loss", "0.3", "--seed", "2"],
         &["demo", "--bytes", "64K", "--loss", "0.2", "--seed", "3"],
-        &[
-            "demo",
-            "--simultaneous-open",
-            "--close",
-            "both",
-            "--loss",
-            "0.3",
-            "--seed",
-            "5",
-        ],
+        SIMULTANEOUS_LOSSY,
         &["trace", pcap.to_str().unwrap()],
     ];
     for run in runs {
@@ -680,19 +665,7 @@ fn svg_labels_do_not_collide_and_bursts_are_labelled_once() {
             vec!["demo", "--bytes", "64K", "--loss", "0.2", "--seed", "3"],
         ),
         ("simultaneous", vec!["demo", "--simultaneous-open"]),
-        (
-            "simultaneous-lossy",
-            vec![
-                "demo",
-                "--simultaneous-open",
-                "--close",
-                "both",
-                "--loss",
-                "0.3",
-                "--seed",
-                "5",
-            ],
-        ),
+        ("simultaneous-lossy", SIMULTANEOUS_LOSSY.to_vec()),
     ] {
         let path = tmp(&format!("{name}.svg"));
         let mut a = args.clone();
