@@ -109,10 +109,7 @@ pub(crate) fn rows(plan: FloodPlan, progress: bool) -> (Vec<Row>, Vec<String>) {
     if let Some(why) = flood_unavailable(&plan) {
         let rows = ROWS
             .iter()
-            .map(|&(name, unit, hib)| {
-                let f = || Figure::NotRun(why.clone());
-                Row::new(name, unit, hib, f(), f(), "")
-            })
+            .map(|&(name, unit, hib)| Row::not_run(name, unit, hib, &why))
             .collect();
         return (rows, Vec::new());
     }

@@ -437,9 +437,8 @@ fn tun_rows(plan: &Plan, opts: &BenchOptions) -> Vec<Row> {
         return rows;
     }
     if let Some(why) = tun::unavailable() {
-        let no = || Figure::NotRun(why.clone());
         for name in [tun2socks::BULK, tun2socks::CHURN] {
-            rows.push(Row::new(name, "-", true, no(), no(), ""));
+            rows.push(Row::not_run(name, "-", true, &why));
         }
     } else {
         rows.extend(tun2socks::rows(
@@ -704,17 +703,7 @@ fn memory_rows(plan: &Plan, rows: &mut Vec<Row>, opts: &BenchOptions) {
             "peak memory, idle conns",
             "buffer memory of idle conns",
         ] {
-            push(
-                rows,
-                Row::new(
-                    name,
-                    "bytes",
-                    false,
-                    Figure::NotRun(why.into()),
-                    Figure::NotRun(why.into()),
-                    "",
-                ),
-            );
+            push(rows, Row::not_run(name, "bytes", false, why));
         }
         return;
     }
@@ -846,29 +835,16 @@ pub fn tun_once(path: TunPath, bytes: u64) -> Result<f64, String> {
         TunPath::SynackToKernel => tun::synack_send(bytes)?.measured,
         TunPath::KernelToSmoltcp => tun_smol::smol_receive(bytes)?,
         TunPath::SmoltcpToKernel => tun_smol::smol_send(bytes)?,
-        TunPath::HttpFile { offload } => {
+        TunPath::HttpFile { offload } | TunPath::HttpMemory { offload } => {
             if let Some(why) = tun_http::unavailable() {
                 return Err(why);
             }
+            let body = match path {
+                TunPath::HttpFile { .. } => tun_http::Body::File,
+                _ => tun_http::Body::Memory,
+            };
             let served = tun_http::Served::new(bytes)?;
-            tun_http::download(
-                &served,
-                offload,
-                tun_http::Body::File,
-                tun_http::Check::EveryByte,
-            )?
-        }
-        TunPath::HttpMemory { offload } => {
-            if let Some(why) = tun_http::unavailable() {
-                return Err(why);
-            }
-            let served = tun_http::Served::new(bytes)?;
-            tun_http::download(
-                &served,
-                offload,
-                tun_http::Body::Memory,
-                tun_http::Check::EveryByte,
-            )?
+            tun_http::download(&served, offload, body, tun_http::Check::EveryByte)?
         }
     };
     Ok(m.gbps())

@@ -113,6 +113,17 @@ impl Row {
         }
     }
 
+    /// A row that could not be measured here, saying why on both sides (no ratio).
+    pub fn not_run(
+        scenario: impl Into<String>,
+        unit: impl Into<String>,
+        higher_is_better: bool,
+        why: &str,
+    ) -> Row {
+        let no = || Figure::NotRun(why.into());
+        Row::new(scenario, unit, higher_is_better, no(), no(), "")
+    }
+
     /// The row with a reference figure.
     pub fn with_baseline(mut self, baseline: Baseline) -> Row {
         self.baseline = Some(baseline);

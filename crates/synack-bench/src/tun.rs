@@ -606,16 +606,7 @@ pub(crate) fn rows(plan: TunPlan, progress: bool) -> Vec<Row> {
 fn not_run(why: &str) -> Vec<Row> {
     [K2S, S2K]
         .into_iter()
-        .map(|name| {
-            Row::new(
-                name,
-                "Gbit/s",
-                true,
-                Figure::NotRun(why.into()),
-                Figure::NotRun(why.into()),
-                "",
-            )
-        })
+        .map(|name| Row::not_run(name, "Gbit/s", true, why))
         .collect()
 }
 

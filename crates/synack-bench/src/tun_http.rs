@@ -355,16 +355,7 @@ pub(crate) fn rows(bytes: u64, reps: usize, progress: bool) -> Vec<Row> {
 fn not_run(why: &str) -> Vec<Row> {
     [PLAIN, OFFLOAD]
         .into_iter()
-        .map(|name| {
-            Row::new(
-                name,
-                "Gbit/s",
-                true,
-                Figure::NotRun(why.into()),
-                Figure::NotRun(why.into()),
-                "",
-            )
-        })
+        .map(|name| Row::not_run(name, "Gbit/s", true, why))
         .collect()
 }
 

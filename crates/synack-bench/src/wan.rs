@@ -825,10 +825,7 @@ pub(crate) fn rows(plan: WanPlan, progress: bool) -> (Vec<Row>, Vec<String>) {
 pub(crate) fn not_run(why: &str, synack_cc: &[Algorithm]) -> Vec<Row> {
     row_names(synack_cc)
         .into_iter()
-        .map(|n| {
-            let f = || Figure::NotRun(why.into());
-            Row::new(n, "Mbit/s", true, f(), f(), "")
-        })
+        .map(|n| Row::not_run(n, "Mbit/s", true, why))
         .collect()
 }
 

@@ -121,10 +121,9 @@ pub(crate) struct BenchArgs {
     /// P1–P6 through the link emulator: kernel ↔ kernel with CUBIC and BBR, kernel ↔
     /// synack, kernel ↔ smoltcp, synack sharing a bottleneck with CUBIC; needs root)
     /// or `flood` (hping3 SYN-floods `synack serve` and a kernel listener while a
-    /// kernel client keeps connecting; needs root and hping3). Default: all.
-    /// or `tun2socks` (a kernel client through synack's tun2socks forwarder to a kernel
-    /// server, Gbit/s and connections per second, beside kernel ↔ kernel over veth;
-    /// needs root). Default: all.
+    /// kernel client keeps connecting; needs root and hping3) or `tun2socks` (a
+    /// kernel client through synack's tun2socks forwarder to a kernel server, Gbit/s
+    /// and connections per second, beside kernel ↔ kernel over veth; needs root).
     #[arg(long, value_name = "GROUP", default_value = "all")]
     pub(crate) only: synack_bench::Scenarios,
     /// Congestion control of the kernel's TCP in the TUN rows (e.g. `cubic`, `bbr`;
@@ -389,8 +388,9 @@ pub(crate) struct DrawArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub(crate) format: Format,
-    /// Fit the text ladder in this many columns (long segment labels wrap under
-    /// their arrow). Default: the terminal's width when writing to a terminal,
+    /// Fit the text ladder in this many columns, at least 40 (long segment labels
+    /// wrap under their arrow; below about 75 columns states get rows of their own).
+    /// Default: the terminal's width (at least 40) when writing to a terminal,
     /// otherwise unlimited.
     #[arg(long, value_name = "COLUMNS", value_parser = clap::value_parser!(u16).range(40..))]
     pub(crate) width: Option<u16>,
@@ -415,7 +415,8 @@ impl DrawArgs {
                 terminal_size::terminal_size_of(std::io::stdout())
                     .map(|(terminal_size::Width(w), _)| usize::from(w))
             })
-            .filter(|&w| w >= 40)
+            // A terminal narrower than the narrowest ladder gets the narrowest.
+            .map(|w| w.max(synack_viz::text::MIN_WIDTH))
     }
 }
 

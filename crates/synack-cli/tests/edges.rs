@@ -39,6 +39,18 @@ fn assert_one_line_error(o: &Output, needle: &str) {
     assert!(err.contains(needle), "{err:?} should mention {needle:?}");
 }
 
+/// The densest small demo: simultaneous open and close at 30 % loss.
+const SIMULTANEOUS_LOSSY: &[&str] = &[
+    "demo",
+    "--simultaneous-open",
+    "--close",
+    "both",
+    "--loss",
+    "0.3",
+    "--seed",
+    "5",
+];
+
 /// The ladder rows of a demo's text output (between the column heads and the first
 /// blank line).
 fn ladder_rows(out: &str) -> Vec<&str> {
@@ -157,16 +169,7 @@ fn summary_agrees_with_the_ladder() {
     for args in [
         vec!["demo"],
         vec!["demo", "--loss", "0.2", "--seed", "3"],
-        vec![
-            "demo",
-            "--simultaneous-open",
-            "--close",
-            "both",
-            "--loss",
-            "0.3",
-            "--seed",
-            "5",
-        ],
+        SIMULTANEOUS_LOSSY.to_vec(),
     ] {
         let out = stdout(&synack(&args));
         let (arrows, rightward, retx_labels) = count_arrows(&ladder_rows(&out));
@@ -192,21 +195,19 @@ fn zero_latency_keeps_causal_order() {
     assert!(synack_row < pos("ESTABLISHED"), "{out}");
     assert!(synack_row < pos("PSH-ACK"), "{out}");
     assert!(pos("PSH-ACK") < pos("FIN-ACK"), "{out}");
+    // A state change is drawn with the segment its side sends at that instant: the
+    // server's LAST-ACK with its FIN, not on the client's FIN-WAIT-2 row before it.
+    let last_ack = pos("LAST-ACK");
+    assert!(
+        rows[last_ack].contains("◀──  FIN-ACK"),
+        "LAST-ACK off its FIN:\n{out}"
+    );
     assert!(out.contains("both sides reached CLOSED"), "{out}");
 }
 
 #[test]
 fn retransmission_labels_count_up() {
-    let out = stdout(&synack(&[
-        "demo",
-        "--simultaneous-open",
-        "--close",
-        "both",
-        "--loss",
-        "0.3",
-        "--seed",
-        "5",
-    ]));
+    let out = stdout(&synack(SIMULTANEOUS_LOSSY));
     // Per segment (flags and seq name it: seq=A.. is the client's), the labels must
     // read 1, 2, 3, ...
     let mut seen: std::collections::HashMap<String, u32> = Default::default();
@@ -386,6 +387,39 @@ fn width_limits_the_text_ladder() {
     };
     assert_eq!(words(&wide), words(&narrow));
     assert_one_line_error(&synack(&["demo", "--width", "10"]), "10");
+}
+
+/// Display columns of a line, as a terminal counts them (the arrows are multibyte).
+fn columns(line: &str) -> usize {
+    unicode_width::UnicodeWidthStr::width(line)
+}
+
+#[test]
+fn narrow_ladders_fit_down_to_40_columns() {
+    let pcap = tmp("narrow.pcap");
+    assert!(synack(&["demo", "--pcap", pcap.to_str().unwrap()])
+        .status
+        .success());
+    let runs: [&[&str]; 5] = [
+        &["demo"],
+        &["demo", "--loss", "0.3", "--seed", "2"],
+        &["demo", "--bytes", "64K", "--loss", "0.2", "--seed", "3"],
+        SIMULTANEOUS_LOSSY,
+        &["trace", pcap.to_str().unwrap()],
+    ];
+    for run in runs {
+        for w in ["40", "50", "64"] {
+            let mut args = run.to_vec();
+            args.extend(["--width", w]);
+            let o = synack(&args);
+            assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+            let max: usize = w.parse().unwrap();
+            for l in stdout(&o).lines() {
+                assert!(columns(l) <= max, "{args:?}: {} columns: {l}", columns(l));
+            }
+        }
+    }
+    assert_one_line_error(&synack(&["demo", "--width", "39"]), "39");
 }
 
 #[test]
@@ -571,6 +605,51 @@ fn svg_labels(svg: &str) -> (Vec<Label>, Vec<(f64, f64)>, usize, usize) {
     (labels, marks, arrows, titled_only)
 }
 
+/// A note of the SVG ladder (`(dropped: …)`, `(2*MSL elapsed)`) as its box: x from
+/// and to, y from and to (the body of 11 px italic text at a generous 6 px per
+/// character, from 9 px above the baseline to 3 px below it).
+fn svg_notes(svg: &str) -> Vec<(String, [f64; 4])> {
+    let doc = roxmltree::Document::parse(svg).expect("well-formed SVG");
+    doc.descendants()
+        .filter(|n| n.has_tag_name("text") && n.attribute("class") == Some("note"))
+        .map(|n| {
+            let text = n.text().unwrap_or("").to_string();
+            let num = |k: &str| n.attribute(k).unwrap().parse::<f64>().unwrap();
+            let (x, y) = (num("x"), num("y"));
+            let w = text.chars().count() as f64 * 6.0;
+            let (x0, x1) = match n.attribute("text-anchor") {
+                Some("end") => (x - w, x),
+                _ => (x, x + w),
+            };
+            (text, [x0, x1, y - 9.0, y + 3.0])
+        })
+        .collect()
+}
+
+/// The arrows of a ladder SVG as line segments.
+fn svg_arrow_lines(svg: &str) -> Vec<[f64; 4]> {
+    let doc = roxmltree::Document::parse(svg).expect("well-formed SVG");
+    doc.descendants()
+        .filter(|n| n.has_tag_name("line") && n.attribute("class") == Some("seg"))
+        .map(|n| {
+            let num = |k: &str| n.attribute(k).unwrap().parse::<f64>().unwrap();
+            [num("x1"), num("y1"), num("x2"), num("y2")]
+        })
+        .collect()
+}
+
+/// Does the segment from (x1, y1) to (x2, y2) pass through the box (sampled every
+/// half pixel along its length)?
+fn line_crosses_box(l: [f64; 4], b: [f64; 4]) -> bool {
+    let [x1, y1, x2, y2] = l;
+    let steps = ((x2 - x1).hypot(y2 - y1) * 2.0).ceil().max(1.0) as usize;
+    (0..=steps).any(|k| {
+        let t = k as f64 / steps as f64;
+        let (x, y) = (x1 + (x2 - x1) * t, y1 + (y2 - y1) * t);
+        (b[0]..=b[1]).contains(&x) && (b[2]..=b[3]).contains(&y)
+    })
+}
+
 #[test]
 fn svg_labels_do_not_collide_and_bursts_are_labelled_once() {
     // Dense cases (issue 17): a lossy 64 KiB transfer, whose recovery crosses dozens
@@ -586,19 +665,7 @@ fn svg_labels_do_not_collide_and_bursts_are_labelled_once() {
             vec!["demo", "--bytes", "64K", "--loss", "0.2", "--seed", "3"],
         ),
         ("simultaneous", vec!["demo", "--simultaneous-open"]),
-        (
-            "simultaneous-lossy",
-            vec![
-                "demo",
-                "--simultaneous-open",
-                "--close",
-                "both",
-                "--loss",
-                "0.3",
-                "--seed",
-                "5",
-            ],
-        ),
+        ("simultaneous-lossy", SIMULTANEOUS_LOSSY.to_vec()),
     ] {
         let path = tmp(&format!("{name}.svg"));
         let mut a = args.clone();
@@ -633,6 +700,39 @@ fn svg_labels_do_not_collide_and_bursts_are_labelled_once() {
                 let hit = l.samples().iter().any(|p| k.covers(p.0, p.1));
                 assert!(!hit, "{name}: {:?} collides with {:?}", l.text, k.text);
             }
+        }
+        // Notes cross no arrow and touch no label, ✗ or other note (issue 17).
+        let notes = svg_notes(&svg);
+        let lines = svg_arrow_lines(&svg);
+        for (i, (text, b)) in notes.iter().enumerate() {
+            for l in &lines {
+                assert!(
+                    !line_crosses_box(*l, *b),
+                    "{name}: note {text:?} at {b:?} crosses the arrow {l:?}"
+                );
+            }
+            for m in &marks {
+                let near = (m.0 - 6.0 <= b[1] && b[0] <= m.0 + 6.0)
+                    && (m.1 - 6.0 <= b[3] && b[2] <= m.1 + 6.0);
+                assert!(!near, "{name}: note {text:?} on a ✗");
+            }
+            for l in &labels {
+                let hit = l
+                    .samples()
+                    .iter()
+                    .any(|p| (b[0]..=b[1]).contains(&p.0) && (b[2]..=b[3]).contains(&p.1));
+                assert!(!hit, "{name}: note {text:?} under the label {:?}", l.text);
+            }
+            for (other, c) in notes.iter().skip(i + 1) {
+                let apart = b[1] < c[0] || c[1] < b[0] || b[3] < c[2] || c[3] < b[2];
+                assert!(apart, "{name}: notes {text:?} and {other:?} overlap");
+            }
+        }
+        if name == "lossy64k" || name == "simultaneous-lossy" {
+            assert!(
+                notes.iter().any(|(t, _)| t.starts_with("(dropped")),
+                "{name}: the case has drop notes"
+            );
         }
         if name == "burst" {
             assert!(

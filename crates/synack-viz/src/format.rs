@@ -111,10 +111,16 @@ pub(crate) fn fmt_syn_options(o: &TcpOptions) -> Option<String> {
     }
 }
 
-/// Display width of a string in terminal columns (every char counts as one: the box
-/// drawing arrows and `✗` used by the ladder are single-width).
+/// Display width of a string in terminal columns, as a terminal draws it (the box
+/// drawing arrows and `✗` used by the ladder are one column each, wide characters
+/// two).
 pub(crate) fn width(s: &str) -> usize {
-    s.chars().count()
+    unicode_width::UnicodeWidthStr::width(s)
+}
+
+/// Display columns of one character (a control character counts as none).
+pub(crate) fn char_width(c: char) -> usize {
+    unicode_width::UnicodeWidthChar::width(c).unwrap_or(0)
 }
 
 /// Pad `s` with spaces on the right to `w` columns.

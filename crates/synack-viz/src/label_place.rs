@@ -1,8 +1,10 @@
-//! Where the SVG ladder puts each segment's label: the geometry of labels and
-//! obstacles as oriented rectangles (a label runs along its slanted arrow), an exact
-//! overlap test between them (separating axes), and the search for a free place along
-//! or beside an arrow. A label that finds no free place is left out rather than drawn
-//! over another (the ladder keeps it as the arrow's hover title).
+//! Where the SVG ladder puts each segment's label and each note: the geometry of
+//! labels and obstacles as oriented rectangles (a label runs along its slanted arrow),
+//! an exact overlap test between them (separating axes), the search for a free place
+//! along or beside an arrow, and for a note (`(dropped: …)`, `(2*MSL elapsed)`) the
+//! search for a place beside its timeline, near its row, that crosses no arrow. A
+//! label that finds no free place is left out rather than drawn over another (the
+//! ladder keeps it as the arrow's hover title).
 
 /// A rectangle turned by some angle: centre, unit vector along its length, half
 /// length and half height.
@@ -162,6 +164,58 @@ pub(crate) fn place(
     Some(c)
 }
 
+/// The box of a note `w` wide beside the timeline at `x` (`inward`: 1.0 to its right,
+/// -1.0 to its left), 10 px from it, centred on `y`.
+pub(crate) fn note_box(x: f64, y: f64, w: f64, inward: f64) -> Rect {
+    let x0 = x + inward * 10.0;
+    let x1 = x0 + inward * w;
+    Rect::upright(x0.min(x1), y - 6.0, x0.max(x1), y + 7.0)
+}
+
+/// Steps (px) a note may move from its row, nearest first (below before above, since
+/// the segment a note is about arrives from above): one text line at a time, up to
+/// twelve lines either way.
+fn note_steps() -> impl Iterator<Item = f64> {
+    core::iter::once(0.0).chain((1..=12).flat_map(|k| {
+        let d = 13.0 * f64::from(k);
+        [d, -d]
+    }))
+}
+
+/// Where a note `w` wide goes beside the timeline at `x` (see [`note_box`]), near its
+/// row's `y`: the nearest place that overlaps nothing and crosses no arrow, else the
+/// one overlapping nothing that crosses the fewest, else the row itself. The chosen
+/// box becomes an obstacle. Returns the chosen centre y and the arrows it crosses.
+pub(crate) fn place_note(
+    obstacles: &mut Obstacles,
+    x: f64,
+    y: f64,
+    w: f64,
+    inward: f64,
+) -> (f64, usize) {
+    let mut best: Option<(usize, f64, Rect)> = None;
+    for dy in note_steps() {
+        let r = note_box(x, y + dy, w, inward);
+        if obstacles.hard.iter().any(|o| o.overlaps(&r)) {
+            continue;
+        }
+        let crossings = obstacles.lines.iter().filter(|l| l.overlaps(&r)).count();
+        if best.as_ref().is_none_or(|b| crossings < b.0) {
+            best = Some((crossings, y + dy, r));
+            if crossings == 0 {
+                break;
+            }
+        }
+    }
+    let (crossings, y, r) = best.unwrap_or_else(|| {
+        let r = note_box(x, y, w, inward);
+        let n = obstacles.lines.iter().filter(|l| l.overlaps(&r)).count();
+        (n, y, r)
+    });
+    obstacles.hard.push(r);
+    (y, crossings)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,6 +257,23 @@ mod tests {
         assert!(place(&mut obs, None, a, b, 390.0, false).is_some());
         assert!(place(&mut obs, None, a, b, 390.0, false).is_some());
         assert!(place(&mut obs, None, a, b, 390.0, false).is_none());
+    }
+
+    #[test]
+    fn a_note_moves_off_an_arrow_that_crosses_its_row() {
+        let mut obs = Obstacles::default();
+        // A flat arrow arriving at the right timeline (x 400) on the note's row.
+        obs.lines.push(Rect::line((0.0, 95.0), (400.0, 100.0)));
+        let (y, crossings) = place_note(&mut obs, 400.0, 100.0, 200.0, -1.0);
+        assert_eq!(crossings, 0);
+        assert!(y > 100.0, "below the arrival: {y}");
+        // A second note on the same row goes elsewhere again.
+        let (y2, crossings) = place_note(&mut obs, 400.0, 100.0, 200.0, -1.0);
+        assert_eq!(crossings, 0);
+        assert!((y2 - y).abs() >= 13.0, "{y} {y2}");
+        // Nothing in the way: the note stays on its row.
+        let mut obs = Obstacles::default();
+        assert_eq!(place_note(&mut obs, 0.0, 50.0, 100.0, 1.0), (50.0, 0));
     }
 
     #[test]

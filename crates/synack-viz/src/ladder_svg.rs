@@ -286,21 +286,22 @@ pub fn render_svg_ladder(tl: &Timeline, opts: &LadderSvgOptions) -> String {
     let mut round = 0;
     let mut first: Vec<usize> = Vec::new();
     // The round that left the fewest labels out.
-    let mut best: Option<(YMap, Vec<Arrow>, usize)> = None;
-    let (ymap, arrows, left_out) = loop {
+    // The round that left the fewest labels out (then: the fewest notes on arrows).
+    let mut best: Option<(YMap, Arranged, (usize, usize))> = None;
+    let (ymap, Arranged { arrows, notes }, (left_out, _)) = loop {
         let ymap = layout(&rows, &arrivals, tl, max_gap, &room);
         let last = round + 1 == ROOM_ROUNDS;
-        let (arrows, failed) = arrange(tl, &rows, &ends, &ymap, (lx, rx), &first, last);
+        let (placed, failed, crossed) = arrange(tl, &rows, &ends, &ymap, (lx, rx), &first, last);
         round += 1;
-        let n = failed.len();
-        if best.as_ref().is_none_or(|b| n < b.2) {
-            best = Some((ymap, arrows, n));
+        let score = (failed.len(), crossed.len());
+        if best.as_ref().is_none_or(|b| score < b.2) {
+            best = Some((ymap, placed, score));
         }
-        if n == 0 || round == ROOM_ROUNDS {
+        if score == (0, 0) || round == ROOM_ROUNDS {
             break best.expect("one round ran");
         }
         first.extend(&failed);
-        for ri in failed {
+        for ri in failed.into_iter().chain(crossed) {
             room[ri] += ROOM_STEP;
             if let Some(next) = room.get_mut(ri + 1) {
                 *next += ROOM_STEP;
@@ -440,14 +441,17 @@ pub fn render_svg_ladder(tl: &Timeline, opts: &LadderSvgOptions) -> String {
             if let Some(s) = r.state_of(side) {
                 state_box(&mut svg, x, y, side, s);
             }
-            if let Some(note) = r.note_of(side) {
-                let (nx, anchor) = match side {
-                    Side::Left => (x + 10.0, "start"),
-                    Side::Right => (x - 10.0, "end"),
-                };
-                svg.text(nx, y + 4.0, "note", anchor, note);
-            }
         }
+    }
+    for p in &notes {
+        let Some(note) = rows[p.ri].note_of(p.side) else {
+            continue;
+        };
+        let (nx, anchor) = match p.side {
+            Side::Left => (lx + 10.0, "start"),
+            Side::Right => (rx - 10.0, "end"),
+        };
+        svg.text(nx, p.y + 4.0, "note", anchor, note);
     }
 
     // Breaks over everything else.
@@ -487,8 +491,9 @@ const ROOM_STEP: f64 = 14.0;
 
 /// The arrows of a laid-out ladder and their labels: bursts labelled at their ends,
 /// every other label placed where it overlaps nothing (with `shorten`, a label with
-/// no place for its whole text tries flags, seq and ack only). Returns the arrows and
-/// the rows whose label found no place.
+/// no place for its whole text tries flags, seq and ack only), and the notes beside
+/// their timelines where they cross no arrow. Returns what was placed, the rows whose
+/// label found no place, and the rows with a note that crosses an arrow.
 fn arrange(
     tl: &Timeline,
     rows: &[Row],
@@ -497,7 +502,7 @@ fn arrange(
     (lx, rx): (f64, f64),
     first: &[usize],
     shorten: bool,
-) -> (Vec<Arrow>, Vec<usize>) {
+) -> (Arranged, Vec<usize>, Vec<usize>) {
     // Bursts: a run of plain segments from one sender, each leaving before the one
     // before it arrives, would draw a fan of labels on top of each other. Only the
     // first and last of a burst of BURST_MIN or more are labelled, the first with
@@ -573,25 +578,13 @@ fn arrange(
         });
     }
 
-    // What labels must not cover: notes, the wavy edges of gap breaks, collapsed data
-    // bands and the ✗ of each lost segment; and what they had better not cross: the
-    // arrows.
+    // What notes and labels must not cover: the wavy edges of gap breaks, collapsed
+    // data bands and the ✗ of each lost segment; and what they had better not cross:
+    // the arrows.
     let mut obstacles = Obstacles::default();
     for (ri, r) in rows.iter().enumerate() {
-        let y = ymap.row_y[ri];
-        for (side, x) in [(Side::Left, lx), (Side::Right, rx)] {
-            if let Some(note) = r.note_of(side) {
-                let w = note.chars().count() as f64 * NOTE_W;
-                let (from, to) = match side {
-                    Side::Left => (x + 10.0, x + 10.0 + w),
-                    Side::Right => (x - 10.0 - w, x - 10.0),
-                };
-                obstacles
-                    .hard
-                    .push(Rect::upright(from, y - 6.0, to, y + 7.0));
-            }
-        }
         if r.summary.is_some() {
+            let y = ymap.row_y[ri];
             obstacles.hard.push(Rect::upright(
                 lx + 12.0,
                 y - 4.0,
@@ -613,6 +606,23 @@ fn arrange(
                 .push(Rect::upright(x - 7.0, y - 7.0, x + 7.0, y + 7.0));
         }
         obstacles.lines.push(Rect::line(a.from, a.to));
+    }
+    // Notes first, beside their timeline near their row where they cross no arrow;
+    // then they are obstacles for the labels.
+    let mut notes = Vec::new();
+    let mut crossed = Vec::new();
+    for (ri, r) in rows.iter().enumerate() {
+        let y = ymap.row_y[ri];
+        for (side, x, inward) in [(Side::Left, lx, 1.0), (Side::Right, rx, -1.0)] {
+            if let Some(note) = r.note_of(side) {
+                let w = note.chars().count() as f64 * NOTE_W;
+                let (ny, n) = label_place::place_note(&mut obstacles, x, y, w, inward);
+                notes.push(PlacedNote { ri, side, y: ny });
+                if n > 0 {
+                    crossed.push(ri);
+                }
+            }
+        }
     }
     // Labels, in time order except that the rows in `first` (whose labels found no
     // place in an earlier round) go first: along the arrow (a lost one: along the
@@ -680,7 +690,20 @@ fn arrange(
             None => failed.push(a.ri),
         }
     }
-    (arrows, failed)
+    (Arranged { arrows, notes }, failed, crossed)
+}
+
+/// A note's place: its row, its side, and the y its text is centred on.
+struct PlacedNote {
+    ri: usize,
+    side: Side,
+    y: f64,
+}
+
+/// What [`arrange`] placed.
+struct Arranged {
+    arrows: Vec<Arrow>,
+    notes: Vec<PlacedNote>,
 }
 
 /// A rounded box with the state name, outside the timeline (left of the left line,

@@ -203,11 +203,24 @@ pub(crate) fn build_rows(tl: &Timeline, summarize_over: usize) -> Vec<Row> {
                                 && !p.has_notes()
                                 && p.state[ix(sender.other())].is_none()
                         });
+                        // The sender's own change sharing a row with the other
+                        // side's goes with this segment instead (zero latency: the
+                        // server's LAST-ACK with its FIN, not with the client's
+                        // FIN-WAIT-2 that came before).
+                        let mut own = None;
+                        if let Some(p) = pending.as_mut() {
+                            if !merge && p.time == t && p.segment.is_none() && !p.has_notes() {
+                                own = p.state[ix(sender)].take();
+                            }
+                        }
                         if !merge {
                             flush(&mut pending, &mut rows);
                             pending = Some(Row::new(t, entry_order(i)));
                         }
                         if let Some(p) = pending.as_mut() {
+                            if own.is_some() {
+                                p.state[ix(sender)] = own;
+                            }
                             p.segment = Some((i, sender));
                             // The row is drawn where the segment leaves.
                             p.order = entry_order(i);

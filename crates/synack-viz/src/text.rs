@@ -2,7 +2,7 @@
 //! its direction, and each side's state changes written in its own column when they
 //! happen — the textbook picture of a connection's life.
 
-use crate::format::{fmt_duration_micros, fmt_time, pad_left, pad_right, width};
+use crate::format::{char_width, fmt_duration_micros, fmt_time, pad_left, pad_right, width};
 use crate::rows::{build_rows, summary_text, Row};
 use crate::summary::Summary;
 use crate::timeline::{Side, Timeline};
@@ -25,8 +25,11 @@ pub struct TextOptions {
     /// Append the [`Summary`] lines at the bottom. Default true.
     pub summary: bool,
     /// Fit the ladder in this many columns: segment labels that do not fit are
-    /// wrapped onto continuation lines under their arrow (the compact layout).
-    /// `None` (the default) draws every label on one line, however wide.
+    /// wrapped onto continuation lines under their arrow. Below about 75 columns the
+    /// states leave their side columns for rows of their own (the compact layout:
+    /// the left side's state at the left, the right side's at the right). Widths
+    /// under [`MIN_WIDTH`] are taken as [`MIN_WIDTH`]. `None` (the default) draws
+    /// every label on one line, however wide.
     pub width: Option<usize>,
 }
 
@@ -43,6 +46,18 @@ impl Default for TextOptions {
         }
     }
 }
+
+/// The narrowest ladder [`render_text`] draws: a smaller [`TextOptions::width`] is
+/// taken as this one. Every line of a ladder fitted to a width of at least this many
+/// columns is at most that wide.
+pub const MIN_WIDTH: usize = 40;
+
+/// The narrowest middle column of the side-by-side layout.
+const MIN_MIDDLE: usize = 24;
+
+/// A width leaving the side-by-side layout's middle fewer columns than this gets the
+/// compact layout (a payload preview or a SYN's `seq=A (…)` fits on a line).
+const COMPACT_MIDDLE: usize = 30;
 
 const TIME_W: usize = 9;
 const GAP: &str = "   ";
@@ -69,7 +84,7 @@ enum Middle {
     Text(String),
 }
 
-fn middle_of(tl: &Timeline, row: &Row, opts: &TextOptions) -> Middle {
+fn middle_of(tl: &Timeline, row: &Row, opts: &TextOptions, compact: bool) -> Middle {
     if let Some(s) = &row.summary {
         return Middle::Text(summary_text(s));
     }
@@ -80,10 +95,16 @@ fn middle_of(tl: &Timeline, row: &Row, opts: &TextOptions) -> Middle {
         };
         let mut label = tl.segment_parts(sender, seg, opts.absolute, opts.preview_bytes);
         return match sender {
-            Side::Left => Middle::LeftToRight {
-                label,
-                lost: e.lost,
-            },
+            Side::Left => {
+                // The compact layout has no right column for the word.
+                if e.lost && compact {
+                    label.push("(lost)".to_string());
+                }
+                Middle::LeftToRight {
+                    label,
+                    lost: e.lost,
+                }
+            }
             Side::Right => {
                 if e.lost {
                     label.push("(lost)".to_string());
@@ -125,7 +146,7 @@ fn wrap_parts(parts: &[String], max: usize) -> Vec<String> {
                 };
                 let last = pieces.last_mut().expect("one piece");
                 if !last.is_empty() && width(last) + width(&chunk) > max {
-                    pieces.push(chunk.trim_start_matches(',').to_string());
+                    pieces.push(chunk.trim_start_matches(',').trim_start().to_string());
                     // The comma stays at the end of the line it closes.
                     let n = pieces.len();
                     pieces[n - 2].push(',');
@@ -135,6 +156,9 @@ fn wrap_parts(parts: &[String], max: usize) -> Vec<String> {
             }
             pieces
         })
+        // A piece still wider (no commas: a long payload preview) breaks at spaces,
+        // and a word wider than a line is cut.
+        .flat_map(|p| break_words(&p, max))
         .collect();
     for p in &split {
         if !cur.is_empty() && width(&cur) + 2 + width(p) > max {
@@ -147,6 +171,44 @@ fn wrap_parts(parts: &[String], max: usize) -> Vec<String> {
     }
     lines.push(cur);
     lines
+}
+
+/// `text` as lines of at most `max` columns (at least 1): broken after its commas,
+/// then at its spaces, a word wider than `max` cut into pieces. Text that fits is returned whole.
+fn break_words(text: &str, max: usize) -> Vec<String> {
+    let max = max.max(1);
+    if width(text) <= max {
+        return vec![text.to_string()];
+    }
+    // Clauses first (a comma ends its line), then words, then pieces of a word.
+    let clauses: Vec<&str> = text.split(", ").collect();
+    let mut units: Vec<String> = Vec::new();
+    for (i, clause) in clauses.iter().enumerate() {
+        let clause = if i + 1 < clauses.len() {
+            format!("{clause},")
+        } else {
+            (*clause).to_string()
+        };
+        if width(&clause) <= max {
+            units.push(clause);
+            continue;
+        }
+        for w in clause.split(' ').filter(|w| !w.is_empty()) {
+            if width(w) <= max {
+                units.push(w.to_string());
+                continue;
+            }
+            let mut piece = String::new();
+            for c in w.chars() {
+                if width(&piece) + char_width(c) > max {
+                    units.push(core::mem::take(&mut piece));
+                }
+                piece.push(c);
+            }
+            units.push(piece);
+        }
+    }
+    wrap_words(&units, max)
 }
 
 /// Join words into lines of at most `max` columns, one space apart.
@@ -251,7 +313,7 @@ fn middle_str(m: &Middle, mw: usize) -> (Vec<String>, Option<&'static str>) {
 /// Draw the ladder. See the crate documentation for an example of the output.
 pub fn render_text(tl: &Timeline, opts: &TextOptions) -> String {
     let rows = build_rows(tl, opts.summarize_data_over);
-    let middles: Vec<Middle> = rows.iter().map(|r| middle_of(tl, r, opts)).collect();
+    let limit = opts.width.map(|w| w.max(MIN_WIDTH));
 
     let mut lw = width(&tl.left.label).max(width(tl.left.initial_state.name()));
     for r in &rows {
@@ -260,17 +322,32 @@ pub fn render_text(tl: &Timeline, opts: &TextOptions) -> String {
         }
     }
     lw += 2;
-    let mut mw = middles.iter().map(middle_need).max().unwrap_or(0).max(24);
-    if let Some(limit) = opts.width {
-        // The right column holds a state name (and "(lost)" before it).
-        let mut rw = width(&tl.right.label).max(width(tl.right.initial_state.name()));
-        for r in &rows {
-            if let Some(s) = r.state_of(Side::Right) {
-                rw = rw.max(width(s.name()) + 7);
-            }
+    // The right column holds a state name (and "(lost)" before it).
+    let mut rw = width(&tl.right.label).max(width(tl.right.initial_state.name()));
+    for r in &rows {
+        if let Some(s) = r.state_of(Side::Right) {
+            rw = rw.max(width(s.name()) + 7);
         }
-        let fixed = TIME_W + GAP.len() + lw + rw;
-        mw = mw.min(limit.saturating_sub(fixed)).max(24);
+    }
+    let fixed = TIME_W + GAP.len() + lw + rw;
+    // Too narrow for the side columns: states go on rows of their own.
+    let compact = limit.is_some_and(|l| l < fixed + COMPACT_MIDDLE);
+    let middles: Vec<Middle> = rows
+        .iter()
+        .map(|r| middle_of(tl, r, opts, compact))
+        .collect();
+    let mut mw = middles
+        .iter()
+        .map(middle_need)
+        .max()
+        .unwrap_or(0)
+        .max(MIN_MIDDLE);
+    if let Some(limit) = limit {
+        mw = if compact {
+            limit - TIME_W - GAP.len()
+        } else {
+            mw.min(limit - fixed)
+        };
     }
 
     // Sub-millisecond spacing (LAN captures) gets microsecond resolution.
@@ -279,37 +356,72 @@ pub fn render_text(tl: &Timeline, opts: &TextOptions) -> String {
     let fine = times.windows(2).any(|w| w[1] > w[0] && w[1] - w[0] < 100);
 
     let mut out = String::new();
-    for l in fit_line(&header(tl, opts), "    ", opts.width) {
+    let mut head = header(tl, opts);
+    if limit.is_some_and(|l| width(&head) > l) {
+        // Narrow: the header breaks before "<->" and between its facts.
+        head = head.replace("  <->  ", "    <-> ").replace(", ", "    ");
+    }
+    for l in fit_line(&head, "    ", limit) {
         push_line(&mut out, l);
     }
     out.push('\n');
-    push_line(
-        &mut out,
-        format!(
-            "{}{GAP}{}{}{}",
-            pad_left("time", TIME_W),
-            pad_right(&tl.left.label, lw),
-            " ".repeat(mw),
-            tl.right.label
-        ),
-    );
-    push_line(
-        &mut out,
-        format!(
-            "{}{GAP}{}{}{}",
-            " ".repeat(TIME_W),
-            pad_right(tl.left.initial_state.name(), lw),
-            " ".repeat(mw),
-            tl.right.initial_state.name()
-        ),
-    );
+    if compact {
+        let blank = " ".repeat(TIME_W);
+        for (k, l) in two_sides(&tl.left.label, &tl.right.label, mw)
+            .into_iter()
+            .enumerate()
+        {
+            let time = if k == 0 { "time" } else { "" };
+            push_line(&mut out, format!("{}{GAP}{l}", pad_left(time, TIME_W)));
+        }
+        let (l, r) = (tl.left.initial_state.name(), tl.right.initial_state.name());
+        for l in two_sides(l, r, mw) {
+            push_line(&mut out, format!("{blank}{GAP}{l}"));
+        }
+    } else {
+        push_line(
+            &mut out,
+            format!(
+                "{}{GAP}{}{}{}",
+                pad_left("time", TIME_W),
+                pad_right(&tl.left.label, lw),
+                " ".repeat(mw),
+                tl.right.label
+            ),
+        );
+        push_line(
+            &mut out,
+            format!(
+                "{}{GAP}{}{}{}",
+                " ".repeat(TIME_W),
+                pad_right(tl.left.initial_state.name(), lw),
+                " ".repeat(mw),
+                tl.right.initial_state.name()
+            ),
+        );
+    }
     for (row, m) in rows.iter().zip(&middles) {
         let time = fmt_time(tl.offset_micros(row.time), fine);
         let left = row.state_of(Side::Left).map_or("", |s| s.name());
+        let right_state = row.state_of(Side::Right).map_or("", |s| s.name());
+        if compact {
+            // The row's state changes first (the left side's at the left, the right
+            // side's at the right), then its segment, note or summary.
+            let mut lines = Vec::new();
+            if !left.is_empty() || !right_state.is_empty() {
+                lines = two_sides(left, right_state, mw);
+            }
+            if !matches!(m, Middle::Empty) || lines.is_empty() {
+                lines.extend(middle_str(m, mw).0);
+            }
+            for (k, l) in lines.iter().enumerate() {
+                let t = if k == 0 { time.as_str() } else { "" };
+                push_line(&mut out, format!("{}{GAP}{l}", pad_left(t, TIME_W)));
+            }
+            continue;
+        }
         let (mids, extra) = middle_str(m, mw);
-        let mut right = row
-            .state_of(Side::Right)
-            .map_or(String::new(), |s| s.name().to_string());
+        let mut right = right_state.to_string();
         if let Some(x) = extra {
             right = if right.is_empty() {
                 x.to_string()
@@ -333,7 +445,7 @@ pub fn render_text(tl: &Timeline, opts: &TextOptions) -> String {
     if opts.summary {
         out.push('\n');
         for l in Summary::from_timeline(tl, opts.latency).lines(tl) {
-            for part in fit_line(&l, " · ", opts.width) {
+            for part in fit_line(&l, " · ", limit) {
                 push_line(&mut out, part);
             }
         }
@@ -341,8 +453,25 @@ pub fn render_text(tl: &Timeline, opts: &TextOptions) -> String {
     out
 }
 
-/// Break `line` at `sep` into lines of at most `width` columns (a piece wider than
-/// that stays whole); continuation lines are indented by two spaces. `None` keeps
+/// `left` at the start and `right` at the end of `w` columns: one line when both
+/// fit with a space between them, else two (the right one still at the end).
+fn two_sides(left: &str, right: &str, w: usize) -> Vec<String> {
+    if width(left) + 1 + width(right) <= w {
+        return vec![format!("{left}{}", pad_left(right, w - width(left)))];
+    }
+    let mut out = Vec::new();
+    if !left.is_empty() {
+        out.extend(break_words(left, w));
+    }
+    if !right.is_empty() {
+        out.extend(break_words(right, w).iter().map(|r| pad_left(r, w)));
+    }
+    out
+}
+
+/// Break `line` at `sep` into lines of at most `width` columns (a piece too wide for a
+/// line breaks at its spaces, a word too wide is cut); continuation lines are
+/// indented by two spaces. `None` keeps
 /// the line whole. The ladder's header and summary lines are fitted this way
 /// ([`TextOptions::width`]); callers that print lines of their own under a ladder
 /// can fit them the same way.
@@ -358,15 +487,25 @@ pub fn fit_line(line: &str, sep: &str, width: Option<usize>) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     let mut cur = String::new();
     for piece in line.split(sep) {
-        if !cur.is_empty() && self::width(&cur) + self::width(sep) + self::width(piece) > max {
-            out.push(core::mem::replace(&mut cur, "  ".to_string()));
-            cur.push_str(piece);
-            continue;
+        // A piece wider than a continuation line breaks at its spaces.
+        let bits = if self::width(piece) > max.saturating_sub(2) {
+            break_words(piece, max.saturating_sub(2))
+        } else {
+            vec![piece.to_string()]
+        };
+        for (k, bit) in bits.into_iter().enumerate() {
+            let joint = if k == 0 { sep } else { " " };
+            let empty = cur.is_empty() || cur == "  ";
+            if !empty && self::width(&cur) + self::width(joint) + self::width(&bit) > max {
+                out.push(core::mem::replace(&mut cur, "  ".to_string()));
+                cur.push_str(&bit);
+                continue;
+            }
+            if !empty {
+                cur.push_str(joint);
+            }
+            cur.push_str(&bit);
         }
-        if !cur.is_empty() && cur != "  " {
-            cur.push_str(sep);
-        }
-        cur.push_str(piece);
     }
     out.push(cur);
     out

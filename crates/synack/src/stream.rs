@@ -558,12 +558,40 @@ impl TcpStream {
 
     /// Wait until the stream is readable (see [`ready`](TcpStream::ready)); then
     /// [`try_read`](TcpStream::try_read) usually succeeds.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// # let (a, b) = synack::doc_pair().await?;
+    /// a.try_write(b"data")?;
+    /// let mut buf = [0u8; 16];
+    /// let n = loop {
+    ///     b.readable().await?;
+    ///     match b.try_read(&mut buf) {
+    ///         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+    ///         r => break r?,
+    ///     }
+    /// };
+    /// assert_eq!(&buf[..n], b"data");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn readable(&self) -> io::Result<()> {
         self.ready(Interest::READABLE).await.map(|_| ())
     }
 
     /// Wait until the stream is writable (see [`ready`](TcpStream::ready)); then
     /// [`try_write`](TcpStream::try_write) usually succeeds.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// # let (a, _b) = synack::doc_pair().await?;
+    /// a.writable().await?;
+    /// assert_eq!(a.try_write(b"hello")?, 5);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn writable(&self) -> io::Result<()> {
         self.ready(Interest::WRITABLE).await.map(|_| ())
     }
@@ -615,6 +643,22 @@ impl TcpStream {
 
     /// Queue what fits in the send buffer without waiting: `Ok(n)` bytes taken,
     /// `WouldBlock` when the buffer is full (or the handshake is not done).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// # let (a, _b) = synack::doc_pair().await?;
+    /// // More than any send buffer takes at once: a part is queued, then WouldBlock.
+    /// let big = vec![7u8; 64 << 20];
+    /// let n = a.try_write(&big)?;
+    /// assert!(n > 0 && n < big.len());
+    /// assert_eq!(
+    ///     a.try_write(&big[n..]).unwrap_err().kind(),
+    ///     std::io::ErrorKind::WouldBlock
+    /// );
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
         self.inner.try_write(buf)
     }

@@ -10,6 +10,8 @@
 //! its own, removed on every exit path.
 #![cfg(target_os = "linux")]
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
@@ -17,25 +19,9 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 use synack::{IpCidr, NetStack, TcpListener, TunConfig, TunDevice};
 
+/// Why these tests cannot run here, if they cannot.
 fn skip_reason() -> Option<String> {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let euid = unsafe { libc::geteuid() };
-    if euid != 0 {
-        return Some(format!(
-            "not root (euid {euid}): needs root for TUN and netns"
-        ));
-    }
-    if !std::path::Path::new("/dev/net/tun").exists() {
-        return Some("/dev/net/tun is missing".into());
-    }
-    for (tool, arg) in [("ip", "-V"), ("hping3", "--version")] {
-        if Command::new(tool).arg(arg).output().is_err() {
-            return Some(format!(
-                "`{tool}` is missing (scripts/setup.sh installs it)"
-            ));
-        }
-    }
-    None
+    common::root_skip_reason(&[("ip", "-V"), ("hping3", "--version")])
 }
 
 /// A network namespace, deleted on drop.

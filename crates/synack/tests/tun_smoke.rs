@@ -6,6 +6,8 @@
 //! TUN device), and deletes the interface on every exit path (a `Drop` guard).
 #![cfg(target_os = "linux")]
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::Command;
@@ -15,20 +17,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Why these tests cannot run here, if they cannot.
 fn skip_reason() -> Option<String> {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let euid = unsafe { libc::geteuid() };
-    if euid != 0 {
-        return Some(format!(
-            "not root (euid {euid}): TUN tests need root or CAP_NET_ADMIN"
-        ));
-    }
-    if !std::path::Path::new("/dev/net/tun").exists() {
-        return Some("/dev/net/tun is missing".into());
-    }
-    if Command::new("ip").arg("-V").output().is_err() {
-        return Some("the `ip` command (iproute2) is missing".into());
-    }
-    None
+    common::root_skip_reason(&[("ip", "-V")])
 }
 
 /// Deletes the interface when dropped, whatever happened.

@@ -12,6 +12,8 @@
 //! N unique per process; the namespace and the device are removed on every exit path.
 #![cfg(target_os = "linux")]
 
+mod common;
+
 use std::io::ErrorKind;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsRawFd;
@@ -19,29 +21,9 @@ use std::process::Command;
 use std::time::Duration;
 use synack::{interface_exists, IpCidr, NetStack, TunConfig, TunDevice, UdpIntercept, UdpSocket};
 
+/// Why these tests cannot run here, if they cannot.
 fn skip_reason() -> Option<String> {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let euid = unsafe { libc::geteuid() };
-    if euid != 0 {
-        return Some(format!(
-            "not root (euid {euid}): needs root for TUN and netns"
-        ));
-    }
-    if !std::path::Path::new("/dev/net/tun").exists() {
-        return Some("/dev/net/tun is missing".into());
-    }
-    for tool in ["ip", "ping"] {
-        let ok = Command::new(tool)
-            .arg("-V")
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if !ok {
-            return Some(format!(
-                "`{tool}` is missing (scripts/setup.sh installs it)"
-            ));
-        }
-    }
-    None
+    common::root_skip_reason(&[("ip", "-V"), ("ping", "-V")])
 }
 
 fn ip(args: &str) {
