@@ -149,6 +149,8 @@ pub struct BenchOptions {
     /// The `synack` binary whose `serve` command the flood rows attack (the CLI
     /// passes itself); without it those rows say why they did not run.
     pub serve_exe: Option<std::path::PathBuf>,
+    /// WAN profiles to measure, by id (`"P1"` … `"P6"`); empty: all of them.
+    pub wan_profiles: Vec<String>,
 }
 
 impl BenchOptions {
@@ -484,6 +486,7 @@ fn wan_rows(plan: &Plan, opts: &BenchOptions) -> (Vec<Row>, Vec<String>) {
             secs: plan.wan_secs.0,
             share_secs: plan.wan_secs.1,
             synack_cc,
+            profiles: opts.wan_profiles.clone(),
         },
         opts.progress,
     )

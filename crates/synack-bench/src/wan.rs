@@ -581,6 +581,15 @@ pub(crate) struct WanPlan {
     pub(crate) share_secs: f64,
     /// synack's congestion controls in the synack → kernel rows, one row each.
     pub(crate) synack_cc: Vec<Algorithm>,
+    /// Profile ids to run (`"P1"` … `"P6"`); empty: every profile.
+    pub(crate) profiles: Vec<String>,
+}
+
+impl WanPlan {
+    /// Whether the profile `id` is to be measured.
+    fn wants(&self, id: &str) -> bool {
+        self.profiles.is_empty() || self.profiles.iter().any(|p| p.eq_ignore_ascii_case(id))
+    }
 }
 
 fn cell(r: &Result<WanRun, String>) -> Figure {
@@ -774,9 +783,15 @@ pub(crate) fn rows(plan: WanPlan, progress: bool) -> (Vec<Row>, Vec<String>) {
     let cap = capacity(plan.secs.min(3.0));
     say("emulator capacity (kernel → kernel, no rate limit)", &cap);
     for p in profiles::single_flow() {
-        rows.extend(ProfileRuns::measure(&p, &plan, &say).rows(&p));
+        if plan.wants(p.id) {
+            rows.extend(ProfileRuns::measure(&p, &plan, &say).rows(&p));
+        }
     }
     let p6 = profiles::p6_sharing();
+    if !plan.wants(p6.id) {
+        notes.extend(wan_notes(&plan, &cap));
+        return (rows, notes);
+    }
     let shared = sharing(&p6, plan.share_secs);
     let row = match &shared {
         Ok((s, k, rtt)) => {
@@ -804,6 +819,13 @@ pub(crate) fn rows(plan: WanPlan, progress: bool) -> (Vec<Row>, Vec<String>) {
         }
     };
     rows.push(row);
+    notes.extend(wan_notes(&plan, &cap));
+    (rows, notes)
+}
+
+/// The notes under the WAN rows: how they were measured, and the emulator's capacity.
+fn wan_notes(plan: &WanPlan, cap: &Result<WanRun, String>) -> Vec<String> {
+    let mut notes = Vec::new();
     let senders = plan
         .synack_cc
         .iter()
@@ -816,9 +838,9 @@ pub(crate) fn rows(plan: WanPlan, progress: bool) -> (Vec<Row>, Vec<String>) {
     ));
     notes.push(format!(
         "WAN emulator capacity: kernel → kernel through the emulator with no rate limit (2 ms RTT): {}",
-        short(&cap, false) + " Mbit/s"
+        short(cap, false) + " Mbit/s"
     ));
-    (rows, notes)
+    notes
 }
 
 /// Every WAN row, not run, saying why.

@@ -139,6 +139,20 @@ pub(crate) struct BenchArgs {
     /// --quick).
     #[arg(long, value_name = "SECS", value_parser = parse_flood_secs)]
     pub(crate) flood_secs: Option<f64>,
+    /// WAN profiles to run, comma-separated (`P1` … `P6`; e.g. `--profile P3,P6`).
+    /// Default: all.
+    #[arg(long, value_name = "ID[,ID]", value_delimiter = ',', value_parser = parse_profile)]
+    pub(crate) profile: Vec<String>,
+}
+
+/// `--profile`: one of the WAN profiles' ids, P1 to P6.
+fn parse_profile(s: &str) -> Result<String, String> {
+    let id = s.trim().to_ascii_uppercase();
+    if matches!(id.as_str(), "P1" | "P2" | "P3" | "P4" | "P5" | "P6") {
+        Ok(id)
+    } else {
+        Err(format!("{s:?} is not a WAN profile (P1 to P6)"))
+    }
 }
 
 /// `--flood-secs`: a positive number of seconds, at most an hour.

@@ -18,6 +18,7 @@ pub(crate) fn run(a: BenchArgs) -> Result<ExitCode, String> {
     }
     opts.kernel_cc = a.kernel_cc;
     opts.flood_secs = a.flood_secs;
+    opts.wan_profiles = a.profile;
     // The flood rows attack this very binary's `serve`.
     opts.serve_exe = std::env::current_exe().ok();
     // Each named once, in the order given.

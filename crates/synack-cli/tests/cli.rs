@@ -231,6 +231,10 @@ fn bad_flags_give_one_line_and_status_2() {
     assert_one_line_error(&synack(&["demo", "--time-wait", "3 parsecs"]), "unit");
     assert_one_line_error(&synack(&["demo", "--close", "nobody"]), "nobody");
     assert_one_line_error(&synack(&["frobnicate"]), "frobnicate");
+    assert_one_line_error(
+        &synack(&["bench", "--only", "wan", "--profile", "P3,P9"]),
+        "P9",
+    );
     if cfg!(target_os = "linux") {
         // Checked before anything runs: no congestion control has this name.
         assert_one_line_error(
