@@ -179,8 +179,10 @@ impl Connection {
         if self.in_recovery || self.ecn_in_cwr() {
             return;
         }
-        let flight = self.flight_size();
-        self.cc.on_ecn_echo(env.now, flight, u32::from(self.mss));
+        // §6.1.2 halves cwnd (not FlightSize), as Linux's `tcp_enter_cwr` reduces
+        // from cwnd through the controller's ssthresh.
+        let cwnd = self.cc.cwnd();
+        self.cc.on_ecn_echo(env.now, cwnd, u32::from(self.mss));
         let high = self.snd_nxt;
         let st = self.ecn_state();
         st.cwr_high = high;
