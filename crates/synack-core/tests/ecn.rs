@@ -358,3 +358,27 @@ fn retransmissions_are_not_ect() {
     assert_eq!(out[0].0.seq(), e.s_nxt);
     assert_eq!(out[0].1, NOT_ECT);
 }
+
+#[test]
+fn cwr_goes_on_a_segment_of_its_own_with_tso() {
+    // With segmentation offload, a super-segment's flags are copied onto every
+    // piece the device cuts: the segment carrying CWR is one MSS (the reduced cwnd
+    // would allow two here).
+    let mut l = Lone::new(synack_core::Config {
+        tso_max: 65536,
+        ..cfg(Ecn::On)
+    });
+    let (e, _) = active(&mut l, SYN | ACK | ECE);
+    let mss = 1000u32;
+    l.stack.send(e.h, &vec![7u8; 4 * mss as usize]).unwrap();
+    let out = drain_ecn(&mut l.stack, l.now);
+    assert_eq!(out.len(), 1, "one super-segment");
+    assert_eq!(out[0].0.payload.len(), 4 * mss as usize);
+    peer_ack(&mut l, &e, e.s_nxt.wrapping_add(mss), ECE);
+    l.stack.send(e.h, &vec![7u8; 3 * mss as usize]).unwrap();
+    let out = drain_ecn(&mut l.stack, l.now);
+    assert!(out.len() >= 2, "{}", out.len());
+    assert!(out[0].0.flags().contains(CWR));
+    assert_eq!(out[0].0.payload.len(), mss as usize);
+    assert!(out[1..].iter().all(|(s, _)| !s.flags().contains(CWR)));
+}

@@ -95,6 +95,12 @@ impl Connection {
         self.ecn & flag::IN_CWR != 0
     }
 
+    /// CWR waits for the next new data segment.
+    #[inline]
+    pub(crate) fn ecn_cwr_queued(&self) -> bool {
+        self.ecn & flag::QUEUE_CWR != 0
+    }
+
     /// Active open: ask for ECN when configured to (RFC 3168 §6.1.1).
     pub(crate) fn ecn_active_open(&mut self, cfg: &crate::Config) {
         self.ecn = if cfg.ecn == Ecn::On { flag::OK } else { 0 };

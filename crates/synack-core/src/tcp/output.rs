@@ -238,8 +238,11 @@ impl Connection {
         } else {
             mss
         };
-        // Offload super-segments are sized as Linux sizes them (tso.rs).
-        let max_seg = if env.cfg.tso_max > mss {
+        // Offload super-segments are sized as Linux sizes them (tso.rs). A segment
+        // that carries CWR is not one: a segmentation device would copy the flag onto
+        // every piece unless told the packet is ECN (virtio's GSO_ECN, which the
+        // runtime does not set), so it goes alone (tcp/ecn.rs).
+        let max_seg = if env.cfg.tso_max > mss && !self.ecn_cwr_queued() {
             self.tso_size_goal(env.cfg, mss)
         } else {
             mss
