@@ -511,6 +511,16 @@ mod tests {
         assert_eq!(cfg.syncookies, synack_core::SynCookies::Always);
         interpret_command("sysctl -q net.ipv4.tcp_syncookies=0", &mut cfg);
         assert_eq!(cfg.syncookies, synack_core::SynCookies::Off);
+        // net.ipv4.tcp_ecn: 0 off, 1 ask and accept, 2 accept only.
+        for (v, want) in [
+            (1, synack_core::Ecn::On),
+            (0, synack_core::Ecn::Off),
+            (2, synack_core::Ecn::Passive),
+        ] {
+            let e = interpret_command(&format!("sysctl -q net.ipv4.tcp_ecn={v}"), &mut cfg);
+            assert_eq!(e.config, [format!("net.ipv4.tcp_ecn={v}")]);
+            assert_eq!(cfg.ecn, want);
+        }
         let e = interpret_command("ip tcp_metrics flush all > /dev/null 2>&1", &mut cfg);
         assert!(e.flush_metrics && e.ignored.is_empty());
         let e = interpret_command("tc qdisc add dev tun0 root fq", &mut cfg);
