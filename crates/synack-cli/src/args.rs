@@ -353,6 +353,14 @@ pub(crate) struct DemoArgs {
     /// (`2bdp`)
     #[arg(long, value_parser = synack_link::spec::parse_size, requires = "rate")]
     pub(crate) queue: Option<synack_link::spec::Size>,
+    /// Both stacks ask for ECN (RFC 3168; Linux `tcp_ecn=1`): new data leaves ECT(0),
+    /// CE marks are echoed with ECE and answered with a window reduction and CWR
+    #[arg(long)]
+    pub(crate) ecn: bool,
+    /// CE-mark ECT packets that find this much queued ahead of them on the
+    /// rate-limited link: bytes (`16K`) or bandwidth-delay products (`0.25bdp`)
+    #[arg(long, value_name = "SIZE", value_parser = synack_link::spec::parse_size, requires = "rate")]
+    pub(crate) ce_threshold: Option<synack_link::spec::Size>,
     /// Write every packet to this pcap file (Wireshark / tshark read it).
     #[arg(long)]
     pub(crate) pcap: Option<PathBuf>,

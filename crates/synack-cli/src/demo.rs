@@ -32,19 +32,26 @@ pub(crate) fn run(a: DemoArgs) -> Result<ExitCode, String> {
             // bandwidth-delay product of the round trip unless --queue says otherwise.
             let rtt = latency * 2;
             let bdp = synack_sim::profiles::bdp_bytes(bps, rtt).max(3000);
-            let queue = match a.queue {
-                Some(synack_link::spec::Size::Bytes(n)) => n,
-                Some(synack_link::spec::Size::Bdp(k)) => (bdp as f64 * k) as usize,
-                None => bdp,
+            let size = |s: synack_link::spec::Size| match s {
+                synack_link::spec::Size::Bytes(n) => n,
+                synack_link::spec::Size::Bdp(k) => (bdp as f64 * k) as usize,
             };
-            synack_sim::LinkConfig::with_latency(latency)
+            let queue = a.queue.map_or(bdp, size);
+            let mut link = synack_sim::LinkConfig::with_latency(latency)
                 .loss(a.loss)
                 .bandwidth(bps)
-                .queue_bytes(queue.max(1500))
+                .queue_bytes(queue.max(1500));
+            link.ce_threshold = a.ce_threshold.map(size);
+            link
         }),
         stack: Some(synack_core::Config {
             congestion: a.cc.clone(),
             pacing: a.pacing,
+            ecn: if a.ecn {
+                synack_core::Ecn::On
+            } else {
+                synack_core::Ecn::Passive
+            },
             ..synack_core::Config::default()
         }),
         ..DemoConfig::default()

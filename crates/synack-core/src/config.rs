@@ -220,6 +220,11 @@ pub struct Config {
     /// The Fast Open server key (Linux `net.ipv4.tcp_fastopen_key`). `None`: derived
     /// from the stack secret.
     pub fastopen_key: Option<[u8; 16]>,
+    /// Explicit Congestion Notification (RFC 3168), as Linux's `net.ipv4.tcp_ecn`:
+    /// [`Ecn::Off`](crate::Ecn::Off) (0), [`Ecn::On`](crate::Ecn::On) (1: ask in
+    /// our SYNs, accept when asked) or [`Ecn::Passive`](crate::Ecn::Passive) (2:
+    /// accept when a peer's SYN asks, never ask). Default `Passive`, Linux's default.
+    pub ecn: crate::Ecn,
 }
 
 impl Default for Config {
@@ -279,6 +284,7 @@ impl Default for Config {
             icmp_error_burst: 50,
             fastopen: crate::tcp::fastopen::CLIENT_ENABLE,
             fastopen_key: None,
+            ecn: crate::Ecn::Passive,
         }
     }
 }

@@ -46,6 +46,7 @@ pub use stack::{
     ConnHandle, DecideError, Event, ListenerHandle, Stack, StackStats, SynDecision, SynRequest,
     Transmit, UdpDecisionStats, UdpFlowDecision, UdpFlowRequest, UDP_HELD_FLOWS,
 };
+pub use tcp::ecn::Ecn;
 pub use tcp::fastopen;
 pub use tcp::syncookie::SynCookies;
 pub use tcp::{ConnInfo, ConnStats, SocketOptions};

@@ -282,6 +282,8 @@ pub struct Stack {
     udp_decide: Option<Box<udp_decide::UdpDecisions>>,
     /// Unhandled packets kept for the application (stack/raw.rs).
     raw: raw::RawTap,
+    /// The IP ECN codepoint of the packet being handled (RFC 3168 §5; tcp/ecn.rs).
+    rx_ecn: u8,
 }
 
 impl Stack {
@@ -309,6 +311,7 @@ impl Stack {
             free: Vec::new(),
             table: Demux::new(hash_key),
             tw_table: Demux::new(hash_key),
+            rx_ecn: 0,
             listeners: Vec::new(),
             listen_map: HashMap::with_hasher(TupleHashBuilder::new(hash_key ^ 1)),
             any_listener: None,

@@ -8,7 +8,9 @@
 //!
 //! 1. partition window (everything sent inside `[start, end)` is dropped);
 //! 2. MTU (larger packets are dropped);
-//! 3. bandwidth: drop-tail queue check, then serialization after the packets ahead of it;
+//! 3. bandwidth: drop-tail queue check, then serialization after the packets ahead of it
+//!    (with a `ce_threshold`, a packet that finds that many bytes queued ahead is
+//!    CE-marked when it is ECT, RFC 3168 §5, instead of waiting for the queue to fill);
 //! 4. loss: the Gilbert–Elliott chain steps once, then the packet is lost with the
 //!    current state's probability; then independent loss;
 //! 5. duplication (one extra copy, which skips the queue);
@@ -131,6 +133,11 @@ pub struct LinkConfig {
     /// just before it on this direction (explicit [`reorder`](Self::reorder) still
     /// reorders). Off by default.
     pub in_order: bool,
+    /// ECN marking (RFC 3168 §5): a packet that finds at least this many bytes in the
+    /// queue ahead of it is CE-marked if it is ECT (a step-marking AQM); Not-ECT
+    /// packets only meet the drop-tail limit. Only with a bandwidth limit; `None`
+    /// (the default): no marking.
+    pub ce_threshold: Option<usize>,
 }
 
 impl Default for LinkConfig {
@@ -149,6 +156,7 @@ impl Default for LinkConfig {
             mtu: None,
             partitions: Vec::new(),
             in_order: false,
+            ce_threshold: None,
         }
     }
 }
@@ -205,6 +213,12 @@ impl LinkConfig {
     /// Limits the bandwidth to `bits_per_sec` (0 is treated as 1 bit/s).
     pub fn bandwidth(mut self, bits_per_sec: u64) -> Self {
         self.bandwidth = Some(bits_per_sec);
+        self
+    }
+
+    /// CE-marks ECT packets that find at least `bytes` queued ahead of them.
+    pub fn ce_threshold(mut self, bytes: usize) -> Self {
+        self.ce_threshold = Some(bytes);
         self
     }
 
@@ -299,6 +313,8 @@ pub struct LinkStats {
     pub dropped_partition: u64,
     /// Largest queue occupancy seen, in bytes.
     pub max_queue_bytes: u64,
+    /// Copies that found the queue at or above `ce_threshold` (CE-marked if ECT).
+    pub ce_marked: u64,
 }
 
 impl LinkStats {
@@ -327,11 +343,19 @@ pub struct Arrival {
     pub flip: Option<(usize, u8)>,
     /// Whether it got the reordering delay.
     pub reordered: bool,
+    /// Whether it found the queue at or above the link's `ce_threshold`: an ECT
+    /// packet is CE-marked on arrival.
+    pub ce: bool,
 }
 
 impl Arrival {
-    /// Applies the corruption decided for this copy (if any) to the packet's bytes.
+    /// Applies what the link decided for this copy to the packet's bytes: the CE mark
+    /// (on an ECT packet only, RFC 3168 §5; the IPv4 header checksum is kept valid)
+    /// and the corruption (if any).
     pub fn corrupt(&self, packet: &mut [u8]) {
+        if self.ce && synack_wire::ecn::of_packet(packet) != synack_wire::ecn::NOT_ECT {
+            synack_wire::ecn::set_on_packet(packet, synack_wire::ecn::CE);
+        }
         if let Some((offset, bit)) = self.flip {
             if let Some(b) = packet.get_mut(offset) {
                 *b ^= bit;
@@ -434,6 +458,7 @@ impl LinkPath {
                 for a in std::iter::once(first).chain(dup) {
                     self.stats.corrupted += u64::from(a.flip.is_some());
                     self.stats.reordered += u64::from(a.reordered);
+                    self.stats.ce_marked += u64::from(a.ce);
                 }
                 self.stats.duplicated += u64::from(dup.is_some());
                 v
@@ -479,8 +504,8 @@ impl LinkPath {
         if self.config.mtu.is_some_and(|mtu| len > mtu) {
             return Verdict::Drop(DropReason::Mtu);
         }
-        let departure = match self.config.bandwidth {
-            None => now,
+        let (departure, ce) = match self.config.bandwidth {
+            None => (now, false),
             Some(bps) => match self.enqueue(now, len, bps) {
                 Some(t) => t,
                 None => return Verdict::Drop(DropReason::Queue),
@@ -508,14 +533,16 @@ impl LinkPath {
             return Verdict::Drop(DropReason::Loss);
         }
         let duplicate = self.rng.chance(self.config.duplicate);
-        let first = self.copy(departure, len, ip_header_len);
+        let mut first = self.copy(departure, len, ip_header_len);
+        first.ce = ce;
         let second = duplicate.then(|| self.copy(departure, len, ip_header_len));
         Verdict::Deliver(first, second)
     }
 
-    /// Puts a packet in the drop-tail queue; returns when its last bit leaves, or `None`
-    /// if the queue is full.
-    fn enqueue(&mut self, now: Instant, len: usize, bps: u64) -> Option<Instant> {
+    /// Puts a packet in the drop-tail queue; returns when its last bit leaves and
+    /// whether it found the queue at or above `ce_threshold`, or `None` if the queue
+    /// is full.
+    fn enqueue(&mut self, now: Instant, len: usize, bps: u64) -> Option<(Instant, bool)> {
         while let Some(&(done, l)) = self.queue.front() {
             if done > now {
                 break;
@@ -526,12 +553,16 @@ impl LinkPath {
         if !self.queue.is_empty() && self.queued_bytes + len > self.config.queue_bytes {
             return None;
         }
+        let ce = self
+            .config
+            .ce_threshold
+            .is_some_and(|t| self.queued_bytes >= t);
         let start = self.queue.back().map_or(now, |&(done, _)| done.max(now));
         let done = start + serialization_delay(len, bps);
         self.queue.push_back((done, len));
         self.queued_bytes += len;
         self.stats.max_queue_bytes = self.stats.max_queue_bytes.max(self.queued_bytes as u64);
-        Some(done)
+        Some((done, ce))
     }
 
     fn copy(&mut self, departure: Instant, len: usize, ip_header_len: Option<usize>) -> Arrival {
@@ -562,6 +593,7 @@ impl LinkPath {
             at,
             flip,
             reordered,
+            ce: false,
         }
     }
 }

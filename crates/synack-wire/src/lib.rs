@@ -26,6 +26,7 @@ extern crate std;
 pub mod addr;
 pub mod checksum;
 pub mod echo;
+pub mod ecn;
 mod error;
 pub mod icmp;
 pub mod ip;

@@ -181,6 +181,19 @@ pub trait CongestionControl: fmt::Debug + Send {
         self.on_congestion_event(now, flight_size, mss);
         self.set_cwnd(self.ssthresh());
     }
+    /// The peer echoed a CE mark (ECE, RFC 3168 §6.1.2): respond as to a loss, once
+    /// per window of data (the connection sees to that), without retransmitting:
+    /// the reduction computed from `cwnd` (§6.1.2 halves the congestion window, not
+    /// FlightSize; the connection passes its cwnd), then cwnd = ssthresh.
+    /// Controllers that keep their own window in recovery (BBR v1) ignore it, as
+    /// Linux's BBR sets its window whatever the CWR state.
+    fn on_ecn_echo(&mut self, now: Instant, cwnd: u32, mss: u32) {
+        if self.controls_recovery_window() {
+            return;
+        }
+        self.on_congestion_event(now, cwnd, mss);
+        self.set_cwnd(self.ssthresh().max(mss));
+    }
     /// A further duplicate ACK in fast recovery: inflate cwnd by SMSS (RFC 5681 §3.2
     /// step 4).
     fn on_recovery_dup_ack(&mut self, mss: u32) {
@@ -401,6 +414,9 @@ impl CongestionControl for Congestion {
     }
     fn on_recovery_dup_ack(&mut self, mss: u32) {
         delegate!(self, cc => cc.on_recovery_dup_ack(mss))
+    }
+    fn on_ecn_echo(&mut self, now: Instant, cwnd: u32, mss: u32) {
+        delegate!(self, cc => cc.on_ecn_echo(now, cwnd, mss))
     }
     fn on_partial_ack(&mut self, bytes_acked: u32, mss: u32) {
         delegate!(self, cc => cc.on_partial_ack(bytes_acked, mss))

@@ -30,6 +30,7 @@ impl Stack {
         }
         self.stats.largest_packet_in = self.stats.largest_packet_in.max(bytes.len() as u64);
         self.refill_budgets(now);
+        self.rx_ecn = synack_wire::ecn::of_packet(bytes);
         // Each parse is matched where it is made (no common temporary the parsed
         // headers would be copied through) and the segment is handled by reference.
         // Matched by reference: moving the parsed headers out would copy them in wide
@@ -175,8 +176,11 @@ impl Stack {
                     Some((iss, irs.or((p.tcp.flags.syn()).then_some(p.tcp.seq)), shift)),
                 );
             }
-            let outcome =
-                self.with_conn(idx, now, |c, env| c.handle_segment(env, &p.tcp, p.payload));
+            let ecn = self.rx_ecn;
+            let outcome = self.with_conn(idx, now, |c, env| {
+                c.ecn_note_rx(ecn);
+                c.handle_segment(env, &p.tcp, p.payload)
+            });
             match outcome {
                 Some(Outcome::Reset { seq }) => self.queue_rst(local(), remote(), seq, None),
                 Some(Outcome::Reopen) => {
@@ -291,7 +295,12 @@ impl Stack {
             lst.syn_received += 1;
         }
         let tcp = p.tcp;
-        self.with_conn(idx, now, |c, env| c.passive_open(env, &tcp));
+        let ecn = self.rx_ecn;
+        self.with_conn(idx, now, |c, env| {
+            c.passive_open(env, &tcp);
+            // RFC 3168 §6.1.1: an ECN-setup SYN (tcp/ecn.rs).
+            c.ecn_passive_open(env.cfg, &tcp, ecn);
+        });
         if tcp.options.fast_open.is_some() || !p.payload.is_empty() {
             // RFC 7413 §4.2.2: a cookie, a cookie request, or data in the SYN.
             self.fastopen_passive_syn(now, idx, l, p);

@@ -106,6 +106,10 @@ impl Stack {
                     } else {
                         None
                     };
+                    if out.ect && len.is_some() {
+                        // RFC 3168 §6.1.2: ECT(0) on new data of an ECN connection.
+                        synack_wire::ecn::set_on_packet(buf, synack_wire::ecn::ECT0);
+                    }
                     // A TSO super-segment (Config::tso_max): each segment the device
                     // cuts carries the MSS less this segment's options (RFC 9293
                     // §3.7.1: the MSS counts data only).

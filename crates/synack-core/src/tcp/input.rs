@@ -226,6 +226,10 @@ impl Connection {
             let old_wnd = self.snd_wnd;
             let una_before = self.snd_una;
             let sacked_before = self.sacked_bytes();
+            if self.ecn != 0 && seg_ack >= una_before {
+                // RFC 3168 §6.1.2 / §6.1.3: ECE and CWR (tcp/ecn.rs).
+                self.ecn_on_ack(env, seg, !payload.is_empty());
+            }
             // RFC 6675 §5: every ACK's SACK blocks update the scoreboard first.
             self.sack_update(seg, seg_ack);
             // RFC 8985 §6.2: the transmission log notes and times what was delivered.
@@ -334,6 +338,10 @@ impl Connection {
                         self.fail(ConnError::Aborted, env);
                         return Outcome::Reset { seq: seg.ack };
                     }
+                    if self.ecn != 0 {
+                        // RFC 3168 §6.1.3: a CE mark (tcp/ecn.rs).
+                        self.ecn_on_data();
+                    }
                     self.accept_data(env, seg_seq, payload);
                 }
                 _ => {
@@ -397,6 +405,8 @@ impl Connection {
         // RCV.NXT yet): nothing has been advertised beyond RCV.NXT so far.
         self.rcv_adv = self.rcv_nxt;
         self.negotiate_syn_options(env.cfg, seg, false);
+        // RFC 3168 §6.1.1: did the peer agree to ECN?
+        self.ecn_syn_received(seg);
         if let Some((tsval, _)) = seg.options.timestamp {
             self.ts_recent = tsval;
             self.ts_recent_at = env.now;
@@ -489,8 +499,9 @@ impl Connection {
                 self.cc.on_partial_ack(acked, mss);
                 self.pend.rtx_one = true;
             }
-        } else if self.is_cwnd_limited() {
-            // RFC 7661 §4.3: cwnd grows only while the flow uses it.
+        } else if self.is_cwnd_limited() && !self.ecn_in_cwr() {
+            // RFC 7661 §4.3: cwnd grows only while the flow uses it; RFC 3168
+            // §6.1.2: not in the window of an ECN reduction.
             let ack = Ack {
                 bytes_acked: acked,
                 mss,

@@ -8,6 +8,7 @@
 
 mod autotune;
 mod cc_trace;
+pub(crate) mod ecn;
 pub mod fastopen;
 pub(crate) mod input;
 mod notsent;
@@ -114,6 +115,14 @@ pub struct ConnStats {
     /// Recoveries undone as spurious (every retransmission D-SACKed, or the Eifel
     /// timestamp check): the window they reduced was restored.
     pub spurious_recoveries: u64,
+    /// ECN (RFC 3168) was negotiated on this connection.
+    pub ecn: bool,
+    /// Data segments received with the CE mark (RFC 3168 §6.1.3).
+    pub ecn_ce_received: u64,
+    /// Segments received with ECE: the peer echoed a CE mark (RFC 3168 §6.1.2).
+    pub ecn_ece_received: u64,
+    /// Congestion window reductions in answer to ECE (at most one per window of data).
+    pub ecn_reductions: u64,
 }
 
 /// A connection's counters as it keeps them: byte counts in 64 bits, event counts in
@@ -159,6 +168,10 @@ impl Counters {
             dsacks_received: 0,
             dsacks_sent: u64::from(self.dsacks_sent),
             spurious_recoveries: 0,
+            ecn: false,
+            ecn_ce_received: 0,
+            ecn_ece_received: 0,
+            ecn_reductions: 0,
         }
     }
 }
@@ -399,6 +412,10 @@ pub(crate) struct Connection {
     pub(crate) last_send_at: Instant,
     // Pending output.
     pub(crate) pend: Pending,
+    /// ECN state bits (tcp/ecn.rs `flag`): negotiated, echoing CE, CWR queued, in
+    /// the reduction's window, the arriving packet's codepoint. One byte, 0 for a
+    /// connection without ECN.
+    pub(crate) ecn: u8,
     pub(crate) unacked_segs: u16,
     /// The RTO (ms) that last expired, for the trace of the retransmission it caused.
     pub(crate) rto_fired_ms: u32,
@@ -444,6 +461,9 @@ pub(crate) struct Rare {
     /// End of the last segment sent with PSH, tracked only against a peer whose
     /// largest window is under two segments (tcp/output.rs, Linux `pushed_seq`).
     pub(crate) pushed_seq: Option<Seq>,
+    /// ECN's reduction window and counters (tcp/ecn.rs), from the first congestion
+    /// signal on.
+    pub(crate) ecn: ecn::EcnState,
 }
 
 impl Connection {
@@ -547,6 +567,7 @@ impl Connection {
             last_recv_at: now,
             last_send_at: now,
             pend: Pending::default(),
+            ecn: 0,
             unacked_segs: 0,
             rto_fired_ms: 0,
             error: None,
@@ -623,6 +644,7 @@ impl Connection {
         } else {
             0
         };
+        self.ecn_active_open(env.cfg);
         self.set_state(State::SynSent, env);
     }
 
@@ -881,6 +903,7 @@ impl Connection {
 
     /// A snapshot for `Stack::info`.
     pub(crate) fn info(&self) -> ConnInfo {
+        let ecn_counts = self.ecn_counts();
         ConnInfo {
             state: self.state,
             local: self.local,
@@ -902,6 +925,10 @@ impl Connection {
             stats: ConnStats {
                 dsacks_received: self.rack.as_deref().map_or(0, |r| u64::from(r.dsacks)),
                 spurious_recoveries: self.rack.as_deref().map_or(0, |r| u64::from(r.undone)),
+                ecn: self.ecn_ok(),
+                ecn_ce_received: ecn_counts.0,
+                ecn_ece_received: ecn_counts.1,
+                ecn_reductions: ecn_counts.2,
                 ..self.stats.to_stats()
             },
         }

@@ -23,6 +23,8 @@ pub(crate) struct Outgoing {
     pub(crate) payload_off: usize,
     /// Payload length.
     pub(crate) payload_len: usize,
+    /// The packet is ECT(0) (RFC 3168 §6.1.2; tcp/ecn.rs decides).
+    pub(crate) ect: bool,
 }
 
 impl Connection {
@@ -149,6 +151,8 @@ impl Connection {
         }
         // A SYN sent again after an RTO (not the first SYN-ACK of a simultaneous open).
         let retransmission = self.snd_max != self.iss && self.retries > 0;
+        // RFC 3168 §6.1.1: ECN-setup SYN / SYN-ACK.
+        flags |= self.ecn_syn_flags(passive, retransmission);
         // RFC 7413: the cookie option, and data in a client's first SYN.
         let (fast_open, syn_data) = if self.tfo().is_some() {
             self.fastopen_syn(retransmission)
@@ -234,8 +238,11 @@ impl Connection {
         } else {
             mss
         };
-        // Offload super-segments are sized as Linux sizes them (tso.rs).
-        let max_seg = if env.cfg.tso_max > mss {
+        // Offload super-segments are sized as Linux sizes them (tso.rs). A segment
+        // that carries CWR is not one: a segmentation device would copy the flag onto
+        // every piece unless told the packet is ECN (virtio's GSO_ECN, which the
+        // runtime does not set), so it goes alone (tcp/ecn.rs).
+        let max_seg = if env.cfg.tso_max > mss && !self.ecn_cwr_queued() {
             self.tso_size_goal(env.cfg, mss)
         } else {
             mss
@@ -473,6 +480,7 @@ impl Connection {
                 self.rare.get_or_insert_with(Default::default).pushed_seq = Some(end);
             }
         }
+        let ect = self.ecn != 0 && self.ecn_on_send(&mut flags, len, retransmission);
         let repr = self.header(env, seq, flags);
         let end = seq + len as u32 + u32::from(fin);
         // Minshall's small-segment mark counts new data only: Linux updates it in
@@ -518,7 +526,9 @@ impl Connection {
         }
         self.persist_at = None;
         self.pend.force_send = false;
-        self.finish(env, repr, off, len, retransmission)
+        let mut out = self.finish(env, repr, off, len, retransmission);
+        out.ect = ect;
+        out
     }
 
     /// Bytes of TCP options a data segment carries now (timestamps, SACK blocks), as
@@ -583,7 +593,8 @@ impl Connection {
             dst_port: self.remote.port(),
             seq: seq.0,
             ack: self.rcv_nxt.0,
-            flags,
+            // RFC 3168 §6.1.3: ECE while a CE mark waits for the sender's CWR.
+            flags: flags | self.ecn_echo_flag(),
             window,
             urgent: 0,
             options,
@@ -645,6 +656,7 @@ impl Connection {
             repr,
             payload_off,
             payload_len,
+            ect: false,
         }
     }
 

@@ -3,7 +3,7 @@
 //! - Shell commands: `set_sysctls.py /proc/sys/net/ipv4/NAME=VALUE ...` and
 //!   `sysctl -q net.ipv4.NAME=VALUE` set the engine's configuration where a setting
 //!   maps onto it (`tcp_fastopen`, `tcp_fastopen_key`, `tcp_timestamps`, `tcp_sack`,
-//!   `tcp_window_scaling`, `tcp_syn_retries`, `tcp_syncookies`, ...); commands before the script's first
+//!   `tcp_window_scaling`, `tcp_syn_retries`, `tcp_syncookies`, `tcp_ecn`, ...); commands before the script's first
 //!   event configure the stack it starts with, later ones change what the engine can
 //!   change while running (Fast Open bits and key). `ip tcp_metrics flush` empties the
 //!   Fast Open cookie cache. `defaults.sh` is the baseline the runner starts from, so it
@@ -24,6 +24,10 @@ use synack_core::{Config, ConnectError, State};
 /// `net.ipv4.tcp_fastopen` under upstream's `defaults.sh` (client, server, every
 /// listener without the socket option).
 pub(super) const DEFAULT_FASTOPEN: u32 = 0x70403;
+
+/// `net.ipv4.tcp_ecn` under upstream's `defaults.sh` (0: off; Linux's own default
+/// and the engine's is 2, accept when asked).
+pub(super) const DEFAULT_ECN: synack_core::Ecn = synack_core::Ecn::Off;
 
 /// `net.ipv4.tcp_fastopen_key` under upstream's `defaults.sh`.
 pub(super) const DEFAULT_KEY: &str = "a1a1a1a1-b2b2b2b2-c3c3c3c3-d4d4d4d4";
@@ -130,6 +134,11 @@ pub(super) fn interpret_command(cmd: &str, cfg: &mut Config) -> CommandEffect {
             ("tcp_syncookies", _) => parse_u32(&value)
                 .map(|v| cfg.syncookies = synack_core::SynCookies::from_sysctl(v))
                 .is_some(),
+            ("tcp_ecn", _) => parse_u32(&value)
+                .map(|v| cfg.ecn = synack_core::Ecn::from_sysctl(v))
+                .is_some(),
+            // The engine falls back from ECN after a SYN timeout, as Linux's default 1.
+            ("tcp_ecn_fallback", Some(true)) => true,
             _ => false,
         };
         if applied {
@@ -502,6 +511,16 @@ mod tests {
         assert_eq!(cfg.syncookies, synack_core::SynCookies::Always);
         interpret_command("sysctl -q net.ipv4.tcp_syncookies=0", &mut cfg);
         assert_eq!(cfg.syncookies, synack_core::SynCookies::Off);
+        // net.ipv4.tcp_ecn: 0 off, 1 ask and accept, 2 accept only.
+        for (v, want) in [
+            (1, synack_core::Ecn::On),
+            (0, synack_core::Ecn::Off),
+            (2, synack_core::Ecn::Passive),
+        ] {
+            let e = interpret_command(&format!("sysctl -q net.ipv4.tcp_ecn={v}"), &mut cfg);
+            assert_eq!(e.config, [format!("net.ipv4.tcp_ecn={v}")]);
+            assert_eq!(cfg.ecn, want);
+        }
         let e = interpret_command("ip tcp_metrics flush all > /dev/null 2>&1", &mut cfg);
         assert!(e.flush_metrics && e.ignored.is_empty());
         let e = interpret_command("tc qdisc add dev tun0 root fq", &mut cfg);

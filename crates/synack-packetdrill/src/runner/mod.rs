@@ -36,7 +36,7 @@
 //! - Shell commands that set sysctls (`set_sysctls.py`, `sysctl -q`) configure the
 //!   engine where the setting maps onto its configuration, and `ip tcp_metrics flush`
 //!   clears the Fast Open cookie cache (see `fastopen`); the runner starts from the
-//!   settings of upstream's `defaults.sh` (Fast Open `0x70403` and its key). Other
+//!   settings of upstream's `defaults.sh` (Fast Open `0x70403` and its key, ECN off). Other
 //!   commands, ignored settings and `%{ }%` code blocks are reported as skipped lines.
 //!
 //! Syscalls live in `syscall`, packet building and matching in `packet`, Linux
@@ -513,6 +513,7 @@ impl Run {
         let mut config = Config {
             tso_max: TSO_MAX,
             fastopen: fastopen::DEFAULT_FASTOPEN,
+            ecn: fastopen::DEFAULT_ECN,
             fastopen_key: synack_core::fastopen::parse_key(fastopen::DEFAULT_KEY).map(|k| k.0),
             ..Config::linux()
         };
