@@ -33,6 +33,7 @@ use synack_wire::{
 
 mod api;
 mod buffers;
+mod cork;
 mod decide;
 mod discard;
 mod fastopen;

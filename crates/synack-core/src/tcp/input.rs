@@ -296,6 +296,9 @@ impl Connection {
                 self.persist_backoff = 0;
             }
         }
+        // Linux pushes on every ACK (`tcp_data_snd_check`), which ends the cork of a
+        // `MSG_MORE` write (tcp/cork.rs).
+        self.cork_on_push(false);
         if env.trace.is_some() {
             self.trace_congestion(env);
         }

@@ -8,6 +8,7 @@
 
 mod autotune;
 mod cc_trace;
+mod cork;
 pub mod fastopen;
 pub(crate) mod input;
 mod notsent;
@@ -57,6 +58,9 @@ pub struct SocketOptions {
     pub congestion: Algorithm,
     /// IP time-to-live / hop limit of the connection's packets (IP_TTL).
     pub ttl: u8,
+    /// Hold partial segments until uncorked, a push, or the probe timer (Linux
+    /// `TCP_CORK`, tcp/cork.rs).
+    pub cork: bool,
 }
 
 impl SocketOptions {
@@ -72,6 +76,7 @@ impl SocketOptions {
             delayed_ack: cfg.delayed_ack,
             congestion: cfg.congestion.clone(),
             ttl: cfg.ttl,
+            cork: false,
         }
     }
 }
@@ -444,6 +449,8 @@ pub(crate) struct Rare {
     /// End of the last segment sent with PSH, tracked only against a peer whose
     /// largest window is under two segments (tcp/output.rs, Linux `pushed_seq`).
     pub(crate) pushed_seq: Option<Seq>,
+    /// `MSG_MORE` / `TCP_CORK` bookkeeping (tcp/cork.rs).
+    pub(crate) cork: cork::CorkState,
 }
 
 impl Connection {

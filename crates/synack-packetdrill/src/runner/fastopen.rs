@@ -279,6 +279,7 @@ impl Run {
                         dontwait: false,
                         connecting: true,
                         eor: false,
+                        more: false,
                     })
                 } else if taken > 0 {
                     Immediate::Done(Ret::Ok(taken as i64))
