@@ -446,6 +446,9 @@ pub(crate) struct Rare {
     pub(crate) cc_trace_sig: u32,
     /// `TCP_NOTSENT_LOWAT` set on this connection, 0 when unset (tcp/notsent.rs).
     pub(crate) notsent_lowat: u32,
+    /// Where the write that started the unsent tail chunk began, while a limit on
+    /// unsent data is in force (tcp/notsent.rs, Linux's tail skb).
+    pub(crate) notsent_chunk: Option<Seq>,
     /// End of the last segment sent with PSH, tracked only against a peer whose
     /// largest window is under two segments (tcp/output.rs, Linux `pushed_seq`).
     pub(crate) pushed_seq: Option<Seq>,
