@@ -528,9 +528,10 @@ impl Connection {
         if self.rto_at.is_none() {
             self.rto_at = Some(env.now.add_micros(self.rtt.rto_us()));
         }
-        if !retransmission && len > 0 {
-            // RFC 8985 §7.2: (re)start the probe timeout after sending new data.
-            self.arm_pto(env.now);
+        if !retransmission && (len > 0 || fin) {
+            // RFC 8985 §7.2: (re)start the probe timeout after sending new data (a
+            // lone FIN too: Linux schedules the probe from `tcp_write_xmit`).
+            self.arm_pto(env.now, env.cfg.loss_probes);
         }
         if self.stalled_since.is_none() {
             self.stalled_since = Some(env.now);

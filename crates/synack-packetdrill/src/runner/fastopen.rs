@@ -123,6 +123,10 @@ pub(super) fn interpret_command(cmd: &str, cfg: &mut Config) -> CommandEffect {
             ("tcp_orphan_retries", _) => {
                 parse_u32(&value).map(|v| cfg.orphan_retries = v).is_some()
             }
+            // Linux runs tail loss probes with tcp_early_retrans 3 or 4.
+            ("tcp_early_retrans", _) => parse_u32(&value)
+                .map(|v| cfg.loss_probes = matches!(v, 3 | 4))
+                .is_some(),
             ("tcp_notsent_lowat", _) => parse_u32(&value).map(|v| cfg.notsent_lowat = v).is_some(),
             ("tcp_max_orphans", _) => parse_u32(&value)
                 .map(|v| cfg.max_orphans = v as usize)
