@@ -35,6 +35,7 @@ mod api;
 mod buffers;
 mod cork;
 mod decide;
+mod egress;
 mod discard;
 mod fastopen;
 mod icmp;
@@ -254,6 +255,8 @@ pub struct Stack {
     isn: IsnGenerator,
     ports: PortAllocator,
     challenge_budget: u32,
+    /// The device refuses every packet (stack/egress.rs).
+    egress_blocked: bool,
     /// Draws of the stack-wide challenge-ACK budget (challenge.rs).
     challenge_draw: ChallengeDraw,
     budget_epoch: Instant,
@@ -297,6 +300,7 @@ impl Stack {
         Stack {
             udp: crate::udp::UdpState::new(cfg.icmp_error_burst, hash_key),
             challenge_budget,
+            egress_blocked: false,
             challenge_draw,
             rst_budget: cfg.rst_limit,
             cfg,
@@ -534,6 +538,7 @@ impl Stack {
             trace: self.trace.as_mut(),
             challenge_budget: &mut self.challenge_budget,
             mem: self.mem.view(),
+            egress_blocked: self.egress_blocked,
         };
         let r = f(conn, &mut env);
         if conn.wants_poll() {

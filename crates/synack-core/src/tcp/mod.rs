@@ -270,6 +270,8 @@ pub(crate) struct Env<'a> {
     pub(crate) challenge_budget: &'a mut u32,
     /// The stack-wide buffer memory budget as it stands for this call.
     pub(crate) mem: MemoryView,
+    /// The device refuses every packet for now (stack/egress.rs).
+    pub(crate) egress_blocked: bool,
 }
 
 impl Env<'_> {

@@ -25,6 +25,9 @@ pub(crate) struct Outgoing {
     pub(crate) payload_len: usize,
 }
 
+/// Linux `tcp_probe0_base`: the probe timer waits at least `TCP_RTO_MIN` (200 ms).
+const PROBE0_BASE_MIN_US: u64 = 200_000;
+
 impl Connection {
     /// False only when [`poll_segment`](Connection::poll_segment) would return `None`
     /// without changing anything, so the stack need not queue the connection for
@@ -394,6 +397,16 @@ impl Connection {
             // RFC 9293 §3.8.6.1: with data waiting and a zero window, probe.
             if avail > 0 && self.snd_wnd == 0 && flight + syn == 0 && self.persist_at.is_none() {
                 self.persist_at = Some(env.now.add_micros(self.rtt.rto_us()));
+            }
+            return None;
+        }
+        if len > 0 && !retransmission && env.egress_blocked {
+            // The device refuses every packet (stack/egress.rs): Linux's
+            // `tcp_write_xmit` stops at the failed transmit, and with nothing in
+            // flight `tcp_check_probe_timer` retries from the probe timer.
+            if flight == 0 && self.persist_at.is_none() {
+                let base = self.rtt.rto_us().max(PROBE0_BASE_MIN_US);
+                self.persist_at = Some(env.now.add_micros(base));
             }
             return None;
         }

@@ -68,6 +68,32 @@ pub(super) struct CommandEffect {
     pub(super) config: Vec<String>,
     /// What could not be applied, for the skipped-lines report.
     pub(super) ignored: Vec<String>,
+    /// `tc qdisc` made the device drop every packet (`pfifo limit 0`: `Some(true)`)
+    /// or removed that qdisc (`Some(false)`).
+    pub(super) egress_blocked: Option<bool>,
+}
+
+/// The device-level effect of `tc qdisc` commands: a zero-length queue drops every
+/// packet (`add`/`replace` with `limit 0`), and deleting the root qdisc undoes it.
+/// Other qdiscs (`fq`, `netem`, ...) are not modelled.
+fn qdisc_effect(cmd: &str) -> Option<bool> {
+    let mut effect = None;
+    for part in cmd.split([';', '\n', '&', '|']) {
+        let words: Vec<&str> = part.split_whitespace().collect();
+        if words.len() < 3 || words[0] != "tc" || words[1] != "qdisc" {
+            continue;
+        }
+        match words[2] {
+            "add" | "replace" | "change" => {
+                if words.windows(2).any(|w| w == ["limit", "0"]) {
+                    effect = Some(true);
+                }
+            }
+            "del" | "delete" => effect = Some(false),
+            _ => {}
+        }
+    }
+    effect
 }
 
 /// Read a shell command, applying to `cfg` what maps onto the configuration.
@@ -142,9 +168,11 @@ pub(super) fn interpret_command(cmd: &str, cfg: &mut Config) -> CommandEffect {
             e.ignored.push(format!("{name}={value}"));
         }
     }
-    // Commands that are neither settings, the defaults, the restore script nor the
-    // metrics flush are ignored as a whole.
-    let known = trimmed.is_empty()
+    e.egress_blocked = qdisc_effect(trimmed);
+    // Commands that are neither settings, the defaults, the restore script, the
+    // metrics flush nor a dropping qdisc are ignored as a whole.
+    let known = e.egress_blocked == Some(true)
+        || trimmed.is_empty()
         || trimmed.contains("defaults.sh")
         || trimmed.contains("set_sysctls.py")
         || trimmed.starts_with("sysctl")
@@ -433,6 +461,9 @@ impl Run {
         }
         if let Some((k, b)) = e.key {
             self.stack.set_fastopen_key(k, b);
+        }
+        if let Some(blocked) = e.egress_blocked {
+            self.stack.set_egress_blocked(blocked);
         }
         let ignored = e.ignored;
         if !ignored.is_empty() {

@@ -687,6 +687,10 @@ impl Run {
     fn drain(&mut self) {
         let now = self.instant();
         while let Some(tx) = self.stack.poll_transmit(now, &mut self.buf) {
+            if self.stack.egress_blocked() {
+                // A qdisc that drops everything (`tc qdisc ... limit 0`).
+                continue;
+            }
             self.queue.push_back(Captured {
                 time: self.now,
                 bytes: self.buf[..tx.len].to_vec(),
