@@ -32,7 +32,11 @@ fn msg_more_holds_a_partial_segment_despite_nodelay_until_the_probe_timer() {
     let (d, out) = t.next_timer().unwrap();
     assert_eq!(d, rto, "the probe timer releases it after one RTO");
     let s = one(&out, ACK | PSH, e.s_nxt, e.p_nxt);
-    assert_eq!(s.payload.len(), 40, "sent with PSH, as tcp_write_wakeup does");
+    assert_eq!(
+        s.payload.len(),
+        40,
+        "sent with PSH, as tcp_write_wakeup does"
+    );
 }
 
 #[test]
@@ -174,7 +178,8 @@ fn a_lone_fin_gets_a_loss_probe_at_the_rto_time() {
 fn a_refusing_device_delays_data_and_the_user_timeout_counts_from_the_first_retry() {
     let mut t = Lone::new(cfg());
     let e = t.passive_rtt(1, ms(100));
-    t.stack.set_options(t.now, e.h, |o| o.user_timeout = Some(secs(3)));
+    t.stack
+        .set_options(t.now, e.h, |o| o.user_timeout = Some(secs(3)));
     let rto = t.stack.info(e.h).unwrap().rto;
     t.stack.set_egress_blocked(true);
     t.stack.send(e.h, &[1; 24]).unwrap();
@@ -211,4 +216,3 @@ fn data_leaves_once_the_device_takes_packets_again() {
     let s = one(&out, ACK | PSH, e.s_nxt, e.p_nxt);
     assert_eq!(s.payload.len(), 24);
 }
-

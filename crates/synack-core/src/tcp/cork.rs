@@ -75,7 +75,11 @@ impl Connection {
 
     /// Whether corking is in use at all (socket option on, or `MSG_MORE` data queued).
     pub(crate) fn cork_in_use(&self) -> bool {
-        self.opts.cork || self.rare.as_ref().is_some_and(|r| r.cork.more_from.is_some())
+        self.opts.cork
+            || self
+                .rare
+                .as_ref()
+                .is_some_and(|r| r.cork.more_from.is_some())
     }
 
     /// Whether a segment of new data ending at `end` ends in data written with
