@@ -84,10 +84,8 @@ fn qdisc_effect(cmd: &str) -> Option<bool> {
             continue;
         }
         match words[2] {
-            "add" | "replace" | "change" => {
-                if words.windows(2).any(|w| w == ["limit", "0"]) {
-                    effect = Some(true);
-                }
+            "add" | "replace" | "change" if words.windows(2).any(|w| w == ["limit", "0"]) => {
+                effect = Some(true);
             }
             "del" | "delete" => effect = Some(false),
             _ => {}
@@ -520,6 +518,27 @@ pub(super) fn connect_target(run: &Run, s: &SyscallEvent) -> SocketAddr {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn qdisc_and_early_retrans_commands() {
+        let mut cfg = Config::linux();
+        let e = interpret_command(
+            "tc qdisc delete dev tun0 root 2>/dev/null ; tc qdisc add dev tun0 root pfifo limit 0",
+            &mut cfg,
+        );
+        assert_eq!(e.egress_blocked, Some(true));
+        assert!(e.ignored.is_empty(), "{:?}", e.ignored);
+        let e = interpret_command("tc qdisc del dev tun0 root", &mut cfg);
+        assert_eq!(e.egress_blocked, Some(false));
+        let e = interpret_command("tc qdisc replace dev tun0 root fq", &mut cfg);
+        assert_eq!(e.egress_blocked, None, "fq is not modelled");
+        assert_eq!(e.ignored.len(), 1);
+        assert!(cfg.loss_probes);
+        interpret_command("sysctl -q net.ipv4.tcp_early_retrans=0", &mut cfg);
+        assert!(!cfg.loss_probes);
+        interpret_command("sysctl -q net.ipv4.tcp_early_retrans=3", &mut cfg);
+        assert!(cfg.loss_probes);
+    }
 
     #[test]
     fn sysctl_lines() {
