@@ -374,6 +374,23 @@ impl Connection {
             }
             return Outcome::Reset { seq: seg.ack };
         }
+        // A SYN-ACK whose TSecr is no TSval we sent (RFC 7323 §3.2: TSecr echoes one)
+        // answers no SYN of ours: reset it and stay in SYN-SENT, as Linux does
+        // (PAWSACTIVEREJECTED). Nothing has been received yet, so `last_recv_at`
+        // still holds when the connection began, the first SYN's time.
+        if ack_ok && env.cfg.timestamps {
+            if let Some((_, tsecr)) = seg.options.timestamp {
+                let first = self.ts_now(self.last_recv_at);
+                let now = self.ts_now(env.now);
+                if tsecr != 0 && now.wrapping_sub(tsecr) > now.wrapping_sub(first) {
+                    self.drop_segment(env, "SYN-ACK echoes a timestamp we never sent");
+                    if flags.rst() {
+                        return Outcome::Done;
+                    }
+                    return Outcome::Reset { seq: seg.ack };
+                }
+            }
+        }
         // Second: RST. RFC 5961 §3.2: acceptable only with an ACK of our SYN.
         if flags.rst() {
             if ack_ok {
