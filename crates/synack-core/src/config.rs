@@ -98,6 +98,9 @@ pub struct Config {
     /// sub-MSS segment is unacknowledged. Default off (classic RFC 1122 §4.2.3.4
     /// Nagle); on in [`Config::linux`].
     pub nagle_minshall: bool,
+    /// Tail loss probes (RFC 8985 §7; Linux `tcp_early_retrans` 3 or 4, its
+    /// default). Default on; off, a tail loss waits for the RTO.
+    pub loss_probes: bool,
     /// Quick ACKs at the start of a connection (Linux `tcp_incr_quickack`): the
     /// first this-many in-order data segments are acknowledged at once instead of
     /// being delayed (RFC 1122 §4.2.3.2 allows acknowledging sooner). Default 0;
@@ -252,6 +255,7 @@ impl Default for Config {
             delayed_ack: Some(Duration::from_millis(40)),
             nagle: true,
             nagle_minshall: false,
+            loss_probes: true,
             quickacks: 0,
             keepalive: None,
             keepalive_rst: false,

@@ -33,8 +33,10 @@ use synack_wire::{
 
 mod api;
 mod buffers;
+mod cork;
 mod decide;
 mod discard;
+mod egress;
 mod fastopen;
 mod icmp;
 mod input;
@@ -255,6 +257,8 @@ pub struct Stack {
     isn: IsnGenerator,
     ports: PortAllocator,
     challenge_budget: u32,
+    /// The device refuses every packet (stack/egress.rs).
+    egress_blocked: bool,
     /// Draws of the stack-wide challenge-ACK budget (challenge.rs).
     challenge_draw: ChallengeDraw,
     budget_epoch: Instant,
@@ -302,6 +306,7 @@ impl Stack {
         Stack {
             udp: crate::udp::UdpState::new(cfg.icmp_error_burst, hash_key),
             challenge_budget,
+            egress_blocked: false,
             challenge_draw,
             rst_budget: cfg.rst_limit,
             cfg,
@@ -547,6 +552,7 @@ impl Stack {
             trace: self.trace.as_mut(),
             challenge_budget: &mut self.challenge_budget,
             mem: self.mem.view(),
+            egress_blocked: self.egress_blocked,
         };
         let r = f(conn, &mut env);
         if conn.wants_poll() {

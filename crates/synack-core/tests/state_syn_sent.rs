@@ -81,6 +81,33 @@ fn unacceptable_ack_gets_rst_and_connection_stays_in_syn_sent() {
 }
 
 #[test]
+fn syn_ack_echoing_a_timestamp_we_never_sent_gets_rst() {
+    // RFC 7323 §3.2: TSecr echoes a TSval we sent; Linux resets a SYN-ACK whose TSecr
+    // lies outside [our first SYN's TSval, now] and stays in SYN-SENT.
+    let mut t = Lone::new(quick_cfg());
+    let (h, syn) = connect(&mut t);
+    let a = syn.seq();
+    let (tsval, _) = syn
+        .tcp
+        .options
+        .timestamp
+        .expect("our SYN offers timestamps");
+    t.advance(ms(10));
+    for bad in [tsval.wrapping_add(9_999), tsval.wrapping_sub(5_000)] {
+        let mut sa = tcp(SYN | ACK, 77, a + 1, 65535);
+        sa.options.timestamp = Some((500, bad));
+        let out = t.inject(syn.src, sa, &[]);
+        one(&out, RST, a + 1, 0);
+        assert_eq!(t.stack.state(h), Some(State::SynSent));
+    }
+    let mut sa = tcp(SYN | ACK, 77, a + 1, 65535);
+    sa.options.timestamp = Some((500, tsval));
+    let out = t.inject(syn.src, sa, &[]);
+    one(&out, ACK, a + 1, 78);
+    assert_eq!(t.stack.state(h), Some(State::Established));
+}
+
+#[test]
 fn rst_with_acceptable_ack_refuses_the_connection() {
     let mut t = Lone::new(quick_cfg());
     let (h, syn) = connect(&mut t);

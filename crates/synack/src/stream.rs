@@ -424,6 +424,25 @@ impl TcpStream {
         Ok(self.options()?.nodelay)
     }
 
+    /// Cork (true) or uncork the connection, as Linux's `TCP_CORK`: while corked,
+    /// segments shorter than the MSS wait (even with `TCP_NODELAY`) until uncorked,
+    /// `set_nodelay(true)` pushes them, or the probe timer sends them (one RTO, at
+    /// least 200 ms, when nothing is in flight). Uncorking sends what waits.
+    pub fn set_cork(&self, cork: bool) -> io::Result<()> {
+        let mut inner = self.inner.stack.lock();
+        let now = self.inner.stack.now();
+        inner.engine.info(self.inner.h).ok_or_else(not_connected)?;
+        inner.engine.set_cork(now, self.inner.h, cork);
+        drop(inner);
+        self.inner.stack.kick();
+        Ok(())
+    }
+
+    /// Whether the connection is corked.
+    pub fn cork(&self) -> io::Result<bool> {
+        Ok(self.options()?.cork)
+    }
+
     /// SO_LINGER. Only a zero timeout changes behaviour: dropping the stream then
     /// aborts the connection with RST instead of closing it with FIN. Other values
     /// are remembered as "graceful" (the close always completes in the background).

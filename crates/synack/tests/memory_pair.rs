@@ -81,8 +81,14 @@ async fn echo_ipv4() {
     assert!(!c.nodelay().expect("nodelay"), "Nagle is on by default");
     c.set_nodelay(true).expect("set_nodelay");
     assert!(c.nodelay().expect("nodelay"));
+    assert!(!c.cork().expect("cork"), "not corked by default");
+    c.set_cork(true).expect("set_cork");
+    assert!(c.cork().expect("cork"));
     let msg = pattern(1, 10_000);
     c.write_all(&msg).await.expect("write");
+    // Uncorking sends the sub-MSS tail the cork held.
+    c.set_cork(false).expect("set_cork");
+    assert!(!c.cork().expect("cork"));
     let mut back = vec![0u8; msg.len()];
     within("echo", c.read_exact(&mut back)).await.expect("read");
     assert_eq!(back, msg);

@@ -83,6 +83,18 @@ impl Stack {
 
     /// Queue data for sending (RFC 9293 §3.10.2). Returns how many bytes were taken.
     pub fn send(&mut self, h: ConnHandle, data: &[u8]) -> Result<usize, SendError> {
+        self.send_flagged(h, data, false)
+    }
+
+    /// Queue data like [`send`](Stack::send) with `more` saying more data follows
+    /// (Linux `MSG_MORE`, tcp/cork.rs): when true, a partial segment waits for the
+    /// next write, an ACK, or the probe timer, and the data is not pushed (no PSH).
+    pub(super) fn send_flagged(
+        &mut self,
+        h: ConnHandle,
+        data: &[u8],
+        more: bool,
+    ) -> Result<usize, SendError> {
         let idx = self.check(h).ok_or(SendError::InvalidHandle)?;
         let c = self.slots[idx as usize]
             .conn
@@ -100,9 +112,13 @@ impl Stack {
         if data.is_empty() {
             return Ok(0);
         }
+        let start = c.buf_seq + c.send.len() as u32;
         let n = self.write_within_budget(idx, h, data);
         if n == 0 {
             return Err(SendError::WouldBlock);
+        }
+        if let Some(c) = self.slots[idx as usize].conn.as_mut() {
+            c.cork_on_write(start, more);
         }
         self.mark_dirty(idx);
         Ok(n)
@@ -335,7 +351,12 @@ impl Stack {
         let Some(idx) = self.check(h) else { return };
         self.with_conn(idx, now, |c, env| {
             let congestion = c.opts.congestion.clone();
+            let (cork, nodelay) = (c.opts.cork, c.opts.nodelay);
             f(&mut c.opts);
+            // Uncorking, or switching Nagle off, pushes what is queued (tcp/cork.rs).
+            if (cork && !c.opts.cork) || (!nodelay && c.opts.nodelay) {
+                c.cork_on_push(c.opts.nodelay);
+            }
             if c.opts.congestion != congestion {
                 let chosen = core::mem::replace(&mut c.opts.congestion, congestion);
                 c.set_congestion(chosen);
@@ -349,8 +370,13 @@ impl Stack {
     }
 
     /// Disable or enable Nagle's algorithm.
+    /// Setting it (even again) pushes what is queued past a cork, as Linux's
+    /// `TCP_NODELAY` does (tcp/cork.rs).
     pub fn set_nodelay(&mut self, now: Instant, h: ConnHandle, nodelay: bool) {
         self.set_options(now, h, |o| o.nodelay = nodelay);
+        if nodelay {
+            self.push(now, h);
+        }
     }
 
     /// Choose the connection's congestion controller (Linux `TCP_CONGESTION`). Before

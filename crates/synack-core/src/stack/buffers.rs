@@ -84,7 +84,17 @@ impl Stack {
             take = take.min(c.send.allocated().saturating_sub(c.send.len()));
             short_of_memory = take == 0;
         }
-        let n = c.write(&data[..take]);
+        // TCP_NOTSENT_LOWAT bounds a write chunk by chunk, as Linux does
+        // (tcp/notsent.rs).
+        let mut n = 0;
+        while n < take {
+            let room = c.notsent_write_room(&self.cfg).unwrap_or(usize::MAX);
+            let k = c.write(&data[n..take.min(n.saturating_add(room))]);
+            n += k;
+            if k == 0 {
+                break;
+            }
+        }
         if n < data.len() {
             c.want_writable = true;
         }

@@ -68,6 +68,7 @@ impl Stack {
                 trace: self.trace.as_mut(),
                 challenge_budget: &mut self.challenge_budget,
                 mem: self.mem.view(),
+                egress_blocked: self.egress_blocked,
             };
             // Used by reference, for the reason given in `handle_packet_inner`.
             let out = conn.poll_segment(&mut env);

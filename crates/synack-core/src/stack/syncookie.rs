@@ -84,6 +84,7 @@ impl Stack {
             trace: None,
             challenge_budget: &mut self.challenge_budget,
             mem: self.mem.view(),
+            egress_blocked: self.egress_blocked,
         };
         let repr = Connection::cookie_synack(&mut env, opts, local, remote, syn, cookie);
         if let Some(lst) = self.listeners[l as usize].as_mut() {
@@ -164,6 +165,7 @@ impl Stack {
                 trace: self.trace.as_mut(),
                 challenge_budget: &mut self.challenge_budget,
                 mem: self.mem.view(),
+                egress_blocked: self.egress_blocked,
             };
             Connection::from_cookie(&mut env, opts, local, remote, seg, mss)
         };

@@ -46,6 +46,7 @@ impl Stack {
             trace: self.trace.as_mut(),
             challenge_budget: &mut self.challenge_budget,
             mem,
+            egress_blocked: self.egress_blocked,
         };
         match rec.handle_segment(&mut env, &p.tcp, p.payload.len()) {
             TwAction::Nothing => {}

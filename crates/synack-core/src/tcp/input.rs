@@ -304,6 +304,9 @@ impl Connection {
                 self.persist_backoff = 0;
             }
         }
+        // Linux pushes on every ACK (`tcp_data_snd_check`), which ends the cork of a
+        // `MSG_MORE` write (tcp/cork.rs).
+        self.cork_on_push(false);
         if env.trace.is_some() {
             self.trace_congestion(env);
         }
@@ -382,6 +385,23 @@ impl Connection {
                 return Outcome::Done;
             }
             return Outcome::Reset { seq: seg.ack };
+        }
+        // A SYN-ACK whose TSecr is no TSval we sent (RFC 7323 §3.2: TSecr echoes one)
+        // answers no SYN of ours: reset it and stay in SYN-SENT, as Linux does
+        // (PAWSACTIVEREJECTED). Nothing has been received yet, so `last_recv_at`
+        // still holds when the connection began, the first SYN's time.
+        if ack_ok && env.cfg.timestamps {
+            if let Some((_, tsecr)) = seg.options.timestamp {
+                let first = self.ts_now(self.last_recv_at);
+                let now = self.ts_now(env.now);
+                if tsecr != 0 && now.wrapping_sub(tsecr) > now.wrapping_sub(first) {
+                    self.drop_segment(env, "SYN-ACK echoes a timestamp we never sent");
+                    if flags.rst() {
+                        return Outcome::Done;
+                    }
+                    return Outcome::Reset { seq: seg.ack };
+                }
+            }
         }
         // Second: RST. RFC 5961 §3.2: acceptable only with an ACK of our SYN.
         if flags.rst() {
@@ -526,7 +546,7 @@ impl Connection {
         }
         // RFC 8985 §7.2: restart the probe timeout on a new cumulative ACK.
         self.tlp_sent = 0;
-        self.arm_pto(env.now);
+        self.arm_pto(env.now, env.cfg.loss_probes);
         if self.want_writable && self.send.free() > 0 {
             self.want_writable = false;
             self.wake |= wake::WRITABLE;

@@ -9,6 +9,7 @@
 mod autotune;
 mod cc_trace;
 pub(crate) mod ecn;
+mod cork;
 pub mod fastopen;
 pub(crate) mod input;
 mod notsent;
@@ -58,6 +59,9 @@ pub struct SocketOptions {
     pub congestion: Algorithm,
     /// IP time-to-live / hop limit of the connection's packets (IP_TTL).
     pub ttl: u8,
+    /// Hold partial segments until uncorked, a push, or the probe timer (Linux
+    /// `TCP_CORK`, tcp/cork.rs).
+    pub cork: bool,
 }
 
 impl SocketOptions {
@@ -73,6 +77,7 @@ impl SocketOptions {
             delayed_ack: cfg.delayed_ack,
             congestion: cfg.congestion.clone(),
             ttl: cfg.ttl,
+            cork: false,
         }
     }
 }
@@ -278,6 +283,8 @@ pub(crate) struct Env<'a> {
     pub(crate) challenge_budget: &'a mut u32,
     /// The stack-wide buffer memory budget as it stands for this call.
     pub(crate) mem: MemoryView,
+    /// The device refuses every packet for now (stack/egress.rs).
+    pub(crate) egress_blocked: bool,
 }
 
 impl Env<'_> {
@@ -458,12 +465,17 @@ pub(crate) struct Rare {
     pub(crate) cc_trace_sig: u32,
     /// `TCP_NOTSENT_LOWAT` set on this connection, 0 when unset (tcp/notsent.rs).
     pub(crate) notsent_lowat: u32,
+    /// Where the write that started the unsent tail chunk began, while a limit on
+    /// unsent data is in force (tcp/notsent.rs, Linux's tail skb).
+    pub(crate) notsent_chunk: Option<Seq>,
     /// End of the last segment sent with PSH, tracked only against a peer whose
     /// largest window is under two segments (tcp/output.rs, Linux `pushed_seq`).
     pub(crate) pushed_seq: Option<Seq>,
     /// ECN's reduction window and counters (tcp/ecn.rs), from the first congestion
     /// signal on.
     pub(crate) ecn: ecn::EcnState,
+    /// `MSG_MORE` / `TCP_CORK` bookkeeping (tcp/cork.rs).
+    pub(crate) cork: cork::CorkState,
 }
 
 impl Connection {

@@ -27,6 +27,9 @@ pub(crate) struct Outgoing {
     pub(crate) ect: bool,
 }
 
+/// Linux `tcp_probe0_base`: the probe timer waits at least `TCP_RTO_MIN` (200 ms).
+const PROBE0_BASE_MIN_US: u64 = 200_000;
+
 impl Connection {
     /// False only when [`poll_segment`](Connection::poll_segment) would return `None`
     /// without changing anything, so the stack need not queue the connection for
@@ -404,6 +407,29 @@ impl Connection {
             }
             return None;
         }
+        if len > 0 && !retransmission && env.egress_blocked {
+            // The device refuses every packet (stack/egress.rs): Linux's
+            // `tcp_write_xmit` stops at the failed transmit, and with nothing in
+            // flight `tcp_check_probe_timer` retries from the probe timer.
+            if flight == 0 && self.persist_at.is_none() {
+                let base = self.rtt.rto_us().max(PROBE0_BASE_MIN_US);
+                self.persist_at = Some(env.now.add_micros(base));
+            }
+            return None;
+        }
+        if len > 0 && !retransmission && !self.pend.force_send && self.corked() {
+            // TCP_CORK / MSG_MORE (tcp/cork.rs; RFC 1122 §4.2.3.4): a partial segment
+            // waits, and a super-segment is cut to whole segments (Linux
+            // `tcp_mss_split_point` under `TCP_NAGLE_CORK`).
+            if len < mss {
+                if flight == 0 && self.persist_at.is_none() {
+                    // Linux `tcp_check_probe_timer`: the probe timer bounds the wait.
+                    self.persist_at = Some(env.now.add_micros(self.rtt.rto_us()));
+                }
+                return None;
+            }
+            len -= len % mss;
+        }
         if len > 0 && !retransmission && !self.pend.force_send && !at_record_end {
             // Sender SWS avoidance (RFC 9293 §3.8.6.2.1) with Nagle (RFC 1122 §4.2.3.4).
             let full = len >= mss;
@@ -454,8 +480,14 @@ impl Connection {
         // PSH on the last segment of what the application wrote (RFC 9293 §3.9.1.2),
         // and, as Linux does, on every offload super-segment of new data (the
         // segmentation device puts it on the last segment it cuts).
+        // Data written with `MSG_MORE` is not pushed (tcp/cork.rs), except by the
+        // probe timer, whose segment Linux sends with PSH (`tcp_write_wakeup`).
+        let unpushed = !retransmission && self.ends_in_more_data(seq + len as u32);
+        let probe = self.pend.force_send && self.cork_in_use();
         if len > 0
-            && (off + len == self.send.len()
+            && (probe || !unpushed)
+            && (probe
+                || off + len == self.send.len()
                 || (!retransmission && len > usize::from(self.mss))
                 || (self.has_records() && self.is_record_end(seq + len as u32))
                 || (retransmission && self.is_syn_data_end(seq + len as u32)))
@@ -517,9 +549,10 @@ impl Connection {
         if self.rto_at.is_none() {
             self.rto_at = Some(env.now.add_micros(self.rtt.rto_us()));
         }
-        if !retransmission && len > 0 {
-            // RFC 8985 §7.2: (re)start the probe timeout after sending new data.
-            self.arm_pto(env.now);
+        if !retransmission && (len > 0 || fin) {
+            // RFC 8985 §7.2: (re)start the probe timeout after sending new data (a
+            // lone FIN too: Linux schedules the probe from `tcp_write_xmit`).
+            self.arm_pto(env.now, env.cfg.loss_probes);
         }
         if self.stalled_since.is_none() {
             self.stalled_since = Some(env.now);

@@ -341,7 +341,7 @@ impl Connection {
                 // retransmission is caught by RACK or the probe timeout.
                 self.rto_at = Some(env.now.add_micros(self.rtt.rto_us()));
             }
-            self.arm_pto(env.now);
+            self.arm_pto(env.now, env.cfg.loss_probes);
         }
         if self.rack_mode() {
             // RFC 8985 §6.2: RACK marked the losses (`rack_on_ack`); recovery starts
@@ -453,12 +453,13 @@ impl Connection {
 
     /// RFC 8985 §7.2: after new data was sent or acknowledged, run the probe timeout
     /// (PTO = 2*SRTT, plus WCDelAckT with one segment in flight, at least 10 ms) in
-    /// place of the RTO when it ends sooner. Only with SACK (the probe's ACK must show
-    /// what was lost), not in fast recovery (§7.2: the PTO is scheduled only outside
-    /// fast and RTO recovery, as Linux arms it only in the Open and CWR states), not
-    /// during go-back-N after an RTO, and at most `MAX_PROBES` times while SND.UNA
-    /// stands still.
-    pub(crate) fn arm_pto(&mut self, now: Instant) {
+    /// place of the RTO, at the RTO's time when that is sooner. Only when `enabled`
+    /// (`Config::loss_probes`), only with SACK (the probe's ACK must show what was
+    /// lost), not in fast recovery (§7.2: the PTO is scheduled only outside fast and
+    /// RTO recovery, as Linux arms it only in the Open and CWR states), not during
+    /// go-back-N after an RTO, and at most `MAX_PROBES` times while SND.UNA stands
+    /// still.
+    pub(crate) fn arm_pto(&mut self, now: Instant, enabled: bool) {
         let was_pto = core::mem::replace(&mut self.pto_armed, false);
         if self.snd_una == self.snd_max {
             if was_pto {
@@ -471,7 +472,8 @@ impl Connection {
             _ => now.add_micros(self.rtt.rto_us()),
         };
         self.rto_at = Some(rto_at);
-        if !self.sack_ok
+        if !enabled
+            || !self.sack_ok
             || self.in_recovery
             || self.tlp_sent >= MAX_PROBES
             || self.snd_nxt != self.snd_max
@@ -487,11 +489,10 @@ impl Connection {
         if self.flight_size() <= u32::from(self.mss) {
             pto += WC_DEL_ACK.as_micros() as u64;
         }
-        let pto_at = now.add_micros(pto);
-        if pto_at < rto_at {
-            self.rto_at = Some(pto_at);
-            self.pto_armed = true;
-        }
+        // RFC 8985 §7.2 (and Linux `tcp_schedule_loss_probe`): when the RTO would
+        // fire first, the probe takes the RTO's time instead.
+        self.rto_at = Some(now.add_micros(pto).min(rto_at));
+        self.pto_armed = true;
     }
 
     /// The probe timeout fired (RFC 8985 §7.3): send one probe and re-arm the timer
@@ -506,7 +507,7 @@ impl Connection {
         self.tlp_sent += 1;
         self.stats.loss_probes += 1;
         self.pend.tlp_pending = true;
-        self.arm_pto(env.now);
+        self.arm_pto(env.now, env.cfg.loss_probes);
     }
 
     /// The tail loss probe (RFC 8985 §7.3): a new segment if the peer's window allows

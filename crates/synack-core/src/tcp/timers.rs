@@ -17,6 +17,13 @@ use super::{Connection, Env};
 use crate::cc::CongestionControl;
 use crate::error::ConnError;
 use crate::state::State;
+use crate::time::Duration;
+
+/// Linux `TCP_RESOURCE_PROBE_INTERVAL`: the retry interval after a local drop.
+const RESOURCE_PROBE_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Linux `TCP_TIMEOUT_MIN` (2 jiffies): the shortest clamped probe interval.
+const TIMEOUT_MIN: Duration = Duration::from_millis(2);
 
 impl Connection {
     /// Act on every deadline that is due at `env.now`.
@@ -203,10 +210,40 @@ impl Connection {
                 .unwrap_or(env.cfg.rto_max)
                 .min(env.cfg.rto_max);
             self.persist_at = Some(env.now + wait);
+        } else if env.egress_blocked && self.unsent_bytes() > 0 {
+            self.on_resource_probe(env);
         } else {
             // SWS override timeout (RFC 9293 §3.8.6.2.1): send a small segment anyway.
             self.pend.force_send = true;
         }
+    }
+
+    /// The probe timer fired while the device refuses every packet (stack/egress.rs):
+    /// the probe is refused too, so count it and retry in 500 ms (Linux
+    /// `tcp_probe_timer` / `tcp_send_probe0` after a local drop,
+    /// `TCP_RESOURCE_PROBE_INTERVAL`), no later than the user timeout (RFC 5482),
+    /// counted from the first probe (`icsk_probes_tstamp`,
+    /// `tcp_clamp_probe0_to_user_timeout`).
+    fn on_resource_probe(&mut self, env: &mut Env<'_>) {
+        match self.stalled_since {
+            None => self.stalled_since = Some(env.now),
+            Some(_) if self.user_timeout_expired(env) => {
+                self.give_up(env);
+                return;
+            }
+            Some(_) => {}
+        }
+        if u32::from(self.probes_out) >= self.retry_limit(env) {
+            self.give_up(env);
+            return;
+        }
+        self.probes_out = self.probes_out.saturating_add(1);
+        let mut wait = RESOURCE_PROBE_INTERVAL;
+        if let (Some(ut), Some(since)) = (self.opts.user_timeout, self.stalled_since) {
+            let remaining = ut.saturating_sub(env.now.saturating_duration_since(since));
+            wait = wait.min(remaining.max(TIMEOUT_MIN));
+        }
+        self.persist_at = Some(env.now + wait);
     }
 
     /// Keep-alive timer (RFC 1122 §4.2.3.6).

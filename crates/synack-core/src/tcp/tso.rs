@@ -46,18 +46,7 @@ impl Connection {
     /// `cfg.tso_max > mss`.
     pub(super) fn tso_size_goal(&self, cfg: &Config, mss: usize) -> usize {
         let gso_max = cfg.tso_max;
-        // tcp_bound_to_half_wnd.
-        let cutoff = if self.max_snd_wnd > MSS_DEFAULT {
-            self.max_snd_wnd / 2
-        } else {
-            self.max_snd_wnd
-        } as usize;
-        let goal = if cutoff > 0 {
-            gso_max.min(cutoff)
-        } else {
-            gso_max
-        };
-        let goal_segs = (goal / mss).max(1);
+        let goal_segs = self.xmit_size_goal(cfg, mss) / mss;
         // tcp_tso_autosize.
         let auto_segs = match self.tso_rate() {
             None => usize::MAX,
@@ -77,6 +66,24 @@ impl Connection {
             }
         };
         goal_segs.min(auto_segs) * mss
+    }
+
+    /// Linux `tcp_xmit_size_goal` with `tcp_bound_to_half_wnd`: at most half the
+    /// largest window the peer offered (all of it up to 536 bytes) and at most
+    /// `cfg.tso_max`, in whole `mss`-sized segments, at least one.
+    pub(super) fn xmit_size_goal(&self, cfg: &Config, mss: usize) -> usize {
+        let gso_max = cfg.tso_max.max(mss);
+        let cutoff = if self.max_snd_wnd > MSS_DEFAULT {
+            self.max_snd_wnd / 2
+        } else {
+            self.max_snd_wnd
+        } as usize;
+        let goal = if cutoff > 0 {
+            gso_max.min(cutoff)
+        } else {
+            gso_max
+        };
+        (goal / mss).max(1) * mss
     }
 
     /// True when `end` is where a Fast Open client's SYN data ended: sent again, that

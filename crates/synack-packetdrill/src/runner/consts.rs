@@ -117,6 +117,7 @@ const SYMBOLS: &[(&str, i64)] = &[
     ("MSG_NOSIGNAL", 0x4000),
     ("MSG_FASTOPEN", 0x2000_0000),
     ("MSG_EOR", 0x80),
+    ("MSG_MORE", 0x8000),
     ("POLLIN", 0x1),
     ("POLLPRI", 0x2),
     ("POLLOUT", 0x4),
@@ -154,6 +155,8 @@ pub(crate) const O_NONBLOCK: i64 = 0x800;
 pub(crate) const O_RDWR: i64 = 2;
 /// `MSG_DONTWAIT`.
 pub(crate) const MSG_DONTWAIT: i64 = 0x40;
+/// `MSG_MORE`.
+pub(crate) const MSG_MORE: i64 = 0x8000;
 /// `MSG_FASTOPEN`.
 pub(crate) const MSG_FASTOPEN: i64 = 0x2000_0000;
 

@@ -72,6 +72,30 @@ pub(super) struct CommandEffect {
     pub(super) config: Vec<String>,
     /// What could not be applied, for the skipped-lines report.
     pub(super) ignored: Vec<String>,
+    /// `tc qdisc` made the device drop every packet (`pfifo limit 0`: `Some(true)`)
+    /// or removed that qdisc (`Some(false)`).
+    pub(super) egress_blocked: Option<bool>,
+}
+
+/// The device-level effect of `tc qdisc` commands: a zero-length queue drops every
+/// packet (`add`/`replace` with `limit 0`), and deleting the root qdisc undoes it.
+/// Other qdiscs (`fq`, `netem`, ...) are not modelled.
+fn qdisc_effect(cmd: &str) -> Option<bool> {
+    let mut effect = None;
+    for part in cmd.split([';', '\n', '&', '|']) {
+        let words: Vec<&str> = part.split_whitespace().collect();
+        if words.len() < 3 || words[0] != "tc" || words[1] != "qdisc" {
+            continue;
+        }
+        match words[2] {
+            "add" | "replace" | "change" if words.windows(2).any(|w| w == ["limit", "0"]) => {
+                effect = Some(true);
+            }
+            "del" | "delete" => effect = Some(false),
+            _ => {}
+        }
+    }
+    effect
 }
 
 /// Read a shell command, applying to `cfg` what maps onto the configuration.
@@ -127,6 +151,10 @@ pub(super) fn interpret_command(cmd: &str, cfg: &mut Config) -> CommandEffect {
             ("tcp_orphan_retries", _) => {
                 parse_u32(&value).map(|v| cfg.orphan_retries = v).is_some()
             }
+            // Linux runs tail loss probes with tcp_early_retrans 3 or 4.
+            ("tcp_early_retrans", _) => parse_u32(&value)
+                .map(|v| cfg.loss_probes = matches!(v, 3 | 4))
+                .is_some(),
             ("tcp_notsent_lowat", _) => parse_u32(&value).map(|v| cfg.notsent_lowat = v).is_some(),
             ("tcp_max_orphans", _) => parse_u32(&value)
                 .map(|v| cfg.max_orphans = v as usize)
@@ -147,9 +175,11 @@ pub(super) fn interpret_command(cmd: &str, cfg: &mut Config) -> CommandEffect {
             e.ignored.push(format!("{name}={value}"));
         }
     }
-    // Commands that are neither settings, the defaults, the restore script nor the
-    // metrics flush are ignored as a whole.
-    let known = trimmed.is_empty()
+    e.egress_blocked = qdisc_effect(trimmed);
+    // Commands that are neither settings, the defaults, the restore script, the
+    // metrics flush nor a dropping qdisc are ignored as a whole.
+    let known = e.egress_blocked == Some(true)
+        || trimmed.is_empty()
         || trimmed.contains("defaults.sh")
         || trimmed.contains("set_sysctls.py")
         || trimmed.starts_with("sysctl")
@@ -288,6 +318,7 @@ impl Run {
                         dontwait: false,
                         connecting: true,
                         eor: false,
+                        more: false,
                     })
                 } else if taken > 0 {
                     Immediate::Done(Ret::Ok(taken as i64))
@@ -438,6 +469,9 @@ impl Run {
         if let Some((k, b)) = e.key {
             self.stack.set_fastopen_key(k, b);
         }
+        if let Some(blocked) = e.egress_blocked {
+            self.stack.set_egress_blocked(blocked);
+        }
         let ignored = e.ignored;
         if !ignored.is_empty() {
             self.skipped_lines.push(format!(
@@ -493,6 +527,27 @@ pub(super) fn connect_target(run: &Run, s: &SyscallEvent) -> SocketAddr {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn qdisc_and_early_retrans_commands() {
+        let mut cfg = Config::linux();
+        let e = interpret_command(
+            "tc qdisc delete dev tun0 root 2>/dev/null ; tc qdisc add dev tun0 root pfifo limit 0",
+            &mut cfg,
+        );
+        assert_eq!(e.egress_blocked, Some(true));
+        assert!(e.ignored.is_empty(), "{:?}", e.ignored);
+        let e = interpret_command("tc qdisc del dev tun0 root", &mut cfg);
+        assert_eq!(e.egress_blocked, Some(false));
+        let e = interpret_command("tc qdisc replace dev tun0 root fq", &mut cfg);
+        assert_eq!(e.egress_blocked, None, "fq is not modelled");
+        assert_eq!(e.ignored.len(), 1);
+        assert!(cfg.loss_probes);
+        interpret_command("sysctl -q net.ipv4.tcp_early_retrans=0", &mut cfg);
+        assert!(!cfg.loss_probes);
+        interpret_command("sysctl -q net.ipv4.tcp_early_retrans=3", &mut cfg);
+        assert!(cfg.loss_probes);
+    }
 
     #[test]
     fn sysctl_lines() {

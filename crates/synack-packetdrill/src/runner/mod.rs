@@ -688,6 +688,10 @@ impl Run {
     fn drain(&mut self) {
         let now = self.instant();
         while let Some(tx) = self.stack.poll_transmit(now, &mut self.buf) {
+            if self.stack.egress_blocked() {
+                // A qdisc that drops everything (`tc qdisc ... limit 0`).
+                continue;
+            }
             self.queue.push_back(Captured {
                 time: self.now,
                 bytes: self.buf[..tx.len].to_vec(),
@@ -865,15 +869,20 @@ impl Run {
         let ts_map: Vec<(u32, u32)> = flow.map(|f| f.ts_map.clone()).unwrap_or_default();
         let last_ts = flow.and_then(|f| f.last_ts_val);
         // packetdrill maps the script's TS ecr to the live TSval the engine sent for
-        // that scripted TSval; lacking one, the engine's latest TSval is echoed.
+        // that scripted TSval; lacking one, it shifts the script's value by the
+        // latest scripted-to-live offset (so an ecr the engine never sent stays one,
+        // as upstream's offset mapping keeps it), else echoes the latest TSval.
         let map_ecr = |ecr: u32| {
-            ts_map
-                .iter()
-                .rev()
-                .find(|(s, _)| *s == ecr)
-                .map(|(_, l)| *l)
-                .or(if ecr == 0 { None } else { last_ts })
-                .unwrap_or(ecr)
+            if ecr == 0 {
+                return 0;
+            }
+            if let Some((_, l)) = ts_map.iter().rev().find(|(s, _)| *s == ecr) {
+                return *l;
+            }
+            match ts_map.last() {
+                Some((s, l)) => l.wrapping_add(ecr.wrapping_sub(*s)),
+                None => last_ts.unwrap_or(ecr),
+            }
         };
         let opts = encode_options(t.options.as_deref().unwrap_or(&[]), offset, map_ecr);
         let bytes = build_tcp(&InboundTcp {

@@ -38,6 +38,8 @@ pub(super) struct SockOpts {
     keepintvl: Option<u64>,
     keepcnt: Option<u32>,
     nodelay: bool,
+    /// TCP_CORK.
+    cork: bool,
     pub(super) maxseg: Option<u16>,
     user_timeout_ms: Option<u64>,
     /// TCP_NOTSENT_LOWAT, 0 when unset.
@@ -149,6 +151,8 @@ pub(super) enum Op {
         connecting: bool,
         /// `MSG_EOR`: the data ends a record.
         eor: bool,
+        /// `MSG_MORE`: more data follows (corked, not pushed).
+        more: bool,
     },
     Poll {
         fds: Vec<PollFd>,
@@ -236,6 +240,7 @@ impl Run {
         let o2 = o.clone();
         self.stack.set_options(now, h, move |so| {
             so.nodelay = o2.nodelay;
+            so.cork = o2.cork;
             so.keepalive = o2.keepalive.then(|| {
                 let d = Keepalive::default();
                 Keepalive {
@@ -499,6 +504,7 @@ impl Run {
                     dontwait: flags & consts::MSG_DONTWAIT != 0,
                     connecting: false,
                     eor: flags & 0x80 != 0,
+                    more: flags & consts::MSG_MORE != 0,
                 };
                 return self.wait_or(line, op);
             }
@@ -672,6 +678,7 @@ impl Run {
                 dontwait,
                 connecting,
                 eor,
+                more,
             } => {
                 let Some(f) = self.fd(*fd).cloned() else {
                     return Ok(Some(errno("EBADF")));
@@ -716,7 +723,13 @@ impl Run {
                         }
                         return Ok(Some(Ret::Ok(*len as i64)));
                     }
-                    match self.stack.send(h, &zeros[..*len - *done]) {
+                    let chunk = &zeros[..*len - *done];
+                    let sent = if *more {
+                        self.stack.send_more(h, chunk)
+                    } else {
+                        self.stack.send(h, chunk)
+                    };
+                    match sent {
                         Ok(n) => {
                             *done += n;
                             self.drain();
@@ -1055,6 +1068,7 @@ impl Run {
             (1, 60) => {}
             (6, 36) => f.inq = int()? != 0,
             (6, 1) => o.nodelay = int()? != 0,
+            (6, 3) => o.cork = int()? != 0,
             (6, 2) => {
                 let v = int()?;
                 if !(88..=32767).contains(&v) && v != 0 {
@@ -1101,7 +1115,14 @@ impl Run {
         }
         let opts = o.clone();
         match f.kind {
-            FdKind::Conn(h) => self.apply_opts(h, &opts),
+            FdKind::Conn(h) => {
+                self.apply_opts(h, &opts);
+                if (level, name) == (6, 1) && opts.nodelay {
+                    // Linux pushes on every TCP_NODELAY set, even a repeated one.
+                    let now = self.instant();
+                    self.stack.push(now, h);
+                }
+            }
             // TCP_MAXSEG on a listener clamps the MSS of its SYN-ACKs (Linux).
             FdKind::Listener(l) => self.stack.set_listener_max_segment(l, opts.maxseg),
             FdKind::Fresh => {}
@@ -1141,6 +1162,7 @@ impl Run {
             (1, 2) => i64::from(o.reuseaddr),
             (1, 9) => i64::from(o.keepalive),
             (6, 1) => i64::from(o.nodelay),
+            (6, 3) => i64::from(o.cork),
             (6, 2) => conn
                 .and_then(|h| self.stack.info(h))
                 .map_or(i64::from(o.maxseg.unwrap_or(536)), |i| i64::from(i.mss)),
