@@ -8,8 +8,8 @@
 
 mod autotune;
 mod cc_trace;
-pub(crate) mod ecn;
 mod cork;
+pub(crate) mod ecn;
 pub mod fastopen;
 pub(crate) mod input;
 mod notsent;
