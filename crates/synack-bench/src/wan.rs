@@ -402,7 +402,7 @@ async fn synack_send_until(
 }
 
 /// Kernel (CUBIC) → synack over `profile`.
-pub(crate) fn kernel_to_synack(p: &Profile, secs: f64) -> Result<WanRun, String> {
+pub(crate) fn kernel_to_synack(p: &Profile, secs: f64, cc: &'static str) -> Result<WanRun, String> {
     let (to_b, rx) = synack_link::channel();
     let (path, ingress) = kernel_inproc_path(p, Box::new(to_b))?;
     let stop = Arc::new(AtomicBool::new(false));
@@ -412,7 +412,7 @@ pub(crate) fn kernel_to_synack(p: &Profile, secs: f64) -> Result<WanRun, String>
     let mbps = runtime()?.block_on(async move {
         let stack = synack_stack(ingress, rx, ADDR_B, &Algorithm::default())?;
         let sender = spawn_in(&path.ns[0], "kernel-send", move || {
-            kernel_send_until(to, "cubic", &st2)
+            kernel_send_until(to, cc, &st2)
         })?;
         let r = synack_receive_for(&stack, secs, &st).await;
         st.store(true, Ordering::Relaxed);
@@ -624,6 +624,10 @@ fn upload(cc: &Algorithm) -> String {
     format!("synack → kernel, {}", cc.name().to_uppercase())
 }
 
+/// The direction of the row where the kernel sends to synack with BBR (a download
+/// from a BBR server, the default of this kernel and of many large senders).
+const DOWNLOAD_BBR: &str = "kernel → synack, kernel BBR";
+
 /// The sharing profile's row name.
 fn sharing_name() -> String {
     row_name(
@@ -637,6 +641,7 @@ fn row_names(synack_cc: &[Algorithm]) -> Vec<String> {
     let mut names = Vec::new();
     for p in profiles::single_flow() {
         names.push(row_name(&p, "kernel → synack"));
+        names.push(row_name(&p, DOWNLOAD_BBR));
         names.extend(synack_cc.iter().map(|cc| row_name(&p, &upload(cc))));
     }
     names.push(sharing_name());
@@ -648,10 +653,12 @@ struct ProfileRuns {
     /// Kernel → kernel per congestion control (CUBIC and BBR always, then any other
     /// that a synack sender runs), by Linux name.
     kernel: Vec<(&'static str, Result<WanRun, String>)>,
-    k2s: Result<WanRun, String>,
+    /// Kernel → synack, the kernel sending with CUBIC, then with BBR.
+    k2s: [Result<WanRun, String>; 2],
     /// synack → kernel per congestion control of synack's sender.
     s2k: Vec<(Algorithm, Result<WanRun, String>)>,
-    k2smol: Result<WanRun, String>,
+    /// Kernel → smoltcp, the kernel sending with CUBIC, then with BBR.
+    k2smol: [Result<WanRun, String>; 2],
     smol2k: Result<WanRun, String>,
 }
 
@@ -679,7 +686,10 @@ impl ProfileRuns {
                 (cc, run(what, kernel_to_kernel(p, cc, plan.secs)))
             })
             .collect();
-        let k2s = run("kernel → synack".into(), kernel_to_synack(p, plan.secs));
+        let k2s = [
+            run("kernel → synack".into(), kernel_to_synack(p, plan.secs, "cubic")),
+            run(DOWNLOAD_BBR.into(), kernel_to_synack(p, plan.secs, "bbr")),
+        ];
         let s2k = plan
             .synack_cc
             .iter()
@@ -688,10 +698,16 @@ impl ProfileRuns {
                 (cc.clone(), r)
             })
             .collect();
-        let k2smol = run(
-            "kernel → smoltcp".into(),
-            wan_smol::kernel_to_smoltcp(p, plan.secs),
-        );
+        let k2smol = [
+            run(
+                "kernel → smoltcp".into(),
+                wan_smol::kernel_to_smoltcp(p, plan.secs, "cubic"),
+            ),
+            run(
+                "kernel → smoltcp, kernel BBR".into(),
+                wan_smol::kernel_to_smoltcp(p, plan.secs, "bbr"),
+            ),
+        ];
         let smol2k = run(
             "smoltcp → kernel".into(),
             wan_smol::smoltcp_to_kernel(p, plan.secs),
@@ -752,12 +768,15 @@ impl ProfileRuns {
         Row::new(row_name(p, dir), "Mbit/s", true, ours_fig, cell(peer), note).with_baseline(base)
     }
 
-    /// The profile's rows: kernel → synack (the kernel sends with CUBIC; baseline
-    /// kernel → kernel CUBIC, peer kernel → smoltcp), then synack → kernel per
-    /// congestion control of synack's (baseline kernel → kernel with the same one,
-    /// peer smoltcp → kernel).
+    /// The profile's rows: kernel → synack with the kernel sending CUBIC, then BBR
+    /// (baseline kernel → kernel with the same one, peer kernel → smoltcp with the
+    /// same one), then synack → kernel per congestion control of synack's (baseline
+    /// kernel → kernel with the same one, peer smoltcp → kernel).
     fn rows(&self, p: &Profile) -> Vec<Row> {
-        let mut rows = vec![self.row(p, "kernel → synack", &self.k2s, &self.k2smol, "cubic")];
+        let mut rows = vec![
+            self.row(p, "kernel → synack", &self.k2s[0], &self.k2smol[0], "cubic"),
+            self.row(p, DOWNLOAD_BBR, &self.k2s[1], &self.k2smol[1], "bbr"),
+        ];
         for (cc, r) in &self.s2k {
             rows.push(self.row(p, &upload(cc), r, &self.smol2k, cc.name()));
         }
@@ -765,7 +784,8 @@ impl ProfileRuns {
     }
 }
 
-/// The WAN rows: per profile P1–P5, one row kernel → synack (peer: kernel → smoltcp)
+/// The WAN rows: per profile P1–P5, two rows kernel → synack, the kernel sending with
+/// CUBIC and with BBR (peer: kernel → smoltcp with the same one),
 /// and one synack → kernel per congestion control of synack's sender (peer:
 /// smoltcp → kernel), each with kernel → kernel as the baseline; then P6.
 pub(crate) fn rows(plan: WanPlan, progress: bool) -> (Vec<Row>, Vec<String>) {
@@ -833,7 +853,7 @@ fn wan_notes(plan: &WanPlan, cap: &Result<WanRun, String>) -> Vec<String> {
         .collect::<Vec<_>>()
         .join(" and ");
     notes.push(format!(
-        "WAN rows: goodput in Mbit/s at the receiver over {} s per transfer (slow start included), every byte checked; the path is the synack-link emulator (the simulator's link model on the wall clock) between a kernel in a namespace on a plain TUN device (MTU 1500) and the other end; kernel ends sending to synack or smoltcp use CUBIC; synack runs its runtime's defaults on a current-thread tokio runtime, its sender once with each of {senders}; smoltcp has 256 KiB buffers each way (synack's default size); each row's baseline is kernel → kernel in the same run with the congestion control synack's sender runs (CUBIC for kernel → synack); the peer column of P6 is the Linux CUBIC flow sharing the bottleneck",
+        "WAN rows: goodput in Mbit/s at the receiver over {} s per transfer (slow start included), every byte checked; the path is the synack-link emulator (the simulator's link model on the wall clock) between a kernel in a namespace on a plain TUN device (MTU 1500) and the other end; kernel ends sending to synack or smoltcp use CUBIC, and BBR in the rows that say so; synack runs its runtime's defaults on a current-thread tokio runtime, its sender once with each of {senders}; smoltcp has 256 KiB buffers each way (synack's default size); each row's baseline is kernel → kernel in the same run with the congestion control of the row's sender (the kernel's in the kernel → synack rows); the peer column of P6 is the Linux CUBIC flow sharing the bottleneck",
         plan.secs
     ));
     notes.push(format!(

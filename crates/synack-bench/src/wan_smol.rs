@@ -92,7 +92,7 @@ fn host(ingress: Ingress, rx: mpsc::Receiver<Vec<u8>>) -> SmolHost<LinkPhy> {
 }
 
 /// Kernel (CUBIC) → smoltcp over `profile`.
-pub(crate) fn kernel_to_smoltcp(p: &Profile, secs: f64) -> Result<WanRun, String> {
+pub(crate) fn kernel_to_smoltcp(p: &Profile, secs: f64, cc: &'static str) -> Result<WanRun, String> {
     let (tx, rx) = mpsc::channel();
     let (path, ingress) = kernel_inproc_path(p, Box::new(ToChannel(tx)))?;
     let mut h = host(ingress, rx);
@@ -101,7 +101,7 @@ pub(crate) fn kernel_to_smoltcp(p: &Profile, secs: f64) -> Result<WanRun, String
     let st = stop.clone();
     let to = SocketAddr::V4(SocketAddrV4::new(ADDR_B, PORT));
     let sender = spawn_in(&path.ns[0], "kernel-send", move || {
-        kernel_send_until(to, "cubic", &st)
+        kernel_send_until(to, cc, &st)
     })?;
     let pattern = Pattern::new(SEED);
     let mut buf = vec![0u8; CHUNK];

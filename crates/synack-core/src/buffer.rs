@@ -57,8 +57,34 @@ fn extend(v: &mut Vec<u8>, src: &[u8]) {
 /// bulk transfer grows past it once and then reuses the size it reached (`hint`).
 const INITIAL_ALLOC: usize = 1024;
 
-/// Most out-of-order ranges a [`RecvBuffer`] keeps.
-pub const MAX_OOO_RANGES: usize = 32;
+/// Fewest out-of-order ranges a [`RecvBuffer`] keeps, however little it holds.
+pub const MIN_OOO_RANGES: usize = 32;
+
+/// Bytes of out-of-order span per range a [`RecvBuffer`] may keep beyond
+/// [`MIN_OOO_RANGES`].
+pub const BYTES_PER_OOO_RANGE: usize = 1024;
+
+/// Most separate out-of-order ranges a [`RecvBuffer`] keeps when its out-of-order data
+/// reaches `span` bytes past RCV.NXT: one per [`BYTES_PER_OOO_RANGE`] bytes of span,
+/// at least [`MIN_OOO_RANGES`].
+///
+/// An honest sender can need that many. A slow start that overflows a drop-tail queue
+/// loses about every other segment of a window, one range per 2 MSS of span (one per
+/// 1072 bytes at the smallest IPv4 MSS, 536); with a fixed 32, a receiver with a
+/// megabyte window threw away everything past the 32nd hole, and the sender had to
+/// send it all again (Linux bounds its out-of-order queue by memory alone). Tying the
+/// bound to the span keeps the ranges' own memory (24 bytes each) within about 2 % of
+/// the ring bytes the span makes the buffer allocate, which the stack's memory budget
+/// counts, and caps the work a hostile sender can cause with tiny segments and gaps:
+/// the ranges are a sorted `Vec`, and one write moves at most this many entries.
+pub const fn max_ooo_ranges(span: usize) -> usize {
+    let n = span / BYTES_PER_OOO_RANGE;
+    if n > MIN_OOO_RANGES {
+        n
+    } else {
+        MIN_OOO_RANGES
+    }
+}
 
 /// A byte ring over heap storage that may be empty (unallocated). Logical position `i`
 /// lives at physical index `(head + i) % size`. It does not track a length itself: the
@@ -475,7 +501,7 @@ pub struct RecvBuffer {
     len: usize,
     capacity: usize,
     /// Disjoint, non-adjacent, sorted by `start`; never starts at offset 0 (that data
-    /// is readable). At most [`MAX_OOO_RANGES`].
+    /// is readable). At most [`max_ooo_ranges`] of the span when each was added.
     ranges: Vec<OooRange>,
     /// Stamp for the next write; stamps are unique, so recency order is total.
     next_stamp: u64,
@@ -614,8 +640,11 @@ impl RecvBuffer {
         // Ranges overlapping or adjacent to [offset, end): indices first..last.
         let first = self.ranges.partition_point(|r| r.end < offset);
         let last = first + self.ranges[first..].partition_point(|r| r.start <= end);
-        if first == last && offset > 0 && self.ranges.len() >= MAX_OOO_RANGES {
-            // Would be a 33rd separate range: drop it, store nothing.
+        if first == last
+            && offset > 0
+            && self.ranges.len() >= max_ooo_ranges(self.ooo_end().max(end))
+        {
+            // One separate range too many: drop it, store nothing.
             return 0;
         }
 

@@ -205,6 +205,9 @@ fn recv_trims_to_window() {
 #[test]
 fn recv_range_limit() {
     let mut b = RecvBuffer::new(10_000);
+    // Spans under 32 KiB keep the minimum.
+    const MAX_OOO_RANGES: usize = MIN_OOO_RANGES;
+    assert_eq!(max_ooo_ranges(10_000), MIN_OOO_RANGES);
     for i in 0..MAX_OOO_RANGES {
         assert_eq!(b.write_at(10 + 10 * i, b"ab"), 0);
     }
@@ -223,6 +226,38 @@ fn recv_range_limit() {
     // Now there is room for one more separate range.
     assert_eq!(b.write_at(far, b"zz"), 0);
     assert_eq!(b.sack_ranges(1).next(), Some((far, far + 2)));
+}
+
+#[test]
+fn a_large_buffer_keeps_every_other_segment_of_its_window() {
+    // A slow-start overshoot into a drop-tail queue: every other 1448-byte segment of
+    // a 1 MiB window is lost. Each one that arrives is kept (one range per segment),
+    // so the sender resends only what was lost.
+    let cap = 1 << 20;
+    let mut b = RecvBuffer::new(cap);
+    let seg = vec![7u8; 1448];
+    let mut held = 0;
+    let mut off = 1448;
+    while off + 1448 <= cap {
+        assert_eq!(b.write_at(off, &seg), 0);
+        held += 1;
+        off += 2 * 1448;
+    }
+    let span = off - 1448;
+    assert!(held > MIN_OOO_RANGES);
+    assert_eq!(b.sack_ranges(usize::MAX).count(), held);
+    // Tiny separate pieces inside the holes are kept up to the span's limit, and
+    // refused past it.
+    let limit = max_ooo_ranges(span);
+    assert!(limit > held);
+    let mut holes = (1..).flat_map(|k: usize| (0..500).map(move |j| k * 2 * 1448 + 10 + 2 * j));
+    while b.sack_ranges(usize::MAX).count() < limit {
+        assert_eq!(b.write_at(holes.next().unwrap(), b"x"), 0);
+    }
+    let next = holes.next().unwrap();
+    assert_eq!(b.write_at(next, b"x"), 0);
+    assert_eq!(b.sack_ranges(usize::MAX).count(), limit);
+    assert!(b.sack_ranges(usize::MAX).all(|(s, _)| s != next));
 }
 
 #[test]

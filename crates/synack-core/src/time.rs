@@ -42,7 +42,6 @@ impl Instant {
     pub const fn total_millis(self) -> u64 {
         self.micros / 1000
     }
-    /// Time since `earlier`, zero if `earlier` is later.
     /// `self` plus `micros` microseconds, saturating (the cheap form of `+ Duration`
     /// for the per-segment paths).
     #[inline]
@@ -60,6 +59,18 @@ impl Instant {
     pub fn since_epoch(self) -> Duration {
         Duration::from_micros(self.micros)
     }
+}
+
+/// The earliest of `times`, `None` when none is set. Branch-free, for the paths that
+/// run after every call into a connection: an unset time counts as
+/// [`Instant::FAR_FUTURE`], so a time at `FAR_FUTURE` itself, which never comes,
+/// reads as none.
+#[inline]
+pub(crate) fn earliest<const N: usize>(times: [Option<Instant>; N]) -> Option<Instant> {
+    let m = times
+        .iter()
+        .fold(u64::MAX, |m, t| m.min(t.map_or(u64::MAX, |t| t.micros)));
+    (m != u64::MAX).then_some(Instant { micros: m })
 }
 
 fn dur_micros(d: Duration) -> u64 {

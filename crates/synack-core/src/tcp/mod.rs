@@ -772,25 +772,16 @@ impl Connection {
 
     /// The earliest of this connection's deadlines.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        // Written out rather than as an iterator chain: this runs after every call
-        // into a connection.
-        fn earlier(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
-            match (a, b) {
-                (Some(x), Some(y)) => Some(x.min(y)),
-                (x, None) => x,
-                (None, y) => y,
-            }
-        }
-        earlier(
-            earlier(
-                earlier(self.rto_at, self.delack_at),
-                earlier(
-                    self.pace_armed.then_some(self.pace_at),
-                    self.rack_deadline(),
-                ),
-            ),
-            earlier(earlier(self.persist_at, self.keepalive_at), self.linger_at),
-        )
+        // Runs after every call into a connection: one branch-free minimum.
+        crate::time::earliest([
+            self.rto_at,
+            self.delack_at,
+            self.pace_armed.then_some(self.pace_at),
+            self.rack_deadline(),
+            self.persist_at,
+            self.keepalive_at,
+            self.linger_at,
+        ])
     }
 
     /// Sequence number of our FIN, once queued.
