@@ -687,7 +687,10 @@ impl ProfileRuns {
             })
             .collect();
         let k2s = [
-            run("kernel → synack".into(), kernel_to_synack(p, plan.secs, "cubic")),
+            run(
+                "kernel → synack".into(),
+                kernel_to_synack(p, plan.secs, "cubic"),
+            ),
             run(DOWNLOAD_BBR.into(), kernel_to_synack(p, plan.secs, "bbr")),
         ];
         let s2k = plan

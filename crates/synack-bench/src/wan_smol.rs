@@ -92,7 +92,11 @@ fn host(ingress: Ingress, rx: mpsc::Receiver<Vec<u8>>) -> SmolHost<LinkPhy> {
 }
 
 /// Kernel (CUBIC) → smoltcp over `profile`.
-pub(crate) fn kernel_to_smoltcp(p: &Profile, secs: f64, cc: &'static str) -> Result<WanRun, String> {
+pub(crate) fn kernel_to_smoltcp(
+    p: &Profile,
+    secs: f64,
+    cc: &'static str,
+) -> Result<WanRun, String> {
     let (tx, rx) = mpsc::channel();
     let (path, ingress) = kernel_inproc_path(p, Box::new(ToChannel(tx)))?;
     let mut h = host(ingress, rx);

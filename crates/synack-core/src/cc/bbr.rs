@@ -10,8 +10,9 @@
 //! module, this machine's default), small enough to keep inline in the connection so
 //! it allocates nothing; v3 adds loss and ECN bounds (`inflight_hi`, `bw_lo`) whose
 //! draft is still changing. What this version leaves out, and why:
-//! - delivery-rate samples are taken once per round (bytes delivered, cumulatively or
-//!   by SACK, over the round's duration) instead of per packet, because the engine
+//! - delivery-rate samples are taken per round (bytes delivered, cumulatively or by
+//!   SACK, over the round's duration; the round so far on every ACK, where it can
+//!   only raise the estimate) instead of per packet, because the engine
 //!   started without a per-segment send record; a round lasts about one RTT, which is
 //!   also the interval over which the draft's per-packet samples are meaningful. Like
 //!   Linux's samples, the interval is at least the one the data was sent over (the
@@ -221,38 +222,49 @@ impl Bbr {
         }
     }
 
-    /// End of a round: a delivery-rate sample, then Startup's plateau check.
-    fn end_round(&mut self, now: Instant) {
+    /// The delivery rate of the current round so far, bytes per second: the bytes it
+    /// delivered over the longest of its ACKs' span, the interval its data was sent
+    /// over, the propagation RTT and `floor_us` (`None` before anything was
+    /// delivered).
+    ///
+    /// A round's ACKs can span less than the propagation RTT (the data that opened it
+    /// left before it began); over so short an interval they measure ACK timing, not
+    /// the path. Linux discards per-packet rate samples whose interval is below
+    /// min_rtt; a round is one sample, and discarding it when the round ends just
+    /// short of min_rtt (the usual case for a paced sender) froze the estimate at its
+    /// first, low value: a flow that started while the reverse path's queue was full
+    /// stayed at 2 Mbit/s of 50. So the interval is at least min_rtt instead: the
+    /// sample can only err low.
+    ///
+    /// And at least the interval over which the round's data was sent (Linux's rate
+    /// samples take the larger of the send and the ACK interval): ACKs that queued
+    /// behind data on the reverse path arrive compressed, and a round of them spanning
+    /// less than the data took to leave measured up to five times the link's rate,
+    /// which Startup then paced at.
+    fn round_rate(&self, now: Instant, floor_us: u32) -> Option<u64> {
         let elapsed = u128::from(us(now).wrapping_sub(self.round_start));
         let bytes = u64::from(self.round_bytes);
-        // A round's ACKs can span less than the propagation RTT (the data that
-        // opened it left before it began); over so short an interval they measure ACK
-        // timing, not the path. Linux discards per-packet rate samples whose interval
-        // is below min_rtt; a round is one sample, and discarding it when the round
-        // ends just short of min_rtt (the usual case for a paced sender) froze the
-        // estimate at its first, low value: a flow that started while the reverse
-        // path's queue was full stayed at 2 Mbit/s of 50. So the interval is at least
-        // min_rtt instead: the sample can only err low.
-        //
-        // And at least the interval over which the round's data was sent (Linux's
-        // rate samples take the larger of the send and the ACK interval): ACKs that
-        // queued behind data on the reverse path arrive compressed, and a round of
-        // them spanning less than the data took to leave measured up to five times
-        // the link's rate, which Startup then paced at.
         let sent_over = if self.round_xmit != 0 && self.prev_round_xmit != 0 {
             u128::from(self.round_xmit.wrapping_sub(self.prev_round_xmit)).min(1 << 31)
         } else {
             0
         };
-        self.prev_round_xmit = self.round_xmit;
         let interval = if self.min_rtt_us == u32::MAX {
             elapsed.max(sent_over)
         } else {
-            elapsed.max(sent_over).max(u128::from(self.min_rtt_us))
+            elapsed
+                .max(sent_over)
+                .max(u128::from(self.min_rtt_us.max(floor_us)))
         };
-        let sampled = elapsed > 0 && bytes > 0;
-        if sampled {
-            let sample = (u128::from(bytes) * 1_000_000 / interval) as u64;
+        (elapsed > 0 && bytes > 0).then(|| (u128::from(bytes) * 1_000_000 / interval) as u64)
+    }
+
+    /// End of a round: a delivery-rate sample, then Startup's plateau check.
+    fn end_round(&mut self, now: Instant) {
+        let rate = self.round_rate(now, 0);
+        self.prev_round_xmit = self.round_xmit;
+        let sampled = rate.is_some();
+        if let Some(sample) = rate {
             // An application-limited sample only counts when it raises the estimate
             // (draft §4.5.2.3: it shows what the path can do at least).
             if self.bits & APP_LIMITED == 0 || sample > self.bottleneck_bw() {
@@ -438,6 +450,28 @@ impl CongestionControl for Bbr {
         }
         if d.new_round {
             self.end_round(now);
+        } else if self.min_rtt_us != u32::MAX && self.bottleneck_bw() > 0 {
+            // Within the round, the rate so far may raise the estimate already, as
+            // Linux's per-ACK samples do. With one sample at each round's end, pacing
+            // followed the delivery rate a round late, and Startup grew by about
+            // √2.89 ≈ 1.7 per round instead of doubling (a 200 ms path took 12 rounds
+            // to fill instead of 8). Lower samples are ignored. The interval is at
+            // least this ACK's RTT too, as a Linux sample spans about one RTT of ACKs:
+            // with only the round's bounds (min_rtt, send interval), ACKs compressed
+            // behind the reverse path's data early in a round overestimated the rate,
+            // and on the bufferbloat profile with data both ways BBR kept a standing
+            // queue (SRTT 101 ms on a 20 ms path). Not before the first round's
+            // sample: the first ACKs' few bytes would replace the initial pacing rate
+            // (the initial window per RTT) with a far lower one, where Linux never
+            // lowers it in Startup.
+            let rtt_us = d
+                .rtt_sample
+                .map_or(0, |r| r.as_micros().min(u128::from(u32::MAX)) as u32);
+            if let Some(sample) = self.round_rate(now, rtt_us) {
+                if sample > self.bottleneck_bw() {
+                    self.update_bw(sample);
+                }
+            }
         }
         self.update_mode(now, d.in_flight);
         self.recover_or_restore(d);
