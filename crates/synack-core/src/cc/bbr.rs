@@ -13,8 +13,10 @@
 //! - delivery-rate samples are taken per round (bytes delivered, cumulatively or by
 //!   SACK, over the round's duration; the round so far on every ACK, where it can
 //!   only raise the estimate) instead of per packet, because the engine
-//!   started without a per-segment send record; a round lasts about one RTT, which is
-//!   also the interval over which the draft's per-packet samples are meaningful. Like
+//!   started without a per-segment send record; a round lasts about one RTT (it ends
+//!   when data sent after it began is delivered, cumulatively or by SACK, as Linux
+//!   counts rounds), which is also the interval over which the draft's per-packet
+//!   samples are meaningful. Like
 //!   Linux's samples, the interval is at least the one the data was sent over (the
 //!   send log's times come with each ACK's RTT sample), so compressed ACKs cannot
 //!   inflate the estimate;
@@ -428,6 +430,17 @@ impl CongestionControl for Bbr {
             self.round_start = us(now).max(1);
             self.min_rtt_stamp = ms(now);
         }
+        // A round ends when data sent after it began is delivered, cumulatively or by
+        // SACK (Linux counts rounds by its delivered counter, draft §4.5.1). Ending
+        // it only when SND.UNA passes the round's end, as RFC 9406 counts for
+        // HyStart++, made rounds on a path with 1 % loss two to three RTTs long
+        // (each waited for its holes to be repaired), so every ProbeBW phase lasted
+        // that long and its 1.25 phase overfilled the queue. An ACK without an RTT
+        // sample (only retransmitted data delivered) falls back to that rule once the
+        // round has lasted two propagation RTTs.
+        let stalled = self.min_rtt_us != u32::MAX
+            && us(now).wrapping_sub(self.round_start) > self.min_rtt_us.saturating_mul(2);
+        let mut new_round = d.new_round && d.rtt_sample.is_none() && stalled;
         if let Some(rtt) = d.rtt_sample {
             let us = u32::try_from(rtt.as_micros())
                 .unwrap_or(u32::MAX - 1)
@@ -443,12 +456,13 @@ impl CongestionControl for Bbr {
             if self.round_xmit == 0 || (xmit.wrapping_sub(self.round_xmit) as i32) > 0 {
                 self.round_xmit = xmit;
             }
+            new_round = (xmit.wrapping_sub(self.round_start) as i32) >= 0;
         }
         self.round_bytes = self.round_bytes.saturating_add(d.delivered);
         if d.app_limited {
             self.bits |= APP_LIMITED;
         }
-        if d.new_round {
+        if new_round {
             self.end_round(now);
         } else if self.min_rtt_us != u32::MAX && self.bottleneck_bw() > 0 {
             // Within the round, the rate so far may raise the estimate already, as
