@@ -888,8 +888,12 @@ mod tests {
     #[test]
     fn rows_that_cannot_run_cover_every_profile() {
         let rows = not_run("needs root: test", &[Algorithm::Cubic, Algorithm::Bbr]);
-        assert_eq!(rows.len(), 5 * 3 + 1);
-        assert_eq!(rows[2].scenario, "WAN P1 broadband, synack → kernel, BBR");
+        assert_eq!(rows.len(), 5 * 4 + 1);
+        assert_eq!(
+            rows[1].scenario,
+            "WAN P1 broadband, kernel → synack, kernel BBR"
+        );
+        assert_eq!(rows[3].scenario, "WAN P1 broadband, synack → kernel, BBR");
         assert!(rows
             .iter()
             .all(|r| r.synack == Figure::NotRun("needs root: test".into())));

@@ -1,7 +1,8 @@
 //! The WAN rows of `synack bench` run end to end in smoke mode (half a second per
 //! transfer; root only on Linux, otherwise the test checks that each row says why it
 //! did not run): every profile, every peer (kernel → kernel with CUBIC and BBR, kernel
-//! → synack, synack → kernel with CUBIC and with BBR, kernel ↔ smoltcp) and the
+//! → synack with the kernel sending CUBIC and BBR, synack → kernel with CUBIC and with
+//! BBR, kernel ↔ smoltcp) and the
 //! sharing profile through the link emulator, every stream checked byte for byte by
 //! its receiver. No timing assertions: a figure only
 //! has to exist, which it does only if the transfer moved verified bytes.
@@ -23,9 +24,15 @@ fn wan_rows_run_or_say_why_not() {
         scenarios: Scenarios::Wan,
         ..BenchOptions::smoke()
     });
-    // Per profile P1–P5: kernel → synack, synack → kernel with CUBIC and with BBR;
-    // then P6.
-    assert_eq!(report.rows.len(), 5 * 3 + 1, "\n{report}");
+    // Per profile P1–P5: kernel → synack with the kernel sending CUBIC and BBR,
+    // synack → kernel with CUBIC and with BBR; then P6.
+    assert_eq!(report.rows.len(), 5 * 4 + 1, "\n{report}");
+    let name = "WAN P2 lossy, kernel → synack, kernel BBR";
+    let row = report
+        .row(name)
+        .unwrap_or_else(|| panic!("no {name}\n{report}"));
+    let base = row.baseline.as_ref().expect("a kernel baseline");
+    assert_eq!(base.name, "kernel → kernel, BBR");
     for cc in ["CUBIC", "BBR"] {
         let name = format!("WAN P2 lossy, synack → kernel, {cc}");
         let row = report
