@@ -401,7 +401,7 @@ async fn synack_send_until(
     Ok(sent)
 }
 
-/// Kernel (CUBIC) → synack over `profile`.
+/// Kernel → synack over `profile`, the kernel sending with `cc` (a Linux name).
 pub(crate) fn kernel_to_synack(p: &Profile, secs: f64, cc: &'static str) -> Result<WanRun, String> {
     let (to_b, rx) = synack_link::channel();
     let (path, ingress) = kernel_inproc_path(p, Box::new(to_b))?;
@@ -624,9 +624,20 @@ fn upload(cc: &Algorithm) -> String {
     format!("synack → kernel, {}", cc.name().to_uppercase())
 }
 
-/// The direction of the row where the kernel sends to synack with BBR (a download
-/// from a BBR server, the default of this kernel and of many large senders).
-const DOWNLOAD_BBR: &str = "kernel → synack, kernel BBR";
+/// The kernel's congestion controls in the kernel → synack (and kernel → smoltcp)
+/// rows: CUBIC, and BBR (a download from a BBR server, the default of this kernel and
+/// of many large senders).
+const KERNEL_SENDERS: [&str; 2] = ["cubic", "bbr"];
+
+/// The direction of a row where the kernel sends to `to` with `cc` (CUBIC's rows keep
+/// their original names).
+fn download(to: &str, cc: &str) -> String {
+    if cc == "cubic" {
+        format!("kernel → {to}")
+    } else {
+        format!("kernel → {to}, kernel {}", cc.to_uppercase())
+    }
+}
 
 /// The sharing profile's row name.
 fn sharing_name() -> String {
@@ -640,8 +651,7 @@ fn sharing_name() -> String {
 fn row_names(synack_cc: &[Algorithm]) -> Vec<String> {
     let mut names = Vec::new();
     for p in profiles::single_flow() {
-        names.push(row_name(&p, "kernel → synack"));
-        names.push(row_name(&p, DOWNLOAD_BBR));
+        names.extend(KERNEL_SENDERS.map(|cc| row_name(&p, &download("synack", cc))));
         names.extend(synack_cc.iter().map(|cc| row_name(&p, &upload(cc))));
     }
     names.push(sharing_name());
@@ -653,11 +663,11 @@ struct ProfileRuns {
     /// Kernel → kernel per congestion control (CUBIC and BBR always, then any other
     /// that a synack sender runs), by Linux name.
     kernel: Vec<(&'static str, Result<WanRun, String>)>,
-    /// Kernel → synack, the kernel sending with CUBIC, then with BBR.
+    /// Kernel → synack per [`KERNEL_SENDERS`].
     k2s: [Result<WanRun, String>; 2],
     /// synack → kernel per congestion control of synack's sender.
     s2k: Vec<(Algorithm, Result<WanRun, String>)>,
-    /// Kernel → smoltcp, the kernel sending with CUBIC, then with BBR.
+    /// Kernel → smoltcp per [`KERNEL_SENDERS`].
     k2smol: [Result<WanRun, String>; 2],
     smol2k: Result<WanRun, String>,
 }
@@ -686,13 +696,8 @@ impl ProfileRuns {
                 (cc, run(what, kernel_to_kernel(p, cc, plan.secs)))
             })
             .collect();
-        let k2s = [
-            run(
-                "kernel → synack".into(),
-                kernel_to_synack(p, plan.secs, "cubic"),
-            ),
-            run(DOWNLOAD_BBR.into(), kernel_to_synack(p, plan.secs, "bbr")),
-        ];
+        let k2s = KERNEL_SENDERS
+            .map(|cc| run(download("synack", cc), kernel_to_synack(p, plan.secs, cc)));
         let s2k = plan
             .synack_cc
             .iter()
@@ -701,16 +706,12 @@ impl ProfileRuns {
                 (cc.clone(), r)
             })
             .collect();
-        let k2smol = [
+        let k2smol = KERNEL_SENDERS.map(|cc| {
             run(
-                "kernel → smoltcp".into(),
-                wan_smol::kernel_to_smoltcp(p, plan.secs, "cubic"),
-            ),
-            run(
-                "kernel → smoltcp, kernel BBR".into(),
-                wan_smol::kernel_to_smoltcp(p, plan.secs, "bbr"),
-            ),
-        ];
+                download("smoltcp", cc),
+                wan_smol::kernel_to_smoltcp(p, plan.secs, cc),
+            )
+        });
         let smol2k = run(
             "smoltcp → kernel".into(),
             wan_smol::smoltcp_to_kernel(p, plan.secs),
@@ -776,10 +777,11 @@ impl ProfileRuns {
     /// same one), then synack → kernel per congestion control of synack's (baseline
     /// kernel → kernel with the same one, peer smoltcp → kernel).
     fn rows(&self, p: &Profile) -> Vec<Row> {
-        let mut rows = vec![
-            self.row(p, "kernel → synack", &self.k2s[0], &self.k2smol[0], "cubic"),
-            self.row(p, DOWNLOAD_BBR, &self.k2s[1], &self.k2smol[1], "bbr"),
-        ];
+        let mut rows: Vec<Row> = KERNEL_SENDERS
+            .iter()
+            .zip(self.k2s.iter().zip(&self.k2smol))
+            .map(|(cc, (ours, peer))| self.row(p, &download("synack", cc), ours, peer, cc))
+            .collect();
         for (cc, r) in &self.s2k {
             rows.push(self.row(p, &upload(cc), r, &self.smol2k, cc.name()));
         }

@@ -91,7 +91,7 @@ fn host(ingress: Ingress, rx: mpsc::Receiver<Vec<u8>>) -> SmolHost<LinkPhy> {
     SmolHost::new(phy, ADDR_B, 24, 0x5eed_7012)
 }
 
-/// Kernel (CUBIC) → smoltcp over `profile`.
+/// Kernel → smoltcp over `profile`, the kernel sending with `cc` (a Linux name).
 pub(crate) fn kernel_to_smoltcp(
     p: &Profile,
     secs: f64,

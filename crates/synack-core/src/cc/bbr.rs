@@ -430,6 +430,23 @@ impl CongestionControl for Bbr {
             self.round_start = us(now).max(1);
             self.min_rtt_stamp = ms(now);
         }
+        // The ACK's RTT sample, µs: the latest-sent data it delivered left that long
+        // ago, at `xmit`.
+        let rtt_us = d
+            .rtt_sample
+            .map(|r| u32::try_from(r.as_micros()).unwrap_or(u32::MAX - 1).max(1));
+        let xmit = rtt_us.map(|r| us(now).wrapping_sub(r).max(1));
+        if let (Some(rtt), Some(xmit)) = (rtt_us, xmit) {
+            // Draft §4.5.3: a lower sample, or any sample once the estimate expired.
+            let expired = ms(now).wrapping_sub(self.min_rtt_stamp) > MIN_RTT_WINDOW_MS;
+            if rtt <= self.min_rtt_us || (expired && self.mode == BbrMode::ProbeRtt) {
+                self.min_rtt_us = rtt;
+                self.min_rtt_stamp = ms(now);
+            }
+            if self.round_xmit == 0 || (xmit.wrapping_sub(self.round_xmit) as i32) > 0 {
+                self.round_xmit = xmit;
+            }
+        }
         // A round ends when data sent after it began is delivered, cumulatively or by
         // SACK (Linux counts rounds by its delivered counter, draft §4.5.1). Ending
         // it only when SND.UNA passes the round's end, as RFC 9406 counts for
@@ -438,26 +455,14 @@ impl CongestionControl for Bbr {
         // that long and its 1.25 phase overfilled the queue. An ACK without an RTT
         // sample (only retransmitted data delivered) falls back to that rule once the
         // round has lasted two propagation RTTs.
-        let stalled = self.min_rtt_us != u32::MAX
-            && us(now).wrapping_sub(self.round_start) > self.min_rtt_us.saturating_mul(2);
-        let mut new_round = d.new_round && d.rtt_sample.is_none() && stalled;
-        if let Some(rtt) = d.rtt_sample {
-            let us = u32::try_from(rtt.as_micros())
-                .unwrap_or(u32::MAX - 1)
-                .max(1);
-            // Draft §4.5.3: a lower sample, or any sample once the estimate expired.
-            let expired = ms(now).wrapping_sub(self.min_rtt_stamp) > MIN_RTT_WINDOW_MS;
-            if us <= self.min_rtt_us || (expired && self.mode == BbrMode::ProbeRtt) {
-                self.min_rtt_us = us;
-                self.min_rtt_stamp = ms(now);
+        let new_round = match xmit {
+            Some(xmit) => (xmit.wrapping_sub(self.round_start) as i32) >= 0,
+            None => {
+                d.new_round
+                    && self.min_rtt_us != u32::MAX
+                    && us(now).wrapping_sub(self.round_start) > self.min_rtt_us.saturating_mul(2)
             }
-            // The latest-sent data this ACK delivered left `rtt` ago.
-            let xmit = self::us(now).wrapping_sub(us).max(1);
-            if self.round_xmit == 0 || (xmit.wrapping_sub(self.round_xmit) as i32) > 0 {
-                self.round_xmit = xmit;
-            }
-            new_round = (xmit.wrapping_sub(self.round_start) as i32) >= 0;
-        }
+        };
         self.round_bytes = self.round_bytes.saturating_add(d.delivered);
         if d.app_limited {
             self.bits |= APP_LIMITED;
@@ -478,10 +483,7 @@ impl CongestionControl for Bbr {
             // sample: the first ACKs' few bytes would replace the initial pacing rate
             // (the initial window per RTT) with a far lower one, where Linux never
             // lowers it in Startup.
-            let rtt_us = d
-                .rtt_sample
-                .map_or(0, |r| r.as_micros().min(u128::from(u32::MAX)) as u32);
-            if let Some(sample) = self.round_rate(now, rtt_us) {
+            if let Some(sample) = self.round_rate(now, rtt_us.unwrap_or(0)) {
                 if sample > self.bottleneck_bw() {
                     self.update_bw(sample);
                 }
