@@ -116,7 +116,9 @@ fn several_holes_are_repaired_in_one_round_trip() {
     let high = *sent.iter().max().unwrap() + 1;
     t.inject(e.local, sack(&e, high, &[]), &[]);
     let info = t.stack.info(e.h).unwrap();
-    assert_eq!(info.ssthresh, 6 * MSS, "FlightSize 12 segments / 2");
+    // RFC 5681 §3.2 step 2: FlightSize / 2 without what limited transmit sent
+    // (segments 10 and 11), so 10 segments / 2.
+    assert_eq!(info.ssthresh, 5 * MSS, "FlightSize 10 segments / 2");
     assert_eq!(
         info.cwnd, info.ssthresh,
         "no deflation below ssthresh on exit"
@@ -141,14 +143,17 @@ fn prr_spreads_transmissions_in_recovery() {
         let out = idx(&e, &t.inject(e.local, sack(&e, 10, &[(11, 11 + k)]), &[]));
         per_ack.push(out);
     }
-    // Dup ACKs 1 and 2: limited transmit of 30 and 31. Dup ACK 3: fast retransmit of
-    // 10 with ssthresh = 22 / 2 = 11 segments, RecoverFS = 22 segments in flight.
+    // Dup ACKs 1 and 2: each SACKs a segment, so pipe leaves room for one new one
+    // (30, 31; what limited transmit sends, RFC 3042). Dup ACK 3: fast retransmit of
+    // 10 with ssthresh = 20 / 2 = 10 segments (FlightSize without the two limited
+    // transmit segments, RFC 5681 §3.2 step 2) and RecoverFS = 20 segments.
     // Then RFC 6937 PRR: while pipe > ssthresh, sending follows
     // CEIL(prr_delivered * ssthresh / RecoverFS) - prr_out, in bytes: each ACK
     // delivers one segment, so one new segment leaves per two ACKs (the first at dup
-    // ACK 6, when 4 delivered * 1/2 - 1 retransmitted reaches a whole segment), spread
+    // ACK 6, when 3 delivered * 1/2 - 1 retransmitted reaches a whole segment), spread
     // across the round trip instead of RFC 6675's silence followed by one per ACK.
-    // Once pipe is down to ssthresh (dup ACK 16), PRR-SSRB keeps it there: one per ACK.
+    // Once pipe is down to ssthresh (dup ACK 18), PRR-SSRB keeps it there: one per
+    // ACK once an ACK takes pipe below it.
     assert_eq!(per_ack[0], vec![30]);
     assert_eq!(per_ack[1], vec![31]);
     assert_eq!(per_ack[2], vec![10]);
@@ -165,15 +170,15 @@ fn prr_spreads_transmissions_in_recovery() {
         vec![],
         vec![36],
         vec![],
-        vec![],
         vec![37],
+        vec![],
+        vec![],
         vec![38],
-        vec![39],
     ];
     assert_eq!(per_ack[3..].to_vec(), expect);
-    // Sent in recovery after the retransmission: 8 new segments for 16 delivered,
-    // ssthresh / RecoverFS of what was delivered.
-    assert_eq!(t.stack.info(e.h).unwrap().cwnd, 11 * MSS);
+    // Sent in recovery after the retransmission: 7 new segments for 16 delivered,
+    // ssthresh / RecoverFS of what was delivered, and cwnd = pipe = ssthresh.
+    assert_eq!(t.stack.info(e.h).unwrap().cwnd, 10 * MSS);
 }
 
 #[test]

@@ -306,7 +306,7 @@ impl Connection {
         self.rtt_probe = None;
         // RFC 6675 §5 (4.3) / RFC 5681 §3.2 step 3: retransmit HighACK + 1 now.
         self.pend.rtx_one = true;
-        let flight = self.flight_size();
+        let flight = self.reduction_flight();
         let (una, max) = (self.snd_una, self.snd_max);
         match self.sb.as_deref_mut() {
             Some(sb) => {
@@ -315,7 +315,8 @@ impl Connection {
                 sb.active = true;
                 sb.high_rxt = una;
                 sb.rxt_fence = max;
-                // RFC 6937 §3: PRR starts counting.
+                // RFC 6937 §3: PRR starts counting. RecoverFS is the FlightSize the
+                // reduction started from (capped at cwnd, as Linux's prior_cwnd).
                 sb.prr_delivered = 0;
                 sb.prr_out = 0;
                 sb.recover_fs = flight;
@@ -324,6 +325,18 @@ impl Connection {
             }
             None => self.cc.on_fast_retransmit(env.now, flight, mss),
         }
+    }
+
+    /// The FlightSize a fast retransmit's reduction starts from (RFC 5681 §3.2 step
+    /// 2, RFC 6675 §5 (4.2)): SND.MAX - SND.UNA, but never more than cwnd. That
+    /// leaves out what limited transmit sent beyond cwnd, as RFC 5681 §3.2 step 2
+    /// requires; and since the pipe, not FlightSize, holds the sender (see
+    /// `poll_segment`), SACKed data above a hole not yet deemed lost can take
+    /// FlightSize well past cwnd, and a reduction from that would raise the window.
+    /// Linux reduces from cwnd; RFC 9438 §4.6 allows it with window validation.
+    pub(crate) fn reduction_flight(&self) -> u32 {
+        self.flight_size()
+            .min(self.cc.cwnd().max(u32::from(self.mss)))
     }
 
     /// After the scoreboard was updated by an ACK. With RACK (whenever the peer SACKs
