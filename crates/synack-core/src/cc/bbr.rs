@@ -20,9 +20,10 @@
 //!   Linux's samples, the interval is at least the one the data was sent over (the
 //!   send log's times come with each ACK's RTT sample), so compressed ACKs cannot
 //!   inflate the estimate;
-//! - the ProbeBW gain cycle advances once per round, about once per min RTT (the
-//!   draft also ends the 1.25 phase early on loss and the 0.75 phase when the queue
-//!   has drained);
+//! - the ProbeBW gain cycle's phases last a round rather than a min RTT (a round is
+//!   about one RTT); as in the draft and Linux's `bbr_is_next_cycle_phase`, the 1.25
+//!   phase goes on until it has put 1.25 BDP in flight or lost something, and the
+//!   0.75 phase ends as soon as what is in flight is down to one BDP;
 //! - long-term bandwidth ("policer") detection is not implemented.
 //!
 //! The connection feeds it through [`CongestionControl::on_delivery`] on every ACK,
@@ -52,6 +53,9 @@ const PROBE_RTT_MS: u32 = 200;
 const APP_LIMITED: u8 = 1;
 /// `Bbr::bits`: the connection was in fast recovery at the last ACK.
 const IN_RECOVERY: u8 = 2;
+/// `Bbr::bits`: the current ProbeBW phase has lasted a round (Linux's
+/// `is_full_length`, a min RTT there).
+const PHASE_FULL: u8 = 4;
 
 /// Engine time in wrapping milliseconds and microseconds (32-bit stamps keep the
 /// state small).
@@ -117,7 +121,7 @@ pub struct Bbr {
     /// `APP_LIMITED`: the current round was limited by the application, not the
     /// network; `IN_RECOVERY`: the connection was in fast recovery at the last ACK.
     bits: u8,
-    /// ProbeBW phase (advanced once per round, about once per min RTT).
+    /// ProbeBW phase (see `check_cycle_phase`).
     cycle_index: u8,
     /// Send time (engine µs, wrapping; 0: none yet) of the latest-sent data delivered
     /// in this round, and in the previous one: the round's send interval.
@@ -277,7 +281,13 @@ impl Bbr {
         self.round_bytes = 0;
         self.round_start = us(now);
         if self.mode == BbrMode::ProbeBw {
-            self.cycle_index = (self.cycle_index + 1) % CYCLE.len() as u8;
+            // A phase lasts at least a round; the probing one then waits for its
+            // condition (`check_cycle_phase`).
+            if CYCLE[usize::from(self.cycle_index)] > 1000 {
+                self.bits |= PHASE_FULL;
+            } else {
+                self.advance_cycle();
+            }
         }
         // Only a round that measured the path, limited by the network rather than the
         // application, tells whether the bandwidth stopped growing.
@@ -341,6 +351,36 @@ impl Bbr {
         // Start in a cruising phase, derived from the round count rather than a
         // random draw (the engine owns no RNG); never in the draining 0.75 phase.
         self.cycle_index = 2 + (self.round % 6) as u8;
+        self.bits &= !PHASE_FULL;
+    }
+
+    /// The next ProbeBW phase.
+    fn advance_cycle(&mut self) {
+        self.cycle_index = (self.cycle_index + 1) % CYCLE.len() as u8;
+        self.bits &= !PHASE_FULL;
+    }
+
+    /// On every ACK in ProbeBW (draft §4.3.3.5, Linux `bbr_is_next_cycle_phase`): the
+    /// probing phase (gain 1.25) ends once it has lasted a round and either put 1.25
+    /// BDP in flight or lost something, so the probe really offers the path 25 % more
+    /// (ended after a round whatever it reached, it left the queue nearly empty and
+    /// the link idle in the draining phase after it); the draining phase (0.75) ends
+    /// as soon as in flight is down to one BDP, before the link runs dry. Cruising
+    /// phases end with their round (`end_round`).
+    fn check_cycle_phase(&mut self, d: &Delivery) {
+        let gain = CYCLE[usize::from(self.cycle_index)];
+        let Some(bdp) = self.bdp() else {
+            return;
+        };
+        let in_flight = u64::from(d.in_flight);
+        let next = if gain > 1000 {
+            self.bits & PHASE_FULL != 0 && (d.lost > 0 || in_flight * 1000 >= bdp * gain)
+        } else {
+            gain < 1000 && in_flight <= bdp
+        };
+        if next {
+            self.advance_cycle();
+        }
     }
 
     /// Loss recovery's part of the window (draft §4.2.3.4, as Linux's
@@ -488,6 +528,9 @@ impl CongestionControl for Bbr {
                     self.update_bw(sample);
                 }
             }
+        }
+        if self.mode == BbrMode::ProbeBw {
+            self.check_cycle_phase(d);
         }
         self.update_mode(now, d.in_flight);
         self.recover_or_restore(d);
