@@ -51,8 +51,9 @@ fn paced_segments_are_spread_at_twice_cwnd_per_srtt_in_slow_start() {
 fn a_late_driver_catches_up_within_the_credit() {
     // RTT 10 ms: 2 * 14600 B / 10 ms = 2.92 MB/s, a segment every
     // 517 µs. A driver whose timer fires 3 ms late sends what fell due meanwhile at
-    // once, up to 1 ms behind schedule, so a coarse timer (tokio's ticks are 1 ms)
-    // does not lower the rate; beyond that the schedule restarts from now.
+    // once, up to 2 ms behind schedule, so a coarse timer (tokio's ticks are 1 ms)
+    // does not lower the rate; beyond that the schedule restarts from 2 ms ago. A
+    // sender that was not waiting for its deadline gets 1 ms.
     let mut t = Lone::new(cfg(true));
     let e = t.passive_rtt(1, ms(10));
     t.stack.send(e.h, &vec![1u8; 10 * 1460]).unwrap();
@@ -62,9 +63,9 @@ fn a_late_driver_catches_up_within_the_credit() {
         "the 1 ms credit lets a second segment follow at once"
     );
     let out = t.advance(ms(3));
-    // Due by now: the schedule from 1 ms ago, 517 µs apart, up to now: two segments
+    // Due by now: the schedule from 2 ms ago, 517 µs apart, up to now: four segments
     // (without the credit a late wake-up would send one).
-    assert_eq!(out.len(), 2, "late by 3 ms");
+    assert_eq!(out.len(), 4, "late by 3 ms");
     let (d, out) = t.next_timer().expect("back on schedule");
     assert!(d <= Duration::from_micros(517), "{d:?}");
     assert_eq!(out.len(), 1);

@@ -372,6 +372,8 @@ pub(crate) struct Connection {
     pub(crate) pace_at: Instant,
     /// ... and a segment waits for it (the deadline is armed).
     pub(crate) pace_armed: bool,
+    /// ... and the deadline came while a segment waited (see `pacing.rs`).
+    pub(crate) pace_waited: bool,
     /// Highest right edge of a SACK block the peer reported (RFC 6675 §2 DupAck).
     pub(crate) sack_high: Seq,
     /// End of the last sub-MSS segment sent (Minshall's Nagle, Linux `snd_sml`).
@@ -554,6 +556,7 @@ impl Connection {
             cwnd_usage_seq: iss,
             pace_at: Instant::ZERO,
             pace_armed: false,
+            pace_waited: false,
             sack_high: iss,
             snd_sml: iss,
             quickacks: cfg.quickacks.min(u32::from(u16::MAX)) as u16,

@@ -54,6 +54,7 @@ impl Connection {
         if self.pace_armed && self.pace_at <= now {
             // The next paced segment may leave (the stack polls the connection).
             self.pace_armed = false;
+            self.pace_waited = true;
         }
         if self.delack_at.is_some_and(|t| t <= now) {
             self.delack_at = None;
