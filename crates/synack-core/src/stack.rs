@@ -488,7 +488,9 @@ impl Stack {
         };
         let boxed = match self.spare.pop() {
             Some(mut b) => {
+                let rack = b.take_rack_for_reuse();
                 *b = conn;
+                b.rack_spare = rack;
                 b
             }
             None => Box::new(conn),

@@ -21,7 +21,9 @@
 //!
 //! The log lives behind an `Option<Box<_>>` that is allocated when data is first sent
 //! on a connection that negotiated SACK; its records are freed as they are
-//! acknowledged.
+//! acknowledged. When a connection is over, the stack hands its box (emptied) to the
+//! next connection that takes the slot's memory, so churn does not allocate a log
+//! per connection.
 
 use super::{Connection, Env};
 use crate::cc::CongestionControl;
@@ -54,6 +56,10 @@ const REO_WND_MIN_US: u64 = 1_000;
 /// Largest multiplier of the reordering window (RFC 8985 §6.2 step 4 bounds it by
 /// SRTT anyway).
 const REO_WND_MULT_MAX: u8 = 32;
+
+/// Most records a spare log keeps room for ([`Connection::take_rack_for_reuse`]): as
+/// many as an empty log keeps after a burst (`Rack::on_cum_ack`).
+const SPARE_LOG_RECORDS: usize = 64;
 
 /// One transmission: the record covers `[previous record's end, end)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -198,6 +204,17 @@ impl Rack {
             reo_at: None,
             ack: AckTimes::default(),
         }
+    }
+
+    /// This (emptied) box as [`Rack::new`] would make it, keeping the log's memory.
+    fn reuse(mut self: Box<Rack>, start: Seq, min_rtt_us: Option<u64>) -> Box<Rack> {
+        let mut log = core::mem::take(&mut self.log);
+        log.clear();
+        *self = Rack {
+            log,
+            ..Rack::new(start, min_rtt_us)
+        };
+        self
     }
 
     /// A new ACK's processing begins: forget the last one's samples.
@@ -536,6 +553,29 @@ pub(crate) fn has_dsack(seg: &TcpRepr) -> bool {
 }
 
 impl Connection {
+    /// The first data segment with SACK: the log starts at SND.UNA, in the box a
+    /// finished connection left ([`Connection::take_rack_for_reuse`]) if there is one.
+    #[cold]
+    fn start_rack(&mut self) {
+        let una = self.snd_una;
+        let min_rtt = self.rtt.latest().map(|d| d.as_micros() as u64);
+        self.rack = Some(match self.rack_spare.take() {
+            Some(b) => b.reuse(una, min_rtt),
+            None => Box::new(Rack::new(una, min_rtt)),
+        });
+    }
+
+    /// Take the RACK box of a connection that is over (its slot's box goes to the
+    /// next connection), emptied for reuse: churned connections then allocate no log
+    /// of their own. A log grown past [`SPARE_LOG_RECORDS`] is not kept.
+    pub(crate) fn take_rack_for_reuse(&mut self) -> Option<Box<Rack>> {
+        let mut b = self.rack.take().or_else(|| self.rack_spare.take())?;
+        if b.log.capacity() > SPARE_LOG_RECORDS {
+            b.log = VecDeque::new();
+        }
+        Some(b)
+    }
+
     /// True when RACK decides losses (the peer negotiated SACK and has sent SACK
     /// blocks, so RFC 6675's DupThresh counting is replaced).
     pub(crate) fn rack_mode(&self) -> bool {
@@ -547,13 +587,14 @@ impl Connection {
         if !self.sack_ok || end <= seq {
             return;
         }
-        let una = self.snd_una;
-        let min_rtt = self.rtt.latest().map(|d| d.as_micros() as u64);
-        let ts = self.ts_ok.then(|| self.ts_now(now));
+        if self.rack.is_none() {
+            self.start_rack();
+        }
+        let ts = (retransmission && self.ts_ok).then(|| self.ts_now(now));
         let mss = u32::from(self.mss).max(1);
-        let rack = self
-            .rack
-            .get_or_insert_with(|| Box::new(Rack::new(una, min_rtt)));
+        let Some(rack) = self.rack.as_deref_mut() else {
+            return;
+        };
         rack.on_send(seq, end, now.total_micros());
         if retransmission {
             if let Some(u) = rack.undo.as_mut() {
