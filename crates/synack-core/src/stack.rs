@@ -201,6 +201,16 @@ struct Listener {
 /// Demux table values with this bit set name a TIME-WAIT record, not a slot.
 const TW_TAG: u32 = 1 << 31;
 
+/// The earlier of two optional deadlines (`None` when neither is set).
+#[inline]
+fn earlier(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, None) => a,
+        (None, b) => b,
+    }
+}
+
 /// Freed connection boxes kept for reuse, so churn does not hit the allocator.
 const SPARE_BOXES: usize = 16;
 
@@ -426,27 +436,24 @@ impl Stack {
     }
 
     /// The next time [`handle_timeout`](Stack::handle_timeout) has work to do.
+    #[inline]
     pub fn poll_timeout(&mut self) -> Option<Instant> {
-        let tcp = match (self.timers.next_deadline(), self.tw.next_deadline()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, None) => a,
-            (None, b) => b,
-        };
-        let t = match (tcp, self.udp.next_deadline()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, None) => a,
-            (None, b) => b,
-        };
-        let t = match (t, self.decisions_deadline()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, None) => a,
-            (None, b) => b,
-        };
-        match (t, self.udp_decisions_deadline()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, None) => a,
-            (None, b) => b,
+        let tcp = earlier(self.timers.next_deadline(), self.tw.next_deadline());
+        if self.udp.flow_deadlines.is_empty() && self.decide.is_none() && self.udp_decide.is_none()
+        {
+            // TCP only (the common case, asked after every call): nothing else to ask.
+            return tcp;
         }
+        self.poll_timeout_other(tcp)
+    }
+
+    /// [`poll_timeout`](Stack::poll_timeout) with UDP flows or decisions pending:
+    /// the earliest of `tcp` and their deadlines.
+    #[inline(never)]
+    fn poll_timeout_other(&self, tcp: Option<Instant>) -> Option<Instant> {
+        let t = earlier(tcp, self.udp.next_deadline());
+        let t = earlier(t, self.decisions_deadline());
+        earlier(t, self.udp_decisions_deadline())
     }
 
     /// The next application event.
