@@ -574,6 +574,20 @@ impl Stack {
     /// After any call into a connection: events, accept queue, timers, freeing.
     fn after_call(&mut self, idx: u32) {
         self.recharge(idx);
+        let Some(conn) = self.slots[idx as usize].conn.as_deref() else {
+            return;
+        };
+        if conn.wake == 0 && conn.state != State::Closed {
+            // Nothing to announce or free (the common case): only the deadline.
+            self.settle(idx);
+            return;
+        }
+        self.after_call_wake(idx);
+    }
+
+    /// [`after_call`](Stack::after_call) for a connection that raised wake-ups or
+    /// closed.
+    fn after_call_wake(&mut self, idx: u32) {
         if self.slots[idx as usize]
             .conn
             .as_ref()
