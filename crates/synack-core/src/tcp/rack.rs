@@ -353,15 +353,19 @@ impl Rack {
         if una <= self.start {
             return;
         }
-        // A record acknowledged in part delivered that part only: split it, so the
-        // delivered end is SND.UNA, not the record's end (which would pass for a
-        // high fack and make the rest look reordered).
-        self.split(una.min(self.log_end()));
-        while let Some(&r) = self.log.front() {
-            if r.end > una {
+        while let Some(&front) = self.log.front() {
+            let r = if front.end <= una {
+                self.log.pop_front();
+                front
+            } else if self.start < una {
+                // A record acknowledged in part delivered that part only: split it, so
+                // the delivered end is SND.UNA, not the record's end (which would pass
+                // for a high fack and make the rest look reordered). The rest stays,
+                // starting at SND.UNA.
+                TxRec { end: una, ..front }
+            } else {
                 break;
-            }
-            self.log.pop_front();
+            };
             if r.flags & LOST != 0 {
                 self.lost_out = self.lost_out.saturating_sub(r.end.since(self.start));
             }
