@@ -600,7 +600,7 @@ impl Connection {
     /// minimum RTT) is the latest record's.
     fn sample_rtt_from_log(&mut self, env: &Env<'_>) -> Option<Duration> {
         let s = self.rack.as_deref()?.ack_rtt(env.now.total_micros())?;
-        self.rtt.sample(Duration::from_micros(s.srtt_us));
+        self.rtt.sample_us(s.srtt_us);
         Some(Duration::from_micros(s.ca_us))
     }
 
