@@ -270,6 +270,7 @@ impl Rack {
 
     /// A segment `[seq, end)` left at `now_us`; `retransmission` when it was sent
     /// before.
+    #[inline]
     pub(crate) fn on_send(&mut self, seq: Seq, end: Seq, now_us: u64) {
         if self.log.is_empty() {
             self.start = self.start.max(seq);
@@ -277,23 +278,7 @@ impl Rack {
         let log_end = self.log_end();
         // The part below the log's end was sent before: a retransmission.
         if seq < log_end && end > self.start {
-            let from = self.split(seq.max(self.start));
-            let to = self.split(end.min(log_end));
-            // Sent again: no longer lost (per record, not a rescan of the whole log:
-            // this runs for every retransmission in recovery).
-            let mut s = self.rec_start(from);
-            let mut resent_lost = 0u32;
-            for r in self.log.range_mut(from..to) {
-                if r.flags & LOST != 0 {
-                    resent_lost = resent_lost.saturating_add(r.end.since(s));
-                }
-                if r.flags & SACKED == 0 {
-                    r.flags = RETRANS | AMBIGUOUS;
-                    r.xmit = now_us;
-                }
-                s = r.end;
-            }
-            self.lost_out = self.lost_out.saturating_sub(resent_lost);
+            self.on_resend(seq, end, log_end, now_us);
         }
         if end > log_end {
             if seq > log_end {
@@ -311,6 +296,28 @@ impl Rack {
                 flags: 0,
             });
         }
+    }
+
+    /// The part of `[seq, end)` below `log_end` went out again at `now_us`.
+    #[inline(never)]
+    fn on_resend(&mut self, seq: Seq, end: Seq, log_end: Seq, now_us: u64) {
+        let from = self.split(seq.max(self.start));
+        let to = self.split(end.min(log_end));
+        // Sent again: no longer lost (per record, not a rescan of the whole log:
+        // this runs for every retransmission in recovery).
+        let mut s = self.rec_start(from);
+        let mut resent_lost = 0u32;
+        for r in self.log.range_mut(from..to) {
+            if r.flags & LOST != 0 {
+                resent_lost = resent_lost.saturating_add(r.end.since(s));
+            }
+            if r.flags & SACKED == 0 {
+                r.flags = RETRANS | AMBIGUOUS;
+                r.xmit = now_us;
+            }
+            s = r.end;
+        }
+        self.lost_out = self.lost_out.saturating_sub(resent_lost);
     }
 
     /// RFC 8985 §6.2 steps 2 and 3 for one newly delivered record.
@@ -676,7 +683,20 @@ impl Connection {
     /// were updated (and [`Connection::rack_log_ack`] noted what it delivered): adapt
     /// the reordering window to a D-SACK, mark losses and arm the reordering timer.
     /// Returns what was found.
+    #[inline]
     pub(crate) fn rack_on_ack(&mut self, env: &mut Env<'_>, seg: &TcpRepr) -> Detected {
+        if self.sb.is_none() && seg.options.sack_blocks().is_empty() {
+            // No D-SACK to note and no SACK seen yet (so not `rack_mode`): nothing to
+            // detect.
+            return Detected::default();
+        }
+        self.rack_on_sack_ack(env, seg)
+    }
+
+    /// [`Connection::rack_on_ack`] for an ACK with SACK blocks, or once the peer has
+    /// SACKed.
+    #[inline(never)]
+    fn rack_on_sack_ack(&mut self, env: &mut Env<'_>, seg: &TcpRepr) -> Detected {
         let (una, nxt) = (self.snd_una, self.snd_nxt);
         let dsack = self.sack_ok && has_dsack(seg);
         let Some(rack) = self.rack.as_deref_mut() else {
@@ -704,7 +724,7 @@ impl Connection {
         };
         rack.begin_ack();
         rack.on_cum_ack(una, now_us);
-        if self.sack_ok {
+        if self.sack_ok && !seg.options.sack_blocks().is_empty() {
             // In sequence order (as Linux's tcp_sacktag_write_queue sorts them): the
             // order the peer lists its blocks in (most recent first, RFC 2018 §4) is
             // not reordering.
