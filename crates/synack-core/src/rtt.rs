@@ -155,6 +155,10 @@ impl RttEstimator {
     /// an [`Instant`](crate::Instant) without going through `Duration`).
     pub fn rto_us(&self) -> u64 {
         let base = self.base_rto_us();
+        if self.backoffs == 0 {
+            // The common case: `base` is clamped already.
+            return base;
+        }
         // RFC 6298 §5.5: each backoff doubles the RTO; §2.5 allows a maximum.
         let backed = if self.backoffs >= 64 {
             u64::MAX
