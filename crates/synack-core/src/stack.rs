@@ -457,6 +457,7 @@ impl Stack {
     }
 
     /// The next application event.
+    #[inline]
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
     }
