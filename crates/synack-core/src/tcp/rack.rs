@@ -716,7 +716,16 @@ impl Connection {
     /// moves: the log takes what the ACK delivered (cumulatively and by SACK) and
     /// times it, so the RTT sample ([`Rack::ack_rtt`]) is known when the ACK's other
     /// processing needs it.
+    #[inline]
     pub(crate) fn rack_log_ack(&mut self, env: &Env<'_>, seg: &TcpRepr, seg_ack: Seq) {
+        if self.rack.is_some() {
+            self.rack_log_delivered(env, seg, seg_ack);
+        }
+    }
+
+    /// [`Connection::rack_log_ack`] once the log exists.
+    #[inline(never)]
+    fn rack_log_delivered(&mut self, env: &Env<'_>, seg: &TcpRepr, seg_ack: Seq) {
         let now_us = env.now.total_micros();
         let (una, max) = (self.snd_una.max(seg_ack), self.snd_max);
         let Some(rack) = self.rack.as_deref_mut() else {
