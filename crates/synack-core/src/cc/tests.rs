@@ -57,6 +57,23 @@ fn initial_state() {
 }
 
 #[test]
+fn reno_and_cubic_set_no_pacing_rate() {
+    // `Congestion::pacing_rate_us` skips asking them.
+    for alg in [Algorithm::NewReno, Algorithm::Cubic] {
+        let cc = Congestion::new(&alg, 10 * MSS);
+        for srtt in [None, Some(ms(1)), Some(ms(100))] {
+            assert_eq!(cc.pacing_rate(srtt), None);
+        }
+        assert_eq!(cc.pacing_rate_us(Some(100_000)), None);
+    }
+    let bbr = Congestion::new(&Algorithm::Bbr, 10 * MSS);
+    assert_eq!(
+        bbr.pacing_rate_us(Some(100_000)),
+        bbr.pacing_rate(Some(ms(100)))
+    );
+}
+
+#[test]
 fn slow_start_doubles_per_rtt() {
     for alg in [Algorithm::NewReno, Algorithm::Cubic] {
         // An ACK per segment, and delayed ACKs (one per two segments): both double.
