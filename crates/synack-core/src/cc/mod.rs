@@ -372,6 +372,15 @@ impl Congestion {
         }
     }
 
+    /// False for the controllers that keep the trait's no-op
+    /// [`CongestionControl::on_delivery`] (NewReno and CUBIC; the test
+    /// `reno_and_cubic_ignore_deliveries` holds them to it): the connection then does
+    /// not describe each ACK's delivery for nothing.
+    #[inline]
+    pub(crate) fn observes_delivery(&self) -> bool {
+        !matches!(self, Congestion::NewReno(_) | Congestion::Cubic(_))
+    }
+
     /// [`CongestionControl::pacing_rate`] from SRTT in microseconds, turned into a
     /// `Duration` only for the controllers that may set a rate: NewReno and CUBIC keep
     /// the trait's default, `None` (the test `reno_and_cubic_set_no_pacing_rate`
