@@ -273,7 +273,7 @@ impl Connection {
                 if len > 0 || fin {
                     let end = self.snd_una + len as u32 + u32::from(fin);
                     self.sack_on_retransmit(end);
-                    return Some(self.emit_data(env, self.snd_una, off, len, fin, true));
+                    return self.emit_data(env, self.snd_una, off, len, fin, true);
                 }
             }
         }
@@ -303,7 +303,7 @@ impl Connection {
                     return None;
                 }
                 self.sack_on_retransmit(seq + len as u32 + u32::from(fin));
-                return Some(self.emit_data(env, seq, off, len, fin, true));
+                return self.emit_data(env, seq, off, len, fin, true);
             }
             SackSend::NewData { usable } => sack_usable = Some(usable),
         }
@@ -459,11 +459,12 @@ impl Connection {
         if !retransmission {
             self.cwnd_validate(pipe.saturating_add(len as u32), cwnd_blocked);
         }
-        Some(out)
+        out
     }
 
     /// Emit a data/FIN segment starting at `seq` and advance SND.NXT past it when it
-    /// was sent from SND.NXT.
+    /// was sent from SND.NXT. Always `Some`: every caller returns it as the segment
+    /// `poll_segment` found, and building it there saves a copy per segment.
     pub(super) fn emit_data(
         &mut self,
         env: &mut Env<'_>,
@@ -472,7 +473,7 @@ impl Connection {
         len: usize,
         fin: bool,
         retransmission: bool,
-    ) -> Outgoing {
+    ) -> Option<Outgoing> {
         let mut flags = TcpFlags::ACK;
         if fin {
             flags |= TcpFlags::FIN;
@@ -559,9 +560,8 @@ impl Connection {
         }
         self.persist_at = None;
         self.pend.force_send = false;
-        let mut out = self.finish(env, repr, off, len, retransmission);
-        out.ect = ect;
-        out
+        let out = self.finish(env, repr, off, len, retransmission);
+        Some(Outgoing { ect, ..out })
     }
 
     /// Bytes of TCP options a data segment carries now (timestamps, SACK blocks), as

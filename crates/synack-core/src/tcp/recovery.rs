@@ -547,7 +547,7 @@ impl Connection {
         if avail > 0 && wnd_left > 0 {
             let len = avail.min(mss).min(wnd_left);
             let fin = len == avail && fin_seq.is_some_and(|f| self.snd_nxt + len as u32 == f);
-            return Some(self.emit_data(env, self.snd_nxt, off, len, fin, false));
+            return self.emit_data(env, self.snd_nxt, off, len, fin, false);
         }
         // Else the last segment (as Linux, its tail skb): data goes out in MSS-sized
         // pieces from SND.UNA, so the last one holds the remainder.
@@ -565,7 +565,7 @@ impl Connection {
         }
         let off = start.since(self.buf_seq) as usize;
         let len = data_end.since(start) as usize;
-        Some(self.emit_data(env, start, off, len, fin, true))
+        self.emit_data(env, start, off, len, fin, true)
     }
 
     /// A retransmission ending at `end` went out: remember its timestamp (the latest
