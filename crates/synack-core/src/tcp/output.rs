@@ -587,6 +587,7 @@ impl Connection {
     }
 
     /// The header of a synchronized-state segment: ACK, window, timestamps, SACK.
+    #[inline(always)]
     fn header(&mut self, env: &mut Env<'_>, seq: Seq, flags: TcpFlags) -> TcpRepr {
         let mut options = TcpOptions::default();
         if self.ts_ok {
