@@ -77,7 +77,7 @@ impl Connection {
                     return Some(self.syn_segment(env));
                 }
                 if self.state == State::SynReceived && self.pend.ack_now {
-                    return Some(self.ack_segment(env, self.snd_nxt));
+                    return self.ack_segment(env, self.snd_nxt);
                 }
                 // RFC 7413 §4.2.2: a Fast Open server may send data before the
                 // handshake completes (as Linux does).
@@ -92,7 +92,7 @@ impl Connection {
             // handshake; data follows in its own segments.
             self.pend.handshake_ack = false;
             if self.pend.ack_now {
-                return Some(self.ack_segment(env, self.snd_nxt));
+                return self.ack_segment(env, self.snd_nxt);
             }
         }
         if let Some(out) = self.data_segment(env) {
@@ -102,19 +102,19 @@ impl Connection {
             // Zero-window probe: like Linux, a segment with SEG.SEQ = SND.UNA - 1 that the
             // peer must answer with an ACK carrying its window (RFC 9293 §3.8.6.1).
             self.pend.probe_pending = false;
-            return Some(self.ack_segment(env, self.snd_una - 1));
+            return self.ack_segment(env, self.snd_una - 1);
         }
         if self.pend.keepalive_pending {
             // RFC 1122 §4.2.3.6: a keep-alive is SEG.SEQ = SND.NXT - 1 with no data.
             self.pend.keepalive_pending = false;
-            return Some(self.ack_segment(env, self.snd_una - 1));
+            return self.ack_segment(env, self.snd_una - 1);
         }
         if self.pend.ack_now {
             // After an RTO, SND.NXT is rewound to SND.UNA (go-back-N) while the peer may
             // already hold data up to SND.MAX; an ACK carrying the old SND.NXT would be
             // unacceptable there (RFC 9293 §3.10.7.4 first check) and its ACK field
             // ignored. SND.MAX is never below the peer's RCV.NXT.
-            return Some(self.ack_segment(env, self.snd_max));
+            return self.ack_segment(env, self.snd_max);
         }
         None
     }
@@ -580,10 +580,11 @@ impl Connection {
         n
     }
 
-    /// A segment with no data: ACK, window update, or probe.
-    fn ack_segment(&mut self, env: &mut Env<'_>, seq: Seq) -> Outgoing {
+    /// A segment with no data: ACK, window update, or probe. Always `Some`: built
+    /// where `poll_segment` returns it.
+    fn ack_segment(&mut self, env: &mut Env<'_>, seq: Seq) -> Option<Outgoing> {
         let repr = self.header(env, seq, TcpFlags::ACK);
-        self.finish(env, repr, 0, 0, false)
+        Some(self.finish(env, repr, 0, 0, false))
     }
 
     /// The header of a synchronized-state segment: ACK, window, timestamps, SACK.
