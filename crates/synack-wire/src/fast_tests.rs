@@ -161,6 +161,20 @@ fn tcp_options_raw() -> impl Strategy<Value = Vec<u8>> {
             o[i] ^= x;
             o.to_vec()
         }),
+        3 => (any::<u16>(), any::<u32>(), any::<u32>(), any::<u8>())
+            .prop_map(|(m, v, e, w)| syn_layout(m, v, e, w).to_vec()),
+        1 => ((any::<u16>(), any::<u32>(), any::<u32>(), any::<u8>()), 0usize..20, 1u8..=255)
+            .prop_map(|((m, v, e, w), i, x)| {
+                let mut o = syn_layout(m, v, e, w);
+                o[i] ^= x;
+                o.to_vec()
+            }),
+        2 => (any::<u16>(), any::<u8>()).prop_map(|(m, w)| syn_layout_no_ts(m, w).to_vec()),
+        1 => ((any::<u16>(), any::<u8>()), 0usize..12, 1u8..=255).prop_map(|((m, w), i, x)| {
+            let mut o = syn_layout_no_ts(m, w);
+            o[i] ^= x;
+            o.to_vec()
+        }),
         3 => proptest::collection::vec(one, 1..6).prop_map(|v| {
             let mut o = v.concat();
             o.truncate(40);
@@ -174,6 +188,21 @@ fn ts_layout(tsval: u32, tsecr: u32) -> [u8; 12] {
     o[4..8].copy_from_slice(&tsval.to_be_bytes());
     o[8..12].copy_from_slice(&tsecr.to_be_bytes());
     o
+}
+
+/// Linux's SYN options: MSS, SACK-permitted, timestamps, NOP, window scale.
+fn syn_layout(mss: u16, tsval: u32, tsecr: u32, ws: u8) -> [u8; 20] {
+    let mut o = [2, 4, 0, 0, 4, 2, 8, 10, 0, 0, 0, 0, 0, 0, 0, 0, 1, 3, 3, ws];
+    o[2..4].copy_from_slice(&mss.to_be_bytes());
+    o[8..12].copy_from_slice(&tsval.to_be_bytes());
+    o[12..16].copy_from_slice(&tsecr.to_be_bytes());
+    o
+}
+
+/// The same without timestamps: MSS, NOP, NOP, SACK-permitted, NOP, window scale.
+fn syn_layout_no_ts(mss: u16, ws: u8) -> [u8; 12] {
+    let m = mss.to_be_bytes();
+    [2, 4, m[0], m[1], 1, 1, 4, 2, 1, 3, 3, ws]
 }
 
 /// A TCP segment: random fixed header (checksum field random too), options padded

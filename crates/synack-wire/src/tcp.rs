@@ -8,7 +8,9 @@
 //!
 //! The two layouts nearly every segment has, no options and the RFC 7323 Appendix A
 //! timestamp layout (NOP, NOP, TS), take fast paths in parse and emit that give the
-//! same results, errors and bytes as the general option code.
+//! same results, errors and bytes as the general option code. Parsing also reads
+//! Linux's SYN layouts (MSS, SACK-permitted, timestamps, window scale; and the same
+//! without timestamps) directly, with the same results and errors.
 
 use crate::checksum;
 use crate::Error;
@@ -374,6 +376,25 @@ const TS_LAYOUT_WORD: u32 = u32::from_be_bytes([kind::NOP, kind::NOP, kind::TIME
 /// Length of that layout: the word above, TSval and TSecr.
 const TS_LAYOUT_LEN: usize = 12;
 
+/// The options of a SYN as Linux lays them out (and this crate emits them): MSS,
+/// SACK-permitted and timestamps sharing a word, then NOP and window scale. The
+/// first word's kind and length (its low 16 bits are the MSS).
+const SYN_LAYOUT_MSS: u32 = u32::from_be_bytes([kind::MSS, 4, 0, 0]);
+
+/// Its second word: SACK-permitted (kind 4, length 2), then kind 8, length 10.
+const SYN_LAYOUT_WORD1: u32 = u32::from_be_bytes([kind::SACK_PERMITTED, 2, kind::TIMESTAMP, 10]);
+
+/// Its last word's NOP, kind 3 and length 3 (its low 8 bits are the shift).
+const SYN_LAYOUT_WS: u32 = u32::from_be_bytes([kind::NOP, kind::WINDOW_SCALE, 3, 0]);
+
+/// Length of that layout: MSS, SACK-permitted + timestamp kind, TSval, TSecr, NOP +
+/// window scale.
+const SYN_LAYOUT_LEN: usize = 20;
+
+/// The second word of the same layout without timestamps (12 bytes: MSS, this, NOP +
+/// window scale): NOP, NOP, SACK-permitted.
+const SYN_NO_TS_WORD1: u32 = u32::from_be_bytes([kind::NOP, kind::NOP, kind::SACK_PERMITTED, 2]);
+
 /// Maximum TCP option space: data offset 15 gives 60 header bytes (RFC 9293 §3.1).
 pub const MAX_OPTIONS_LEN: usize = 40;
 
@@ -600,14 +621,51 @@ impl TcpRepr {
                             timestamp: Some((tsval, tsecr)),
                             ..TcpOptions::default()
                         }
+                    } else if first & 0xffff_0000 == SYN_LAYOUT_MSS
+                        && tsval == SYN_NO_TS_WORD1
+                        && tsecr & 0xffff_ff00 == SYN_LAYOUT_WS
+                    {
+                        // The SYN layout without timestamps: MSS, NOP, NOP,
+                        // SACK-permitted, NOP, window scale.
+                        TcpOptions {
+                            mss: Some(first as u16),
+                            window_scale: Some(tsecr as u8),
+                            sack_permitted: true,
+                            ..TcpOptions::default()
+                        }
                     } else {
                         parse_options_general(raw)?
                     }
                 }
-                _ => {
-                    s += u64::from(checksum::sum(raw));
-                    parse_options_general(raw)?
-                }
+                _ => match raw.first_chunk::<SYN_LAYOUT_LEN>() {
+                    Some(o) if hlen == TCP_HEADER_LEN + SYN_LAYOUT_LEN => {
+                        let w = |i: usize| u32::from_be_bytes([o[i], o[i + 1], o[i + 2], o[i + 3]]);
+                        let (w0, w1, tsval, tsecr, w4) = (w(0), w(4), w(8), w(12), w(16));
+                        s += u64::from(w0)
+                            + u64::from(w1)
+                            + u64::from(tsval)
+                            + u64::from(tsecr)
+                            + u64::from(w4);
+                        if w0 & 0xffff_0000 == SYN_LAYOUT_MSS
+                            && w1 == SYN_LAYOUT_WORD1
+                            && w4 & 0xffff_ff00 == SYN_LAYOUT_WS
+                        {
+                            TcpOptions {
+                                mss: Some(w0 as u16),
+                                window_scale: Some(w4 as u8),
+                                sack_permitted: true,
+                                timestamp: Some((tsval, tsecr)),
+                                ..TcpOptions::default()
+                            }
+                        } else {
+                            parse_options_general(raw)?
+                        }
+                    }
+                    _ => {
+                        s += u64::from(checksum::sum(raw));
+                        parse_options_general(raw)?
+                    }
+                },
             }
         };
         let repr = TcpRepr {
