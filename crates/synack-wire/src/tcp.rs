@@ -315,7 +315,52 @@ impl TcpOptions {
                 0
             };
         }
-        self.emitted_len_general(syn)
+        self.emitted_len_other(syn)
+    }
+
+    /// [`TcpOptions::emitted_len`] of a SYN or a segment with SACK blocks (out of line:
+    /// the common case above is inlined where headers are built).
+    #[inline(never)]
+    fn emitted_len_other(&self, syn: bool) -> usize {
+        match self.syn_words(syn) {
+            Some((_, n)) => 4 * n,
+            None => self.emitted_len_general(syn),
+        }
+    }
+
+    /// The option words of a SYN without Fast Open or SACK blocks (the common SYN),
+    /// in the Linux layout `write_options` writes, and how many there are; `None` for
+    /// any other segment.
+    #[inline]
+    fn syn_words(&self, syn: bool) -> Option<([u32; 5], usize)> {
+        if !syn || self.sack_len != 0 || self.fast_open.is_some() {
+            return None;
+        }
+        let mut w = [0u32; 5];
+        let mut n = 0;
+        if let Some(m) = self.mss {
+            w[n] = SYN_LAYOUT_MSS | u32::from(m);
+            n += 1;
+        }
+        if let Some((tsval, tsecr)) = self.timestamp {
+            // SACK-permitted shares this word with TS when both are present.
+            w[n] = if self.sack_permitted {
+                SYN_LAYOUT_WORD1
+            } else {
+                TS_LAYOUT_WORD
+            };
+            w[n + 1] = tsval;
+            w[n + 2] = tsecr;
+            n += 3;
+        } else if self.sack_permitted {
+            w[n] = SYN_NO_TS_WORD1;
+            n += 1;
+        }
+        if let Some(ws) = self.window_scale {
+            w[n] = SYN_LAYOUT_WS | u32::from(ws);
+            n += 1;
+        }
+        Some((w, n))
     }
 
     /// [`TcpOptions::emitted_len`] for every option set, from the full layout.
@@ -761,8 +806,86 @@ impl TcpRepr {
         if !self.flags.syn() && self.options.sack_len == 0 {
             self.emit_summed_plain(buf, payload_len, src, dst, payload_sum)
         } else {
-            self.emit_summed_general(buf, payload_len, src, dst, payload_sum)
+            self.emit_summed_other(buf, payload_len, src, dst, payload_sum)
         }
+    }
+
+    /// [`TcpRepr::emit_summed`] of a SYN or a segment with SACK blocks: the common
+    /// SYN by its option words, anything else by the general code.
+    #[inline(never)]
+    fn emit_summed_other(
+        &self,
+        buf: &mut [u8],
+        payload_len: usize,
+        src: IpAddr,
+        dst: IpAddr,
+        payload_sum: Option<u32>,
+    ) -> Result<usize, Error> {
+        match self.options.syn_words(self.flags.syn()) {
+            Some((words, n)) => {
+                self.emit_summed_words(buf, payload_len, src, dst, payload_sum, &words[..n])
+            }
+            None => self.emit_summed_general(buf, payload_len, src, dst, payload_sum),
+        }
+    }
+
+    /// [`TcpRepr::emit_summed`] of a SYN whose options are `words` (see
+    /// `TcpOptions::syn_words`), the way [`TcpRepr::emit_summed_plain`] emits the
+    /// other common segments: the header and options from their values, the sum from
+    /// the same values as whole 32-bit words. Same results and errors as
+    /// [`TcpRepr::emit_summed_general`].
+    #[inline]
+    fn emit_summed_words(
+        &self,
+        buf: &mut [u8],
+        payload_len: usize,
+        src: IpAddr,
+        dst: IpAddr,
+        payload_sum: Option<u32>,
+        words: &[u32],
+    ) -> Result<usize, Error> {
+        let hlen = TCP_HEADER_LEN + 4 * words.len();
+        let (total, len32) = emit_room(buf.len(), hlen, payload_len, src, dst)?;
+        let buf = &mut buf[..total];
+        // RFC 9293 §3.1 "Checksum": pseudo-header, header (checksum field zero), data.
+        let pseudo = match (src, dst) {
+            (IpAddr::V4(a), IpAddr::V4(b)) => {
+                u64::from(u32::from(a))
+                    + u64::from(u32::from(b))
+                    + u64::from(crate::PROTO_TCP)
+                    + u64::from(len32)
+            }
+            _ => u64::from(checksum::pseudo_header(src, dst, crate::PROTO_TCP, len32)),
+        };
+        let ports = u32::from(self.src_port) << 16 | u32::from(self.dst_port);
+        let flags_window =
+            ((hlen / 4) as u32) << 28 | u32::from(self.flags.0) << 16 | u32::from(self.window);
+        let mut s = pseudo
+            + u64::from(ports)
+            + u64::from(self.seq)
+            + u64::from(self.ack)
+            + u64::from(flags_window)
+            + u64::from(self.urgent);
+        for &w in words {
+            s += u64::from(w);
+        }
+        s += u64::from(match payload_sum {
+            Some(p) => p,
+            None => checksum::sum(&buf[hlen..]),
+        });
+        // `s` includes the protocol, so it is non-zero (see `checksum::fold64`).
+        let c = !checksum::fold64(s);
+        buf[0..4].copy_from_slice(&ports.to_be_bytes());
+        buf[4..8].copy_from_slice(&self.seq.to_be_bytes());
+        buf[8..12].copy_from_slice(&self.ack.to_be_bytes());
+        buf[12..16].copy_from_slice(&flags_window.to_be_bytes());
+        buf[16..18].copy_from_slice(&c.to_be_bytes());
+        buf[18..20].copy_from_slice(&self.urgent.to_be_bytes());
+        for (i, w) in words.iter().enumerate() {
+            let at = TCP_HEADER_LEN + 4 * i;
+            buf[at..at + 4].copy_from_slice(&w.to_be_bytes());
+        }
+        Ok(total)
     }
 
     /// [`TcpRepr::emit_summed`] of a segment that is not a SYN and carries no SACK
