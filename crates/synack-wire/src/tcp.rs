@@ -8,9 +8,10 @@
 //!
 //! The two layouts nearly every segment has, no options and the RFC 7323 Appendix A
 //! timestamp layout (NOP, NOP, TS), take fast paths in parse and emit that give the
-//! same results, errors and bytes as the general option code. Parsing also reads
-//! Linux's SYN layouts (MSS, SACK-permitted, timestamps, window scale; and the same
-//! without timestamps) directly, with the same results and errors.
+//! same results, errors and bytes as the general option code. So do Linux's SYN
+//! layouts (MSS, SACK-permitted, timestamps, window scale; and the same without
+//! timestamps): parsed directly, and a SYN without SACK blocks or Fast Open emitted
+//! from its option words.
 
 use crate::checksum;
 use crate::Error;
