@@ -57,6 +57,10 @@ const REO_WND_MIN_US: u64 = 1_000;
 /// SRTT anyway).
 const REO_WND_MULT_MAX: u8 = 32;
 
+/// Records from which a cumulative ACK takes the plain leading ones in one pass
+/// (`Rack::take_plain`); a short log goes through the general loop alone.
+const PLAIN_RUN_MIN: usize = 8;
+
 /// Most records a spare log keeps room for ([`Connection::take_rack_for_reuse`]): as
 /// many as an empty log keeps after a burst (`Rack::on_cum_ack`).
 const SPARE_LOG_RECORDS: usize = 64;
@@ -360,6 +364,9 @@ impl Rack {
         if una <= self.start {
             return;
         }
+        if self.log.len() >= PLAIN_RUN_MIN {
+            self.take_plain(una, now_us);
+        }
         while let Some(&front) = self.log.front() {
             let r = if front.end <= una {
                 self.log.pop_front();
@@ -390,6 +397,54 @@ impl Rack {
         if self.log.is_empty() && self.log.capacity() > 64 {
             self.log.shrink_to(16);
         }
+    }
+
+    /// The first part of [`Rack::on_cum_ack`] on a long log (a stretch ACK of bulk
+    /// data): the leading records wholly below `una` that were sent once and never
+    /// marked (flags 0) leave the log with the same effect as in the general loop
+    /// there (one [`AckTimes::note`] and one [`Rack::update`] each, in order),
+    /// computed in locals.
+    #[inline(never)]
+    fn take_plain(&mut self, una: Seq, now_us: u64) {
+        let mut n = 0;
+        let mut acked = self.ack.acked;
+        let (mut min_rtt, mut fack, mut valid) = (self.min_rtt, self.fack, self.valid);
+        let (mut xmit, mut end_seq, mut rtt) = (self.xmit, self.end_seq, self.rtt);
+        let mut reordering_seen = self.reordering_seen;
+        let mut start = self.start;
+        let (a, b) = self.log.as_slices();
+        for r in a.iter().chain(b) {
+            if r.end > una || r.flags != 0 {
+                break;
+            }
+            n += 1;
+            AckTimes::note(&mut acked, r.xmit);
+            // `update` for a record never retransmitted.
+            let r_rtt = now_us.saturating_sub(r.xmit);
+            min_rtt = min_rtt.min(r_rtt.max(1));
+            if valid && r.end < fack {
+                reordering_seen = true;
+            }
+            if r.end > fack {
+                fack = r.end;
+            }
+            if !valid || sent_after(r.xmit, r.end, xmit, end_seq) {
+                xmit = r.xmit;
+                end_seq = r.end;
+                rtt = r_rtt;
+                valid = true;
+            }
+            start = r.end;
+        }
+        if n == 0 {
+            return;
+        }
+        self.log.drain(..n);
+        self.ack.acked = acked;
+        (self.min_rtt, self.fack, self.valid) = (min_rtt, fack, valid);
+        (self.xmit, self.end_seq, self.rtt) = (xmit, end_seq, rtt);
+        self.reordering_seen = reordering_seen;
+        self.start = start;
     }
 
     /// The peer SACKed `[left, right)` (already clipped to `[SND.UNA, SND.MAX)`).
