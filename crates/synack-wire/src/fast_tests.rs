@@ -484,7 +484,7 @@ proptest! {
             _ => Some(any_sum),
         };
         let r = repr.emit_summed(&mut a, payload.len(), src, dst, sum);
-        prop_assert_eq!(r.clone(), repr.emit_summed_general(&mut b, payload.len(), src, dst, sum));
+        prop_assert_eq!(r, repr.emit_summed_general(&mut b, payload.len(), src, dst, sum));
         prop_assert_eq!(&a, &b);
         if r.is_ok() {
             prop_assert_eq!(
