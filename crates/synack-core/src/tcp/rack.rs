@@ -61,9 +61,10 @@ const REO_WND_MULT_MAX: u8 = 32;
 /// (`Rack::take_plain`); a short log goes through the general loop alone.
 const PLAIN_RUN_MIN: usize = 8;
 
-/// Most records a spare log keeps room for ([`Connection::take_rack_for_reuse`]): as
-/// many as an empty log keeps after a burst (`Rack::on_cum_ack`).
-const SPARE_LOG_RECORDS: usize = 64;
+/// Most records a spare log keeps room for ([`Connection::take_rack_for_reuse`]): a
+/// short exchange's log (a connection that never sends data holds its spare, so it
+/// stays small: 128 bytes of records).
+const SPARE_LOG_RECORDS: usize = 8;
 
 /// One transmission: the record covers `[previous record's end, end)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
