@@ -79,7 +79,13 @@ impl RttEstimator {
     /// no samples from retransmitted segments unless timestamps or the send log
     /// disambiguate them. Resets the backoff.
     pub fn sample(&mut self, rtt: Duration) {
-        let r = narrow(micros(rtt));
+        self.sample_us(micros(rtt));
+    }
+
+    /// [`sample`](RttEstimator::sample) from microseconds (the transmission log's
+    /// unit: no round trip through `Duration`).
+    pub fn sample_us(&mut self, rtt_us: u64) {
+        let r = narrow(rtt_us);
         match self.srtt_us {
             // RFC 6298 §2.2: SRTT <- R, RTTVAR <- R/2 (RTO = R + max(2R, RTO.min)).
             None => {
@@ -149,6 +155,10 @@ impl RttEstimator {
     /// an [`Instant`](crate::Instant) without going through `Duration`).
     pub fn rto_us(&self) -> u64 {
         let base = self.base_rto_us();
+        if self.backoffs == 0 {
+            // The common case: `base` is clamped already.
+            return base;
+        }
         // RFC 6298 §5.5: each backoff doubles the RTO; §2.5 allows a maximum.
         let backed = if self.backoffs >= 64 {
             u64::MAX

@@ -201,6 +201,16 @@ struct Listener {
 /// Demux table values with this bit set name a TIME-WAIT record, not a slot.
 const TW_TAG: u32 = 1 << 31;
 
+/// The earlier of two optional deadlines (`None` when neither is set).
+#[inline]
+fn earlier(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, None) => a,
+        (None, b) => b,
+    }
+}
+
 /// Freed connection boxes kept for reuse, so churn does not hit the allocator.
 const SPARE_BOXES: usize = 16;
 
@@ -426,30 +436,28 @@ impl Stack {
     }
 
     /// The next time [`handle_timeout`](Stack::handle_timeout) has work to do.
+    #[inline]
     pub fn poll_timeout(&mut self) -> Option<Instant> {
-        let tcp = match (self.timers.next_deadline(), self.tw.next_deadline()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, None) => a,
-            (None, b) => b,
-        };
-        let t = match (tcp, self.udp.next_deadline()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, None) => a,
-            (None, b) => b,
-        };
-        let t = match (t, self.decisions_deadline()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, None) => a,
-            (None, b) => b,
-        };
-        match (t, self.udp_decisions_deadline()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, None) => a,
-            (None, b) => b,
+        let tcp = earlier(self.timers.next_deadline(), self.tw.next_deadline());
+        if self.udp.flow_deadlines.is_empty() && self.decide.is_none() && self.udp_decide.is_none()
+        {
+            // TCP only (the common case, asked after every call): nothing else to ask.
+            return tcp;
         }
+        self.poll_timeout_other(tcp)
+    }
+
+    /// [`poll_timeout`](Stack::poll_timeout) with UDP flows or decisions pending:
+    /// the earliest of `tcp` and their deadlines.
+    #[inline(never)]
+    fn poll_timeout_other(&self, tcp: Option<Instant>) -> Option<Instant> {
+        let t = earlier(tcp, self.udp.next_deadline());
+        let t = earlier(t, self.decisions_deadline());
+        earlier(t, self.udp_decisions_deadline())
     }
 
     /// The next application event.
+    #[inline]
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
     }
@@ -488,7 +496,9 @@ impl Stack {
         };
         let boxed = match self.spare.pop() {
             Some(mut b) => {
+                let rack = b.take_rack_for_reuse();
                 *b = conn;
+                b.rack_spare = rack;
                 b
             }
             None => Box::new(conn),
@@ -565,6 +575,20 @@ impl Stack {
     /// After any call into a connection: events, accept queue, timers, freeing.
     fn after_call(&mut self, idx: u32) {
         self.recharge(idx);
+        let Some(conn) = self.slots[idx as usize].conn.as_deref() else {
+            return;
+        };
+        if conn.wake == 0 && conn.state != State::Closed {
+            // Nothing to announce or free (the common case): only the deadline.
+            self.settle(idx);
+            return;
+        }
+        self.after_call_wake(idx);
+    }
+
+    /// [`after_call`](Stack::after_call) for a connection that raised wake-ups or
+    /// closed.
+    fn after_call_wake(&mut self, idx: u32) {
         if self.slots[idx as usize]
             .conn
             .as_ref()

@@ -161,6 +161,20 @@ fn tcp_options_raw() -> impl Strategy<Value = Vec<u8>> {
             o[i] ^= x;
             o.to_vec()
         }),
+        3 => (any::<u16>(), any::<u32>(), any::<u32>(), any::<u8>())
+            .prop_map(|(m, v, e, w)| syn_layout(m, v, e, w).to_vec()),
+        1 => ((any::<u16>(), any::<u32>(), any::<u32>(), any::<u8>()), 0usize..20, 1u8..=255)
+            .prop_map(|((m, v, e, w), i, x)| {
+                let mut o = syn_layout(m, v, e, w);
+                o[i] ^= x;
+                o.to_vec()
+            }),
+        2 => (any::<u16>(), any::<u8>()).prop_map(|(m, w)| syn_layout_no_ts(m, w).to_vec()),
+        1 => ((any::<u16>(), any::<u8>()), 0usize..12, 1u8..=255).prop_map(|((m, w), i, x)| {
+            let mut o = syn_layout_no_ts(m, w);
+            o[i] ^= x;
+            o.to_vec()
+        }),
         3 => proptest::collection::vec(one, 1..6).prop_map(|v| {
             let mut o = v.concat();
             o.truncate(40);
@@ -174,6 +188,21 @@ fn ts_layout(tsval: u32, tsecr: u32) -> [u8; 12] {
     o[4..8].copy_from_slice(&tsval.to_be_bytes());
     o[8..12].copy_from_slice(&tsecr.to_be_bytes());
     o
+}
+
+/// Linux's SYN options: MSS, SACK-permitted, timestamps, NOP, window scale.
+fn syn_layout(mss: u16, tsval: u32, tsecr: u32, ws: u8) -> [u8; 20] {
+    let mut o = [2, 4, 0, 0, 4, 2, 8, 10, 0, 0, 0, 0, 0, 0, 0, 0, 1, 3, 3, ws];
+    o[2..4].copy_from_slice(&mss.to_be_bytes());
+    o[8..12].copy_from_slice(&tsval.to_be_bytes());
+    o[12..16].copy_from_slice(&tsecr.to_be_bytes());
+    o
+}
+
+/// The same without timestamps: MSS, NOP, NOP, SACK-permitted, NOP, window scale.
+fn syn_layout_no_ts(mss: u16, ws: u8) -> [u8; 12] {
+    let m = mss.to_be_bytes();
+    [2, 4, m[0], m[1], 1, 1, 4, 2, 1, 3, 3, ws]
 }
 
 /// A TCP segment: random fixed header (checksum field random too), options padded
@@ -430,6 +459,39 @@ proptest! {
             repr.emit_summed_general(&mut b, payload.len(), src, dst, sum)
         );
         prop_assert_eq!(a, b);
+    }
+
+    #[test]
+    fn tcp_emit_syn_fast_matches_general(
+        repr in tcp_repr(false),
+        (src, dst) in addr_pair(),
+        payload in proptest::collection::vec(any::<u8>(), 0..16),
+        (kind, any_sum) in payload_sum_kind(),
+    ) {
+        // The common SYN (no SACK blocks, no Fast Open) and its own emit path; the
+        // bytes parse back the same way on both parse paths.
+        let mut repr = repr;
+        repr.flags = TcpFlags(repr.flags.0 | TcpFlags::SYN.0);
+        repr.options.sack_len = 0;
+        let hlen = repr.options.emitted_len_general(true) + 20;
+        prop_assert_eq!(repr.options.emitted_len(true) + 20, hlen);
+        let mut a = vec![0u8; hlen + payload.len()];
+        a[hlen..].copy_from_slice(&payload);
+        let mut b = a.clone();
+        let sum = match kind {
+            0 => None,
+            1 => Some(checksum::sum(&payload)),
+            _ => Some(any_sum),
+        };
+        let r = repr.emit_summed(&mut a, payload.len(), src, dst, sum);
+        prop_assert_eq!(r, repr.emit_summed_general(&mut b, payload.len(), src, dst, sum));
+        prop_assert_eq!(&a, &b);
+        if r.is_ok() {
+            prop_assert_eq!(
+                TcpRepr::parse_deferred(&a, src, dst),
+                TcpRepr::parse_deferred_general(&a, src, dst)
+            );
+        }
     }
 
     #[test]

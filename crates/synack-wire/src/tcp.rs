@@ -8,7 +8,10 @@
 //!
 //! The two layouts nearly every segment has, no options and the RFC 7323 Appendix A
 //! timestamp layout (NOP, NOP, TS), take fast paths in parse and emit that give the
-//! same results, errors and bytes as the general option code.
+//! same results, errors and bytes as the general option code. So do Linux's SYN
+//! layouts (MSS, SACK-permitted, timestamps, window scale; and the same without
+//! timestamps): parsed directly, and a SYN without SACK blocks or Fast Open emitted
+//! from its option words.
 
 use crate::checksum;
 use crate::Error;
@@ -313,7 +316,52 @@ impl TcpOptions {
                 0
             };
         }
-        self.emitted_len_general(syn)
+        self.emitted_len_other(syn)
+    }
+
+    /// [`TcpOptions::emitted_len`] of a SYN or a segment with SACK blocks (out of line:
+    /// the common case above is inlined where headers are built).
+    #[inline(never)]
+    fn emitted_len_other(&self, syn: bool) -> usize {
+        match self.syn_words(syn) {
+            Some((_, n)) => 4 * n,
+            None => self.emitted_len_general(syn),
+        }
+    }
+
+    /// The option words of a SYN without Fast Open or SACK blocks (the common SYN),
+    /// in the Linux layout `write_options` writes, and how many there are; `None` for
+    /// any other segment.
+    #[inline]
+    fn syn_words(&self, syn: bool) -> Option<([u32; 5], usize)> {
+        if !syn || self.sack_len != 0 || self.fast_open.is_some() {
+            return None;
+        }
+        let mut w = [0u32; 5];
+        let mut n = 0;
+        if let Some(m) = self.mss {
+            w[n] = SYN_LAYOUT_MSS | u32::from(m);
+            n += 1;
+        }
+        if let Some((tsval, tsecr)) = self.timestamp {
+            // SACK-permitted shares this word with TS when both are present.
+            w[n] = if self.sack_permitted {
+                SYN_LAYOUT_WORD1
+            } else {
+                TS_LAYOUT_WORD
+            };
+            w[n + 1] = tsval;
+            w[n + 2] = tsecr;
+            n += 3;
+        } else if self.sack_permitted {
+            w[n] = SYN_NO_TS_WORD1;
+            n += 1;
+        }
+        if let Some(ws) = self.window_scale {
+            w[n] = SYN_LAYOUT_WS | u32::from(ws);
+            n += 1;
+        }
+        Some((w, n))
     }
 
     /// [`TcpOptions::emitted_len`] for every option set, from the full layout.
@@ -373,6 +421,25 @@ const TS_LAYOUT_WORD: u32 = u32::from_be_bytes([kind::NOP, kind::NOP, kind::TIME
 
 /// Length of that layout: the word above, TSval and TSecr.
 const TS_LAYOUT_LEN: usize = 12;
+
+/// The options of a SYN as Linux lays them out (and this crate emits them): MSS,
+/// SACK-permitted and timestamps sharing a word, then NOP and window scale. The
+/// first word's kind and length (its low 16 bits are the MSS).
+const SYN_LAYOUT_MSS: u32 = u32::from_be_bytes([kind::MSS, 4, 0, 0]);
+
+/// Its second word: SACK-permitted (kind 4, length 2), then kind 8, length 10.
+const SYN_LAYOUT_WORD1: u32 = u32::from_be_bytes([kind::SACK_PERMITTED, 2, kind::TIMESTAMP, 10]);
+
+/// Its last word's NOP, kind 3 and length 3 (its low 8 bits are the shift).
+const SYN_LAYOUT_WS: u32 = u32::from_be_bytes([kind::NOP, kind::WINDOW_SCALE, 3, 0]);
+
+/// Length of that layout: MSS, SACK-permitted + timestamp kind, TSval, TSecr, NOP +
+/// window scale.
+const SYN_LAYOUT_LEN: usize = 20;
+
+/// The second word of the same layout without timestamps (12 bytes: MSS, this, NOP +
+/// window scale): NOP, NOP, SACK-permitted.
+const SYN_NO_TS_WORD1: u32 = u32::from_be_bytes([kind::NOP, kind::NOP, kind::SACK_PERMITTED, 2]);
 
 /// Maximum TCP option space: data offset 15 gives 60 header bytes (RFC 9293 §3.1).
 pub const MAX_OPTIONS_LEN: usize = 40;
@@ -600,14 +667,51 @@ impl TcpRepr {
                             timestamp: Some((tsval, tsecr)),
                             ..TcpOptions::default()
                         }
+                    } else if first & 0xffff_0000 == SYN_LAYOUT_MSS
+                        && tsval == SYN_NO_TS_WORD1
+                        && tsecr & 0xffff_ff00 == SYN_LAYOUT_WS
+                    {
+                        // The SYN layout without timestamps: MSS, NOP, NOP,
+                        // SACK-permitted, NOP, window scale.
+                        TcpOptions {
+                            mss: Some(first as u16),
+                            window_scale: Some(tsecr as u8),
+                            sack_permitted: true,
+                            ..TcpOptions::default()
+                        }
                     } else {
                         parse_options_general(raw)?
                     }
                 }
-                _ => {
-                    s += u64::from(checksum::sum(raw));
-                    parse_options_general(raw)?
-                }
+                _ => match raw.first_chunk::<SYN_LAYOUT_LEN>() {
+                    Some(o) if hlen == TCP_HEADER_LEN + SYN_LAYOUT_LEN => {
+                        let w = |i: usize| u32::from_be_bytes([o[i], o[i + 1], o[i + 2], o[i + 3]]);
+                        let (w0, w1, tsval, tsecr, w4) = (w(0), w(4), w(8), w(12), w(16));
+                        s += u64::from(w0)
+                            + u64::from(w1)
+                            + u64::from(tsval)
+                            + u64::from(tsecr)
+                            + u64::from(w4);
+                        if w0 & 0xffff_0000 == SYN_LAYOUT_MSS
+                            && w1 == SYN_LAYOUT_WORD1
+                            && w4 & 0xffff_ff00 == SYN_LAYOUT_WS
+                        {
+                            TcpOptions {
+                                mss: Some(w0 as u16),
+                                window_scale: Some(w4 as u8),
+                                sack_permitted: true,
+                                timestamp: Some((tsval, tsecr)),
+                                ..TcpOptions::default()
+                            }
+                        } else {
+                            parse_options_general(raw)?
+                        }
+                    }
+                    _ => {
+                        s += u64::from(checksum::sum(raw));
+                        parse_options_general(raw)?
+                    }
+                },
             }
         };
         let repr = TcpRepr {
@@ -703,8 +807,86 @@ impl TcpRepr {
         if !self.flags.syn() && self.options.sack_len == 0 {
             self.emit_summed_plain(buf, payload_len, src, dst, payload_sum)
         } else {
-            self.emit_summed_general(buf, payload_len, src, dst, payload_sum)
+            self.emit_summed_other(buf, payload_len, src, dst, payload_sum)
         }
+    }
+
+    /// [`TcpRepr::emit_summed`] of a SYN or a segment with SACK blocks: the common
+    /// SYN by its option words, anything else by the general code.
+    #[inline(never)]
+    fn emit_summed_other(
+        &self,
+        buf: &mut [u8],
+        payload_len: usize,
+        src: IpAddr,
+        dst: IpAddr,
+        payload_sum: Option<u32>,
+    ) -> Result<usize, Error> {
+        match self.options.syn_words(self.flags.syn()) {
+            Some((words, n)) => {
+                self.emit_summed_words(buf, payload_len, src, dst, payload_sum, &words[..n])
+            }
+            None => self.emit_summed_general(buf, payload_len, src, dst, payload_sum),
+        }
+    }
+
+    /// [`TcpRepr::emit_summed`] of a SYN whose options are `words` (see
+    /// `TcpOptions::syn_words`), the way [`TcpRepr::emit_summed_plain`] emits the
+    /// other common segments: the header and options from their values, the sum from
+    /// the same values as whole 32-bit words. Same results and errors as
+    /// [`TcpRepr::emit_summed_general`].
+    #[inline]
+    fn emit_summed_words(
+        &self,
+        buf: &mut [u8],
+        payload_len: usize,
+        src: IpAddr,
+        dst: IpAddr,
+        payload_sum: Option<u32>,
+        words: &[u32],
+    ) -> Result<usize, Error> {
+        let hlen = TCP_HEADER_LEN + 4 * words.len();
+        let (total, len32) = emit_room(buf.len(), hlen, payload_len, src, dst)?;
+        let buf = &mut buf[..total];
+        // RFC 9293 §3.1 "Checksum": pseudo-header, header (checksum field zero), data.
+        let pseudo = match (src, dst) {
+            (IpAddr::V4(a), IpAddr::V4(b)) => {
+                u64::from(u32::from(a))
+                    + u64::from(u32::from(b))
+                    + u64::from(crate::PROTO_TCP)
+                    + u64::from(len32)
+            }
+            _ => u64::from(checksum::pseudo_header(src, dst, crate::PROTO_TCP, len32)),
+        };
+        let ports = u32::from(self.src_port) << 16 | u32::from(self.dst_port);
+        let flags_window =
+            ((hlen / 4) as u32) << 28 | u32::from(self.flags.0) << 16 | u32::from(self.window);
+        let mut s = pseudo
+            + u64::from(ports)
+            + u64::from(self.seq)
+            + u64::from(self.ack)
+            + u64::from(flags_window)
+            + u64::from(self.urgent);
+        for &w in words {
+            s += u64::from(w);
+        }
+        s += u64::from(match payload_sum {
+            Some(p) => p,
+            None => checksum::sum(&buf[hlen..]),
+        });
+        // `s` includes the protocol, so it is non-zero (see `checksum::fold64`).
+        let c = !checksum::fold64(s);
+        buf[0..4].copy_from_slice(&ports.to_be_bytes());
+        buf[4..8].copy_from_slice(&self.seq.to_be_bytes());
+        buf[8..12].copy_from_slice(&self.ack.to_be_bytes());
+        buf[12..16].copy_from_slice(&flags_window.to_be_bytes());
+        buf[16..18].copy_from_slice(&c.to_be_bytes());
+        buf[18..20].copy_from_slice(&self.urgent.to_be_bytes());
+        for (i, w) in words.iter().enumerate() {
+            let at = TCP_HEADER_LEN + 4 * i;
+            buf[at..at + 4].copy_from_slice(&w.to_be_bytes());
+        }
+        Ok(total)
     }
 
     /// [`TcpRepr::emit_summed`] of a segment that is not a SYN and carries no SACK

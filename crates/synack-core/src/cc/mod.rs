@@ -371,6 +371,27 @@ impl Congestion {
             Algorithm::Custom(c) => Congestion::Custom((c.make)(initial_cwnd)),
         }
     }
+
+    /// False for the controllers that keep the trait's no-op
+    /// [`CongestionControl::on_delivery`] (NewReno and CUBIC; the test
+    /// `reno_and_cubic_ignore_deliveries` holds them to it): the connection then does
+    /// not describe each ACK's delivery for nothing.
+    #[inline]
+    pub(crate) fn observes_delivery(&self) -> bool {
+        !matches!(self, Congestion::NewReno(_) | Congestion::Cubic(_))
+    }
+
+    /// [`CongestionControl::pacing_rate`] from SRTT in microseconds, turned into a
+    /// `Duration` only for the controllers that may set a rate: NewReno and CUBIC keep
+    /// the trait's default, `None` (the test `reno_and_cubic_set_no_pacing_rate`
+    /// holds them to it), and this runs for every data segment.
+    #[inline]
+    pub(crate) fn pacing_rate_us(&self, srtt_us: Option<u64>) -> Option<u64> {
+        match self {
+            Congestion::NewReno(_) | Congestion::Cubic(_) => None,
+            cc => cc.pacing_rate(srtt_us.map(Duration::from_micros)),
+        }
+    }
 }
 
 macro_rules! delegate {

@@ -57,6 +57,55 @@ fn initial_state() {
 }
 
 #[test]
+fn reno_and_cubic_ignore_deliveries() {
+    // `Congestion::observes_delivery` lets the connection skip them.
+    for alg in [Algorithm::NewReno, Algorithm::Cubic] {
+        let mut cc = Congestion::new(&alg, 10 * MSS);
+        assert!(!cc.observes_delivery());
+        let mut now = Instant::ZERO;
+        for (i, in_recovery) in [(0u32, false), (1, true), (2, false)] {
+            if in_recovery {
+                cc.on_congestion_event(now, 10 * MSS, MSS);
+            }
+            let before = format!("{cc:?}");
+            now += ms(10);
+            cc.on_delivery(
+                now,
+                &Delivery {
+                    delivered: i * MSS,
+                    in_flight: 5 * MSS,
+                    lost: i * 100,
+                    in_recovery,
+                    mss: MSS,
+                    rtt_sample: Some(ms(10)),
+                    new_round: i % 2 == 0,
+                    app_limited: i == 2,
+                },
+            );
+            assert_eq!(format!("{cc:?}"), before, "{}", alg.name());
+        }
+    }
+    assert!(Congestion::new(&Algorithm::Bbr, 10 * MSS).observes_delivery());
+}
+
+#[test]
+fn reno_and_cubic_set_no_pacing_rate() {
+    // `Congestion::pacing_rate_us` skips asking them.
+    for alg in [Algorithm::NewReno, Algorithm::Cubic] {
+        let cc = Congestion::new(&alg, 10 * MSS);
+        for srtt in [None, Some(ms(1)), Some(ms(100))] {
+            assert_eq!(cc.pacing_rate(srtt), None);
+        }
+        assert_eq!(cc.pacing_rate_us(Some(100_000)), None);
+    }
+    let bbr = Congestion::new(&Algorithm::Bbr, 10 * MSS);
+    assert_eq!(
+        bbr.pacing_rate_us(Some(100_000)),
+        bbr.pacing_rate(Some(ms(100)))
+    );
+}
+
+#[test]
 fn slow_start_doubles_per_rtt() {
     for alg in [Algorithm::NewReno, Algorithm::Cubic] {
         // An ACK per segment, and delayed ACKs (one per two segments): both double.

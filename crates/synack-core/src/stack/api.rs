@@ -137,8 +137,23 @@ impl Stack {
 
     /// Read received data (RFC 9293 §3.10.3). `Ok(0)` means the peer closed its side
     /// and everything was read (end of stream).
+    #[inline]
     pub fn recv(&mut self, h: ConnHandle, buf: &mut [u8]) -> Result<usize, RecvError> {
         let idx = self.check(h).ok_or(RecvError::InvalidHandle)?;
+        let c = self.slots[idx as usize]
+            .conn
+            .as_deref()
+            .ok_or(RecvError::InvalidHandle)?;
+        if c.recv.is_empty() && !buf.is_empty() && !c.fin_received && c.state != State::Closed {
+            // Nothing to read yet (the common poll): answered inline.
+            return Err(RecvError::WouldBlock);
+        }
+        self.recv_at(idx, buf)
+    }
+
+    /// [`recv`](Stack::recv) on the live connection in slot `idx`.
+    #[inline(never)]
+    fn recv_at(&mut self, idx: u32, buf: &mut [u8]) -> Result<usize, RecvError> {
         let c = self.slots[idx as usize]
             .conn
             .as_mut()

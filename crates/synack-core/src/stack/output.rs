@@ -7,7 +7,23 @@ use alloc::vec::Vec;
 impl Stack {
     /// Write the next outgoing IP packet into `buf` (at least
     /// [`max_packet_size`](Stack::max_packet_size) bytes). Call until `None`.
+    #[inline]
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        if !self.udp.has_output()
+            && self.dirty.is_empty()
+            && self.rsts.is_empty()
+            && self.tw_acks.is_empty()
+        {
+            // The common last call of a drain: nothing is queued. Answered inline,
+            // without the frame of the function that emits.
+            return None;
+        }
+        self.poll_transmit_queued(now, buf)
+    }
+
+    /// [`poll_transmit`](Stack::poll_transmit) when a queue may hold output.
+    #[inline(never)]
+    fn poll_transmit_queued(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
         if self.udp.has_output() {
             if let Some(t) = self.poll_transmit_udp(buf) {
                 return Some(t);

@@ -273,18 +273,20 @@ impl Connection {
             // SACKed or, if never SACKed, when cumulatively acknowledged).
             let delivered = (self.snd_una.since(una_before) + self.sacked_bytes())
                 .saturating_sub(sacked_before);
-            let off = self.snd_nxt.since(self.buf_seq) as usize;
-            let delivery = Delivery {
-                delivered,
-                in_flight: self.pipe_for_cc(),
-                lost: rack.lost_bytes,
-                in_recovery: self.in_recovery,
-                mss: u32::from(self.mss),
-                rtt_sample,
-                new_round,
-                app_limited: self.send.len() <= off,
-            };
-            self.cc.on_delivery(env.now, &delivery);
+            if self.cc.observes_delivery() {
+                let off = self.snd_nxt.since(self.buf_seq) as usize;
+                let delivery = Delivery {
+                    delivered,
+                    in_flight: self.pipe_for_cc(),
+                    lost: rack.lost_bytes,
+                    in_recovery: self.in_recovery,
+                    mss: u32::from(self.mss),
+                    rtt_sample,
+                    new_round,
+                    app_limited: self.send.len() <= off,
+                };
+                self.cc.on_delivery(env.now, &delivery);
+            }
             // RFC 6937bis §6: a "safe" ACK advanced SND.UNA and showed no new loss.
             let safe_ack = self.snd_una > una_before && rack.lost == 0;
             self.prr_on_ack(delivered, safe_ack);
@@ -600,7 +602,7 @@ impl Connection {
     /// minimum RTT) is the latest record's.
     fn sample_rtt_from_log(&mut self, env: &Env<'_>) -> Option<Duration> {
         let s = self.rack.as_deref()?.ack_rtt(env.now.total_micros())?;
-        self.rtt.sample(Duration::from_micros(s.srtt_us));
+        self.rtt.sample_us(s.srtt_us);
         Some(Duration::from_micros(s.ca_us))
     }
 

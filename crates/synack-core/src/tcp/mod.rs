@@ -387,6 +387,9 @@ pub(crate) struct Connection {
     pub(crate) sb: Option<Box<recovery::Scoreboard>>,
     /// RACK's transmission log (RFC 8985), allocated when data is first sent with SACK.
     pub(crate) rack: Option<Box<rack::Rack>>,
+    /// An emptied RACK box a finished connection left for this one to use (never
+    /// read but by `rack_on_send`; see `Connection::take_rack_for_reuse`).
+    pub(crate) rack_spare: Option<Box<rack::Rack>>,
     /// Our TSval when the latest retransmission was sent, while retransmitted data is
     /// outstanding (RTT sanity: [`Connection::ts_sample_ok`]).
     pub(crate) rtx_tsval: u32,
@@ -564,6 +567,7 @@ impl Connection {
             recover: iss,
             sb: None,
             rack: None,
+            rack_spare: None,
             rtx_tsval: 0,
             rtx_high: iss,
             pto_armed: false,

@@ -77,7 +77,7 @@ impl Connection {
                     return Some(self.syn_segment(env));
                 }
                 if self.state == State::SynReceived && self.pend.ack_now {
-                    return Some(self.ack_segment(env, self.snd_nxt));
+                    return self.ack_segment(env, self.snd_nxt);
                 }
                 // RFC 7413 §4.2.2: a Fast Open server may send data before the
                 // handshake completes (as Linux does).
@@ -92,7 +92,7 @@ impl Connection {
             // handshake; data follows in its own segments.
             self.pend.handshake_ack = false;
             if self.pend.ack_now {
-                return Some(self.ack_segment(env, self.snd_nxt));
+                return self.ack_segment(env, self.snd_nxt);
             }
         }
         if let Some(out) = self.data_segment(env) {
@@ -102,19 +102,19 @@ impl Connection {
             // Zero-window probe: like Linux, a segment with SEG.SEQ = SND.UNA - 1 that the
             // peer must answer with an ACK carrying its window (RFC 9293 §3.8.6.1).
             self.pend.probe_pending = false;
-            return Some(self.ack_segment(env, self.snd_una - 1));
+            return self.ack_segment(env, self.snd_una - 1);
         }
         if self.pend.keepalive_pending {
             // RFC 1122 §4.2.3.6: a keep-alive is SEG.SEQ = SND.NXT - 1 with no data.
             self.pend.keepalive_pending = false;
-            return Some(self.ack_segment(env, self.snd_una - 1));
+            return self.ack_segment(env, self.snd_una - 1);
         }
         if self.pend.ack_now {
             // After an RTO, SND.NXT is rewound to SND.UNA (go-back-N) while the peer may
             // already hold data up to SND.MAX; an ACK carrying the old SND.NXT would be
             // unacceptable there (RFC 9293 §3.10.7.4 first check) and its ACK field
             // ignored. SND.MAX is never below the peer's RCV.NXT.
-            return Some(self.ack_segment(env, self.snd_max));
+            return self.ack_segment(env, self.snd_max);
         }
         None
     }
@@ -273,7 +273,7 @@ impl Connection {
                 if len > 0 || fin {
                     let end = self.snd_una + len as u32 + u32::from(fin);
                     self.sack_on_retransmit(end);
-                    return Some(self.emit_data(env, self.snd_una, off, len, fin, true));
+                    return self.emit_data(env, self.snd_una, off, len, fin, true);
                 }
             }
         }
@@ -303,7 +303,7 @@ impl Connection {
                     return None;
                 }
                 self.sack_on_retransmit(seq + len as u32 + u32::from(fin));
-                return Some(self.emit_data(env, seq, off, len, fin, true));
+                return self.emit_data(env, seq, off, len, fin, true);
             }
             SackSend::NewData { usable } => sack_usable = Some(usable),
         }
@@ -466,11 +466,12 @@ impl Connection {
         if !retransmission {
             self.cwnd_validate(pipe.saturating_add(len as u32), cwnd_blocked);
         }
-        Some(out)
+        out
     }
 
     /// Emit a data/FIN segment starting at `seq` and advance SND.NXT past it when it
-    /// was sent from SND.NXT.
+    /// was sent from SND.NXT. Always `Some`: every caller returns it as the segment
+    /// `poll_segment` found, and building it there saves a copy per segment.
     pub(super) fn emit_data(
         &mut self,
         env: &mut Env<'_>,
@@ -479,7 +480,7 @@ impl Connection {
         len: usize,
         fin: bool,
         retransmission: bool,
-    ) -> Outgoing {
+    ) -> Option<Outgoing> {
         let mut flags = TcpFlags::ACK;
         if fin {
             flags |= TcpFlags::FIN;
@@ -566,9 +567,8 @@ impl Connection {
         }
         self.persist_at = None;
         self.pend.force_send = false;
-        let mut out = self.finish(env, repr, off, len, retransmission);
-        out.ect = ect;
-        out
+        let out = self.finish(env, repr, off, len, retransmission);
+        Some(Outgoing { ect, ..out })
     }
 
     /// Bytes of TCP options a data segment carries now (timestamps, SACK blocks), as
@@ -587,13 +587,15 @@ impl Connection {
         n
     }
 
-    /// A segment with no data: ACK, window update, or probe.
-    fn ack_segment(&mut self, env: &mut Env<'_>, seq: Seq) -> Outgoing {
+    /// A segment with no data: ACK, window update, or probe. Always `Some`: built
+    /// where `poll_segment` returns it.
+    fn ack_segment(&mut self, env: &mut Env<'_>, seq: Seq) -> Option<Outgoing> {
         let repr = self.header(env, seq, TcpFlags::ACK);
-        self.finish(env, repr, 0, 0, false)
+        Some(self.finish(env, repr, 0, 0, false))
     }
 
     /// The header of a synchronized-state segment: ACK, window, timestamps, SACK.
+    #[inline(always)]
     fn header(&mut self, env: &mut Env<'_>, seq: Seq, flags: TcpFlags) -> TcpRepr {
         let mut options = TcpOptions::default();
         if self.ts_ok {

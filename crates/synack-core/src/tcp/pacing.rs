@@ -38,8 +38,7 @@ impl Connection {
     /// The pacing rate in bytes per second, or `None` when this connection is not
     /// paced (pacing off and the controller asks for none, or no RTT measured yet).
     pub(crate) fn pacing_rate(&self, cfg: &Config) -> Option<u64> {
-        let srtt = self.rtt.srtt();
-        if let Some(rate) = self.cc.pacing_rate(srtt) {
+        if let Some(rate) = self.cc.pacing_rate_us(self.rtt.srtt_us()) {
             return Some(rate.max(1));
         }
         if !cfg.pacing {

@@ -21,7 +21,9 @@
 //!
 //! The log lives behind an `Option<Box<_>>` that is allocated when data is first sent
 //! on a connection that negotiated SACK; its records are freed as they are
-//! acknowledged.
+//! acknowledged. When a connection is over, the stack hands its box (emptied) to the
+//! next connection that takes the slot's memory, so churn does not allocate a log
+//! per connection.
 
 use super::{Connection, Env};
 use crate::cc::CongestionControl;
@@ -54,6 +56,15 @@ const REO_WND_MIN_US: u64 = 1_000;
 /// Largest multiplier of the reordering window (RFC 8985 §6.2 step 4 bounds it by
 /// SRTT anyway).
 const REO_WND_MULT_MAX: u8 = 32;
+
+/// Records from which a cumulative ACK takes the plain leading ones in one pass
+/// (`Rack::take_plain`); a short log goes through the general loop alone.
+const PLAIN_RUN_MIN: usize = 8;
+
+/// Most records a spare log keeps room for ([`Connection::take_rack_for_reuse`]): a
+/// short exchange's log (a connection that never sends data holds its spare, so it
+/// stays small: 128 bytes of records).
+const SPARE_LOG_RECORDS: usize = 8;
 
 /// One transmission: the record covers `[previous record's end, end)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -200,6 +211,17 @@ impl Rack {
         }
     }
 
+    /// This (emptied) box as [`Rack::new`] would make it, keeping the log's memory.
+    fn reuse(mut self: Box<Rack>, start: Seq, min_rtt_us: Option<u64>) -> Box<Rack> {
+        let mut log = core::mem::take(&mut self.log);
+        log.clear();
+        *self = Rack {
+            log,
+            ..Rack::new(start, min_rtt_us)
+        };
+        self
+    }
+
     /// A new ACK's processing begins: forget the last one's samples.
     pub(crate) fn begin_ack(&mut self) {
         self.ack = AckTimes::default();
@@ -253,6 +275,7 @@ impl Rack {
 
     /// A segment `[seq, end)` left at `now_us`; `retransmission` when it was sent
     /// before.
+    #[inline]
     pub(crate) fn on_send(&mut self, seq: Seq, end: Seq, now_us: u64) {
         if self.log.is_empty() {
             self.start = self.start.max(seq);
@@ -260,23 +283,7 @@ impl Rack {
         let log_end = self.log_end();
         // The part below the log's end was sent before: a retransmission.
         if seq < log_end && end > self.start {
-            let from = self.split(seq.max(self.start));
-            let to = self.split(end.min(log_end));
-            // Sent again: no longer lost (per record, not a rescan of the whole log:
-            // this runs for every retransmission in recovery).
-            let mut s = self.rec_start(from);
-            let mut resent_lost = 0u32;
-            for r in self.log.range_mut(from..to) {
-                if r.flags & LOST != 0 {
-                    resent_lost = resent_lost.saturating_add(r.end.since(s));
-                }
-                if r.flags & SACKED == 0 {
-                    r.flags = RETRANS | AMBIGUOUS;
-                    r.xmit = now_us;
-                }
-                s = r.end;
-            }
-            self.lost_out = self.lost_out.saturating_sub(resent_lost);
+            self.on_resend(seq, end, log_end, now_us);
         }
         if end > log_end {
             if seq > log_end {
@@ -294,6 +301,28 @@ impl Rack {
                 flags: 0,
             });
         }
+    }
+
+    /// The part of `[seq, end)` below `log_end` went out again at `now_us`.
+    #[inline(never)]
+    fn on_resend(&mut self, seq: Seq, end: Seq, log_end: Seq, now_us: u64) {
+        let from = self.split(seq.max(self.start));
+        let to = self.split(end.min(log_end));
+        // Sent again: no longer lost (per record, not a rescan of the whole log:
+        // this runs for every retransmission in recovery).
+        let mut s = self.rec_start(from);
+        let mut resent_lost = 0u32;
+        for r in self.log.range_mut(from..to) {
+            if r.flags & LOST != 0 {
+                resent_lost = resent_lost.saturating_add(r.end.since(s));
+            }
+            if r.flags & SACKED == 0 {
+                r.flags = RETRANS | AMBIGUOUS;
+                r.xmit = now_us;
+            }
+            s = r.end;
+        }
+        self.lost_out = self.lost_out.saturating_sub(resent_lost);
     }
 
     /// RFC 8985 §6.2 steps 2 and 3 for one newly delivered record.
@@ -336,15 +365,22 @@ impl Rack {
         if una <= self.start {
             return;
         }
-        // A record acknowledged in part delivered that part only: split it, so the
-        // delivered end is SND.UNA, not the record's end (which would pass for a
-        // high fack and make the rest look reordered).
-        self.split(una.min(self.log_end()));
-        while let Some(&r) = self.log.front() {
-            if r.end > una {
+        if self.log.len() >= PLAIN_RUN_MIN {
+            self.take_plain(una, now_us);
+        }
+        while let Some(&front) = self.log.front() {
+            let r = if front.end <= una {
+                self.log.pop_front();
+                front
+            } else if self.start < una {
+                // A record acknowledged in part delivered that part only: split it, so
+                // the delivered end is SND.UNA, not the record's end (which would pass
+                // for a high fack and make the rest look reordered). The rest stays,
+                // starting at SND.UNA.
+                TxRec { end: una, ..front }
+            } else {
                 break;
-            }
-            self.log.pop_front();
+            };
             if r.flags & LOST != 0 {
                 self.lost_out = self.lost_out.saturating_sub(r.end.since(self.start));
             }
@@ -362,6 +398,54 @@ impl Rack {
         if self.log.is_empty() && self.log.capacity() > 64 {
             self.log.shrink_to(16);
         }
+    }
+
+    /// The first part of [`Rack::on_cum_ack`] on a long log (a stretch ACK of bulk
+    /// data): the leading records wholly below `una` that were sent once and never
+    /// marked (flags 0) leave the log with the same effect as in the general loop
+    /// there (one [`AckTimes::note`] and one [`Rack::update`] each, in order),
+    /// computed in locals.
+    #[inline(never)]
+    fn take_plain(&mut self, una: Seq, now_us: u64) {
+        let mut n = 0;
+        let mut acked = self.ack.acked;
+        let (mut min_rtt, mut fack, mut valid) = (self.min_rtt, self.fack, self.valid);
+        let (mut xmit, mut end_seq, mut rtt) = (self.xmit, self.end_seq, self.rtt);
+        let mut reordering_seen = self.reordering_seen;
+        let mut start = self.start;
+        let (a, b) = self.log.as_slices();
+        for r in a.iter().chain(b) {
+            if r.end > una || r.flags != 0 {
+                break;
+            }
+            n += 1;
+            AckTimes::note(&mut acked, r.xmit);
+            // `update` for a record never retransmitted.
+            let r_rtt = now_us.saturating_sub(r.xmit);
+            min_rtt = min_rtt.min(r_rtt.max(1));
+            if valid && r.end < fack {
+                reordering_seen = true;
+            }
+            if r.end > fack {
+                fack = r.end;
+            }
+            if !valid || sent_after(r.xmit, r.end, xmit, end_seq) {
+                xmit = r.xmit;
+                end_seq = r.end;
+                rtt = r_rtt;
+                valid = true;
+            }
+            start = r.end;
+        }
+        if n == 0 {
+            return;
+        }
+        self.log.drain(..n);
+        self.ack.acked = acked;
+        (self.min_rtt, self.fack, self.valid) = (min_rtt, fack, valid);
+        (self.xmit, self.end_seq, self.rtt) = (xmit, end_seq, rtt);
+        self.reordering_seen = reordering_seen;
+        self.start = start;
     }
 
     /// The peer SACKed `[left, right)` (already clipped to `[SND.UNA, SND.MAX)`).
@@ -536,6 +620,29 @@ pub(crate) fn has_dsack(seg: &TcpRepr) -> bool {
 }
 
 impl Connection {
+    /// The first data segment with SACK: the log starts at SND.UNA, in the box a
+    /// finished connection left ([`Connection::take_rack_for_reuse`]) if there is one.
+    #[cold]
+    fn start_rack(&mut self) {
+        let una = self.snd_una;
+        let min_rtt = self.rtt.latest().map(|d| d.as_micros() as u64);
+        self.rack = Some(match self.rack_spare.take() {
+            Some(b) => b.reuse(una, min_rtt),
+            None => Box::new(Rack::new(una, min_rtt)),
+        });
+    }
+
+    /// Take the RACK box of a connection that is over (its slot's box goes to the
+    /// next connection), emptied for reuse: churned connections then allocate no log
+    /// of their own. A log grown past [`SPARE_LOG_RECORDS`] is not kept.
+    pub(crate) fn take_rack_for_reuse(&mut self) -> Option<Box<Rack>> {
+        let mut b = self.rack.take().or_else(|| self.rack_spare.take())?;
+        if b.log.capacity() > SPARE_LOG_RECORDS {
+            b.log = VecDeque::new();
+        }
+        Some(b)
+    }
+
     /// True when RACK decides losses (the peer negotiated SACK and has sent SACK
     /// blocks, so RFC 6675's DupThresh counting is replaced).
     pub(crate) fn rack_mode(&self) -> bool {
@@ -547,13 +654,14 @@ impl Connection {
         if !self.sack_ok || end <= seq {
             return;
         }
-        let una = self.snd_una;
-        let min_rtt = self.rtt.latest().map(|d| d.as_micros() as u64);
-        let ts = self.ts_ok.then(|| self.ts_now(now));
+        if self.rack.is_none() {
+            self.start_rack();
+        }
+        let ts = (retransmission && self.ts_ok).then(|| self.ts_now(now));
         let mss = u32::from(self.mss).max(1);
-        let rack = self
-            .rack
-            .get_or_insert_with(|| Box::new(Rack::new(una, min_rtt)));
+        let Some(rack) = self.rack.as_deref_mut() else {
+            return;
+        };
         rack.on_send(seq, end, now.total_micros());
         if retransmission {
             if let Some(u) = rack.undo.as_mut() {
@@ -631,7 +739,20 @@ impl Connection {
     /// were updated (and [`Connection::rack_log_ack`] noted what it delivered): adapt
     /// the reordering window to a D-SACK, mark losses and arm the reordering timer.
     /// Returns what was found.
+    #[inline]
     pub(crate) fn rack_on_ack(&mut self, env: &mut Env<'_>, seg: &TcpRepr) -> Detected {
+        if self.sb.is_none() && seg.options.sack_blocks().is_empty() {
+            // No D-SACK to note and no SACK seen yet (so not `rack_mode`): nothing to
+            // detect.
+            return Detected::default();
+        }
+        self.rack_on_sack_ack(env, seg)
+    }
+
+    /// [`Connection::rack_on_ack`] for an ACK with SACK blocks, or once the peer has
+    /// SACKed.
+    #[inline(never)]
+    fn rack_on_sack_ack(&mut self, env: &mut Env<'_>, seg: &TcpRepr) -> Detected {
         let (una, nxt) = (self.snd_una, self.snd_nxt);
         let dsack = self.sack_ok && has_dsack(seg);
         let Some(rack) = self.rack.as_deref_mut() else {
@@ -651,7 +772,16 @@ impl Connection {
     /// moves: the log takes what the ACK delivered (cumulatively and by SACK) and
     /// times it, so the RTT sample ([`Rack::ack_rtt`]) is known when the ACK's other
     /// processing needs it.
+    #[inline]
     pub(crate) fn rack_log_ack(&mut self, env: &Env<'_>, seg: &TcpRepr, seg_ack: Seq) {
+        if self.rack.is_some() {
+            self.rack_log_delivered(env, seg, seg_ack);
+        }
+    }
+
+    /// [`Connection::rack_log_ack`] once the log exists.
+    #[inline(never)]
+    fn rack_log_delivered(&mut self, env: &Env<'_>, seg: &TcpRepr, seg_ack: Seq) {
         let now_us = env.now.total_micros();
         let (una, max) = (self.snd_una.max(seg_ack), self.snd_max);
         let Some(rack) = self.rack.as_deref_mut() else {
@@ -659,7 +789,7 @@ impl Connection {
         };
         rack.begin_ack();
         rack.on_cum_ack(una, now_us);
-        if self.sack_ok {
+        if self.sack_ok && !seg.options.sack_blocks().is_empty() {
             // In sequence order (as Linux's tcp_sacktag_write_queue sorts them): the
             // order the peer lists its blocks in (most recent first, RFC 2018 §4) is
             // not reordering.

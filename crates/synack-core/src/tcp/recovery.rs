@@ -239,10 +239,17 @@ impl Connection {
     /// RFC 6675 §5: record the SACK blocks of an acceptable ACK in the scoreboard
     /// (Update(), RFC 6675 §4). Blocks below the cumulative ACK (D-SACK, RFC 2883) or
     /// beyond what was sent are ignored; never trusted further than that.
+    #[inline]
     pub(crate) fn sack_update(&mut self, seg: &TcpRepr, seg_ack: Seq) {
         if !self.sack_ok || seg.options.sack_len == 0 {
             return;
         }
+        self.sack_update_blocks(seg, seg_ack);
+    }
+
+    /// [`Connection::sack_update`] for an ACK that carries SACK blocks.
+    #[inline(never)]
+    fn sack_update_blocks(&mut self, seg: &TcpRepr, seg_ack: Seq) {
         let floor = seg_ack.max(self.snd_una);
         let (una, max) = (self.snd_una, self.snd_max);
         let before = self.sb.as_deref().map_or(0, |sb| sb.sacked_in(una, max));
@@ -344,7 +351,18 @@ impl Connection {
     /// lost. Otherwise RFC 6675 §5: recovery starts also when IsLost(HighACK + 1)
     /// holds, without three duplicate ACKs; in recovery, a retransmission overtaken by
     /// three segments sent after it is lost again.
+    #[inline]
     pub(crate) fn sack_after_ack(&mut self, env: &mut Env<'_>) {
+        if !self.sack_progress && self.sb.is_none() {
+            // No SACK seen: nothing below applies.
+            return;
+        }
+        self.sack_after_sacks(env);
+    }
+
+    /// [`Connection::sack_after_ack`] once the peer has SACKed.
+    #[inline(never)]
+    fn sack_after_sacks(&mut self, env: &mut Env<'_>) {
         if core::mem::replace(&mut self.sack_progress, false) {
             if self.in_recovery && !self.pto_armed {
                 // The ACK clock runs (the peer SACKs new data): restart the RTO as a
@@ -542,7 +560,7 @@ impl Connection {
         if avail > 0 && wnd_left > 0 {
             let len = avail.min(mss).min(wnd_left);
             let fin = len == avail && fin_seq.is_some_and(|f| self.snd_nxt + len as u32 == f);
-            return Some(self.emit_data(env, self.snd_nxt, off, len, fin, false));
+            return self.emit_data(env, self.snd_nxt, off, len, fin, false);
         }
         // Else the last segment (as Linux, its tail skb): data goes out in MSS-sized
         // pieces from SND.UNA, so the last one holds the remainder.
@@ -560,7 +578,7 @@ impl Connection {
         }
         let off = start.since(self.buf_seq) as usize;
         let len = data_end.since(start) as usize;
-        Some(self.emit_data(env, start, off, len, fin, true))
+        self.emit_data(env, start, off, len, fin, true)
     }
 
     /// A retransmission ending at `end` went out: remember its timestamp (the latest
@@ -595,7 +613,16 @@ impl Connection {
     /// slow start (PRR-SSRB, at most one SMSS more than was delivered) brings pipe back
     /// up to ssthresh. cwnd = pipe + sndcnt. A controller that governs the window in
     /// recovery itself (BBR) is left alone.
+    #[inline]
     pub(crate) fn prr_on_ack(&mut self, delivered: u32, safe_ack: bool) {
+        if self.in_sack_recovery() {
+            self.prr_in_recovery(delivered, safe_ack);
+        }
+    }
+
+    /// [`Connection::prr_on_ack`] in SACK-based recovery.
+    #[inline(never)]
+    fn prr_in_recovery(&mut self, delivered: u32, safe_ack: bool) {
         if !self.in_sack_recovery() || self.cc.controls_recovery_window() {
             return;
         }
@@ -659,6 +686,7 @@ impl Connection {
     /// with RACK's loss marks (sent, not SACKed, not deemed lost and not yet sent
     /// again), as Linux's `tcp_packets_in_flight`; without, SND.NXT - SND.UNA. After
     /// a timeout (SND.NXT back at SND.UNA) only what was sent again counts.
+    #[inline]
     pub(crate) fn pipe_for_cc(&self) -> u32 {
         let flight = self.flight_for_send();
         match self.sb.as_deref() {
