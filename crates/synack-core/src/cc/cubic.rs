@@ -230,14 +230,9 @@ impl CongestionControl for Cubic {
         self.congestion_avoidance(now, bytes_acked, mss, ack.srtt);
     }
 
-    fn on_congestion_event(&mut self, _now: Instant, _flight_size: u32, mss: u32) {
+    fn on_congestion_event(&mut self, _now: Instant, flight_size: u32, mss: u32) {
         self.hystart.finish();
-        // RFC 9438 §4.6: ssthresh = cwnd * beta_cubic, the form Linux and Windows
-        // use; the RFC allows it where other measures keep cwnd from growing while
-        // less is in flight, which the connection's window validation does (RFC 7661,
-        // in Linux's form). Taken from FlightSize instead, a flow held back by its
-        // send buffer on a 200 ms path fell to 70 % of what that buffer let out.
-        self.reduce(self.cwnd, mss);
+        self.reduce(flight_size, mss);
         self.after_timeout = false;
     }
 
