@@ -174,9 +174,10 @@ pub(crate) fn note_box(x: f64, y: f64, w: f64, inward: f64) -> Rect {
 
 /// Steps (px) a note may move from its row, nearest first (below before above, since
 /// the segment a note is about arrives from above): one text line at a time, up to
-/// twelve lines either way.
+/// forty lines either way (an arrow of a segment the network held a long time runs
+/// nearly flat across many rows, and a dozen lines did not always clear it).
 fn note_steps() -> impl Iterator<Item = f64> {
-    core::iter::once(0.0).chain((1..=12).flat_map(|k| {
+    core::iter::once(0.0).chain((1..=40).flat_map(|k| {
         let d = 13.0 * f64::from(k);
         [d, -d]
     }))
