@@ -830,6 +830,48 @@ impl TcpRepr {
         }
     }
 
+    /// The sum (RFC 9293 §3.1 "Checksum") of the pseudo-header for a segment of
+    /// `len32` bytes and of the fixed header of `hlen` bytes with its checksum field
+    /// zero, as whole 32-bit words (RFC 1071 §2(C)); with the ports word and the
+    /// data-offset/flags/window word it was formed from.
+    #[inline(always)]
+    fn fixed_sum(&self, src: IpAddr, dst: IpAddr, len32: u32, hlen: usize) -> (u64, u32, u32) {
+        let pseudo = match (src, dst) {
+            (IpAddr::V4(a), IpAddr::V4(b)) => {
+                u64::from(u32::from(a))
+                    + u64::from(u32::from(b))
+                    + u64::from(crate::PROTO_TCP)
+                    + u64::from(len32)
+            }
+            _ => u64::from(checksum::pseudo_header(src, dst, crate::PROTO_TCP, len32)),
+        };
+        let ports = u32::from(self.src_port) << 16 | u32::from(self.dst_port);
+        // Data offset in the top nibble, reserved bits clear, then flags and window.
+        let flags_window =
+            ((hlen / 4) as u32) << 28 | u32::from(self.flags.0) << 16 | u32::from(self.window);
+        let s = pseudo
+            + u64::from(ports)
+            + u64::from(self.seq)
+            + u64::from(self.ack)
+            + u64::from(flags_window)
+            + u64::from(self.urgent);
+        (s, ports, flags_window)
+    }
+
+    /// Write the fixed header (the words of [`TcpRepr::fixed_sum`] and checksum `c`)
+    /// to the start of `buf`, built in a local array and written with one copy.
+    #[inline(always)]
+    fn write_fixed(&self, buf: &mut [u8], ports: u32, flags_window: u32, c: u16) {
+        let mut header = [0u8; TCP_HEADER_LEN];
+        header[0..4].copy_from_slice(&ports.to_be_bytes());
+        header[4..8].copy_from_slice(&self.seq.to_be_bytes());
+        header[8..12].copy_from_slice(&self.ack.to_be_bytes());
+        header[12..16].copy_from_slice(&flags_window.to_be_bytes());
+        header[16..18].copy_from_slice(&c.to_be_bytes());
+        header[18..20].copy_from_slice(&self.urgent.to_be_bytes());
+        buf[..TCP_HEADER_LEN].copy_from_slice(&header);
+    }
+
     /// [`TcpRepr::emit_summed`] of a SYN whose options are `words` (see
     /// `TcpOptions::syn_words`), the way [`TcpRepr::emit_summed_plain`] emits the
     /// other common segments: the header and options from their values, the sum from
@@ -848,25 +890,7 @@ impl TcpRepr {
         let hlen = TCP_HEADER_LEN + 4 * words.len();
         let (total, len32) = emit_room(buf.len(), hlen, payload_len, src, dst)?;
         let buf = &mut buf[..total];
-        // RFC 9293 §3.1 "Checksum": pseudo-header, header (checksum field zero), data.
-        let pseudo = match (src, dst) {
-            (IpAddr::V4(a), IpAddr::V4(b)) => {
-                u64::from(u32::from(a))
-                    + u64::from(u32::from(b))
-                    + u64::from(crate::PROTO_TCP)
-                    + u64::from(len32)
-            }
-            _ => u64::from(checksum::pseudo_header(src, dst, crate::PROTO_TCP, len32)),
-        };
-        let ports = u32::from(self.src_port) << 16 | u32::from(self.dst_port);
-        let flags_window =
-            ((hlen / 4) as u32) << 28 | u32::from(self.flags.0) << 16 | u32::from(self.window);
-        let mut s = pseudo
-            + u64::from(ports)
-            + u64::from(self.seq)
-            + u64::from(self.ack)
-            + u64::from(flags_window)
-            + u64::from(self.urgent);
+        let (mut s, ports, flags_window) = self.fixed_sum(src, dst, len32, hlen);
         for &w in words {
             s += u64::from(w);
         }
@@ -876,12 +900,7 @@ impl TcpRepr {
         });
         // `s` includes the protocol, so it is non-zero (see `checksum::fold64`).
         let c = !checksum::fold64(s);
-        buf[0..4].copy_from_slice(&ports.to_be_bytes());
-        buf[4..8].copy_from_slice(&self.seq.to_be_bytes());
-        buf[8..12].copy_from_slice(&self.ack.to_be_bytes());
-        buf[12..16].copy_from_slice(&flags_window.to_be_bytes());
-        buf[16..18].copy_from_slice(&c.to_be_bytes());
-        buf[18..20].copy_from_slice(&self.urgent.to_be_bytes());
+        self.write_fixed(buf, ports, flags_window, c);
         for (i, w) in words.iter().enumerate() {
             let at = TCP_HEADER_LEN + 4 * i;
             buf[at..at + 4].copy_from_slice(&w.to_be_bytes());
@@ -908,26 +927,7 @@ impl TcpRepr {
         let hlen = TCP_HEADER_LEN + if ts.is_some() { TS_LAYOUT_LEN } else { 0 };
         let (total, len32) = emit_room(buf.len(), hlen, payload_len, src, dst)?;
         let buf = &mut buf[..total];
-        // RFC 9293 §3.1 "Checksum": pseudo-header, header (checksum field zero), data.
-        let pseudo = match (src, dst) {
-            (IpAddr::V4(a), IpAddr::V4(b)) => {
-                u64::from(u32::from(a))
-                    + u64::from(u32::from(b))
-                    + u64::from(crate::PROTO_TCP)
-                    + u64::from(len32)
-            }
-            _ => u64::from(checksum::pseudo_header(src, dst, crate::PROTO_TCP, len32)),
-        };
-        let ports = u32::from(self.src_port) << 16 | u32::from(self.dst_port);
-        // Data offset in the top nibble, reserved bits clear, then flags and window.
-        let flags_window =
-            ((hlen / 4) as u32) << 28 | u32::from(self.flags.0) << 16 | u32::from(self.window);
-        let mut s = pseudo
-            + u64::from(ports)
-            + u64::from(self.seq)
-            + u64::from(self.ack)
-            + u64::from(flags_window)
-            + u64::from(self.urgent);
+        let (mut s, ports, flags_window) = self.fixed_sum(src, dst, len32, hlen);
         if let Some((tsval, tsecr)) = ts {
             s += u64::from(TS_LAYOUT_WORD) + u64::from(tsval) + u64::from(tsecr);
         }
@@ -937,14 +937,7 @@ impl TcpRepr {
         });
         // `s` includes the protocol, so it is non-zero (see `checksum::fold64`).
         let c = !checksum::fold64(s);
-        let mut header = [0u8; TCP_HEADER_LEN];
-        header[0..4].copy_from_slice(&ports.to_be_bytes());
-        header[4..8].copy_from_slice(&self.seq.to_be_bytes());
-        header[8..12].copy_from_slice(&self.ack.to_be_bytes());
-        header[12..16].copy_from_slice(&flags_window.to_be_bytes());
-        header[16..18].copy_from_slice(&c.to_be_bytes());
-        header[18..20].copy_from_slice(&self.urgent.to_be_bytes());
-        buf[..TCP_HEADER_LEN].copy_from_slice(&header);
+        self.write_fixed(buf, ports, flags_window, c);
         if let Some((tsval, tsecr)) = ts {
             let mut o = [0u8; TS_LAYOUT_LEN];
             o[0..4].copy_from_slice(&TS_LAYOUT_WORD.to_be_bytes());

@@ -623,7 +623,7 @@ impl Connection {
     /// [`Connection::prr_on_ack`] in SACK-based recovery.
     #[inline(never)]
     fn prr_in_recovery(&mut self, delivered: u32, safe_ack: bool) {
-        if !self.in_sack_recovery() || self.cc.controls_recovery_window() {
+        if self.cc.controls_recovery_window() {
             return;
         }
         let mss = u32::from(self.mss);
