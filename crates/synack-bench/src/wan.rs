@@ -246,7 +246,13 @@ pub(crate) fn kernel_receive_for(
     let mut buf = vec![0u8; CHUNK];
     let mut got = 0u64;
     let mut last = Instant::now();
+    let trace = std::env::var_os("SYNACK_WAN_TRACE").is_some();
+    let mut next_tick = 0.0f64;
     let result = loop {
+        if trace && start.elapsed().as_secs_f64() >= next_tick {
+            eprintln!("rx {:.1} {}", next_tick, got);
+            next_tick += 0.2;
+        }
         if start.elapsed() >= span {
             break Ok(got as f64 * 8.0 / start.elapsed().as_secs_f64() / 1e6);
         }
@@ -397,6 +403,9 @@ async fn synack_send_until(
             }
             Err(_) => {}
         }
+    }
+    if std::env::var_os("SYNACK_WAN_TRACE").is_some() {
+        eprintln!("synack sender: {:?}", c.info());
     }
     Ok(sent)
 }

@@ -11,8 +11,9 @@
 //! it allocates nothing; v3 adds loss and ECN bounds (`inflight_hi`, `bw_lo`) whose
 //! draft is still changing. What this version leaves out, and why:
 //! - delivery-rate samples are taken per round (bytes delivered, cumulatively or by
-//!   SACK, over the round's duration; the round so far on every ACK, where it can
-//!   only raise the estimate) instead of per packet, because the engine
+//!   SACK, over the round's duration; on every ACK within a round, the last RTT
+//!   so far, which slides as a per-packet sample does and can only raise the
+//!   estimate) instead of per packet, because the engine
 //!   started without a per-segment send record; a round lasts about one RTT (it ends
 //!   when data sent after it began is delivered, cumulatively or by SACK, as Linux
 //!   counts rounds), which is also the interval over which the draft's per-packet
@@ -56,6 +57,10 @@ const IN_RECOVERY: u8 = 2;
 /// `Bbr::bits`: the current ProbeBW phase has lasted a round (Linux's
 /// `is_full_length`, a min RTT there).
 const PHASE_FULL: u8 = 4;
+/// `Bbr::bits`: Startup found the pipe full (draft's `filled_pipe`).
+const FILLED_PIPE: u8 = 8;
+/// `Bbr::bits`: the high nibble holds `cycle_index()`.
+const CYCLE_SHIFT: u32 = 4;
 
 /// Engine time in wrapping milliseconds and microseconds (32-bit stamps keep the
 /// state small).
@@ -107,8 +112,9 @@ pub struct Bbr {
     /// End of ProbeRTT's hold, engine milliseconds, once in flight has fallen to the
     /// minimum window (0: not yet).
     probe_rtt_done: u32,
-    /// Rounds counted so far.
-    round: u16,
+    /// Rounds counted so far (wrapping: only differences within the 10-round window
+    /// are read).
+    round: u8,
     /// Bytes delivered in the current round, and when it began.
     round_bytes: u32,
     /// Engine microseconds (wrapping; rounds last far less than 71 minutes), 0 before
@@ -116,17 +122,17 @@ pub struct Bbr {
     round_start: u32,
     /// Startup's plateau detection: the bandwidth to beat, bytes per second.
     full_bw: u32,
-    full_bw_rounds: u8,
-    filled_pipe: bool,
-    /// `APP_LIMITED`: the current round was limited by the application, not the
-    /// network; `IN_RECOVERY`: the connection was in fast recovery at the last ACK.
+    /// `APP_LIMITED`, `IN_RECOVERY`, `PHASE_FULL` and `FILLED_PIPE` flags, and
+    /// `cycle_index()` in the high nibble (one byte, so the controller stays inline
+    /// in 64 bytes).
     bits: u8,
-    /// ProbeBW phase (see `check_cycle_phase`).
-    cycle_index: u8,
     /// Send time (engine µs, wrapping; 0: none yet) of the latest-sent data delivered
     /// in this round, and in the previous one: the round's send interval.
     round_xmit: u32,
     prev_round_xmit: u32,
+    /// The previous round's delivery rate, bytes per second (0: none): the part of
+    /// the last RTT that the current round has not covered yet (`sliding_rate`).
+    prev_rate: u32,
 }
 
 impl Bbr {
@@ -146,18 +152,35 @@ impl Bbr {
             round_bytes: 0,
             round_start: 0,
             full_bw: 0,
-            full_bw_rounds: 0,
-            filled_pipe: false,
             bits: 0,
-            cycle_index: 2,
             round_xmit: 0,
             prev_round_xmit: 0,
+            prev_rate: 0,
         }
     }
 
     /// The state machine's mode.
     pub fn mode(&self) -> BbrMode {
         self.mode
+    }
+
+    fn set_mode(&mut self, mode: BbrMode) {
+        self.mode = mode;
+    }
+
+    /// In ProbeBW, the phase (see `check_cycle_phase`); before the pipe is filled,
+    /// Startup's count of rounds in a row without 25 % growth (the two never
+    /// overlap: ProbeBW begins only once the pipe is full). Kept in `bits`.
+    fn cycle_index(&self) -> u8 {
+        self.bits >> CYCLE_SHIFT
+    }
+
+    fn set_cycle_index(&mut self, i: u8) {
+        self.bits = (self.bits & !(0xF << CYCLE_SHIFT)) | ((i & 0xF) << CYCLE_SHIFT);
+    }
+
+    fn filled_pipe(&self) -> bool {
+        self.bits & FILLED_PIPE != 0
     }
 
     /// The bottleneck bandwidth estimate, bytes per second (0 before a sample).
@@ -180,16 +203,16 @@ impl Bbr {
     }
 
     fn pacing_gain(&self) -> u64 {
-        match self.mode {
+        match self.mode() {
             BbrMode::Startup => HIGH_GAIN,
             BbrMode::Drain => DRAIN_GAIN,
-            BbrMode::ProbeBw => CYCLE[usize::from(self.cycle_index) % CYCLE.len()],
+            BbrMode::ProbeBw => CYCLE[usize::from(self.cycle_index()) % CYCLE.len()],
             BbrMode::ProbeRtt => 1000,
         }
     }
 
     fn cwnd_gain(&self) -> u64 {
-        match self.mode {
+        match self.mode() {
             BbrMode::Startup | BbrMode::Drain => HIGH_GAIN,
             _ => CWND_GAIN,
         }
@@ -203,7 +226,7 @@ impl Bbr {
     /// others age out after the window.
     fn update_bw(&mut self, sample: u64) {
         let sample = u32::try_from(sample).unwrap_or(u32::MAX);
-        let r = self.round as u8;
+        let r = self.round;
         let age = |k: u8| u32::from(r.wrapping_sub(k));
         if sample >= self.bw[0] || age(self.bw_round[2]) >= BW_WINDOW_ROUNDS {
             self.bw = [sample; 3];
@@ -265,9 +288,38 @@ impl Bbr {
         (elapsed > 0 && bytes > 0).then(|| (u128::from(bytes) * 1_000_000 / interval) as u64)
     }
 
+    /// The delivery rate over the last `window_us` (an RTT) before `now`, bytes per
+    /// second: this round's bytes so far, plus the previous round's rate over the
+    /// part of the window this round has not covered yet. Linux's per-packet samples
+    /// slide the same way (each ACK measures what was delivered in the RTT before
+    /// it), where a round's own rate so far trails them by up to a round: with that
+    /// lag, Startup's 2/ln 2 pacing gain grew the flow by about 1.77 per round
+    /// instead of doubling it (the gain is derived for a sample that slides), and a
+    /// 200 ms path took two rounds more to fill.
+    fn sliding_rate(&self, now: Instant, window_us: u32) -> Option<u64> {
+        let elapsed = us(now).wrapping_sub(self.round_start);
+        if self.prev_rate == 0 || self.round_bytes == 0 || elapsed >= window_us {
+            return None;
+        }
+        let rest_us = u64::from(window_us - elapsed);
+        let bytes = u64::from(self.round_bytes) + u64::from(self.prev_rate) * rest_us / 1_000_000;
+        // The send-interval guard of `round_rate`, over the whole window: this
+        // round's data left over `sent_over`, the previous round's share over about
+        // `rest_us`; ACKs that arrive compressed cannot make the rate higher than
+        // the data was sent at.
+        let sent_over = if self.round_xmit != 0 && self.prev_round_xmit != 0 {
+            u64::from(self.round_xmit.wrapping_sub(self.prev_round_xmit)).min(1 << 31)
+        } else {
+            0
+        };
+        let interval = u64::from(window_us).max(sent_over + rest_us);
+        Some(bytes * 1_000_000 / interval)
+    }
+
     /// End of a round: a delivery-rate sample, then Startup's plateau check.
     fn end_round(&mut self, now: Instant) {
         let rate = self.round_rate(now, 0);
+        self.prev_rate = rate.map_or(0, |r| u32::try_from(r).unwrap_or(u32::MAX));
         self.prev_round_xmit = self.round_xmit;
         let sampled = rate.is_some();
         if let Some(sample) = rate {
@@ -280,10 +332,10 @@ impl Bbr {
         self.round = self.round.wrapping_add(1);
         self.round_bytes = 0;
         self.round_start = us(now);
-        if self.mode == BbrMode::ProbeBw {
+        if self.mode() == BbrMode::ProbeBw {
             // A phase lasts at least a round; the probing one then waits for its
             // condition (`check_cycle_phase`).
-            if CYCLE[usize::from(self.cycle_index)] > 1000 {
+            if CYCLE[usize::from(self.cycle_index())] > 1000 {
                 self.bits |= PHASE_FULL;
             } else {
                 self.advance_cycle();
@@ -291,17 +343,17 @@ impl Bbr {
         }
         // Only a round that measured the path, limited by the network rather than the
         // application, tells whether the bandwidth stopped growing.
-        if sampled && !self.filled_pipe && self.bits & APP_LIMITED == 0 {
+        if sampled && !self.filled_pipe() && self.bits & APP_LIMITED == 0 {
             // Draft §4.3.2.2: the pipe is full when three rounds in a row failed to
             // grow the bandwidth by 25 %.
             let bw = self.bottleneck_bw();
             if bw * 1000 >= u64::from(self.full_bw) * FULL_BW_GROWTH {
                 self.full_bw = self.bw[0];
-                self.full_bw_rounds = 0;
+                self.set_cycle_index(0);
             } else {
-                self.full_bw_rounds += 1;
-                if self.full_bw_rounds >= FULL_BW_ROUNDS {
-                    self.filled_pipe = true;
+                self.set_cycle_index(self.cycle_index() + 1);
+                if self.cycle_index() >= FULL_BW_ROUNDS {
+                    self.bits |= FILLED_PIPE;
                 }
             }
         }
@@ -310,23 +362,24 @@ impl Bbr {
 
     /// Mode transitions after an ACK (draft §4.3).
     fn update_mode(&mut self, now: Instant, in_flight: u32) {
-        if self.mode == BbrMode::Startup && self.filled_pipe {
-            self.mode = BbrMode::Drain;
+        if self.mode() == BbrMode::Startup && self.filled_pipe() {
+            self.set_mode(BbrMode::Drain);
         }
-        if self.mode == BbrMode::Drain && self.bdp().is_some_and(|bdp| u64::from(in_flight) <= bdp)
+        if self.mode() == BbrMode::Drain
+            && self.bdp().is_some_and(|bdp| u64::from(in_flight) <= bdp)
         {
             self.enter_probe_bw();
         }
         // ProbeRTT (draft §4.3.4): when the minimum RTT is older than its window.
-        if self.mode != BbrMode::ProbeRtt
+        if self.mode() != BbrMode::ProbeRtt
             && self.min_rtt_us != u32::MAX
             && ms(now).wrapping_sub(self.min_rtt_stamp) > MIN_RTT_WINDOW_MS
         {
-            self.mode = BbrMode::ProbeRtt;
+            self.set_mode(BbrMode::ProbeRtt);
             self.prior_cwnd = self.prior_cwnd.max(self.cwnd);
             self.probe_rtt_done = 0;
         }
-        if self.mode == BbrMode::ProbeRtt {
+        if self.mode() == BbrMode::ProbeRtt {
             let done = self.probe_rtt_done;
             if done == 0 {
                 if in_flight <= self.min_cwnd() {
@@ -336,10 +389,10 @@ impl Bbr {
                 {
                     self.min_rtt_stamp = ms(now);
                     self.cwnd = self.cwnd.max(self.prior_cwnd);
-                    if self.filled_pipe {
+                    if self.filled_pipe() {
                         self.enter_probe_bw();
                     } else {
-                        self.mode = BbrMode::Startup;
+                        self.set_mode(BbrMode::Startup);
                     }
                 }
             }
@@ -347,16 +400,16 @@ impl Bbr {
     }
 
     fn enter_probe_bw(&mut self) {
-        self.mode = BbrMode::ProbeBw;
+        self.set_mode(BbrMode::ProbeBw);
         // Start in a cruising phase, derived from the round count rather than a
         // random draw (the engine owns no RNG); never in the draining 0.75 phase.
-        self.cycle_index = 2 + (self.round % 6) as u8;
+        self.set_cycle_index(2 + self.round % 6);
         self.bits &= !PHASE_FULL;
     }
 
     /// The next ProbeBW phase.
     fn advance_cycle(&mut self) {
-        self.cycle_index = (self.cycle_index + 1) % CYCLE.len() as u8;
+        self.set_cycle_index((self.cycle_index() + 1) % CYCLE.len() as u8);
         self.bits &= !PHASE_FULL;
     }
 
@@ -368,7 +421,7 @@ impl Bbr {
     /// as soon as in flight is down to one BDP, before the link runs dry. Cruising
     /// phases end with their round (`end_round`).
     fn check_cycle_phase(&mut self, d: &Delivery) {
-        let gain = CYCLE[usize::from(self.cycle_index)];
+        let gain = CYCLE[usize::from(self.cycle_index())];
         let Some(bdp) = self.bdp() else {
             return;
         };
@@ -399,7 +452,7 @@ impl Bbr {
         }
         let was = self.bits & IN_RECOVERY != 0;
         if d.in_recovery && !was {
-            self.prior_cwnd = if self.mode == BbrMode::ProbeRtt {
+            self.prior_cwnd = if self.mode() == BbrMode::ProbeRtt {
                 self.prior_cwnd.max(self.cwnd)
             } else {
                 self.cwnd
@@ -417,7 +470,7 @@ impl Bbr {
     /// The window for this ACK (draft §4.2.3): gain × BDP plus room for delayed and
     /// aggregated ACKs, reached by growing with what was delivered.
     fn update_cwnd(&mut self, delivered: u32) {
-        if self.mode == BbrMode::ProbeRtt {
+        if self.mode() == BbrMode::ProbeRtt {
             self.cwnd = self.cwnd.min(self.min_cwnd());
             return;
         }
@@ -426,7 +479,7 @@ impl Bbr {
             Some(bdp) => {
                 let target = bdp * self.cwnd_gain() / 1000 + 3 * u64::from(self.mss);
                 let target = u32::try_from(target).unwrap_or(u32::MAX);
-                if self.filled_pipe {
+                if self.filled_pipe() {
                     grown.min(target)
                 } else if self.cwnd < target {
                     // Startup grows by every byte delivered (doubling per round) while
@@ -479,7 +532,7 @@ impl CongestionControl for Bbr {
         if let (Some(rtt), Some(xmit)) = (rtt_us, xmit) {
             // Draft §4.5.3: a lower sample, or any sample once the estimate expired.
             let expired = ms(now).wrapping_sub(self.min_rtt_stamp) > MIN_RTT_WINDOW_MS;
-            if rtt <= self.min_rtt_us || (expired && self.mode == BbrMode::ProbeRtt) {
+            if rtt <= self.min_rtt_us || (expired && self.mode() == BbrMode::ProbeRtt) {
                 self.min_rtt_us = rtt;
                 self.min_rtt_stamp = ms(now);
             }
@@ -523,13 +576,17 @@ impl CongestionControl for Bbr {
             // sample: the first ACKs' few bytes would replace the initial pacing rate
             // (the initial window per RTT) with a far lower one, where Linux never
             // lowers it in Startup.
-            if let Some(sample) = self.round_rate(now, rtt_us.unwrap_or(0)) {
+            let window = rtt_us.unwrap_or(0).max(self.min_rtt_us);
+            let sample = self
+                .sliding_rate(now, window)
+                .or_else(|| self.round_rate(now, rtt_us.unwrap_or(0)));
+            if let Some(sample) = sample {
                 if sample > self.bottleneck_bw() {
                     self.update_bw(sample);
                 }
             }
         }
-        if self.mode == BbrMode::ProbeBw {
+        if self.mode() == BbrMode::ProbeBw {
             self.check_cycle_phase(d);
         }
         self.update_mode(now, d.in_flight);
@@ -575,7 +632,7 @@ impl CongestionControl for Bbr {
     }
 
     fn in_slow_start(&self) -> bool {
-        self.mode == BbrMode::Startup
+        self.mode() == BbrMode::Startup
     }
 
     fn controls_recovery_window(&self) -> bool {

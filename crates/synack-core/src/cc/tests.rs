@@ -581,7 +581,11 @@ fn custom_controllers_get_the_shared_recovery_rules() {
 fn built_in_controllers_stay_small() {
     // Every connection carries its controller inline: the largest built-in one sets
     // the size of all (idle connections are held to about 1 KiB each).
-    assert!(core::mem::size_of::<Congestion>() <= 64);
+    assert!(
+        core::mem::size_of::<Congestion>() <= 64,
+        "{}",
+        core::mem::size_of::<Congestion>()
+    );
 }
 
 /// One slow-start round whose ACKs arrive `gap` apart, each with an RTT sample of

@@ -146,7 +146,9 @@ impl TimeWait {
         // RFC 7323 §5.3 R1: PAWS.
         if self.ts_ok && !flags.rst() {
             if let Some((tsval, _)) = seg.options.timestamp {
-                let older = (tsval.wrapping_sub(self.ts_recent) as i32) < 0;
+                // Linux's one tick of tolerance (`TCP_PAWS_WINDOW`), as in
+                // tcp/input.rs.
+                let older = (self.ts_recent.wrapping_sub(tsval) as i32) > 1;
                 if older && env.now.saturating_duration_since(self.ts_recent_at) < PAWS_IDLE {
                     self.dropped(env, "PAWS: old timestamp");
                     return TwAction::Ack;
