@@ -126,14 +126,36 @@ pub(crate) fn kernel_kernel_path(p: &Profile) -> Result<Path, String> {
     })
 }
 
+/// Who sends the data over a kernel ↔ in-process path.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DataFrom {
+    /// The kernel (side A): a download to the in-process stack.
+    Kernel,
+    /// The in-process stack (side B): an upload to the kernel.
+    InProcess,
+}
+
 /// A kernel on side A, and side B's packets delivered to `to_b`; returns the
 /// path and the ingress through which side B sends.
+///
+/// The data direction gets the profile's forward impairments and the random
+/// draws that kernel → kernel's data direction (A → B, [`kernel_kernel_path`])
+/// gets, whichever side sends: with an upload crossing B → A on B → A's own draws,
+/// the few random losses of P3 (about four in six seconds) fell at other packets
+/// than the kernel's, and synack's first came at the end of slow start where the
+/// kernel's came 1.2 s later.
 pub(crate) fn kernel_inproc_path(
     p: &Profile,
     to_b: Box<dyn Egress>,
+    data: DataFrom,
 ) -> Result<(Path, Ingress), String> {
     let (ns_a, port_a) = kernel_end("wa", ADDR_A)?;
-    let mut link = Link::new(p.forward.clone(), p.reverse.clone(), LINK_SEED);
+    let mut link = match data {
+        DataFrom::Kernel => Link::new(p.forward.clone(), p.reverse.clone(), LINK_SEED),
+        DataFrom::InProcess => {
+            Link::with_streams(p.reverse.clone(), p.forward.clone(), LINK_SEED, [1, 0])
+        }
+    };
     link.start(port_a.egress(), to_b).map_err(io_err("link"))?;
     let readers = vec![port_a
         .start_reader(link.ingress(Side::A), MTU, "wan-read-a")
@@ -413,7 +435,7 @@ async fn synack_send_until(
 /// Kernel → synack over `profile`, the kernel sending with `cc` (a Linux name).
 pub(crate) fn kernel_to_synack(p: &Profile, secs: f64, cc: &'static str) -> Result<WanRun, String> {
     let (to_b, rx) = synack_link::channel();
-    let (path, ingress) = kernel_inproc_path(p, Box::new(to_b))?;
+    let (path, ingress) = kernel_inproc_path(p, Box::new(to_b), DataFrom::Kernel)?;
     let stop = Arc::new(AtomicBool::new(false));
     let st = stop.clone();
     let to = SocketAddr::V4(SocketAddrV4::new(ADDR_B, PORT));
@@ -443,7 +465,7 @@ pub(crate) fn kernel_to_synack(p: &Profile, secs: f64, cc: &'static str) -> Resu
 /// synack → kernel over `profile`, synack's sender running `cc`.
 pub(crate) fn synack_to_kernel(p: &Profile, secs: f64, cc: &Algorithm) -> Result<WanRun, String> {
     let (to_b, rx) = synack_link::channel();
-    let (path, ingress) = kernel_inproc_path(p, Box::new(to_b))?;
+    let (path, ingress) = kernel_inproc_path(p, Box::new(to_b), DataFrom::InProcess)?;
     let l = join(spawn_in(&path.ns[0], "bind", move || {
         std::net::TcpListener::bind(SocketAddrV4::new(ADDR_A, PORT)).map_err(io_err("bind"))
     })?)?;

@@ -9,8 +9,8 @@ use crate::pattern::Pattern;
 use crate::smol_host::{PacketOut, Phy, SmolHost};
 use crate::tun::SEED;
 use crate::wan::{
-    join, kernel_inproc_path, kernel_receive_for, kernel_send_until, spawn_in, WanRun, ADDR_A,
-    ADDR_B, PORT, STALL,
+    join, kernel_inproc_path, kernel_receive_for, kernel_send_until, spawn_in, DataFrom, WanRun,
+    ADDR_A, ADDR_B, PORT, STALL,
 };
 use smoltcp::socket::tcp::State;
 use std::net::{SocketAddr, SocketAddrV4};
@@ -98,7 +98,7 @@ pub(crate) fn kernel_to_smoltcp(
     cc: &'static str,
 ) -> Result<WanRun, String> {
     let (tx, rx) = mpsc::channel();
-    let (path, ingress) = kernel_inproc_path(p, Box::new(ToChannel(tx)))?;
+    let (path, ingress) = kernel_inproc_path(p, Box::new(ToChannel(tx)), DataFrom::Kernel)?;
     let mut h = host(ingress, rx);
     h.listen(PORT)?;
     let stop = Arc::new(AtomicBool::new(false));
@@ -163,7 +163,7 @@ fn rtt_ms(path: &crate::wan::Path) -> f64 {
 /// smoltcp → kernel (CUBIC) over `profile`.
 pub(crate) fn smoltcp_to_kernel(p: &Profile, secs: f64) -> Result<WanRun, String> {
     let (tx, rx) = mpsc::channel();
-    let (path, ingress) = kernel_inproc_path(p, Box::new(ToChannel(tx)))?;
+    let (path, ingress) = kernel_inproc_path(p, Box::new(ToChannel(tx)), DataFrom::InProcess)?;
     let mut h = host(ingress, rx);
     let l = join(spawn_in(&path.ns[0], "bind", move || {
         std::net::TcpListener::bind(SocketAddrV4::new(ADDR_A, PORT))

@@ -92,3 +92,75 @@ fn idle_longer_than_the_rto_restarts_from_the_initial_window() {
     let in_flight = info.send_queue as u32;
     assert!(in_flight > iw);
 }
+
+/// Run the pair for `d`, the server reading everything; returns the bytes read.
+fn drain_for(p: &mut Pair, s: ConnHandle, d: Duration) -> usize {
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut got = 0;
+    let until = p.now + d;
+    while p.now < until {
+        while let Ok(n) = p.server.recv(s, &mut buf) {
+            if n == 0 {
+                break;
+            }
+            got += n;
+        }
+        let step = p.now + Duration::from_millis(1);
+        while p.step(step) {}
+        p.now = p.now.max(step);
+    }
+    got
+}
+
+#[test]
+fn cubic_reduces_from_its_validated_window_when_the_application_held_it_back() {
+    // RFC 9438 §4.6 lets CUBIC reduce from cwnd where window validation keeps cwnd
+    // from growing past what the flow uses (as Linux does). A flow that filled its
+    // window and then sends only a little per RTT (held back by the application, or
+    // by a full send buffer) keeps the window it validated; a loss then leaves it
+    // 0.7 of that window, not 0.7 of the few segments it had in flight.
+    let (mut p, c, s) = pair(4 << 20);
+    let data = vec![7u8; 64 * 1024];
+    // Bulk, with one segment lost once the window is past 100 kB, so the flow
+    // leaves slow start; then bulk on in congestion avoidance.
+    let mut lost = false;
+    let mut got = 0;
+    while got < 3 << 20 {
+        let _ = p.client.send(c, &data);
+        if !lost && p.client.info(c).unwrap().cwnd > 100_000 {
+            lost = p.lose_to_server(|seg| !seg.payload.is_empty());
+        }
+        got += drain_for(&mut p, s, Duration::from_millis(1));
+        assert!(p.now.total_millis() < 60_000, "bulk stalled at {got}");
+    }
+    assert!(lost);
+    drain_for(&mut p, s, Duration::from_millis(200));
+    let full = p.client.info(c).unwrap();
+    assert!(full.cwnd >= full.ssthresh, "still in slow start: {full:?}");
+    // Application-limited: 8 kB per RTT (20 ms) for a second; cwnd stays.
+    for _ in 0..50 {
+        assert_eq!(p.client.send(c, &data[..8192]).unwrap(), 8192);
+        drain_for(&mut p, s, Duration::from_millis(20));
+    }
+    let before = p.client.info(c).unwrap();
+    assert_eq!(
+        before.cwnd, full.cwnd,
+        "cwnd moved while application-limited"
+    );
+    // One more write, its first segment lost: SACKs of the rest start recovery.
+    assert_eq!(p.client.send(c, &data[..8192]).unwrap(), 8192);
+    assert!(p.lose_to_server(|seg| !seg.payload.is_empty()));
+    drain_for(&mut p, s, Duration::from_millis(500));
+    let after = p.client.info(c).unwrap();
+    assert_eq!(
+        after.stats.fast_retransmits,
+        before.stats.fast_retransmits + 1
+    );
+    let expect = before.cwnd as f64 * 0.7;
+    assert!(
+        (after.ssthresh as f64 - expect).abs() <= f64::from(before.mss) * 2.0,
+        "ssthresh {} after a loss with {} validated, expected about 0.7 of it",
+        after.ssthresh,
+        before.cwnd
+    );
+}

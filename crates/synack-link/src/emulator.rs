@@ -276,6 +276,20 @@ impl Link {
     /// direction has `b_to_a`; random decisions come from `seed` (one sub-stream per
     /// direction, as in the simulator).
     pub fn new(a_to_b: LinkConfig, b_to_a: LinkConfig, seed: u64) -> Link {
+        Link::with_streams(a_to_b, b_to_a, seed, [0, 1])
+    }
+
+    /// As [`Link::new`], with the random sub-streams of `seed` that A → B and B → A
+    /// draw from chosen: `[1, 0]` gives B → A the draws A → B has on a link built
+    /// by `new` with the same seed, so a transfer in either direction meets the same
+    /// losses and delays packet by packet (two benchmark rows can then compare
+    /// senders on opposite sides fairly).
+    pub fn with_streams(
+        a_to_b: LinkConfig,
+        b_to_a: LinkConfig,
+        seed: u64,
+        streams: [u64; 2],
+    ) -> Link {
         let clock = Clock::new();
         let dir = |cfg, stream| {
             Arc::new(DirState {
@@ -287,7 +301,7 @@ impl Link {
             })
         };
         Link {
-            dirs: [dir(a_to_b, 0), dir(b_to_a, 1)],
+            dirs: [dir(a_to_b, streams[0]), dir(b_to_a, streams[1])],
             threads: Vec::new(),
         }
     }

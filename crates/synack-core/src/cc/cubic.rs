@@ -242,6 +242,10 @@ impl CongestionControl for Cubic {
         self.epoch_start = None;
     }
 
+    fn reduces_from_cwnd(&self) -> bool {
+        true
+    }
+
     fn on_recovery_exit(&mut self, flight_size: u32, mss: u32) {
         // RFC 6582 §3.2 step 6 option 1.
         self.cwnd = self.ssthresh.min(flight_size.max(mss).saturating_add(mss));

@@ -340,10 +340,21 @@ impl Connection {
     /// requires; and since the pipe, not FlightSize, holds the sender (see
     /// `poll_segment`), SACKed data above a hole not yet deemed lost can take
     /// FlightSize well past cwnd, and a reduction from that would raise the window.
-    /// Linux reduces from cwnd; RFC 9438 §4.6 allows it with window validation.
+    ///
+    /// A controller that [reduces from cwnd](crate::cc::CongestionControl::reduces_from_cwnd)
+    /// (CUBIC, RFC 9438 §4.6, as Linux) gets cwnd instead when the flow did not fill
+    /// its window in the last window of data (`cwnd_validate`): a flow held back by
+    /// its send buffer or the application has less in flight than the window it has
+    /// validated, and halving that smaller figure at each loss cut the window below
+    /// what it used (P3's upload, send-buffer limited, fell to 87 % of Linux's
+    /// CUBIC). A flow that filled its window keeps the FlightSize form, which is then
+    /// about cwnd anyway.
     pub(crate) fn reduction_flight(&self) -> u32 {
-        self.flight_size()
-            .min(self.cc.cwnd().max(u32::from(self.mss)))
+        let cwnd = self.cc.cwnd().max(u32::from(self.mss));
+        if !self.cwnd_limited && !self.cc.in_slow_start() && self.cc.reduces_from_cwnd() {
+            return cwnd;
+        }
+        self.flight_size().min(cwnd)
     }
 
     /// After the scoreboard was updated by an ACK. With RACK (whenever the peer SACKs

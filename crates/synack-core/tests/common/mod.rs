@@ -382,6 +382,18 @@ impl Pair {
         }
     }
 
+    /// Take what both stacks have to send now onto the wire, then drop the first
+    /// packet towards the server that `lose` picks; true if one was dropped.
+    #[allow(dead_code)]
+    pub fn lose_to_server(&mut self, lose: impl Fn(&Seg) -> bool) -> bool {
+        self.flush();
+        let at = self
+            .in_flight
+            .iter()
+            .position(|(_, to_server, bytes)| *to_server && lose(&parse_seg(bytes)));
+        at.and_then(|i| self.in_flight.remove(i)).is_some()
+    }
+
     /// Run one step: deliver due packets, fire due timers. Returns false when nothing
     /// is left to do before `until`.
     pub fn step(&mut self, until: Instant) -> bool {
