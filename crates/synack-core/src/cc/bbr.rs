@@ -631,9 +631,20 @@ impl CongestionControl for Bbr {
 
     fn on_rto(&mut self, _now: Instant, _flight_size: u32, mss: u32) {
         // A timeout restarts from one segment, like every TCP (Linux's tcp_enter_loss
-        // sets cwnd to what is in flight plus one); BBR's window growth and the saved
-        // window bring it back.
-        self.prior_cwnd = self.prior_cwnd.max(self.cwnd);
+        // sets cwnd to what is in flight plus one); BBR's window growth brings it
+        // back, and the window saved here comes back when the repair is done (the
+        // connection reports the timeout's repair as recovery until SND.UNA passes
+        // what was outstanding). Saved as Linux's `bbr_save_cwnd`: the window now,
+        // or the larger of it and the one already saved if a recovery or ProbeRTT
+        // had lowered it. Before, a timeout outside recovery never got its window
+        // back, and one inside recovery got it back at the next ACK, with the repair
+        // barely begun.
+        self.prior_cwnd = if self.bits & IN_RECOVERY == 0 && self.mode != BbrMode::ProbeRtt {
+            self.cwnd
+        } else {
+            self.prior_cwnd.max(self.cwnd)
+        };
+        self.bits |= IN_RECOVERY;
         self.cwnd = mss.max(1);
     }
 

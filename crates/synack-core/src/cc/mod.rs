@@ -131,7 +131,10 @@ pub struct Delivery {
     pub in_flight: u32,
     /// Bytes this ACK newly showed lost (RACK's marks, RFC 8985 §6.2).
     pub lost: u32,
-    /// The connection is in fast recovery (after this ACK's processing).
+    /// The connection is in loss recovery after this ACK's processing: fast
+    /// recovery, or the repair after a retransmission timeout, until SND.UNA passes
+    /// what was outstanding when the timer fired (RFC 6582's "recover"; Linux's
+    /// Loss state).
     pub in_recovery: bool,
     /// The sender's SMSS.
     pub mss: u32,

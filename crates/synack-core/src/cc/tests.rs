@@ -654,3 +654,43 @@ fn a_paced_or_broken_ack_train_does_not_end_slow_start() {
     assert_eq!(cc.cwnd(), 20 * MSS);
     assert_eq!(cc.ssthresh(), u32::MAX);
 }
+
+#[test]
+fn bbr_gets_its_window_back_when_the_repair_after_a_timeout_is_done() {
+    // As Linux's BBR leaves the Loss state: the window saved at the timeout comes
+    // back once what was outstanding is repaired (the connection reports that
+    // repair as recovery), not at the first ACK and not never.
+    let mut cc = Bbr::new(10 * MSS);
+    let mut now = Instant::ZERO;
+    let ack = |delivered: u32, in_recovery: bool| Delivery {
+        delivered,
+        in_flight: 20 * MSS,
+        lost: 0,
+        in_recovery,
+        mss: MSS,
+        rtt_sample: Some(ms(10)),
+        new_round: false,
+        app_limited: false,
+    };
+    for _ in 0..40 {
+        now += ms(1);
+        cc.on_delivery(now, &ack(2 * MSS, false));
+    }
+    let before = cc.cwnd();
+    assert!(before >= 40 * MSS, "{before}");
+    cc.on_rto(now, before, MSS);
+    assert_eq!(cc.cwnd(), MSS);
+    for _ in 0..3 {
+        now += ms(10);
+        cc.on_delivery(now, &ack(MSS, true));
+        assert!(cc.cwnd() <= 8 * MSS, "restored before the repair was done");
+    }
+    now += ms(10);
+    cc.on_delivery(now, &ack(MSS, false));
+    // Back to the saved window, within what the model allows (gain x BDP).
+    assert!(
+        cc.cwnd() >= before / 2,
+        "{} after, {before} before",
+        cc.cwnd()
+    );
+}

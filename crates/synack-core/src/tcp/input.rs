@@ -315,7 +315,7 @@ impl Connection {
                     delivered,
                     in_flight: self.pipe_for_cc(),
                     lost: rack.lost_bytes,
-                    in_recovery: self.in_recovery,
+                    in_recovery: self.in_recovery || self.snd_una < self.recover,
                     mss: u32::from(self.mss),
                     rtt_sample,
                     new_round,
