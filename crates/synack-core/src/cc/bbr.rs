@@ -164,10 +164,6 @@ impl Bbr {
         self.mode
     }
 
-    fn set_mode(&mut self, mode: BbrMode) {
-        self.mode = mode;
-    }
-
     /// In ProbeBW, the phase (see `check_cycle_phase`); before the pipe is filled,
     /// Startup's count of rounds in a row without 25 % growth (the two never
     /// overlap: ProbeBW begins only once the pipe is full). Kept in `bits`.
@@ -203,7 +199,7 @@ impl Bbr {
     }
 
     fn pacing_gain(&self) -> u64 {
-        match self.mode() {
+        match self.mode {
             BbrMode::Startup => HIGH_GAIN,
             BbrMode::Drain => DRAIN_GAIN,
             BbrMode::ProbeBw => CYCLE[usize::from(self.cycle_index()) % CYCLE.len()],
@@ -212,7 +208,7 @@ impl Bbr {
     }
 
     fn cwnd_gain(&self) -> u64 {
-        match self.mode() {
+        match self.mode {
             BbrMode::Startup | BbrMode::Drain => HIGH_GAIN,
             _ => CWND_GAIN,
         }
@@ -293,11 +289,7 @@ impl Bbr {
     fn round_rate(&self, now: Instant, floor_us: u32) -> Option<u64> {
         let elapsed = u128::from(us(now).wrapping_sub(self.round_start));
         let bytes = u64::from(self.round_bytes);
-        let sent_over = if self.round_xmit != 0 && self.prev_round_xmit != 0 {
-            u128::from(self.round_xmit.wrapping_sub(self.prev_round_xmit)).min(1 << 31)
-        } else {
-            0
-        };
+        let sent_over = u128::from(self.sent_over_us());
         let interval = if self.min_rtt_us == u32::MAX {
             elapsed.max(sent_over)
         } else {
@@ -327,13 +319,21 @@ impl Bbr {
         // round's data left over `sent_over`, the previous round's share over about
         // `rest_us`; ACKs that arrive compressed cannot make the rate higher than
         // the data was sent at.
-        let sent_over = if self.round_xmit != 0 && self.prev_round_xmit != 0 {
-            u64::from(self.round_xmit.wrapping_sub(self.prev_round_xmit)).min(1 << 31)
-        } else {
-            0
-        };
+        let sent_over = u64::from(self.sent_over_us());
         let interval = u64::from(window_us).max(sent_over + rest_us);
         Some(bytes * 1_000_000 / interval)
+    }
+
+    /// The interval, µs, over which the data this round delivered so far was sent
+    /// (0 before two rounds have delivered something).
+    fn sent_over_us(&self) -> u32 {
+        if self.round_xmit != 0 && self.prev_round_xmit != 0 {
+            self.round_xmit
+                .wrapping_sub(self.prev_round_xmit)
+                .min(1 << 31)
+        } else {
+            0
+        }
     }
 
     /// End of a round: a delivery-rate sample, then Startup's plateau check.
@@ -352,7 +352,7 @@ impl Bbr {
         self.round = self.round.wrapping_add(1);
         self.round_bytes = 0;
         self.round_start = us(now);
-        if self.mode() == BbrMode::ProbeBw {
+        if self.mode == BbrMode::ProbeBw {
             // A phase lasts at least a round; the probing one then waits for its
             // condition (`check_cycle_phase`).
             if CYCLE[usize::from(self.cycle_index())] > 1000 {
@@ -382,24 +382,23 @@ impl Bbr {
 
     /// Mode transitions after an ACK (draft §4.3).
     fn update_mode(&mut self, now: Instant, in_flight: u32) {
-        if self.mode() == BbrMode::Startup && self.filled_pipe() {
-            self.set_mode(BbrMode::Drain);
+        if self.mode == BbrMode::Startup && self.filled_pipe() {
+            self.mode = BbrMode::Drain;
         }
-        if self.mode() == BbrMode::Drain
-            && self.bdp().is_some_and(|bdp| u64::from(in_flight) <= bdp)
+        if self.mode == BbrMode::Drain && self.bdp().is_some_and(|bdp| u64::from(in_flight) <= bdp)
         {
             self.enter_probe_bw();
         }
         // ProbeRTT (draft §4.3.4): when the minimum RTT is older than its window.
-        if self.mode() != BbrMode::ProbeRtt
+        if self.mode != BbrMode::ProbeRtt
             && self.min_rtt_us != u32::MAX
             && ms(now).wrapping_sub(self.min_rtt_stamp) > MIN_RTT_WINDOW_MS
         {
-            self.set_mode(BbrMode::ProbeRtt);
+            self.mode = BbrMode::ProbeRtt;
             self.prior_cwnd = self.prior_cwnd.max(self.cwnd);
             self.probe_rtt_done = 0;
         }
-        if self.mode() == BbrMode::ProbeRtt {
+        if self.mode == BbrMode::ProbeRtt {
             let done = self.probe_rtt_done;
             if done == 0 {
                 if in_flight <= self.min_cwnd() {
@@ -412,7 +411,7 @@ impl Bbr {
                     if self.filled_pipe() {
                         self.enter_probe_bw();
                     } else {
-                        self.set_mode(BbrMode::Startup);
+                        self.mode = BbrMode::Startup;
                     }
                 }
             }
@@ -420,7 +419,7 @@ impl Bbr {
     }
 
     fn enter_probe_bw(&mut self) {
-        self.set_mode(BbrMode::ProbeBw);
+        self.mode = BbrMode::ProbeBw;
         // Start in a cruising phase, derived from the round count rather than a
         // random draw (the engine owns no RNG); never in the draining 0.75 phase.
         self.set_cycle_index(2 + self.round % 6);
@@ -473,7 +472,7 @@ impl Bbr {
         }
         let was = self.bits & IN_RECOVERY != 0;
         if d.in_recovery && !was {
-            self.prior_cwnd = if self.mode() == BbrMode::ProbeRtt {
+            self.prior_cwnd = if self.mode == BbrMode::ProbeRtt {
                 self.prior_cwnd.max(self.cwnd)
             } else {
                 self.cwnd
@@ -491,7 +490,7 @@ impl Bbr {
     /// The window for this ACK (draft §4.2.3): gain × BDP plus room for delayed and
     /// aggregated ACKs, reached by growing with what was delivered.
     fn update_cwnd(&mut self, delivered: u32) {
-        if self.mode() == BbrMode::ProbeRtt {
+        if self.mode == BbrMode::ProbeRtt {
             self.cwnd = self.cwnd.min(self.min_cwnd());
             return;
         }
@@ -553,7 +552,7 @@ impl CongestionControl for Bbr {
         if let (Some(rtt), Some(xmit)) = (rtt_us, xmit) {
             // Draft §4.5.3: a lower sample, or any sample once the estimate expired.
             let expired = ms(now).wrapping_sub(self.min_rtt_stamp) > MIN_RTT_WINDOW_MS;
-            if rtt <= self.min_rtt_us || (expired && self.mode() == BbrMode::ProbeRtt) {
+            if rtt <= self.min_rtt_us || (expired && self.mode == BbrMode::ProbeRtt) {
                 self.min_rtt_us = rtt;
                 self.min_rtt_stamp = ms(now);
             }
@@ -607,7 +606,7 @@ impl CongestionControl for Bbr {
                 }
             }
         }
-        if self.mode() == BbrMode::ProbeBw {
+        if self.mode == BbrMode::ProbeBw {
             self.check_cycle_phase(d);
         }
         self.update_mode(now, d.in_flight);
@@ -664,7 +663,7 @@ impl CongestionControl for Bbr {
     }
 
     fn in_slow_start(&self) -> bool {
-        self.mode() == BbrMode::Startup
+        self.mode == BbrMode::Startup
     }
 
     fn controls_recovery_window(&self) -> bool {

@@ -7,7 +7,7 @@ use crate::cc::{Ack, CongestionControl, Delivery};
 use crate::error::ConnError;
 use crate::seq::Seq;
 use crate::state::State;
-use crate::time::Duration;
+use crate::time::{Duration, Instant};
 use crate::trace::TraceKind;
 use alloc::boxed::Box;
 use synack_wire::TcpRepr;
@@ -29,6 +29,19 @@ pub(crate) enum Outcome {
 
 /// RFC 7323 §5.5: a TS.Recent older than 24 days is invalid for PAWS.
 const PAWS_IDLE: Duration = Duration::from_secs(24 * 24 * 3600);
+
+/// RFC 7323 §5.3 R1, as Linux applies it (`tcp_paws_check` with
+/// [`PAWS_WINDOW`]): `tsval` is too old against TS.Recent `ts_recent`, stamped at
+/// `ts_recent_at`, at `now`. Shared by connections and TIME-WAIT records.
+pub(crate) fn paws_too_old(
+    ts_recent: u32,
+    ts_recent_at: Instant,
+    tsval: u32,
+    now: Instant,
+) -> bool {
+    (ts_recent.wrapping_sub(tsval) as i32) > PAWS_WINDOW
+        && now.saturating_duration_since(ts_recent_at) < PAWS_IDLE
+}
 
 /// How many timestamp ticks older than TS.Recent a segment may be and still pass
 /// PAWS (Linux `TCP_PAWS_WINDOW`). RFC 7323 §5.3 R1 rejects anything older; a path
@@ -117,9 +130,7 @@ impl Connection {
         // (`TCP_PAWS_WINDOW`) and its exception for a reordered duplicate ACK.
         if self.ts_ok && !flags.rst() {
             if let Some((tsval, _)) = seg.options.timestamp {
-                let older = (self.ts_recent.wrapping_sub(tsval) as i32) > PAWS_WINDOW;
-                if older
-                    && env.now.saturating_duration_since(self.ts_recent_at) < PAWS_IDLE
+                if paws_too_old(self.ts_recent, self.ts_recent_at, tsval, env.now)
                     && !self.disordered_ack(seg, payload.len(), tsval)
                 {
                     self.drop_segment(env, "PAWS: old timestamp");

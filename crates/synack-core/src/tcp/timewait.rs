@@ -16,9 +16,6 @@ use alloc::vec::Vec;
 use core::net::SocketAddr;
 use synack_wire::{TcpFlags, TcpOptions, TcpRepr};
 
-/// RFC 7323 §5.5: a TS.Recent older than 24 days is invalid for PAWS.
-const PAWS_IDLE: Duration = Duration::from_secs(24 * 24 * 3600);
-
 /// What the stack must do after a segment reached a TIME-WAIT record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum TwAction {
@@ -146,10 +143,7 @@ impl TimeWait {
         // RFC 7323 §5.3 R1: PAWS.
         if self.ts_ok && !flags.rst() {
             if let Some((tsval, _)) = seg.options.timestamp {
-                // Linux's one tick of tolerance (`TCP_PAWS_WINDOW`), as in
-                // tcp/input.rs.
-                let older = (self.ts_recent.wrapping_sub(tsval) as i32) > 1;
-                if older && env.now.saturating_duration_since(self.ts_recent_at) < PAWS_IDLE {
+                if super::input::paws_too_old(self.ts_recent, self.ts_recent_at, tsval, env.now) {
                     self.dropped(env, "PAWS: old timestamp");
                     return TwAction::Ack;
                 }
