@@ -31,9 +31,9 @@ fn paced_segments_are_spread_at_twice_cwnd_per_srtt_in_slow_start() {
     assert_eq!(info.cwnd, 14_600);
     t.stack.send(e.h, &vec![1u8; 10 * 1460]).unwrap();
     assert_eq!(t.out().len(), 1, "one segment, then the pacing interval");
-    // 2 * 14600 B / 100 ms = 292,000 B/s; a 1460 B segment with 52 B of headers
-    // takes 1512 / 292000 s = 5178 µs.
-    let gap = Duration::from_micros(5178);
+    // 2 * 14600 B / 100 ms = 292,000 B/s; a 1460 B segment takes 1460 / 292000 s
+    // = 5000 µs (payload against a rate of payload, as Linux paces).
+    let gap = Duration::from_micros(5000);
     let mut sent = 1;
     while sent < 10 {
         let (d, out) = t.next_timer().expect("a pacing deadline");
@@ -50,7 +50,7 @@ fn paced_segments_are_spread_at_twice_cwnd_per_srtt_in_slow_start() {
 #[test]
 fn a_late_driver_catches_up_within_the_credit() {
     // RTT 10 ms: 2 * 14600 B / 10 ms = 2.92 MB/s, a segment every
-    // 517 µs. A driver whose timer fires 3 ms late sends what fell due meanwhile at
+    // 500 µs. A driver whose timer fires 3 ms late sends what fell due meanwhile at
     // once, up to 2 ms behind schedule, so a coarse timer (tokio's ticks are 1 ms)
     // does not lower the rate; beyond that the schedule restarts from 2 ms ago. A
     // sender that was not waiting for its deadline gets 1 ms.
@@ -59,14 +59,14 @@ fn a_late_driver_catches_up_within_the_credit() {
     t.stack.send(e.h, &vec![1u8; 10 * 1460]).unwrap();
     let first = t.out().len();
     assert_eq!(
-        first, 2,
-        "the 1 ms credit lets a second segment follow at once"
+        first, 3,
+        "the 1 ms credit lets two more segments follow at once"
     );
     let out = t.advance(ms(3));
-    // Due by now: the schedule from 2 ms ago, 517 µs apart, up to now: four segments
+    // Due by now: the schedule from 2 ms ago, 500 µs apart, up to now: five segments
     // (without the credit a late wake-up would send one).
-    assert_eq!(out.len(), 4, "late by 3 ms");
+    assert_eq!(out.len(), 5, "late by 3 ms");
     let (d, out) = t.next_timer().expect("back on schedule");
-    assert!(d <= Duration::from_micros(517), "{d:?}");
+    assert!(d <= Duration::from_micros(500), "{d:?}");
     assert_eq!(out.len(), 1);
 }

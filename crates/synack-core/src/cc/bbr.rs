@@ -43,6 +43,9 @@ const DRAIN_GAIN: u64 = 347;
 const CWND_GAIN: u64 = 2000;
 /// ProbeBW's pacing gains per phase, per mille.
 const CYCLE: [u64; 8] = [1250, 750, 1000, 1000, 1000, 1000, 1000, 1000];
+/// How far below gain × bandwidth BBR paces, percent (Linux's
+/// `bbr_pacing_margin_percent`).
+const PACING_MARGIN_PERCENT: u64 = 1;
 /// Rounds over which the bandwidth maximum is kept.
 const BW_WINDOW_ROUNDS: u32 = 10;
 /// How long a minimum RTT stands before ProbeRTT refreshes it, ms.
@@ -655,7 +658,10 @@ impl CongestionControl for Bbr {
     fn pacing_rate(&self, srtt: Option<Duration>) -> Option<u64> {
         let bw = self.bottleneck_bw();
         if bw > 0 {
-            return Some((bw * self.pacing_gain() / 1000).max(1));
+            // Linux's `bbr_pacing_margin_percent`: 1 % below the gain times the
+            // bandwidth, so that at gain 1 the bottleneck's queue drains slowly.
+            let rate = bw * self.pacing_gain() / 1000;
+            return Some((rate * (100 - PACING_MARGIN_PERCENT) / 100).max(1));
         }
         // Before the first sample: the initial window over the RTT, at Startup's gain.
         let rtt_us = srtt.map_or(1_000, |s| s.as_micros().max(1) as u64);

@@ -31,9 +31,6 @@ pub(crate) const PACE_CREDIT_US: u64 = 1_000;
 /// deadline and leaves later.
 pub(crate) const PACE_LATE_CREDIT_US: u64 = 2_000;
 
-/// IP + TCP header bytes counted per segment against the rate (an estimate).
-const HEADER_BYTES: u64 = 52;
-
 impl Connection {
     /// The pacing rate in bytes per second, or `None` when this connection is not
     /// paced (pacing off and the controller asks for none, or no RTT measured yet).
@@ -64,8 +61,9 @@ impl Connection {
 
     /// A data segment of `len` payload bytes left at `now`: schedule the next one.
     pub(crate) fn paced_send(&mut self, now: Instant, len: usize, rate: u64) {
-        let bytes = len as u64 + HEADER_BYTES;
-        let gap_us = bytes * 1_000_000 / rate;
+        // Payload bytes only, as the rate is (BBR's bandwidth counts delivered data;
+        // Linux times each departure by the skb's payload length).
+        let gap_us = len as u64 * 1_000_000 / rate;
         let credit = if self.pace_waited {
             PACE_LATE_CREDIT_US
         } else {
