@@ -50,7 +50,8 @@ pub(crate) const PORT: u16 = 6101;
 const CHUNK: usize = 64 << 10;
 /// Longest a transfer may stall before it counts as failed.
 pub(crate) const STALL: Duration = Duration::from_secs(20);
-/// Seed of the emulator's random decisions (the same losses every run).
+/// Seed of the emulator's random decisions (the same losses every run); on the
+/// profiles that draw at random, repetition `i` uses `LINK_SEED + i` ([`WanPlan::seeds`]).
 const LINK_SEED: u64 = 0x3a7_5eed;
 
 /// What one WAN transfer measured.
@@ -105,10 +106,10 @@ fn kernel_end(tag: &str, addr: Ipv4Addr) -> Result<(Netns, TunPort), String> {
 }
 
 /// A kernel on each side of `profile`.
-pub(crate) fn kernel_kernel_path(p: &Profile) -> Result<Path, String> {
+pub(crate) fn kernel_kernel_path(p: &Profile, seed: u64) -> Result<Path, String> {
     let (ns_a, port_a) = kernel_end("wa", ADDR_A)?;
     let (ns_b, port_b) = kernel_end("wb", ADDR_B)?;
-    let mut link = Link::new(p.forward.clone(), p.reverse.clone(), LINK_SEED);
+    let mut link = Link::new(p.forward.clone(), p.reverse.clone(), seed);
     link.start(port_a.egress(), port_b.egress())
         .map_err(io_err("link"))?;
     let readers = vec![
@@ -148,12 +149,13 @@ pub(crate) fn kernel_inproc_path(
     p: &Profile,
     to_b: Box<dyn Egress>,
     data: DataFrom,
+    seed: u64,
 ) -> Result<(Path, Ingress), String> {
     let (ns_a, port_a) = kernel_end("wa", ADDR_A)?;
     let mut link = match data {
-        DataFrom::Kernel => Link::new(p.forward.clone(), p.reverse.clone(), LINK_SEED),
+        DataFrom::Kernel => Link::new(p.forward.clone(), p.reverse.clone(), seed),
         DataFrom::InProcess => {
-            Link::with_streams(p.reverse.clone(), p.forward.clone(), LINK_SEED, [1, 0])
+            Link::with_streams(p.reverse.clone(), p.forward.clone(), seed, [1, 0])
         }
     };
     link.start(port_a.egress(), to_b).map_err(io_err("link"))?;
@@ -301,8 +303,13 @@ pub(crate) fn kernel_receive_for(
 }
 
 /// Kernel → kernel over `profile` with congestion control `cc`.
-pub(crate) fn kernel_to_kernel(p: &Profile, cc: &str, secs: f64) -> Result<WanRun, String> {
-    let path = kernel_kernel_path(p)?;
+pub(crate) fn kernel_to_kernel(
+    p: &Profile,
+    cc: &str,
+    secs: f64,
+    seed: u64,
+) -> Result<WanRun, String> {
+    let path = kernel_kernel_path(p, seed)?;
     let l = {
         let to = SocketAddrV4::new(ADDR_B, PORT);
         join(spawn_in(&path.ns[1], "bind", move || {
@@ -407,7 +414,26 @@ async fn synack_send_until(
     let pattern = Pattern::new(SEED);
     let mut sent = 0u64;
     let mut last = Instant::now();
+    let trace = std::env::var_os("SYNACK_WAN_TRACE").is_some();
+    let start = Instant::now();
+    let mut next_tick = 0.0f64;
     while !stop.load(Ordering::Relaxed) {
+        if trace && start.elapsed().as_secs_f64() >= next_tick {
+            if let Ok(i) = c.info() {
+                eprintln!(
+                    "tx {next_tick:.1} cwnd {} ssthresh {} srtt_ms {:.1} acked {} rtx {} fast {} spurious {} dsacks {}",
+                    i.cwnd,
+                    i.ssthresh,
+                    i.srtt.map_or(0.0, |d| d.as_micros() as f64 / 1000.0),
+                    i.stats.bytes_acked,
+                    i.stats.segs_retransmitted,
+                    i.stats.fast_retransmits,
+                    i.stats.spurious_recoveries,
+                    i.stats.dsacks_received
+                );
+            }
+            next_tick += 0.1;
+        }
         match tokio::time::timeout(
             Duration::from_millis(100),
             c.write(pattern.window(sent, CHUNK)),
@@ -426,16 +452,21 @@ async fn synack_send_until(
             Err(_) => {}
         }
     }
-    if std::env::var_os("SYNACK_WAN_TRACE").is_some() {
+    if trace {
         eprintln!("synack sender: {:?}", c.info());
     }
     Ok(sent)
 }
 
 /// Kernel → synack over `profile`, the kernel sending with `cc` (a Linux name).
-pub(crate) fn kernel_to_synack(p: &Profile, secs: f64, cc: &'static str) -> Result<WanRun, String> {
+pub(crate) fn kernel_to_synack(
+    p: &Profile,
+    secs: f64,
+    cc: &'static str,
+    seed: u64,
+) -> Result<WanRun, String> {
     let (to_b, rx) = synack_link::channel();
-    let (path, ingress) = kernel_inproc_path(p, Box::new(to_b), DataFrom::Kernel)?;
+    let (path, ingress) = kernel_inproc_path(p, Box::new(to_b), DataFrom::Kernel, seed)?;
     let stop = Arc::new(AtomicBool::new(false));
     let st = stop.clone();
     let to = SocketAddr::V4(SocketAddrV4::new(ADDR_B, PORT));
@@ -463,9 +494,14 @@ pub(crate) fn kernel_to_synack(p: &Profile, secs: f64, cc: &'static str) -> Resu
 }
 
 /// synack → kernel over `profile`, synack's sender running `cc`.
-pub(crate) fn synack_to_kernel(p: &Profile, secs: f64, cc: &Algorithm) -> Result<WanRun, String> {
+pub(crate) fn synack_to_kernel(
+    p: &Profile,
+    secs: f64,
+    cc: &Algorithm,
+    seed: u64,
+) -> Result<WanRun, String> {
     let (to_b, rx) = synack_link::channel();
-    let (path, ingress) = kernel_inproc_path(p, Box::new(to_b), DataFrom::InProcess)?;
+    let (path, ingress) = kernel_inproc_path(p, Box::new(to_b), DataFrom::InProcess, seed)?;
     let l = join(spawn_in(&path.ns[0], "bind", move || {
         std::net::TcpListener::bind(SocketAddrV4::new(ADDR_A, PORT)).map_err(io_err("bind"))
     })?)?;
@@ -586,6 +622,34 @@ pub(crate) fn jain(x: &[f64]) -> f64 {
     }
 }
 
+/// Whether a link of `p` draws at random (loss, jitter, duplication, reordering,
+/// corruption): then one seed of the draws is one sample of the path, and a figure
+/// is the median over [`WanPlan::seeds`] of them.
+fn draws_at_random(p: &Profile) -> bool {
+    [&p.forward, &p.reverse].iter().any(|c| {
+        c.loss > 0.0
+            || c.burst_loss.is_some()
+            || !c.jitter.is_zero()
+            || c.duplicate > 0.0
+            || c.reorder > 0.0
+            || c.corrupt > 0.0
+    })
+}
+
+/// The median by goodput of `first` and `rest` (the run it picks keeps its own RTT);
+/// a failure in any of them is the result.
+fn median_run<'a>(
+    first: &'a Result<WanRun, String>,
+    rest: impl Iterator<Item = &'a Result<WanRun, String>>,
+) -> Result<WanRun, String> {
+    let mut ok = Vec::new();
+    for r in std::iter::once(first).chain(rest) {
+        ok.push(r.clone()?);
+    }
+    ok.sort_by(|a, b| a.mbps.total_cmp(&b.mbps));
+    Ok(ok[ok.len() / 2])
+}
+
 /// The emulator's own capacity: kernel → kernel (CUBIC) through a link with 1 ms of
 /// delay each way and no rate limit, so the emulator (and the two kernels) are the
 /// only limit.
@@ -600,7 +664,7 @@ fn capacity(secs: f64) -> Result<WanRun, String> {
         forward: clean.clone(),
         reverse: clean,
     };
-    kernel_to_kernel(&p, "cubic", secs)
+    kernel_to_kernel(&p, "cubic", secs, LINK_SEED)
 }
 
 /// Durations of the WAN transfers and synack's senders.
@@ -614,6 +678,11 @@ pub(crate) struct WanPlan {
     pub(crate) synack_cc: Vec<Algorithm>,
     /// Profile ids to run (`"P1"` … `"P6"`); empty: every profile.
     pub(crate) profiles: Vec<String>,
+    /// Seeds of the link's random draws per single-flow profile that draws at random
+    /// (P2, P3, P5): one seed is one sample of such a path (where its losses fall
+    /// decides a CUBIC flow's figure), so each figure is the median over this many
+    /// seeds, every transfer of the profile run once per seed.
+    pub(crate) seeds: usize,
 }
 
 impl WanPlan {
@@ -704,10 +773,38 @@ struct ProfileRuns {
 }
 
 impl ProfileRuns {
-    /// Run every transfer of `p`, reporting each with `say`.
+    /// Run every transfer of `p`, reporting each with `say`: once, or on a profile
+    /// that draws at random, once per seed of [`WanPlan::seeds`], each figure then
+    /// the median over the seeds.
     fn measure(
         p: &Profile,
         plan: &WanPlan,
+        say: &dyn Fn(&str, &Result<WanRun, String>),
+    ) -> ProfileRuns {
+        let seeds = if draws_at_random(p) {
+            plan.seeds.max(1)
+        } else {
+            1
+        };
+        let runs: Vec<ProfileRuns> = (0..seeds)
+            .map(|i| {
+                let tag = if seeds > 1 {
+                    format!(" (draws {}/{seeds})", i + 1)
+                } else {
+                    String::new()
+                };
+                ProfileRuns::measure_once(p, plan, LINK_SEED + i as u64, &tag, say)
+            })
+            .collect();
+        ProfileRuns::median(runs)
+    }
+
+    /// Every transfer of `p` once, with the link's random draws from `seed`.
+    fn measure_once(
+        p: &Profile,
+        plan: &WanPlan,
+        seed: u64,
+        tag: &str,
         say: &dyn Fn(&str, &Result<WanRun, String>),
     ) -> ProfileRuns {
         let mut kernel_cc = vec!["cubic", "bbr"];
@@ -717,35 +814,36 @@ impl ProfileRuns {
             }
         }
         let run = |what: String, r: Result<WanRun, String>| {
-            say(&format!("{} {what}", p.id), &r);
+            say(&format!("{} {what}{tag}", p.id), &r);
             r
         };
+        let secs = plan.secs;
         let kernel = kernel_cc
             .into_iter()
             .map(|cc| {
                 let what = format!("kernel → kernel {}", cc.to_uppercase());
-                (cc, run(what, kernel_to_kernel(p, cc, plan.secs)))
+                (cc, run(what, kernel_to_kernel(p, cc, secs, seed)))
             })
             .collect();
         let k2s = KERNEL_SENDERS
-            .map(|cc| run(download("synack", cc), kernel_to_synack(p, plan.secs, cc)));
+            .map(|cc| run(download("synack", cc), kernel_to_synack(p, secs, cc, seed)));
         let s2k = plan
             .synack_cc
             .iter()
             .map(|cc| {
-                let r = run(upload(cc), synack_to_kernel(p, plan.secs, cc));
+                let r = run(upload(cc), synack_to_kernel(p, secs, cc, seed));
                 (cc.clone(), r)
             })
             .collect();
         let k2smol = KERNEL_SENDERS.map(|cc| {
             run(
                 download("smoltcp", cc),
-                wan_smol::kernel_to_smoltcp(p, plan.secs, cc),
+                wan_smol::kernel_to_smoltcp(p, secs, cc, seed),
             )
         });
         let smol2k = run(
             "smoltcp → kernel".into(),
-            wan_smol::smoltcp_to_kernel(p, plan.secs),
+            wan_smol::smoltcp_to_kernel(p, secs, seed),
         );
         ProfileRuns {
             kernel,
@@ -754,6 +852,28 @@ impl ProfileRuns {
             k2smol,
             smol2k,
         }
+    }
+
+    /// Each figure's median over `runs` (all measured alike, on different draws).
+    fn median(mut runs: Vec<ProfileRuns>) -> ProfileRuns {
+        let mut first = runs.remove(0);
+        if runs.is_empty() {
+            return first;
+        }
+        for (i, (_, r)) in first.kernel.iter_mut().enumerate() {
+            *r = median_run(r, runs.iter().map(|x| &x.kernel[i].1));
+        }
+        for (i, r) in first.k2s.iter_mut().enumerate() {
+            *r = median_run(r, runs.iter().map(|x| &x.k2s[i]));
+        }
+        for (i, (_, r)) in first.s2k.iter_mut().enumerate() {
+            *r = median_run(r, runs.iter().map(|x| &x.s2k[i].1));
+        }
+        for (i, r) in first.k2smol.iter_mut().enumerate() {
+            *r = median_run(r, runs.iter().map(|x| &x.k2smol[i]));
+        }
+        first.smol2k = median_run(&first.smol2k, runs.iter().map(|x| &x.smol2k));
+        first
     }
 
     fn kernel(&self, cc: &str) -> Option<&Result<WanRun, String>> {
@@ -889,8 +1009,13 @@ fn wan_notes(plan: &WanPlan, cap: &Result<WanRun, String>) -> Vec<String> {
         .collect::<Vec<_>>()
         .join(" and ");
     notes.push(format!(
-        "WAN rows: goodput in Mbit/s at the receiver over {} s per transfer (slow start included), every byte checked; the path is the synack-link emulator (the simulator's link model on the wall clock) between a kernel in a namespace on a plain TUN device (MTU 1500) and the other end; kernel ends sending to synack or smoltcp use CUBIC, and BBR in the rows that say so; synack runs its runtime's defaults on a current-thread tokio runtime, its sender once with each of {senders}; smoltcp has 256 KiB buffers each way (synack's default size); each row's baseline is kernel → kernel in the same run with the congestion control of the row's sender (the kernel's in the kernel → synack rows); the peer column of P6 is the Linux CUBIC flow sharing the bottleneck",
-        plan.secs
+        "WAN rows: goodput in Mbit/s at the receiver over {} s per transfer (slow start included), every byte checked; the path is the synack-link emulator (the simulator's link model on the wall clock) between a kernel in a namespace on a plain TUN device (MTU 1500) and the other end; kernel ends sending to synack or smoltcp use CUBIC, and BBR in the rows that say so; synack runs its runtime's defaults on a current-thread tokio runtime, its sender once with each of {senders}; smoltcp has 256 KiB buffers each way (synack's default size); each row's baseline is kernel → kernel in the same run with the congestion control of the row's sender (the kernel's in the kernel → synack rows); the peer column of P6 is the Linux CUBIC flow sharing the bottleneck; {}",
+        plan.secs,
+        if plan.seeds > 1 {
+            format!("on the profiles whose link draws at random (loss, jitter), every transfer ran once on each of {} seeds of the draws and each figure is the median", plan.seeds)
+        } else {
+            "the link's random draws come from one fixed seed".to_string()
+        }
     ));
     notes.push(format!(
         "WAN emulator capacity: kernel → kernel through the emulator with no rate limit (2 ms RTT): {}",
@@ -916,6 +1041,33 @@ mod tests {
         assert!((jain(&[50.0, 50.0]) - 1.0).abs() < 1e-12);
         assert!((jain(&[100.0, 0.0]) - 0.5).abs() < 1e-12);
         assert!((jain(&[60.0, 40.0]) - 100.0 * 100.0 / (2.0 * (3600.0 + 1600.0))).abs() < 1e-12);
+    }
+
+    #[test]
+    fn only_the_profiles_with_random_draws_take_several_seeds() {
+        let random: Vec<&str> = profiles::single_flow()
+            .iter()
+            .filter(|p| draws_at_random(p))
+            .map(|p| p.id)
+            .collect();
+        assert_eq!(random, ["P2", "P3", "P5"]);
+    }
+
+    #[test]
+    fn a_figure_over_seeds_is_the_median_run_and_any_failure_fails_it() {
+        let at = |mbps: f64| -> Result<WanRun, String> {
+            Ok(WanRun {
+                mbps,
+                rtt_ms: mbps + 100.0,
+            })
+        };
+        let m = median_run(&at(9.0), [at(2.0), at(5.0)].iter()).unwrap();
+        assert_eq!((m.mbps, m.rtt_ms), (5.0, 105.0));
+        let failed: Result<WanRun, String> = Err("stalled".into());
+        assert_eq!(
+            median_run(&at(9.0), [failed, at(5.0)].iter()).unwrap_err(),
+            "stalled"
+        );
     }
 
     #[test]

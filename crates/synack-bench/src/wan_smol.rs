@@ -96,9 +96,10 @@ pub(crate) fn kernel_to_smoltcp(
     p: &Profile,
     secs: f64,
     cc: &'static str,
+    seed: u64,
 ) -> Result<WanRun, String> {
     let (tx, rx) = mpsc::channel();
-    let (path, ingress) = kernel_inproc_path(p, Box::new(ToChannel(tx)), DataFrom::Kernel)?;
+    let (path, ingress) = kernel_inproc_path(p, Box::new(ToChannel(tx)), DataFrom::Kernel, seed)?;
     let mut h = host(ingress, rx);
     h.listen(PORT)?;
     let stop = Arc::new(AtomicBool::new(false));
@@ -161,9 +162,10 @@ fn rtt_ms(path: &crate::wan::Path) -> f64 {
 }
 
 /// smoltcp → kernel (CUBIC) over `profile`.
-pub(crate) fn smoltcp_to_kernel(p: &Profile, secs: f64) -> Result<WanRun, String> {
+pub(crate) fn smoltcp_to_kernel(p: &Profile, secs: f64, seed: u64) -> Result<WanRun, String> {
     let (tx, rx) = mpsc::channel();
-    let (path, ingress) = kernel_inproc_path(p, Box::new(ToChannel(tx)), DataFrom::InProcess)?;
+    let (path, ingress) =
+        kernel_inproc_path(p, Box::new(ToChannel(tx)), DataFrom::InProcess, seed)?;
     let mut h = host(ingress, rx);
     let l = join(spawn_in(&path.ns[0], "bind", move || {
         std::net::TcpListener::bind(SocketAddrV4::new(ADDR_A, PORT))

@@ -111,7 +111,9 @@ pub(crate) struct BenchArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub(crate) json: bool,
-    /// Repetitions per figure (the median is reported); default 1 quick, 5 full.
+    /// Repetitions per figure (the median is reported); default 1 quick, 5 full. In
+    /// the WAN rows: seeds of the emulator's random draws on P2, P3 and P5 (default 3
+    /// full, 1 quick), each figure the median over them.
     #[arg(long, default_value_t = 0)]
     pub(crate) reps: usize,
     /// Run only one group of rows: `in-process` (synack vs smoltcp over an in-memory
