@@ -43,18 +43,28 @@ fn bulk(p: &mut Pair, c: ConnHandle, s: ConnHandle, total: usize) -> u32 {
                 .send(c, &data[..(total - sent).min(data.len())])
                 .unwrap_or(0);
         }
-        while let Ok(n) = p.server.recv(s, &mut buf) {
-            if n == 0 {
-                break;
-            }
-            got += n;
-        }
+        // The server's reads emit nothing until the next step, so cwnd is the same
+        // before and after them.
         max_cwnd = max_cwnd.max(p.client.info(c).unwrap().cwnd);
-        let until = p.now + Duration::from_millis(1);
-        while p.step(until) {}
-        p.now = p.now.max(until);
+        got += read_and_step(p, s, &mut buf);
     }
     max_cwnd
+}
+
+/// One millisecond of the pair: the server reads everything it holds, then the
+/// pair runs; returns the bytes read.
+fn read_and_step(p: &mut Pair, s: ConnHandle, buf: &mut [u8]) -> usize {
+    let mut got = 0;
+    while let Ok(n) = p.server.recv(s, buf) {
+        if n == 0 {
+            break;
+        }
+        got += n;
+    }
+    let until = p.now + Duration::from_millis(1);
+    while p.step(until) {}
+    p.now = p.now.max(until);
+    got
 }
 
 #[test]
@@ -99,15 +109,7 @@ fn drain_for(p: &mut Pair, s: ConnHandle, d: Duration) -> usize {
     let mut got = 0;
     let until = p.now + d;
     while p.now < until {
-        while let Ok(n) = p.server.recv(s, &mut buf) {
-            if n == 0 {
-                break;
-            }
-            got += n;
-        }
-        let step = p.now + Duration::from_millis(1);
-        while p.step(step) {}
-        p.now = p.now.max(step);
+        got += read_and_step(p, s, &mut buf);
     }
     got
 }
