@@ -1,7 +1,8 @@
 //! SACK-based loss recovery of the sender (RFC 6675): several holes repaired in one
 //! round trip, pipe held to cwnd, SACKed data never resent, a lost retransmission
 //! resent without waiting for the RTO, and go-back-N after a timeout skipping what
-//! the peer SACKed (RFC 6675 §5.1). The peer is scripted: segments are named by their
+//! the peer SACKed (RFC 6675 §5.1), and SACKs growing the window once the path has
+//! been seen to reorder. The peer is scripted: segments are named by their
 //! index `i` (sequence number `s + i * MSS`).
 
 mod common;
@@ -459,4 +460,36 @@ fn a_dsack_for_data_older_than_the_recovery_undoes_nothing() {
     assert_eq!(info.stats.dsacks_received, 1);
     assert_eq!(info.stats.spurious_recoveries, 0);
     assert_eq!(info.ssthresh, reduced.ssthresh, "{info:?}");
+}
+
+#[test]
+fn once_the_path_has_reordered_a_sack_grows_the_window() {
+    let mut t = Lone::new(cfg());
+    let e = sack_conn(&mut t);
+    t.stack.send(e.h, &vec![5u8; 40 * MSS as usize]).unwrap();
+    let sent = idx(&e, &t.out());
+    let w0 = t.stack.info(e.h).unwrap().cwnd;
+    assert_eq!(
+        w0,
+        sent.len() as u32 * MSS,
+        "slow start, cwnd all in flight"
+    );
+    let cwnd = |t: &Lone| t.stack.info(e.h).unwrap().cwnd;
+    t.advance(ms(10));
+    // 1 and 2 arrive before 0. No reordering has been seen, so this may be a loss:
+    // RFC 5681 §3.1 grows the window on cumulative ACKs only.
+    t.inject(e.local, sack(&e, 0, &[(1, 3)]), &[]);
+    assert_eq!(cwnd(&t), w0);
+    // 0 arrives: the network reordered (RFC 8985 §6.2 step 3). This ACK delivered
+    // one segment (1 and 2 were delivered before), and the window grows by that.
+    t.inject(e.local, sack(&e, 3, &[]), &[]);
+    assert_eq!(cwnd(&t), w0 + MSS);
+    // Now a SACK is delivery: 4 and 5 arrive before 3 and the window grows by two
+    // segments, as Linux grows it once it has seen reordering.
+    t.inject(e.local, sack(&e, 3, &[(4, 6)]), &[]);
+    assert_eq!(cwnd(&t), w0 + 3 * MSS);
+    // 3 arrives: one more segment delivered.
+    t.inject(e.local, sack(&e, 6, &[]), &[]);
+    assert_eq!(cwnd(&t), w0 + 4 * MSS);
+    assert_eq!(t.stack.info(e.h).unwrap().stats.segs_retransmitted, 0);
 }

@@ -643,6 +643,12 @@ impl Connection {
         Some(b)
     }
 
+    /// RACK.reordering_seen (RFC 8985 §6.2 step 3): the network has reordered this
+    /// connection's data.
+    pub(crate) fn rack_reordering_seen(&self) -> bool {
+        self.rack.as_deref().is_some_and(|r| r.reordering_seen)
+    }
+
     /// True when RACK decides losses (the peer negotiated SACK and has sent SACK
     /// blocks, so RFC 6675's DupThresh counting is replaced).
     pub(crate) fn rack_mode(&self) -> bool {
