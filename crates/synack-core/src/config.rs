@@ -143,7 +143,9 @@ pub struct Config {
     /// (as Linux does; see `challenge.rs`), so it hides what other connections spent.
     pub challenge_ack_limit: u32,
     /// Shortest time between two challenge ACKs of one connection (RFC 5961 §7; Linux
-    /// `tcp_invalid_ratelimit`, default 500 ms).
+    /// `tcp_invalid_ratelimit`, default 500 ms). The same allowance paces the ACKs a
+    /// connection sends in answer to bare ACKs (or SYNs) that PAWS or the window test
+    /// rejected, as Linux paces them; data is always answered.
     pub challenge_ack_interval: Duration,
     /// RSTs sent for segments matching no connection, per second (0 = unlimited).
     pub rst_limit: u32,

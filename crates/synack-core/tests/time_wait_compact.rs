@@ -222,6 +222,30 @@ fn compact_record_answers_like_the_full_connection_with_timestamps() {
 }
 
 #[test]
+fn answers_to_rejected_bare_acks_are_rate_limited_in_both() {
+    // A bare ACK that PAWS rejects is answered at most once per challenge-ACK
+    // interval (500 ms; Linux tcp_timewait_check_oow_rate_limit); a retransmitted
+    // FIN always is.
+    for orphan in [false, true] {
+        let (mut t, e) = time_wait(orphan, ts_opts(50_000));
+        let old = |e: &Est| {
+            let mut a = tcp(ACK, e.p_nxt, e.s_nxt, 65535);
+            a.options.timestamp = Some((40_000, 1));
+            a
+        };
+        let mut answered = Vec::new();
+        for gap in [ms(1_000), ms(100), ms(100), ms(300)] {
+            t.advance(gap);
+            answered.push(t.inject(e.local, old(&e), &[]).len());
+        }
+        assert_eq!(answered, [1, 0, 0, 1], "orphan {orphan}");
+        let mut fin = tcp(ACK | FIN, e.p_nxt - 1, e.s_nxt, 65535);
+        fin.options.timestamp = Some((50_020, 1));
+        one(&t.inject(e.local, fin, &[]), ACK, e.s_nxt, e.p_nxt);
+    }
+}
+
+#[test]
 fn retransmitted_fin_is_reacked_and_restarts_two_msl() {
     let (mut t, e) = time_wait(true, syn_opts(1460));
     t.advance(secs(8));

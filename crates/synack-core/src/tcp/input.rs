@@ -135,7 +135,7 @@ impl Connection {
                 {
                     self.drop_segment(env, "PAWS: old timestamp");
                     self.note_dsack(seg_seq, payload.len());
-                    self.pend.ack_now = true;
+                    self.ack_invalid(env, seg_len, flags.syn());
                     return Outcome::Done;
                 }
             }
@@ -156,7 +156,7 @@ impl Connection {
             self.drop_segment(env, "sequence number outside the receive window");
             if !flags.rst() {
                 self.note_dsack(seg_seq, payload.len());
-                self.pend.ack_now = true;
+                self.ack_invalid(env, seg_len, flags.syn());
             }
             return Outcome::Done;
         }
@@ -898,6 +898,27 @@ impl Connection {
             self.pend.ack_now = true;
             self.stats.challenge_acks += 1;
         }
+    }
+
+    /// Answer a segment that PAWS (RFC 7323 §5.3 R1) or the window test (RFC 9293
+    /// §3.10.7.4) dropped with an ACK of where this end stands. A segment that takes
+    /// no sequence space (`seg_len` 0: a bare ACK) or a SYN is answered at most once
+    /// per [`Config::challenge_ack_interval`](crate::Config::challenge_ack_interval),
+    /// the same per-connection allowance challenge ACKs use, as Linux limits
+    /// these (`tcp_oow_rate_limited`, `tcp_invalid_ratelimit`): two ends that each
+    /// find the other's ACKs unacceptable (desynchronized by a middlebox, or
+    /// spoofed ACKs) would otherwise answer each other without end, and a path that
+    /// reorders ACKs would draw one answer per reordered ACK. Data and FINs are
+    /// always answered: a sender that retransmits needs the ACK.
+    fn ack_invalid(&mut self, env: &Env<'_>, seg_len: u32, syn: bool) {
+        if seg_len == 0 || syn {
+            let interval = env.cfg.challenge_ack_interval;
+            let last = &mut self.rare.get_or_insert_with(Box::default).challenge_at;
+            if !crate::challenge::connection_allows(last, env.now, interval) {
+                return;
+            }
+        }
+        self.pend.ack_now = true;
     }
 
     /// Count and trace a dropped segment.

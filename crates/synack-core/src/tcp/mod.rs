@@ -462,8 +462,9 @@ pub(crate) struct Rare {
     /// A D-SACK block (RFC 2883) for the next ACK, `[left, right)`: duplicate data
     /// that arrived.
     pub(crate) dsack: Option<(Seq, Seq)>,
-    /// When the last challenge ACK was allowed, a millisecond stamp (RFC 5961 §7,
-    /// challenge.rs); 0: never.
+    /// When the last challenge ACK (RFC 5961 §7, challenge.rs) or answer to an
+    /// unacceptable bare ACK (`Connection::ack_invalid`) was allowed, a millisecond
+    /// stamp; 0: never.
     pub(crate) challenge_at: u32,
     /// Fingerprint of the last congestion state traced (tcp/cc_trace.rs), 0 before:
     /// only a traced connection has it.

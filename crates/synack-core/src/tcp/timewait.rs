@@ -145,7 +145,7 @@ impl TimeWait {
             if let Some((tsval, _)) = seg.options.timestamp {
                 if super::input::paws_too_old(self.ts_recent, self.ts_recent_at, tsval, env.now) {
                     self.dropped(env, "PAWS: old timestamp");
-                    return TwAction::Ack;
+                    return self.ack_invalid(env, seg_len, flags.syn());
                 }
             }
         }
@@ -162,7 +162,7 @@ impl TimeWait {
             return if flags.rst() {
                 TwAction::Nothing
             } else {
-                TwAction::Ack
+                self.ack_invalid(env, seg_len, flags.syn())
             };
         }
         // RFC 7323 §4.3: TS.Recent from a segment covering Last.ACK.sent (= RCV.NXT).
@@ -280,6 +280,22 @@ impl TimeWait {
         } else {
             TwAction::Nothing
         }
+    }
+
+    /// The answer to a segment PAWS or the window test dropped: an ACK, at most one
+    /// per challenge-ACK interval for a bare ACK or a SYN (as a connection answers,
+    /// `Connection::ack_invalid`; Linux `tcp_timewait_check_oow_rate_limit`).
+    fn ack_invalid(&mut self, env: &Env<'_>, seg_len: u32, syn: bool) -> TwAction {
+        if (seg_len == 0 || syn)
+            && !crate::challenge::connection_allows(
+                &mut self.challenge_at,
+                env.now,
+                env.cfg.challenge_ack_interval,
+            )
+        {
+            return TwAction::Nothing;
+        }
+        TwAction::Ack
     }
 
     /// Record a dropped segment in the trace.
