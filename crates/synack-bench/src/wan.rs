@@ -421,13 +421,15 @@ async fn synack_send_until(
         if trace && start.elapsed().as_secs_f64() >= next_tick {
             if let Ok(i) = c.info() {
                 eprintln!(
-                    "tx {next_tick:.1} cwnd {} ssthresh {} srtt_ms {:.1} acked {} rtx {} fast {} spurious {} dsacks {}",
+                    "tx {next_tick:.1} cwnd {} ssthresh {} srtt_ms {:.1} acked {} rtx {} fast {} rto {} lostrtx {} spurious {} dsacks {}",
                     i.cwnd,
                     i.ssthresh,
                     i.srtt.map_or(0.0, |d| d.as_micros() as f64 / 1000.0),
                     i.stats.bytes_acked,
                     i.stats.segs_retransmitted,
                     i.stats.fast_retransmits,
+                    i.stats.timeouts,
+                    i.stats.lost_retransmits,
                     i.stats.spurious_recoveries,
                     i.stats.dsacks_received
                 );
