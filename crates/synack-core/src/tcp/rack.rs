@@ -124,7 +124,8 @@ pub(crate) struct Rack {
     xmit: u64,
     /// RACK.end_seq: its end.
     end_seq: Seq,
-    /// RACK.rtt: the RTT measured from that segment, microseconds.
+    /// RACK.rtt, microseconds: the RTT of the last segment an ACK delivered, as
+    /// Linux keeps it (see [`Rack::update`]).
     rtt: u64,
     /// RACK.fack: the highest end of any segment delivered.
     fack: Seq,
@@ -164,6 +165,10 @@ struct AckTimes {
     acked_rtx: bool,
     /// The same for the newly SACKed records.
     sacked: Option<(u64, u64)>,
+    /// RTT of the last record this ACK newly acknowledged cumulatively (in sequence
+    /// order) that may time RACK: it becomes RACK.rtt once the ACK's SACK blocks
+    /// are taken ([`Rack::end_ack`]).
+    cum_rtt: Option<u64>,
 }
 
 impl AckTimes {
@@ -351,11 +356,28 @@ impl Rack {
         if rec.end > self.fack {
             self.fack = rec.end;
         }
+        // RACK.rtt is the RTT of the last segment delivered, in Linux's order (an
+        // ACK's SACKed segments in sequence order, then its cumulatively
+        // acknowledged ones: `tcp_rack_advance` sets `rack.rtt_us` on every call),
+        // not only of one sent after RACK.xmit_ts as RFC 8985 §6.2 step 2 has it.
+        // Where the network reorders, a late segment that fills a hole brings its
+        // own, longer RTT, and segments sent just before the latest delivered one
+        // are given that much longer to arrive: on a path with 20 ms of jitter the
+        // RFC's shortest recent RTT marked segments lost that were already
+        // delivered (the simulated P5 and its real-time twin).
+        self.rtt = rtt;
         if !self.valid || sent_after(rec.xmit, rec.end, self.xmit, self.end_seq) {
             self.xmit = rec.xmit;
             self.end_seq = rec.end;
-            self.rtt = rtt;
             self.valid = true;
+        }
+    }
+
+    /// The ACK's records are all taken: a cumulatively acknowledged one sets RACK.rtt
+    /// last, as Linux processes the cumulative part of an ACK after its SACK blocks.
+    pub(crate) fn end_ack(&mut self) {
+        if let Some(rtt) = self.ack.cum_rtt {
+            self.rtt = rtt;
         }
     }
 
@@ -391,6 +413,7 @@ impl Rack {
             }
             if r.flags & SACKED == 0 {
                 self.update(r, now_us);
+                self.ack.cum_rtt = Some(self.rtt);
             }
             self.start = r.end;
         }
@@ -429,10 +452,10 @@ impl Rack {
             if r.end > fack {
                 fack = r.end;
             }
+            rtt = r_rtt;
             if !valid || sent_after(r.xmit, r.end, xmit, end_seq) {
                 xmit = r.xmit;
                 end_seq = r.end;
-                rtt = r_rtt;
                 valid = true;
             }
             start = r.end;
@@ -444,6 +467,7 @@ impl Rack {
         self.ack.acked = acked;
         (self.min_rtt, self.fack, self.valid) = (min_rtt, fack, valid);
         (self.xmit, self.end_seq, self.rtt) = (xmit, end_seq, rtt);
+        self.ack.cum_rtt = Some(rtt);
         self.reordering_seen = reordering_seen;
         self.start = start;
     }
@@ -814,6 +838,7 @@ impl Connection {
                 rack.on_sack(l, r, now_us);
             }
         }
+        rack.end_ack();
     }
 
     /// Run RACK_detect_loss() and arm the reordering timer (RFC 8985 §6.2 step 5,
@@ -942,6 +967,35 @@ mod tests {
         r.on_send(Seq(0), Seq(1000), 60_000);
         assert_eq!(r.lost_out(), 0);
         assert_eq!(r.next_lost(), None);
+    }
+
+    #[test]
+    fn a_late_segment_that_fills_a_hole_lends_rack_its_rtt() {
+        let mut r = Rack::new(Seq(0), Some(10_000));
+        r.on_send(Seq(0), Seq(1000), 0);
+        r.on_send(Seq(1000), Seq(2000), 10_000);
+        r.on_send(Seq(2000), Seq(3000), 20_000);
+        // 2 arrives first, after 20 ms...
+        r.begin_ack();
+        r.on_sack(Seq(2000), Seq(3000), 40_000);
+        r.end_ack();
+        // ...then 0, late, after 60 ms; 1 is still missing.
+        r.begin_ack();
+        r.on_cum_ack(Seq(1000), 60_000);
+        r.on_sack(Seq(2000), Seq(3000), 60_000);
+        r.end_ack();
+        assert!(r.reordering_seen);
+        // 1 was sent 10 ms before 2. By 2's RTT it would be overdue since 32.5 ms;
+        // RACK.rtt is the last delivered segment's (Linux), 0's 60 ms, so 1 has
+        // until 10 + 60 + reo_wnd (min_rtt / 4).
+        let w = r.reo_wnd(30_000, false, false);
+        assert_eq!(w, 2_500);
+        let (found, timer) = r.detect_loss(60_000, w);
+        assert_eq!(found.lost, 0);
+        assert_eq!(timer, Some(72_500));
+        let (found, _) = r.detect_loss(72_500, w);
+        assert_eq!(found.lost, 1);
+        assert_eq!(r.next_lost(), Some((Seq(1000), Seq(2000))));
     }
 
     #[test]
