@@ -330,8 +330,9 @@ impl Rack {
         self.lost_out = self.lost_out.saturating_sub(resent_lost);
     }
 
-    /// RFC 8985 §6.2 steps 2 and 3 for one newly delivered record.
-    fn update(&mut self, rec: TxRec, now_us: u64) {
+    /// RFC 8985 §6.2 steps 2 and 3 for one newly delivered record. Returns false if
+    /// the record may not time RACK (a retransmission answered too soon).
+    fn update(&mut self, rec: TxRec, now_us: u64) -> bool {
         let rtt = now_us.saturating_sub(rec.xmit);
         if rec.flags & RETRANS != 0 && rtt < self.min_rtt {
             // Step 2: an ACK sooner than any RTT seen after a retransmission answers
@@ -343,7 +344,7 @@ impl Rack {
             // would hide it, and with it the retransmissions lost before it. Tried in
             // the eighth session: CUBIC on the simulated P1 fell from 65 to 29 Mbit/s
             // (its 73 lost retransmissions went undetected until an RTO).
-            return;
+            return false;
         }
         if rec.flags & RETRANS == 0 {
             self.min_rtt = self.min_rtt.min(rtt.max(1));
@@ -371,6 +372,7 @@ impl Rack {
             self.end_seq = rec.end;
             self.valid = true;
         }
+        true
     }
 
     /// The ACK's records are all taken: a cumulatively acknowledged one sets RACK.rtt
@@ -411,8 +413,7 @@ impl Rack {
             } else if r.flags & SACKED == 0 {
                 AckTimes::note(&mut self.ack.acked, r.xmit);
             }
-            if r.flags & SACKED == 0 {
-                self.update(r, now_us);
+            if r.flags & SACKED == 0 && self.update(r, now_us) {
                 self.ack.cum_rtt = Some(self.rtt);
             }
             self.start = r.end;
