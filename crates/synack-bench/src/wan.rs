@@ -80,6 +80,11 @@ impl Path {
 
 impl Drop for Path {
     fn drop(&mut self) {
+        if std::env::var_os("SYNACK_WAN_TRACE").is_some() {
+            // What the emulator did to each direction (queue drops, random losses).
+            eprintln!("link A->B: {:?}", self.link.stats(Side::A));
+            eprintln!("link B->A: {:?}", self.link.stats(Side::B));
+        }
         self.readers.clear();
         self.link.stop();
     }
@@ -421,7 +426,10 @@ async fn synack_send_until(
         if trace && start.elapsed().as_secs_f64() >= next_tick {
             if let Ok(i) = c.info() {
                 eprintln!(
-                    "tx {next_tick:.1} cwnd {} ssthresh {} srtt_ms {:.1} acked {} rtx {} fast {} rto {} lostrtx {} spurious {} dsacks {}",
+                    "tx {next_tick:.1} wnd {} sq {} buf {} cwnd {} ssthresh {} srtt_ms {:.1} acked {} rtx {} fast {} rto {} lostrtx {} spurious {} dsacks {}",
+                    i.snd_wnd,
+                    i.send_queue,
+                    i.buffer_bytes,
                     i.cwnd,
                     i.ssthresh,
                     i.srtt.map_or(0.0, |d| d.as_micros() as f64 / 1000.0),
