@@ -1,15 +1,18 @@
 //! SACK-based loss recovery of the sender (RFC 6675): several holes repaired in one
 //! round trip, pipe held to cwnd, SACKed data never resent, a lost retransmission
 //! resent without waiting for the RTO, and go-back-N after a timeout skipping what
-//! the peer SACKed (RFC 6675 §5.1), and SACKs growing the window once the path has
-//! been seen to reorder. The peer is scripted: segments are named by their
+//! the peer SACKed (RFC 6675 §5.1), SACKs growing the window once the path has
+//! been seen to reorder, a recovery undone by a partial ACK that echoes the
+//! original's timestamp (RFC 3522), the window a recovery leaves empty refilled at
+//! the pacing rate (RFC 6582 §3.2 step 6), and CUBIC reducing from the window a
+//! send-buffer-limited slow start validated. The peer is scripted: segments are named by their
 //! index `i` (sequence number `s + i * MSS`).
 
 mod common;
 use common::*;
 use synack_core::cc::Algorithm;
-use synack_core::Config;
-use synack_wire::{SackBlock, TcpOptions};
+use synack_core::{Config, ConnInfo};
+use synack_wire::{SackBlock, TcpOptions, TcpRepr};
 
 const MSS: u32 = 1000;
 
@@ -492,4 +495,196 @@ fn once_the_path_has_reordered_a_sack_grows_the_window() {
     t.inject(e.local, sack(&e, 6, &[]), &[]);
     assert_eq!(cwnd(&t), w0 + 4 * MSS);
     assert_eq!(t.stack.info(e.h).unwrap().stats.segs_retransmitted, 0);
+}
+
+/// An ACK like [`sack`] carrying the timestamp option (TSval `tsval`, TSecr `tsecr`).
+fn ts_sack(e: &Est, ack: u32, blocks: &[(u32, u32)], tsval: u32, tsecr: u32) -> TcpRepr {
+    let mut r = sack(e, ack, blocks);
+    r.options.timestamp = Some((tsval, tsecr));
+    r
+}
+
+/// Timestamps on, and no loss probe: the handshake's RTT is near zero here.
+fn ts_cfg() -> Config {
+    Config {
+        timestamps: true,
+        loss_probes: false,
+        ..cfg()
+    }
+}
+
+/// With timestamps: 30 segments to send, the initial window (0..9) out; 0 is late,
+/// and 1, 2 and 3 arrive one by one, 10 ms later. The first two SACKs send 10 and 11
+/// (limited transmit), the third starts recovery with RecoveryPoint 12 and resends
+/// 0. Returns the connection, the window's cwnd and ssthresh before,
+/// the TSval of the initial window and that of the first retransmission.
+fn reordered_window(t: &mut Lone) -> (Est, ConnInfo, u32, u32) {
+    let opts = TcpOptions {
+        // 1000 bytes of payload beside the 12 of the timestamp option.
+        mss: Some(MSS as u16 + 12),
+        sack_permitted: true,
+        timestamp: Some((100, 0)),
+        ..TcpOptions::default()
+    };
+    let e = t.passive(1000, opts);
+    events(&mut t.stack);
+    t.stack.send(e.h, &vec![5u8; 30 * MSS as usize]).unwrap();
+    let out = t.out();
+    assert_eq!(idx(&e, &out), (0..10).collect::<Vec<_>>());
+    let ts0 = out[0].tcp.options.timestamp.expect("timestamps on").0;
+    let before = t.stack.info(e.h).unwrap();
+    none(&t.advance(ms(10)));
+    let mut rtx = Vec::new();
+    for k in 1..=3u32 {
+        rtx.extend(t.inject(e.local, ts_sack(&e, 0, &[(1, 1 + k)], 200 + k, ts0), &[]));
+    }
+    let resent: Vec<u32> = idx(&e, &rtx);
+    assert_eq!(resent, vec![10, 11, 0], "{:?}", brief(&rtx));
+    let ts_rtx = rtx[2].tcp.options.timestamp.unwrap().0;
+    assert!(ts_rtx > ts0);
+    assert_eq!(t.stack.info(e.h).unwrap().stats.fast_retransmits, 1);
+    (e, before, ts0, ts_rtx)
+}
+
+#[test]
+fn a_partial_ack_that_echoes_the_originals_undoes_the_recovery() {
+    let mut t = Lone::new(ts_cfg());
+    let (e, before, ts0, _) = reordered_window(&mut t);
+    let reduced = t.stack.info(e.h).unwrap();
+    assert!(reduced.ssthresh < before.ssthresh, "{reduced:?}");
+    // The late original arrives: the ACK covers 0..9, short of RecoveryPoint (12),
+    // and echoes the first window's TSval, older than the retransmission's (RFC
+    // 3522 §3.2). The retransmission is now acknowledged and nothing else is
+    // deemed lost: the recovery was spurious and is undone at once, as Linux's
+    // `tcp_try_undo_partial` does, without waiting for D-SACKs that reordered ACKs
+    // may never deliver.
+    t.advance(ms(1));
+    t.inject(e.local, ts_sack(&e, 10, &[], 205, ts0), &[]);
+    let info = t.stack.info(e.h).unwrap();
+    assert_eq!(info.stats.spurious_recoveries, 1, "{info:?}");
+    assert_eq!(info.ssthresh, before.ssthresh, "{info:?}");
+    assert!(info.cwnd >= before.cwnd, "window restored: {info:?}");
+    // Recovery is over: a real loss above SND.UNA may start a new one at once.
+    t.advance(ms(1));
+    let mut out = Vec::new();
+    for k in 1..=3u32 {
+        out.extend(t.inject(e.local, ts_sack(&e, 10, &[(11, 11 + k)], 206 + k, ts0), &[]));
+    }
+    assert!(idx(&e, &out).contains(&10), "{:?}", brief(&out));
+    assert_eq!(t.stack.info(e.h).unwrap().stats.fast_retransmits, 2);
+}
+
+#[test]
+fn a_partial_ack_that_echoes_a_retransmission_keeps_the_recovery() {
+    let mut t = Lone::new(ts_cfg());
+    let (e, _, _, ts_rtx) = reordered_window(&mut t);
+    let reduced = t.stack.info(e.h).unwrap();
+    // The same ACK, but echoing the retransmission's TSval: the retransmission
+    // filled the hole, so the loss was real and the reduction stands.
+    t.advance(ms(1));
+    t.inject(e.local, ts_sack(&e, 10, &[], 205, ts_rtx), &[]);
+    let info = t.stack.info(e.h).unwrap();
+    assert_eq!(info.stats.spurious_recoveries, 0, "{info:?}");
+    assert_eq!(info.ssthresh, reduced.ssthresh, "{info:?}");
+}
+
+#[test]
+fn a_window_left_open_by_recovery_is_refilled_at_the_pacing_rate() {
+    // A sender whose data all waited on one hole: when the retransmission's ACK
+    // acknowledges everything, cwnd (ssthresh) is free and nothing is in flight.
+    // RFC 6582 §3.2 step 6 asks for a measure against the burst: the window is
+    // refilled at 1.2 cwnd / SRTT (pacing is off here), and once it is full ACKs
+    // clock the flow again, unpaced.
+    let mut t = Lone::new(Config {
+        initial_window: 4,
+        ..cfg()
+    });
+    let e = sack_conn(&mut t);
+    t.stack.send(e.h, &vec![5u8; 24 * MSS as usize]).unwrap();
+    let mut high = idx(&e, &t.out()).len() as u32;
+    assert_eq!(high, 4);
+    // Slow start to 16 segments: every ACK of one segment releases two.
+    for round in 0..2 {
+        t.advance(ms(10));
+        let from = if round == 0 { 1 } else { 5 };
+        for a in from..from + 4 * (round + 1) {
+            high += idx(&e, &t.inject(e.local, sack(&e, a, &[]), &[])).len() as u32;
+        }
+    }
+    assert_eq!(high, 24, "all the application's data is out");
+    // 12 is lost; 13..23 arrive. The retransmission goes, and nothing else is left
+    // to send.
+    t.advance(ms(10));
+    let mut rtx = Vec::new();
+    for k in 1..=11u32 {
+        rtx.extend(idx(
+            &e,
+            &t.inject(e.local, sack(&e, 12, &[(13, 13 + k)]), &[]),
+        ));
+    }
+    assert_eq!(rtx, vec![12]);
+    let info = t.stack.info(e.h).unwrap();
+    let w = info.ssthresh;
+    assert!(
+        w > 4 * MSS,
+        "more than the initial window to refill: {info:?}"
+    );
+    t.advance(ms(10));
+    none(&t.inject(e.local, sack(&e, 24, &[]), &[]));
+    let info = t.stack.info(e.h).unwrap();
+    assert_eq!(info.cwnd, w, "cwnd = ssthresh after recovery: {info:?}");
+    // The application writes again: without the refill rule the whole window would
+    // leave now.
+    t.stack.send(e.h, &vec![6u8; 20 * MSS as usize]).unwrap();
+    let mut sent = idx(&e, &t.out()).len() as u32;
+    assert!(sent < w / MSS, "{sent} segments at once");
+    // The rest leaves one segment per interval of MSS / (1.2 cwnd / SRTT).
+    let srtt = info.srtt.expect("srtt").as_micros() as u64;
+    let gap = u64::from(MSS) * 1_000_000 / (u64::from(w) * 120 * 10_000 / srtt);
+    while sent < w / MSS {
+        let (d, out) = t.next_timer().expect("a pacing deadline");
+        assert!(d.as_micros() as u64 <= gap, "{d:?} > {gap} µs");
+        assert!(d.as_micros() as u64 + 1000 >= gap, "{d:?} << {gap} µs");
+        sent += idx(&e, &out).len() as u32;
+    }
+    assert_eq!(sent, w / MSS, "the window is full, and no more");
+    // Full: the ACK clock takes over, with no pacing. Each ACK of two segments sends
+    // two (congestion avoidance grows by less than one here).
+    t.advance(ms(5));
+    let out = t.inject(e.local, sack(&e, 26, &[]), &[]);
+    assert_eq!(idx(&e, &out).len(), 2, "{:?}", brief(&out));
+}
+
+#[test]
+fn cubic_in_slow_start_reduces_from_the_window_its_send_buffer_left_unused() {
+    // Slow start validates cwnd up to twice what was in flight (RFC 7661 §4.3 in
+    // Linux's form). A flow its application (or send buffer) holds under that
+    // reduces from cwnd at a loss, as Linux's CUBIC does and RFC 9438 §4.6 allows
+    // where validation bounds cwnd: from FlightSize, a send-buffer-limited flow
+    // that left slow start at a loss kept less than half its window.
+    let mut t = Lone::new(Config {
+        congestion: Algorithm::Cubic,
+        ..cfg()
+    });
+    let e = sack_conn(&mut t);
+    t.stack.send(e.h, &vec![5u8; 10 * MSS as usize]).unwrap();
+    assert_eq!(idx(&e, &t.out()).len(), 10);
+    t.advance(ms(10));
+    for a in 1..=10 {
+        none(&t.inject(e.local, sack(&e, a, &[]), &[]));
+    }
+    let grown = t.stack.info(e.h).unwrap();
+    assert_eq!(grown.cwnd, 20 * MSS, "{grown:?}");
+    assert_eq!(grown.ssthresh, u32::MAX, "still in slow start: {grown:?}");
+    // Ten more segments: half the window in flight.
+    t.stack.send(e.h, &vec![6u8; 10 * MSS as usize]).unwrap();
+    assert_eq!(idx(&e, &t.out()), (10..20).collect::<Vec<_>>());
+    t.advance(ms(10));
+    for k in 1..=3u32 {
+        t.inject(e.local, sack(&e, 10, &[(11, 11 + k)]), &[]);
+    }
+    let info = t.stack.info(e.h).unwrap();
+    assert_eq!(info.stats.fast_retransmits, 1);
+    // beta_cubic = 0.7 of cwnd (20 segments), not of the 10 in flight.
+    assert_eq!(info.ssthresh, 14 * MSS, "{info:?}");
 }

@@ -553,9 +553,19 @@ impl Connection {
         let rtt_sample = self.sample_rtt_on_ack(env, seg, seg_ack, old_una);
         let mss = u32::from(self.mss);
         if self.in_recovery {
+            let tsecr = seg.options.timestamp.map(|(_, ecr)| ecr);
+            let spurious = seg_ack < self.recover && self.rack_partial_ack_undoes(tsecr);
+            if spurious {
+                // Nothing of this window was lost: a loss above SND.UNA may start
+                // recovery again at once (RFC 6675 §5's RecoveryPoint guards a
+                // window that was).
+                self.recover = seg_ack;
+            }
             if seg_ack >= self.recover {
                 // RFC 6582 §3.2 step 6 / RFC 6675 §5: an ACK covering RecoveryPoint
-                // ends recovery.
+                // ends recovery; so does a partial ACK that shows, by its timestamp,
+                // that the originals arrived and every retransmission was needless
+                // (RFC 3522; the undo follows in `rack_on_recovery_exit`).
                 let flight = self.recovery_exit_flight();
                 self.in_recovery = false;
                 self.sack_exit_recovery();
@@ -563,7 +573,8 @@ impl Connection {
                 if let Some(rack) = self.rack.as_deref_mut() {
                     rack.on_recovery_exit();
                 }
-                self.rack_on_recovery_exit(seg.options.timestamp.map(|(_, ecr)| ecr));
+                self.rack_on_recovery_exit(tsecr);
+                self.refill_after_recovery(env.cfg);
             } else if self.in_sack_recovery() {
                 // RFC 6675 §5: a partial ACK changes neither cwnd nor HighRxt; pipe
                 // decides what the next transmission opportunity sends.

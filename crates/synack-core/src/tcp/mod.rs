@@ -374,6 +374,10 @@ pub(crate) struct Connection {
     pub(crate) pace_armed: bool,
     /// ... and the deadline came while a segment waited (see `pacing.rs`).
     pub(crate) pace_waited: bool,
+    /// Recovery ended with cwnd far above what was in flight: the window is refilled
+    /// at the pacing rate rather than in one burst, until it is full (RFC 6582 §3.2
+    /// step 6; see `pacing.rs`).
+    pub(crate) pace_refill: bool,
     /// Highest right edge of a SACK block the peer reported (RFC 6675 §2 DupAck).
     pub(crate) sack_high: Seq,
     /// End of the last sub-MSS segment sent (Minshall's Nagle, Linux `snd_sml`).
@@ -561,6 +565,7 @@ impl Connection {
             pace_at: Instant::ZERO,
             pace_armed: false,
             pace_waited: false,
+            pace_refill: false,
             sack_high: iss,
             snd_sml: iss,
             quickacks: cfg.quickacks.min(u32::from(u16::MAX)) as u16,
@@ -826,6 +831,10 @@ impl Connection {
     /// data stand until it is acknowledged, or are raised within it.
     pub(crate) fn cwnd_validate(&mut self, in_flight: u32, blocked: bool) {
         let limited = blocked || in_flight.saturating_add(u32::from(self.mss)) > self.cc.cwnd();
+        if limited {
+            // The window a recovery left open is full again: ACKs clock it.
+            self.pace_refill = false;
+        }
         if self.snd_una >= self.cwnd_usage_seq
             || limited
             || (!self.cwnd_limited && in_flight > self.max_flight)

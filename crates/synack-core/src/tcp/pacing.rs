@@ -11,6 +11,17 @@
 //! of lateness is made up by sending the segments that were due meanwhile at once, so
 //! a coarse timer does not lower the rate. Offload super-segments are sized to about
 //! 1 ms of the rate (Linux `tcp_tso_autosize`), so pacing also applies to TSO.
+//!
+//! An unpaced connection is paced for a while after loss recovery when cwnd ends far
+//! above what is in flight. Recovery leaves cwnd at ssthresh (RFC 6675), and RFC 6582
+//! §3.2 step 6 asks a sender that does so to avoid the burst this can release when
+//! little is outstanding. That happens when the sender could not send during
+//! recovery: its send buffer was full of data waiting for the repair, so the ACK of
+//! the retransmission acknowledged everything at once. On a 200 ms, 100 Mbit/s path
+//! with a one-BDP queue that burst was ssthresh, 2.9 MB, sent at once, and it
+//! overflowed the queue by 350 packets. Such a window is refilled at the congestion
+//! avoidance rate, 1.2 cwnd / SRTT, until it is full and ACKs clock it again; a gap
+//! of no more than the initial window still leaves at once.
 
 use super::Connection;
 use crate::cc::CongestionControl;
@@ -38,7 +49,7 @@ impl Connection {
         if let Some(rate) = self.cc.pacing_rate_us(self.rtt.srtt_us()) {
             return Some(rate.max(1));
         }
-        if !cfg.pacing {
+        if !cfg.pacing && !self.pace_refill {
             return None;
         }
         let srtt_us = self.rtt.srtt_us()?.max(1);
@@ -46,6 +57,18 @@ impl Connection {
         let window = u64::from(self.cc.cwnd().max(self.flight_size()));
         let percent: u64 = if self.cc.in_slow_start() { 200 } else { 120 };
         Some((window * percent * 10_000 / srtt_us).max(1))
+    }
+
+    /// Recovery has just ended: pace the refill of cwnd when more than the initial
+    /// window of it is free (RFC 6582 §3.2 step 6: avoid the burst). A connection
+    /// paced anyway, or with no RTT measured, is left as it is.
+    pub(crate) fn refill_after_recovery(&mut self, cfg: &Config) {
+        let iw = cfg
+            .initial_window
+            .max(1)
+            .saturating_mul(u32::from(self.mss));
+        let free = self.cc.cwnd().saturating_sub(self.flight_size());
+        self.pace_refill = free > iw && self.pacing_rate(cfg).is_none();
     }
 
     /// True when pacing holds the next data segment back at `now`; then the departure

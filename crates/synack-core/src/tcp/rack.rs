@@ -613,6 +613,14 @@ impl Rack {
         self.lost_out = 0;
     }
 
+    /// Whether a retransmitted record is neither acknowledged nor SACKed yet (Linux's
+    /// `retrans_out` is not zero). The log starts at SND.UNA.
+    pub(crate) fn retrans_outstanding(&self) -> bool {
+        self.log
+            .iter()
+            .any(|r| r.flags & RETRANS != 0 && r.flags & SACKED == 0)
+    }
+
     /// Records in the log (for tests).
     #[cfg(test)]
     fn records(&self) -> alloc::vec::Vec<(u32, u32, u64, u8)> {
@@ -732,6 +740,26 @@ impl Connection {
         if u.any && (u.retrans == 0 || eifel) {
             self.rack_undo();
         }
+    }
+
+    /// A partial ACK in SACK-based recovery, echoing `tsecr`, shows the recovery
+    /// spurious (RFC 3522 §3.2, Eifel: the first ACK to acknowledge a retransmission
+    /// echoes a timestamp older than it, so the original arrived) and nothing is left
+    /// to repair: no retransmission is outstanding and nothing else is deemed lost.
+    /// Then recovery ends there and is undone, as Linux's `tcp_try_undo_partial`
+    /// does. Without it a reordered initial window (P5's jitter), whose D-SACKs were
+    /// lost to the reordering of the ACKs that carried them (PAWS drops an ACK older
+    /// than the last), left CUBIC at a window of eight segments for seconds.
+    pub(crate) fn rack_partial_ack_undoes(&self, tsecr: Option<u32>) -> bool {
+        let Some(rack) = self.rack.as_deref() else {
+            return false;
+        };
+        let Some(u) = rack.undo else {
+            return false;
+        };
+        let eifel = matches!((u.first_rtx_ts, tsecr), (Some(first), Some(ecr))
+            if ecr != 0 && (ecr.wrapping_sub(first) as i32) < 0);
+        u.any && eifel && rack.lost_out() == 0 && !rack.retrans_outstanding()
     }
 
     /// Restore the window a spurious recovery reduced.

@@ -113,6 +113,7 @@ impl Connection {
                 // RFC 5681 §3.1 eq. 4 and RFC 6582 §4: leave recovery, go back to SND.UNA.
                 self.cc.on_rto(now, self.flight_size(), mss);
                 self.in_recovery = false;
+                self.pace_refill = false;
                 self.sack_on_rto();
                 if let Some(rack) = self.rack.as_deref_mut() {
                     rack.on_rto();
