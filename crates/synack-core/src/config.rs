@@ -123,7 +123,10 @@ pub struct Config {
     /// Pace data segments at a multiple of cwnd / SRTT (Linux's ratios: 2x in slow
     /// start, 1.2x in congestion avoidance) instead of sending each window as a burst.
     /// Off by default, as in Linux without the `fq` qdisc; a controller that asks for a
-    /// pacing rate of its own ([`CongestionControl::pacing_rate`]) is paced either way.
+    /// pacing rate of its own ([`CongestionControl::pacing_rate`]) is paced either way,
+    /// and so is the refill of a window that loss recovery left empty (more than the
+    /// initial window free when recovery ends), until cwnd is full again (RFC 6582
+    /// §3.2 step 6).
     ///
     /// [`CongestionControl::pacing_rate`]: crate::cc::CongestionControl::pacing_rate
     pub pacing: bool,

@@ -357,6 +357,8 @@ impl Connection {
             if idle.as_micros() > u128::from(self.rtt.rto_us()) {
                 let iw = env.cfg.initial_window.max(1) * u32::from(self.mss);
                 self.cc.on_idle_restart(iw);
+                // No burst left to avoid: the window restarts from IW.
+                self.pace_refill = false;
             }
         }
         // RFC 3042 §2 (limited transmit): each of the first two duplicate ACKs lets
