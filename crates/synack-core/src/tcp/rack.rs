@@ -111,6 +111,15 @@ pub(crate) struct Undo {
     first_rtx_ts: Option<u32>,
 }
 
+impl Undo {
+    /// RFC 3522 §3.2 (Eifel): an ACK echoing `tsecr`, older than the first
+    /// retransmission's TSval, was sent for the original: it arrived.
+    fn eifel(&self, tsecr: Option<u32>) -> bool {
+        matches!((self.first_rtx_ts, tsecr), (Some(first), Some(ecr))
+            if ecr != 0 && (ecr.wrapping_sub(first) as i32) < 0)
+    }
+}
+
 /// The transmission log and RACK's variables (RFC 8985 §6.1).
 #[derive(Debug, Clone)]
 pub(crate) struct Rack {
@@ -735,9 +744,7 @@ impl Connection {
         let Some(u) = self.rack.as_deref().and_then(|r| r.undo) else {
             return;
         };
-        let eifel = matches!((u.first_rtx_ts, tsecr), (Some(first), Some(ecr))
-            if ecr != 0 && (ecr.wrapping_sub(first) as i32) < 0);
-        if u.any && (u.retrans == 0 || eifel) {
+        if u.any && (u.retrans == 0 || u.eifel(tsecr)) {
             self.rack_undo();
         }
     }
@@ -757,9 +764,7 @@ impl Connection {
         let Some(u) = rack.undo else {
             return false;
         };
-        let eifel = matches!((u.first_rtx_ts, tsecr), (Some(first), Some(ecr))
-            if ecr != 0 && (ecr.wrapping_sub(first) as i32) < 0);
-        u.any && eifel && rack.lost_out() == 0 && !rack.retrans_outstanding()
+        u.any && u.eifel(tsecr) && rack.lost_out() == 0 && !rack.retrans_outstanding()
     }
 
     /// Restore the window a spurious recovery reduced.
