@@ -125,8 +125,8 @@ pub struct Config {
     /// Off by default, as in Linux without the `fq` qdisc; a controller that asks for a
     /// pacing rate of its own ([`CongestionControl::pacing_rate`]) is paced either way,
     /// and so is the refill of a window that loss recovery left empty (more than the
-    /// initial window free when recovery ends), until cwnd is full again (RFC 6582
-    /// §3.2 step 6).
+    /// initial window free when recovery ends, or allowed at once by PRR within it),
+    /// until cwnd is full again (RFC 6582 §3.2 step 6).
     ///
     /// [`CongestionControl::pacing_rate`]: crate::cc::CongestionControl::pacing_rate
     pub pacing: bool,

@@ -341,7 +341,7 @@ impl Connection {
             }
             // RFC 6937bis §6: a "safe" ACK advanced SND.UNA and showed no new loss.
             let safe_ack = self.snd_una > una_before && rack.lost == 0;
-            self.prr_on_ack(delivered, safe_ack);
+            self.prr_on_ack(env.cfg, delivered, safe_ack);
         }
         if simultaneous_synack {
             // Only the ACK of the duplicate SYN-ACK is new; nothing else to process.

@@ -374,9 +374,10 @@ pub(crate) struct Connection {
     pub(crate) pace_armed: bool,
     /// ... and the deadline came while a segment waited (see `pacing.rs`).
     pub(crate) pace_waited: bool,
-    /// Recovery ended with cwnd far above what was in flight: the window is refilled
-    /// at the pacing rate rather than in one burst, until it is full (RFC 6582 §3.2
-    /// step 6; see `pacing.rs`).
+    /// Recovery ended with cwnd far above what was in flight, or PRR allowed more
+    /// than the initial window at once within it: the window is refilled at the
+    /// pacing rate rather than in one burst, until it is full (RFC 6582 §3.2 step 6;
+    /// see `pacing.rs`).
     pub(crate) pace_refill: bool,
     /// Highest right edge of a SACK block the peer reported (RFC 6675 §2 DupAck).
     pub(crate) sack_high: Seq,
@@ -831,10 +832,6 @@ impl Connection {
     /// data stand until it is acknowledged, or are raised within it.
     pub(crate) fn cwnd_validate(&mut self, in_flight: u32, blocked: bool) {
         let limited = blocked || in_flight.saturating_add(u32::from(self.mss)) > self.cc.cwnd();
-        if limited {
-            // The window a recovery left open is full again: ACKs clock it.
-            self.pace_refill = false;
-        }
         if self.snd_una >= self.cwnd_usage_seq
             || limited
             || (!self.cwnd_limited && in_flight > self.max_flight)

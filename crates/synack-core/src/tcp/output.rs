@@ -475,6 +475,11 @@ impl Connection {
             self.paced_send(env.now, len, rate);
         }
         if !retransmission {
+            if (cwnd_room as usize).saturating_sub(len) < mss {
+                // The window a recovery left open is full again: ACKs clock it. (In
+                // SACK recovery the room is NextSeg()'s, measured against the pipe.)
+                self.pace_refill = false;
+            }
             self.cwnd_validate(pipe.saturating_add(len as u32), cwnd_blocked);
         }
         out

@@ -21,7 +21,10 @@
 //! with a one-BDP queue that burst was ssthresh, 2.9 MB, sent at once, and it
 //! overflowed the queue by 350 packets. Such a window is refilled at the congestion
 //! avoidance rate, 1.2 cwnd / SRTT, until it is full and ACKs clock it again; a gap
-//! of no more than the initial window still leaves at once.
+//! of no more than the initial window still leaves at once. The same burst can come
+//! within recovery: PRR lets out what was delivered while the sender could not send,
+//! so a partial ACK that frees a full send buffer opens ssthresh - pipe at once (on
+//! the same path, 3.3 MB into a 2.5 MB queue: 597 drops). It is paced the same way.
 
 use super::Connection;
 use crate::cc::CongestionControl;
@@ -63,12 +66,31 @@ impl Connection {
     /// window of it is free (RFC 6582 §3.2 step 6: avoid the burst). A connection
     /// paced anyway, or with no RTT measured, is left as it is.
     pub(crate) fn refill_after_recovery(&mut self, cfg: &Config) {
-        let iw = cfg
-            .initial_window
-            .max(1)
-            .saturating_mul(u32::from(self.mss));
         let free = self.cc.cwnd().saturating_sub(self.flight_size());
-        self.pace_refill = free > iw && self.pacing_rate(cfg).is_none();
+        self.pace_refill = free > Self::refill_floor(cfg, self.mss) && self.may_pace_refill(cfg);
+    }
+
+    /// PRR has just let `sndcnt` bytes go in recovery (RFC 6937): pace them when
+    /// they are more than the initial window. That happens when the sender could
+    /// not use what PRR allowed while its send buffer was full, and a partial ACK
+    /// then freed the buffer: PRR-SSRB allows all that was delivered meanwhile
+    /// (`prr_delivered - prr_out`), up to ssthresh - pipe.
+    pub(crate) fn refill_in_recovery(&mut self, cfg: &Config, sndcnt: u32) {
+        if sndcnt > Self::refill_floor(cfg, self.mss) && self.may_pace_refill(cfg) {
+            self.pace_refill = true;
+        }
+    }
+
+    /// The largest gap in cwnd that still leaves at once: the initial window.
+    fn refill_floor(cfg: &Config, mss: u16) -> u32 {
+        cfg.initial_window.max(1).saturating_mul(u32::from(mss))
+    }
+
+    /// Whether a refill may be paced: the connection is not paced anyway (by
+    /// [`Config::pacing`] or its controller's rate) and has an RTT to pace by.
+    fn may_pace_refill(&self, cfg: &Config) -> bool {
+        let srtt = self.rtt.srtt_us();
+        srtt.is_some() && !cfg.pacing && self.cc.pacing_rate_us(srtt).is_none()
     }
 
     /// True when pacing holds the next data segment back at `now`; then the departure
