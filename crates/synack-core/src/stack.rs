@@ -88,7 +88,9 @@ pub enum Event {
     Connected(ConnHandle),
     /// New data (or the peer's FIN) can be read.
     Readable(ConnHandle),
-    /// Room opened in the send buffer.
+    /// Room opened in the send buffer after a write found it full: at least a third
+    /// of it (free space at least half of what is queued, as Linux's
+    /// `sk_stream_write_space`), so the application refills it in large writes.
     Writable(ConnHandle),
     /// The connection reached CLOSED; `error` says why if it was not a clean close.
     Closed(ConnHandle, Option<ConnError>),

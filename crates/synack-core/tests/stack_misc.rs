@@ -6,7 +6,7 @@
 mod common;
 use common::*;
 use std::net::SocketAddr;
-use synack_core::{Config, ConnError, ConnectError, Event, Instant, Stack, State};
+use synack_core::{Config, ConnError, ConnectError, Event, Instant, SendError, Stack, State};
 use synack_wire::{IcmpKind, IcmpRepr, TcpOptions};
 
 #[test]
@@ -406,4 +406,36 @@ fn recv_with_reads_in_place() {
     );
     t.send(&mut e, ACK | FIN, &[]);
     assert_eq!(t.stack.recv_with(e.h, |_, _| 0), Ok(0), "end of stream");
+}
+
+#[test]
+fn a_writer_held_by_a_full_send_buffer_is_woken_once_a_third_of_it_is_free() {
+    // Linux `sk_stream_write_space`: the writer hears of room once the free space is
+    // at least half of what is still queued, not at every ACK. The buffer is fixed
+    // at 30,000 bytes; the peer's MSS is 1000.
+    let mut t = Lone::new(Config {
+        send_buffer: 30_000,
+        send_buffer_max: 30_000,
+        ..quick_cfg()
+    });
+    let e = t.passive(1000, syn_opts(1000));
+    assert_eq!(t.stack.send(e.h, &[1u8; 40_000]), Ok(30_000));
+    assert_eq!(t.stack.send(e.h, &[1]), Err(SendError::WouldBlock));
+    assert_eq!(t.out().len(), 10, "the initial window");
+    events(&mut t.stack);
+    let ack = |n: u32| tcp(ACK, e.p_nxt, e.s_nxt.wrapping_add(n), 65535);
+    // 5,000 free, 25,000 queued: too little to wake the writer.
+    t.advance(ms(10));
+    t.inject(e.local, ack(5_000), &[]);
+    let ev = events(&mut t.stack);
+    assert!(!ev.contains(&Event::Writable(e.h)), "{ev:?}");
+    // 9,000 free, 21,000 queued: still not.
+    t.inject(e.local, ack(9_000), &[]);
+    let ev = events(&mut t.stack);
+    assert!(!ev.contains(&Event::Writable(e.h)), "{ev:?}");
+    // 10,000 free, 20,000 queued: a third of the buffer is free.
+    t.inject(e.local, ack(10_000), &[]);
+    let ev = events(&mut t.stack);
+    assert!(ev.contains(&Event::Writable(e.h)), "{ev:?}");
+    assert_eq!(t.stack.send(e.h, &[2u8; 20_000]), Ok(10_000));
 }

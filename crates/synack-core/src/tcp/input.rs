@@ -599,7 +599,7 @@ impl Connection {
         // RFC 8985 §7.2: restart the probe timeout on a new cumulative ACK.
         self.tlp_sent = 0;
         self.arm_pto(env.now, env.cfg.loss_probes);
-        if self.want_writable && self.send.free() > 0 {
+        if self.want_writable && self.send_space_wakes() {
             self.want_writable = false;
             self.wake |= wake::WRITABLE;
         }

@@ -865,6 +865,18 @@ impl Connection {
         (self.recv.window() as u32).min(max)
     }
 
+    /// Whether a writer that found the send buffer full is woken: once the free
+    /// space is at least half of what is queued, a third of a full buffer (Linux
+    /// `sk_stream_write_space` with `sk_stream_min_wspace`). The writer then refills
+    /// in a few large writes rather than a segment per ACK; and since the buffer
+    /// drains by a third before it is refilled, a sender held by its send buffer
+    /// keeps room below the limit, which loss recovery uses to send new data while
+    /// the repair is under way (RFC 6937 counts on it).
+    pub(crate) fn send_space_wakes(&self) -> bool {
+        let free = self.send.free();
+        free > 0 && free >= self.send.len() / 2
+    }
+
     /// Application write (RFC 9293 §3.10.2 SEND).
     pub(crate) fn write(&mut self, data: &[u8]) -> usize {
         let n = self.send.write(data);
