@@ -10,7 +10,7 @@ use crate::pattern::Pattern;
 use crate::BUFFER;
 use smoltcp::iface::{Config as IfaceConfig, Interface, SocketHandle, SocketSet};
 use smoltcp::phy::{Device, DeviceCapabilities, Medium, RxToken, TxToken};
-use smoltcp::socket::tcp::{RecvError, Socket, SocketBuffer, State};
+use smoltcp::socket::tcp::{CongestionControl, RecvError, Socket, SocketBuffer, State};
 use smoltcp::time::Instant as SInstant;
 use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr};
 use std::net::Ipv4Addr;
@@ -124,10 +124,14 @@ impl<P: Phy> SmolHost<P> {
             let _ = a.push(IpCidr::new(IpAddress::Ipv4(addr), prefix));
         });
         let mut sockets = SocketSet::new(Vec::new());
-        let sock = sockets.add(Socket::new(
+        let mut socket = Socket::new(
             SocketBuffer::new(vec![0u8; BUFFER]),
             SocketBuffer::new(vec![0u8; BUFFER]),
-        ));
+        );
+        // smoltcp's default: no congestion control (the `socket-tcp-cubic` feature,
+        // on for the WAN rows' sender, would otherwise make CUBIC the default).
+        socket.set_congestion_control(CongestionControl::None);
+        let sock = sockets.add(socket);
         SmolHost {
             dev,
             iface,

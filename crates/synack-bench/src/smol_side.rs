@@ -7,7 +7,7 @@ use crate::pattern::{Pattern, StreamCheck};
 use crate::{Churn, Measured, TICK_MICROS};
 use smoltcp::iface::{Config as IfaceConfig, Interface, SocketHandle, SocketSet};
 use smoltcp::phy::{Device, DeviceCapabilities, Medium, RxToken, TxToken};
-use smoltcp::socket::tcp::{Socket, SocketBuffer, State};
+use smoltcp::socket::tcp::{CongestionControl, Socket, SocketBuffer, State};
 use smoltcp::time::Instant as SInstant;
 use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr};
 use std::collections::VecDeque;
@@ -138,10 +138,13 @@ fn host(ip: IpAddress, mtu: usize, link: &mut Link, seed: u64) -> Host {
 
 /// A TCP socket with `buffer`-byte receive and send buffers.
 fn socket(buffer: usize) -> Socket<'static> {
-    Socket::new(
+    let mut s = Socket::new(
         SocketBuffer::new(vec![0u8; buffer]),
         SocketBuffer::new(vec![0u8; buffer]),
-    )
+    );
+    // smoltcp's default, no congestion control (see `smol_host.rs`).
+    s.set_congestion_control(CongestionControl::None);
+    s
 }
 
 impl Pair {
