@@ -34,7 +34,7 @@
 
 use smoltcp::iface::{Config as IfaceConfig, Interface, PollResult, SocketSet};
 use smoltcp::phy::{Device, DeviceCapabilities, Medium, RxToken, TxToken};
-use smoltcp::socket::tcp::{Socket, SocketBuffer, State as SState};
+use smoltcp::socket::tcp::{CongestionControl, Socket, SocketBuffer, State as SState};
 use smoltcp::time::Instant as SInstant;
 use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr};
 use std::cmp::Reverse;
@@ -294,10 +294,15 @@ fn run(p: &Profile, pairing: Pairing, bytes: u64, seed: u64) -> Result<Outcome, 
         let _ = a.push(IpCidr::new(IpAddress::Ipv4(SMOL_IP), 16));
     });
     let mut sockets = SocketSet::new(Vec::new());
-    let sock = sockets.add(Socket::new(
+    let mut socket = Socket::new(
         SocketBuffer::new(vec![0u8; synack_bench::BUFFER]),
         SocketBuffer::new(vec![0u8; synack_bench::BUFFER]),
-    ));
+    );
+    // smoltcp's default, no congestion control, which the floors below were set
+    // against (the crate's `socket-tcp-cubic` feature, for the real-time WAN rows'
+    // smoltcp sender, would otherwise make CUBIC the default).
+    socket.set_congestion_control(CongestionControl::None);
+    let sock = sockets.add(socket);
 
     let mut conn: Option<ConnHandle> = None;
     match pairing {

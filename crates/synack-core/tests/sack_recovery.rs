@@ -588,13 +588,9 @@ fn a_partial_ack_that_echoes_a_retransmission_keeps_the_recovery() {
     assert_eq!(info.ssthresh, reduced.ssthresh, "{info:?}");
 }
 
-#[test]
-fn a_window_left_open_by_recovery_is_refilled_at_the_pacing_rate() {
-    // A sender whose data all waited on one hole: when the retransmission's ACK
-    // acknowledges everything, cwnd (ssthresh) is free and nothing is in flight.
-    // RFC 6582 §3.2 step 6 asks for a measure against the burst: the window is
-    // refilled at 1.2 cwnd / SRTT (pacing is off here), and once it is full ACKs
-    // clock the flow again, unpaced.
+/// An initial window of 4 and 24 segments from the application: two rounds of slow
+/// start (every ACK of one segment releases two) send all of them, 0..23.
+fn all_application_data_out() -> (Lone, Est) {
     let mut t = Lone::new(Config {
         initial_window: 4,
         ..cfg()
@@ -603,7 +599,6 @@ fn a_window_left_open_by_recovery_is_refilled_at_the_pacing_rate() {
     t.stack.send(e.h, &vec![5u8; 24 * MSS as usize]).unwrap();
     let mut high = idx(&e, &t.out()).len() as u32;
     assert_eq!(high, 4);
-    // Slow start to 16 segments: every ACK of one segment releases two.
     for round in 0..2 {
         t.advance(ms(10));
         let from = if round == 0 { 1 } else { 5 };
@@ -612,6 +607,17 @@ fn a_window_left_open_by_recovery_is_refilled_at_the_pacing_rate() {
         }
     }
     assert_eq!(high, 24, "all the application's data is out");
+    (t, e)
+}
+
+#[test]
+fn a_window_left_open_by_recovery_is_refilled_at_the_pacing_rate() {
+    // A sender whose data all waited on one hole: when the retransmission's ACK
+    // acknowledges everything, cwnd (ssthresh) is free and nothing is in flight.
+    // RFC 6582 §3.2 step 6 asks for a measure against the burst: the window is
+    // refilled at 1.2 cwnd / SRTT (pacing is off here), and once it is full ACKs
+    // clock the flow again, unpaced.
+    let (mut t, e) = all_application_data_out();
     // 12 is lost; 13..23 arrive. The retransmission goes, and nothing else is left
     // to send.
     t.advance(ms(10));
@@ -663,21 +669,7 @@ fn a_partial_ack_that_frees_a_full_buffer_releases_the_window_at_the_pacing_rate
     // ACK of the first repair acknowledges 12..17 and the application writes again:
     // PRR-SSRB allows up to ssthresh - pipe at once. More than the initial window of
     // it leaves at 1.2 cwnd / SRTT instead (pacing is off here), as after recovery.
-    let mut t = Lone::new(Config {
-        initial_window: 4,
-        ..cfg()
-    });
-    let e = sack_conn(&mut t);
-    t.stack.send(e.h, &vec![5u8; 24 * MSS as usize]).unwrap();
-    let mut high = idx(&e, &t.out()).len() as u32;
-    for round in 0..2 {
-        t.advance(ms(10));
-        let from = if round == 0 { 1 } else { 5 };
-        for a in from..from + 4 * (round + 1) {
-            high += idx(&e, &t.inject(e.local, sack(&e, a, &[]), &[])).len() as u32;
-        }
-    }
-    assert_eq!(high, 24, "all the application's data is out");
+    let (mut t, e) = all_application_data_out();
     t.advance(ms(10));
     let mut rtx = Vec::new();
     for k in 1..=5u32 {
@@ -725,6 +717,28 @@ fn a_partial_ack_that_frees_a_full_buffer_releases_the_window_at_the_pacing_rate
     assert!(paced > 0 && sent > 4, "{sent} sent, {paced} paced");
 }
 
+/// A SACK connection (see [`sack_conn`]) whose sender runs CUBIC.
+fn cubic_conn() -> (Lone, Est) {
+    let mut t = Lone::new(Config {
+        congestion: Algorithm::Cubic,
+        ..cfg()
+    });
+    let e = sack_conn(&mut t);
+    (t, e)
+}
+
+/// Segment 10 is lost: three SACKs of what follows start one recovery. Returns the
+/// connection's figures then.
+fn lose_segment_ten(t: &mut Lone, e: &Est) -> ConnInfo {
+    t.advance(ms(10));
+    for k in 1..=3u32 {
+        t.inject(e.local, sack(e, 10, &[(11, 11 + k)]), &[]);
+    }
+    let info = t.stack.info(e.h).unwrap();
+    assert_eq!(info.stats.fast_retransmits, 1, "{info:?}");
+    info
+}
+
 #[test]
 fn cubic_reduces_from_cwnd_right_after_the_flow_stopped_filling_it() {
     // Slow start grows cwnd to 20 while the flow fills it; then the application (a
@@ -733,11 +747,7 @@ fn cubic_reduces_from_cwnd_right_after_the_flow_stopped_filling_it() {
     // every loss: from FlightSize (15) the window fell to 10.5 segments where Linux
     // keeps 14, and on a send-buffer-limited 200 ms path each later loss carried
     // the difference (real-time P3, one seed: 0.92 of Linux, 1.00 from cwnd).
-    let mut t = Lone::new(Config {
-        congestion: Algorithm::Cubic,
-        ..cfg()
-    });
-    let e = sack_conn(&mut t);
+    let (mut t, e) = cubic_conn();
     t.stack.send(e.h, &vec![5u8; 20 * MSS as usize]).unwrap();
     assert_eq!(idx(&e, &t.out()).len(), 10);
     t.advance(ms(10));
@@ -750,12 +760,7 @@ fn cubic_reduces_from_cwnd_right_after_the_flow_stopped_filling_it() {
     assert_eq!(idx(&e, &t.out()), (20..25).collect::<Vec<_>>());
     let grown = t.stack.info(e.h).unwrap();
     assert_eq!(grown.cwnd, 20 * MSS, "{grown:?}");
-    t.advance(ms(10));
-    for k in 1..=3u32 {
-        t.inject(e.local, sack(&e, 10, &[(11, 11 + k)]), &[]);
-    }
-    let info = t.stack.info(e.h).unwrap();
-    assert_eq!(info.stats.fast_retransmits, 1, "{info:?}");
+    let info = lose_segment_ten(&mut t, &e);
     // beta_cubic = 0.7 of cwnd (20 segments), not of the 15 in flight.
     assert_eq!(info.ssthresh, 14 * MSS, "{info:?}");
 }
@@ -767,11 +772,7 @@ fn cubic_in_slow_start_reduces_from_the_window_its_send_buffer_left_unused() {
     // reduces from cwnd at a loss, as Linux's CUBIC does and RFC 9438 §4.6 allows
     // where validation bounds cwnd: from FlightSize, a send-buffer-limited flow
     // that left slow start at a loss kept less than half its window.
-    let mut t = Lone::new(Config {
-        congestion: Algorithm::Cubic,
-        ..cfg()
-    });
-    let e = sack_conn(&mut t);
+    let (mut t, e) = cubic_conn();
     t.stack.send(e.h, &vec![5u8; 10 * MSS as usize]).unwrap();
     assert_eq!(idx(&e, &t.out()).len(), 10);
     t.advance(ms(10));
@@ -784,12 +785,7 @@ fn cubic_in_slow_start_reduces_from_the_window_its_send_buffer_left_unused() {
     // Ten more segments: half the window in flight.
     t.stack.send(e.h, &vec![6u8; 10 * MSS as usize]).unwrap();
     assert_eq!(idx(&e, &t.out()), (10..20).collect::<Vec<_>>());
-    t.advance(ms(10));
-    for k in 1..=3u32 {
-        t.inject(e.local, sack(&e, 10, &[(11, 11 + k)]), &[]);
-    }
-    let info = t.stack.info(e.h).unwrap();
-    assert_eq!(info.stats.fast_retransmits, 1);
+    let info = lose_segment_ten(&mut t, &e);
     // beta_cubic = 0.7 of cwnd (20 segments), not of the 10 in flight.
     assert_eq!(info.ssthresh, 14 * MSS, "{info:?}");
 }
