@@ -257,8 +257,9 @@ pub trait CongestionControl: fmt::Debug + Send {
     }
     /// True when a loss reduces from cwnd, not FlightSize (RFC 9438 §4.6 allows the
     /// cwnd form where cwnd cannot grow past what the flow uses, which the
-    /// connection's window validation ensures; as Linux's CUBIC). False (the default, RFC 5681 §3.1): the `flight_size` the
-    /// loss callbacks get is always SND.MAX − SND.UNA, capped at cwnd.
+    /// connection's window validation ensures; as Linux's CUBIC). False (the
+    /// default, RFC 5681 §3.1): the `flight_size` the loss callbacks get is always
+    /// SND.MAX − SND.UNA, capped at cwnd.
     fn reduces_from_cwnd(&self) -> bool {
         false
     }

@@ -63,11 +63,10 @@ impl Connection {
     }
 
     /// Recovery has just ended: pace the refill of cwnd when more than the initial
-    /// window of it is free (RFC 6582 §3.2 step 6: avoid the burst). A connection
-    /// paced anyway, or with no RTT measured, is left as it is.
+    /// window of it is free (RFC 6582 §3.2 step 6: avoid the burst).
     pub(crate) fn refill_after_recovery(&mut self, cfg: &Config) {
         let free = self.cc.cwnd().saturating_sub(self.flight_size());
-        self.pace_refill = free > Self::refill_floor(cfg, self.mss) && self.may_pace_refill(cfg);
+        self.pace_refill = self.would_burst(cfg, free);
     }
 
     /// PRR has just let `sndcnt` bytes go in recovery (RFC 6937): pace them when
@@ -76,21 +75,21 @@ impl Connection {
     /// then freed the buffer: PRR-SSRB allows all that was delivered meanwhile
     /// (`prr_delivered - prr_out`), up to ssthresh - pipe.
     pub(crate) fn refill_in_recovery(&mut self, cfg: &Config, sndcnt: u32) {
-        if sndcnt > Self::refill_floor(cfg, self.mss) && self.may_pace_refill(cfg) {
+        if self.would_burst(cfg, sndcnt) {
             self.pace_refill = true;
         }
     }
 
-    /// The largest gap in cwnd that still leaves at once: the initial window.
-    fn refill_floor(cfg: &Config, mss: u16) -> u32 {
-        cfg.initial_window.max(1).saturating_mul(u32::from(mss))
-    }
-
-    /// Whether a refill may be paced: the connection is not paced anyway (by
-    /// [`Config::pacing`] or its controller's rate) and has an RTT to pace by.
-    fn may_pace_refill(&self, cfg: &Config) -> bool {
+    /// Whether sending `open` bytes of window at once would be a burst to pace: more
+    /// than the initial window, on a connection not paced anyway (by
+    /// [`Config::pacing`] or its controller's rate) that has an RTT to pace by.
+    fn would_burst(&self, cfg: &Config, open: u32) -> bool {
+        let iw = cfg
+            .initial_window
+            .max(1)
+            .saturating_mul(u32::from(self.mss));
         let srtt = self.rtt.srtt_us();
-        srtt.is_some() && !cfg.pacing && self.cc.pacing_rate_us(srtt).is_none()
+        open > iw && srtt.is_some() && !cfg.pacing && self.cc.pacing_rate_us(srtt).is_none()
     }
 
     /// True when pacing holds the next data segment back at `now`; then the departure

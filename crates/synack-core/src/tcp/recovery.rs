@@ -352,10 +352,10 @@ impl Connection {
     /// CUBIC). For a flow that filled its window the two are about the same; taking
     /// cwnd only when the flow had not filled it in the last window of data still cut
     /// from FlightSize a loss found in the round trip after its send buffer took over
-    /// from cwnd (P3, one seed: 0.92 of Linux, 1.00 from cwnd). In slow start too, as Linux's `tcp_cwnd_validate` lets cwnd
-    /// grow there to twice what was in flight and CUBIC reduces from it: a flow its
-    /// send buffer held at 4 MiB on a 200 ms, 100 Mbit/s path left slow start at a
-    /// loss with cwnd at 7 MB; from FlightSize its ssthresh fell to 2.9 MB where
+    /// from cwnd (P3, one seed: 0.92 of Linux, 1.00 from cwnd). In slow start too,
+    /// as Linux's `tcp_cwnd_validate` lets cwnd grow there to twice what was in
+    /// flight and CUBIC reduces from it: a flow its send buffer held at 4 MiB on a
+    /// 200 ms, 100 Mbit/s path left slow start at a loss with cwnd at 7 MB; from FlightSize its ssthresh fell to 2.9 MB where
     /// Linux's stayed at 4.8, and three random losses later its window was under half
     /// the BDP (P3's upload, 78 % of Linux's on that seed, 98 % from cwnd).
     pub(crate) fn reduction_flight(&self) -> u32 {
